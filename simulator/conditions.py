@@ -1,0 +1,131 @@
+"""Per-region service conditions (latency, rate limits, denials, faults) and call statistics."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """How a region's Access Analyzer endpoint behaves. All fields optional in a scenario."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    rate_limit: float | None = None  # sustained requests per second (token bucket)
+    burst: int | None = None  # bucket size; defaults to the rate limit, at least 1
+    error_rate: float = 0.0  # share of requests answered with InternalServerException
+    deny: bool = False  # every call denied, as a region-deny SCP does
+    hang_seconds: float = 0.0  # the endpoint accepts the request but answers this late
+
+
+DENY_MESSAGE = (
+    "User: {principal} is not authorized to perform: access-analyzer:{operation} "
+    "on resource: arn:aws:access-analyzer:{region}:{account}:* with an explicit deny "
+    "in a service control policy"
+)
+
+
+class TokenBucket:
+    """A thread-safe token bucket: `take()` is False when the caller must be throttled."""
+
+    def __init__(self, rate: float, burst: int | None) -> None:
+        self.rate = rate
+        self.capacity = float(burst if burst is not None else max(1, round(rate)))
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            stamp = time.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (stamp - self._stamp) * self.rate)
+            self._stamp = stamp
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
+
+class Stats:
+    """Calls per operation per region, throttles and faults issued, peak concurrency."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+            self.throttles: dict[str, int] = defaultdict(int)
+            self.faults: dict[str, int] = defaultdict(int)
+            self.denials: dict[str, int] = defaultdict(int)
+            self.in_flight = 0
+            self.peak_in_flight = 0
+            self.in_flight_by_region: dict[str, int] = defaultdict(int)
+            self.peak_by_region: dict[str, int] = defaultdict(int)
+
+    def enter(self, service: str, region: str, operation: str) -> None:
+        with self._lock:
+            self.calls[f"{service}:{region}"][operation] += 1
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self.in_flight_by_region[region] += 1
+            self.peak_by_region[region] = max(self.peak_by_region[region],
+                                              self.in_flight_by_region[region])
+
+    def leave(self, region: str) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.in_flight_by_region[region] -= 1
+
+    def count(self, kind: str, region: str) -> None:
+        with self._lock:
+            getattr(self, kind)[region] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            calls: dict[str, dict[str, dict[str, int]]] = {}
+            for key, ops in self.calls.items():
+                service, region = key.split(":", 1)
+                calls.setdefault(service, {})[region] = dict(ops)
+            return {
+                "calls": calls,
+                "total_calls": sum(sum(ops.values()) for ops in self.calls.values()),
+                "throttles": dict(self.throttles),
+                "faults": dict(self.faults),
+                "denials": dict(self.denials),
+                "peak_concurrent_requests": self.peak_in_flight,
+                "peak_concurrent_requests_by_region": dict(self.peak_by_region),
+            }
+
+
+class RegionGate:
+    """Applies a region's conditions to one request; owned by the world, shared by threads."""
+
+    def __init__(self, conditions: Conditions, seed: int | None = None) -> None:
+        self.conditions = conditions
+        self.bucket = (TokenBucket(conditions.rate_limit, conditions.burst)
+                       if conditions.rate_limit else None)
+        self._random = random.Random(seed)
+        self._random_lock = threading.Lock()
+
+    def delay(self) -> float:
+        c = self.conditions
+        if c.hang_seconds:
+            return c.hang_seconds
+        if not c.latency_ms and not c.jitter_ms:
+            return 0.0
+        with self._random_lock:
+            jitter = self._random.uniform(-c.jitter_ms, c.jitter_ms) if c.jitter_ms else 0.0
+        return max(0.0, c.latency_ms + jitter) / 1000.0
+
+    def fault(self) -> bool:
+        if not self.conditions.error_rate:
+            return False
+        with self._random_lock:
+            return self._random.random() < self.conditions.error_rate

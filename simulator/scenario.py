@@ -1,0 +1,592 @@
+"""Scenario files: the organization, regions, analyzers, findings and faults of a simulated world.
+
+A scenario is YAML (or a dict built by `generate.py`). It is validated once, here, into frozen
+dataclasses; every problem is reported as one line naming the field, e.g.
+`demo.yaml: analyzers[2].type: 'ORG' is not one of ACCOUNT, ORGANIZATION, ...`.
+The format is documented in simulator/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .accessanalyzer import make_finding
+from .conditions import Conditions
+from .protocol import load_service_model
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names the field."""
+
+
+_AA = load_service_model("accessanalyzer")
+ANALYZER_TYPES: tuple[str, ...] = tuple(_AA.shape_for("Type").enum)
+ANALYZER_STATUSES: tuple[str, ...] = tuple(_AA.shape_for("AnalyzerStatus").enum)
+REASON_CODES: tuple[str, ...] = tuple(_AA.shape_for("ReasonCode").enum)
+RESOURCE_TYPES: tuple[str, ...] = tuple(_AA.shape_for("ResourceType").enum)
+FINDING_STATUSES: tuple[str, ...] = tuple(_AA.shape_for("FindingStatus").enum)
+OPT_IN_STATUSES = ("ENABLED", "ENABLING", "DISABLING", "DISABLED", "ENABLED_BY_DEFAULT")
+CLASSIC_RESOURCE_TYPES = (
+    "AWS::S3::Bucket", "AWS::IAM::Role", "AWS::KMS::Key", "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion", "AWS::SQS::Queue", "AWS::SecretsManager::Secret",
+)
+# Regions launched after March 2019 must be enabled (opted in) before use.
+OPT_IN_REGIONS = frozenset({
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2",
+    "eu-south-1", "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
+})
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def all_regions() -> list[str]:
+    import botocore.session
+
+    return botocore.session.get_session().get_available_regions("accessanalyzer")
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Organization:
+    management: Account
+    members: tuple[Account, ...]
+    trusted_access: bool
+    delegated_administrator: str | None
+
+    @property
+    def accounts(self) -> tuple[Account, ...]:
+        return (self.management, *self.members)
+
+
+@dataclass(frozen=True)
+class ArchiveRule:
+    name: str
+    filter: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AnalyzerSpec:
+    account_id: str
+    region: str
+    name: str
+    type: str
+    status: str
+    status_reason: str | None
+    archive_rules: tuple[ArchiveRule, ...]
+    findings: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    organization: Organization | None
+    scanner_account: str
+    scanner_role: str
+    deny_operations: frozenset[str]
+    regions: dict[str, str]  # region -> opt-in status, for every region of the world
+    conditions: dict[str, Conditions]
+    default_conditions: Conditions
+    analyzers: tuple[AnalyzerSpec, ...]
+    page_size_cap: int
+    seed: int
+    other_accounts: tuple[Account, ...] = field(default=())
+
+    @property
+    def enabled_regions(self) -> list[str]:
+        return [r for r, s in self.regions.items() if s in ("ENABLED", "ENABLED_BY_DEFAULT")]
+
+    def conditions_for(self, region: str) -> Conditions:
+        return self.conditions.get(region, self.default_conditions)
+
+    def account_name(self, account_id: str) -> str | None:
+        accounts = (self.organization.accounts if self.organization else ()) + self.other_accounts
+        return next((a.name for a in accounts if a.id == account_id), None)
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
+    """Load and validate a scenario from a YAML path or an already-parsed mapping."""
+    if isinstance(source, Mapping):
+        return _Reader("scenario").scenario(source)
+    path = Path(source)
+    label = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{label}: not valid YAML{where}: {problem}") from None
+    if not isinstance(document, Mapping):
+        raise ScenarioError(f"{label}: the top level must be a mapping")
+    return _Reader(label).scenario(document)
+
+
+class _Reader:
+    """Validates a parsed scenario document, naming the field of every problem."""
+
+    TOP_KEYS = {"name", "description", "seed", "page_size_cap", "organization", "scanner",
+                "regions", "conditions", "analyzers", "accounts"}
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def fail(self, where: str, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.label}: {where}: {message}")
+
+    def keys(self, where: str, value: Any, allowed: set[str], required: set[str] = frozenset()
+             ) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
+        for key in value:
+            if key not in allowed:
+                import difflib
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(f"{where}.{key}" if where else str(key), f"unknown key{hint}")
+        for key in required:
+            if key not in value:
+                raise self.fail(where or "top level", f"missing required key {key!r}")
+        return value
+
+    def choice(self, where: str, value: Any, options: tuple[str, ...] | frozenset[str]) -> str:
+        if value not in options:
+            raise self.fail(where, f"{value!r} is not one of {', '.join(sorted(options))}")
+        return str(value)
+
+    def account_id(self, where: str, value: Any) -> str:
+        text = str(value) if isinstance(value, int) else value
+        if not isinstance(text, str) or not ACCOUNT_ID.match(text):
+            raise self.fail(where, f"{value!r} is not a 12-digit account id (quote it in YAML)")
+        return text
+
+    def number(self, where: str, value: Any, low: float = 0.0, high: float | None = None
+               ) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(where, f"expected a number, got {value!r}")
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise self.fail(where, f"{value!r} must be {bound}")
+        return float(value)
+
+    def integer(self, where: str, value: Any, low: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise self.fail(where, f"expected an integer of at least {low}, got {value!r}")
+        return value
+
+    def text(self, where: str, value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(where, f"expected a non-empty string, got {value!r}")
+        return value
+
+    # -- sections ---------------------------------------------------------------------------
+    def scenario(self, doc: Mapping[str, Any]) -> Scenario:
+        self.keys("", doc, self.TOP_KEYS, {"name"})
+        seed = self.integer("seed", doc.get("seed", 0))
+        organization = self.organization(doc["organization"]) if doc.get("organization") else None
+        others = tuple(self.account(f"accounts[{i}]", a)
+                       for i, a in enumerate(self.list_of("accounts", doc.get("accounts", []))))
+        scanner = self.keys("scanner", doc.get("scanner") or {},
+                            {"account", "role_name", "deny_operations"})
+        if "account" in scanner:
+            scanner_account = self.resolve_account("scanner.account", scanner["account"],
+                                                   organization, others)
+        elif organization:
+            scanner_account = organization.delegated_administrator or organization.management.id
+        elif others:
+            scanner_account = others[0].id
+        else:
+            raise self.fail("scanner.account", "required when there is no organization or "
+                            "accounts list")
+        deny = frozenset(self.text(f"scanner.deny_operations[{i}]", op) for i, op in
+                         enumerate(self.list_of("scanner.deny_operations",
+                                                scanner.get("deny_operations", []))))
+        for i, op in enumerate(sorted(deny)):
+            if ":" not in op:
+                raise self.fail(f"scanner.deny_operations[{i}]",
+                                f"{op!r} must look like service:Operation")
+        regions = self.regions(doc.get("regions") or {})
+        default_conditions, conditions = self.conditions(doc.get("conditions") or {}, regions)
+        rng = random.Random(seed)
+        context = _FindingContext(rng, organization, others)
+        analyzers = tuple(
+            spec
+            for i, entry in enumerate(self.list_of("analyzers", doc.get("analyzers", [])))
+            for spec in self.analyzer(f"analyzers[{i}]", entry, organization, others, regions,
+                                      context)
+        )
+        seen: set[tuple[str, str, str]] = set()
+        for spec in analyzers:
+            key = (spec.account_id, spec.region, spec.name)
+            if key in seen:
+                raise self.fail("analyzers", f"analyzer {spec.name!r} defined twice for account "
+                                f"{spec.account_id} in {spec.region}")
+            seen.add(key)
+        return Scenario(
+            name=self.text("name", doc["name"]),
+            description=str(doc.get("description", "")),
+            organization=organization,
+            scanner_account=scanner_account,
+            scanner_role=self.text("scanner.role_name", scanner.get("role_name", "AuditRole")),
+            deny_operations=deny,
+            regions=regions,
+            conditions=conditions,
+            default_conditions=default_conditions,
+            analyzers=analyzers,
+            page_size_cap=self.integer("page_size_cap", doc.get("page_size_cap", 100), 1),
+            seed=seed,
+            other_accounts=others,
+        )
+
+    def list_of(self, where: str, value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"expected a list, got {type(value).__name__}")
+        return value
+
+    def account(self, where: str, value: Any) -> Account:
+        entry = self.keys(where, value, {"id", "name"}, {"id"})
+        account_id = self.account_id(f"{where}.id", entry["id"])
+        return Account(account_id, str(entry.get("name") or account_id))
+
+    def organization(self, value: Any) -> Organization:
+        doc = self.keys("organization", value,
+                        {"management_account", "accounts", "trusted_access",
+                         "delegated_administrator"}, {"management_account"})
+        management = self.account("organization.management_account", doc["management_account"])
+        members = tuple(self.account(f"organization.accounts[{i}]", a) for i, a in
+                        enumerate(self.list_of("organization.accounts", doc.get("accounts", []))))
+        ids = [management.id, *(m.id for m in members)]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            raise self.fail("organization.accounts", f"account id(s) listed twice: "
+                            f"{', '.join(sorted(duplicates))}")
+        trusted = doc.get("trusted_access", True)
+        if not isinstance(trusted, bool):
+            raise self.fail("organization.trusted_access", f"expected true or false, got "
+                            f"{trusted!r}")
+        admin = doc.get("delegated_administrator")
+        if admin is not None:
+            org = Organization(management, members, trusted, None)
+            admin = self.resolve_account("organization.delegated_administrator", admin, org, ())
+            if admin == management.id:
+                raise self.fail("organization.delegated_administrator",
+                                "the management account cannot be its own delegated "
+                                "administrator")
+        return Organization(management, members, trusted, admin)
+
+    def resolve_account(self, where: str, value: Any, organization: Organization | None,
+                        others: tuple[Account, ...]) -> str:
+        """An account given by id, by name, or as management / delegated_administrator."""
+        accounts = (organization.accounts if organization else ()) + others
+        if organization and value == "management":
+            return organization.management.id
+        if organization and value == "delegated_administrator":
+            if not organization.delegated_administrator:
+                raise self.fail(where, "the organization has no delegated administrator")
+            return organization.delegated_administrator
+        for account in accounts:
+            if value in (account.id, account.name):
+                return account.id
+        if isinstance(value, (str, int)) and ACCOUNT_ID.match(str(value)):
+            return str(value)
+        raise self.fail(where, f"{value!r} is not an account of the scenario")
+
+    def regions(self, value: Any) -> dict[str, str]:
+        doc = self.keys("regions", value, {"universe", "opt_in_status"})
+        known = all_regions()
+        universe = doc.get("universe")
+        if universe is None:
+            universe = known
+        universe = [self.choice(f"regions.universe[{i}]", r, frozenset(known))
+                    for i, r in enumerate(self.list_of("regions.universe", universe))]
+        statuses = {r: ("DISABLED" if r in OPT_IN_REGIONS else "ENABLED_BY_DEFAULT")
+                    for r in universe}
+        overrides = self.keys("regions.opt_in_status", doc.get("opt_in_status") or {},
+                              set(universe))
+        for region, status in overrides.items():
+            statuses[region] = self.choice(f"regions.opt_in_status.{region}", status,
+                                           OPT_IN_STATUSES)
+        return statuses
+
+    def condition(self, where: str, value: Any, base: Conditions) -> Conditions:
+        names = {f.name for f in fields(Conditions)}
+        doc = self.keys(where, value, names)
+        updates: dict[str, Any] = {}
+        for key, item in doc.items():
+            if key == "deny":
+                if not isinstance(item, bool):
+                    raise self.fail(f"{where}.deny", f"expected true or false, got {item!r}")
+                updates[key] = item
+            elif key == "error_rate":
+                updates[key] = self.number(f"{where}.{key}", item, 0.0, 1.0)
+            elif key == "burst":
+                updates[key] = None if item is None else self.integer(f"{where}.{key}", item, 1)
+            elif key == "rate_limit":
+                updates[key] = None if item is None else self.number(f"{where}.{key}", item,
+                                                                     0.001)
+            else:
+                updates[key] = self.number(f"{where}.{key}", item)
+        return Conditions(**{**base.__dict__, **updates})
+
+    def conditions(self, value: Any, regions: dict[str, str]
+                   ) -> tuple[Conditions, dict[str, Conditions]]:
+        doc = self.keys("conditions", value, {"default", *regions})
+        default = self.condition("conditions.default", doc.get("default") or {}, Conditions())
+        per_region = {region: self.condition(f"conditions.{region}", item or {}, default)
+                      for region, item in doc.items() if region != "default"}
+        return default, per_region
+
+    def analyzer(self, where: str, value: Any, organization: Organization | None,
+                 others: tuple[Account, ...], regions: dict[str, str],
+                 context: _FindingContext) -> list[AnalyzerSpec]:
+        doc = self.keys(where, value, {"region", "regions", "account", "name", "type", "status",
+                                       "status_reason", "archive_rules", "findings"},
+                        {"type"})
+        kind = self.choice(f"{where}.type", doc["type"], ANALYZER_TYPES)
+        if "region" in doc and "regions" in doc:
+            raise self.fail(where, "give either region or regions, not both")
+        if "regions" in doc:
+            region_list = doc["regions"]
+            if region_list == "enabled":
+                region_list = [r for r, s in regions.items()
+                               if s in ("ENABLED", "ENABLED_BY_DEFAULT")]
+            region_list = self.list_of(f"{where}.regions", region_list)
+        elif "region" in doc:
+            region_list = [doc["region"]]
+        else:
+            raise self.fail(where, "missing required key 'region' (or 'regions')")
+        for i, region in enumerate(region_list):
+            self.choice(f"{where}.regions[{i}]", region, frozenset(regions))
+        if "account" in doc:
+            account = self.resolve_account(f"{where}.account", doc["account"], organization,
+                                           others)
+        elif organization:
+            account = organization.delegated_administrator or organization.management.id
+        elif others:
+            account = others[0].id
+        else:
+            raise self.fail(f"{where}.account", "required when there is no organization")
+        status = self.choice(f"{where}.status", doc.get("status", "ACTIVE"), ANALYZER_STATUSES)
+        reason = doc.get("status_reason")
+        if reason is not None:
+            reason = self.choice(f"{where}.status_reason", reason, REASON_CODES)
+        name = doc.get("name") or f"{kind.lower().replace('_', '-')}-analyzer"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,254}", str(name)):
+            raise self.fail(f"{where}.name", f"{name!r} is not a valid analyzer name")
+        rules = tuple(
+            self.archive_rule(f"{where}.archive_rules[{i}]", rule)
+            for i, rule in enumerate(self.list_of(f"{where}.archive_rules",
+                                                  doc.get("archive_rules", [])))
+        )
+        entries = self.list_of(f"{where}.findings", doc.get("findings", []))
+        specs = []
+        for region in region_list:
+            findings: list[dict[str, Any]] = []
+            for i, entry in enumerate(entries):
+                findings.extend(self.findings(f"{where}.findings[{i}]", entry, region, account,
+                                              kind, context))
+            specs.append(AnalyzerSpec(account, region, str(name), kind, status, reason, rules,
+                                      tuple(findings)))
+        return specs
+
+    def archive_rule(self, where: str, value: Any) -> ArchiveRule:
+        doc = self.keys(where, value, {"name", "filter"}, {"name", "filter"})
+        filters = self.keys(f"{where}.filter", doc["filter"], set(doc["filter"] or {}))
+        for key, criterion in filters.items():
+            self.keys(f"{where}.filter.{key}", criterion, {"eq", "neq", "contains", "exists"})
+        return ArchiveRule(self.text(f"{where}.name", doc["name"]), dict(filters))
+
+    def findings(self, where: str, value: Any, region: str, analyzer_account: str, kind: str,
+                 context: _FindingContext) -> list[dict[str, Any]]:
+        if isinstance(value, Mapping) and "generate" in value:
+            self.keys(where, value, {"generate"})
+            return self.generated(f"{where}.generate", value["generate"], region,
+                                  analyzer_account, kind, context)
+        doc = self.keys(where, value, {"id", "resource", "resource_type", "owner", "public",
+                                       "principal", "action", "condition", "status",
+                                       "created_at", "updated_at", "analyzed_at", "error",
+                                       "sources"},
+                        {"resource", "resource_type"})
+        owner = (self.resolve_account(f"{where}.owner", doc["owner"], context.organization,
+                                      context.others)
+                 if "owner" in doc else analyzer_account)
+        public = doc.get("public", False)
+        if not isinstance(public, bool):
+            raise self.fail(f"{where}.public", f"expected true or false, got {public!r}")
+        times = {key: self.timestamp(f"{where}.{key}", doc[key])
+                 for key in ("created_at", "updated_at", "analyzed_at") if key in doc}
+        for key in ("principal", "condition"):
+            if key in doc and not isinstance(doc[key], Mapping):
+                raise self.fail(f"{where}.{key}", "expected a mapping of strings")
+        if "action" in doc and not isinstance(doc["action"], list):
+            raise self.fail(f"{where}.action", "expected a list of strings")
+        return [make_finding(
+            finding_id=str(doc["id"]) if "id" in doc else context.next_id(),
+            resource=str(doc["resource"]),
+            resource_type=self.choice(f"{where}.resource_type", doc["resource_type"],
+                                      RESOURCE_TYPES),
+            owner=owner,
+            is_public=public,
+            principal={str(k): str(v) for k, v in (doc.get("principal") or {}).items()},
+            action=[str(a) for a in doc.get("action") or []],
+            condition={str(k): str(v) for k, v in (doc.get("condition") or {}).items()},
+            status=self.choice(f"{where}.status", doc.get("status", "ACTIVE"), FINDING_STATUSES),
+            error=str(doc["error"]) if doc.get("error") else None,
+            sources=doc.get("sources"),
+            created_at=times.get("created_at") or context.timestamp(),
+            updated_at=times.get("updated_at"),
+            analyzed_at=times.get("analyzed_at"),
+        )]
+
+    def timestamp(self, where: str, value: Any) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            stamp = value
+        else:
+            try:
+                stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                raise self.fail(where, f"{value!r} is not an ISO 8601 time") from None
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+    def generated(self, where: str, value: Any, region: str, analyzer_account: str, kind: str,
+                  context: _FindingContext) -> list[dict[str, Any]]:
+        doc = self.keys(where, value, {"count", "resource_types", "public_share", "statuses",
+                                       "owners", "error_share"}, {"count"})
+        count = self.integer(f"{where}.count", doc["count"])
+        types_doc = doc.get("resource_types", list(CLASSIC_RESOURCE_TYPES))
+        if isinstance(types_doc, list):
+            types_doc = dict.fromkeys(types_doc, 1)
+        weights = {self.choice(f"{where}.resource_types", t, RESOURCE_TYPES):
+                   self.number(f"{where}.resource_types.{t}", w) for t, w in
+                   self.keys(f"{where}.resource_types", types_doc, set(RESOURCE_TYPES)).items()}
+        statuses_doc = doc.get("statuses", {"ACTIVE": 1})
+        statuses = {self.choice(f"{where}.statuses", s, FINDING_STATUSES):
+                    self.number(f"{where}.statuses.{s}", w) for s, w in
+                    self.keys(f"{where}.statuses", statuses_doc, set(FINDING_STATUSES)).items()}
+        public_share = self.number(f"{where}.public_share", doc.get("public_share", 0.2), 0, 1)
+        error_share = self.number(f"{where}.error_share", doc.get("error_share", 0.0), 0, 1)
+        if "owners" in doc:
+            owners = [self.resolve_account(f"{where}.owners[{i}]", o, context.organization,
+                                           context.others)
+                      for i, o in enumerate(self.list_of(f"{where}.owners", doc["owners"]))]
+        elif kind.startswith("ORGANIZATION") and context.organization:
+            owners = [a.id for a in context.organization.accounts]
+        else:
+            owners = [analyzer_account]
+        return context.generate(count, region, weights, statuses, public_share, error_share,
+                                owners)
+
+
+_ACTIONS = {
+    "AWS::S3::Bucket": ["s3:GetObject", "s3:ListBucket"],
+    "AWS::IAM::Role": ["sts:AssumeRole"],
+    "AWS::KMS::Key": ["kms:Decrypt", "kms:GenerateDataKey"],
+    "AWS::Lambda::Function": ["lambda:InvokeFunction"],
+    "AWS::Lambda::LayerVersion": ["lambda:GetLayerVersion"],
+    "AWS::SQS::Queue": ["sqs:SendMessage", "sqs:ReceiveMessage"],
+    "AWS::SecretsManager::Secret": ["secretsmanager:GetSecretValue"],
+}
+
+
+def resource_arn(resource_type: str, region: str, account: str, name: str) -> str:
+    """A plausible ARN for a resource of the given type."""
+    arns = {
+        "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
+        "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{name}",
+        "AWS::IAM::User": f"arn:aws:iam::{account}:user/{name}",
+        "AWS::KMS::Key": f"arn:aws:kms:{region}:{account}:key/{name}",
+        "AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
+        "AWS::Lambda::LayerVersion": f"arn:aws:lambda:{region}:{account}:layer:{name}:1",
+        "AWS::SQS::Queue": f"arn:aws:sqs:{region}:{account}:{name}",
+        "AWS::SecretsManager::Secret":
+            f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-Ab12Cd",
+        "AWS::EFS::FileSystem": f"arn:aws:elasticfilesystem:{region}:{account}:file-system/{name}",
+        "AWS::EC2::Snapshot": f"arn:aws:ec2:{region}::snapshot/{name}",
+        "AWS::ECR::Repository": f"arn:aws:ecr:{region}:{account}:repository/{name}",
+        "AWS::RDS::DBSnapshot": f"arn:aws:rds:{region}:{account}:snapshot:{name}",
+        "AWS::RDS::DBClusterSnapshot": f"arn:aws:rds:{region}:{account}:cluster-snapshot:{name}",
+        "AWS::SNS::Topic": f"arn:aws:sns:{region}:{account}:{name}",
+        "AWS::S3Express::DirectoryBucket":
+            f"arn:aws:s3express:{region}:{account}:bucket/{name}--use1-az4--x-s3",
+        "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
+        "AWS::DynamoDB::Stream":
+            f"arn:aws:dynamodb:{region}:{account}:table/{name}/stream/2026-01-01T00:00:00.000",
+    }
+    return arns.get(resource_type, f"arn:aws:unknown:{region}:{account}:{name}")
+
+
+class _FindingContext:
+    """Deterministic ids, times and contents for generated findings."""
+
+    EPOCH = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
+
+    def __init__(self, rng: random.Random, organization: Organization | None,
+                 others: tuple[Account, ...]) -> None:
+        self.rng = rng
+        self.organization = organization
+        self.others = others
+        self._counter = 0
+
+    def next_id(self) -> str:
+        self._counter += 1
+        return "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}".format(
+            self.rng.getrandbits(32), self.rng.getrandbits(16), self.rng.getrandbits(12),
+            self.rng.getrandbits(12), self._counter)
+
+    def timestamp(self) -> dt.datetime:
+        return self.EPOCH + dt.timedelta(minutes=self.rng.randrange(0, 60 * 24 * 300))
+
+    def generate(self, count: int, region: str, type_weights: dict[str, float],
+                 statuses: dict[str, float], public_share: float, error_share: float,
+                 owners: list[str]) -> list[dict[str, Any]]:
+        rng = self.rng
+        types, weights = list(type_weights), list(type_weights.values())
+        status_names, status_weights = list(statuses), list(statuses.values())
+        out = []
+        for _ in range(count):
+            resource_type = rng.choices(types, weights)[0]
+            owner = rng.choice(owners)
+            suffix = "".join(rng.choices(string.ascii_lowercase + string.digits, k=10))
+            name = f"{resource_type.split('::')[1].lower()}-{suffix}"
+            public = rng.random() < public_share
+            external = f"{rng.randrange(10**11, 10**12):012d}"
+            created = self.timestamp()
+            error = "ACCESS_DENIED" if rng.random() < error_share else None
+            out.append(make_finding(
+                finding_id=self.next_id(),
+                resource=resource_arn(resource_type, region, owner, name),
+                resource_type=resource_type,
+                owner=owner,
+                is_public=public,
+                principal={"AWS": "*"} if public else {"AWS": f"arn:aws:iam::{external}:root"},
+                action=_ACTIONS.get(resource_type, ["*"]),
+                condition={} if public or rng.random() < 0.7 else {
+                    "aws:PrincipalOrgID": "o-" + "".join(rng.choices(string.ascii_lowercase,
+                                                                     k=10))},
+                status=rng.choices(status_names, status_weights)[0],
+                created_at=created,
+                updated_at=created + dt.timedelta(hours=rng.randrange(0, 500)),
+                error=error,
+            ))
+        return out

@@ -1,0 +1,573 @@
+"""A simulated AWS world on one loopback port: moto plus simulated Access Analyzer and Account.
+
+One WSGI application answers every service. It reads the SigV4 credential scope of each
+request (region and signing name) and the access key (the account), then:
+
+- `access-analyzer`: the simulated service, behind the region's conditions (latency, rate
+  limit, SCP-style denial, intermittent 500s, hangs), with call statistics;
+- `account` ListRegions: answered from the scenario's region opt-in statuses (moto has none);
+- `ec2` DescribeRegions: answered from the same statuses, so the fall-back agrees;
+- `organizations`: moto, behind the access rules AWS applies to member accounts (moto answers
+  a member's ListDelegatedAdministrators with an empty list; AWS answers it for a delegated
+  administrator and denies other members);
+- `sts` AssumeRole: denied for roles that do not exist (moto would hand out credentials);
+- anything else: moto, unchanged.
+
+Regions that are not enabled answer every call with the invalid-token error AWS gives there.
+A world is seeded from a `Scenario` and hands out the environment a boto3 program needs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+import boto3
+from botocore.config import Config
+
+from .accessanalyzer import AccessAnalyzerService, Analyzer, seed_findings
+from .conditions import DENY_MESSAGE, RegionGate, Stats
+from .protocol import Call, RestJsonService, ServiceError, parse_query
+from .scenario import Scenario
+
+StartResponse = Callable[..., Any]
+ACCESS_ANALYZER = "access-analyzer.amazonaws.com"
+# Signing names of services AWS serves from a global endpoint (scope region us-east-1).
+GLOBAL_SERVICES = frozenset({"iam", "organizations", "account", "sts"})
+# What a member account that is not a delegated administrator may call in Organizations.
+MEMBER_ORGANIZATIONS_OPERATIONS = frozenset({
+    "DescribeOrganization", "LeaveOrganization", "ListHandshakesForAccount",
+    "DescribeHandshake", "AcceptHandshake", "DeclineHandshake",
+})
+EC2_OPT_IN = {"ENABLED_BY_DEFAULT": "opt-in-not-required", "ENABLED": "opted-in"}
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_WORLD_LOCK = threading.Lock()
+_SEED_ACCESS_KEY = "AKIASIMULATORSEED000"
+
+
+class WorldError(RuntimeError):
+    """The world could not be started as the scenario asks."""
+
+
+def _protocol_error(service: str, code: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+    """An error response in the wire protocol of the given signing name."""
+    request_id = str(uuid.uuid4())
+    if service in ("access-analyzer", "account"):
+        body = json.dumps({"message": message}).encode()
+        return status, {"Content-Type": "application/json", "x-amzn-ErrorType": code,
+                        "x-amzn-RequestId": request_id}, body
+    if service == "organizations":
+        body = json.dumps({"__type": code, "Message": message}).encode()
+        return 400 if status < 500 else status, {
+            "Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}, body
+    if service == "ec2":
+        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error>"
+                f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+                f"</Errors><RequestID>{request_id}</RequestID></Response>").encode()
+        return status, {"Content-Type": "text/xml"}, body
+    body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId>"
+            f"</ErrorResponse>").encode()
+    return status, {"Content-Type": "text/xml"}, body
+
+
+def _invalid_token(service: str) -> tuple[int, dict[str, str], bytes]:
+    code = {"ec2": "AuthFailure", "sts": "InvalidClientTokenId", "iam": "InvalidClientTokenId"
+            }.get(service, "UnrecognizedClientException")
+    return _protocol_error(service, code, "The security token included in the request is invalid.",
+                           403)
+
+
+class World:
+    """A running simulated world. Use as a context manager, or start() / stop()."""
+
+    def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.scenario = scenario
+        self.host = host
+        self.port = port
+        self.stats = Stats()
+        self.gates = {region: RegionGate(scenario.conditions_for(region), seed=scenario.seed + i)
+                      for i, region in enumerate(scenario.regions)}
+        self.access_analyzer = AccessAnalyzerService(self, scenario.page_size_cap)
+        self.account_service = RestJsonService("account", {"ListRegions": self._list_regions})
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._moto_app: Any = None
+        self._exempt_keys: set[str] = {_SEED_ACCESS_KEY}
+        self._account_cache: dict[str, str] = {}
+        self._management_credentials: dict[str, str] | None = None
+        self.scanner_credentials: dict[str, str] = {}
+        self.scanner_arn = ""
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> World:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> World:
+        from moto.moto_api._internal.models import moto_api_backend
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            # Keep-alive, as AWS endpoints do: clients reuse pooled connections.
+            protocol_version = "HTTP/1.1"
+
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        if not _WORLD_LOCK.acquire(blocking=False):
+            raise WorldError("another simulated world is already running in this process "
+                             "(moto's state is per process)")
+        try:
+            moto_api_backend.reset()
+            self._moto_app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self.host, self.port, self, threaded=True,
+                                       request_handler=QuietHandler)
+            self._server.daemon_threads = True
+            self.port = self._server.server_port
+            self._thread = threading.Thread(target=self._server.serve_forever,
+                                            name="simulated-aws", daemon=True)
+            self._thread.start()
+            self._seed()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if _WORLD_LOCK.locked() and self._moto_app is not None:
+            self._moto_app = None
+            _WORLD_LOCK.release()
+
+    def environment(self) -> dict[str, str]:
+        """What a boto3 program needs to talk to this world (and nothing real)."""
+        home = "us-east-1" if "us-east-1" in self.scenario.regions else next(
+            iter(self.scenario.enabled_regions or self.scenario.regions))
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ENDPOINT_URL_ACCESSANALYZER": self.url,
+            "AWS_ACCESS_KEY_ID": self.scanner_credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": self.scanner_credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": self.scanner_credentials["SessionToken"],
+            "AWS_DEFAULT_REGION": home,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def client(self, service: str, region: str = "us-east-1",
+               credentials: Mapping[str, str] | None = None, **config: Any) -> Any:
+        """A boto3 client for this world (scanner's credentials unless others are given)."""
+        creds = credentials or self.scanner_credentials
+        return boto3.session.Session().client(
+            service, region_name=region, endpoint_url=self.url,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds.get("SessionToken"),
+            config=Config(**config) if config else None,
+        )
+
+    def credentials_for(self, account_id: str, role_name: str = "AuditRole") -> dict[str, str]:
+        """Credentials of a role in any account of the world (for tests and tools)."""
+        sts = self._seed_client("sts", self._management_credentials)
+        response = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}",
+                                   RoleSessionName="simulator")
+        return dict(response["Credentials"])
+
+    # -- seeding ---------------------------------------------------------------------------
+    def _seed_client(self, service: str, credentials: Mapping[str, str] | None = None) -> Any:
+        creds = credentials or {"AccessKeyId": _SEED_ACCESS_KEY,
+                                "SecretAccessKey": "simulator", "SessionToken": ""}
+        return boto3.session.Session().client(
+            service, region_name="us-east-1", endpoint_url=self.url,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds.get("SessionToken") or None,
+        )
+
+    def _assume(self, account_id: str, role_name: str, source: Mapping[str, str] | None,
+                exempt: bool) -> dict[str, str]:
+        sts = self._seed_client("sts", source)
+        response = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}",
+                                   RoleSessionName="aa-scan" if not exempt else "simulator")
+        creds = dict(response["Credentials"])
+        if exempt:
+            self._exempt_keys.add(creds["AccessKeyId"])
+        self._account_cache[creds["AccessKeyId"]] = account_id
+        return creds
+
+    def _create_role(self, credentials: Mapping[str, str], role_name: str) -> None:
+        iam = self._seed_client("iam", credentials)
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+        try:
+            iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+
+    def _seed(self) -> None:
+        scenario = self.scenario
+        org = scenario.organization
+        role = scenario.scanner_role
+        if org:
+            management = self._assume(org.management.id, "OrganizationAccountAccessRole", None,
+                                      exempt=True)
+            self._management_credentials = management
+            organizations = self._seed_client("organizations", management)
+            organizations.create_organization(FeatureSet="ALL")
+            ids: Iterator[str] = iter([m.id for m in org.members])
+            with mock.patch("moto.organizations.utils.make_random_account_id",
+                            side_effect=lambda: next(ids)):
+                for member in org.members:
+                    organizations.create_account(
+                        Email=f"{member.name.replace(' ', '-')}@example.invalid",
+                        AccountName=member.name)
+            if org.trusted_access:
+                organizations.enable_aws_service_access(ServicePrincipal=ACCESS_ANALYZER)
+            if org.delegated_administrator:
+                organizations.register_delegated_administrator(
+                    AccountId=org.delegated_administrator, ServicePrincipal=ACCESS_ANALYZER)
+            self._create_role(management, "OrganizationAccountAccessRole")
+            role_accounts = {org.management.id, scenario.scanner_account}
+            if org.delegated_administrator:
+                role_accounts.add(org.delegated_administrator)
+        else:
+            self._management_credentials = self._assume(
+                scenario.scanner_account, "OrganizationAccountAccessRole", None, exempt=True)
+            role_accounts = {scenario.scanner_account}
+        for account_id in sorted(role_accounts):
+            admin = self._assume(account_id, "OrganizationAccountAccessRole",
+                                 self._management_credentials, exempt=True)
+            self._create_role(admin, role)
+        self.scanner_credentials = self._assume(scenario.scanner_account, role,
+                                                self._management_credentials, exempt=False)
+        self.scanner_arn = (f"arn:aws:sts::{scenario.scanner_account}:assumed-role/{role}/"
+                            "aa-scan")
+        for spec in scenario.analyzers:
+            analyzer = Analyzer(spec.account_id, spec.region, spec.name, spec.type, spec.status,
+                                spec.status_reason)
+            for rule in spec.archive_rules:
+                analyzer.archive_rules[rule.name] = {
+                    "ruleName": rule.name, "filter": rule.filter,
+                    "createdAt": analyzer.created_at, "updatedAt": analyzer.created_at}
+            seed_findings(analyzer, spec.findings)
+            self.access_analyzer.add_analyzer(analyzer)
+        self.stats.reset()
+
+    # -- what the services need to know ----------------------------------------------------
+    def account_for(self, access_key: str) -> str:
+        account = self._account_cache.get(access_key)
+        if account is None:
+            from moto.iam.models import get_account_id_from
+
+            account = get_account_id_from(access_key)
+            self._account_cache[access_key] = account
+        return account
+
+    def delegated_administrators(self) -> set[str]:
+        """Accounts registered as a delegated administrator of any service (live, from moto)."""
+        org = self.scenario.organization
+        if org is None:
+            return set()
+        from moto.organizations.models import organizations_backends
+
+        backend = organizations_backends[org.management.id]["aws"]
+        return {admin.account.id for admin in backend.admins if admin.services}
+
+    def access_analyzer_administrators(self) -> set[str]:
+        org = self.scenario.organization
+        if org is None:
+            return set()
+        from moto.organizations.models import organizations_backends
+
+        backend = organizations_backends[org.management.id]["aws"]
+        return {admin.account.id for admin in backend.admins if ACCESS_ANALYZER in admin.services}
+
+    def organization_analyzer_denial(self, account_id: str) -> str | None:
+        org = self.scenario.organization
+        if org is None or account_id not in {a.id for a in org.accounts}:
+            return "The account is not a member of an organization."
+        from moto.organizations.models import organizations_backends
+
+        backend = organizations_backends[org.management.id]["aws"]
+        if not any(s["ServicePrincipal"] == ACCESS_ANALYZER for s in backend.services):
+            return ("Trusted access for IAM Access Analyzer is not enabled in AWS "
+                    "Organizations.")
+        admins = self.access_analyzer_administrators()
+        if account_id == org.management.id or account_id in admins:
+            return None
+        return ("You must be the management account or the delegated administrator of the "
+                "organization to create an organization analyzer.")
+
+    # -- the WSGI application --------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sim/"):
+            return self._admin(environ, start_response)
+        match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if not match:
+            return self._moto_app(environ, start_response)
+        access_key, region, service = match.groups()
+        body = self._body(environ)
+        if (service not in GLOBAL_SERVICES and region in self.scenario.regions
+                and self.scenario.regions[region] not in ("ENABLED", "ENABLED_BY_DEFAULT")):
+            return self._reply(start_response, *_invalid_token(service))
+        account = self.account_for(access_key)
+        operation = self._operation(service, environ, body)
+        if (access_key not in self._exempt_keys
+                and f"{service}:{operation}" in self._denied_operations()):
+            return self._reply(start_response, *self._iam_denial(service, operation, region,
+                                                                 account))
+        if service == "access-analyzer":
+            return self._reply(start_response, *self._access_analyzer_call(
+                environ, body, region, operation, access_key, account))
+        if service == "account" and operation == "ListRegions":
+            return self._reply(start_response, *self._rest_json(
+                self.account_service, environ, body, region, access_key, account))
+        if service == "ec2" and operation == "DescribeRegions":
+            return self._reply(start_response, *self._describe_regions(body, environ))
+        if service == "organizations":
+            verdict = self._organizations_rule(account, operation)
+            if verdict == "deny":
+                return self._reply(start_response, *_protocol_error(
+                    "organizations", "AccessDeniedException",
+                    "You don't have permissions to access this resource.", 400))
+            if verdict == "as-management" and self._management_credentials:
+                self._act_as_management(environ, access_key)
+        if (service == "sts" and operation == "AssumeRole"
+                and access_key not in self._exempt_keys):
+            denial = self._assume_role_denial(body, account)
+            if denial:
+                return self._reply(start_response, *_protocol_error("sts", "AccessDenied",
+                                                                    denial, 403))
+        return self._moto_app(environ, start_response)
+
+    @staticmethod
+    def _body(environ: dict[str, Any]) -> bytes:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body
+
+    def _operation(self, service: str, environ: dict[str, Any], body: bytes) -> str:
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return str(target).rsplit(".", 1)[-1]
+        if service in ("access-analyzer", "account"):
+            rest = self.access_analyzer.protocol if service == "access-analyzer" \
+                else self.account_service
+            found = rest.route(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
+                               parse_query(environ.get("QUERY_STRING", "")))
+            return found[0].name if found else "Unknown"
+        form = parse_qs(body.decode("utf-8", "replace")) if body else {}
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        action = (form.get("Action") or query.get("Action") or ["Unknown"])[0]
+        return action
+
+    def _denied_operations(self) -> frozenset[str]:
+        return self.scenario.deny_operations
+
+    def _iam_denial(self, service: str, operation: str, region: str, account: str
+                    ) -> tuple[int, dict[str, str], bytes]:
+        message = (f"User: {self.scanner_arn} is not authorized to perform: "
+                   f"{service}:{operation} because no identity-based policy allows the "
+                   f"{service}:{operation} action")
+        code = {"sts": "AccessDenied", "iam": "AccessDenied", "ec2": "UnauthorizedOperation"
+                }.get(service, "AccessDeniedException")
+        return _protocol_error(service, code, message, 403)
+
+    def _organizations_rule(self, account: str, operation: str) -> str:
+        org = self.scenario.organization
+        if org is None or account == org.management.id:
+            return "pass"
+        if account not in {a.id for a in org.accounts}:
+            return "pass"  # moto answers AWSOrganizationsNotInUseException
+        if operation in MEMBER_ORGANIZATIONS_OPERATIONS:
+            return "pass"
+        if account in self.delegated_administrators() and operation.startswith(
+                ("List", "Describe")):
+            return "as-management"
+        return "deny"
+
+    def _act_as_management(self, environ: dict[str, Any], access_key: str) -> None:
+        assert self._management_credentials is not None
+        management_key = self._management_credentials["AccessKeyId"]
+        environ["HTTP_AUTHORIZATION"] = environ["HTTP_AUTHORIZATION"].replace(
+            f"Credential={access_key}/", f"Credential={management_key}/", 1)
+        environ["HTTP_X_AMZ_SECURITY_TOKEN"] = self._management_credentials["SessionToken"]
+
+    def _assume_role_denial(self, body: bytes, account: str) -> str | None:
+        form = parse_qs(body.decode("utf-8", "replace"))
+        role_arn = (form.get("RoleArn") or [""])[0]
+        match = re.fullmatch(r"arn:aws[\w-]*:iam::(\d{12}):role/(?:.*/)?([\w+=,.@-]+)", role_arn)
+        if not match:
+            return None  # moto reports the malformed ARN itself
+        target_account, role_name = match.groups()
+        from moto.iam.models import iam_backends
+
+        roles = iam_backends[target_account]["aws"].roles.values()
+        if any(r.name == role_name for r in roles):
+            return None
+        principal = self.scanner_arn or f"arn:aws:iam::{account}:root"
+        return (f"User: {principal} is not authorized to perform: sts:AssumeRole on resource: "
+                f"{role_arn}")
+
+    @staticmethod
+    def _reply(start_response: StartResponse, status: int, headers: Mapping[str, str],
+               body: bytes) -> list[bytes]:
+        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+                  429: "Too Many Requests", 500: "Internal Server Error",
+                  501: "Not Implemented"}.get(status, "Status")
+        start_response(f"{status} {reason}", [*headers.items(),
+                                              ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _rest_json(self, service: RestJsonService, environ: dict[str, Any], body: bytes,
+                   region: str, access_key: str, account: str,
+                   ) -> tuple[int, dict[str, str], bytes]:
+        query = parse_query(environ.get("QUERY_STRING", ""))
+        found = service.route(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), query)
+        signing = service.model.signing_name or service.model.endpoint_prefix
+        if found is None:
+            return _protocol_error(signing, "UnknownOperationException",
+                                   "The requested operation is not recognized.", 404)
+        op, labels = found
+        handler = service.handlers.get(op.name)
+        if handler is None:
+            return _protocol_error(signing, "NotImplementedException",
+                                   f"{op.name} is not implemented by the simulator.", 501)
+        try:
+            headers = {k[5:].replace("_", "-"): v for k, v in environ.items()
+                       if k.startswith("HTTP_")}
+            params = service.parse(op, labels, query, headers, body)
+            output = handler(Call(op.name, params, region, access_key, account))
+            response = service.respond(op, output)
+        except ServiceError as err:
+            response = service.error(err)
+        return response.status, response.headers, response.body
+
+    def _access_analyzer_call(self, environ: dict[str, Any], body: bytes, region: str,
+                              operation: str, access_key: str, account: str
+                              ) -> tuple[int, dict[str, str], bytes]:
+        gate = self.gates.get(region)
+        self.stats.enter("access-analyzer", region, operation)
+        try:
+            if gate is None:
+                return _invalid_token("access-analyzer")
+            throttled = gate.bucket is not None and not gate.bucket.take()
+            delay = gate.delay()
+            if delay:
+                time.sleep(delay)
+            if gate.conditions.deny:
+                self.stats.count("denials", region)
+                principal = self.scanner_arn or f"arn:aws:iam::{account}:root"
+                return _protocol_error("access-analyzer", "AccessDeniedException",
+                                       DENY_MESSAGE.format(principal=principal,
+                                                           operation=operation, region=region,
+                                                           account=account), 403)
+            if throttled:
+                self.stats.count("throttles", region)
+                status, headers, payload = _protocol_error(
+                    "access-analyzer", "ThrottlingException", "Rate exceeded", 429)
+                return status, {**headers, "Retry-After": "1"}, payload
+            if gate.fault():
+                self.stats.count("faults", region)
+                return _protocol_error("access-analyzer", "InternalServerException",
+                                       "Internal Failure", 500)
+            return self._rest_json(self.access_analyzer.protocol, environ, body, region,
+                                   access_key, account)
+        finally:
+            self.stats.leave(region)
+
+    def _list_regions(self, call: Call) -> dict[str, Any]:
+        org = self.scenario.organization
+        target = call.params.get("AccountId")
+        if target is not None:
+            admins = self.delegated_administrators()
+            if org is None or call.account_id not in {org.management.id, *admins}:
+                raise ServiceError("AccessDeniedException",
+                                   "The caller may not access other accounts.")
+            if target == org.management.id or target not in {a.id for a in org.accounts}:
+                raise ServiceError("ValidationException",
+                                   "The AccountId is not a member account of the organization.",
+                                   reason="fieldValidationFailed")
+        wanted = set(call.params.get("RegionOptStatusContains") or ())
+        regions = [{"RegionName": region, "RegionOptStatus": status}
+                   for region, status in self.scenario.regions.items()
+                   if not wanted or status in wanted]
+        size = min(call.params.get("MaxResults") or 50, 50)
+        start = int(call.params.get("NextToken") or 0) if str(
+            call.params.get("NextToken") or "0").isdigit() else 0
+        page = regions[start:start + size]
+        token = str(start + size) if start + size < len(regions) else None
+        return {"Regions": page, "NextToken": token}
+
+    def _describe_regions(self, body: bytes, environ: dict[str, Any]
+                          ) -> tuple[int, dict[str, str], bytes]:
+        form = parse_qs(body.decode("utf-8", "replace")) if body else parse_qs(
+            environ.get("QUERY_STRING", ""))
+        all_regions = (form.get("AllRegions") or ["false"])[0].lower() == "true"
+        names = {v[0] for k, v in form.items() if k.startswith("RegionName.")}
+        items = []
+        for region, status in self.scenario.regions.items():
+            enabled = status in ("ENABLED", "ENABLED_BY_DEFAULT")
+            if (not enabled and not all_regions) or (names and region not in names):
+                continue
+            opt_in = EC2_OPT_IN.get(status, "not-opted-in")
+            items.append(f"<item><regionName>{region}</regionName><regionEndpoint>"
+                         f"ec2.{region}.amazonaws.com</regionEndpoint><optInStatus>{opt_in}"
+                         "</optInStatus></item>")
+        xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><DescribeRegionsResponse "
+               "xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
+               f"<requestId>{uuid.uuid4()}</requestId><regionInfo>{''.join(items)}</regionInfo>"
+               "</DescribeRegionsResponse>")
+        return 200, {"Content-Type": "text/xml"}, xml.encode()
+
+    def _admin(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/_sim/stats":
+            if environ["REQUEST_METHOD"] == "DELETE":
+                self.stats.reset()
+            payload = json.dumps(self.stats.snapshot()).encode()
+            return self._reply(start_response, 200, {"Content-Type": "application/json"},
+                               payload)
+        if path == "/_sim/health":
+            return self._reply(start_response, 200, {"Content-Type": "application/json"},
+                               b'{"status":"ok"}')
+        return self._reply(start_response, 404, {"Content-Type": "application/json"},
+                           b'{"message":"not found"}')
+
+
+@contextmanager
+def running_world(scenario: Scenario) -> Iterator[World]:
+    world = World(scenario).start()
+    try:
+        yield world
+    finally:
+        world.stop()
