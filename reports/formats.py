@@ -1,0 +1,33 @@
+"""The closed set of output formats and the writer of each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+Writer = Callable[[Mapping[str, Any], Path], Path]
+
+
+class OutputFormat(StrEnum):
+    JSON = "json"
+    HTML = "html"
+    XLSX = "xlsx"
+
+
+# Imported on use: the workbook writer pulls in pandas and openpyxl, which a coverage check
+# that only prints a table should not pay for.
+WRITERS: Mapping[OutputFormat, str] = {
+    OutputFormat.JSON: "reports.json_report:write_json",
+    OutputFormat.HTML: "reports.html:write_html",
+    OutputFormat.XLSX: "reports.excel:write_workbook",
+}
+
+
+def writer_for(output_format: OutputFormat) -> Writer:
+    """The function that writes one format into a folder and returns the path it wrote."""
+    module, name = WRITERS[output_format].split(":")
+    writer: Writer = getattr(import_module(module), name)
+    return writer

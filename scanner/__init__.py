@@ -1,0 +1,3 @@
+"""aa-scan: proves, region by region, whether an AWS Organization is covered by IAM Access Analyzer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,335 @@
+"""The command line: flags + config file -> Options; run; exit codes. The one place that turns
+errors into messages and exit codes.
+
+Exit codes: 0 compliant and complete; 1 gaps (or findings, per --fail-on); 2 usage,
+configuration, credentials or output error (nothing scanned); 3 incomplete (some region or
+call could not be assessed; the reports say so); 4 internal error; 128+N interrupted by
+signal N (130 Ctrl-C, 143 SIGTERM), with what was collected saved to scan.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+from reports.console import render_console
+from reports.formats import OutputFormat, writer_for
+
+from . import __version__
+from .config import FailOn, Options, load_options
+from .errors import ConfigError, Interrupted, OutputError, ScanError
+from .logs import REDACTOR, add_file_log, close_logging, setup_logging
+
+log = logging.getLogger("aa_scan")
+EXIT_OK, EXIT_GAPS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"aa-scan: error: {message} (see aa-scan --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="aa-scan",
+        description="Prove, region by region, that an AWS Organization is covered by IAM "
+                    "Access Analyzer, and write gap reports (HTML, Excel, JSON).",
+        epilog="Exit codes: 0 compliant, 1 gaps (per --fail-on), 2 usage/config/credentials "
+               "error, 3 incomplete scan, 4 internal error, 130/143 interrupted.")
+    parser.add_argument("--config", type=Path, help="configuration file "
+                        "(default: config/regions.yaml if it exists)")
+    parser.add_argument("--regions", help="comma-separated regions to scan, or 'all' "
+                        "(default: every enabled region)")
+    parser.add_argument("--exclude", help="comma-separated regions to leave out")
+    parser.add_argument("--output-dir", type=Path, help="write the reports into exactly this "
+                        "folder (default: a new folder per run under output/)")
+    parser.add_argument("--format", dest="formats", help="comma-separated: "
+                        + ", ".join(f.value for f in OutputFormat))
+    parser.add_argument("--coverage-only", action="store_true", default=None,
+                        help="analyzers and organization only, no findings (fast)")
+    parser.add_argument("--fail-on", choices=[f.value for f in FailOn],
+                        help="what makes a complete scan exit 1 (default: gaps)")
+    parser.add_argument("--workers", type=int, help="concurrent API calls (default: 32)")
+    parser.add_argument("--profile", help="AWS profile to use")
+    parser.add_argument("--role-arn", help="assume this role first (e.g. into the delegated "
+                        "administrator account)")
+    parser.add_argument("--external-id", help="external id for --role-arn")
+    parser.add_argument("--home-region", help="region for global calls (default: the "
+                        "profile's region, else us-east-1)")
+    parser.add_argument("--log-file", help="rotating log file ('' to disable)")
+    parser.add_argument("--from-json", type=Path, help="re-render the reports of an earlier "
+                        "scan.json without calling AWS")
+    parser.add_argument("--demo", action="store_true",
+                        help="scan the bundled simulated organization (no AWS account needed)")
+    parser.add_argument("--debug", action="store_true",
+                        help="debug logging and tracebacks (credentials are still redacted)")
+    parser.add_argument("--version", action="version", version=f"aa-scan {__version__}")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags in the shape of the configuration file, so they are validated the same way."""
+    exclude = None
+    if args.exclude:
+        exclude = {r.strip(): "excluded on the command line"
+                   for r in args.exclude.split(",") if r.strip()}
+    return {
+        "regions": args.regions,
+        "exclude": exclude,
+        "workers": args.workers,
+        "fail_on": args.fail_on,
+        "aws": {"profile": args.profile, "role_arn": args.role_arn,
+                "external_id": args.external_id, "home_region": args.home_region},
+        "output": {"formats": args.formats},
+        "log": {"file": args.log_file},
+    }
+
+
+def exit_code(document: Mapping[str, Any], fail_on: FailOn) -> int:
+    summary = document.get("summary") or {}
+    if not summary.get("complete", True) or summary.get("verdict") == "INCOMPLETE":
+        return EXIT_INCOMPLETE
+    if fail_on is FailOn.NEVER:
+        return EXIT_OK
+    if document.get("gaps"):
+        return EXIT_GAPS
+    if fail_on is FailOn.PUBLIC and summary.get("public_findings"):
+        return EXIT_GAPS
+    if fail_on is FailOn.FINDINGS and summary.get("active_findings"):
+        return EXIT_GAPS
+    return EXIT_OK
+
+
+def output_directory(options: Options, started: dt.datetime) -> Path:
+    """The run's folder, created and checked writable before anything is scanned."""
+    if options.output_dir is not None:
+        path = options.output_dir
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the output folder {path}: "
+                              f"{exc.strerror or exc}") from None
+    else:
+        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        for attempt in range(1, 1000):
+            path = options.output_root / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+            try:
+                path.mkdir(parents=True, exist_ok=False)
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise OutputError(f"cannot create the output folder {path}: "
+                                  f"{exc.strerror or exc}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"the output folder {path} is not writable: "
+                          f"{exc.strerror or exc}") from None
+    return path
+
+
+def write_outputs(document: Mapping[str, Any], formats: tuple[OutputFormat, ...],
+                  directory: Path) -> list[Path]:
+    """Every requested format; a failing writer does not stop the others (JSON goes first)."""
+    written: list[Path] = []
+    failures: list[str] = []
+    ordered = sorted(formats, key=lambda f: f is not OutputFormat.JSON)
+    for output_format in ordered:
+        started = time.monotonic()
+        try:
+            path = writer_for(output_format)(document, directory)
+        except OSError as exc:
+            failures.append(f"{output_format.value}: {exc.strerror or exc}")
+            log.error("could not write the %s report: %s", output_format.value, exc)
+            continue
+        written.append(path)
+        log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
+    if failures:
+        raise OutputError("could not write " + "; ".join(failures)
+                          + (f" (written: {', '.join(map(str, written))})" if written else ""))
+    return written
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Point boto3 at the demo world, ignoring the user's own AWS configuration."""
+    ignored = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN",
+               "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+               "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    saved = {k: os.environ.get(k) for k in (*values, *ignored, "AWS_CONFIG_FILE",
+                                            "AWS_SHARED_CREDENTIALS_FILE")}
+    with tempfile.TemporaryDirectory(prefix="aa-scan-demo-") as empty:
+        try:
+            for key in ignored:
+                os.environ.pop(key, None)
+            os.environ["AWS_CONFIG_FILE"] = os.path.join(empty, "config")
+            os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(empty, "credentials")
+            os.environ.update(values)
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@contextmanager
+def demo_world() -> Iterator[Mapping[str, Any]]:
+    """Start the simulated demo organization (an installed `aa_scan.worlds` entry point)."""
+    from importlib.metadata import entry_points
+
+    found = [ep for ep in entry_points(group="aa_scan.worlds") if ep.name == "demo"]
+    hint = "install the demo extra: pip install -e '.[demo]'"
+    if not found:
+        raise ConfigError(f"--demo needs the simulated organization; {hint}")
+    try:
+        factory = found[0].load()
+    except ImportError as exc:
+        raise ConfigError(f"--demo needs the simulated organization ({exc}); {hint}") from None
+    log.info("demo: starting the simulated organization (no AWS account is used)")
+    with factory() as world, _environment(world.environment()):
+        environment = world.environment()
+        REDACTOR.add(environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"],
+                     environment["AWS_SESSION_TOKEN"])
+        yield getattr(world, "config_overrides", {})
+
+
+class _Signals:
+    """SIGINT/SIGTERM ask the scan to stop; a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.received = signum
+        self.cancel.set()
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                      else signal.SIG_DFL)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(args: argparse.Namespace, signals: _Signals) -> int:
+    from .document import load_document
+
+    with ExitStack() as stack:
+        base: Mapping[str, Any] = {}
+        if args.demo:
+            if args.profile or args.from_json:
+                raise ConfigError("--demo cannot be combined with --profile or --from-json")
+            base = stack.enter_context(demo_world())
+        options = load_options(args.config, _overrides(args), base)
+        options = _apply_flags(options, args)
+        if options.log.file is not None:
+            add_file_log(options.log.file, options.log.max_bytes, options.log.backups)
+        started = dt.datetime.now(dt.UTC)
+        if options.from_json is not None:
+            document = load_document(options.from_json)
+            directory = output_directory(options, started)
+            written = write_outputs(document, options.formats, directory)
+            sys.stdout.write(render_console(document))
+            sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
+            return exit_code(document, options.fail_on)
+        directory = output_directory(options, started)
+        document, interrupted = _scan(options, signals)
+        formats = (OutputFormat.JSON,) if interrupted else options.formats
+        written = write_outputs(document, formats, directory)
+        sys.stdout.write(render_console(document))
+        sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
+        sys.stdout.flush()
+        if interrupted and signals.received is not None:
+            log.warning("interrupted: what was collected is in %s", directory / "scan.json")
+            return 128 + signals.received
+        return exit_code(document, options.fail_on)
+
+
+def _apply_flags(options: Options, args: argparse.Namespace) -> Options:
+    from dataclasses import replace
+
+    return replace(options,
+                   output_dir=args.output_dir if args.output_dir else options.output_dir,
+                   coverage_only=bool(args.coverage_only) or options.coverage_only,
+                   demo=args.demo, debug=args.debug,
+                   from_json=args.from_json)
+
+
+def _scan(options: Options, signals: _Signals) -> tuple[dict[str, Any], bool]:
+    from .aws import ClientFactory, make_session
+    from .document import build_document
+    from .judge import judge
+    from .run import RegionDone, run_scan
+
+    session = make_session(options)
+    factory = ClientFactory(session, options)
+
+    def progress(event: RegionDone) -> None:
+        scan = event.scan
+        state = (f"error {scan.analyzers_error.code}" if scan.analyzers_error
+                 else f"{len(scan.analyzers or ())} analyzer(s), {len(scan.findings)} finding(s)")
+        if scan.findings_errors:
+            state += f", {len(scan.findings_errors)} failed call(s)"
+        log.info("[%d/%d] %s: %s, %d call(s), %.1fs", event.done, event.total, scan.region,
+                 state, scan.api_calls, scan.seconds)
+
+    result = run_scan(options, factory, signals.cancel, progress)
+    judgement = judge(result)
+    return build_document(result, judgement, options.summary()), result.interrupted
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run aa-scan; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return int(exc.code or 0)
+    setup_logging(args.debug)
+    signals = _Signals()
+    try:
+        with signals:
+            return _run(args, signals)
+    except Interrupted:
+        log.error("interrupted before anything was collected")
+        return 128 + (signals.received or signal.SIGINT)
+    except ScanError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except Exception as exc:
+        if args.debug:
+            log.exception("internal error")
+        else:
+            log.error("internal error: %s: %s (run with --debug for details)",
+                      type(exc).__name__, exc)
+        return EXIT_INTERNAL
+    finally:
+        close_logging()
+
+
+def main_entry() -> None:
+    sys.exit(main())

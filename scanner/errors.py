@@ -1,0 +1,31 @@
+"""The exceptions that end a run early; the CLI turns each into a one-line message and exit 2."""
+
+from __future__ import annotations
+
+
+class ScanError(Exception):
+    """Base class: a problem the user can fix; the message is one line and says how."""
+
+    exit_code = 2
+
+
+class ConfigError(ScanError):
+    """The configuration file or a flag is invalid."""
+
+
+class CredentialsError(ScanError):
+    """No usable AWS credentials, or the role could not be assumed."""
+
+
+class OutputError(ScanError):
+    """The output folder or a report file cannot be written."""
+
+
+class InputError(ScanError):
+    """A file given to --from-json is missing, corrupt or of a newer schema."""
+
+
+class Interrupted(ScanError):
+    """Ctrl-C or SIGTERM before anything was collected."""
+
+    exit_code = 130

@@ -1,0 +1,432 @@
+"""Pure judgement: a ScanResult in; the scanning role, region verdicts, gaps and verdict out.
+
+No I/O and no AWS here. The wording of every gap (severity, title, explanation, remediation
+command) is data, in GAP_TEXT; the logic only decides which entry applies and fills in the
+region, account and analyzer names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .model import (
+    EXTERNAL_ACCESS_TYPES,
+    Analyzer,
+    AnalyzerType,
+    ApiError,
+    GapReason,
+    Identity,
+    OrganizationFacts,
+    RegionScan,
+    RegionStatus,
+    ScanningRole,
+    ScanResult,
+    Severity,
+    Verdict,
+)
+
+DEFAULT_ANALYZER_NAME = "organization-external-access"
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+NOT_ENABLED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId",
+                               "AuthFailure", "OptInRequired"})
+TIMEOUT_CODES = frozenset({"ReadTimeoutError", "ConnectTimeoutError", "ConnectTimeout",
+                           "EndpointConnectionError", "ConnectionClosedError"})
+
+
+@dataclass(frozen=True)
+class GapText:
+    severity: Severity
+    title: str
+    detail: str
+    remediation: str
+    # True when the gap is about where the scan ran rather than about the organization:
+    # it makes the result INCOMPLETE instead of NON_COMPLIANT.
+    blocks_assessment: bool = False
+
+
+_RUN_IN_ADMIN = "(run in account {admin}, the {admin_role})"
+_CREATE = ("aws accessanalyzer create-analyzer --analyzer-name {name} --type {type} "
+           "--region {region}")
+_RECREATE = ("aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region} && "
+             + _CREATE)
+
+GAP_TEXT: dict[str, GapText] = {
+    "TRUSTED_ACCESS_DISABLED": GapText(
+        Severity.CRITICAL,
+        "Trusted access for IAM Access Analyzer is not enabled in AWS Organizations",
+        "Without trusted access, organization analyzers cannot be created and existing ones "
+        "are disabled (status reason AWS_SERVICE_ACCESS_DISABLED): no region is analyzed "
+        "across the organization.",
+        "aws organizations enable-aws-service-access --service-principal "
+        "access-analyzer.amazonaws.com  (run in the management account {management})"),
+    "NOT_IN_ORGANIZATION": GapText(
+        Severity.CRITICAL,
+        "The scanned account {account} is not a member of an AWS Organization",
+        "An analyzer whose zone of trust is the organization needs an organization: only "
+        "account-scoped analysis is possible here, and access from other accounts you own "
+        "is reported as external.",
+        "aws organizations describe-organization  (check you scanned the intended account; "
+        "re-run aa-scan with --role-arn into the organization's delegated administrator)",
+        blocks_assessment=False),
+    "SCANNED_FROM_MEMBER_ACCOUNT": GapText(
+        Severity.HIGH,
+        "The scan ran in member account {account}, which cannot see organization analyzers",
+        "Organization analyzers exist only in the management account or in the account "
+        "registered as Access Analyzer's delegated administrator. From a member account "
+        "their absence proves nothing, so regions were not assessed instead of being "
+        "reported as gaps. {role_detail}",
+        "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>  (scan from the "
+        "{admin_role})",
+        blocks_assessment=True),
+    "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR": GapText(
+        Severity.MEDIUM,
+        "The scan ran in the management account, but account {admin} is the delegated "
+        "administrator",
+        "Organization analyzers created by the delegated administrator are not visible from "
+        "the management account, so regions without an analyzer here were not assessed.",
+        "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>",
+        blocks_assessment=True),
+    GapReason.NO_ANALYZER: GapText(
+        Severity.HIGH,
+        "No analyzer with the organization as zone of trust in {region}",
+        "Resources in {region} are not analyzed for external access across the "
+        "organization: public or cross-account grants created there go unreported.",
+        _CREATE + "  " + _RUN_IN_ADMIN),
+    GapReason.ACCOUNT_SCOPE_ONLY: GapText(
+        Severity.HIGH,
+        "Only an account-scoped analyzer ({present}) in {region}",
+        "An analyzer whose zone of trust is one account reports access from other accounts "
+        "of the organization as external and does not see the other member accounts' "
+        "resources at all. Its findings are shown, labelled as account-scoped.",
+        _CREATE + "  " + _RUN_IN_ADMIN),
+    GapReason.NOT_ACTIVE: GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}",
+        "An analyzer that is not ACTIVE does not generate findings{reason_text}.",
+        _RECREATE + "  " + _RUN_IN_ADMIN),
+    f"{GapReason.NOT_ACTIVE}:CREATING": GapText(
+        Severity.MEDIUM,
+        "The {type} analyzer {name} in {region} is still being created",
+        "It becomes ACTIVE when the first analysis completes; until then it reports nothing.",
+        "aws accessanalyzer get-analyzer --analyzer-name {name} --region {region}  "
+        "(re-run aa-scan when it is ACTIVE)"),
+    f"{GapReason.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED": GapText(
+        Severity.CRITICAL,
+        "The {type} analyzer {name} in {region} is {status}: trusted access was disabled",
+        "Trusted access for Access Analyzer was removed in AWS Organizations, which disables "
+        "every organization analyzer.",
+        "aws organizations enable-aws-service-access --service-principal "
+        "access-analyzer.amazonaws.com  (then re-create the analyzer: " + _RECREATE + ")"),
+    f"{GapReason.NOT_ACTIVE}:DELEGATED_ADMINISTRATOR_DEREGISTERED": GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}: its account is no longer the "
+        "delegated administrator",
+        "Analyzers of a deregistered delegated administrator stop working; the current "
+        "administrator must create its own.",
+        _CREATE + "  " + _RUN_IN_ADMIN),
+    f"{GapReason.NOT_ACTIVE}:SERVICE_LINKED_ROLE_CREATION_FAILED": GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}: the service-linked role could "
+        "not be created in member accounts",
+        "Access Analyzer could not create AWSServiceRoleForAccessAnalyzer in some member "
+        "accounts (often an SCP denying iam:CreateServiceLinkedRole).",
+        _RECREATE + "  " + _RUN_IN_ADMIN + " after allowing iam:CreateServiceLinkedRole"),
+    f"{GapReason.NOT_ACTIVE}:ORGANIZATION_DELETED": GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}: its organization was deleted",
+        "The zone of trust no longer exists.",
+        "aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}"),
+    GapReason.MISSING_REQUIRED_TYPE: GapText(
+        Severity.MEDIUM,
+        "No active {type} analyzer in {region}",
+        "The configuration requires an analyzer of type {type} in every region.",
+        _CREATE + "  " + _RUN_IN_ADMIN),
+    "NO_DELEGATED_ADMINISTRATOR": GapText(
+        Severity.LOW,
+        "No delegated administrator is registered for IAM Access Analyzer",
+        "Organization analyzers then have to live in the management account; AWS recommends "
+        "delegating security tooling to a dedicated account.",
+        "aws organizations register-delegated-administrator --account-id <security-account-id> "
+        "--service-principal access-analyzer.amazonaws.com  (run in the management account "
+        "{management})"),
+}
+ADVISORY_CODES = frozenset({"NO_DELEGATED_ADMINISTRATOR"})
+
+
+@dataclass(frozen=True)
+class Gap:
+    scope: str  # "organization" or "region"
+    region: str | None
+    code: str
+    severity: Severity
+    title: str
+    detail: str
+    remediation: str
+    blocks_assessment: bool = False
+
+
+@dataclass(frozen=True)
+class RegionVerdict:
+    region: str
+    status: RegionStatus
+    reason: str | None
+    detail: str
+    complete: bool
+    error: ApiError | None
+    findings_label: str | None  # "ORGANIZATION" or "ACCOUNT" (account-scoped analyzer's)
+    gaps: tuple[Gap, ...] = ()
+
+
+@dataclass(frozen=True)
+class Judgement:
+    role: ScanningRole
+    role_detail: str
+    regions: tuple[RegionVerdict, ...]
+    gaps: tuple[Gap, ...]
+    advisories: tuple[Gap, ...]
+    verdict: Verdict
+    complete: bool
+    incomplete_reasons: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class _Context:
+    account: str
+    admin: str
+    admin_role: str
+    management: str
+
+
+def _gap(code: str, scope: str, region: str | None, context: _Context, key: str | None = None,
+         **values: str) -> Gap:
+    text = GAP_TEXT[key or code]
+    fill = {"region": region or "", "account": context.account, "admin": context.admin,
+            "admin_role": context.admin_role, "management": context.management,
+            "name": DEFAULT_ANALYZER_NAME, "type": AnalyzerType.ORGANIZATION.value,
+            "present": "", "status": "", "reason_text": "", "role_detail": "", **values}
+    return Gap(scope=scope, region=region, code=code, severity=text.severity,
+               title=text.title.format(**fill), detail=text.detail.format(**fill),
+               remediation=text.remediation.format(**fill),
+               blocks_assessment=text.blocks_assessment)
+
+
+# -- the scanning account ----------------------------------------------------------------
+
+
+def scanning_role(identity: Identity, org: OrganizationFacts,
+                  analyzers: Iterable[Analyzer] = ()) -> tuple[ScanningRole, str]:
+    """Which account ran the scan, with the evidence for it."""
+    if org.in_organization is False:
+        return ScanningRole.NOT_IN_ORGANIZATION, "Organizations: this account is not in an organization."
+    if org.in_organization is None or org.management_account_id is None:
+        error = next((e for e in org.errors if "DescribeOrganization" in e.operation), None)
+        return ScanningRole.UNKNOWN, f"DescribeOrganization failed: {error}" if error else (
+            "DescribeOrganization did not answer.")
+    if org.management_account_id == identity.account_id:
+        return ScanningRole.MANAGEMENT, "The scanning account is the organization's management account."
+    if org.delegated_administrators is not None:
+        if identity.account_id in org.delegated_administrators:
+            return (ScanningRole.DELEGATED_ADMINISTRATOR,
+                    "Organizations lists the scanning account as Access Analyzer's delegated "
+                    "administrator.")
+        return ScanningRole.MEMBER, ("The scanning account is neither the management account nor "
+                                     "Access Analyzer's delegated administrator.")
+    if any(a.type.startswith("ORGANIZATION") for a in analyzers):
+        return (ScanningRole.DELEGATED_ADMINISTRATOR,
+                "Inferred: the account owns organization analyzers, which only the management "
+                "account or the delegated administrator can create.")
+    error = next((e for e in org.errors if "ListDelegatedAdministrators" in e.operation), None)
+    if error is not None and error.code in ACCESS_DENIED_CODES:
+        return ScanningRole.MEMBER, (
+            "Inferred: Organizations refused ListDelegatedAdministrators, which it answers for "
+            "the management account and for delegated administrators. If this account is the "
+            "delegated administrator, allow organizations:ListDelegatedAdministrators for the "
+            "scanning role.")
+    return ScanningRole.UNKNOWN, (f"ListDelegatedAdministrators failed: {error}" if error
+                                  else "The delegated administrator could not be determined.")
+
+
+def _context(identity: Identity, org: OrganizationFacts) -> _Context:
+    admins = org.delegated_administrators or ()
+    management = org.management_account_id or "<management-account-id>"
+    if admins:
+        return _Context(identity.account_id, admins[0], "delegated administrator", management)
+    if org.management_account_id:
+        return _Context(identity.account_id, management, "management account", management)
+    return _Context(identity.account_id, "<delegated-administrator-account-id>",
+                    "delegated administrator", management)
+
+
+# -- regions -------------------------------------------------------------------------------
+
+
+def explain_error(error: ApiError) -> str:
+    if error.code in ACCESS_DENIED_CODES:
+        return (f"{error.code}: {error.message} — the region refused the call; a service "
+                "control policy (for example a region-deny SCP) or the scanning role's IAM "
+                "policy may be the cause.")
+    if error.code in NOT_ENABLED_CODES:
+        return (f"{error.code}: {error.message} — the region rejected the credentials, which "
+                "is what AWS answers in a region that is not enabled for the account.")
+    if error.code in TIMEOUT_CODES:
+        return f"{error.code}: {error.message} — the region did not answer in time."
+    if error.code in ("ThrottlingException", "TooManyRequestsException"):
+        return f"{error.code}: {error.message} — still throttled after every retry."
+    return f"{error.code}: {error.message}"
+
+
+def findings_source(analyzers: Iterable[Analyzer]) -> Analyzer | None:
+    """Whose findings to read: the active organization analyzer, else the account one."""
+    active = [a for a in analyzers if a.status == "ACTIVE" and a.type in EXTERNAL_ACCESS_TYPES]
+    for kind in (AnalyzerType.ORGANIZATION, AnalyzerType.ACCOUNT):
+        for analyzer in active:
+            if analyzer.type == kind:
+                return analyzer
+    return None
+
+
+def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool, region: str,
+                       context: _Context) -> Gap | None:
+    """The gap for one required analyzer type in a region, or None when it is satisfied."""
+    of_type = [a for a in analyzers if a.type == kind]
+    if any(a.status == "ACTIVE" for a in of_type):
+        return None
+    if of_type:
+        analyzer = of_type[0]
+        key = f"{GapReason.NOT_ACTIVE}:{analyzer.status_reason or analyzer.status}"
+        if key not in GAP_TEXT:
+            key = f"{GapReason.NOT_ACTIVE}:{analyzer.status}"
+        reason_text = (f" (status reason: {analyzer.status_reason})"
+                       if analyzer.status_reason else "")
+        return _gap(GapReason.NOT_ACTIVE, "region", region, context,
+                    key if key in GAP_TEXT else None, name=analyzer.name, type=kind,
+                    status=analyzer.status, reason_text=reason_text)
+    if not primary:
+        return _gap(GapReason.MISSING_REQUIRED_TYPE, "region", region, context, type=kind,
+                    name=f"{kind.lower().replace('_', '-')}")
+    counterpart = AnalyzerType(kind).account_counterpart if kind in AnalyzerType.__members__ \
+        else None
+    account_scoped = [a for a in analyzers if counterpart and a.type == counterpart
+                      and a.status == "ACTIVE"]
+    if account_scoped:
+        present = ", ".join(f"{a.name} ({a.type})" for a in account_scoped)
+        return _gap(GapReason.ACCOUNT_SCOPE_ONLY, "region", region, context, type=kind,
+                    present=present)
+    return _gap(GapReason.NO_ANALYZER, "region", region, context, type=kind)
+
+
+def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: ScanningRole,
+                 context: _Context, absence_conclusive: bool) -> RegionVerdict:
+    region = scan.region
+    if scan.excluded_reason is not None:
+        return RegionVerdict(region, RegionStatus.EXCLUDED, scan.excluded_reason,
+                             f"Excluded by the configuration: {scan.excluded_reason}", True,
+                             None, None)
+    availability = scan.availability
+    if not scan.scanned:
+        status = availability.opt_in_status if availability else None
+        return RegionVerdict(region, RegionStatus.NOT_ENABLED, status or "NOT_ENABLED",
+                             f"Not enabled for the account (opt-in status: {status or 'unknown'})"
+                             "; nothing in it can be analyzed until it is enabled.", True, None,
+                             None)
+    if scan.analyzers is None:
+        error = scan.analyzers_error or ApiError("Unknown", "no answer", "ListAnalyzers")
+        unknown_enablement = availability is None or availability.enabled is None
+        if error.code in NOT_ENABLED_CODES and unknown_enablement:
+            return RegionVerdict(region, RegionStatus.NOT_ENABLED, error.code,
+                                 explain_error(error), True, None, None)
+        return RegionVerdict(region, RegionStatus.ERROR, error.code, explain_error(error),
+                             False, error, None)
+    label = None
+    if scan.findings_analyzer is not None:
+        label = ("ORGANIZATION" if scan.findings_analyzer.type == AnalyzerType.ORGANIZATION
+                 else "ACCOUNT")
+    findings_error = scan.findings_errors[0] if scan.findings_errors else None
+    complete = findings_error is None
+    gaps = [gap for i, kind in enumerate(coverage_types)
+            if (gap := _required_type_gap(kind, scan.analyzers, i == 0, region, context))]
+    if not gaps:
+        detail = "Covered by " + ", ".join(
+            f"{a.name} ({a.type})" for a in scan.analyzers
+            if a.type in coverage_types and a.status == "ACTIVE") + "."
+        if findings_error:
+            detail += f" Findings incomplete: {explain_error(findings_error)}"
+        return RegionVerdict(region, RegionStatus.COVERED, None, detail, complete,
+                             findings_error, label)
+    first = gaps[0]
+    if first.code in (GapReason.NO_ANALYZER, GapReason.ACCOUNT_SCOPE_ONLY) and not \
+            absence_conclusive:
+        error = ApiError("OrganizationAnalyzersNotVisible",
+                         f"no organization analyzer is visible from account {context.account} "
+                         f"({role.value}); organization analyzers live in account "
+                         f"{context.admin}", "ListAnalyzers")
+        return RegionVerdict(region, RegionStatus.ERROR, error.code,
+                             f"Not assessed: {error.message}.", False, error, label)
+    if findings_error:
+        detail = f"{first.title}. Findings incomplete: {explain_error(findings_error)}"
+    else:
+        detail = first.title + "."
+    return RegionVerdict(region, RegionStatus.GAP, first.code, detail, complete,
+                         findings_error, label, tuple(gaps))
+
+
+# -- the whole result ----------------------------------------------------------------------
+
+
+def judge(result: ScanResult) -> Judgement:
+    org = result.organization
+    all_analyzers = [a for r in result.regions for a in (r.analyzers or ())]
+    role, role_detail = scanning_role(result.identity, org, all_analyzers)
+    context = _context(result.identity, org)
+    admins = org.delegated_administrators or ()
+    absence_conclusive = not (
+        role == ScanningRole.MEMBER
+        or (role == ScanningRole.MANAGEMENT and admins))
+
+    org_gaps: list[Gap] = []
+    advisories: list[Gap] = []
+    if role == ScanningRole.NOT_IN_ORGANIZATION:
+        org_gaps.append(_gap("NOT_IN_ORGANIZATION", "organization", None, context))
+    if role == ScanningRole.MEMBER:
+        org_gaps.append(_gap("SCANNED_FROM_MEMBER_ACCOUNT", "organization", None, context,
+                             role_detail=role_detail))
+    if role == ScanningRole.MANAGEMENT and admins:
+        org_gaps.append(_gap("SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR",
+                             "organization", None, context))
+    if org.in_organization and org.trusted_access is False:
+        org_gaps.insert(0, _gap("TRUSTED_ACCESS_DISABLED", "organization", None, context))
+    if org.in_organization and org.delegated_administrators == ():
+        advisories.append(_gap("NO_DELEGATED_ADMINISTRATOR", "organization", None, context))
+
+    verdicts = tuple(judge_region(scan, result.coverage_types, role, context,
+                                  absence_conclusive) for scan in result.regions)
+    region_gaps = [gap for v in verdicts for gap in v.gaps]
+    gaps = tuple(org_gaps + region_gaps)
+
+    reasons: list[str] = []
+    errors = [v for v in verdicts if v.status == RegionStatus.ERROR]
+    if errors:
+        reasons.append(f"{len(errors)} region(s) could not be assessed: "
+                       + ", ".join(v.region for v in errors))
+    partial = [v for v in verdicts if v.status != RegionStatus.ERROR and not v.complete]
+    if partial:
+        reasons.append("findings incomplete in " + ", ".join(v.region for v in partial))
+    if org.in_organization is not False:
+        if role == ScanningRole.UNKNOWN:
+            reasons.append(f"scanning role unknown: {role_detail}")
+        if org.in_organization and org.trusted_access is None:
+            reasons.append("trusted access unknown: ListAWSServiceAccessForOrganization failed")
+        if org.in_organization and org.delegated_administrators is None:
+            reasons.append("delegated administrator unknown: ListDelegatedAdministrators failed")
+    if result.interrupted:
+        reasons.append("the scan was interrupted")
+    complete = not reasons
+    if any(not g.blocks_assessment for g in gaps):
+        verdict = Verdict.NON_COMPLIANT
+    elif not complete or gaps:
+        verdict = Verdict.INCOMPLETE
+    else:
+        verdict = Verdict.COMPLIANT
+    return Judgement(role, role_detail, verdicts, gaps, tuple(advisories), verdict, complete,
+                     tuple(reasons))

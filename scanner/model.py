@@ -1,0 +1,239 @@
+"""The data model every stage shares: what was collected (frozen dataclasses) and the enums.
+
+Collectors turn AWS pages into these objects and nothing past a collector sees a boto3
+response. A failed call is data too (`ApiError`), so the judge can say what could not be
+assessed and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+ACCESS_ANALYZER_PRINCIPAL = "access-analyzer.amazonaws.com"
+
+# The seven resource types Access Analyzer launched with: always shown as report columns.
+CLASSIC_RESOURCE_TYPES: tuple[str, ...] = (
+    "AWS::S3::Bucket",
+    "AWS::IAM::Role",
+    "AWS::KMS::Key",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion",
+    "AWS::SQS::Queue",
+    "AWS::SecretsManager::Secret",
+)
+
+
+class AnalyzerType(StrEnum):
+    ACCOUNT = "ACCOUNT"
+    ORGANIZATION = "ORGANIZATION"
+    ACCOUNT_UNUSED_ACCESS = "ACCOUNT_UNUSED_ACCESS"
+    ORGANIZATION_UNUSED_ACCESS = "ORGANIZATION_UNUSED_ACCESS"
+    ACCOUNT_INTERNAL_ACCESS = "ACCOUNT_INTERNAL_ACCESS"
+    ORGANIZATION_INTERNAL_ACCESS = "ORGANIZATION_INTERNAL_ACCESS"
+
+    @property
+    def account_counterpart(self) -> AnalyzerType | None:
+        """The account-scoped type with the same kind of analysis, for an organization type."""
+        if self.value.startswith("ORGANIZATION"):
+            return AnalyzerType(self.value.replace("ORGANIZATION", "ACCOUNT", 1))
+        return None
+
+
+# Types whose findings are external access (ListFindings, public / cross-account).
+EXTERNAL_ACCESS_TYPES = frozenset({AnalyzerType.ORGANIZATION, AnalyzerType.ACCOUNT})
+
+
+class ScanningRole(StrEnum):
+    MANAGEMENT = "MANAGEMENT"
+    DELEGATED_ADMINISTRATOR = "DELEGATED_ADMINISTRATOR"
+    MEMBER = "MEMBER"
+    NOT_IN_ORGANIZATION = "NOT_IN_ORGANIZATION"
+    UNKNOWN = "UNKNOWN"
+
+
+class RegionStatus(StrEnum):
+    COVERED = "COVERED"
+    GAP = "GAP"
+    NOT_ENABLED = "NOT_ENABLED"
+    EXCLUDED = "EXCLUDED"
+    ERROR = "ERROR"
+
+
+class GapReason(StrEnum):
+    NO_ANALYZER = "NO_ANALYZER"
+    ACCOUNT_SCOPE_ONLY = "ACCOUNT_SCOPE_ONLY"
+    NOT_ACTIVE = "NOT_ACTIVE"
+    MISSING_REQUIRED_TYPE = "MISSING_REQUIRED_TYPE"
+
+
+class Severity(StrEnum):
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    INFO = "INFO"
+
+
+class Verdict(StrEnum):
+    COMPLIANT = "COMPLIANT"
+    NON_COMPLIANT = "NON_COMPLIANT"
+    INCOMPLETE = "INCOMPLETE"
+
+
+class RegionSource(StrEnum):
+    """Where the list of enabled regions came from."""
+
+    ACCOUNT_LIST_REGIONS = "account:ListRegions"
+    EC2_DESCRIBE_REGIONS = "ec2:DescribeRegions"
+    BOTOCORE = "botocore (enablement unknown)"
+    CONFIGURATION = "configuration"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    """A call that failed: the AWS error code and message, and which call it was."""
+
+    code: str
+    message: str
+    operation: str = ""
+
+    def __str__(self) -> str:
+        where = f" ({self.operation})" if self.operation else ""
+        return f"{self.code}: {self.message}{where}"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    account_id: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class OrganizationFacts:
+    """What Organizations told us; None where the call failed (the error says why)."""
+
+    in_organization: bool | None
+    organization_id: str | None = None
+    management_account_id: str | None = None
+    trusted_services: frozenset[str] | None = None
+    delegated_administrators: tuple[str, ...] | None = None
+    accounts: Mapping[str, str] | None = None  # account id -> name
+    errors: tuple[ApiError, ...] = ()
+
+    @property
+    def trusted_access(self) -> bool | None:
+        if self.trusted_services is None:
+            return None
+        return ACCESS_ANALYZER_PRINCIPAL in self.trusted_services
+
+
+@dataclass(frozen=True, slots=True)
+class RegionAvailability:
+    region: str
+    enabled: bool | None  # None: could not be determined
+    opt_in_status: str | None  # as the source reported it
+
+
+@dataclass(frozen=True)
+class RegionDiscovery:
+    source: RegionSource
+    regions: tuple[RegionAvailability, ...]
+    errors: tuple[ApiError, ...] = ()
+
+    def get(self, region: str) -> RegionAvailability | None:
+        return next((r for r in self.regions if r.region == region), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Analyzer:
+    name: str
+    arn: str
+    type: str  # an AnalyzerType value, or a newer type this version does not know
+    status: str
+    status_reason: str | None = None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    region: str
+    analyzer_arn: str
+    id: str
+    resource_type: str
+    resource: str | None
+    resource_owner_account: str | None
+    principal: Mapping[str, str]
+    action: tuple[str, ...]
+    condition: Mapping[str, str]
+    is_public: bool | None
+    status: str
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    analyzed_at: dt.datetime | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRule:
+    analyzer_arn: str
+    name: str
+    filter: Mapping[str, Mapping[str, object]]
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TypeStatistics:
+    active_public: int
+    active_cross_account: int
+    active_errors: int
+
+
+@dataclass(frozen=True)
+class FindingsStatistics:
+    active: int | None
+    archived: int | None
+    resolved: int | None
+    by_type: Mapping[str, TypeStatistics] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegionScan:
+    """Everything collected in one region (or why it was not collected)."""
+
+    region: str
+    availability: RegionAvailability | None
+    excluded_reason: str | None = None
+    analyzers: tuple[Analyzer, ...] | None = None  # None: not listed (see analyzers_error)
+    analyzers_error: ApiError | None = None
+    findings_analyzer: Analyzer | None = None
+    findings: tuple[Finding, ...] = ()
+    findings_collected: bool = False
+    findings_errors: tuple[ApiError, ...] = ()
+    statistics: FindingsStatistics | None = None
+    archive_rules: tuple[ArchiveRule, ...] = ()
+    api_calls: int = 0
+    seconds: float = 0.0
+
+    @property
+    def scanned(self) -> bool:
+        return self.analyzers is not None or self.analyzers_error is not None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The whole collection: the input of the judge."""
+
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    identity: Identity
+    organization: OrganizationFacts
+    discovery: RegionDiscovery
+    regions: tuple[RegionScan, ...]
+    coverage_types: tuple[str, ...]
+    finding_statuses: tuple[str, ...]
+    coverage_only: bool
+    interrupted: bool = False

@@ -1,0 +1,322 @@
+"""The scan driver: one bounded thread pool, one task per API page, regions concurrently.
+
+The main thread owns all state. Workers only make one call each (a page of ListAnalyzers,
+GetFindingsStatistics, a page of ListFindings ...) and hand the result back; the main thread
+decides what to ask next. Findings of a region are read as several server-side-filtered
+streams at once, and pages are scheduled by priority: region discovery and analyzers first
+(coverage is the product), then the pages of the regions with the most work left, so the
+largest region, which bounds the scan, never waits behind small ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .aws import ClientFactory, error_from
+from .collect.analyzers import findings_statistics, list_analyzers, list_archive_rules
+from .collect.findings import Stream, plan_streams, read_page
+from .collect.organization import ORGANIZATION_CALLS, collect_identity, organization_facts
+from .collect.regions import RegionPlan, discover_regions, plan_regions
+from .config import Options
+from .errors import Interrupted
+from .judge import findings_source
+from .model import (
+    Analyzer,
+    ApiError,
+    ArchiveRule,
+    Finding,
+    FindingsStatistics,
+    RegionScan,
+    ScanResult,
+)
+
+log = logging.getLogger("aa_scan")
+
+
+class PriorityPool:
+    """A fixed set of daemon worker threads serving tasks lowest priority value first."""
+
+    def __init__(self, workers: int) -> None:
+        self._queue: queue.PriorityQueue[tuple[tuple[Any, ...], int, Any]] = queue.PriorityQueue()
+        self._sequence = itertools.count()
+        self._threads = [threading.Thread(target=self._work, name=f"aa-scan-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, priority: tuple[Any, ...], fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((priority, next(self._sequence), (future, fn, args)))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            _, _, item = self._queue.get()
+            if item is None:
+                return
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the main thread, which decides
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; let the idle workers exit."""
+        while True:
+            try:
+                _, _, item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._queue.put(((float("inf"),), next(self._sequence), None))
+
+
+@dataclass
+class _Region:
+    """What the main thread accumulates for one region while its tasks run."""
+
+    plan: RegionPlan
+    client: Any
+    started: float = 0.0
+    finished: float | None = None
+    analyzers: tuple[Analyzer, ...] | None = None
+    analyzers_error: ApiError | None = None
+    source: Analyzer | None = None
+    statistics: FindingsStatistics | None = None
+    rules: tuple[ArchiveRule, ...] = ()
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ApiError] = field(default_factory=list)
+    calls: int = 0
+    pending: int = 0
+    expected_pages: float = 0.0
+    pages: int = 0
+    collecting: bool = False
+
+    def to_scan(self) -> RegionScan:
+        seconds = ((self.finished or time.monotonic()) - self.started) if self.started else 0.0
+        return RegionScan(
+            region=self.plan.region,
+            availability=self.plan.availability,
+            excluded_reason=self.plan.excluded_reason,
+            analyzers=self.analyzers,
+            analyzers_error=self.analyzers_error,
+            findings_analyzer=self.source,
+            findings=tuple(self.findings),
+            findings_collected=self.collecting,
+            findings_errors=tuple(self.errors),
+            statistics=self.statistics,
+            archive_rules=self.rules,
+            api_calls=self.calls,
+            seconds=round(seconds, 3),
+        )
+
+
+@dataclass(frozen=True)
+class RegionDone:
+    """Progress: a region finished (reported to the CLI as it happens)."""
+
+    scan: RegionScan
+    done: int
+    total: int
+
+
+def _call(operation: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one collector call; a botocore failure comes back as an ApiError value."""
+    try:
+        return fn(*args)
+    except (ClientError, BotoCoreError) as exc:
+        return ApiError(*error_from(exc, operation), f"access-analyzer:{operation}")
+
+
+class Scan:
+    """One run of the collection phase against one session."""
+
+    def __init__(self, options: Options, factory: ClientFactory,
+                 cancel: threading.Event | None = None,
+                 progress: Callable[[RegionDone], None] | None = None) -> None:
+        self.options = options
+        self.factory = factory
+        self.cancel = cancel or threading.Event()
+        self.progress = progress or (lambda _: None)
+        self._pending: dict[Future[Any], tuple[str, _Region | None, Any]] = {}
+        self._pool: PriorityPool | None = None
+        self._done = 0
+        self._total = 0
+
+    # -- scheduling ----------------------------------------------------------------------
+    def _submit(self, priority: tuple[Any, ...], kind: str, region: _Region | None,
+                payload: Any, fn: Callable[..., Any], *args: Any) -> None:
+        assert self._pool is not None
+        future = self._pool.submit(priority, fn, *args)
+        self._pending[future] = (kind, region, payload)
+        if region is not None:
+            region.pending += 1
+
+    def _wait(self) -> list[tuple[Future[Any], tuple[str, _Region | None, Any]]]:
+        while True:
+            if self.cancel.is_set():
+                raise Interrupted
+            done, _ = wait(list(self._pending), timeout=0.25, return_when=FIRST_COMPLETED)
+            if done:
+                return [(future, self._pending.pop(future)) for future in done]
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> ScanResult:
+        started_at = dt.datetime.now(dt.UTC)
+        self._pool = PriorityPool(self.options.workers)
+        interrupted = False
+        regions: list[_Region] = []
+        try:
+            identity, organization, discovery = self._discover()
+            plans = plan_regions(discovery, self.options.regions, self.options.exclude)
+            regions = [_Region(plan, self.factory.regional_client("accessanalyzer", plan.region)
+                               if plan.scan else None) for plan in plans]
+            self._total = sum(1 for r in regions if r.plan.scan)
+            log.info("scanning %d region(s) of %d listed (%s)", self._total, len(regions),
+                     discovery.source.value)
+            try:
+                self._scan_regions(regions)
+            except Interrupted:
+                interrupted = True
+                log.warning("interrupted: stopping the workers; %d region(s) unfinished",
+                            sum(1 for r in regions if r.plan.scan and r.finished is None))
+        finally:
+            self._pool.shutdown()
+        return ScanResult(
+            started_at=started_at,
+            finished_at=dt.datetime.now(dt.UTC),
+            identity=identity,
+            organization=organization,
+            discovery=discovery,
+            regions=tuple(r.to_scan() for r in regions),
+            coverage_types=self.options.coverage_types,
+            finding_statuses=self.options.finding_statuses,
+            coverage_only=self.options.coverage_only,
+            interrupted=interrupted,
+        )
+
+    def _discover(self) -> tuple[Any, Any, Any]:
+        """Identity, organization and enabled regions, all at once."""
+        assert self._pool is not None
+        sts = self.factory.global_client("sts")
+        org = self.factory.global_client("organizations")
+        account = self.factory.global_client("account")
+        ec2 = self.factory.global_client("ec2")
+        session = self.factory.session
+        partition = session.get_partition_for_region(self.factory.home_region)
+        known = session.get_available_regions("accessanalyzer", partition_name=partition)
+        identity_future = self._pool.submit((0,), collect_identity, sts)
+        org_futures = {key: self._pool.submit((0,), fn, org)
+                       for key, fn in ORGANIZATION_CALLS.items()}
+        regions_future = self._pool.submit((0,), discover_regions, account, ec2, known)
+        futures = [identity_future, regions_future, *org_futures.values()]
+        while not all(f.done() for f in futures):
+            if self.cancel.is_set():
+                raise Interrupted
+            wait(futures, timeout=0.25)
+        identity = identity_future.result()  # a CredentialsError ends the run here
+        organization = organization_facts({k: f.result() for k, f in org_futures.items()})
+        discovery = regions_future.result()
+        for error in (*organization.errors, *discovery.errors):
+            log.warning("%s", error)
+        return identity, organization, discovery
+
+    def _scan_regions(self, regions: list[_Region]) -> None:
+        for region in regions:
+            if region.plan.scan:
+                region.started = time.monotonic()
+                self._submit((0,), "analyzers", region, None,
+                             _call, "ListAnalyzers", list_analyzers, region.client)
+        while self._pending:
+            for future, (kind, region, payload) in self._wait():
+                assert region is not None
+                region.pending -= 1
+                getattr(self, f"_on_{kind}")(region, payload, future.result())
+                if region.pending == 0 and region.finished is None:
+                    self._finish(region)
+
+    def _finish(self, region: _Region) -> None:
+        region.finished = time.monotonic()
+        self._done += 1
+        self.progress(RegionDone(region.to_scan(), self._done, self._total))
+
+    # -- continuations (main thread) -----------------------------------------------------
+    def _on_analyzers(self, region: _Region, _: Any, result: Any) -> None:
+        if isinstance(result, ApiError):
+            region.analyzers_error = result
+            region.calls += 1
+            return
+        region.analyzers, pages = result
+        region.calls += pages
+        if self.options.coverage_only:
+            return
+        region.source = findings_source(region.analyzers)
+        if region.source is None:
+            return
+        region.collecting = True
+        self._submit((1,), "statistics", region, None,
+                     _call, "GetFindingsStatistics", findings_statistics, region.client,
+                     region.source)
+        self._submit((1,), "rules", region, None,
+                     _call, "ListArchiveRules", list_archive_rules, region.client, region.source)
+
+    def _on_rules(self, region: _Region, _: Any, result: Any) -> None:
+        if isinstance(result, ApiError):
+            region.errors.append(result)
+            region.calls += 1
+            return
+        region.rules, pages = result
+        region.calls += pages
+
+    def _on_statistics(self, region: _Region, _: Any, result: Any) -> None:
+        region.calls += 1
+        if isinstance(result, ApiError):
+            region.errors.append(result)
+            statistics = None
+        else:
+            region.statistics = statistics = result
+        page_size = self.options.page_size
+        streams = plan_streams(statistics, self.options.finding_statuses, page_size)
+        region.expected_pages = sum(max(1.0, s.expected / page_size) for s in streams)
+        for stream in streams:
+            self._submit_page(region, stream, None)
+
+    def _submit_page(self, region: _Region, stream: Stream, token: str | None) -> None:
+        remaining = region.expected_pages - region.pages
+        self._submit((2, -remaining), "page", region, stream,
+                     _call, "ListFindings", read_page, region.client, region.source,
+                     region.plan.region, stream, token, self.options.page_size)
+
+    def _on_page(self, region: _Region, stream: Stream, result: Any) -> None:
+        region.calls += 1
+        region.pages += 1
+        if isinstance(result, ApiError):
+            region.errors.append(result)
+            log.warning("%s: findings stream %s stopped: %s", region.plan.region, stream.label,
+                        result)
+            return
+        findings, token = result
+        region.findings.extend(findings)
+        if token:
+            self._submit_page(region, stream, token)
+
+
+def run_scan(options: Options, factory: ClientFactory, cancel: threading.Event | None = None,
+             progress: Callable[[RegionDone], None] | None = None) -> ScanResult:
+    """Collect everything the configuration asks for (the collect stage)."""
+    return Scan(options, factory, cancel, progress).run()

@@ -1,0 +1,184 @@
+"""The judge, without AWS: verdicts, roles, gaps and the overall verdict."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from scanner.judge import GAP_TEXT, judge, scanning_role
+from scanner.model import ApiError, Identity, OrganizationFacts, RegionStatus, ScanningRole
+from tests.builders import (
+    ADMIN,
+    MANAGEMENT,
+    MEMBER,
+    analyzer,
+    covered,
+    finding,
+    make_scan_result,
+    organization,
+    region_scan,
+)
+
+DENIED = ApiError("AccessDeniedException", "explicit deny in a service control policy",
+                  "access-analyzer:ListAnalyzers")
+
+
+def verdict_of(scan, **kwargs):
+    judgement = judge(make_scan_result([scan], **kwargs))
+    return judgement.regions[0], judgement
+
+
+@pytest.mark.parametrize("analyzers, status, reason", [
+    ([analyzer()], RegionStatus.COVERED, None),
+    ([], RegionStatus.GAP, "NO_ANALYZER"),
+    ([analyzer(type="ACCOUNT")], RegionStatus.GAP, "ACCOUNT_SCOPE_ONLY"),
+    ([analyzer(status="FAILED", status_reason="DELEGATED_ADMINISTRATOR_DEREGISTERED")],
+     RegionStatus.GAP, "NOT_ACTIVE"),
+    ([analyzer(status="CREATING")], RegionStatus.GAP, "NOT_ACTIVE"),
+    ([analyzer(type="ORGANIZATION_UNUSED_ACCESS")], RegionStatus.GAP, "NO_ANALYZER"),
+    ([analyzer(type="ACCOUNT", status="FAILED")], RegionStatus.GAP, "NO_ANALYZER"),
+    ([analyzer(status="FAILED"), analyzer(name="second")], RegionStatus.COVERED, None),
+])
+def test_region_verdicts(analyzers, status, reason):
+    verdict, _ = verdict_of(region_scan("eu-west-1", analyzers))
+    assert (verdict.status, verdict.reason) == (status, reason)
+    assert verdict.complete is True
+
+
+def test_not_active_names_status_and_reason_and_picks_specific_remediation():
+    scan = region_scan("eu-west-2", [analyzer("eu-west-2", name="org", status="FAILED",
+                                              status_reason="SERVICE_LINKED_ROLE_CREATION_FAILED")])
+    verdict, judgement = verdict_of(scan)
+    gap = verdict.gaps[0]
+    assert "FAILED" in gap.title and "service-linked role" in gap.title
+    assert gap.remediation.startswith("aws accessanalyzer delete-analyzer --analyzer-name org "
+                                      "--region eu-west-2 && aws accessanalyzer create-analyzer")
+    assert "iam:CreateServiceLinkedRole" in gap.remediation
+
+
+def test_missing_required_type_when_the_primary_is_covered():
+    scan = region_scan("us-east-1", [analyzer(), analyzer(type="ORGANIZATION_UNUSED_ACCESS",
+                                                          status="FAILED")])
+    verdict, _ = verdict_of(scan, coverage_types=("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS"))
+    assert (verdict.status, verdict.reason) == (RegionStatus.GAP, "NOT_ACTIVE")
+    scan = region_scan("us-east-1", [analyzer()])
+    verdict, _ = verdict_of(scan, coverage_types=("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS"))
+    assert (verdict.status, verdict.reason) == (RegionStatus.GAP, "MISSING_REQUIRED_TYPE")
+    assert "--type ORGANIZATION_UNUSED_ACCESS" in verdict.gaps[0].remediation
+
+
+def test_denied_region_is_not_assessed_and_explained_as_a_possible_scp():
+    verdict, judgement = verdict_of(region_scan("me-south-1", error=DENIED))
+    assert verdict.status == RegionStatus.ERROR and verdict.reason == "AccessDeniedException"
+    assert verdict.complete is False and verdict.error == DENIED
+    assert "service control policy" in verdict.detail
+    assert judgement.complete is False and judgement.verdict.value == "INCOMPLETE"
+    assert judgement.gaps == ()
+
+
+def test_invalid_token_is_not_enabled_only_when_enablement_was_unknown():
+    invalid = ApiError("UnrecognizedClientException", "The security token included in the "
+                       "request is invalid.", "access-analyzer:ListAnalyzers")
+    unknown, _ = verdict_of(region_scan("af-south-1", error=invalid, enabled=None,
+                                        opt_in_status=None))
+    known, _ = verdict_of(region_scan("af-south-1", error=invalid, enabled=True))
+    assert unknown.status == RegionStatus.NOT_ENABLED
+    assert known.status == RegionStatus.ERROR and "not enabled" in known.detail
+
+
+def test_not_enabled_and_excluded_regions_are_listed_with_reasons():
+    result = make_scan_result([covered(), region_scan("ap-east-1", enabled=False,
+                                                      opt_in_status="DISABLED"),
+                               region_scan("us-west-1", excluded="decommissioned")])
+    judgement = judge(result)
+    by_region = {v.region: v for v in judgement.regions}
+    assert (by_region["ap-east-1"].status, by_region["ap-east-1"].reason) == (
+        RegionStatus.NOT_ENABLED, "DISABLED")
+    assert (by_region["us-west-1"].status, by_region["us-west-1"].reason) == (
+        RegionStatus.EXCLUDED, "decommissioned")
+    assert judgement.verdict.value == "COMPLIANT" and judgement.complete
+
+
+def test_findings_error_marks_a_covered_region_incomplete():
+    scan = region_scan("us-east-1", [analyzer()], [finding()], findings_errors=[ApiError(
+        "ThrottlingException", "Rate exceeded", "access-analyzer:ListFindings")])
+    verdict, judgement = verdict_of(scan)
+    assert verdict.status == RegionStatus.COVERED and verdict.complete is False
+    assert "Findings incomplete" in verdict.detail
+    assert judgement.verdict.value == "INCOMPLETE"
+
+
+@pytest.mark.parametrize("org, account, analyzers, role", [
+    (organization(), MANAGEMENT, [], ScanningRole.MANAGEMENT),
+    (organization(), ADMIN, [], ScanningRole.DELEGATED_ADMINISTRATOR),
+    (organization(), MEMBER, [], ScanningRole.MEMBER),
+    (organization(in_org=False), MEMBER, [], ScanningRole.NOT_IN_ORGANIZATION),
+    (OrganizationFacts(in_organization=None, errors=(ApiError(
+        "AccessDeniedException", "no", "organizations:DescribeOrganization"),)), ADMIN, [],
+     ScanningRole.UNKNOWN),
+    # Delegated administrators unknown: refused -> a member; owning org analyzers -> admin.
+    (organization(admins=None, errors=[ApiError("AccessDeniedException", "no",
+                                                "organizations:ListDelegatedAdministrators")]),
+     MEMBER, [], ScanningRole.MEMBER),
+    (organization(admins=None, errors=[ApiError("AccessDeniedException", "no",
+                                                "organizations:ListDelegatedAdministrators")]),
+     ADMIN, [analyzer(status="FAILED")], ScanningRole.DELEGATED_ADMINISTRATOR),
+    (organization(admins=None, errors=[ApiError("ThrottlingException", "slow",
+                                                "organizations:ListDelegatedAdministrators")]),
+     ADMIN, [], ScanningRole.UNKNOWN),
+])
+def test_scanning_role(org, account, analyzers, role):
+    found, detail = scanning_role(Identity(account, "arn"), org, analyzers)
+    assert found == role and detail
+
+
+def test_member_scan_is_not_a_wall_of_false_no_analyzer_gaps():
+    org = organization(trusted=None, admins=None, errors=[
+        ApiError("AccessDeniedException", "no", "organizations:ListDelegatedAdministrators"),
+        ApiError("AccessDeniedException", "no",
+                 "organizations:ListAWSServiceAccessForOrganization")])
+    result = make_scan_result([region_scan("us-east-1", []), region_scan("eu-west-1", [
+        analyzer("eu-west-1", type="ACCOUNT", account=MEMBER)])], org=org, account=MEMBER)
+    judgement = judge(result)
+    assert judgement.role == ScanningRole.MEMBER
+    assert [v.status for v in judgement.regions] == [RegionStatus.ERROR, RegionStatus.ERROR]
+    assert [g.code for g in judgement.gaps] == ["SCANNED_FROM_MEMBER_ACCOUNT"]
+    assert judgement.verdict.value == "INCOMPLETE"
+
+
+def test_trusted_access_and_delegated_administrator_gaps():
+    judgement = judge(make_scan_result(org=organization(trusted=False, admins=()),
+                                       account=MANAGEMENT))
+    assert [g.code for g in judgement.gaps] == ["TRUSTED_ACCESS_DISABLED"]
+    assert judgement.gaps[0].severity.value == "CRITICAL"
+    assert [a.code for a in judgement.advisories] == ["NO_DELEGATED_ADMINISTRATOR"]
+    assert judgement.verdict.value == "NON_COMPLIANT"
+    # A missing delegated administrator alone is advice, not non-compliance.
+    alone = judge(make_scan_result(org=organization(admins=()), account=MANAGEMENT))
+    assert alone.gaps == () and alone.verdict.value == "COMPLIANT"
+
+
+def test_unknown_organization_facts_make_the_result_incomplete():
+    org = organization(trusted=None, errors=[ApiError(
+        "AccessDeniedException", "no", "organizations:ListAWSServiceAccessForOrganization")])
+    judgement = judge(make_scan_result(org=org))
+    assert judgement.complete is False
+    assert any("trusted access unknown" in r for r in judgement.incomplete_reasons)
+
+
+def test_interrupted_scan_is_incomplete():
+    judgement = judge(make_scan_result(interrupted=True))
+    assert judgement.verdict.value == "INCOMPLETE"
+    assert "the scan was interrupted" in judgement.incomplete_reasons
+
+
+def test_gap_text_table_is_complete_and_fills_every_placeholder():
+    values = {"region": "r", "account": "a", "admin": "b", "admin_role": "c",
+              "management": "m", "name": "n", "type": "t", "present": "p", "status": "s",
+              "reason_text": "", "role_detail": ""}
+    for code, text in GAP_TEXT.items():
+        for template in (text.title, text.detail, text.remediation):
+            fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+            assert fields <= set(values), (code, fields - set(values))
+            assert template.format(**values)

@@ -1,0 +1,340 @@
+"""End to end: `main(argv)` against simulated organizations through real boto3 clients."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from simulator import Scenario
+
+from .conftest import env_world, scenario
+
+ADMIN, MANAGEMENT, MEMBER = "222222222222", "111111111111", "333333333333"
+
+
+def gen(count: int, **extra):
+    return [{"generate": {"count": count, **extra}}]
+
+
+def org_analyzer(regions, findings=None, **extra):
+    entry = {"type": "ORGANIZATION", "name": "org", "regions": regions, **extra}
+    if findings:
+        entry["findings"] = findings
+    return entry
+
+
+def expected(scenario_obj: Scenario, region: str) -> dict[str, dict[str, int]]:
+    """Active findings per type in a region, recomputed from the scenario itself."""
+    counts: dict[str, dict[str, int]] = {}
+    for spec in scenario_obj.analyzers:
+        if spec.region != region or spec.type != "ORGANIZATION":
+            continue
+        for f in spec.findings:
+            if f["status"] != "ACTIVE":
+                continue
+            entry = counts.setdefault(f["resourceType"], {"active": 0, "public": 0,
+                                                          "cross_account": 0})
+            entry["active"] += 1
+            if f.get("error"):
+                continue
+            entry["public" if f["isPublic"] else "cross_account"] += 1
+    return counts
+
+
+def test_compliant_organization_exits_0_with_exact_counts(monkeypatch, run_scan):
+    doc = scenario(analyzers=[org_analyzer(
+        ["us-east-1", "eu-west-1", "ap-southeast-2"],
+        gen(150, public_share=0.3, statuses={"ACTIVE": 6, "ARCHIVED": 2, "RESOLVED": 1},
+            resource_types=["AWS::S3::Bucket", "AWS::IAM::Role", "AWS::KMS::Key",
+                            "AWS::SNS::Topic"]))])
+    with env_world(monkeypatch, **{k: v for k, v in doc.items() if k != "name"}) as world:
+        run = run_scan()
+    assert run.code == 0, run.err
+    summary = run.document["summary"]
+    assert summary["verdict"] == "COMPLIANT" and summary["complete"] is True
+    assert (summary["covered"], summary["not_enabled"], summary["gaps"]) == (3, 1, 0)
+    assert run.region("af-south-1")["status"] == "NOT_ENABLED"
+    assert run.document["organization"]["scanning_account_role"] == "DELEGATED_ADMINISTRATOR"
+    assert run.document["organization"]["trusted_access"] is True
+    assert run.document["organization"]["delegated_administrators"] == [ADMIN]
+    total_active = 0
+    for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
+        want = expected(world.scenario, region)
+        got = {t: {k: c[k] for k in ("active", "public", "cross_account")}
+               for t, c in run.region(region)["findings"].items() if c["active"]}
+        assert got == want
+        total_active += sum(c["active"] for c in want.values())
+        spec = next(s for s in world.scenario.analyzers if s.region == region)
+        statuses = Counter(f["status"] for f in spec.findings)
+        assert run.region(region)["archived"] == statuses["ARCHIVED"]
+        assert run.region(region)["resolved"] == statuses["RESOLVED"]
+    assert summary["active_findings"] == total_active == len(run.document["findings"])
+    # The classic types are always listed, with zeros; SNS (a newer type) appears too.
+    assert run.region("us-east-1")["findings"]["AWS::Lambda::LayerVersion"]["active"] == 0
+    assert "AWS::SNS::Topic" in run.region("us-east-1")["findings"]
+    assert "us-east-1" in run.out and "COMPLIANT" in run.out
+
+
+def test_every_region_verdict_in_one_scan(monkeypatch, run_scan):
+    regions = {"universe": ["us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1",
+                            "eu-central-1", "me-south-1", "us-west-2", "af-south-1"],
+               "opt_in_status": {"me-south-1": "ENABLED"}}
+    analyzers = [
+        org_analyzer(["us-east-1", "me-south-1"], gen(20)),
+        {"type": "ACCOUNT", "name": "acct", "region": "eu-west-1", "findings": gen(5)},
+        {"type": "ORGANIZATION", "name": "broken", "region": "ap-southeast-2",
+         "status": "FAILED", "status_reason": "DELEGATED_ADMINISTRATOR_DEREGISTERED"},
+        {"type": "ORGANIZATION_UNUSED_ACCESS", "name": "unused", "region": "eu-central-1"},
+    ]
+    with env_world(monkeypatch, regions=regions, analyzers=analyzers,
+                   conditions={"me-south-1": {"deny": True}}):
+        run = run_scan("--exclude", "us-west-2")
+    assert run.code == 3  # me-south-1 could not be assessed
+    status = {r["region"]: (r["status"], r["reason"]) for r in run.document["regions"]}
+    assert status["us-east-1"] == ("COVERED", None)
+    assert status["eu-west-1"] == ("GAP", "ACCOUNT_SCOPE_ONLY")
+    assert status["ap-southeast-2"] == ("GAP", "NOT_ACTIVE")
+    assert status["sa-east-1"] == ("GAP", "NO_ANALYZER")
+    # An unused-access analyzer is not external-access coverage.
+    assert status["eu-central-1"] == ("GAP", "NO_ANALYZER")
+    assert status["me-south-1"] == ("ERROR", "AccessDeniedException")
+    assert status["us-west-2"] == ("EXCLUDED", "excluded on the command line")
+    assert status["af-south-1"][0] == "NOT_ENABLED"
+    denied = run.region("me-south-1")
+    assert denied["complete"] is False and denied["error"]["code"] == "AccessDeniedException"
+    assert "service control policy" in denied["detail"]
+    failed = run.region("ap-southeast-2")["analyzers"][0]
+    assert (failed["status"], failed["status_reason"]) == ("FAILED",
+                                                           "DELEGATED_ADMINISTRATOR_DEREGISTERED")
+    # The account-scoped analyzer's findings are collected and labelled as such.
+    account_region = run.region("eu-west-1")
+    assert account_region["findings_scope"] == "ACCOUNT"
+    assert sum(c["active"] for c in account_region["findings"].values()) == 5
+    gaps = {(g["region"], g["code"]) for g in run.document["gaps"]}
+    assert gaps == {("eu-west-1", "ACCOUNT_SCOPE_ONLY"), ("ap-southeast-2", "NOT_ACTIVE"),
+                    ("sa-east-1", "NO_ANALYZER"), ("eu-central-1", "NO_ANALYZER")}
+    remediation = next(g["remediation"] for g in run.document["gaps"]
+                       if g["region"] == "sa-east-1")
+    assert "create-analyzer" in remediation and "--region sa-east-1" in remediation
+    assert "--type ORGANIZATION" in remediation and ADMIN in remediation
+    assert run.document["summary"]["verdict"] == "NON_COMPLIANT"
+
+
+def test_gaps_without_errors_exit_1_and_fail_on_never_exits_0(monkeypatch, run_scan):
+    with env_world(monkeypatch, analyzers=[org_analyzer(["us-east-1", "eu-west-1"])]):
+        gaps = run_scan()
+        never = run_scan("--fail-on", "never")
+    assert gaps.code == 1 and never.code == 0
+    assert gaps.region("ap-southeast-2")["reason"] == "NO_ANALYZER"
+
+
+def test_fail_on_public_and_findings(monkeypatch, run_scan):
+    everywhere = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    with env_world(monkeypatch, analyzers=[org_analyzer(everywhere, gen(10, public_share=0.0))]):
+        assert run_scan("--fail-on", "public").code == 0
+        assert run_scan("--fail-on", "findings").code == 1
+    with env_world(monkeypatch, analyzers=[org_analyzer(everywhere, gen(10, public_share=1.0))]):
+        assert run_scan("--fail-on", "public").code == 1
+
+
+def test_required_unused_access_type(monkeypatch, run_scan, tmp_path):
+    config = tmp_path / "aa.yaml"
+    config.write_text("coverage_types: [ORGANIZATION, ORGANIZATION_UNUSED_ACCESS]\n")
+    everywhere = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    analyzers = [org_analyzer(everywhere),
+                 {"type": "ORGANIZATION_UNUSED_ACCESS", "name": "unused",
+                  "regions": ["us-east-1"]}]
+    with env_world(monkeypatch, analyzers=analyzers):
+        run = run_scan("--config", str(config))
+    assert run.region("us-east-1")["status"] == "COVERED"
+    assert (run.region("eu-west-1")["status"], run.region("eu-west-1")["reason"]) == (
+        "GAP", "MISSING_REQUIRED_TYPE")
+    gap = next(g for g in run.document["gaps"] if g["region"] == "eu-west-1")
+    assert "--type ORGANIZATION_UNUSED_ACCESS" in gap["remediation"]
+
+
+def test_scan_from_management_without_delegated_administrator(monkeypatch, run_scan):
+    org = dict(scenario()["organization"], delegated_administrator=None)
+    with env_world(monkeypatch, organization=org, scanner={"account": "management"},
+                   analyzers=[org_analyzer(["us-east-1", "eu-west-1", "ap-southeast-2"],
+                                           account="management")]):
+        run = run_scan()
+    assert run.code == 0
+    organization = run.document["organization"]
+    assert organization["scanning_account_role"] == "MANAGEMENT"
+    assert organization["delegated_administrators"] == []
+    assert [a["code"] for a in run.document["advisories"]] == ["NO_DELEGATED_ADMINISTRATOR"]
+    assert "register-delegated-administrator" in run.document["advisories"][0]["remediation"]
+
+
+def test_scan_from_management_with_delegated_administrator_is_not_assessed(monkeypatch,
+                                                                          run_scan):
+    with env_world(monkeypatch, scanner={"account": "management"},
+                   analyzers=[org_analyzer(["us-east-1", "eu-west-1", "ap-southeast-2"])]):
+        run = run_scan()
+    assert run.code == 3
+    assert run.document["organization"]["scanning_account_role"] == "MANAGEMENT"
+    assert {r["status"] for r in run.document["regions"] if r["region"] != "af-south-1"} == {
+        "ERROR"}
+    codes = [g["code"] for g in run.document["gaps"]]
+    assert codes == ["SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR"]
+    assert run.document["summary"]["verdict"] == "INCOMPLETE"
+
+
+def test_scan_from_plain_member_is_an_organization_gap_not_regional_false_alarms(
+        monkeypatch, run_scan):
+    with env_world(monkeypatch, scanner={"account": MEMBER},
+                   analyzers=[org_analyzer(["us-east-1", "eu-west-1", "ap-southeast-2"])]):
+        run = run_scan()
+    organization = run.document["organization"]
+    assert organization["scanning_account_role"] == "MEMBER"
+    assert organization["trusted_access"] is None
+    assert organization["delegated_administrators"] is None
+    assert {e["code"] for e in organization["errors"]} == {"AccessDeniedException"}
+    assert [g["code"] for g in run.document["gaps"]] == ["SCANNED_FROM_MEMBER_ACCOUNT"]
+    assert "--role-arn arn:aws:iam::" in run.document["gaps"][0]["remediation"]
+    scanned = [r for r in run.document["regions"] if r["region"] != "af-south-1"]
+    assert {r["status"] for r in scanned} == {"ERROR"}
+    assert not any(r["reason"] == "NO_ANALYZER" for r in run.document["regions"])
+    assert run.code == 3 and run.document["summary"]["verdict"] == "INCOMPLETE"
+
+
+def test_account_outside_any_organization(monkeypatch, run_scan):
+    with env_world(monkeypatch, organization=None,
+                   accounts=[{"id": "444444444444", "name": "standalone"}],
+                   analyzers=[{"type": "ACCOUNT", "name": "acct",
+                               "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"]}]):
+        run = run_scan()
+    organization = run.document["organization"]
+    assert organization["scanning_account_role"] == "NOT_IN_ORGANIZATION"
+    assert organization["id"] is None and organization["errors"] == []
+    assert run.document["gaps"][0]["code"] == "NOT_IN_ORGANIZATION"
+    assert run.region("us-east-1")["reason"] == "ACCOUNT_SCOPE_ONLY"
+    assert run.code == 1
+
+
+def test_trusted_access_disabled(monkeypatch, run_scan):
+    org = dict(scenario()["organization"], trusted_access=False)
+    everywhere = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    with env_world(monkeypatch, organization=org, analyzers=[org_analyzer(
+            everywhere, status="DISABLED", status_reason="AWS_SERVICE_ACCESS_DISABLED")]):
+        run = run_scan()
+    assert run.document["organization"]["trusted_access"] is False
+    first = run.document["gaps"][0]
+    assert (first["code"], first["severity"]) == ("TRUSTED_ACCESS_DISABLED", "CRITICAL")
+    assert "enable-aws-service-access --service-principal access-analyzer.amazonaws.com" in \
+        first["remediation"]
+    assert {r["reason"] for r in run.document["regions"] if r["status"] == "GAP"} == {
+        "NOT_ACTIVE"}
+    assert run.code == 1
+
+
+def test_region_discovery_falls_back_to_ec2_then_botocore(monkeypatch, run_scan):
+    everywhere = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    with env_world(monkeypatch, scanner={"deny_operations": ["account:ListRegions"]},
+                   analyzers=[org_analyzer(everywhere)]):
+        ec2 = run_scan()
+    assert ec2.document["discovery"]["source"] == "ec2:DescribeRegions"
+    assert ec2.document["discovery"]["errors"][0]["code"] == "AccessDeniedException"
+    assert ec2.region("af-south-1")["status"] == "NOT_ENABLED"
+    assert ec2.code == 0
+
+    with env_world(monkeypatch, scanner={"deny_operations": ["account:ListRegions",
+                                                             "ec2:DescribeRegions"]},
+                   analyzers=[org_analyzer(everywhere)]):
+        fallback = run_scan("--regions", "us-east-1,eu-west-1,ap-southeast-2,af-south-1")
+    assert fallback.document["discovery"]["source"].startswith("botocore")
+    # Enablement unknown: the region's own answer (invalid token) marks it not enabled.
+    assert fallback.region("af-south-1")["status"] == "NOT_ENABLED"
+    assert fallback.region("af-south-1")["reason"] == "UnrecognizedClientException"
+    assert fallback.region("us-east-1")["status"] == "COVERED"
+    assert fallback.code == 0
+
+
+def test_pagination_across_many_pages_reads_every_finding_once(monkeypatch, run_scan):
+    with env_world(monkeypatch, page_size_cap=25, regions={"universe": ["us-east-1"]},
+                   analyzers=[org_analyzer(["us-east-1"], gen(
+                       1234, resource_types={"AWS::S3::Bucket": 5, "AWS::IAM::Role": 3,
+                                             "AWS::KMS::Key": 1, "AWS::SQS::Queue": 1}))]
+                   ) as world:
+        run = run_scan()
+        stats = world.stats.snapshot()
+    ids = [f["id"] for f in run.document["findings"]]
+    assert len(ids) == len(set(ids)) == 1234
+    assert {f["id"] for f in world.scenario.analyzers[0].findings} == set(ids)
+    calls = stats["calls"]["access-analyzer"]["us-east-1"]
+    assert "GetFinding" not in calls
+    # Every page is needed: at most one partly filled page per stream beyond ceil(1234/25).
+    assert 50 <= calls["ListFindings"] <= 50 + 8
+    assert run.code == 0
+
+
+def test_coverage_only_makes_no_findings_calls(monkeypatch, run_scan):
+    with env_world(monkeypatch, analyzers=[org_analyzer(
+            ["us-east-1", "eu-west-1", "ap-southeast-2"], gen(50))]) as world:
+        run = run_scan("--coverage-only")
+        calls = world.stats.snapshot()["calls"]["access-analyzer"]
+    assert run.code == 0
+    assert all(set(ops) == {"ListAnalyzers"} for ops in calls.values())
+    assert all(calls[r]["ListAnalyzers"] == 1 for r in ("us-east-1", "eu-west-1",
+                                                          "ap-southeast-2"))
+    assert run.document["summary"]["coverage_only"] is True
+    assert not any(r["findings_collected"] for r in run.document["regions"])
+    assert run.document["findings"] == []
+
+
+def test_role_arn_assumes_into_the_delegated_administrator(monkeypatch, run_scan):
+    everywhere = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    with env_world(monkeypatch, scanner={"account": "management"},
+                   analyzers=[org_analyzer(everywhere)]):
+        run = run_scan("--role-arn", f"arn:aws:iam::{ADMIN}:role/AuditRole")
+        missing = run_scan("--role-arn", f"arn:aws:iam::{ADMIN}:role/NoSuchRole")
+    assert run.code == 0
+    assert run.document["identity"]["account_id"] == ADMIN
+    assert run.document["organization"]["scanning_account_role"] == "DELEGATED_ADMINISTRATOR"
+    assert missing.code == 2 and missing.document == {}
+    assert "cannot assume role" in missing.err and "Traceback" not in missing.err
+
+
+def test_demo_scan_writes_a_schema_valid_document(run_scan):
+    run = run_scan("--demo")
+    assert run.code == 3  # the demo has a region denied by an SCP
+    statuses = {r["status"] for r in run.document["regions"]}
+    assert statuses == {"COVERED", "GAP", "NOT_ENABLED", "EXCLUDED", "ERROR"}
+    reasons = {r["reason"] for r in run.document["regions"] if r["status"] == "GAP"}
+    assert reasons == {"NO_ANALYZER", "ACCOUNT_SCOPE_ONLY", "NOT_ACTIVE"}
+    types = {f["resource_type"] for f in run.document["findings"]}
+    assert {"AWS::S3::Bucket", "AWS::IAM::Role", "AWS::KMS::Key", "AWS::Lambda::Function",
+            "AWS::SQS::Queue", "AWS::SecretsManager::Secret"} <= types
+    assert "Verdict: NON_COMPLIANT" in run.out
+
+
+def test_bad_configuration_is_one_line_exit_2(run_scan, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("regions: [us-east-1]\nworkres: 4\n")
+    run = run_scan("--config", str(config))
+    assert run.code == 2 and run.document == {}
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1, run.err
+    assert "bad.yaml:2" in lines[0] and "did you mean 'workers'" in lines[0]
+
+
+def test_scan_json_is_the_documented_contract(monkeypatch, run_scan):
+    with env_world(monkeypatch, analyzers=[org_analyzer(["us-east-1"], gen(3))]):
+        run = run_scan()
+    document = run.document
+    assert set(document) >= {"schema_version", "tool", "started_at", "finished_at", "identity",
+                             "organization", "regions", "findings", "gaps", "summary"}
+    assert document["schema_version"] == 1 and document["tool"]["name"] == "aa-scan"
+    finding = document["findings"][0]
+    assert set(finding) == {"region", "analyzer_arn", "id", "resource_type", "resource",
+                            "resource_owner_account", "principal", "action", "condition",
+                            "is_public", "status", "created_at", "updated_at", "analyzed_at",
+                            "error"}
+    region = run.region("us-east-1")
+    assert set(region) >= {"region", "status", "reason", "analyzers", "findings", "archived",
+                           "resolved", "complete", "error"}
+    assert set(region["analyzers"][0]) >= {"name", "arn", "type", "status", "status_reason"}
+    assert json.loads(json.dumps(document)) == document
