@@ -214,7 +214,8 @@ class RestJsonService:
         try:
             return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise ServiceError("SerializationException", f"Could not parse the body: {exc}") from None
+            raise ServiceError("SerializationException",
+                               f"Could not parse the body: {exc}") from None
 
     @staticmethod
     def _from_text(shape: Shape, text: str, name: str) -> Any:
@@ -282,9 +283,9 @@ class RestJsonService:
         elif kind == "boolean":
             if not isinstance(value, bool):
                 raise validation_error(f"{where} must be a boolean", where)
-        elif kind == "timestamp":
-            if not isinstance(value, (int, float, str, dt.datetime)) or isinstance(value, bool):
-                raise validation_error(f"{where} must be a timestamp", where)
+        elif kind == "timestamp" and (not isinstance(value, (int, float, str, dt.datetime))
+                                      or isinstance(value, bool)):
+            raise validation_error(f"{where} must be a timestamp", where)
 
     @staticmethod
     def _check_range(shape: Shape, size: int, where: str, unit: str) -> None:

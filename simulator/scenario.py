@@ -13,13 +13,14 @@ import random
 import re
 import string
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from .accessanalyzer import make_finding
+from .accessanalyzer import SCALAR_FILTER_KEYS, make_finding
 from .conditions import Conditions
 from .protocol import load_service_model
 
@@ -146,8 +147,9 @@ def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
 class _Reader:
     """Validates a parsed scenario document, naming the field of every problem."""
 
-    TOP_KEYS = {"name", "description", "seed", "page_size_cap", "organization", "scanner",
-                "regions", "conditions", "analyzers", "accounts"}
+    TOP_KEYS: ClassVar[set[str]] = {
+        "name", "description", "seed", "page_size_cap", "organization", "scanner", "regions",
+        "conditions", "analyzers", "accounts"}
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -155,7 +157,8 @@ class _Reader:
     def fail(self, where: str, message: str) -> ScenarioError:
         return ScenarioError(f"{self.label}: {where}: {message}")
 
-    def keys(self, where: str, value: Any, allowed: set[str], required: set[str] = frozenset()
+    def keys(self, where: str, value: Any, allowed: AbstractSet[str],
+             required: AbstractSet[str] = frozenset()
              ) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
@@ -414,6 +417,9 @@ class _Reader:
         doc = self.keys(where, value, {"name", "filter"}, {"name", "filter"})
         filters = self.keys(f"{where}.filter", doc["filter"], set(doc["filter"] or {}))
         for key, criterion in filters.items():
+            if not (key in SCALAR_FILTER_KEYS or str(key).startswith(("principal.",
+                                                                        "condition."))):
+                raise self.fail(f"{where}.filter.{key}", "not a filter key of Access Analyzer")
             self.keys(f"{where}.filter.{key}", criterion, {"eq", "neq", "contains", "exists"})
         return ArchiveRule(self.text(f"{where}.name", doc["name"]), dict(filters))
 
@@ -550,9 +556,9 @@ class _FindingContext:
 
     def next_id(self) -> str:
         self._counter += 1
-        return "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}".format(
-            self.rng.getrandbits(32), self.rng.getrandbits(16), self.rng.getrandbits(12),
-            self.rng.getrandbits(12), self._counter)
+        bits = self.rng.getrandbits
+        first, second, third, fourth = bits(32), bits(16), bits(12), bits(12)
+        return f"{first:08x}-{second:04x}-4{third:03x}-8{fourth:03x}-{self._counter:012x}"
 
     def timestamp(self) -> dt.datetime:
         return self.EPOCH + dt.timedelta(minutes=self.rng.randrange(0, 60 * 24 * 300))

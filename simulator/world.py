@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from unittest import mock
 from urllib.parse import parse_qs
@@ -49,6 +49,12 @@ MEMBER_ORGANIZATIONS_OPERATIONS = frozenset({
     "DescribeOrganization", "LeaveOrganization", "ListHandshakesForAccount",
     "DescribeHandshake", "AcceptHandshake", "DeclineHandshake",
 })
+# What an account outside any organization may call; anything else is refused with
+# AWSOrganizationsNotInUseException (moto answers some List operations with empty lists).
+STANDALONE_ORGANIZATIONS_OPERATIONS = frozenset({
+    "CreateOrganization", "ListHandshakesForAccount", "DescribeHandshake", "AcceptHandshake",
+    "DeclineHandshake",
+})
 EC2_OPT_IN = {"ENABLED_BY_DEFAULT": "opt-in-not-required", "ENABLED": "opted-in"}
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _WORLD_LOCK = threading.Lock()
@@ -59,7 +65,8 @@ class WorldError(RuntimeError):
     """The world could not be started as the scenario asks."""
 
 
-def _protocol_error(service: str, code: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+def _protocol_error(service: str, code: str, message: str, status: int
+                    ) -> tuple[int, dict[str, str], bytes]:
     """An error response in the wire protocol of the given signing name."""
     request_id = str(uuid.uuid4())
     if service in ("access-analyzer", "account"):
@@ -222,10 +229,8 @@ class World:
         iam = self._seed_client("iam", credentials)
         trust = {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
-        try:
+        with suppress(iam.exceptions.EntityAlreadyExistsException):
             iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
-        except iam.exceptions.EntityAlreadyExistsException:
-            pass
 
     def _seed(self) -> None:
         scenario = self.scenario
@@ -337,8 +342,8 @@ class World:
             return self._reply(start_response, *_invalid_token(service))
         account = self.account_for(access_key)
         operation = self._operation(service, environ, body)
-        if (access_key not in self._exempt_keys
-                and f"{service}:{operation}" in self._denied_operations()):
+        if (f"{service}:{operation}" in self._denied_operations()
+                and self._is_scanner(access_key, account)):
             return self._reply(start_response, *self._iam_denial(service, operation, region,
                                                                  account))
         if service == "access-analyzer":
@@ -355,6 +360,10 @@ class World:
                 return self._reply(start_response, *_protocol_error(
                     "organizations", "AccessDeniedException",
                     "You don't have permissions to access this resource.", 400))
+            if verdict == "not-in-use":
+                return self._reply(start_response, *_protocol_error(
+                    "organizations", "AWSOrganizationsNotInUseException",
+                    "Your account is not a member of an organization.", 400))
             if verdict == "as-management" and self._management_credentials:
                 self._act_as_management(environ, access_key)
         if (service == "sts" and operation == "AssumeRole"
@@ -393,6 +402,18 @@ class World:
     def _denied_operations(self) -> frozenset[str]:
         return self.scenario.deny_operations
 
+    def _is_scanner(self, access_key: str, account: str) -> bool:
+        """Whether the caller is the scanner's role (the principal deny_operations limits)."""
+        if access_key in self._exempt_keys or account != self.scenario.scanner_account:
+            return False
+        if access_key == self.scanner_credentials.get("AccessKeyId"):
+            return True
+        from moto.iam.models import iam_backends
+
+        key = iam_backends[account]["aws"].access_keys.get(access_key)
+        role_arn = getattr(key, "role_arn", None) or ""
+        return role_arn.rsplit("/", 1)[-1] == self.scenario.scanner_role
+
     def _iam_denial(self, service: str, operation: str, region: str, account: str
                     ) -> tuple[int, dict[str, str], bytes]:
         message = (f"User: {self.scanner_arn} is not authorized to perform: "
@@ -404,10 +425,10 @@ class World:
 
     def _organizations_rule(self, account: str, operation: str) -> str:
         org = self.scenario.organization
-        if org is None or account == org.management.id:
+        if org is not None and account == org.management.id:
             return "pass"
-        if account not in {a.id for a in org.accounts}:
-            return "pass"  # moto answers AWSOrganizationsNotInUseException
+        if org is None or account not in {a.id for a in org.accounts}:
+            return "pass" if operation in STANDALONE_ORGANIZATIONS_OPERATIONS else "not-in-use"
         if operation in MEMBER_ORGANIZATIONS_OPERATIONS:
             return "pass"
         if account in self.delegated_administrators() and operation.startswith(
