@@ -188,11 +188,13 @@ def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def _as_list(value: Any) -> list[Any] | None:
+def _as_list(value: Any) -> list[str] | None:
+    """A list of names from a YAML list or a comma-separated string; None if neither."""
     if isinstance(value, str):
         return [part for part in re.split(r"[,\s]+", value) if part]
-    if isinstance(value, (list, tuple)):
-        return list(value)
+    if isinstance(value, (list, tuple)) and all(
+            isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        return [str(v) for v in value]
     return None
 
 
@@ -264,12 +266,18 @@ def options_from_document(document: Mapping[str, Any], label: str = "configurati
     if "exclude" in document:
         value = document["exclude"] or {}
         if isinstance(value, (list, str)):
-            value = dict.fromkeys(_as_list(value) or [], "excluded by configuration")
+            names = _as_list(value)
+            if names is None:
+                raise reader.fail(("exclude",), "expected a list of region names or a mapping "
+                                  "of region: reason")
+            value = dict.fromkeys(names, "excluded by configuration")
         if not isinstance(value, Mapping):
             raise reader.fail(("exclude",), "expected a mapping of region: reason")
         exclude = {}
         for region, why in value.items():
             name = _region(reader, ("exclude", str(region)), str(region), regions_known)
+            if why is not None and not isinstance(why, (str, int, float)):
+                raise reader.fail(("exclude", name), "the reason must be text")
             exclude[name] = str(why).strip() if why else "excluded by configuration"
         updates["exclude"] = exclude
     if "coverage_types" in document:

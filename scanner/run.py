@@ -29,7 +29,7 @@ from .collect.findings import Stream, plan_streams, read_page
 from .collect.organization import ORGANIZATION_CALLS, collect_identity, organization_facts
 from .collect.regions import RegionPlan, discover_regions, plan_regions
 from .config import Options
-from .errors import Interrupted
+from .errors import ConfigError, Interrupted
 from .judge import findings_source
 from .model import (
     Analyzer,
@@ -187,14 +187,26 @@ class Scan:
             regions = [_Region(plan, self.factory.regional_client("accessanalyzer", plan.region)
                                if plan.scan else None) for plan in plans]
             self._total = sum(1 for r in regions if r.plan.scan)
+            if self._total == 0 and any(p.excluded_reason for p in plans):
+                raise ConfigError("the exclusions leave no enabled region to scan (excluded: "
+                                  + ", ".join(p.region for p in plans if p.excluded_reason)
+                                  + ")")
             log.info("scanning %d region(s) of %d listed (%s)", self._total, len(regions),
                      discovery.source.value)
             try:
                 self._scan_regions(regions)
             except Interrupted:
                 interrupted = True
+                unfinished = [r for r in regions if r.plan.scan and r.finished is None]
                 log.warning("interrupted: stopping the workers; %d region(s) unfinished",
-                            sum(1 for r in regions if r.plan.scan and r.finished is None))
+                            len(unfinished))
+                stopped = ApiError("Interrupted", "the scan was interrupted before this region "
+                                   "finished", "")
+                for region in unfinished:
+                    if region.analyzers is None:
+                        region.analyzers_error = stopped
+                    else:
+                        region.errors.append(stopped)
         finally:
             self._pool.shutdown()
         return ScanResult(
@@ -246,7 +258,12 @@ class Scan:
             for future, (kind, region, payload) in self._wait():
                 assert region is not None
                 region.pending -= 1
-                getattr(self, f"_on_{kind}")(region, payload, future.result())
+                try:
+                    result = future.result()
+                except Exception as exc:  # a defect in a collector: keep the rest of the scan
+                    log.debug("%s: %s task failed", region.plan.region, kind, exc_info=True)
+                    result = ApiError("InternalError", f"{type(exc).__name__}: {exc}", kind)
+                getattr(self, f"_on_{kind}")(region, payload, result)
                 if region.pending == 0 and region.finished is None:
                     self._finish(region)
 
@@ -263,6 +280,8 @@ class Scan:
             return
         region.analyzers, pages = result
         region.calls += pages
+        log.debug("%s: ListAnalyzers: %s", region.plan.region, ", ".join(
+            f"{a.name} {a.type} {a.status}" for a in region.analyzers) or "none")
         if self.options.coverage_only:
             return
         region.source = findings_source(region.analyzers)
@@ -292,6 +311,8 @@ class Scan:
             region.statistics = statistics = result
         page_size = self.options.page_size
         streams = plan_streams(statistics, self.options.finding_statuses, page_size)
+        log.debug("%s: %d findings stream(s): %s", region.plan.region, len(streams),
+                  "; ".join(f"{s.label} (~{s.expected})" for s in streams))
         region.expected_pages = sum(max(1.0, s.expected / page_size) for s in streams)
         for stream in streams:
             self._submit_page(region, stream, None)
@@ -312,6 +333,8 @@ class Scan:
             return
         findings, token = result
         region.findings.extend(findings)
+        log.debug("%s: ListFindings [%s] page %d: %d finding(s)%s", region.plan.region,
+                  stream.label, region.pages, len(findings), ", more" if token else "")
         if token:
             self._submit_page(region, stream, token)
 

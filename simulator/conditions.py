@@ -21,6 +21,9 @@ class Conditions:
     error_rate: float = 0.0  # share of requests answered with InternalServerException
     deny: bool = False  # every call denied, as a region-deny SCP does
     hang_seconds: float = 0.0  # the endpoint accepts the request but answers this late
+    error_operations: tuple[str, ...] = ()  # faults only for these operations (all if empty)
+    error_after: int = 0  # faults start after this many calls to the region
+    reject_credentials: bool = False  # answers like a region not enabled, whatever it is listed as
 
 
 DENY_MESSAGE = (
@@ -68,6 +71,7 @@ class Stats:
             self.peak_in_flight = 0
             self.in_flight_by_region: dict[str, int] = defaultdict(int)
             self.peak_by_region: dict[str, int] = defaultdict(int)
+            self.operations: dict[tuple[str, str], int] = defaultdict(int)
 
     def enter(self, service: str, region: str, operation: str) -> None:
         with self._lock:
@@ -82,6 +86,11 @@ class Stats:
         with self._lock:
             self.in_flight -= 1
             self.in_flight_by_region[region] -= 1
+
+    def record(self, service: str, operation: str) -> None:
+        """Every operation a client (not the world's own seeding) called, any service."""
+        with self._lock:
+            self.operations[(service, operation)] += 1
 
     def count(self, kind: str, region: str) -> None:
         with self._lock:
@@ -101,6 +110,8 @@ class Stats:
                 "denials": dict(self.denials),
                 "peak_concurrent_requests": self.peak_in_flight,
                 "peak_concurrent_requests_by_region": dict(self.peak_by_region),
+                "operations": {f"{service}:{operation}": count for (service, operation), count
+                               in sorted(self.operations.items())},
             }
 
 
@@ -113,6 +124,7 @@ class RegionGate:
                        if conditions.rate_limit else None)
         self._random = random.Random(seed)
         self._random_lock = threading.Lock()
+        self._calls = 0
 
     def delay(self) -> float:
         c = self.conditions
@@ -124,8 +136,12 @@ class RegionGate:
             jitter = self._random.uniform(-c.jitter_ms, c.jitter_ms) if c.jitter_ms else 0.0
         return max(0.0, c.latency_ms + jitter) / 1000.0
 
-    def fault(self) -> bool:
-        if not self.conditions.error_rate:
-            return False
+    def fault(self, operation: str) -> bool:
+        c = self.conditions
         with self._random_lock:
-            return self._random.random() < self.conditions.error_rate
+            self._calls += 1
+            if not c.error_rate or self._calls <= c.error_after:
+                return False
+            if c.error_operations and operation not in c.error_operations:
+                return False
+            return self._random.random() < c.error_rate

@@ -106,6 +106,7 @@ class Scenario:
     page_size_cap: int
     seed: int
     other_accounts: tuple[Account, ...] = field(default=())
+    scanner_credentials_expired: bool = False
 
     @property
     def enabled_regions(self) -> list[str]:
@@ -211,7 +212,9 @@ class _Reader:
         others = tuple(self.account(f"accounts[{i}]", a)
                        for i, a in enumerate(self.list_of("accounts", doc.get("accounts", []))))
         scanner = self.keys("scanner", doc.get("scanner") or {},
-                            {"account", "role_name", "deny_operations"})
+                            {"account", "role_name", "deny_operations", "credentials"})
+        credentials = self.choice("scanner.credentials", scanner.get("credentials", "valid"),
+                                  ("valid", "expired"))
         if "account" in scanner:
             scanner_account = self.resolve_account("scanner.account", scanner["account"],
                                                    organization, others)
@@ -258,6 +261,7 @@ class _Reader:
             default_conditions=default_conditions,
             analyzers=analyzers,
             page_size_cap=self.integer("page_size_cap", doc.get("page_size_cap", 100), 1),
+            scanner_credentials_expired=credentials == "expired",
             seed=seed,
             other_accounts=others,
         )
@@ -337,10 +341,16 @@ class _Reader:
         doc = self.keys(where, value, names)
         updates: dict[str, Any] = {}
         for key, item in doc.items():
-            if key == "deny":
+            if key in ("deny", "reject_credentials"):
                 if not isinstance(item, bool):
-                    raise self.fail(f"{where}.deny", f"expected true or false, got {item!r}")
+                    raise self.fail(f"{where}.{key}", f"expected true or false, got {item!r}")
                 updates[key] = item
+            elif key == "error_operations":
+                names = frozenset(_AA.operation_names)
+                updates[key] = tuple(self.choice(f"{where}.{key}[{i}]", op, names)
+                                     for i, op in enumerate(self.list_of(f"{where}.{key}", item)))
+            elif key == "error_after":
+                updates[key] = self.integer(f"{where}.{key}", item)
             elif key == "error_rate":
                 updates[key] = self.number(f"{where}.{key}", item, 0.0, 1.0)
             elif key == "burst":

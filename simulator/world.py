@@ -88,6 +88,13 @@ def _protocol_error(service: str, code: str, message: str, status: int
     return status, {"Content-Type": "text/xml"}, body
 
 
+def _expired_token(service: str) -> tuple[int, dict[str, str], bytes]:
+    code = {"sts": "ExpiredToken", "iam": "ExpiredToken", "ec2": "RequestExpired"
+            }.get(service, "ExpiredTokenException")
+    return _protocol_error(service, code, "The security token included in the request is "
+                           "expired", 403)
+
+
 def _invalid_token(service: str) -> tuple[int, dict[str, str], bytes]:
     code = {"ec2": "AuthFailure", "sts": "InvalidClientTokenId", "iam": "InvalidClientTokenId"
             }.get(service, "UnrecognizedClientException")
@@ -242,6 +249,12 @@ class World:
             self._management_credentials = management
             organizations = self._seed_client("organizations", management)
             organizations.create_organization(FeatureSet="ALL")
+            from moto.organizations.models import organizations_backends
+
+            # moto names the management account "master"; use the scenario's name.
+            for account in organizations_backends[org.management.id]["aws"].accounts:
+                if account.id == org.management.id:
+                    account.name = org.management.name
             ids: Iterator[str] = iter([m.id for m in org.members])
             with mock.patch("moto.organizations.utils.make_random_account_id",
                             side_effect=lambda: next(ids)):
@@ -340,8 +353,15 @@ class World:
         if (service not in GLOBAL_SERVICES and region in self.scenario.regions
                 and self.scenario.regions[region] not in ("ENABLED", "ENABLED_BY_DEFAULT")):
             return self._reply(start_response, *_invalid_token(service))
+        if not self._known_key(access_key):
+            return self._reply(start_response, *_invalid_token(service))
+        if (self.scenario.scanner_credentials_expired
+                and access_key == self.scanner_credentials.get("AccessKeyId")):
+            return self._reply(start_response, *_expired_token(service))
         account = self.account_for(access_key)
         operation = self._operation(service, environ, body)
+        if access_key not in self._exempt_keys:
+            self.stats.record(service, operation)
         if (f"{service}:{operation}" in self._denied_operations()
                 and self._is_scanner(access_key, account)):
             return self._reply(start_response, *self._iam_denial(service, operation, region,
@@ -398,6 +418,17 @@ class World:
         query = parse_qs(environ.get("QUERY_STRING", ""))
         action = (form.get("Action") or query.get("Action") or ["Unknown"])[0]
         return action
+
+    def _known_key(self, access_key: str) -> bool:
+        """AWS rejects access keys it never issued; moto would map them to a default account."""
+        if access_key in self._account_cache or access_key in self._exempt_keys:
+            return True
+        from moto.iam.models import iam_backends
+
+        for backends in list(iam_backends.values()):
+            if access_key in backends["aws"].access_keys:
+                return True
+        return False
 
     def _denied_operations(self) -> frozenset[str]:
         return self.scenario.deny_operations
@@ -499,7 +530,7 @@ class World:
         gate = self.gates.get(region)
         self.stats.enter("access-analyzer", region, operation)
         try:
-            if gate is None:
+            if gate is None or gate.conditions.reject_credentials:
                 return _invalid_token("access-analyzer")
             throttled = gate.bucket is not None and not gate.bucket.take()
             delay = gate.delay()
@@ -517,7 +548,7 @@ class World:
                 status, headers, payload = _protocol_error(
                     "access-analyzer", "ThrottlingException", "Rate exceeded", 429)
                 return status, {**headers, "Retry-After": "1"}, payload
-            if gate.fault():
+            if gate.fault(operation):
                 self.stats.count("faults", region)
                 return _protocol_error("access-analyzer", "InternalServerException",
                                        "Internal Failure", 500)

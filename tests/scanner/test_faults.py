@@ -1,0 +1,103 @@
+"""Faults from the simulated organization: the scan completes, counts stay exact or are
+marked incomplete, and nothing hangs."""
+
+from __future__ import annotations
+
+import time
+
+from .conftest import env_world
+
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+
+def analyzers(count: int = 0, regions=REGIONS):
+    entry = {"type": "ORGANIZATION", "name": "org", "regions": regions}
+    if count:
+        entry["findings"] = [{"generate": {"count": count}}]
+    return [entry]
+
+
+def test_throttling_storm_ends_with_exact_counts(monkeypatch, run_scan):
+    # 3 requests per second, bursts of 1, 16 workers pushing 30+ pages at once.
+    with env_world(monkeypatch, page_size_cap=10, analyzers=analyzers(300, ["us-east-1"]),
+                   conditions={"us-east-1": {"rate_limit": 3, "burst": 1}}) as world:
+        run = run_scan("--workers", "16")
+        stats = world.stats.snapshot()
+    assert stats["throttles"].get("us-east-1", 0) > 0  # the storm happened
+    region = run.region("us-east-1")
+    assert region["complete"] is True and region["status"] == "COVERED"
+    assert sum(c["active"] for c in region["findings"].values()) == 300
+    assert len({f["id"] for f in run.document["findings"]}) == 300
+    assert run.code == 1  # the other regions have no analyzer; nothing is incomplete
+
+
+def test_region_denying_every_call_is_error_and_the_rest_completes(monkeypatch, run_scan):
+    with env_world(monkeypatch, analyzers=analyzers(20),
+                   conditions={"eu-west-1": {"deny": True}}):
+        run = run_scan()
+    denied = run.region("eu-west-1")
+    assert (denied["status"], denied["reason"]) == ("ERROR", "AccessDeniedException")
+    assert "service control policy" in denied["detail"]
+    assert run.region("us-east-1")["status"] == "COVERED"
+    assert run.region("ap-southeast-2")["status"] == "COVERED"
+    assert run.code == 3
+
+
+def test_listed_region_that_rejects_the_credentials_is_error_not_a_hang(monkeypatch, run_scan):
+    with env_world(monkeypatch, analyzers=analyzers(),
+                   conditions={"ap-southeast-2": {"reject_credentials": True}}):
+        run = run_scan()
+    region = run.region("ap-southeast-2")
+    assert (region["status"], region["reason"]) == ("ERROR", "UnrecognizedClientException")
+    assert "not enabled" in region["detail"]
+    assert run.code == 3
+
+
+def test_region_that_stops_answering_is_bounded_by_timeouts(monkeypatch, run_scan, tmp_path):
+    config = tmp_path / "fast.yaml"
+    config.write_text("aws: {read_timeout: 0.5, connect_timeout: 1, max_attempts: 2}\n")
+    with env_world(monkeypatch, analyzers=analyzers(5),
+                   conditions={"eu-west-1": {"hang_seconds": 30}}):
+        started = time.monotonic()
+        run = run_scan("--config", str(config))
+        elapsed = time.monotonic() - started
+    region = run.region("eu-west-1")
+    assert region["status"] == "ERROR"
+    assert region["reason"] in ("ReadTimeoutError", "ConnectTimeoutError")
+    assert "did not answer in time" in region["detail"]
+    assert run.region("us-east-1")["status"] == "COVERED"
+    assert elapsed < 25  # a hang would take the server's 30 s per attempt
+    assert run.code == 3
+
+
+def test_intermittent_500s_are_retried(monkeypatch, run_scan):
+    with env_world(monkeypatch, page_size_cap=10, analyzers=analyzers(120),
+                   conditions={"default": {"error_rate": 0.25}}) as world:
+        run = run_scan()
+        faults = world.stats.snapshot()["faults"]
+    assert sum(faults.values()) > 0
+    assert all(run.region(r)["complete"] for r in REGIONS)
+    assert run.document["summary"]["active_findings"] == len(run.document["findings"])
+    assert run.document["summary"]["complete"] is True
+
+
+def test_retries_running_out_mid_pagination_mark_the_region_incomplete(monkeypatch, run_scan,
+                                                                       tmp_path):
+    config = tmp_path / "few.yaml"
+    config.write_text("aws: {max_attempts: 2, retry_mode: standard}\n")
+    # ListAnalyzers, statistics, archive rules and two pages succeed; then ListFindings fails.
+    conditions = {"us-east-1": {"error_rate": 1.0, "error_operations": ["ListFindings"],
+                                "error_after": 5}}
+    with env_world(monkeypatch, page_size_cap=10, analyzers=analyzers(100, ["us-east-1"]),
+                   regions={"universe": ["us-east-1"]}, conditions=conditions):
+        run = run_scan("--config", str(config))
+    region = run.region("us-east-1")
+    assert region["status"] == "COVERED"  # coverage is known
+    assert region["complete"] is False
+    assert region["error"]["code"] == "InternalServerException"
+    collected = sum(c["active"] for c in region["findings"].values())
+    assert 0 < collected < 100
+    assert run.document["summary"]["complete"] is False
+    assert run.document["summary"]["verdict"] == "INCOMPLETE"
+    assert "incomplete" in run.out.lower() and "+" in run.out
+    assert run.code == 3

@@ -1,0 +1,126 @@
+"""The scanner as a process: signals stop it cleanly; concurrent runs share the log safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def slow_world(tmp_path_factory):
+    """A world served by another process: slow regions with many pages."""
+    folder = tmp_path_factory.mktemp("world")
+    scenario = {
+        "name": "slow",
+        "page_size_cap": 5,
+        "organization": {"management_account": {"id": "111111111111"},
+                         "accounts": [{"id": "222222222222"}],
+                         "delegated_administrator": "222222222222"},
+        "regions": {"universe": ["us-east-1", "eu-west-1"]},
+        "conditions": {"default": {"latency_ms": 150}},
+        "analyzers": [{"type": "ORGANIZATION", "regions": ["us-east-1", "eu-west-1"],
+                       "findings": [{"generate": {"count": 400}}]}],
+    }
+    path = folder / "slow.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    server = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(path)],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    environment = {}
+    assert server.stdout is not None
+    for line in server.stdout:
+        match = re.match(r"export (\w+)=(.*)", line.strip())
+        if match:
+            environment[match.group(1)] = match.group(2).strip("'")
+        if line.startswith("# call statistics"):
+            break
+    yield environment
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def scanner_env(world_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(world_env)
+    env["AWS_CONFIG_FILE"] = "/nonexistent/config"
+    env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/credentials"
+    return env
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_files(
+        slow_world, tmp_path, signum, code):
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "run_scan.py", "--output-dir", str(out), "--log-file", "",
+         "--workers", "2"],
+        cwd=ROOT, env=scanner_env(slow_world), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    assert process.stderr is not None
+    # Wait until findings are being read, then interrupt.
+    for line in process.stderr:
+        if "scanning 2 region(s)" in line:
+            break
+    time.sleep(1.5)
+    process.send_signal(signum)
+    started = time.monotonic()
+    stdout, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - started < 15
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    document = json.loads((out / "scan.json").read_text())
+    assert document["summary"]["interrupted"] is True
+    assert document["summary"]["verdict"] == "INCOMPLETE"
+    assert document["summary"]["complete"] is False
+    assert not list(out.glob("*.partial")) and not list(out.glob(".*.partial"))
+    assert sorted(p.name for p in out.iterdir()) == ["scan.json"]
+    assert any(not r["complete"] for r in document["regions"])
+
+
+def test_two_concurrent_processes_share_and_rotate_one_log_intact(tmp_path):
+    log = tmp_path / "shared.log"
+    script = (
+        "import logging, sys\n"
+        "from scanner.logs import setup_logging, add_file_log\n"
+        "setup_logging(False)\n"
+        f"add_file_log(__import__('pathlib').Path({str(log)!r}), 4096, 50)\n"
+        "logger = logging.getLogger('aa_scan')\n"
+        "for i in range(400):\n"
+        "    logger.info('writer=%s line=%04d ' + 'x' * 40 + ' end', sys.argv[1], i)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writers = [subprocess.Popen([sys.executable, "-c", script, name], env=env,
+                                stderr=subprocess.DEVNULL) for name in ("a", "b")]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    files = sorted(tmp_path.glob("shared.log*"))
+    assert len(files) > 2  # it rotated
+    lines = [line for f in files for line in f.read_text().splitlines()]
+    pattern = re.compile(r"^\S+ \d+ INFO writer=(a|b) line=(\d{4}) x{40} end$")
+    seen = set()
+    for line in lines:
+        match = pattern.match(line)
+        assert match, f"damaged log line: {line!r}"
+        seen.add((match.group(1), match.group(2)))
+    assert len(seen) == len(lines) == 800
+
+
+def test_two_scheduled_runs_at_once_write_separate_folders(slow_world, tmp_path):
+    env = scanner_env(slow_world)
+    runs = [subprocess.Popen([sys.executable, str(ROOT / "run_scan.py"), "--coverage-only",
+                              "--format", "json", "--log-file", str(tmp_path / "aa.log")],
+                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL) for _ in range(2)]
+    assert [r.wait(timeout=120) for r in runs] == [0, 0]
+    folders = sorted(p for p in (tmp_path / "output").iterdir() if p.is_dir())
+    assert len(folders) == 2
+    for folder in folders:
+        assert json.loads((folder / "scan.json").read_text())["summary"]["coverage_only"]
