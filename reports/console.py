@@ -72,6 +72,8 @@ def render_console(document: Mapping[str, Any], width: int = 100) -> str:
         for gap in gaps:
             lines.append(f"  [{clean(gap.get('severity'))}] {clean(gap.get('title'))}")
             lines.append(f"      fix: {clean(gap.get('remediation'))}")
+            if gap.get("remediation_note"):
+                lines.append(f"           {clean(gap.get('remediation_note'))}")
     for advisory in document.get("advisories") or []:
         lines.append(f"Advisory [{clean(advisory.get('severity'))}]: "
                      f"{clean(advisory.get('title'))}")

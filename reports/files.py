@@ -28,9 +28,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
 def write_atomic(target: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write through `write(fileobj)` into a temporary file, then rename it into place."""
-    with atomic_path(target) as temporary:
-        with open(temporary, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
+    with atomic_path(target) as temporary, open(temporary, "wb") as stream:
+        write(stream)
+        stream.flush()
+        os.fsync(stream.fileno())
     return target

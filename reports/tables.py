@@ -105,11 +105,9 @@ def account_totals(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                                             "active": 0, "public": 0, "cross_account": 0,
                                             "regions": set(), "types": {}})
         entry["active"] += 1
-        if finding.get("error"):
-            pass
-        elif finding.get("is_public"):
+        if finding.get("is_public") and not finding.get("error"):
             entry["public"] += 1
-        else:
+        elif not finding.get("error"):
             entry["cross_account"] += 1
         entry["regions"].add(finding.get("region"))
         resource_type = finding.get("resource_type") or ""
@@ -160,6 +158,7 @@ def finding_rows(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             "owner_name": account_name(document, owner),
             "principal": format_mapping(f.get("principal")),
             "action": ", ".join(f.get("action") or []),
+            "actions": list(f.get("action") or []),
             "condition": format_mapping(f.get("condition")),
             "is_public": f.get("is_public"),
             "status": f.get("status"),

@@ -1,0 +1,697 @@
+"""report.xlsx: the gap workbook, one sheet per view of the scan document.
+
+Written in openpyxl's streaming (write-only) mode: rows go to disk as they are produced, so a
+scan with 100,000 findings never holds the workbook in memory, and the file is renamed into
+place only once complete (reports.files).
+
+Everything in a cell comes from AWS or from a configuration file and is treated as hostile:
+no string is ever stored as a formula (a value starting with "=" would otherwise be one),
+characters that XLSX cannot hold are removed, over-long values are truncated with a visible
+marker, and a table longer than a sheet continues on "Findings (2)", "Findings (3)", ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import textwrap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from itertools import chain, islice
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from . import tables
+from .files import write_atomic
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+FILE_NAME = "report.xlsx"
+# Rows per sheet, header included (Excel's limit). Module constants so tests can lower them.
+MAX_ROWS = 1_048_576
+MAX_CELL_CHARS = 32_767
+# Rows looked at to size the columns; the rest of a table streams through unseen.
+WIDTH_SAMPLE_ROWS = 500
+MIN_WIDTH = 6
+DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+LINE_HEIGHT = 15.0  # points per line of 11-point Calibri
+MAX_ROW_HEIGHT = 409.0  # Excel's limit
+
+# Styles, registered once per workbook as named styles (cheap to apply per cell).
+HEADER = "aa-scan header"
+TEXT = "aa-scan text"
+LEFT = "aa-scan text left"
+BOOL = "aa-scan boolean"
+BOOL_LEFT = "aa-scan boolean left"
+# Excel shows booleans as TRUE/FALSE whatever the format; LibreOffice shows 1/0 unless told.
+BOOL_FORMAT = '"TRUE";"TRUE";"FALSE"'
+DATE = "aa-scan date"
+TOTAL = "aa-scan total"
+_GREEN = ("C6EFCE", "006100")
+_RED = ("FFC7CE", "9C0006")
+_ORANGE = ("FCD5B4", "974706")
+_AMBER = ("FFEB9C", "9C5700")
+_GREY = ("E7E6E6", "595959")
+_COLOURS: Mapping[str, tuple[str, str]] = {
+    # Region status, verdict, gap severity: fill and font colour.
+    "COVERED": _GREEN, "GAP": _RED, "ERROR": _AMBER, "NOT_ENABLED": _GREY, "EXCLUDED": _GREY,
+    "COMPLIANT": _GREEN, "NON_COMPLIANT": _RED, "INCOMPLETE": _AMBER,
+    "CRITICAL": _RED, "HIGH": _RED, "MEDIUM": _ORANGE, "LOW": _AMBER, "INFO": _GREY,
+}
+_TAB_COLOURS = {"COMPLIANT": "70AD47", "NON_COMPLIANT": "C00000", "INCOMPLETE": "FFC000"}
+
+
+def _status_style(key: str | None) -> str | None:
+    return f"aa-scan {key}" if key in _COLOURS else None
+
+
+# --- hostile text -----------------------------------------------------------------------------
+
+# Every string that needs more than a pass-through: a first character that a spreadsheet would
+# read as the start of a formula (or an error value), a character XLSX cannot hold (control
+# characters, lone surrogates, U+FFFE/U+FFFF), a carriage return (XML parsers turn it into a
+# line feed) or a literal "_xHHHH_" (Excel would decode it as an escape). Searched only for
+# strings that fail a cheaper test first (see _SheetWriter._convert).
+_SPECIAL = re.compile(r"^[=+\-@\t\r#]|[\x00-\x08\x0b\x0c\x0e-\x1f\r\ud800-\udfff\ufffe\uffff]"
+                      r"|_x[0-9A-Fa-f]{4}_")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# OOXML (ECMA-376 22.4.2.4) escapes a character as _xHHHH_, and a literal "_x" that looks like
+# an escape by escaping its underscore. Excel and LibreOffice decode both.
+_ESCAPE = re.compile(r"\r|_(?=x[0-9A-Fa-f]{4}_)")
+_ESCAPES = {"\r": "_x000D_", "_": "_x005F_"}
+_FORMULA_START = frozenset("=+-@\t\r#")
+
+
+def _escape(text: str) -> str:
+    return _ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], text)
+
+
+def truncation_marker(length: int) -> str:
+    return f"… [truncated, {length} characters]"
+
+
+def clean_text(value: str) -> str:
+    """The text as stored: illegal characters removed, escaped, at most one cell long."""
+    text = _ILLEGAL.sub("", value)
+    stored = _escape(text)
+    if len(stored) <= MAX_CELL_CHARS:
+        return stored
+    marker = truncation_marker(len(text))
+    budget = MAX_CELL_CHARS - len(marker)
+    if len(stored) == len(text):  # nothing escaped: cut once
+        return text[:budget] + marker
+    # Escapes make characters longer: the longest prefix whose escaped form fits.
+    low, high = 0, budget
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(_escape(text[:middle])) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return _escape(text[:low]) + marker
+
+
+@dataclass(frozen=True, slots=True)
+class Styled:
+    """A value with its own cell style (status colours, totals)."""
+
+    value: Any
+    style: str | None
+
+
+# --- sheets -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    max_width: int = 40
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: Sequence[Column]
+    # Small sheets: every cell top-aligned and wrapped, rows as tall as their text. Large ones
+    # (Findings) stay unstyled: plain values are what keeps 100,000 rows fast.
+    cell_style: str | None = TEXT
+    # Printing: one page wide (the reading sheets), landscape.
+    fit_width: bool = False
+    tab_color: str | None = None
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _display_length(value: Any) -> int:
+    if isinstance(value, Styled):
+        value = value.value
+    if value is None:
+        return 0
+    if isinstance(value, dt.datetime):
+        return len(DATE_FORMAT)
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, str):
+        return max(len(line) for line in value.split("\n")) if "\n" in value else len(value)
+    return len(str(value))
+
+
+def column_widths(table: Table, sample: Sequence[Sequence[Any]]) -> list[float]:
+    """Widths from the header and a sample of rows, bounded per column. A long header wraps at
+    word boundaries instead of widening a column of small numbers."""
+    widths = []
+    for index, column in enumerate(table.columns):
+        longest_word = max(len(word) for word in column.header.split())
+        content = max((_display_length(row[index]) for row in sample if index < len(row)),
+                      default=0)
+        wanted = math.ceil(max(content, longest_word, min(len(column.header), 14)) * 1.1) + 2
+        widths.append(float(max(MIN_WIDTH, min(wanted, column.max_width))))
+    return widths
+
+
+def _line_count(value: Any, width: float) -> int:
+    """Lines a wrapped cell needs at `width` (an estimate: Excel measures glyphs, not
+    characters, and LibreOffice does not re-measure rows when it opens a file)."""
+    if isinstance(value, Styled):
+        value = value.value
+    if not isinstance(value, str) or not value:
+        return 1
+    per_line = max(1, math.floor((width - 2) / 1.1))  # the inverse of column_widths
+    if len(value) <= per_line and "\n" not in value:
+        return 1
+    lines = 0
+    for paragraph in value.split("\n"):
+        if len(paragraph) <= per_line:
+            lines += 1
+        else:
+            lines += len(textwrap.wrap(paragraph, per_line, break_on_hyphens=False)) or 1
+    return lines
+
+
+def row_height(row: Sequence[Any], widths: Sequence[float]) -> float | None:
+    """An explicit height for a row with wrapped text, None for a single line."""
+    lines = max((_line_count(v, w) for v, w in zip(row, widths, strict=False)), default=1)
+    return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines + 2) if lines > 1 else None
+
+
+class _SheetWriter:
+    """Streams one table into one or more sheets (continuing past MAX_ROWS)."""
+
+    def __init__(self, book: Workbook, table: Table, widths: Sequence[float]) -> None:
+        self.book = book
+        self.table = table
+        self.widths = widths
+        self.base_style = table.cell_style
+        self.bool_style = BOOL_LEFT if table.cell_style == LEFT else BOOL
+        self.sheets: list[WriteOnlyWorksheet] = []
+        self.ws: WriteOnlyWorksheet
+        self.rows_in_sheet = 0
+
+    def _open(self) -> None:
+        number = len(self.sheets) + 1
+        title = self.table.title if number == 1 else f"{self.table.title} ({number})"
+        ws = self.book.create_sheet(title)
+        # Everything written before the first row: widths, panes, page setup.
+        for index, width in enumerate(self.widths, start=1):
+            ws.column_dimensions[get_column_letter(index)].width = width
+        ws.freeze_panes = "A2"
+        ws.print_title_rows = "1:1"
+        ws.page_setup.orientation = "landscape"
+        if self.table.fit_width:
+            ws.sheet_properties.pageSetUpPr.fitToPage = True
+            ws.page_setup.fitToWidth = 1
+            ws.page_setup.fitToHeight = 0
+        ws.print_options.gridLines = True
+        if self.table.tab_color:
+            ws.sheet_properties.tabColor = self.table.tab_color
+        self.ws = ws
+        self.sheets.append(ws)
+        header = []
+        for text in self.table.headers:
+            cell = WriteOnlyCell(ws, clean_text(text))
+            cell.data_type = "s"
+            cell.style = HEADER
+            header.append(cell)
+        height = row_height(self.table.headers, [w * 0.9 for w in self.widths])  # bold
+        if height:
+            ws.row_dimensions[1].height = height
+        ws.append(header)
+        self.rows_in_sheet = 1
+
+    def _close(self) -> None:
+        last_column = get_column_letter(len(self.table.columns))
+        self.ws.auto_filter.ref = f"A1:{last_column}{self.rows_in_sheet}"
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> int:
+        limit = max(2, MAX_ROWS)
+        self._open()
+        written = 0
+        append = self.ws.append
+        convert = self._convert
+        wrapped = self.base_style is not None
+        for row in rows:
+            if self.rows_in_sheet >= limit:
+                self._close()
+                self._open()
+                append = self.ws.append
+            if wrapped:
+                height = row_height(row, self.widths)
+                if height:
+                    self.ws.row_dimensions[self.rows_in_sheet + 1].height = height
+            append(convert(row))
+            self.rows_in_sheet += 1
+            written += 1
+        self._close()
+        return written
+
+    def _convert(self, row: Sequence[Any]) -> list[Any]:
+        """Plain values pass straight to openpyxl; only what needs a style or protection
+        becomes a cell object (the fast path matters at 100,000 rows)."""
+        style = self.base_style
+        out: list[Any] = []
+        for value in row:
+            kind = value.__class__
+            if kind is str:
+                # isprintable() is False for every control character, surrogate and
+                # non-character, so the regex only runs on the rare string that may need it.
+                if (len(value) > MAX_CELL_CHARS or value[:1] in _FORMULA_START
+                        or not value.isprintable() or "_x" in value):
+                    if len(value) > MAX_CELL_CHARS or _SPECIAL.search(value) is not None:
+                        value = self._text_cell(value, style)
+                    elif style is not None:
+                        value = self._cell(value, style)
+                elif style is not None:
+                    value = self._cell(value, style)
+            elif kind is dt.datetime:
+                value = self._date_cell(value.replace(tzinfo=None) if value.tzinfo is dt.UTC
+                                        else _naive_utc(value))
+            elif value is None:
+                pass
+            elif kind is bool:
+                value = self._bool_cell(value)
+            elif kind is int:
+                if style is not None:
+                    value = self._cell(value, style)
+            elif kind is Styled:
+                value = self._styled(value.value, value.style or style)
+            else:
+                value = self._other(value, style)
+            out.append(value)
+        return out
+
+    def _cell(self, value: Any, style: str) -> Any:
+        cell = WriteOnlyCell(self.ws)
+        cell.style = style
+        cell.value = value
+        return cell
+
+    def _date_cell(self, value: dt.datetime) -> Any:
+        if self.base_style is not None:
+            return self._cell(value, DATE)
+        cell = WriteOnlyCell(self.ws)
+        cell.number_format = DATE_FORMAT  # before the value, or openpyxl sets its own first
+        cell.value = value
+        return cell
+
+    def _bool_cell(self, value: bool) -> Any:
+        if self.base_style is not None:
+            return self._cell(value, self.bool_style)
+        cell = WriteOnlyCell(self.ws, value)
+        cell.number_format = BOOL_FORMAT  # half the cost of a named style, 100,000 times
+        return cell
+
+    def _text_cell(self, value: str, style: str | None) -> Any:
+        text = clean_text(value)
+        cell = WriteOnlyCell(self.ws, text)
+        cell.data_type = "s"  # never a formula ("=..."), never an error value ("#REF!")
+        if style is not None:
+            cell.style = style
+        if value[:1] in _FORMULA_START:
+            # Text even when a user edits the cell and presses Enter.
+            cell.quotePrefix = True
+        return cell
+
+    def _styled(self, value: Any, style: str | None) -> Any:
+        if isinstance(value, bool):
+            return self._cell(value, style or self.bool_style)
+        if isinstance(value, str):
+            return self._text_cell(value, style)
+        if isinstance(value, dt.datetime):
+            return self._cell(_naive_utc(value), DATE)
+        if value is None or style is None:
+            return self._other(value, None)
+        return self._cell(value, style)
+
+    def _other(self, value: Any, style: str | None) -> Any:
+        if isinstance(value, bool):
+            return self._bool_cell(value)
+        if value is None or isinstance(value, int):
+            return value if style is None or value is None else self._cell(value, style)
+        if isinstance(value, float) and math.isfinite(value):
+            return value if style is None else self._cell(value, style)
+        if isinstance(value, dt.date | dt.time):
+            return self._cell(value, DATE) if isinstance(value, dt.date) else str(value)
+        return self._text_cell(str(value), style)
+
+
+def _write_table(book: Workbook, table: Table, rows: Iterable[Sequence[Any]]) -> int:
+    iterator = iter(rows)
+    sample = list(islice(iterator, WIDTH_SAMPLE_ROWS))
+    writer = _SheetWriter(book, table, column_widths(table, sample))
+    return writer.write(chain(sample, iterator))
+
+
+def _register_styles(book: Workbook) -> None:
+    top = Alignment(vertical="top", wrap_text=True)
+    styles = [
+        NamedStyle(HEADER, font=Font(bold=True, color="FFFFFF"),
+                   fill=PatternFill("solid", fgColor="1F4E78"),
+                   alignment=Alignment(vertical="center", wrap_text=True),
+                   border=Border(bottom=Side(style="thin", color="000000"))),
+        NamedStyle(TEXT, alignment=top),
+        NamedStyle(LEFT, alignment=Alignment(vertical="top", horizontal="left", wrap_text=True)),
+        NamedStyle(BOOL, number_format=BOOL_FORMAT,
+                   alignment=Alignment(vertical="top", horizontal="center")),
+        NamedStyle(BOOL_LEFT, number_format=BOOL_FORMAT,
+                   alignment=Alignment(vertical="top", horizontal="left")),
+        NamedStyle(DATE, number_format=DATE_FORMAT,
+                   alignment=Alignment(vertical="top", horizontal="left")),
+        NamedStyle(TOTAL, font=Font(bold=True), alignment=top,
+                   border=Border(top=Side(style="thin", color="000000"))),
+    ]
+    for key, (fill, font) in _COLOURS.items():
+        styles.append(NamedStyle(f"aa-scan {key}", font=Font(color=font, bold=True),
+                                 fill=PatternFill("solid", fgColor=fill), alignment=top))
+    for style in styles:
+        book.add_named_style(style)
+
+
+# --- the tables -------------------------------------------------------------------------------
+
+SUMMARY = Table("Summary", [Column("Section", 18), Column("Item", 40), Column("Value", 90)],
+                cell_style=LEFT, fit_width=True)
+GAPS = Table("Gaps", [Column("Kind", 10), Column("Scope", 14), Column("Region", 16),
+                      Column("Severity", 10), Column("Code", 22), Column("Title", 40),
+                      Column("Detail", 50), Column("Remediation", 60)], fit_width=True)
+REGIONS = Table("Regions", [
+    Column("Region", 16), Column("Status", 14), Column("Reason", 22), Column("Detail", 40),
+    Column("Opt-in status", 21), Column("Analyzers", 36), Column("Findings scope", 16),
+    Column("Active", 8), Column("Public", 8), Column("Cross-account", 10),
+    Column("Archived", 9), Column("Resolved", 9), Column("Complete", 9),
+    Column("Error code", 22), Column("Error message", 40)], fit_width=True)
+FINDINGS = Table("Findings", [
+    Column("Region", 16), Column("Resource type", 28), Column("Resource", 60),
+    Column("Owner account", 15), Column("Owner name", 24), Column("Principal", 50),
+    Column("Actions", 40), Column("Conditions", 40), Column("Public", 8), Column("Status", 10),
+    Column("Scope", 26), Column("Created (UTC)", 20), Column("Updated (UTC)", 20),
+    Column("Analyzed (UTC)", 20), Column("Error", 40), Column("Finding ID", 38),
+    Column("Analyzer ARN", 60)], cell_style=None)
+ARCHIVE_RULES = Table("Archive rules", [
+    Column("Region", 16), Column("Analyzer ARN", 50), Column("Rule name", 30),
+    Column("Filter", 70), Column("Created (UTC)", 20), Column("Updated (UTC)", 20)],
+    fit_width=True)
+ERRORS = Table("Errors", [Column("Scope", 18), Column("Region", 16), Column("Operation", 28),
+                          Column("Code", 28), Column("Message", 80)], fit_width=True)
+SCOPE_LABELS = {"ORGANIZATION": "ORGANIZATION", "ACCOUNT": "ACCOUNT (account-scoped)"}
+_COUNTS = ("active", "public", "cross_account")
+_COUNT_LABELS = {"active": "active", "public": "public", "cross_account": "cross-account"}
+SHEET_TITLES = ("Summary", "Gaps", "Regions", "Findings", "By resource type", "By account",
+                "Archive rules", "Errors")
+
+
+def scope_label(scope: str | None) -> str | None:
+    return SCOPE_LABELS.get(scope, scope) if scope else None
+
+
+def _readable(value: Any) -> Any:
+    """A configuration value as one cell: scalars kept typed, containers as text."""
+    if value is None:
+        return "—"
+    if isinstance(value, Mapping):
+        return tables.format_mapping(value) or "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "—"
+    return value
+
+
+def _account(document: Mapping[str, Any], account_id: str | None) -> str | None:
+    if not account_id:
+        return None
+    name = tables.account_name(document, account_id)
+    return f"{account_id} ({name})" if name else account_id
+
+
+def _total(regions: Sequence[Mapping[str, Any]], key: str) -> int | None:
+    values: list[int] = [r[key] for r in regions if isinstance(r.get(key), int)]
+    return sum(values) if values else None
+
+
+def summary_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+    summary = document.get("summary") or {}
+    org = document.get("organization") or {}
+    identity = document.get("identity") or {}
+    tool = document.get("tool") or {}
+    regions = document.get("regions") or []
+    verdict = summary.get("verdict")
+    yield ["Verdict", "Verdict", Styled(verdict, _status_style(verdict))]
+    yield ["Verdict", "Headline", tables.headline(document)]
+    yield ["Verdict", "Scan complete", summary.get("complete")]
+    for reason in summary.get("incomplete_reasons") or []:
+        yield ["Verdict", "Incomplete because", reason]
+    yield ["Verdict", "Interrupted", summary.get("interrupted")]
+    yield ["Verdict", "Coverage only (no findings)", summary.get("coverage_only")]
+
+    admins = org.get("delegated_administrators")
+    accounts = org.get("accounts")
+    trusted = org.get("trusted_access")
+    yield ["Organization", "Organization ID", org.get("id") or "—"]
+    yield ["Organization", "Management account",
+           _account(document, org.get("management_account_id")) or "—"]
+    yield ["Organization", "Scanning account", _account(document, identity.get("account_id"))]
+    yield ["Organization", "Scanning identity", identity.get("arn")]
+    yield ["Organization", "Scanning account role", org.get("scanning_account_role")]
+    if org.get("scanning_account_role_detail"):
+        yield ["Organization", "Role detail", org.get("scanning_account_role_detail")]
+    yield ["Organization", "Trusted access for Access Analyzer",
+           trusted if isinstance(trusted, bool) else "unknown"]
+    yield ["Organization", "Delegated administrators",
+           "unknown" if admins is None
+           else ", ".join(_account(document, a) or "" for a in admins) or "none"]
+    yield ["Organization", "Accounts", len(accounts) if isinstance(accounts, Mapping)
+           else "unknown"]
+
+    started = tables.parse_time(document.get("started_at"))
+    finished = tables.parse_time(document.get("finished_at"))
+    yield ["Scan", "Started (UTC)", started]
+    yield ["Scan", "Finished (UTC)", finished]
+    if started and finished:
+        yield ["Scan", "Duration (seconds)", round((finished - started).total_seconds())]
+    yield ["Scan", "Tool", f"{tool.get('name') or 'aa-scan'} {tool.get('version') or ''}".strip()]
+    yield ["Scan", "Schema version", document.get("schema_version")]
+    discovery = document.get("discovery") or {}
+    if discovery.get("source"):
+        yield ["Scan", "Region discovery", discovery.get("source")]
+    for key, value in (document.get("configuration") or {}).items():
+        yield ["Configuration", str(key), _readable(value)]
+
+    yield ["Regions", "Regions scanned", summary.get("regions_total", len(regions))]
+    for status, key in (("COVERED", "covered"), ("GAP", "gaps"), ("ERROR", "errors"),
+                        ("NOT_ENABLED", "not_enabled"), ("EXCLUDED", "excluded")):
+        yield ["Regions", Styled(tables.STATUS_LABELS[status], _status_style(status)),
+               summary.get(key, 0)]
+
+    yield ["Findings", "Active findings", summary.get("active_findings", 0)]
+    yield ["Findings", "Public", summary.get("public_findings", 0)]
+    yield ["Findings", "Cross-account", summary.get("cross_account_findings", 0)]
+    yield ["Findings", "Archived (all regions)", _total(regions, "archived")]
+    yield ["Findings", "Resolved (all regions)", _total(regions, "resolved")]
+    yield ["Findings", "Findings listed", len(document.get("findings") or [])]
+
+    yield ["Gaps", "Gaps", len(document.get("gaps") or [])]
+    yield ["Gaps", "Advisories", len(document.get("advisories") or [])]
+    yield ["Gaps", "Failed calls (Errors sheet)", len(tables.errors(document))]
+
+
+def gap_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for kind, key in (("Gap", "gaps"), ("Advisory", "advisories")):
+        for gap in document.get(key) or []:
+            severity = gap.get("severity")
+            yield [Styled(kind, _status_style("GAP") if kind == "Gap" else _status_style("INFO")),
+                   gap.get("scope"), gap.get("region"), Styled(severity, _status_style(severity)),
+                   gap.get("code"), gap.get("title"), gap.get("detail"), gap.get("remediation")]
+
+
+def _analyzer_text(analyzer: Mapping[str, Any]) -> str:
+    state = f"{analyzer.get('type')}, {analyzer.get('status')}"
+    if analyzer.get("status_reason"):
+        state += f": {analyzer['status_reason']}"
+    return f"{analyzer.get('name')} ({state})"
+
+
+def region_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+    matrix = tables.region_type_matrix(document)
+    for region, counts in zip(document.get("regions") or [], matrix, strict=True):
+        status = region.get("status")
+        collected = counts["collected"]
+        total = counts["total"]
+        error = region.get("error") or {}
+        yield [
+            region.get("region"),
+            Styled(tables.STATUS_LABELS.get(status, status), _status_style(status)),
+            region.get("reason"), region.get("detail"), region.get("opt_in_status"),
+            "\n".join(_analyzer_text(a) for a in region.get("analyzers") or []) or None,
+            scope_label(region.get("findings_scope")),
+            *(total[k] if collected else None for k in _COUNTS),
+            region.get("archived"), region.get("resolved"), region.get("complete"),
+            error.get("code"), error.get("message"),
+        ]
+
+
+def finding_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for row in tables.finding_rows(document):
+        yield [row["region"], row["resource_type"], row["resource"], row["owner_account"],
+               row["owner_name"] or None, row["principal"], row["action"], row["condition"] or None,
+               row["is_public"], row["status"], scope_label(row["scope"]), row["created_at"],
+               row["updated_at"], row["analyzed_at"], row["error"], row["id"], row["analyzer_arn"]]
+
+
+def type_table(types: Sequence[str]) -> Table:
+    columns = [Column("Region", 16), Column("Status", 14), Column("Findings scope", 26),
+               Column("Complete", 9)]
+    columns += [Column(f"Total {_COUNT_LABELS[k]}", 10) for k in _COUNTS]
+    columns += [Column(f"{tables.type_label(t)} {_COUNT_LABELS[k]}", 13)
+                for t in types for k in _COUNTS]
+    return Table("By resource type", columns, cell_style=None)
+
+
+def type_rows(document: Mapping[str, Any], types: Sequence[str]) -> Iterator[list[Any]]:
+    rows = tables.region_type_matrix(document)
+    for row in rows:
+        status = row["status"]
+        collected = row["collected"]
+        yield [row["region"],
+               Styled(tables.STATUS_LABELS.get(status, status), _status_style(status)),
+               scope_label(row["scope"]), row["complete"],
+               *(row["total"][k] if collected else None for k in _COUNTS),
+               *(row["cells"][t][k] if collected else None for t in types for k in _COUNTS)]
+    totals = tables.matrix_totals(rows, list(types))
+    yield [Styled(v, TOTAL) for v in [
+        "Total", None, None, None, *(totals["total"][k] for k in _COUNTS),
+        *(totals["cells"][t][k] for t in types for k in _COUNTS)]]
+
+
+def account_table(types: Sequence[str]) -> Table:
+    columns = [Column("Account ID", 15), Column("Account name", 30), Column("Active", 9),
+               Column("Public", 9), Column("Cross-account", 10), Column("Regions", 9)]
+    columns += [Column(f"{tables.type_label(t)} active", 12) for t in types]
+    return Table("By account", columns, cell_style=None)
+
+
+def account_rows(document: Mapping[str, Any], types: Sequence[str]) -> Iterator[list[Any]]:
+    for row in tables.account_totals(document):
+        yield [row["account_id"], row["name"] or None, row["active"], row["public"],
+               row["cross_account"], row["regions"],
+               *(row["types"].get(t, 0) for t in types)]
+
+
+_FILTER_OPERATORS = {"eq": ("is", "is one of"), "neq": ("is not", "is none of"),
+                     "contains": ("contains", "contains any of")}
+
+
+def filter_text(rule_filter: Any) -> str:
+    """An archive-rule filter as a sentence: criteria joined by AND, values within one by OR."""
+    if not isinstance(rule_filter, Mapping):
+        return "" if rule_filter is None else str(rule_filter)
+    parts = []
+    for key, criterion in rule_filter.items():
+        if not isinstance(criterion, Mapping):
+            parts.append(f"{key} {criterion}")
+            continue
+        for operator, values in criterion.items():
+            if operator == "exists":
+                parts.append(f"{key} {'exists' if values else 'does not exist'}")
+                continue
+            values = list(values) if isinstance(values, list | tuple) else [values]
+            one, many = _FILTER_OPERATORS.get(operator, (operator, operator))
+            parts.append(f"{key} {one if len(values) == 1 else many} "
+                         f"{', '.join(str(v) for v in values)}")
+    return " AND ".join(parts)
+
+
+def archive_rule_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for region in document.get("regions") or []:
+        for rule in region.get("archive_rules") or []:
+            yield [region.get("region"), rule.get("analyzer_arn"), rule.get("name"),
+                   filter_text(rule.get("filter")), tables.parse_time(rule.get("created_at")),
+                   tables.parse_time(rule.get("updated_at"))]
+
+
+def error_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for error in tables.errors(document):
+        yield [error.get("scope"), error.get("region"), error.get("operation"),
+               error.get("code"), error.get("message")]
+
+
+def sheets(document: Mapping[str, Any]) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
+    """Every table of the workbook, in order, with its rows (lazily for the big ones)."""
+    types = tables.resource_types(document)
+    verdict = (document.get("summary") or {}).get("verdict")
+    summary = replace(SUMMARY, tab_color=_TAB_COLOURS.get(verdict or ""))
+    return [
+        (summary, summary_rows(document)),
+        (GAPS, gap_rows(document)),
+        (REGIONS, region_rows(document)),
+        (FINDINGS, finding_rows(document)),
+        (type_table(types), type_rows(document, types)),
+        (account_table(types), account_rows(document, types)),
+        (ARCHIVE_RULES, archive_rule_rows(document)),
+        (ERRORS, error_rows(document)),
+    ]
+
+
+def _discard(book: Workbook) -> None:
+    """After a failure: finish each sheet's temporary file and remove it now, not at exit
+    (openpyxl streams every write-only sheet to a file of its own until the save)."""
+    for ws in book.worksheets:
+        with suppress(Exception):
+            if not ws.closed:
+                ws.close()
+        writer = getattr(ws, "_writer", None)
+        if writer is not None:
+            with suppress(Exception):
+                writer.cleanup()
+
+
+def build_workbook(document: Mapping[str, Any], stream: IO[bytes]) -> None:
+    """The whole workbook into `stream` (which write_workbook renames into place)."""
+    book = Workbook(write_only=True)
+    book.properties.title = "aa-scan: IAM Access Analyzer coverage"
+    book.properties.creator = "aa-scan"
+    _register_styles(book)
+    try:
+        for table, rows in sheets(document):
+            _write_table(book, table, rows)
+        book.save(stream)
+    except BaseException:
+        _discard(book)
+        raise
+
+
+def write_workbook(document: Mapping[str, Any], directory: Path) -> Path:
+    """Write report.xlsx into `directory`, atomically, and return its path."""
+    return write_atomic(directory / FILE_NAME, lambda stream: build_workbook(document, stream))
