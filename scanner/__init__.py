@@ -1,3 +1,4 @@
-"""aa-scan: proves, region by region, whether an AWS Organization is covered by IAM Access Analyzer."""
+"""aa-scan: proves, region by region, that an AWS Organization is covered by IAM Access
+Analyzer."""
 
 __version__ = "0.1.0"

@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exclude", help="comma-separated regions to leave out")
     parser.add_argument("--output-dir", type=Path, help="write the reports into exactly this "
                         "folder (default: a new folder per run under output/)")
-    parser.add_argument("--format", dest="formats", help="comma-separated: "
+    parser.add_argument("--format", dest="formats", action="append",
+                        help="output formats, comma-separated or repeated: "
                         + ", ".join(f.value for f in OutputFormat))
     parser.add_argument("--coverage-only", action="store_true", default=None,
                         help="analyzers and organization only, no findings (fast)")
@@ -91,7 +92,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "fail_on": args.fail_on,
         "aws": {"profile": args.profile, "role_arn": args.role_arn,
                 "external_id": args.external_id, "home_region": args.home_region},
-        "output": {"formats": args.formats},
+        "output": {"formats": ",".join(args.formats) if args.formats else None},
         "log": {"file": args.log_file},
     }
 

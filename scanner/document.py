@@ -40,7 +40,7 @@ def _error(error: ApiError | None) -> dict[str, str] | None:
 def _gap(gap: Gap) -> dict[str, Any]:
     return {"scope": gap.scope, "region": gap.region, "code": str(gap.code),
             "severity": gap.severity.value, "title": gap.title, "detail": gap.detail,
-            "remediation": gap.remediation}
+            "remediation": gap.remediation, "remediation_note": gap.remediation_note}
 
 
 def finding_counts(findings: Iterable[Finding]) -> dict[str, dict[str, int]]:
@@ -148,6 +148,10 @@ def build_document(result: ScanResult, judgement: Judgement,
             "errors": [_error(e) for e in org.errors],
         },
         "configuration": dict(configuration),
+        "timings": {"discovery_seconds": result.discovery_seconds,
+                    "regions_seconds": result.regions_seconds,
+                    "scan_seconds": round(result.discovery_seconds + result.regions_seconds,
+                                          3)},
         "discovery": {"source": result.discovery.source.value,
                       "errors": [_error(e) for e in result.discovery.errors]},
         "regions": regions,

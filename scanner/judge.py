@@ -39,17 +39,22 @@ class GapText:
     severity: Severity
     title: str
     detail: str
-    remediation: str
+    remediation: str  # the exact command
+    note: str = ""  # where or when to run it
     # True when the gap is about where the scan ran rather than about the organization:
     # it makes the result INCOMPLETE instead of NON_COMPLIANT.
     blocks_assessment: bool = False
 
 
-_RUN_IN_ADMIN = "(run in account {admin}, the {admin_role})"
+_IN_ADMIN = "Run in account {admin}, the {admin_role}."
+_IN_MANAGEMENT = "Run in the management account {management}."
 _CREATE = ("aws accessanalyzer create-analyzer --analyzer-name {name} --type {type} "
            "--region {region}")
 _RECREATE = ("aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region} && "
              + _CREATE)
+_SCAN_AS_ADMIN = "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>"
+_ENABLE_TRUSTED_ACCESS = ("aws organizations enable-aws-service-access --service-principal "
+                          "access-analyzer.amazonaws.com")
 
 GAP_TEXT: dict[str, GapText] = {
     "TRUSTED_ACCESS_DISABLED": GapText(
@@ -58,17 +63,16 @@ GAP_TEXT: dict[str, GapText] = {
         "Without trusted access, organization analyzers cannot be created and existing ones "
         "are disabled (status reason AWS_SERVICE_ACCESS_DISABLED): no region is analyzed "
         "across the organization.",
-        "aws organizations enable-aws-service-access --service-principal "
-        "access-analyzer.amazonaws.com  (run in the management account {management})"),
+        _ENABLE_TRUSTED_ACCESS, _IN_MANAGEMENT),
     "NOT_IN_ORGANIZATION": GapText(
         Severity.CRITICAL,
         "The scanned account {account} is not a member of an AWS Organization",
         "An analyzer whose zone of trust is the organization needs an organization: only "
         "account-scoped analysis is possible here, and access from other accounts you own "
         "is reported as external.",
-        "aws organizations describe-organization  (check you scanned the intended account; "
-        "re-run aa-scan with --role-arn into the organization's delegated administrator)",
-        blocks_assessment=False),
+        "aws organizations describe-organization",
+        "Check that the intended account was scanned; to scan an organization, re-run "
+        "aa-scan with --role-arn into its delegated administrator."),
     "SCANNED_FROM_MEMBER_ACCOUNT": GapText(
         Severity.HIGH,
         "The scan ran in member account {account}, which cannot see organization analyzers",
@@ -76,80 +80,81 @@ GAP_TEXT: dict[str, GapText] = {
         "registered as Access Analyzer's delegated administrator. From a member account "
         "their absence proves nothing, so regions were not assessed instead of being "
         "reported as gaps. {role_detail}",
-        "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>  (scan from the "
-        "{admin_role})",
-        blocks_assessment=True),
+        _SCAN_AS_ADMIN, "Scan from the {admin_role}.", blocks_assessment=True),
     "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR": GapText(
         Severity.MEDIUM,
         "The scan ran in the management account, but account {admin} is the delegated "
         "administrator",
         "Organization analyzers created by the delegated administrator are not visible from "
         "the management account, so regions without an analyzer here were not assessed.",
-        "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>",
-        blocks_assessment=True),
+        _SCAN_AS_ADMIN, "Scan from the delegated administrator.", blocks_assessment=True),
     GapReason.NO_ANALYZER: GapText(
         Severity.HIGH,
         "No analyzer with the organization as zone of trust in {region}",
         "Resources in {region} are not analyzed for external access across the "
         "organization: public or cross-account grants created there go unreported.",
-        _CREATE + "  " + _RUN_IN_ADMIN),
+        _CREATE, _IN_ADMIN),
     GapReason.ACCOUNT_SCOPE_ONLY: GapText(
         Severity.HIGH,
         "Only an account-scoped analyzer ({present}) in {region}",
         "An analyzer whose zone of trust is one account reports access from other accounts "
         "of the organization as external and does not see the other member accounts' "
         "resources at all. Its findings are shown, labelled as account-scoped.",
-        _CREATE + "  " + _RUN_IN_ADMIN),
+        _CREATE, _IN_ADMIN),
     GapReason.NOT_ACTIVE: GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}",
         "An analyzer that is not ACTIVE does not generate findings{reason_text}.",
-        _RECREATE + "  " + _RUN_IN_ADMIN),
+        _RECREATE, _IN_ADMIN),
     f"{GapReason.NOT_ACTIVE}:CREATING": GapText(
         Severity.MEDIUM,
         "The {type} analyzer {name} in {region} is still being created",
         "It becomes ACTIVE when the first analysis completes; until then it reports nothing.",
-        "aws accessanalyzer get-analyzer --analyzer-name {name} --region {region}  "
-        "(re-run aa-scan when it is ACTIVE)"),
+        "aws accessanalyzer get-analyzer --analyzer-name {name} --region {region}",
+        "Re-run aa-scan when the analyzer is ACTIVE."),
     f"{GapReason.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED": GapText(
         Severity.CRITICAL,
         "The {type} analyzer {name} in {region} is {status}: trusted access was disabled",
         "Trusted access for Access Analyzer was removed in AWS Organizations, which disables "
         "every organization analyzer.",
-        "aws organizations enable-aws-service-access --service-principal "
-        "access-analyzer.amazonaws.com  (then re-create the analyzer: " + _RECREATE + ")"),
+        _ENABLE_TRUSTED_ACCESS + " && " + _RECREATE,
+        "Enable trusted access in the management account {management}, then re-create the "
+        "analyzer in account {admin}, the {admin_role}."),
     f"{GapReason.NOT_ACTIVE}:DELEGATED_ADMINISTRATOR_DEREGISTERED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: its account is no longer the "
         "delegated administrator",
         "Analyzers of a deregistered delegated administrator stop working; the current "
         "administrator must create its own.",
-        _CREATE + "  " + _RUN_IN_ADMIN),
+        _CREATE, _IN_ADMIN),
     f"{GapReason.NOT_ACTIVE}:SERVICE_LINKED_ROLE_CREATION_FAILED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: the service-linked role could "
         "not be created in member accounts",
         "Access Analyzer could not create AWSServiceRoleForAccessAnalyzer in some member "
         "accounts (often an SCP denying iam:CreateServiceLinkedRole).",
-        _RECREATE + "  " + _RUN_IN_ADMIN + " after allowing iam:CreateServiceLinkedRole"),
+        _RECREATE,
+        "Allow iam:CreateServiceLinkedRole in the member accounts first, then run in account "
+        "{admin}, the {admin_role}."),
     f"{GapReason.NOT_ACTIVE}:ORGANIZATION_DELETED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: its organization was deleted",
         "The zone of trust no longer exists.",
-        "aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}"),
+        "aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}",
+        _IN_ADMIN),
     GapReason.MISSING_REQUIRED_TYPE: GapText(
         Severity.MEDIUM,
         "No active {type} analyzer in {region}",
         "The configuration requires an analyzer of type {type} in every region.",
-        _CREATE + "  " + _RUN_IN_ADMIN),
+        _CREATE, _IN_ADMIN),
     "NO_DELEGATED_ADMINISTRATOR": GapText(
         Severity.LOW,
         "No delegated administrator is registered for IAM Access Analyzer",
         "Organization analyzers then have to live in the management account; AWS recommends "
         "delegating security tooling to a dedicated account.",
-        "aws organizations register-delegated-administrator --account-id <security-account-id> "
-        "--service-principal access-analyzer.amazonaws.com  (run in the management account "
-        "{management})"),
+        "aws organizations register-delegated-administrator --account-id "
+        "<security-account-id> --service-principal access-analyzer.amazonaws.com",
+        _IN_MANAGEMENT),
 }
 ADVISORY_CODES = frozenset({"NO_DELEGATED_ADMINISTRATOR"})
 
@@ -163,6 +168,7 @@ class Gap:
     title: str
     detail: str
     remediation: str
+    remediation_note: str = ""
     blocks_assessment: bool = False
 
 
@@ -208,6 +214,7 @@ def _gap(code: str, scope: str, region: str | None, context: _Context, key: str 
     return Gap(scope=scope, region=region, code=code, severity=text.severity,
                title=text.title.format(**fill), detail=text.detail.format(**fill),
                remediation=text.remediation.format(**fill),
+               remediation_note=text.note.format(**fill),
                blocks_assessment=text.blocks_assessment)
 
 
@@ -218,13 +225,15 @@ def scanning_role(identity: Identity, org: OrganizationFacts,
                   analyzers: Iterable[Analyzer] = ()) -> tuple[ScanningRole, str]:
     """Which account ran the scan, with the evidence for it."""
     if org.in_organization is False:
-        return ScanningRole.NOT_IN_ORGANIZATION, "Organizations: this account is not in an organization."
+        return (ScanningRole.NOT_IN_ORGANIZATION,
+                "Organizations: this account is not in an organization.")
     if org.in_organization is None or org.management_account_id is None:
         error = next((e for e in org.errors if "DescribeOrganization" in e.operation), None)
         return ScanningRole.UNKNOWN, f"DescribeOrganization failed: {error}" if error else (
             "DescribeOrganization did not answer.")
     if org.management_account_id == identity.account_id:
-        return ScanningRole.MANAGEMENT, "The scanning account is the organization's management account."
+        return (ScanningRole.MANAGEMENT,
+                "The scanning account is the organization's management account.")
     if org.delegated_administrators is not None:
         if identity.account_id in org.delegated_administrators:
             return (ScanningRole.DELEGATED_ADMINISTRATOR,

@@ -237,3 +237,5 @@ class ScanResult:
     finding_statuses: tuple[str, ...]
     coverage_only: bool
     interrupted: bool = False
+    discovery_seconds: float = 0.0  # identity, organization and region discovery
+    regions_seconds: float = 0.0  # every region, analyzers and findings

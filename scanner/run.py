@@ -178,11 +178,14 @@ class Scan:
     # -- the run -------------------------------------------------------------------------
     def run(self) -> ScanResult:
         started_at = dt.datetime.now(dt.UTC)
+        clock = time.monotonic()
+        discovered = clock
         self._pool = PriorityPool(self.options.workers)
         interrupted = False
         regions: list[_Region] = []
         try:
             identity, organization, discovery = self._discover()
+            discovered = time.monotonic()
             plans = plan_regions(discovery, self.options.regions, self.options.exclude)
             regions = [_Region(plan, self.factory.regional_client("accessanalyzer", plan.region)
                                if plan.scan else None) for plan in plans]
@@ -220,6 +223,8 @@ class Scan:
             finding_statuses=self.options.finding_statuses,
             coverage_only=self.options.coverage_only,
             interrupted=interrupted,
+            discovery_seconds=round(discovered - clock, 3),
+            regions_seconds=round(time.monotonic() - discovered, 3),
         )
 
     def _discover(self) -> tuple[Any, Any, Any]:
@@ -249,11 +254,11 @@ class Scan:
         return identity, organization, discovery
 
     def _scan_regions(self, regions: list[_Region]) -> None:
-        for region in regions:
-            if region.plan.scan:
-                region.started = time.monotonic()
-                self._submit((0,), "analyzers", region, None,
-                             _call, "ListAnalyzers", list_analyzers, region.client)
+        for each in regions:
+            if each.plan.scan:
+                each.started = time.monotonic()
+                self._submit((0,), "analyzers", each, None,
+                             _call, "ListAnalyzers", list_analyzers, each.client)
         while self._pending:
             for future, (kind, region, payload) in self._wait():
                 assert region is not None

@@ -346,8 +346,8 @@ class _Reader:
                     raise self.fail(f"{where}.{key}", f"expected true or false, got {item!r}")
                 updates[key] = item
             elif key == "error_operations":
-                names = frozenset(_AA.operation_names)
-                updates[key] = tuple(self.choice(f"{where}.{key}[{i}]", op, names)
+                operations = frozenset(_AA.operation_names)
+                updates[key] = tuple(self.choice(f"{where}.{key}[{i}]", op, operations)
                                      for i, op in enumerate(self.list_of(f"{where}.{key}", item)))
             elif key == "error_after":
                 updates[key] = self.integer(f"{where}.{key}", item)

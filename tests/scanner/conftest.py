@@ -88,4 +88,4 @@ def env_world(monkeypatch: pytest.MonkeyPatch, **overrides: Any):
     return world_env(scenario(**overrides), monkeypatch)
 
 
-__all__ = ["ORG", "REGIONS", "Run", "env_world", "scenario", "world_env", "os"]
+__all__ = ["ORG", "REGIONS", "Run", "env_world", "os", "scenario", "world_env"]

@@ -49,12 +49,13 @@ def test_region_verdicts(analyzers, status, reason):
 def test_not_active_names_status_and_reason_and_picks_specific_remediation():
     scan = region_scan("eu-west-2", [analyzer("eu-west-2", name="org", status="FAILED",
                                               status_reason="SERVICE_LINKED_ROLE_CREATION_FAILED")])
-    verdict, judgement = verdict_of(scan)
+    verdict, _judgement = verdict_of(scan)
     gap = verdict.gaps[0]
     assert "FAILED" in gap.title and "service-linked role" in gap.title
     assert gap.remediation.startswith("aws accessanalyzer delete-analyzer --analyzer-name org "
                                       "--region eu-west-2 && aws accessanalyzer create-analyzer")
-    assert "iam:CreateServiceLinkedRole" in gap.remediation
+    assert "iam:CreateServiceLinkedRole" in gap.remediation_note
+    assert ADMIN in gap.remediation_note
 
 
 def test_missing_required_type_when_the_primary_is_covered():
@@ -178,7 +179,9 @@ def test_gap_text_table_is_complete_and_fills_every_placeholder():
               "management": "m", "name": "n", "type": "t", "present": "p", "status": "s",
               "reason_text": "", "role_detail": ""}
     for code, text in GAP_TEXT.items():
-        for template in (text.title, text.detail, text.remediation):
+        assert text.remediation.startswith(("aws ", "aa-scan ")), code  # a command, only
+        assert "(" not in text.remediation, code
+        for template in (text.title, text.detail, text.remediation, text.note):
             fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
             assert fields <= set(values), (code, fields - set(values))
             assert template.format(**values)

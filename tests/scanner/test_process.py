@@ -74,7 +74,7 @@ def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_fil
     time.sleep(1.5)
     process.send_signal(signum)
     started = time.monotonic()
-    stdout, stderr = process.communicate(timeout=30)
+    _stdout, stderr = process.communicate(timeout=30)
     assert time.monotonic() - started < 15
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from simulator import load_scenario
-from simulator.generate import RESOURCE_TYPE_WEIGHTS, apportion, large_world, region_shares
+from simulator.generate import (
+    RESOURCE_TYPE_WEIGHTS,
+    apportion,
+    benchmark_regions,
+    large_world,
+    region_shares,
+)
 from simulator.scenario import CLASSIC_RESOURCE_TYPES, OPT_IN_REGIONS, all_regions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +37,9 @@ def test_small_generated_world_matches_its_arguments() -> None:
     assert org.trusted_access
     assert org.delegated_administrator in ids[1:]
     assert scenario.scanner_account == org.delegated_administrator
-    assert list(scenario.regions) == all_regions()[:5]
+    assert list(scenario.regions) == benchmark_regions(5)
+    assert next(iter(scenario.regions)) == "us-east-1"
+    assert not OPT_IN_REGIONS & set(scenario.regions)
     assert scenario.enabled_regions == list(scenario.regions)
     assert [a.region for a in scenario.analyzers] == list(scenario.regions)
     assert all((a.type, a.status, a.account_id) == ("ORGANIZATION", "ACTIVE",
@@ -63,7 +71,7 @@ def test_opt_in_regions_are_enabled() -> None:
     doc = large_world(regions=len(all_regions()), accounts=3, findings=10)
     scenario = load_scenario(doc)
     assert set(doc["regions"]["opt_in_status"]) == OPT_IN_REGIONS & set(all_regions())
-    assert scenario.enabled_regions == all_regions()
+    assert scenario.enabled_regions == benchmark_regions(len(all_regions()))
 
 
 @pytest.mark.parametrize("regions", [1, 2, 3, 10, 30, 34])
@@ -116,8 +124,8 @@ def test_generate_command_writes_yaml_that_loads(tmp_path: Path) -> None:
     scenario = load_scenario(path)
     assert sum(len(a.findings) for a in scenario.analyzers) == 50
     assert len(scenario.regions) == 3
-    assert scenario.conditions_for(all_regions()[2]).latency_ms == 15
-    assert scenario.conditions_for(all_regions()[0]).rate_limit == 2.5
+    assert scenario.conditions_for(benchmark_regions(5)[2]).latency_ms == 15
+    assert scenario.conditions_for(benchmark_regions(5)[0]).rate_limit == 2.5
     assert yaml.safe_load(result.stdout) == large_world(
         regions=3, accounts=6, findings=50, min_latency_ms=5, max_latency_ms=15,
         rate_limit=2.5, seed=4)

@@ -1,0 +1,85 @@
+"""Read-only by design: every operation a scan calls is a read that the shipped policy grants,
+and no credential ever appears in what the scan prints, logs or writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .conftest import env_world
+
+POLICY = Path(__file__).resolve().parents[2] / "config" / "iam-policy.json"
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+READ = re.compile(r"^(List|Get|Describe)[A-Z]")
+
+
+def policy_actions() -> set[str]:
+    document = json.loads(POLICY.read_text())
+    actions: set[str] = set()
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions.update(statement["Action"])
+    return actions
+
+
+def test_the_policy_grants_only_reads():
+    actions = policy_actions()
+    assert actions
+    for action in actions:
+        _service, operation = action.split(":")
+        assert READ.match(operation), action
+
+
+def test_every_operation_of_a_full_scan_is_a_read_granted_by_the_policy(monkeypatch, run_scan):
+    analyzers = [{"type": "ORGANIZATION", "name": "org", "regions": REGIONS,
+                  "archive_rules": [{"name": "r", "filter": {"isPublic": {"eq": ["false"]}}}],
+                  "findings": [{"generate": {"count": 400}}]}]
+    called: dict[str, int] = {}
+    # A normal scan, and one where account:ListRegions is refused (ec2 fall-back).
+    for scanner in ({}, {"deny_operations": ["account:ListRegions"]}):
+        with env_world(monkeypatch, page_size_cap=20, analyzers=analyzers,
+                       scanner=scanner) as world:
+            run = run_scan()
+            assert run.code == 0
+            for operation, count in world.stats.snapshot()["operations"].items():
+                called[operation] = called.get(operation, 0) + count
+    granted = policy_actions()
+    for operation in called:
+        assert operation in granted, f"{operation} is called but not in {POLICY.name}"
+        assert READ.match(operation.split(":")[1]), operation
+    # The scan really exercised the policy: all of it, nothing else.
+    assert set(called) == granted
+    assert "access-analyzer:GetFinding" not in called
+
+
+def test_no_credentials_in_output_logs_or_reports(monkeypatch, run_scan, tmp_path, capsys):
+    log_file = tmp_path / "scan.log"
+    analyzers = [{"type": "ORGANIZATION", "name": "org", "regions": REGIONS[:2],
+                  "findings": [{"generate": {"count": 30}}]}]
+    with env_world(monkeypatch, analyzers=analyzers,
+                   conditions={"ap-southeast-2": {"deny": True}}) as world:
+        secrets = [world.scanner_credentials[k]
+                   for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")]
+        from scanner.cli import main
+
+        out = tmp_path / "out"
+        code = main(["--debug", "--output-dir", str(out), "--log-file", str(log_file)])
+        bad = main(["--debug", "--output-dir", str(tmp_path / "bad"), "--log-file",
+                    str(log_file), "--role-arn", "arn:aws:iam::222222222222:role/Missing"])
+    assert code == 3 and bad == 2
+    captured = capsys.readouterr()
+    texts = {"log": log_file.read_text(), "stdout": captured.out, "stderr": captured.err}
+    for path in out.iterdir():
+        data = path.read_bytes()
+        if path.suffix == ".xlsx":
+            import zipfile
+
+            with zipfile.ZipFile(path) as archive:
+                data = b"".join(archive.read(name) for name in archive.namelist())
+        texts[path.name] = data.decode("utf-8", "replace")
+    assert {"scan.json", "report.html", "report.xlsx"} <= set(texts)
+    assert "DEBUG" in texts["stderr"] and "cannot assume role" in texts["stderr"]
+    for name, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"a credential leaked into {name}"
