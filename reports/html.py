@@ -68,10 +68,11 @@ ORGANIZATION_GAP_ROWS: Mapping[str, str] = {
     "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR": "role",
 }
 # Characters that are invisible or reorder text (bidi overrides, zero-width, C0/C1 controls
-# other than tab and newlines): shown as [U+XXXX] so hostile names cannot hide or spoof.
+# other than tab and newlines), and lone surrogates (a JSON escape can carry one; UTF-8
+# cannot): shown as [U+XXXX] so hostile names cannot hide or spoof.
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e"
-                        "\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]")
-# The judge writes "command  (note)": the command alone goes in the copyable block.
+                        "\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb"
+                        "\ud800-\udfff]")
 _CSS_SAFE = re.compile(r"[^A-Za-z0-9 :.,_-]")
 
 

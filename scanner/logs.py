@@ -17,6 +17,8 @@ from .errors import OutputError
 
 LOGGER = "aa_scan"
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{12,}\b")
+# Terminal escapes, bidi overrides and lone surrogates (which would crash the handler).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _SIGNATURE = re.compile(r"(Signature=|Credential=|X-Amz-Security-Token[=:]\s*)[^\s,&\"']+")
 
 
@@ -31,6 +33,7 @@ class Redactor(logging.Filter):
         self.secrets.update(s for s in secrets if s and len(s) >= 8)
 
     def scrub(self, text: str) -> str:
+        text = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, "[REDACTED]")

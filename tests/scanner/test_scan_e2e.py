@@ -337,3 +337,42 @@ def test_scan_json_is_the_documented_contract(monkeypatch, run_scan):
                            "resolved", "complete", "error"}
     assert set(region["analyzers"][0]) >= {"name", "arn", "type", "status", "status_reason"}
     assert json.loads(json.dumps(document)) == document
+
+
+HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>',
+           '=HYPERLINK("http://evil.example","click")', "+SUM(A1:A9)", "@cmd|' /C calc'!A0",
+           "-2+3", "\u202eevil\u202c", "tab\there"]
+
+
+def test_hostile_strings_from_aws_stay_inert_in_every_report(monkeypatch, run_scan):
+    import re
+    import zipfile
+
+    findings = [{"resource": value, "resource_type": "AWS::S3::Bucket", "owner": MEMBER,
+                 "public": i % 2 == 0, "principal": {"AWS": value},
+                 "action": [value], "condition": {value: value}, "error": value if i == 3
+                 else None} for i, value in enumerate(HOSTILE)]
+    for f in findings:
+        if f["error"] is None:
+            del f["error"]
+    org = scenario()["organization"]
+    org["accounts"][1]["name"] = HOSTILE[2]
+    with env_world(monkeypatch, organization=org,
+                   analyzers=[org_analyzer(["us-east-1"], findings)]):
+        run = run_scan(formats="json,html,xlsx")
+    # scan.json keeps every value exactly.
+    resources = {f["resource"] for f in run.document["findings"]}
+    assert resources == set(HOSTILE)
+    assert run.document["organization"]["accounts"][MEMBER] == HOSTILE[2]
+    # The page shows them escaped and runs nothing.
+    page = (run.directory / "report.html").read_text()
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "\u202e" not in page and "[U+202E]" in page
+    # The workbook holds text, never a formula.
+    with zipfile.ZipFile(run.directory / "report.xlsx") as archive:
+        sheets = [archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/")]
+        shared = archive.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in \
+            archive.namelist() else b""
+    assert sheets and not any(re.search(rb"<f[ >]", sheet) for sheet in sheets)
+    assert b"HYPERLINK" in b"".join(sheets) + shared
