@@ -59,6 +59,8 @@ EC2_OPT_IN = {"ENABLED_BY_DEFAULT": "opt-in-not-required", "ENABLED": "opted-in"
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _WORLD_LOCK = threading.Lock()
 _SEED_ACCESS_KEY = "AKIASIMULATORSEED000"
+# Requests served at once; a request waiting out simulated latency holds one.
+SERVER_THREADS = 96
 
 
 class WorldError(RuntimeError):
@@ -137,14 +139,7 @@ class World:
     def start(self) -> World:
         from moto.moto_api._internal.models import moto_api_backend
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import WSGIRequestHandler, make_server
-
-        class QuietHandler(WSGIRequestHandler):
-            # Keep-alive, as AWS endpoints do: clients reuse pooled connections.
-            protocol_version = "HTTP/1.1"
-
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass
+        from waitress.server import create_server
 
         if not _WORLD_LOCK.acquire(blocking=False):
             raise WorldError("another simulated world is already running in this process "
@@ -152,12 +147,14 @@ class World:
         try:
             moto_api_backend.reset()
             self._moto_app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(self.host, self.port, self, threaded=True,
-                                       request_handler=QuietHandler)
-            self._server.daemon_threads = True
-            self.port = self._server.server_port
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            name="simulated-aws", daemon=True)
+            # waitress rather than moto's werkzeug server: werkzeug closes every connection,
+            # while AWS endpoints (and so the clients under test) keep them alive.
+            self._server = create_server(self, host=self.host, port=self.port,
+                                         threads=SERVER_THREADS, ident="simulated-aws",
+                                         connection_limit=1000, channel_timeout=120)
+            self.port = int(self._server.effective_port)
+            self._thread = threading.Thread(target=self._server.run, name="simulated-aws",
+                                            daemon=True)
             self._thread.start()
             self._seed()
         except BaseException:
@@ -167,8 +164,10 @@ class World:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            # Close the listener and every kept-alive connection, so the loop ends.
+            for channel in list(self._server._map.values()):
+                channel.close()
+            self._server.task_dispatcher.shutdown(timeout=1)
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
