@@ -32,20 +32,29 @@ def _indented(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
 
 
-def _lines(items: list[Any]) -> str:
+def _write_lines(stream: IO[bytes], items: list[Any]) -> None:
+    """One compact item per line, streamed: 100,000 findings never become one string."""
     if not items:
-        return "[]"
-    rows = ",\n    ".join(json.dumps(item, ensure_ascii=False) for item in items)
-    return f"[\n    {rows}\n  ]"
+        stream.write(b"[]")
+        return
+    stream.write(b"[\n    ")
+    for index, item in enumerate(items):
+        if index:
+            stream.write(b",\n    ")
+        stream.write(_encode(json.dumps(item, ensure_ascii=False)))
+    stream.write(b"\n  ]")
 
 
 def write_json(document: Mapping[str, Any], directory: Path) -> Path:
     def write(stream: IO[bytes]) -> None:
-        parts = []
-        for key, value in document.items():
-            text = _lines(value) if key == "findings" and isinstance(value, list) \
-                else _indented(value)
-            parts.append(f"  {json.dumps(key)}: {text}")
-        stream.write(_encode("{\n" + ",\n".join(parts) + "\n}\n"))
+        stream.write(b"{\n")
+        for index, (key, value) in enumerate(document.items()):
+            separator = ",\n" if index else ""
+            stream.write(_encode(f"{separator}  {json.dumps(key)}: "))
+            if key == "findings" and isinstance(value, list):
+                _write_lines(stream, value)
+            else:
+                stream.write(_encode(_indented(value)))
+        stream.write(b"\n}\n")
 
     return write_atomic(directory / FILE_NAME, write)
