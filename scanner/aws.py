@@ -22,6 +22,7 @@ from botocore.utils import parse_timestamp
 from . import __version__
 from .config import Options
 from .errors import CredentialsError
+from .ratelimit import RateLimiter, attach
 
 _ISO = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?$")
@@ -119,13 +120,22 @@ class ClientFactory:
         self.home_region = home_region(session, options)
         self._global_config = client_config(options, 4)
         self._regional_config = client_config(options, options.workers)
+        self._rate_limit = options.aws.rate_limit
+        self.limiters: dict[str, RateLimiter] = {}
 
     def global_client(self, service: str) -> Any:
         return self.session.client(service, region_name=self.home_region,
                                    config=self._global_config)
 
     def regional_client(self, service: str, region: str) -> Any:
-        return self.session.client(service, region_name=region, config=self._regional_config)
+        """A client for one region, paced by that region's own rate limiter."""
+        client = self.session.client(service, region_name=region, config=self._regional_config)
+        if self._rate_limit is not None:
+            learn = self._rate_limit == "auto"
+            limiter = RateLimiter(10.0 if learn else float(self._rate_limit), learn=learn)
+            self.limiters[region] = limiter
+            attach(client, limiter)
+        return client
 
 
 def error_from(exc: Exception, operation: str) -> tuple[str, str]:

@@ -43,8 +43,11 @@ class AwsOptions:
     role_session_name: str = "aa-scan"
     external_id: str | None = None
     home_region: str | None = None
-    retry_mode: str = "adaptive"
+    retry_mode: str = "standard"
     max_attempts: int = 8
+    # Requests per second per region: "auto" learns it from throttles (starting at 10),
+    # a number fixes it, None ("off") sends as fast as the workers can.
+    rate_limit: float | str | None = "auto"
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
 
@@ -90,6 +93,7 @@ class Options:
             "coverage_only": self.coverage_only,
             "workers": self.workers,
             "retry_mode": self.aws.retry_mode,
+            "rate_limit": self.aws.rate_limit,
             "max_attempts": self.aws.max_attempts,
             "fail_on": self.fail_on.value,
             "role_arn": self.aws.role_arn,
@@ -118,7 +122,7 @@ _SCHEMA: dict[str, Any] = {
     "page_size": None,
     "fail_on": None,
     "aws": {"profile": None, "role_arn": None, "role_session_name": None, "external_id": None,
-            "home_region": None, "retry_mode": None, "max_attempts": None,
+            "home_region": None, "retry_mode": None, "max_attempts": None, "rate_limit": None,
             "connect_timeout": None, "read_timeout": None},
     "output": {"directory": None, "formats": None},
     "log": {"file": None, "max_bytes": None, "backups": None, "level": None},
@@ -308,6 +312,14 @@ def options_from_document(document: Mapping[str, Any], label: str = "configurati
     if "retry_mode" in aws_doc:
         aws_updates["retry_mode"] = reader.choices(("aws", "retry_mode"), aws_doc["retry_mode"],
                                                    RETRY_MODES)[0]
+    if "rate_limit" in aws_doc:
+        value = aws_doc["rate_limit"]
+        if value is None or value is False or value == "off":
+            aws_updates["rate_limit"] = None
+        elif value == "auto":
+            aws_updates["rate_limit"] = "auto"
+        else:
+            aws_updates["rate_limit"] = reader.number(("aws", "rate_limit"), value, 0.1, 10000)
     if "max_attempts" in aws_doc:
         aws_updates["max_attempts"] = reader.integer(("aws", "max_attempts"),
                                                      aws_doc["max_attempts"], 1, 50)
