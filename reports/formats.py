@@ -17,8 +17,8 @@ class OutputFormat(StrEnum):
     XLSX = "xlsx"
 
 
-# Imported on use: the workbook writer pulls in pandas and openpyxl, which a coverage check
-# that only prints a table should not pay for.
+# Imported on use: the workbook writer pulls in openpyxl and the page writer jinja2, which a
+# coverage check that only prints a table should not pay for.
 WRITERS: Mapping[OutputFormat, str] = {
     OutputFormat.JSON: "reports.json_report:write_json",
     OutputFormat.HTML: "reports.html:write_html",
