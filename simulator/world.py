@@ -164,10 +164,16 @@ class World:
 
     def stop(self) -> None:
         if self._server is not None:
-            # Close the listener and every kept-alive connection, so the loop ends.
-            for channel in list(self._server._map.values()):
-                channel.close()
-            self._server.task_dispatcher.shutdown(timeout=1)
+            server = self._server
+
+            def close_all() -> None:  # runs in the server's own loop, which ends when all
+                for channel in list(server._map.values()):  # its sockets are closed
+                    channel.close()
+
+            server.trigger.pull_trigger(close_all)
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            server.task_dispatcher.shutdown(timeout=1)
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
