@@ -14,10 +14,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from reports.tables import CLASSIC_RESOURCE_TYPES
+
 from . import __version__
 from .errors import InputError
 from .judge import Gap, Judgement, RegionVerdict
-from .model import CLASSIC_RESOURCE_TYPES, ApiError, Finding, RegionScan, RegionStatus, ScanResult
+from .model import ApiError, Finding, RegionScan, RegionStatus, ScanResult
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "aa-scan"

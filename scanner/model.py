@@ -14,18 +14,6 @@ from enum import StrEnum
 
 ACCESS_ANALYZER_PRINCIPAL = "access-analyzer.amazonaws.com"
 
-# The seven resource types Access Analyzer launched with: always shown as report columns.
-CLASSIC_RESOURCE_TYPES: tuple[str, ...] = (
-    "AWS::S3::Bucket",
-    "AWS::IAM::Role",
-    "AWS::KMS::Key",
-    "AWS::Lambda::Function",
-    "AWS::Lambda::LayerVersion",
-    "AWS::SQS::Queue",
-    "AWS::SecretsManager::Secret",
-)
-
-
 class AnalyzerType(StrEnum):
     ACCOUNT = "ACCOUNT"
     ORGANIZATION = "ORGANIZATION"
