@@ -14,6 +14,7 @@ from enum import StrEnum
 
 ACCESS_ANALYZER_PRINCIPAL = "access-analyzer.amazonaws.com"
 
+
 class AnalyzerType(StrEnum):
     ACCOUNT = "ACCOUNT"
     ORGANIZATION = "ORGANIZATION"
