@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import suppress
 from typing import Any
 
 import boto3
@@ -21,7 +22,8 @@ from botocore.utils import parse_timestamp
 
 from . import __version__
 from .config import Options
-from .errors import CredentialsError
+from .errors import ConfigError, CredentialsError
+from .logs import REDACTOR
 from .ratelimit import RateLimiter, attach
 
 _ISO = re.compile(
@@ -41,8 +43,9 @@ def fast_timestamp(value: Any) -> dt.datetime:
                 digits = zone[1:].replace(":", "")
                 tz = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]),
                                                      minutes=int(digits[2:])))
-            return dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
-                               int(second), micro, tzinfo=tz).astimezone(dt.UTC)
+            with suppress(ValueError):  # an impossible date: botocore's parser decides
+                return dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
+                                   int(second), micro, tzinfo=tz).astimezone(dt.UTC)
     parsed: dt.datetime = parse_timestamp(value)
     return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
@@ -71,6 +74,7 @@ def make_session(options: Options) -> boto3.Session:
                                "config or credentials files") from None
     except BotoCoreError as exc:
         raise CredentialsError(f"cannot load AWS credentials: {exc}") from None
+    _redact(session)
     if not aws.role_arn:
         return session
     sts = session.client("sts", region_name=home_region(session, options),
@@ -94,7 +98,16 @@ def make_session(options: Options) -> boto3.Session:
                             aws_secret_access_key=credentials["SecretAccessKey"],
                             aws_session_token=credentials["SessionToken"],
                             region_name=session.region_name or aws.home_region)
+    _redact(assumed)
     return assumed
+
+
+def _redact(session: boto3.Session) -> None:
+    """Whatever credentials the session resolved never appear in a log line."""
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        REDACTOR.add(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def home_region(session: boto3.Session, options: Options) -> str:
@@ -118,6 +131,13 @@ class ClientFactory:
     def __init__(self, session: boto3.Session, options: Options) -> None:
         self.session = session
         self.home_region = home_region(session, options)
+        try:
+            self.partition = session.get_partition_for_region(self.home_region)
+        except BotoCoreError:
+            raise ConfigError(
+                f"the AWS region {self.home_region!r} (from --home-region, the profile or "
+                "AWS_DEFAULT_REGION) is not a region botocore knows; set --home-region"
+            ) from None
         self._global_config = client_config(options, 4)
         self._regional_config = client_config(options, options.workers)
         self._rate_limit = options.aws.rate_limit

@@ -42,6 +42,7 @@ from .model import (
 )
 
 log = logging.getLogger("aa_scan")
+MAX_PAGES_PER_STREAM = 100_000  # a service that never stops paging must not hang the scan
 
 
 class PriorityPool:
@@ -106,6 +107,8 @@ class _Region:
     expected_pages: float = 0.0
     pages: int = 0
     collecting: bool = False
+    seen_ids: set[str] = field(default_factory=set)
+    duplicates: int = 0
 
     def to_scan(self) -> RegionScan:
         seconds = ((self.finished or time.monotonic()) - self.started) if self.started else 0.0
@@ -124,6 +127,14 @@ class _Region:
             api_calls=self.calls,
             seconds=round(seconds, 3),
         )
+
+
+@dataclass
+class _Paging:
+    """One findings stream being paged: the tokens it has returned (a repeat is a loop)."""
+
+    stream: Stream
+    tokens: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -187,8 +198,7 @@ class Scan:
             identity, organization, discovery = self._discover()
             discovered = time.monotonic()
             plans = plan_regions(discovery, self.options.regions, self.options.exclude)
-            regions = [_Region(plan, self.factory.regional_client("accessanalyzer", plan.region)
-                               if plan.scan else None) for plan in plans]
+            regions = [self._region(plan) for plan in plans]
             self._total = sum(1 for r in regions if r.plan.scan)
             if self._total == 0 and any(p.excluded_reason for p in plans):
                 raise ConfigError("the exclusions leave no enabled region to scan (excluded: "
@@ -227,6 +237,17 @@ class Scan:
             regions_seconds=round(time.monotonic() - discovered, 3),
         )
 
+    def _region(self, plan: RegionPlan) -> _Region:
+        """The region's state and its client (built here, on the main thread)."""
+        region = _Region(plan, None)
+        if plan.scan:
+            try:
+                region.client = self.factory.regional_client("accessanalyzer", plan.region)
+            except (BotoCoreError, ValueError) as exc:  # e.g. a name botocore rejects
+                region.analyzers_error = ApiError(*error_from(exc, "CreateClient"),
+                                                  "botocore:client")
+        return region
+
     def _discover(self) -> tuple[Any, Any, Any]:
         """Identity, organization and enabled regions, all at once."""
         assert self._pool is not None
@@ -235,8 +256,8 @@ class Scan:
         account = self.factory.global_client("account")
         ec2 = self.factory.global_client("ec2")
         session = self.factory.session
-        partition = session.get_partition_for_region(self.factory.home_region)
-        known = session.get_available_regions("accessanalyzer", partition_name=partition)
+        known = session.get_available_regions("accessanalyzer",
+                                              partition_name=self.factory.partition)
         identity_future = self._pool.submit((0,), collect_identity, sts)
         org_futures = {key: self._pool.submit((0,), fn, org)
                        for key, fn in ORGANIZATION_CALLS.items()}
@@ -255,10 +276,14 @@ class Scan:
 
     def _scan_regions(self, regions: list[_Region]) -> None:
         for each in regions:
-            if each.plan.scan:
-                each.started = time.monotonic()
-                self._submit((0,), "analyzers", each, None,
-                             _call, "ListAnalyzers", list_analyzers, each.client)
+            if not each.plan.scan:
+                continue
+            each.started = time.monotonic()
+            if each.client is None:
+                self._finish(each)
+                continue
+            self._submit((0,), "analyzers", each, None,
+                         _call, "ListAnalyzers", list_analyzers, each.client)
         while self._pending:
             for future, (kind, region, payload) in self._wait():
                 assert region is not None
@@ -320,15 +345,16 @@ class Scan:
                   "; ".join(f"{s.label} (~{s.expected})" for s in streams))
         region.expected_pages = sum(max(1.0, s.expected / page_size) for s in streams)
         for stream in streams:
-            self._submit_page(region, stream, None)
+            self._submit_page(region, _Paging(stream), None)
 
-    def _submit_page(self, region: _Region, stream: Stream, token: str | None) -> None:
+    def _submit_page(self, region: _Region, paging: _Paging, token: str | None) -> None:
         remaining = region.expected_pages - region.pages
-        self._submit((2, -remaining), "page", region, stream,
+        self._submit((2, -remaining), "page", region, paging,
                      _call, "ListFindings", read_page, region.client, region.source,
-                     region.plan.region, stream, token, self.options.page_size)
+                     region.plan.region, paging.stream, token, self.options.page_size)
 
-    def _on_page(self, region: _Region, stream: Stream, result: Any) -> None:
+    def _on_page(self, region: _Region, paging: _Paging, result: Any) -> None:
+        stream, tokens = paging.stream, paging.tokens
         region.calls += 1
         region.pages += 1
         if isinstance(result, ApiError):
@@ -337,11 +363,24 @@ class Scan:
                         result)
             return
         findings, token = result
-        region.findings.extend(findings)
+        for finding in findings:  # streams partition the findings; a service that reads a
+            if finding.id in region.seen_ids:  # filter differently must not double-count
+                region.duplicates += 1
+                continue
+            region.seen_ids.add(finding.id)
+            region.findings.append(finding)
         log.debug("%s: ListFindings [%s] page %d: %d finding(s)%s", region.plan.region,
                   stream.label, region.pages, len(findings), ", more" if token else "")
-        if token:
-            self._submit_page(region, stream, token)
+        if not token:
+            return
+        if token in tokens or len(tokens) >= MAX_PAGES_PER_STREAM:
+            region.errors.append(ApiError(
+                "PaginationLoop", f"ListFindings returned a page token it had already given "
+                f"(or more than {MAX_PAGES_PER_STREAM} pages) for [{stream.label}]; the stream "
+                "was stopped", "access-analyzer:ListFindings"))
+            return
+        tokens.add(token)
+        self._submit_page(region, paging, token)
 
 
 def run_scan(options: Options, factory: ClientFactory, cancel: threading.Event | None = None,

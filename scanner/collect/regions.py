@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,28 +13,67 @@ from ..aws import error_from
 from ..model import ApiError, RegionAvailability, RegionDiscovery, RegionSource
 
 ENABLED_STATUSES = frozenset({"ENABLED", "ENABLED_BY_DEFAULT"})
+DISABLED_STATUSES = frozenset({"DISABLED"})
 EC2_ENABLED = frozenset({"opt-in-not-required", "opted-in"})
+EC2_DISABLED = frozenset({"not-opted-in"})
+# What a region name looks like; anything else in a response is reported, not called.
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def _enabled(status: Any, enabled: frozenset[str], disabled: frozenset[str]) -> bool | None:
+    """True or False when the status says so; None (try the region) when it is missing or
+    in transition (ENABLING, DISABLING), so a region is never skipped on a guess."""
+    if status in enabled:
+        return True
+    if status in disabled:
+        return False
+    return None
+
+
+def _availabilities(items: Iterable[Mapping[str, Any]], name_key: str, status_key: str,
+                    enabled: frozenset[str], disabled: frozenset[str], source: str
+                    ) -> tuple[tuple[RegionAvailability, ...], list[ApiError]]:
+    regions: list[RegionAvailability] = []
+    errors: list[ApiError] = []
+    for item in items:
+        name = item.get(name_key)
+        if not isinstance(name, str) or not REGION_NAME.match(name):
+            errors.append(ApiError("InvalidRegionName", f"{source} listed a region without a "
+                                   f"usable name: {str(name)[:80]!r}", source))
+            continue
+        status = item.get(status_key)
+        regions.append(RegionAvailability(name, _enabled(status, enabled, disabled), status))
+    return tuple(regions), errors
 
 
 def discover_regions(account: Any, ec2: Any, known: Iterable[str]) -> RegionDiscovery:
-    """account:ListRegions; else ec2:DescribeRegions(AllRegions); else botocore's list."""
+    """account:ListRegions; else ec2:DescribeRegions(AllRegions); else botocore's list.
+
+    An answer that lists no usable region counts as a failure and the next source is asked.
+    """
     errors: list[ApiError] = []
     try:
         pages = account.get_paginator("list_regions").paginate()
-        regions = tuple(
-            RegionAvailability(r["RegionName"], r.get("RegionOptStatus") in ENABLED_STATUSES,
-                               r.get("RegionOptStatus"))
-            for page in pages for r in page.get("Regions", []))
-        return RegionDiscovery(RegionSource.ACCOUNT_LIST_REGIONS, regions)
+        regions, problems = _availabilities(
+            (r for page in pages for r in page.get("Regions") or []), "RegionName",
+            "RegionOptStatus", ENABLED_STATUSES, DISABLED_STATUSES, "account:ListRegions")
+        errors.extend(problems)
+        if regions:
+            return RegionDiscovery(RegionSource.ACCOUNT_LIST_REGIONS, regions, tuple(errors))
+        errors.append(ApiError("NoRegions", "account:ListRegions listed no region",
+                               "account:ListRegions"))
     except (ClientError, BotoCoreError) as exc:
         errors.append(ApiError(*error_from(exc, "ListRegions"), "account:ListRegions"))
     try:
         response = ec2.describe_regions(AllRegions=True)
-        regions = tuple(
-            RegionAvailability(r["RegionName"], r.get("OptInStatus") in EC2_ENABLED,
-                               r.get("OptInStatus"))
-            for r in response.get("Regions", []))
-        return RegionDiscovery(RegionSource.EC2_DESCRIBE_REGIONS, regions, tuple(errors))
+        regions, problems = _availabilities(
+            response.get("Regions") or [], "RegionName", "OptInStatus", EC2_ENABLED,
+            EC2_DISABLED, "ec2:DescribeRegions")
+        errors.extend(problems)
+        if regions:
+            return RegionDiscovery(RegionSource.EC2_DESCRIBE_REGIONS, regions, tuple(errors))
+        errors.append(ApiError("NoRegions", "ec2:DescribeRegions listed no region",
+                               "ec2:DescribeRegions"))
     except (ClientError, BotoCoreError) as exc:
         errors.append(ApiError(*error_from(exc, "DescribeRegions"), "ec2:DescribeRegions"))
     return RegionDiscovery(
