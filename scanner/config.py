@@ -285,9 +285,14 @@ def options_from_document(document: Mapping[str, Any], label: str = "configurati
             exclude[name] = str(why).strip() if why else "excluded by configuration"
         updates["exclude"] = exclude
     if "coverage_types" in document:
-        updates["coverage_types"] = reader.choices(
-            ("coverage_types",), document["coverage_types"],
-            tuple(t.value for t in AnalyzerType), upper=True)
+        organization_types = tuple(t.value for t in AnalyzerType
+                                   if t.value.startswith("ORGANIZATION"))
+        chosen = reader.choices(("coverage_types",), document["coverage_types"],
+                                organization_types, upper=True)
+        # External access with the organization as zone of trust is what coverage means;
+        # other types can only be required in addition to it, never instead of it.
+        primary = AnalyzerType.ORGANIZATION.value
+        updates["coverage_types"] = (primary, *(t for t in chosen if t != primary))
     if "finding_statuses" in document:
         updates["finding_statuses"] = reader.choices(
             ("finding_statuses",), document["finding_statuses"], FINDING_STATUSES, upper=True)

@@ -88,6 +88,17 @@ GAP_TEXT: dict[str, GapText] = {
         "Organization analyzers created by the delegated administrator are not visible from "
         "the management account, so regions without an analyzer here were not assessed.",
         _SCAN_AS_ADMIN, "Scan from the delegated administrator.", blocks_assessment=True),
+    "ANALYZER_VISIBILITY_UNKNOWN": GapText(
+        Severity.HIGH,
+        "Could not tell whether organization analyzers are visible from account {account}",
+        "Organization analyzers live in the management account or the delegated "
+        "administrator, and Organizations did not say which account this is. {role_detail} "
+        "Regions without a visible analyzer were not assessed rather than reported as gaps.",
+        "aws iam put-role-policy --role-name <audit-role> --policy-name aa-scan "
+        "--policy-document file://config/iam-policy.json",
+        "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
+        "(in account {account}), or scan from the delegated administrator with --role-arn.",
+        blocks_assessment=True),
     GapReason.NO_ANALYZER: GapText(
         Severity.HIGH,
         "No analyzer with the organization as zone of trust in {region}",
@@ -125,8 +136,8 @@ GAP_TEXT: dict[str, GapText] = {
         "The {type} analyzer {name} in {region} is {status}: its account is no longer the "
         "delegated administrator",
         "Analyzers of a deregistered delegated administrator stop working; the current "
-        "administrator must create its own.",
-        _CREATE, _IN_ADMIN),
+        "administrator must create its own (a failed analyzer keeps its name until deleted).",
+        _RECREATE, _IN_ADMIN),
     f"{GapReason.NOT_ACTIVE}:SERVICE_LINKED_ROLE_CREATION_FAILED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: the service-linked role could "
@@ -221,30 +232,44 @@ def _gap(code: str, scope: str, region: str | None, context: _Context, key: str 
 # -- the scanning account ----------------------------------------------------------------
 
 
+def _owns_active_organization_analyzer(analyzers: Iterable[Analyzer]) -> bool:
+    """Only the management account or the current delegated administrator can hold one; a
+    former administrator keeps its analyzers, FAILED, so only ACTIVE ones are evidence."""
+    return any(a.type.startswith("ORGANIZATION") and a.status == "ACTIVE" for a in analyzers)
+
+
 def scanning_role(identity: Identity, org: OrganizationFacts,
                   analyzers: Iterable[Analyzer] = ()) -> tuple[ScanningRole, str]:
     """Which account ran the scan, with the evidence for it."""
     if org.in_organization is False:
         return (ScanningRole.NOT_IN_ORGANIZATION,
                 "Organizations: this account is not in an organization.")
-    if org.in_organization is None or org.management_account_id is None:
-        error = next((e for e in org.errors if "DescribeOrganization" in e.operation), None)
-        return ScanningRole.UNKNOWN, f"DescribeOrganization failed: {error}" if error else (
-            "DescribeOrganization did not answer.")
-    if org.management_account_id == identity.account_id:
+    me = identity.account_id
+    management = org.management_account_id
+    admins = org.delegated_administrators
+    if management is not None and management == me:
         return (ScanningRole.MANAGEMENT,
                 "The scanning account is the organization's management account.")
-    if org.delegated_administrators is not None:
-        if identity.account_id in org.delegated_administrators:
-            return (ScanningRole.DELEGATED_ADMINISTRATOR,
-                    "Organizations lists the scanning account as Access Analyzer's delegated "
-                    "administrator.")
-        return ScanningRole.MEMBER, ("The scanning account is neither the management account nor "
-                                     "Access Analyzer's delegated administrator.")
-    if any(a.type.startswith("ORGANIZATION") for a in analyzers):
+    if admins is not None and me in admins:
         return (ScanningRole.DELEGATED_ADMINISTRATOR,
-                "Inferred: the account owns organization analyzers, which only the management "
-                "account or the delegated administrator can create.")
+                "Organizations lists the scanning account as Access Analyzer's delegated "
+                "administrator.")
+    if management is not None and admins is not None:
+        return ScanningRole.MEMBER, ("The scanning account is neither the management account "
+                                     "nor Access Analyzer's delegated administrator.")
+    owns = _owns_active_organization_analyzer(analyzers)
+    if management is None:
+        error = next((e for e in org.errors if "DescribeOrganization" in e.operation), None)
+        detail = f"DescribeOrganization failed: {error}." if error else (
+            "DescribeOrganization did not answer.")
+        if owns:
+            detail += (" The account owns ACTIVE organization analyzers, so it is the "
+                       "management account or the delegated administrator.")
+        return ScanningRole.UNKNOWN, detail
+    if owns:
+        return (ScanningRole.DELEGATED_ADMINISTRATOR,
+                "Inferred: the account is not the management account and owns ACTIVE "
+                "organization analyzers, which only the delegated administrator can have.")
     error = next((e for e in org.errors if "ListDelegatedAdministrators" in e.operation), None)
     if error is not None and error.code in ACCESS_DENIED_CODES:
         return ScanningRole.MEMBER, (
@@ -254,6 +279,23 @@ def scanning_role(identity: Identity, org: OrganizationFacts,
             "scanning role.")
     return ScanningRole.UNKNOWN, (f"ListDelegatedAdministrators failed: {error}" if error
                                   else "The delegated administrator could not be determined.")
+
+
+def absence_is_conclusive(role: ScanningRole, org: OrganizationFacts,
+                          analyzers: Iterable[Analyzer]) -> bool:
+    """Whether a region without a visible organization analyzer really has none.
+
+    Organization analyzers live in the management account or the delegated administrator;
+    only a scan from where they live (or from outside any organization, where none can
+    exist) can call their absence a gap.
+    """
+    if role in (ScanningRole.DELEGATED_ADMINISTRATOR, ScanningRole.NOT_IN_ORGANIZATION):
+        return True
+    if role == ScanningRole.MANAGEMENT:
+        return org.delegated_administrators == ()
+    if role == ScanningRole.UNKNOWN:
+        return _owns_active_organization_analyzer(analyzers)
+    return False
 
 
 def _context(identity: Identity, org: OrganizationFacts) -> _Context:
@@ -325,8 +367,22 @@ def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool
     return _gap(GapReason.NO_ANALYZER, "region", region, context, type=kind)
 
 
+def _shortfall(scan: RegionScan, statuses: tuple[str, ...]) -> ApiError | None:
+    """Fewer active findings read than the analyzer's own statistics announce."""
+    statistics = scan.statistics
+    if (not scan.findings_collected or "ACTIVE" not in statuses or statistics is None
+            or statistics.active is None):
+        return None
+    read = sum(1 for f in scan.findings if f.status == "ACTIVE")
+    if read >= statistics.active:
+        return None
+    return ApiError("FindingsShortfall", f"GetFindingsStatistics reports {statistics.active} "
+                    f"active findings but {read} were read", "access-analyzer:ListFindings")
+
+
 def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: ScanningRole,
-                 context: _Context, absence_conclusive: bool) -> RegionVerdict:
+                 context: _Context, absence_conclusive: bool,
+                 statuses: tuple[str, ...] = ("ACTIVE",)) -> RegionVerdict:
     region = scan.region
     if scan.excluded_reason is not None:
         return RegionVerdict(region, RegionStatus.EXCLUDED, scan.excluded_reason,
@@ -352,6 +408,8 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
         label = ("ORGANIZATION" if scan.findings_analyzer.type == AnalyzerType.ORGANIZATION
                  else "ACCOUNT")
     findings_error = scan.findings_errors[0] if scan.findings_errors else None
+    if findings_error is None:
+        findings_error = _shortfall(scan, statuses)
     complete = findings_error is None
     gaps = [gap for i, kind in enumerate(coverage_types)
             if (gap := _required_type_gap(kind, scan.analyzers, i == 0, region, context))]
@@ -364,8 +422,9 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
         return RegionVerdict(region, RegionStatus.COVERED, None, detail, complete,
                              findings_error, label)
     first = gaps[0]
-    if first.code in (GapReason.NO_ANALYZER, GapReason.ACCOUNT_SCOPE_ONLY) and not \
-            absence_conclusive:
+    # From an account where organization analyzers do not live, a missing or failed one
+    # here says nothing about the organization: another account may cover the region.
+    if first.code != GapReason.MISSING_REQUIRED_TYPE and not absence_conclusive:
         error = ApiError("OrganizationAnalyzersNotVisible",
                          f"no organization analyzer is visible from account {context.account} "
                          f"({role.value}); organization analyzers live in account "
@@ -389,27 +448,29 @@ def judge(result: ScanResult) -> Judgement:
     role, role_detail = scanning_role(result.identity, org, all_analyzers)
     context = _context(result.identity, org)
     admins = org.delegated_administrators or ()
-    absence_conclusive = not (
-        role == ScanningRole.MEMBER
-        or (role == ScanningRole.MANAGEMENT and admins))
+    absence_conclusive = absence_is_conclusive(role, org, all_analyzers)
 
     org_gaps: list[Gap] = []
     advisories: list[Gap] = []
     if role == ScanningRole.NOT_IN_ORGANIZATION:
         org_gaps.append(_gap("NOT_IN_ORGANIZATION", "organization", None, context))
-    if role == ScanningRole.MEMBER:
+    elif role == ScanningRole.MEMBER:
         org_gaps.append(_gap("SCANNED_FROM_MEMBER_ACCOUNT", "organization", None, context,
                              role_detail=role_detail))
-    if role == ScanningRole.MANAGEMENT and admins:
+    elif role == ScanningRole.MANAGEMENT and admins:
         org_gaps.append(_gap("SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR",
                              "organization", None, context))
+    elif not absence_conclusive:
+        org_gaps.append(_gap("ANALYZER_VISIBILITY_UNKNOWN", "organization", None, context,
+                             role_detail=role_detail))
     if org.in_organization and org.trusted_access is False:
         org_gaps.insert(0, _gap("TRUSTED_ACCESS_DISABLED", "organization", None, context))
     if org.in_organization and org.delegated_administrators == ():
         advisories.append(_gap("NO_DELEGATED_ADMINISTRATOR", "organization", None, context))
 
     verdicts = tuple(judge_region(scan, result.coverage_types, role, context,
-                                  absence_conclusive) for scan in result.regions)
+                                  absence_conclusive, result.finding_statuses)
+                     for scan in result.regions)
     region_gaps = [gap for v in verdicts for gap in v.gaps]
     gaps = tuple(org_gaps + region_gaps)
 
@@ -430,6 +491,8 @@ def judge(result: ScanResult) -> Judgement:
             reasons.append("delegated administrator unknown: ListDelegatedAdministrators failed")
     if result.interrupted:
         reasons.append("the scan was interrupted")
+    if not any(v.status in (RegionStatus.COVERED, RegionStatus.GAP) for v in verdicts):
+        reasons.append("no region was assessed")
     complete = not reasons
     if any(not g.blocks_assessment for g in gaps):
         verdict = Verdict.NON_COMPLIANT

@@ -93,3 +93,12 @@ def test_empty_file_means_defaults(tmp_path):
     from dataclasses import replace
 
     assert replace(load(tmp_path, ""), config_path=None) == Options()
+
+
+def test_organization_external_access_is_always_the_primary_required_type(tmp_path):
+    options = load(tmp_path, "coverage_types: [ORGANIZATION_UNUSED_ACCESS]\n")
+    assert options.coverage_types == ("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")
+    options = load(tmp_path, "coverage_types: [ORGANIZATION_UNUSED_ACCESS, ORGANIZATION]\n")
+    assert options.coverage_types == ("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")
+    with pytest.raises(ConfigError, match="'ACCOUNT'"):
+        load(tmp_path, "coverage_types: [ACCOUNT]\n")

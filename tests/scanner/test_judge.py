@@ -124,7 +124,16 @@ def test_findings_error_marks_a_covered_region_incomplete():
      MEMBER, [], ScanningRole.MEMBER),
     (organization(admins=None, errors=[ApiError("AccessDeniedException", "no",
                                                 "organizations:ListDelegatedAdministrators")]),
-     ADMIN, [analyzer(status="FAILED")], ScanningRole.DELEGATED_ADMINISTRATOR),
+     ADMIN, [analyzer()], ScanningRole.DELEGATED_ADMINISTRATOR),
+    # A former administrator keeps its analyzers, FAILED: that is no evidence.
+    (organization(admins=None, errors=[ApiError("AccessDeniedException", "no",
+                                                "organizations:ListDelegatedAdministrators")]),
+     MEMBER, [analyzer(status="FAILED", status_reason="DELEGATED_ADMINISTRATOR_DEREGISTERED")],
+     ScanningRole.MEMBER),
+    # DescribeOrganization refused, but Organizations names the account as administrator.
+    (OrganizationFacts(in_organization=None, delegated_administrators=(ADMIN,), errors=(
+        ApiError("AccessDeniedException", "no", "organizations:DescribeOrganization"),)),
+     ADMIN, [], ScanningRole.DELEGATED_ADMINISTRATOR),
     (organization(admins=None, errors=[ApiError("ThrottlingException", "slow",
                                                 "organizations:ListDelegatedAdministrators")]),
      ADMIN, [], ScanningRole.UNKNOWN),
@@ -185,3 +194,68 @@ def test_gap_text_table_is_complete_and_fills_every_placeholder():
             fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
             assert fields <= set(values), (code, fields - set(values))
             assert template.format(**values)
+
+
+def test_unknown_role_without_evidence_does_not_report_absence_as_gaps():
+    # A member whose DescribeOrganization is refused: no region may be called a gap.
+    org = OrganizationFacts(in_organization=None, errors=(
+        ApiError("AccessDeniedException", "no", "organizations:DescribeOrganization"),))
+    judgement = judge(make_scan_result([region_scan("us-east-1", []), covered("eu-west-1")],
+                                       org=org, account=MEMBER))
+    assert judgement.role == ScanningRole.UNKNOWN
+    # An ACTIVE organization analyzer shows the account is where they live: absence counts.
+    by_region = {v.region: v.status for v in judgement.regions}
+    assert by_region == {"us-east-1": RegionStatus.GAP, "eu-west-1": RegionStatus.COVERED}
+    assert [g.code for g in judgement.gaps] == ["NO_ANALYZER"]
+    # Without that evidence, nothing is called a gap.
+    no_evidence = judge(make_scan_result([region_scan("us-east-1", [])], org=org,
+                                         account=MEMBER))
+    assert [v.status for v in no_evidence.regions] == [RegionStatus.ERROR]
+    assert [g.code for g in no_evidence.gaps] == ["ANALYZER_VISIBILITY_UNKNOWN"]
+    assert no_evidence.verdict.value == "INCOMPLETE"
+
+
+def test_management_with_unknown_delegated_administrator_is_not_conclusive():
+    org = organization(admins=None, errors=[ApiError(
+        "AccessDeniedException", "no", "organizations:ListDelegatedAdministrators")])
+    judgement = judge(make_scan_result([region_scan("us-east-1", [])], org=org,
+                                       account=MANAGEMENT))
+    assert judgement.role == ScanningRole.MANAGEMENT
+    assert judgement.regions[0].status == RegionStatus.ERROR
+    assert judgement.verdict.value == "INCOMPLETE"
+
+
+def test_nothing_assessed_is_never_compliant():
+    judgement = judge(make_scan_result([region_scan("ap-east-1", enabled=False,
+                                                    opt_in_status="DISABLED")]))
+    assert judgement.verdict.value == "INCOMPLETE"
+    assert "no region was assessed" in judgement.incomplete_reasons
+    empty = judge(make_scan_result([]))
+    assert empty.verdict.value == "INCOMPLETE"
+
+
+def test_fewer_findings_than_the_statistics_announce_is_incomplete():
+    from scanner.model import FindingsStatistics
+
+    scan = region_scan("us-east-1", [analyzer()], [finding(), finding()],
+                       statistics=FindingsStatistics(active=3, archived=0, resolved=0))
+    verdict, judgement = verdict_of(scan)
+    assert verdict.status == RegionStatus.COVERED and verdict.complete is False
+    assert verdict.error is not None and verdict.error.code == "FindingsShortfall"
+    assert "reports 3 active findings but 2 were read" in verdict.detail
+    assert judgement.verdict.value == "INCOMPLETE"
+    exact = region_scan("us-east-1", [analyzer()], [finding(), finding()],
+                        statistics=FindingsStatistics(active=2, archived=0, resolved=0))
+    assert verdict_of(exact)[0].complete is True
+
+
+def test_a_former_administrators_failed_analyzer_is_not_a_gap_of_the_organization():
+    org = organization(trusted=None, admins=None, errors=[
+        ApiError("AccessDeniedException", "no", "organizations:ListDelegatedAdministrators")])
+    failed = analyzer("us-east-1", status="FAILED",
+                      status_reason="DELEGATED_ADMINISTRATOR_DEREGISTERED", account=MEMBER)
+    judgement = judge(make_scan_result([region_scan("us-east-1", [failed])], org=org,
+                                       account=MEMBER))
+    assert judgement.role == ScanningRole.MEMBER
+    assert judgement.regions[0].status == RegionStatus.ERROR
+    assert [g.code for g in judgement.gaps] == ["SCANNED_FROM_MEMBER_ACCOUNT"]
