@@ -30,8 +30,17 @@ class Stream:
 @dataclass(frozen=True)
 class _Part:
     types: tuple[str, ...]
-    public: bool | None  # None: both
+    public: dict[str, Any] | None  # an isPublic criterion, for a busy type split three ways
+    label: str
     size: int
+
+
+# A busy type is split on isPublic three ways, so the parts cover every finding whatever the
+# service does with a missing attribute (error findings have no isPublic) under "neq".
+_PUBLIC_SPLIT: tuple[tuple[dict[str, Any], str], ...] = (
+    ({"eq": ["true"]}, "public"), ({"eq": ["false"]}, "not public"),
+    ({"exists": False}, "no isPublic"))
+MAX_VALUES = 20  # values a filter criterion takes
 
 
 def plan_streams(statistics: FindingsStatistics | None, statuses: tuple[str, ...],
@@ -42,7 +51,7 @@ def plan_streams(statistics: FindingsStatistics | None, statuses: tuple[str, ...
     A region whose findings fit in a few pages gets one stream: splitting it would cost
     calls (every stream ends with a partly filled page) and save nothing. Larger regions get
     up to `max_streams` streams of at least `pages_per_stream` pages, built from resource
-    types (a busy type split by isPublic), packed largest first. One stream is always the
+    types (a busy type split three ways on isPublic), packed largest first. One stream is the
     complement of the others (resourceType neq [...]), so findings of types the statistics
     did not mention are read too, and no finding is read twice.
     """
@@ -63,11 +72,16 @@ def plan_streams(statistics: FindingsStatistics | None, statuses: tuple[str, ...
             continue
         stats = by_type[resource_type]
         public, other = stats.active_public, size - stats.active_public
-        if size > target and min(public, other) >= pages_per_stream * page_size:
-            parts.append(_Part((resource_type,), True, public))
-            parts.append(_Part((resource_type,), False, other))
+        splits = sum(1 for p in parts if p.public is not None)
+        if (size > target and min(public, other) >= pages_per_stream * page_size
+                and splits + len(_PUBLIC_SPLIT) < count):  # keep a stream for the rest
+            expected = (public, stats.active_cross_account, stats.active_errors)
+            parts.extend(_Part((resource_type,), criterion, f"{resource_type} ({label})", n)
+                         for (criterion, label), n in zip(_PUBLIC_SPLIT, expected, strict=True))
         else:
-            parts.append(_Part((resource_type,), None, size))
+            parts.append(_Part((resource_type,), None, resource_type, size))
+    if len({t for p in parts for t in p.types}) > MAX_VALUES:
+        return [Stream("all", dict(status), total)]  # more types than a filter can name
     # A split part keeps its own stream (its isPublic filter must not touch other types);
     # whole types are packed largest first into the emptiest of the remaining streams.
     split = [p for p in parts if p.public is not None]
@@ -81,11 +95,10 @@ def plan_streams(statistics: FindingsStatistics | None, statuses: tuple[str, ...
     for group in [[p] for p in split] + bins:
         types = [t for p in group for t in p.types]
         criteria: dict[str, dict[str, Any]] = {**status, "resourceType": {"eq": types}}
-        label = ", ".join(types)
         if group[0].public is not None:
-            criteria["isPublic"] = {"eq": ["true"]} if group[0].public else {"neq": ["true"]}
-            label += " (public)" if group[0].public else " (not public)"
-        streams.append(Stream(label, criteria, sum(p.size for p in group)))
+            criteria["isPublic"] = group[0].public
+        streams.append(Stream(", ".join(p.label for p in group), criteria,
+                              sum(p.size for p in group)))
     named = list(dict.fromkeys(t for p in split + [p for b in bins for p in b] for t in p.types))
     rest_types = [t for p in rest for t in p.types]
     streams.append(Stream(", ".join([*rest_types, "other types"]),

@@ -101,3 +101,26 @@ def test_retries_running_out_mid_pagination_mark_the_region_incomplete(monkeypat
     assert run.document["summary"]["verdict"] == "INCOMPLETE"
     assert "incomplete" in run.out.lower() and "+" in run.out
     assert run.code == 3
+
+
+def test_a_service_that_repeats_its_page_token_cannot_loop_the_scan(monkeypatch, run_scan):
+    import scanner.run as run
+
+    real = run.read_page
+    calls = {"n": 0}
+
+    def looping(client, analyzer, region, stream, token, page_size):
+        calls["n"] += 1
+        if token is None:
+            findings, _ = real(client, analyzer, region, stream, None, page_size)
+            return findings, "the-same-token"
+        return [], "the-same-token"
+
+    monkeypatch.setattr(run, "read_page", looping)
+    with env_world(monkeypatch, page_size_cap=10, analyzers=analyzers(50, ["us-east-1"]),
+                   regions={"universe": ["us-east-1"]}):
+        result = run_scan()
+    region = result.region("us-east-1")
+    assert region["complete"] is False and region["error"]["code"] == "PaginationLoop"
+    assert calls["n"] == 2  # the first page, then the repeat that was refused
+    assert result.code == 3
