@@ -30,13 +30,13 @@ def _enabled(status: Any, enabled: frozenset[str], disabled: frozenset[str]) -> 
     return None
 
 
-def _availabilities(items: Iterable[Mapping[str, Any]], name_key: str, status_key: str,
+def _availabilities(items: Iterable[Mapping[str, Any]], status_key: str,
                     enabled: frozenset[str], disabled: frozenset[str], source: str
                     ) -> tuple[tuple[RegionAvailability, ...], list[ApiError]]:
     regions: list[RegionAvailability] = []
     errors: list[ApiError] = []
     for item in items:
-        name = item.get(name_key)
+        name = item.get("RegionName")
         if not isinstance(name, str) or not REGION_NAME.match(name):
             errors.append(ApiError("InvalidRegionName", f"{source} listed a region without a "
                                    f"usable name: {str(name)[:80]!r}", source))
@@ -46,36 +46,39 @@ def _availabilities(items: Iterable[Mapping[str, Any]], name_key: str, status_ke
     return tuple(regions), errors
 
 
+def _list_regions(account: Any) -> list[Mapping[str, Any]]:
+    pages = account.get_paginator("list_regions").paginate()
+    return [r for page in pages for r in page.get("Regions") or []]
+
+
+def _describe_regions(ec2: Any) -> list[Mapping[str, Any]]:
+    return list(ec2.describe_regions(AllRegions=True).get("Regions") or [])
+
+
 def discover_regions(account: Any, ec2: Any, known: Iterable[str]) -> RegionDiscovery:
     """account:ListRegions; else ec2:DescribeRegions(AllRegions); else botocore's list.
 
     An answer that lists no usable region counts as a failure and the next source is asked.
     """
+    sources = (
+        (RegionSource.ACCOUNT_LIST_REGIONS, lambda: _list_regions(account), "RegionOptStatus",
+         ENABLED_STATUSES, DISABLED_STATUSES),
+        (RegionSource.EC2_DESCRIBE_REGIONS, lambda: _describe_regions(ec2), "OptInStatus",
+         EC2_ENABLED, EC2_DISABLED),
+    )
     errors: list[ApiError] = []
-    try:
-        pages = account.get_paginator("list_regions").paginate()
-        regions, problems = _availabilities(
-            (r for page in pages for r in page.get("Regions") or []), "RegionName",
-            "RegionOptStatus", ENABLED_STATUSES, DISABLED_STATUSES, "account:ListRegions")
+    for source, fetch, status_key, enabled, disabled in sources:
+        operation = source.value
+        try:
+            items = fetch()
+        except (ClientError, BotoCoreError) as exc:
+            errors.append(ApiError(*error_from(exc, operation.split(":")[1]), operation))
+            continue
+        regions, problems = _availabilities(items, status_key, enabled, disabled, operation)
         errors.extend(problems)
         if regions:
-            return RegionDiscovery(RegionSource.ACCOUNT_LIST_REGIONS, regions, tuple(errors))
-        errors.append(ApiError("NoRegions", "account:ListRegions listed no region",
-                               "account:ListRegions"))
-    except (ClientError, BotoCoreError) as exc:
-        errors.append(ApiError(*error_from(exc, "ListRegions"), "account:ListRegions"))
-    try:
-        response = ec2.describe_regions(AllRegions=True)
-        regions, problems = _availabilities(
-            response.get("Regions") or [], "RegionName", "OptInStatus", EC2_ENABLED,
-            EC2_DISABLED, "ec2:DescribeRegions")
-        errors.extend(problems)
-        if regions:
-            return RegionDiscovery(RegionSource.EC2_DESCRIBE_REGIONS, regions, tuple(errors))
-        errors.append(ApiError("NoRegions", "ec2:DescribeRegions listed no region",
-                               "ec2:DescribeRegions"))
-    except (ClientError, BotoCoreError) as exc:
-        errors.append(ApiError(*error_from(exc, "DescribeRegions"), "ec2:DescribeRegions"))
+            return RegionDiscovery(source, regions, tuple(errors))
+        errors.append(ApiError("NoRegions", f"{operation} listed no region", operation))
     return RegionDiscovery(
         RegionSource.BOTOCORE,
         tuple(RegionAvailability(r, None, None) for r in sorted(known)),

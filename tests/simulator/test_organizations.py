@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-MANAGEMENT = "111111111111"
-DELEGATED_ADMIN = "222222222222"
-MEMBER = "333333333333"
+from .conftest import DELEGATED_ADMIN, MANAGEMENT, MEMBER, small_scenario
+
 OUTSIDER = "999999999999"
 ACCESS_ANALYZER = "access-analyzer.amazonaws.com"
 ORG_ROLE = "OrganizationAccountAccessRole"
@@ -31,15 +30,8 @@ REGIONS = {
 @pytest.fixture(scope="module")
 def scenario_doc() -> dict[str, Any]:
     return {
+        **small_scenario(),
         "name": "organizations",
-        "seed": 3,
-        "organization": {
-            "management_account": {"id": MANAGEMENT, "name": "management"},
-            "accounts": [{"id": DELEGATED_ADMIN, "name": "security"},
-                         {"id": MEMBER, "name": "workload"}],
-            "trusted_access": True,
-            "delegated_administrator": "security",
-        },
         "accounts": [{"id": OUTSIDER, "name": "standalone"}],
         "scanner": {"account": "delegated_administrator", "role_name": "AuditRole"},
         "regions": {
@@ -48,7 +40,6 @@ def scenario_doc() -> dict[str, Any]:
             "opt_in_status": {r: s for r, s in REGIONS.items()
                               if s != "ENABLED_BY_DEFAULT" and r != "ap-east-1"},
         },
-        "analyzers": [{"name": "org", "type": "ORGANIZATION", "regions": ["us-east-1"]}],
     }
 
 
