@@ -104,3 +104,27 @@ def test_from_json_rejects_missing_corrupt_and_newer_files(run_scan, tmp_path, c
     if content is not None:
         path.write_text(content)
     assert_one_line_error(run_scan("--from-json", str(path)), *fragments)
+
+
+def test_an_unknown_region_from_the_environment_is_a_configuration_error(run_scan,
+                                                                         monkeypatch):
+    with env_world(monkeypatch, analyzers=ANALYZERS):
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "local")
+        run = run_scan()
+    assert_one_line_error(run, "'local'", "--home-region")
+
+
+def test_profile_and_assumed_credentials_are_redacted(tmp_path, monkeypatch):
+    from scanner.aws import make_session
+    from scanner.config import AwsOptions, Options
+    from scanner.logs import REDACTOR
+
+    secret = "ProfileSecretKey0123456789abcdefghijKLMN"
+    (tmp_path / "credentials").write_text(
+        f"[audit]\naws_access_key_id = AKIAPROFILEKEY123456\naws_secret_access_key = {secret}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    make_session(Options(aws=AwsOptions(profile="audit", home_region="us-east-1")))
+    assert REDACTOR.scrub(f"oops {secret}") == "oops [REDACTED]"

@@ -124,3 +124,24 @@ def test_a_service_that_repeats_its_page_token_cannot_loop_the_scan(monkeypatch,
     assert region["complete"] is False and region["error"]["code"] == "PaginationLoop"
     assert calls["n"] == 2  # the first page, then the repeat that was refused
     assert result.code == 3
+
+
+def test_a_region_whose_client_cannot_be_built_is_not_assessed(monkeypatch, run_scan):
+    from botocore.exceptions import InvalidRegionError
+
+    from scanner.aws import ClientFactory
+
+    real = ClientFactory.regional_client
+
+    def regional_client(self, service, region):
+        if region == "eu-west-1":
+            raise InvalidRegionError(region_name=region)
+        return real(self, service, region)
+
+    monkeypatch.setattr(ClientFactory, "regional_client", regional_client)
+    with env_world(monkeypatch, analyzers=analyzers(5)):
+        run = run_scan()
+    region = run.region("eu-west-1")
+    assert (region["status"], region["reason"]) == ("ERROR", "InvalidRegionError")
+    assert run.region("us-east-1")["status"] == "COVERED"
+    assert run.code == 3

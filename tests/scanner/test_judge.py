@@ -259,3 +259,11 @@ def test_a_former_administrators_failed_analyzer_is_not_a_gap_of_the_organizatio
     assert judgement.role == ScanningRole.MEMBER
     assert judgement.regions[0].status == RegionStatus.ERROR
     assert [g.code for g in judgement.gaps] == ["SCANNED_FROM_MEMBER_ACCOUNT"]
+
+
+def test_deregistered_administrator_analyzer_is_deleted_before_it_is_recreated():
+    scan = region_scan("eu-west-2", [analyzer("eu-west-2", name="org", status="FAILED",
+                                              status_reason="DELEGATED_ADMINISTRATOR_DEREGISTERED")])
+    gap = verdict_of(scan)[0].gaps[0]
+    assert gap.remediation.startswith(
+        "aws accessanalyzer delete-analyzer --analyzer-name org --region eu-west-2 && ")
