@@ -356,10 +356,8 @@ def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool
     if not primary:
         return _gap(GapReason.MISSING_REQUIRED_TYPE, "region", region, context, type=kind,
                     name=f"{kind.lower().replace('_', '-')}")
-    counterpart = AnalyzerType(kind).account_counterpart if kind in AnalyzerType.__members__ \
-        else None
-    account_scoped = [a for a in analyzers if counterpart and a.type == counterpart
-                      and a.status == "ACTIVE"]
+    counterpart = AnalyzerType(kind).account_counterpart  # kind: validated by the config
+    account_scoped = [a for a in analyzers if a.type == counterpart and a.status == "ACTIVE"]
     if account_scoped:
         present = ", ".join(f"{a.name} ({a.type})" for a in account_scoped)
         return _gap(GapReason.ACCOUNT_SCOPE_ONLY, "region", region, context, type=kind,

@@ -78,7 +78,6 @@ class RegionSource(StrEnum):
     ACCOUNT_LIST_REGIONS = "account:ListRegions"
     EC2_DESCRIBE_REGIONS = "ec2:DescribeRegions"
     BOTOCORE = "botocore (enablement unknown)"
-    CONFIGURATION = "configuration"
 
 
 @dataclass(frozen=True, slots=True)

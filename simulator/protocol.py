@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -71,16 +72,10 @@ class _Route:
     required_query: tuple[tuple[str, str | None], ...] = field(default=())
 
 
-_SESSION_LOCK_FREE_CACHE: dict[str, ServiceModel] = {}
-
-
+@cache
 def load_service_model(name: str) -> ServiceModel:
     """The service model botocore ships (and that every boto3 client uses)."""
-    model = _SESSION_LOCK_FREE_CACHE.get(name)
-    if model is None:
-        model = botocore.session.get_session().get_service_model(name)
-        _SESSION_LOCK_FREE_CACHE[name] = model
-    return model
+    return botocore.session.get_session().get_service_model(name)
 
 
 def _compile_uri(uri: str) -> tuple[re.Pattern[str], int, tuple[tuple[str, str | None], ...]]:

@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import Any
 from unittest import mock
 from urllib.parse import parse_qs
@@ -620,11 +620,3 @@ class World:
         return self._reply(start_response, 404, {"Content-Type": "application/json"},
                            b'{"message":"not found"}')
 
-
-@contextmanager
-def running_world(scenario: Scenario) -> Iterator[World]:
-    world = World(scenario).start()
-    try:
-        yield world
-    finally:
-        world.stop()
