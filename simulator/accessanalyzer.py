@@ -287,7 +287,9 @@ class AccessAnalyzerService:
                 (a for (acct, region, _), a in self._analyzers.items()
                  if acct == call.account_id and region == call.region
                  and (kind is None or a.type == kind)),
-                key=lambda a: (a.created_at, a.name),
+                # AWS documents no order; by name, not by age, so a client that takes the
+                # first one listed is not right by accident.
+                key=lambda a: a.name,
             )
         page, token = self._page(found, call.params, f"analyzers|{kind}")
         return {"analyzers": [a.summary() for a in page], "nextToken": token}

@@ -49,6 +49,9 @@ OPT_IN_REGIONS = frozenset({
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
+NEW_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
 def all_regions() -> list[str]:
     import botocore.session
 
@@ -89,6 +92,7 @@ class AnalyzerSpec:
     status_reason: str | None
     archive_rules: tuple[ArchiveRule, ...]
     findings: tuple[dict[str, Any], ...]
+    created_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -325,7 +329,7 @@ class _Reader:
         universe = doc.get("universe")
         if universe is None:
             universe = known
-        universe = [self.choice(f"regions.universe[{i}]", r, frozenset(known))
+        universe = [self.region_name(f"regions.universe[{i}]", r, frozenset(known))
                     for i, r in enumerate(self.list_of("regions.universe", universe))]
         statuses = {r: ("DISABLED" if r in OPT_IN_REGIONS else "ENABLED_BY_DEFAULT")
                     for r in universe}
@@ -335,6 +339,17 @@ class _Reader:
             statuses[region] = self.choice(f"regions.opt_in_status.{region}", status,
                                            OPT_IN_STATUSES)
         return statuses
+
+    def region_name(self, where: str, value: Any, known: frozenset[str]) -> str:
+        """A region botocore knows, or one newer than it: `new:xx-future-1` (a region AWS
+        launched after the installed botocore, which discovery lists and botocore does not)."""
+        if isinstance(value, str) and value.startswith("new:"):
+            name = value[4:]
+            if not NEW_REGION.match(name) or name in known:
+                raise self.fail(where, f"{name!r} is not the name of a region newer than "
+                                "botocore (lowercase, like xx-future-1)")
+            return name
+        return str(self.choice(where, value, known))
 
     def condition(self, where: str, value: Any, base: Conditions) -> Conditions:
         names = {f.name for f in fields(Conditions)}
@@ -374,7 +389,8 @@ class _Reader:
                  others: tuple[Account, ...], regions: dict[str, str],
                  context: _FindingContext) -> list[AnalyzerSpec]:
         doc = self.keys(where, value, {"region", "regions", "account", "name", "type", "status",
-                                       "status_reason", "archive_rules", "findings"},
+                                       "status_reason", "archive_rules", "findings",
+                                       "created_at"},
                         {"type"})
         kind = self.choice(f"{where}.type", doc["type"], ANALYZER_TYPES)
         if "region" in doc and "regions" in doc:
@@ -419,8 +435,10 @@ class _Reader:
             for i, entry in enumerate(entries):
                 findings.extend(self.findings(f"{where}.findings[{i}]", entry, region, account,
                                               kind, context))
+            created = (self.timestamp(f"{where}.created_at", doc["created_at"])
+                       if "created_at" in doc else None)
             specs.append(AnalyzerSpec(account, region, str(name), kind, status, reason, rules,
-                                      tuple(findings)))
+                                      tuple(findings), created))
         return specs
 
     def archive_rule(self, where: str, value: Any) -> ArchiveRule:

@@ -291,6 +291,8 @@ class World:
         for spec in scenario.analyzers:
             analyzer = Analyzer(spec.account_id, spec.region, spec.name, spec.type, spec.status,
                                 spec.status_reason)
+            if spec.created_at is not None:
+                analyzer.created_at = spec.created_at
             for rule in spec.archive_rules:
                 analyzer.archive_rules[rule.name] = {
                     "ruleName": rule.name, "filter": rule.filter,

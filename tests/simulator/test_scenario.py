@@ -220,3 +220,26 @@ def test_bundled_demo_scenario_loads() -> None:
     assert by_region[("ap-northeast-1", "legacy-account-analyzer")].type == "ACCOUNT"
     assert len(by_region[("us-east-1", "org-external-access")].findings) == 26
     assert ("sa-east-1", "org-external-access") not in by_region
+
+
+def test_a_region_newer_than_botocore_is_declared_with_new() -> None:
+    doc = base()
+    doc["regions"] = {"universe": ["us-east-1", "new:xx-future-1"],
+                      "opt_in_status": {"xx-future-1": "ENABLED"}}
+    doc["analyzers"][0]["regions"] = ["us-east-1", "xx-future-1"]
+    scenario = load_scenario(doc)
+    assert scenario.regions == {"us-east-1": "ENABLED_BY_DEFAULT", "xx-future-1": "ENABLED"}
+    assert [a.region for a in scenario.analyzers] == ["us-east-1", "xx-future-1"]
+    # Without the marker it is a typo of a known region; with it, it must not be one.
+    assert "universe[1]" in error_of(with_change("regions.universe", ["us-east-1",
+                                                                      "xx-future-1"]))
+    assert "not the name of a region newer than botocore" in error_of(
+        with_change("regions.universe", ["new:us-east-1"]))
+
+
+def test_an_analyzer_can_be_given_its_creation_time() -> None:
+    import datetime as dt
+
+    scenario = load_scenario(with_change("analyzers.0.created_at", "2024-05-06T07:08:09Z"))
+    assert scenario.analyzers[0].created_at == dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
+    assert "analyzers[0].created_at" in error_of(with_change("analyzers.0.created_at", "soon"))
