@@ -8,7 +8,7 @@ region, account and analyzer names.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .model import (
     EXTERNAL_ACCESS_TYPES,
@@ -81,24 +81,54 @@ GAP_TEXT: dict[str, GapText] = {
         "their absence proves nothing, so regions were not assessed instead of being "
         "reported as gaps. {role_detail}",
         _SCAN_AS_ADMIN, "Scan from the {admin_role}.", blocks_assessment=True),
+    "SCANNED_FROM_MEMBER_ACCOUNT:ADVISORY": GapText(
+        Severity.INFO,
+        "The scan ran in member account {account}, which cannot see organization analyzers",
+        "Organization analyzers exist only in the management account or in the account "
+        "registered as Access Analyzer's delegated administrator. No region was held back "
+        "by this (none could be listed here for other reasons, shown per region), but a "
+        "scan from a member account cannot prove coverage. {role_detail}",
+        _SCAN_AS_ADMIN, "Scan from the {admin_role}."),
     "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR": GapText(
         Severity.MEDIUM,
         "The scan ran in the management account, but account {admin} is the delegated "
         "administrator",
         "Organization analyzers created by the delegated administrator are not visible from "
-        "the management account, so regions without an analyzer here were not assessed.",
+        "the management account, so regions without an ACTIVE analyzer here were not "
+        "assessed: {blocked}.",
         _SCAN_AS_ADMIN, "Scan from the delegated administrator.", blocks_assessment=True),
+    "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR:ADVISORY": GapText(
+        Severity.INFO,
+        "The scan ran in the management account; account {admin} is the delegated "
+        "administrator",
+        "Every assessed region has an ACTIVE organization analyzer owned by the management "
+        "account, which covers the region whichever of the two accounts owns it, so the "
+        "verdict stands. The delegated administrator's own analyzers are not visible from "
+        "here and were not examined (their findings and archive rules may differ).",
+        _SCAN_AS_ADMIN, "To examine the delegated administrator's analyzers, scan from it."),
     "ANALYZER_VISIBILITY_UNKNOWN": GapText(
         Severity.HIGH,
         "Could not tell whether organization analyzers are visible from account {account}",
         "Organization analyzers live in the management account or the delegated "
         "administrator, and Organizations did not say which account this is. {role_detail} "
-        "Regions without a visible analyzer were not assessed rather than reported as gaps.",
+        "Regions without a visible ACTIVE analyzer were not assessed rather than reported as "
+        "gaps: {blocked}.",
         "aws iam put-role-policy --role-name <audit-role> --policy-name aa-scan "
         "--policy-document file://config/iam-policy.json",
         "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
         "(in account {account}), or scan from the delegated administrator with --role-arn.",
         blocks_assessment=True),
+    "ANALYZER_VISIBILITY_UNKNOWN:ADVISORY": GapText(
+        Severity.INFO,
+        "Could not tell whether organization analyzers are visible from account {account}",
+        "Organization analyzers live in the management account or the delegated "
+        "administrator, and Organizations did not say which account this is. {role_detail} "
+        "No region was held back by this (none could be listed for other reasons, shown "
+        "per region).",
+        "aws iam put-role-policy --role-name <audit-role> --policy-name aa-scan "
+        "--policy-document file://config/iam-policy.json",
+        "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
+        "(in account {account}), or scan from the delegated administrator with --role-arn."),
     GapReason.NO_ANALYZER: GapText(
         Severity.HIGH,
         "No analyzer with the organization as zone of trust in {region}",
@@ -115,42 +145,53 @@ GAP_TEXT: dict[str, GapText] = {
     GapReason.NOT_ACTIVE: GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}",
-        "An analyzer that is not ACTIVE does not generate findings{reason_text}.",
+        "An analyzer that is not ACTIVE does not generate findings{reason_text}.{others}",
         _RECREATE, _IN_ADMIN),
     f"{GapReason.NOT_ACTIVE}:CREATING": GapText(
         Severity.MEDIUM,
         "The {type} analyzer {name} in {region} is still being created",
-        "It becomes ACTIVE when the first analysis completes; until then it reports nothing.",
+        "It becomes ACTIVE when the first analysis completes; until then it reports "
+        "nothing.{others}",
         "aws accessanalyzer get-analyzer --analyzer-name {name} --region {region}",
         "Re-run aa-scan when the analyzer is ACTIVE."),
     f"{GapReason.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED": GapText(
         Severity.CRITICAL,
         "The {type} analyzer {name} in {region} is {status}: trusted access was disabled",
         "Trusted access for Access Analyzer was removed in AWS Organizations, which disables "
-        "every organization analyzer.",
+        "every organization analyzer.{others}",
         _ENABLE_TRUSTED_ACCESS + " && " + _RECREATE,
         "Enable trusted access in the management account {management}, then re-create the "
         "analyzer in account {admin}, the {admin_role}."),
+    # Trusted access is on again: an analyzer it disabled stays disabled until re-created.
+    f"{GapReason.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED:TRUSTED_ACCESS_ENABLED": GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}: it was disabled while trusted "
+        "access was off",
+        "Trusted access for Access Analyzer is enabled in AWS Organizations now, but an "
+        "analyzer disabled while it was off does not come back: it has to be re-created."
+        "{others}",
+        _RECREATE, _IN_ADMIN),
     f"{GapReason.NOT_ACTIVE}:DELEGATED_ADMINISTRATOR_DEREGISTERED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: its account is no longer the "
         "delegated administrator",
         "Analyzers of a deregistered delegated administrator stop working; the current "
-        "administrator must create its own (a failed analyzer keeps its name until deleted).",
+        "administrator must create its own (a failed analyzer keeps its name until "
+        "deleted).{others}",
         _RECREATE, _IN_ADMIN),
     f"{GapReason.NOT_ACTIVE}:SERVICE_LINKED_ROLE_CREATION_FAILED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: the service-linked role could "
         "not be created in member accounts",
         "Access Analyzer could not create AWSServiceRoleForAccessAnalyzer in some member "
-        "accounts (often an SCP denying iam:CreateServiceLinkedRole).",
+        "accounts (often an SCP denying iam:CreateServiceLinkedRole).{others}",
         _RECREATE,
         "Allow iam:CreateServiceLinkedRole in the member accounts first, then run in account "
         "{admin}, the {admin_role}."),
     f"{GapReason.NOT_ACTIVE}:ORGANIZATION_DELETED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: its organization was deleted",
-        "The zone of trust no longer exists.",
+        "The zone of trust no longer exists.{others}",
         "aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}",
         _IN_ADMIN),
     GapReason.MISSING_REQUIRED_TYPE: GapText(
@@ -167,7 +208,6 @@ GAP_TEXT: dict[str, GapText] = {
         "<security-account-id> --service-principal access-analyzer.amazonaws.com",
         _IN_MANAGEMENT),
 }
-ADVISORY_CODES = frozenset({"NO_DELEGATED_ADMINISTRATOR"})
 
 
 @dataclass(frozen=True)
@@ -193,6 +233,8 @@ class RegionVerdict:
     error: ApiError | None
     findings_label: str | None  # "ORGANIZATION" or "ACCOUNT" (account-scoped analyzer's)
     gaps: tuple[Gap, ...] = ()
+    # Why the findings analyzer was chosen, when the region had more than one candidate.
+    findings_selection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +255,7 @@ class _Context:
     admin: str
     admin_role: str
     management: str
+    trusted_access: bool | None = None
 
 
 def _gap(code: str, scope: str, region: str | None, context: _Context, key: str | None = None,
@@ -221,7 +264,8 @@ def _gap(code: str, scope: str, region: str | None, context: _Context, key: str 
     fill = {"region": region or "", "account": context.account, "admin": context.admin,
             "admin_role": context.admin_role, "management": context.management,
             "name": DEFAULT_ANALYZER_NAME, "type": AnalyzerType.ORGANIZATION.value,
-            "present": "", "status": "", "reason_text": "", "role_detail": "", **values}
+            "present": "", "status": "", "reason_text": "", "role_detail": "", "others": "",
+            "blocked": "", **values}
     return Gap(scope=scope, region=region, code=code, severity=text.severity,
                title=text.title.format(**fill), detail=text.detail.format(**fill),
                remediation=text.remediation.format(**fill),
@@ -327,32 +371,80 @@ def explain_error(error: ApiError) -> str:
     return f"{error.code}: {error.message}"
 
 
+NOT_VISIBLE = "OrganizationAnalyzersNotVisible"
+# Which of several analyzers of a type, none ACTIVE, the remediation is written for: the one
+# that is cheapest to bring back (a CREATING one may only need time).
+_NOT_ACTIVE_ORDER = {"CREATING": 0, "DISABLED": 1, "FAILED": 2}
+
+
+def _age_key(analyzer: Analyzer) -> tuple[float, str, str]:
+    created = analyzer.created_at.timestamp() if analyzer.created_at else float("inf")
+    return created, analyzer.name, analyzer.arn
+
+
 def findings_source(analyzers: Iterable[Analyzer]) -> Analyzer | None:
-    """Whose findings to read: the active organization analyzer, else the account one."""
+    """Whose findings to read: an ACTIVE organization analyzer, else an account one.
+
+    With several ACTIVE analyzers of the same scope (their archive rules can differ, so
+    their active findings can too), the oldest is read, then by name: the same analyzer on
+    every run, whatever order ListAnalyzers returns them in.
+    """
     active = [a for a in analyzers if a.status == "ACTIVE" and a.type in EXTERNAL_ACCESS_TYPES]
     for kind in (AnalyzerType.ORGANIZATION, AnalyzerType.ACCOUNT):
-        for analyzer in active:
-            if analyzer.type == kind:
-                return analyzer
+        candidates = [a for a in active if a.type == kind]
+        if candidates:
+            return min(candidates, key=_age_key)
     return None
 
 
-def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool, region: str,
-                       context: _Context) -> Gap | None:
-    """The gap for one required analyzer type in a region, or None when it is satisfied."""
-    of_type = [a for a in analyzers if a.type == kind]
-    if any(a.status == "ACTIVE" for a in of_type):
+def findings_selection(analyzers: Iterable[Analyzer], source: Analyzer | None) -> str | None:
+    """Why `source` was read, when it was one of several candidates (None when it was not)."""
+    if source is None:
         return None
+    peers = [a for a in analyzers if a.status == "ACTIVE" and a.type == source.type]
+    if len(peers) < 2:
+        return None
+    created = f", created {source.created_at:%Y-%m-%d %H:%M} UTC" if source.created_at else ""
+    others = ", ".join(a.name for a in sorted(peers, key=_age_key) if a is not source)
+    return (f"Findings read from {source.name}, the oldest of {len(peers)} ACTIVE {source.type} "
+            f"analyzers{created}; not read: {others} (archive rules can differ between "
+            "analyzers, so their active findings can too).")
+
+
+def _state(analyzer: Analyzer) -> str:
+    reason = f": {analyzer.status_reason}" if analyzer.status_reason else ""
+    return f"{analyzer.name} ({analyzer.status}{reason})"
+
+
+def _not_active_gap(kind: str, of_type: list[Analyzer], region: str, context: _Context) -> Gap:
+    """No analyzer of the type is ACTIVE: the gap names each with its status and reason."""
+    analyzer = min(of_type, key=lambda a: (_NOT_ACTIVE_ORDER.get(a.status, 3), _age_key(a)))
+    reason = analyzer.status_reason
+    key = f"{GapReason.NOT_ACTIVE}:{reason or analyzer.status}"
+    if reason == "AWS_SERVICE_ACCESS_DISABLED" and context.trusted_access is True:
+        key += ":TRUSTED_ACCESS_ENABLED"
+    if key not in GAP_TEXT:
+        key = f"{GapReason.NOT_ACTIVE}:{analyzer.status}"
+    others = ""
+    if len(of_type) > 1:
+        others = (f" None of the {len(of_type)} {kind} analyzers here is ACTIVE: "
+                  + ", ".join(_state(a) for a in sorted(of_type, key=_age_key)) + ".")
+    gap = _gap(GapReason.NOT_ACTIVE, "region", region, context,
+               key if key in GAP_TEXT else None, name=analyzer.name, type=kind,
+               status=analyzer.status, others=others,
+               reason_text=f" (status reason: {reason})" if reason else "")
+    if len(of_type) > 1:
+        gap = replace(gap, title=f"No {kind} analyzer in {region} is ACTIVE: "
+                      + ", ".join(_state(a) for a in sorted(of_type, key=_age_key)))
+    return gap
+
+
+def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool, region: str,
+                       context: _Context) -> Gap:
+    """The gap for a required analyzer type that has no ACTIVE analyzer in the region."""
+    of_type = [a for a in analyzers if a.type == kind]
     if of_type:
-        analyzer = of_type[0]
-        key = f"{GapReason.NOT_ACTIVE}:{analyzer.status_reason or analyzer.status}"
-        if key not in GAP_TEXT:
-            key = f"{GapReason.NOT_ACTIVE}:{analyzer.status}"
-        reason_text = (f" (status reason: {analyzer.status_reason})"
-                       if analyzer.status_reason else "")
-        return _gap(GapReason.NOT_ACTIVE, "region", region, context,
-                    key if key in GAP_TEXT else None, name=analyzer.name, type=kind,
-                    status=analyzer.status, reason_text=reason_text)
+        return _not_active_gap(kind, of_type, region, context)
     if not primary:
         return _gap(GapReason.MISSING_REQUIRED_TYPE, "region", region, context, type=kind,
                     name=f"{kind.lower().replace('_', '-')}")
@@ -363,6 +455,31 @@ def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool
         return _gap(GapReason.ACCOUNT_SCOPE_ONLY, "region", region, context, type=kind,
                     present=present)
     return _gap(GapReason.NO_ANALYZER, "region", region, context, type=kind)
+
+
+def _not_visible(unmet: list[str], analyzers: tuple[Analyzer, ...], role: ScanningRole,
+                 context: _Context, covered_by: Analyzer | None) -> ApiError:
+    """Required types without a visible ACTIVE analyzer, from an account that cannot see
+    every organization analyzer: what is and is not visible here, type by type."""
+    parts = []
+    for kind in unmet:
+        text = f"no ACTIVE {kind} analyzer is visible"
+        present = [a for a in analyzers if a.type == kind]
+        if present:
+            text += " (here but not ACTIVE: " + ", ".join(_state(a) for a in present) + ")"
+        counterpart = AnalyzerType(kind).account_counterpart
+        scoped = [a for a in analyzers if a.type == counterpart and a.status == "ACTIVE"]
+        if scoped:
+            text += " (ACTIVE here, account-scoped only: " + ", ".join(
+                a.name for a in scoped) + ")"
+        parts.append(text)
+    where = (f" from account {context.account} ({role.value}); organization analyzers can also "
+             f"live in account {context.admin}, the {context.admin_role}")
+    message = "; ".join(parts) + where
+    if covered_by is not None:
+        message = (f"external access is covered by {covered_by.name} ({covered_by.type}), "
+                   f"whose findings were read, but {message}")
+    return ApiError(NOT_VISIBLE, message, "ListAnalyzers")
 
 
 def _shortfall(scan: RegionScan, statuses: tuple[str, ...]) -> ApiError | None:
@@ -393,7 +510,8 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
                              f"Not enabled for the account (opt-in status: {status or 'unknown'})"
                              "; nothing in it can be analyzed until it is enabled.", True, None,
                              None)
-    if scan.analyzers is None:
+    analyzers = scan.analyzers
+    if analyzers is None:
         error = scan.analyzers_error or ApiError("Unknown", "no answer", "ListAnalyzers")
         unknown_enablement = availability is None or availability.enabled is None
         if error.code in NOT_ENABLED_CODES and unknown_enablement:
@@ -401,74 +519,94 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
                                  explain_error(error), True, None, None)
         return RegionVerdict(region, RegionStatus.ERROR, error.code, explain_error(error),
                              False, error, None)
+    source = scan.findings_analyzer
     label = None
-    if scan.findings_analyzer is not None:
-        label = ("ORGANIZATION" if scan.findings_analyzer.type == AnalyzerType.ORGANIZATION
-                 else "ACCOUNT")
+    if source is not None:
+        label = "ORGANIZATION" if source.type == AnalyzerType.ORGANIZATION else "ACCOUNT"
+    selection = findings_selection(analyzers, source)
     findings_error = scan.findings_errors[0] if scan.findings_errors else None
     if findings_error is None:
         findings_error = _shortfall(scan, statuses)
     complete = findings_error is None
-    gaps = [gap for i, kind in enumerate(coverage_types)
-            if (gap := _required_type_gap(kind, scan.analyzers, i == 0, region, context))]
-    if not gaps:
+    incomplete = (f" Findings incomplete: {explain_error(findings_error)}" if findings_error
+                  else "")
+    unmet = [kind for kind in coverage_types
+             if not any(a.type == kind and a.status == "ACTIVE" for a in analyzers)]
+    if not unmet:
         detail = "Covered by " + ", ".join(
-            f"{a.name} ({a.type})" for a in scan.analyzers
+            f"{a.name} ({a.type})" for a in analyzers
             if a.type in coverage_types and a.status == "ACTIVE") + "."
-        if findings_error:
-            detail += f" Findings incomplete: {explain_error(findings_error)}"
-        return RegionVerdict(region, RegionStatus.COVERED, None, detail, complete,
-                             findings_error, label)
-    first = gaps[0]
-    # From an account where organization analyzers do not live, a missing or failed one
-    # here says nothing about the organization: another account may cover the region.
-    if first.code != GapReason.MISSING_REQUIRED_TYPE and not absence_conclusive:
-        error = ApiError("OrganizationAnalyzersNotVisible",
-                         f"no organization analyzer is visible from account {context.account} "
-                         f"({role.value}); organization analyzers live in account "
-                         f"{context.admin}", "ListAnalyzers")
+        if selection:
+            detail += f" {selection}"
+        return RegionVerdict(region, RegionStatus.COVERED, None, detail + incomplete, complete,
+                             findings_error, label, findings_selection=selection)
+    if not absence_conclusive:
+        # From an account where organization analyzers do not (all) live, a required type
+        # without a visible ACTIVE analyzer says nothing about the organization: another
+        # account may own one. The same rule holds for every required type.
+        primary = coverage_types[0]
+        covered_by = None if primary in unmet else next(
+            (a for a in analyzers if a.type == primary and a.status == "ACTIVE"), None)
+        error = _not_visible(unmet, analyzers, role, context, covered_by)
         return RegionVerdict(region, RegionStatus.ERROR, error.code,
-                             f"Not assessed: {error.message}.", False, error, label)
-    if findings_error:
-        detail = f"{first.title}. Findings incomplete: {explain_error(findings_error)}"
-    else:
-        detail = first.title + "."
-    return RegionVerdict(region, RegionStatus.GAP, first.code, detail, complete,
-                         findings_error, label, tuple(gaps))
+                             f"Not assessed: {error.message}.{incomplete}", False, error, label,
+                             findings_selection=selection)
+    gaps = tuple(_required_type_gap(kind, analyzers, kind == coverage_types[0], region, context)
+                 for kind in unmet)
+    return RegionVerdict(region, RegionStatus.GAP, gaps[0].code, gaps[0].title + "." + incomplete,
+                         complete, findings_error, label, gaps, findings_selection=selection)
 
 
 # -- the whole result ----------------------------------------------------------------------
+
+
+_VISIBILITY_GAPS = {ScanningRole.MEMBER: "SCANNED_FROM_MEMBER_ACCOUNT",
+                    ScanningRole.MANAGEMENT: "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR"}
+
+
+def _visibility_gap(role: ScanningRole, admins: tuple[str, ...], absence_conclusive: bool
+                    ) -> str | None:
+    """The organization gap that explains why analyzers may be invisible from here."""
+    if role == ScanningRole.MEMBER:
+        return _VISIBILITY_GAPS[role]
+    if role == ScanningRole.MANAGEMENT and admins:
+        return _VISIBILITY_GAPS[role]
+    if role not in (ScanningRole.NOT_IN_ORGANIZATION,) and not absence_conclusive:
+        return "ANALYZER_VISIBILITY_UNKNOWN"
+    return None
 
 
 def judge(result: ScanResult) -> Judgement:
     org = result.organization
     all_analyzers = [a for r in result.regions for a in (r.analyzers or ())]
     role, role_detail = scanning_role(result.identity, org, all_analyzers)
-    context = _context(result.identity, org)
+    context = replace(_context(result.identity, org), trusted_access=org.trusted_access)
     admins = org.delegated_administrators or ()
     absence_conclusive = absence_is_conclusive(role, org, all_analyzers)
+
+    verdicts = tuple(judge_region(scan, result.coverage_types, role, context,
+                                  absence_conclusive, result.finding_statuses)
+                     for scan in result.regions)
+    blocked = [v.region for v in verdicts if v.error is not None and v.error.code == NOT_VISIBLE]
 
     org_gaps: list[Gap] = []
     advisories: list[Gap] = []
     if role == ScanningRole.NOT_IN_ORGANIZATION:
         org_gaps.append(_gap("NOT_IN_ORGANIZATION", "organization", None, context))
-    elif role == ScanningRole.MEMBER:
-        org_gaps.append(_gap("SCANNED_FROM_MEMBER_ACCOUNT", "organization", None, context,
-                             role_detail=role_detail))
-    elif role == ScanningRole.MANAGEMENT and admins:
-        org_gaps.append(_gap("SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR",
-                             "organization", None, context))
-    elif not absence_conclusive:
-        org_gaps.append(_gap("ANALYZER_VISIBILITY_UNKNOWN", "organization", None, context,
-                             role_detail=role_detail))
+    visibility = _visibility_gap(role, admins, absence_conclusive)
+    if visibility is not None:
+        # A gap only where it held some region back; otherwise the same fact, as advice.
+        if blocked:
+            org_gaps.append(_gap(visibility, "organization", None, context,
+                                 role_detail=role_detail, blocked=", ".join(blocked)))
+        else:
+            advisories.append(_gap(visibility, "organization", None, context,
+                                   key=f"{visibility}:ADVISORY", role_detail=role_detail))
     if org.in_organization and org.trusted_access is False:
         org_gaps.insert(0, _gap("TRUSTED_ACCESS_DISABLED", "organization", None, context))
     if org.in_organization and org.delegated_administrators == ():
         advisories.append(_gap("NO_DELEGATED_ADMINISTRATOR", "organization", None, context))
 
-    verdicts = tuple(judge_region(scan, result.coverage_types, role, context,
-                                  absence_conclusive, result.finding_statuses)
-                     for scan in result.regions)
     region_gaps = [gap for v in verdicts for gap in v.gaps]
     gaps = tuple(org_gaps + region_gaps)
 
@@ -492,9 +630,12 @@ def judge(result: ScanResult) -> Judgement:
     if not any(v.status in (RegionStatus.COVERED, RegionStatus.GAP) for v in verdicts):
         reasons.append("no region was assessed")
     complete = not reasons
+    # A gap about the organization is non-compliance; a gap about where the scan ran only
+    # ever stands beside a region it kept from being assessed, so it never outlives
+    # `complete`: INCOMPLETE always comes with the reasons it is incomplete.
     if any(not g.blocks_assessment for g in gaps):
         verdict = Verdict.NON_COMPLIANT
-    elif not complete or gaps:
+    elif not complete:
         verdict = Verdict.INCOMPLETE
     else:
         verdict = Verdict.COMPLIANT

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from scanner.document import build_document
-from scanner.judge import judge
+from scanner.judge import findings_source, judge
 from scanner.model import (
     Analyzer,
     ApiError,
@@ -83,8 +83,7 @@ def region_scan(region: str = "us-east-1", analyzers: Iterable[Analyzer] | None 
         return RegionScan(region=region, availability=availability, excluded_reason=excluded)
     listed = None if error is not None else tuple(analyzers or ())
     findings = tuple(findings)
-    source = next((a for a in listed or () if a.status == "ACTIVE"
-                   and a.type in ("ORGANIZATION", "ACCOUNT")), None)
+    source = findings_source(listed or ())
     return RegionScan(
         region=region, availability=availability, analyzers=listed, analyzers_error=error,
         findings_analyzer=source, findings=findings, findings_collected=source is not None,

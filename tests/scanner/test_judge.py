@@ -186,7 +186,7 @@ def test_interrupted_scan_is_incomplete():
 def test_gap_text_table_is_complete_and_fills_every_placeholder():
     values = {"region": "r", "account": "a", "admin": "b", "admin_role": "c",
               "management": "m", "name": "n", "type": "t", "present": "p", "status": "s",
-              "reason_text": "", "role_detail": ""}
+              "reason_text": "", "role_detail": "", "others": "", "blocked": ""}
     for code, text in GAP_TEXT.items():
         assert text.remediation.startswith(("aws ", "aa-scan ")), code  # a command, only
         assert "(" not in text.remediation, code
@@ -267,3 +267,152 @@ def test_deregistered_administrator_analyzer_is_deleted_before_it_is_recreated()
     gap = verdict_of(scan)[0].gaps[0]
     assert gap.remediation.startswith(
         "aws accessanalyzer delete-analyzer --analyzer-name org --region eu-west-2 && ")
+
+
+# -- issue 14: wrong answers an independent probe found ------------------------------------
+
+DA_ORG = organization(admins=(ADMIN,))
+
+
+def test_management_owning_active_analyzers_everywhere_is_compliant_despite_a_delegate():
+    regions = [region_scan(r, [analyzer(r, account=MANAGEMENT)])
+               for r in ("us-east-1", "eu-west-1")]
+    judgement = judge(make_scan_result(regions, org=DA_ORG, account=MANAGEMENT))
+    assert judgement.role == ScanningRole.MANAGEMENT
+    assert [v.status for v in judgement.regions] == [RegionStatus.COVERED] * 2
+    assert (judgement.verdict.value, judgement.complete) == ("COMPLIANT", True)
+    assert judgement.gaps == () and judgement.incomplete_reasons == ()
+    # The fact is kept, as advice that does not change the verdict.
+    advice = [a for a in judgement.advisories
+              if a.code == "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR"]
+    assert len(advice) == 1 and advice[0].severity.value == "INFO"
+    assert "not assessed" not in advice[0].detail
+
+
+def test_the_visibility_gap_names_the_regions_it_held_back():
+    regions = [region_scan("us-east-1", [analyzer(account=MANAGEMENT)]),
+               region_scan("eu-west-1", [])]
+    judgement = judge(make_scan_result(regions, org=DA_ORG, account=MANAGEMENT))
+    assert [g.code for g in judgement.gaps] == [
+        "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR"]
+    assert "eu-west-1" in judgement.gaps[0].detail
+    assert "us-east-1" not in judgement.gaps[0].detail
+    assert judgement.verdict.value == "INCOMPLETE" and judgement.complete is False
+
+
+_ROLES = {"management+da": (MANAGEMENT, DA_ORG), "management": (MANAGEMENT, organization(
+    admins=())), "admin": (ADMIN, DA_ORG), "member": (MEMBER, DA_ORG),
+    "unknown": (MEMBER, OrganizationFacts(in_organization=None)),
+    "outside": (MEMBER, OrganizationFacts(in_organization=False))}
+_ANALYZER_SETS = [
+    [], [("ORGANIZATION", "ACTIVE")], [("ORGANIZATION", "FAILED")], [("ACCOUNT", "ACTIVE")],
+    [("ORGANIZATION", "ACTIVE"), ("ORGANIZATION_UNUSED_ACCESS", "ACTIVE")],
+    [("ORGANIZATION", "ACTIVE"), ("ORGANIZATION_UNUSED_ACCESS", "FAILED")],
+    [("ORGANIZATION", "CREATING"), ("ORGANIZATION", "FAILED")], "denied", "not-enabled"]
+
+
+def _random_region(name, choice):
+    if choice == "denied":
+        return region_scan(name, error=DENIED)
+    if choice == "not-enabled":
+        return region_scan(name, enabled=False, opt_in_status="DISABLED")
+    return region_scan(name, [analyzer(name, type=t, status=s, name=f"{t}-{s}-{i}")
+                              for i, (t, s) in enumerate(choice)])
+
+
+@pytest.mark.parametrize("role", sorted(_ROLES))
+@pytest.mark.parametrize("types", [("ORGANIZATION",),
+                                   ("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")])
+def test_verdict_invariants_hold_for_every_mix_of_regions(role, types):
+    """complete with INCOMPLETE never happens; a gap about where the scan ran never stands
+    without a region it held back; no region is both a gap and not assessed."""
+    import random
+
+    account, org = _ROLES[role]
+    rng = random.Random(f"{role}{types}")
+    for _ in range(150):
+        names = [f"r{i}-{c}" for i, c in enumerate(rng.sample(range(1000), rng.randint(1, 4)))]
+        regions = [_random_region(n, rng.choice(_ANALYZER_SETS)) for n in names]
+        judgement = judge(make_scan_result(regions, org=org, account=account,
+                                           coverage_types=types))
+        state = (role, types, [r.analyzers for r in regions])
+        if judgement.complete:
+            assert judgement.verdict.value != "INCOMPLETE", state
+            assert not any(g.blocks_assessment for g in judgement.gaps), state
+        if judgement.verdict.value == "INCOMPLETE":
+            assert judgement.incomplete_reasons, state
+        blocked = [v for v in judgement.regions if v.reason == "OrganizationAnalyzersNotVisible"]
+        assert bool(blocked) == any(g.blocks_assessment for g in judgement.gaps), state
+        for v in judgement.regions:
+            assert not (v.gaps and v.status == RegionStatus.ERROR), state
+        if judgement.complete and not judgement.gaps:
+            assert judgement.verdict.value == "COMPLIANT", state
+
+
+UNUSED = ("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")
+
+
+def test_a_required_type_the_delegate_may_own_is_not_assessed_not_a_gap():
+    scan = region_scan("us-east-1", [analyzer(account=MANAGEMENT, name="org")])
+    judgement = judge(make_scan_result([scan], org=DA_ORG, account=MANAGEMENT,
+                                       coverage_types=UNUSED))
+    verdict = judgement.regions[0]
+    assert (verdict.status, verdict.gaps) == (RegionStatus.ERROR, ())
+    assert judgement.verdict.value == "INCOMPLETE"
+    assert "ORGANIZATION_UNUSED_ACCESS" in verdict.detail
+    assert "covered by org (ORGANIZATION), whose findings were read" in verdict.detail
+    # Seen from the delegated administrator, the same region is a real gap.
+    from_admin = judge(make_scan_result([region_scan("us-east-1", [analyzer(name="org")])],
+                                        coverage_types=UNUSED))
+    assert [g.code for g in from_admin.regions[0].gaps] == ["MISSING_REQUIRED_TYPE"]
+
+
+def test_a_failed_required_type_beside_an_active_organization_analyzer_is_worded_truly():
+    scan = region_scan("us-east-1", [
+        analyzer(account=MANAGEMENT, name="org"),
+        analyzer(account=MANAGEMENT, name="unused", type="ORGANIZATION_UNUSED_ACCESS",
+                 status="FAILED", status_reason="SERVICE_LINKED_ROLE_CREATION_FAILED")])
+    verdict = judge(make_scan_result([scan], org=DA_ORG, account=MANAGEMENT,
+                                     coverage_types=UNUSED)).regions[0]
+    assert verdict.status == RegionStatus.ERROR
+    assert "no organization analyzer is visible" not in verdict.detail
+    assert "whose findings were read" in verdict.detail
+    assert "unused (FAILED: SERVICE_LINKED_ROLE_CREATION_FAILED)" in verdict.detail
+
+
+def test_several_inactive_organization_analyzers_are_each_named():
+    scan = region_scan("eu-west-1", [
+        analyzer("eu-west-1", name="old", status="FAILED",
+                 status_reason="DELEGATED_ADMINISTRATOR_DEREGISTERED"),
+        analyzer("eu-west-1", name="new", status="CREATING")])
+    gap = verdict_of(scan)[0].gaps[0]
+    for text in ("old (FAILED: DELEGATED_ADMINISTRATOR_DEREGISTERED)", "new (CREATING)"):
+        assert text in gap.title and text in gap.detail
+    # The remediation is for the one that is cheapest to bring back: wait for CREATING.
+    assert gap.remediation.startswith("aws accessanalyzer get-analyzer --analyzer-name new")
+
+
+@pytest.mark.parametrize("trusted, enables", [(True, False), (False, True)])
+def test_an_analyzer_disabled_with_trusted_access_is_recreated_once_access_is_back(
+        trusted, enables):
+    scan = region_scan("us-east-1", [analyzer(status="DISABLED",
+                                              status_reason="AWS_SERVICE_ACCESS_DISABLED")])
+    gap = verdict_of(scan, org=organization(trusted=trusted))[0].gaps[0]
+    assert ("enable-aws-service-access" in gap.remediation) is enables
+    assert "create-analyzer" in gap.remediation
+
+
+def test_of_two_active_organization_analyzers_the_oldest_is_read_and_that_is_said():
+    import datetime as dt
+    from dataclasses import replace as dc_replace
+
+    from scanner.judge import findings_source
+
+    old = dc_replace(analyzer(name="zeta"), created_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    new = dc_replace(analyzer(name="alpha"), created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert findings_source([new, old]) is old and findings_source([old, new]) is old
+    verdict = verdict_of(region_scan("us-east-1", [new, old]))[0]
+    assert verdict.status == RegionStatus.COVERED
+    assert verdict.findings_selection is not None
+    assert "zeta, the oldest of 2 ACTIVE ORGANIZATION analyzers" in verdict.findings_selection
+    assert "not read: alpha" in verdict.findings_selection
