@@ -57,13 +57,17 @@ def render_console(document: Mapping[str, Any], width: int = 100) -> str:
         lines.append("(+: incomplete, more findings may exist)")
     lines.append("")
     verdict = clean(summary.get("verdict"))
+    if summary.get("active_findings") is None:
+        findings = "Findings: not collected (coverage only)."
+    else:
+        findings = (f"Active findings: {summary.get('active_findings', 0)} "
+                    f"({summary.get('public_findings', 0)} public, "
+                    f"{summary.get('cross_account_findings', 0)} cross-account).")
     lines.append(
         f"Verdict: {verdict}. Regions: {summary.get('covered', 0)} covered, "
         f"{summary.get('gaps', 0)} with gaps, {summary.get('errors', 0)} not assessed, "
         f"{summary.get('not_enabled', 0)} not enabled, {summary.get('excluded', 0)} excluded. "
-        f"Active findings: {summary.get('active_findings', 0)} "
-        f"({summary.get('public_findings', 0)} public, "
-        f"{summary.get('cross_account_findings', 0)} cross-account).")
+        + findings)
     for reason in summary.get("incomplete_reasons") or []:
         lines.append(f"Incomplete: {clean(reason)}")
     gaps = document.get("gaps") or []

@@ -412,7 +412,8 @@ REGIONS = Table("Regions", [
     Column("Region", 16), Column("Status", 14), Column("Reason", 22), Column("Detail", 40),
     Column("Opt-in status", 21), Column("Analyzers", 36), Column("Findings scope", 16),
     Column("Active", 8), Column("Public", 8), Column("Cross-account", 10),
-    Column("Archived", 9), Column("Resolved", 9), Column("Complete", 9),
+    Column("Could not be analyzed", 10), Column("Archived", 9), Column("Resolved", 9),
+    Column("Complete", 9),
     Column("Error code", 22), Column("Error message", 40)], fit_width=True)
 FINDINGS = Table("Findings", [
     Column("Region", 16), Column("Resource type", 28), Column("Resource", 60),
@@ -428,8 +429,9 @@ ARCHIVE_RULES = Table("Archive rules", [
 ERRORS = Table("Errors", [Column("Scope", 18), Column("Region", 16), Column("Operation", 28),
                           Column("Code", 28), Column("Message", 80)], fit_width=True)
 SCOPE_LABELS = {"ORGANIZATION": "ORGANIZATION", "ACCOUNT": "ACCOUNT (account-scoped)"}
-_COUNTS = ("active", "public", "cross_account")
-_COUNT_LABELS = {"active": "active", "public": "public", "cross_account": "cross-account"}
+_COUNTS = ("active", "public", "cross_account", "errors")
+_COUNT_LABELS = {"active": "active", "public": "public", "cross_account": "cross-account",
+                 "errors": "could not be analyzed"}
 SHEET_TITLES = ("Summary", "Gaps", "Regions", "Findings", "By resource type", "By account",
                 "Archive rules", "Errors")
 
@@ -515,9 +517,10 @@ def summary_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
         yield ["Regions", Styled(tables.STATUS_LABELS[status], _status_style(status)),
                summary.get(key, 0)]
 
-    yield ["Findings", "Active findings", summary.get("active_findings", 0)]
-    yield ["Findings", "Public", summary.get("public_findings", 0)]
-    yield ["Findings", "Cross-account", summary.get("cross_account_findings", 0)]
+    for label, key in (("Active findings", "active_findings"), ("Public", "public_findings"),
+                       ("Cross-account", "cross_account_findings")):
+        value = summary.get(key)
+        yield ["Findings", label, "not collected (coverage only)" if value is None else value]
     yield ["Findings", "Archived (all regions)", _total(regions, "archived")]
     yield ["Findings", "Resolved (all regions)", _total(regions, "resolved")]
     yield ["Findings", "Findings listed", len(document.get("findings") or [])]

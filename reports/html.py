@@ -85,8 +85,16 @@ def visible(value: Any) -> Any:
     return value
 
 
+NOT_COLLECTED = "not collected"
+
+
 def number(value: Any) -> str:
     return f"{int(value or 0):,}"
+
+
+def count(value: Any) -> str:
+    """A count that may be unknown (None: not collected), never shown as 0."""
+    return NOT_COLLECTED if value is None else number(value)
 
 
 @cache
@@ -204,11 +212,11 @@ def _figures(document: Mapping[str, Any]) -> list[dict[str, Any]]:
          "tone": "plain"},
         {"label": "Regions excluded", "value": number(summary.get("excluded")), "of": "",
          "tone": "plain"},
-        {"label": "Active findings", "value": number(summary.get("active_findings")), "of": "",
+        {"label": "Active findings", "value": count(summary.get("active_findings")), "of": "",
          "tone": "plain"},
-        {"label": "Public", "value": number(summary.get("public_findings")), "of": "",
+        {"label": "Public", "value": count(summary.get("public_findings")), "of": "",
          "tone": "bad" if summary.get("public_findings") else "plain"},
-        {"label": "Cross-account", "value": number(summary.get("cross_account_findings")),
+        {"label": "Cross-account", "value": count(summary.get("cross_account_findings")),
          "of": "", "tone": "plain"},
     ]
 

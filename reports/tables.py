@@ -64,11 +64,14 @@ def resource_types(document: Mapping[str, Any]) -> list[str]:
 
 
 def _zero() -> dict[str, int]:
-    return {"active": 0, "public": 0, "cross_account": 0}
+    # errors: active findings Access Analyzer could not analyze (neither public nor
+    # cross-account), so active = public + cross_account + errors.
+    return {"active": 0, "public": 0, "cross_account": 0, "errors": 0}
 
 
 def region_type_matrix(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per region: status and, per resource type, active / public / cross-account."""
+    """One row per region: status and, per resource type, active / public / cross-account /
+    errors."""
     types = resource_types(document)
     rows = []
     for region in document.get("regions") or []:

@@ -97,6 +97,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+FINDINGS_GATES = {FailOn.PUBLIC: "public_findings", FailOn.FINDINGS: "active_findings"}
+
+
+def check_gate(fail_on: FailOn, coverage_only: bool) -> None:
+    """A gate on findings cannot pass on findings that were never read."""
+    if coverage_only and fail_on in FINDINGS_GATES:
+        raise ConfigError(f"--fail-on {fail_on.value} needs the findings, which a coverage-only "
+                          "scan does not read; use --fail-on gaps (or never) with "
+                          "--coverage-only")
+
+
 def exit_code(document: Mapping[str, Any], fail_on: FailOn) -> int:
     summary = document.get("summary") or {}
     if not summary.get("complete", True) or summary.get("verdict") == "INCOMPLETE":
@@ -105,10 +116,11 @@ def exit_code(document: Mapping[str, Any], fail_on: FailOn) -> int:
         return EXIT_OK
     if document.get("gaps"):
         return EXIT_GAPS
-    if fail_on is FailOn.PUBLIC and summary.get("public_findings"):
-        return EXIT_GAPS
-    if fail_on is FailOn.FINDINGS and summary.get("active_findings"):
-        return EXIT_GAPS
+    key = FINDINGS_GATES.get(fail_on)
+    if key is not None:
+        check_gate(fail_on, summary.get(key) is None)
+        if summary.get(key):
+            return EXIT_GAPS
     return EXIT_OK
 
 
@@ -245,6 +257,8 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             base = stack.enter_context(demo_world())
         options = load_options(args.config, _overrides(args), base)
         options = _apply_flags(options, args)
+        if options.from_json is None:
+            check_gate(options.fail_on, options.coverage_only)
         if options.log.file is not None:
             add_file_log(options.log.file, options.log.max_bytes, options.log.backups)
         started = dt.datetime.now(dt.UTC)

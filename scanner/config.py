@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import yaml
 from reports.formats import OutputFormat
 
 from .errors import ConfigError
-from .model import AnalyzerType
+from .model import REGION_NAME, AnalyzerType
 
 DEFAULT_CONFIG_PATH = Path("config") / "regions.yaml"
 FINDING_STATUSES = ("ACTIVE", "ARCHIVED", "RESOLVED")
@@ -81,6 +82,9 @@ class Options:
     debug: bool = False
     from_json: Path | None = None
     config_path: Path | None = None
+    # Region names botocore does not know (newer than it, or typos): where each was given.
+    # Region discovery decides: a name it lists is accepted, any other is an error.
+    unverified_regions: Mapping[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The settings that shaped the result, as recorded in scan.json and the reports."""
@@ -101,6 +105,7 @@ class Options:
         }
 
 
+@cache
 def known_regions() -> frozenset[str]:
     """Every region botocore knows for Access Analyzer, in every partition."""
     import botocore.session
@@ -135,9 +140,14 @@ class _Reader:
         self.marks = marks
 
     def fail(self, path: tuple[str, ...], message: str) -> ConfigError:
-        where = self.marks.get(path, "")
+        return ConfigError(f"{self.where(path)}: {message}")
+
+    def where(self, path: tuple[str, ...]) -> str:
         key = ".".join(path) if path else "top level"
-        return ConfigError(f"{self.label}{where}: {key}: {message}")
+        # A list item has no mark of its own: the line of the nearest key that has one.
+        mark = next((self.marks[path[:n]] for n in range(len(path), 0, -1)
+                     if path[:n] in self.marks), "")
+        return f"{self.label}{mark}: {key}"
 
     def check_keys(self, doc: Mapping[str, Any], schema: Mapping[str, Any],
                    path: tuple[str, ...]) -> None:
@@ -256,6 +266,7 @@ def options_from_document(document: Mapping[str, Any], label: str = "configurati
     log = options.log
     updates: dict[str, Any] = {}
     regions_known = known_regions()
+    unverified = dict(options.unverified_regions)
 
     if "regions" in document:
         value = document["regions"]
@@ -265,7 +276,8 @@ def options_from_document(document: Mapping[str, Any], label: str = "configurati
             items = _as_list(value)
             if not items:
                 raise reader.fail(("regions",), "expected 'all' or a list of region names")
-            updates["regions"] = tuple(_region(reader, ("regions",), r, regions_known)
+            updates["regions"] = tuple(_region(reader, ("regions",), r, regions_known,
+                                                          unverified)
                                        for r in dict.fromkeys(str(i).strip() for i in items))
     if "exclude" in document:
         value = document["exclude"] or {}
@@ -279,7 +291,8 @@ def options_from_document(document: Mapping[str, Any], label: str = "configurati
             raise reader.fail(("exclude",), "expected a mapping of region: reason")
         exclude = {}
         for region, why in value.items():
-            name = _region(reader, ("exclude", str(region)), str(region), regions_known)
+            name = _region(reader, ("exclude", str(region)), str(region), regions_known,
+                           unverified)
             if why is not None and not isinstance(why, (str, int, float)):
                 raise reader.fail(("exclude", name), "the reason must be text")
             exclude[name] = str(why).strip() if why else "excluded by configuration"
@@ -313,7 +326,7 @@ def options_from_document(document: Mapping[str, Any], label: str = "configurati
         _check_role_arn(reader, ("aws", "role_arn"), aws_updates["role_arn"])
     if "home_region" in aws_doc and aws_doc["home_region"] is not None:
         aws_updates["home_region"] = _region(reader, ("aws", "home_region"),
-                                             str(aws_doc["home_region"]), regions_known)
+                                             str(aws_doc["home_region"]), regions_known, None)
     if "retry_mode" in aws_doc:
         aws_updates["retry_mode"] = reader.choices(("aws", "retry_mode"), aws_doc["retry_mode"],
                                                    RETRY_MODES)[0]
@@ -357,14 +370,35 @@ def options_from_document(document: Mapping[str, Any], label: str = "configurati
                                               upper=True)[0]
 
     return replace(options, **updates, aws=replace(aws, **aws_updates),
-                   log=replace(log, **log_updates))
+                   log=replace(log, **log_updates), unverified_regions=unverified)
 
 
-def _region(reader: _Reader, path: tuple[str, ...], name: str, known: frozenset[str]) -> str:
+def _region(reader: _Reader, path: tuple[str, ...], name: str, known: frozenset[str],
+            unverified: dict[str, str] | None) -> str:
+    """A region name: one botocore knows, or (where `unverified` collects them) one shaped
+    like a region, which region discovery must then list (AWS launches regions after the
+    installed botocore was released)."""
     name = name.strip().lower()
-    if name not in known:
-        raise reader.fail(path, _unknown(name, known, "region"))
-    return name
+    if name in known:
+        return name
+    if unverified is not None and REGION_NAME.match(name):
+        unverified[name] = reader.where(path)
+        return name
+    raise reader.fail(path, _unknown(name, known, "region"))
+
+
+def verify_regions(options: Options, listed: frozenset[str] | None) -> None:
+    """After discovery: a name botocore does not know must be one discovery listed.
+
+    `listed` is None when discovery fell back to botocore's own list: nothing to check
+    against, so such a name is tried (or excluded) as given.
+    """
+    if listed is None:
+        return
+    for name, where in options.unverified_regions.items():
+        if name not in listed:
+            raise ConfigError(f"{where}: {_unknown(name, known_regions() | listed, 'region')} "
+                              "(neither botocore nor the account's region list knows it)")
 
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")

@@ -82,7 +82,8 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> dict[str, Any]:
              "status_reason": a.status_reason, "created_at": iso(a.created_at)}
             for a in scan.analyzers or ()
         ],
-        "findings_analyzer": ({"name": source.name, "arn": source.arn, "type": source.type}
+        "findings_analyzer": ({"name": source.name, "arn": source.arn, "type": source.type,
+                               "selection": verdict.findings_selection}
                               if source else None),
         "findings_scope": verdict.findings_label,
         "findings_collected": scan.findings_collected,
@@ -167,9 +168,12 @@ def build_document(result: ScanResult, judgement: Judgement,
             "errors": statuses.count(RegionStatus.ERROR),
             "not_enabled": statuses.count(RegionStatus.NOT_ENABLED),
             "excluded": statuses.count(RegionStatus.EXCLUDED),
-            "active_findings": len(active),
-            "public_findings": sum(1 for f in active if f.is_public and not f.error),
-            "cross_account_findings": sum(1 for f in active if not f.is_public and not f.error),
+            # null, not 0, when no finding was read (--coverage-only): unknown is not none.
+            "active_findings": None if result.coverage_only else len(active),
+            "public_findings": None if result.coverage_only else sum(
+                1 for f in active if f.is_public and not f.error),
+            "cross_account_findings": None if result.coverage_only else sum(
+                1 for f in active if not f.is_public and not f.error),
             "verdict": judgement.verdict.value,
             "complete": judgement.complete,
             "incomplete_reasons": list(judgement.incomplete_reasons),

@@ -8,11 +8,14 @@ assessed and why.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 ACCESS_ANALYZER_PRINCIPAL = "access-analyzer.amazonaws.com"
+# What a region name looks like (us-east-1, ap-southeast-5, eusc-de-east-1 ...).
+REGION_NAME = re.compile(r"^[a-z]{2,}(-[a-z]+)+-\d{1,2}$")
 
 
 class AnalyzerType(StrEnum):

@@ -28,7 +28,7 @@ from .collect.analyzers import findings_statistics, list_analyzers, list_archive
 from .collect.findings import Stream, plan_streams, read_page
 from .collect.organization import ORGANIZATION_CALLS, collect_identity, organization_facts
 from .collect.regions import RegionPlan, discover_regions, plan_regions
-from .config import Options
+from .config import Options, verify_regions
 from .errors import ConfigError, Interrupted
 from .judge import findings_source
 from .model import (
@@ -38,6 +38,7 @@ from .model import (
     Finding,
     FindingsStatistics,
     RegionScan,
+    RegionSource,
     ScanResult,
 )
 
@@ -197,6 +198,13 @@ class Scan:
         try:
             identity, organization, discovery = self._discover()
             discovered = time.monotonic()
+            listed = (None if discovery.source is RegionSource.BOTOCORE
+                      else frozenset(r.region for r in discovery.regions))
+            verify_regions(self.options, listed)
+            for name in self.options.unverified_regions:
+                log.warning("%s is not a region the installed botocore knows; %s", name,
+                            f"{discovery.source.value} lists it" if listed
+                            else "used as given (the region list is botocore's own)")
             plans = plan_regions(discovery, self.options.regions, self.options.exclude)
             regions = [self._region(plan) for plan in plans]
             self._total = sum(1 for r in regions if r.plan.scan)

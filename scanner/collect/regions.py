@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,14 +9,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..aws import error_from
-from ..model import ApiError, RegionAvailability, RegionDiscovery, RegionSource
+from ..model import REGION_NAME, ApiError, RegionAvailability, RegionDiscovery, RegionSource
 
 ENABLED_STATUSES = frozenset({"ENABLED", "ENABLED_BY_DEFAULT"})
 DISABLED_STATUSES = frozenset({"DISABLED"})
 EC2_ENABLED = frozenset({"opt-in-not-required", "opted-in"})
 EC2_DISABLED = frozenset({"not-opted-in"})
-# What a region name looks like; anything else in a response is reported, not called.
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
 def _enabled(status: Any, enabled: frozenset[str], disabled: frozenset[str]) -> bool | None:

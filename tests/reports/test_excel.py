@@ -137,13 +137,13 @@ def test_sheets_in_order_with_exact_headers(book):
                                     "Detail", "Remediation"]
     assert header(book["Regions"]) == [
         "Region", "Status", "Reason", "Detail", "Opt-in status", "Analyzers", "Findings scope",
-        "Active", "Public", "Cross-account", "Archived", "Resolved", "Complete", "Error code",
-        "Error message"]
+        "Active", "Public", "Cross-account", "Could not be analyzed", "Archived", "Resolved",
+        "Complete", "Error code", "Error message"]
     assert header(book["Findings"]) == FINDINGS_HEADERS
-    counts = ["active", "public", "cross-account"]
+    counts = ["active", "public", "cross-account", "could not be analyzed"]
     assert header(book["By resource type"]) == [
         "Region", "Status", "Findings scope", "Complete", "Total active", "Total public",
-        "Total cross-account",
+        "Total cross-account", "Total could not be analyzed",
         *(f"{label} {k}" for label in [*CLASSIC_LABELS, "SNS topic"] for k in counts)]
     assert header(book["By account"]) == [
         "Account ID", "Account name", "Active", "Public", "Cross-account", "Regions",
@@ -156,7 +156,7 @@ def test_sheets_in_order_with_exact_headers(book):
 def test_seven_classic_types_even_without_findings(tmp_path, valid_document):
     document = valid_document(make_document([covered("us-east-1")]))
     book = load_workbook(excel.write_workbook(document, tmp_path))
-    labels = header(book["By resource type"])[7::3]
+    labels = header(book["By resource type"])[8::4]
     assert labels == [f"{label} active" for label in CLASSIC_LABELS]
     assert data(book["Findings"]) == []
     assert data(book["By account"]) == []
@@ -543,3 +543,21 @@ def test_reports_never_import_the_scanner():
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True,
                    cwd=Path(__file__).resolve().parents[2])
+
+
+def test_by_resource_type_adds_up_with_the_findings_that_could_not_be_analyzed(tmp_path):
+    document = make_document([covered("us-east-1", [
+        finding(is_public=True), finding(), finding(error="ACCESS_DENIED"),
+        finding(resource_type="AWS::KMS::Key", error="INTERNAL_ERROR")])])
+    book = load_workbook(excel.write_workbook(document, tmp_path))
+    ws = book["By resource type"]
+    heads = header(ws)
+    for row in data(ws):
+        values = dict(zip(heads, row, strict=True))
+        for prefix in ["Total", *CLASSIC_LABELS]:
+            active = values[f"{prefix} active"] or 0
+            parts = [values[f"{prefix} {k}"] or 0
+                     for k in ("public", "cross-account", "could not be analyzed")]
+            assert active == sum(parts), (prefix, row)
+    total = dict(zip(heads, data(ws)[-1], strict=True))
+    assert (total["Total active"], total["Total could not be analyzed"]) == (4, 2)

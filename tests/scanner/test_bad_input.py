@@ -23,7 +23,7 @@ def assert_one_line_error(run, *fragments: str) -> None:
 
 
 @pytest.mark.parametrize("args, fragments", [
-    (["--regions", "us-east-1,eu-wset-1"], ["unknown region 'eu-wset-1'",
+    (["--regions", "us-east-1,eu_west-1"], ["unknown region 'eu_west-1'",
                                            "did you mean 'eu-west-1'"]),
     (["--regions", "us-east-1", "--exclude", "us-east-1"], ["leave nothing to scan"]),
     (["--workers", "0"], ["workers", "from 1 to 256"]),

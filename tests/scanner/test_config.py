@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,9 @@ def test_flags_override_the_file(tmp_path):
                                        "did you mean 'aws.retry_mode'"]),
     ("workers: many\n", ["workers", "whole number", "'many'"]),
     ("workers: true\n", ["workers", "whole number"]),
-    ("regions: [us-east-1, eu-wset-1]\n", ["unknown region 'eu-wset-1'",
+    ("regions: [us-east-1, eu_west-1]\n", ["unknown region 'eu_west-1'",
                                            "did you mean 'eu-west-1'"]),
+    ("exclude: {EU-WEST: x}\n", ["regions.yaml:1", "exclude.EU-WEST", "unknown region"]),
     ("coverage_types: [ORGANISATION]\n", ["coverage_types", "'ORGANISATION'",
                                           "did you mean 'ORGANIZATION'"]),
     ("fail_on: always\n", ["fail_on", "'always'"]),
@@ -102,3 +104,20 @@ def test_organization_external_access_is_always_the_primary_required_type(tmp_pa
     assert options.coverage_types == ("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")
     with pytest.raises(ConfigError, match="'ACCOUNT'"):
         load(tmp_path, "coverage_types: [ACCOUNT]\n")
+
+
+def test_a_region_newer_than_botocore_is_accepted_until_discovery_says_otherwise(tmp_path):
+    from scanner.config import verify_regions
+
+    options = load(tmp_path, "regions: [us-east-1, xx-future-1]\nexclude: [eu-wset-1]\n")
+    assert options.regions == ("us-east-1", "xx-future-1")
+    assert set(options.unverified_regions) == {"xx-future-1", "eu-wset-1"}
+    assert "regions.yaml:2: exclude.eu-wset-1" in options.unverified_regions["eu-wset-1"]
+    verify_regions(options, None)  # botocore's own list: nothing to check against
+    with pytest.raises(ConfigError) as caught:
+        verify_regions(options, frozenset({"us-east-1", "xx-future-1", "eu-west-1"}))
+    message = str(caught.value)
+    assert "regions.yaml:2: exclude.eu-wset-1" in message
+    assert "did you mean 'eu-west-1'" in message and "\n" not in message
+    verify_regions(replace(options, unverified_regions={"xx-future-1": "regions"}),
+                   frozenset({"us-east-1", "xx-future-1"}))

@@ -376,3 +376,140 @@ def test_hostile_strings_from_aws_stay_inert_in_every_report(monkeypatch, run_sc
             archive.namelist() else b""
     assert sheets and not any(re.search(rb"<f[ >]", sheet) for sheet in sheets)
     assert b"HYPERLINK" in b"".join(sheets) + shared
+
+
+# -- issue 14: wrong answers an independent probe found, each against a simulated world ----
+
+EVERYWHERE = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+
+def test_management_owning_an_active_analyzer_everywhere_is_compliant(monkeypatch, run_scan):
+    """A delegated administrator is registered, but the management account's own ACTIVE
+    organization analyzers cover every region: COMPLIANT, exit 0 (it was INCOMPLETE, 3)."""
+    with env_world(monkeypatch, scanner={"account": "management"},
+                   analyzers=[org_analyzer(EVERYWHERE, gen(12), account="management")]):
+        run = run_scan()
+    summary = run.document["summary"]
+    assert run.code == 0, run.err
+    assert (summary["verdict"], summary["complete"], summary["incomplete_reasons"]) == (
+        "COMPLIANT", True, [])
+    assert summary["covered"] == 3 and run.document["gaps"] == []
+    assert [a["code"] for a in run.document["advisories"]] == [
+        "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR"]
+    assert summary["active_findings"] == 36
+
+
+def test_required_unused_access_seen_from_management_is_not_a_false_gap(monkeypatch, run_scan,
+                                                                       tmp_path):
+    """The delegated administrator may own the unused-access analyzers, invisible from the
+    management account: not assessed (it was GAP MISSING_REQUIRED_TYPE, exit 1); and a
+    FAILED one beside an ACTIVE organization analyzer is worded as what it is."""
+    config = tmp_path / "unused.yaml"
+    config.write_text("coverage_types: [ORGANIZATION, ORGANIZATION_UNUSED_ACCESS]\n")
+    analyzers = [org_analyzer(EVERYWHERE, gen(5), account="management"),
+                 {"type": "ORGANIZATION_UNUSED_ACCESS", "name": "unused", "region": "us-east-1",
+                  "account": "management", "status": "FAILED",
+                  "status_reason": "SERVICE_LINKED_ROLE_CREATION_FAILED"}]
+    with env_world(monkeypatch, scanner={"account": "management"}, analyzers=analyzers):
+        run = run_scan("--config", str(config))
+    assert run.code == 3, run.err
+    assert run.document["summary"]["verdict"] == "INCOMPLETE"
+    assert not any(g["code"] == "MISSING_REQUIRED_TYPE" for g in run.document["gaps"])
+    for name in EVERYWHERE:
+        region = run.region(name)
+        assert (region["status"], region["reason"]) == ("ERROR",
+                                                        "OrganizationAnalyzersNotVisible")
+        assert "no ACTIVE ORGANIZATION_UNUSED_ACCESS analyzer is visible" in region["detail"]
+        assert "whose findings were read" in region["detail"]
+        assert sum(c["active"] for c in region["findings"].values()) == 5
+    failed = run.region("us-east-1")["detail"]
+    assert "no organization analyzer is visible" not in failed
+    assert "unused (FAILED: SERVICE_LINKED_ROLE_CREATION_FAILED)" in failed
+    gap = next(g for g in run.document["gaps"]
+               if g["code"] == "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR")
+    assert all(name in gap["detail"] for name in EVERYWHERE)
+
+
+def test_coverage_only_never_passes_a_findings_gate(monkeypatch, run_scan, tmp_path):
+    """--coverage-only reads no finding: the counts are unknown (null), not 0, and a gate on
+    findings is refused instead of passing (it exited 0 on public findings)."""
+    with env_world(monkeypatch, analyzers=[org_analyzer(EVERYWHERE, gen(10, public_share=1.0))]):
+        coverage = run_scan("--coverage-only", formats="json,html,xlsx")
+        public = run_scan("--coverage-only", "--fail-on", "public")
+        findings = run_scan("--coverage-only", "--fail-on", "findings")
+    assert coverage.code == 0
+    summary = coverage.document["summary"]
+    assert (summary["active_findings"], summary["public_findings"],
+            summary["cross_account_findings"]) == (None, None, None)
+    assert "Findings: not collected" in coverage.out
+    html = (coverage.directory / "report.html").read_text()
+    assert "not collected" in html
+    for refused in (public, findings):
+        assert refused.code == 2 and refused.document == {}
+        assert "coverage-only" in refused.err and "Traceback" not in refused.err
+    # Re-rendering that scan with a findings gate cannot pass either.
+    again = run_scan("--from-json", str(coverage.directory / "scan.json"), "--fail-on",
+                     "public")
+    assert again.code == 2 and "coverage-only" in again.err
+
+
+def test_a_region_newer_than_botocore_can_be_excluded(monkeypatch, run_scan):
+    """Discovery lists a region the installed botocore does not know, and an SCP denies it:
+    --exclude accepts its name (it was exit 2, "unknown region"), so the run can be clean."""
+    regions = {"universe": [*EVERYWHERE, "new:xx-future-1"]}
+    with env_world(monkeypatch, regions=regions, analyzers=[org_analyzer(EVERYWHERE)],
+                   conditions={"xx-future-1": {"deny": True}}):
+        scanned = run_scan()
+        excluded = run_scan("--exclude", "xx-future-1")
+        typo = run_scan("--exclude", "xx-futrue-1")
+    assert scanned.code == 3
+    assert scanned.region("xx-future-1")["status"] == "ERROR"
+    assert excluded.code == 0, excluded.err
+    assert excluded.region("xx-future-1")["status"] == "EXCLUDED"
+    assert "xx-future-1 is not a region the installed botocore knows" in excluded.err
+    # A name neither botocore nor the region list knows is still a one-line error.
+    assert typo.code == 2 and typo.document == {}
+    assert "unknown region 'xx-futrue-1'" in typo.err
+    assert "did you mean 'xx-future-1'" in typo.err
+
+
+def test_of_two_active_organization_analyzers_the_oldest_is_read(monkeypatch, run_scan):
+    """ListAnalyzers lists "alpha" (newer) before "zeta" (older): the findings of the oldest
+    are read, whatever the order, and the report says so (it read whichever came first)."""
+    analyzers = [
+        {**org_analyzer(["us-east-1"], gen(7)), "name": "zeta",
+         "created_at": "2024-01-01T00:00:00Z"},
+        {**org_analyzer(["us-east-1"], gen(3)), "name": "alpha",
+         "created_at": "2026-01-01T00:00:00Z"},
+        org_analyzer(["eu-west-1", "ap-southeast-2"])]
+    with env_world(monkeypatch, analyzers=analyzers):
+        run = run_scan()
+    region = run.region("us-east-1")
+    assert region["findings_analyzer"]["name"] == "zeta"
+    assert sum(c["active"] for c in region["findings"].values()) == 7
+    assert "the oldest of 2 ACTIVE ORGANIZATION analyzers" in region["detail"]
+    assert "not read: alpha" in region["findings_analyzer"]["selection"]
+
+
+def test_several_inactive_organization_analyzers_are_all_named(monkeypatch, run_scan):
+    analyzers = [org_analyzer(["us-east-1", "eu-west-1"]),
+                 {"type": "ORGANIZATION", "name": "old", "region": "ap-southeast-2",
+                  "status": "FAILED", "status_reason": "DELEGATED_ADMINISTRATOR_DEREGISTERED"},
+                 {"type": "ORGANIZATION", "name": "new", "region": "ap-southeast-2",
+                  "status": "CREATING"}]
+    with env_world(monkeypatch, analyzers=analyzers):
+        run = run_scan()
+    gap = next(g for g in run.document["gaps"] if g["region"] == "ap-southeast-2")
+    assert "old (FAILED: DELEGATED_ADMINISTRATOR_DEREGISTERED)" in gap["title"]
+    assert "new (CREATING)" in gap["title"]
+
+
+def test_analyzer_disabled_while_trusted_access_was_off_is_recreated(monkeypatch, run_scan):
+    analyzers = [org_analyzer(["us-east-1", "eu-west-1"]),
+                 {"type": "ORGANIZATION", "name": "org", "region": "ap-southeast-2",
+                  "status": "DISABLED", "status_reason": "AWS_SERVICE_ACCESS_DISABLED"}]
+    with env_world(monkeypatch, analyzers=analyzers):  # trusted access is enabled
+        run = run_scan()
+    gap = next(g for g in run.document["gaps"] if g["region"] == "ap-southeast-2")
+    assert "enable-aws-service-access" not in gap["remediation"]
+    assert gap["remediation"].startswith("aws accessanalyzer delete-analyzer --analyzer-name org")
