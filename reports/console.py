@@ -2,48 +2,43 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any
+from document.rules import one_line
+from document.schema import Region, ScanDocument
 
-_CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 COLUMNS = ("REGION", "STATUS", "REASON", "ACTIVE", "PUBLIC")
 
 
-def clean(value: Any) -> str:
-    """Text from AWS with control characters (terminal escape sequences) neutralised."""
-    return _CONTROL.sub("?", "" if value is None else str(value))
+def clean(value: object) -> str:
+    """Text from AWS for one terminal line: escape sequences and line breaks shown, not sent."""
+    return one_line("" if value is None else str(value))
 
 
-def _counts(region: Mapping[str, Any]) -> tuple[str, str]:
-    if not region.get("findings_collected"):
+def _counts(region: Region) -> tuple[str, str]:
+    if not region["findings_collected"]:
         return "-", "-"
-    findings = region.get("findings") or {}
-    active = sum(c.get("active", 0) for c in findings.values())
-    public = sum(c.get("public", 0) for c in findings.values())
-    mark = "" if region.get("complete", True) else "+"
+    findings = region["findings"].values()
+    active = sum(c["active"] for c in findings)
+    public = sum(c["public"] for c in findings)
+    mark = "" if region["complete"] else "+"
     return f"{active}{mark}", f"{public}{mark}"
 
 
-def render_console(document: Mapping[str, Any], width: int = 100) -> str:
-    org = document.get("organization") or {}
-    summary = document.get("summary") or {}
-    identity = document.get("identity") or {}
+def render_console(document: ScanDocument, width: int = 100) -> str:
+    org = document["organization"]
+    summary = document["summary"]
     lines = [
-        f"aa-scan {clean((document.get('tool') or {}).get('version'))}: organization "
-        f"{clean(org.get('id') or 'unknown')}, scanned from {clean(identity.get('account_id'))} "
-        f"({clean(org.get('scanning_account_role'))})",
-        f"Trusted access: {_tristate(org.get('trusted_access'), 'enabled', 'DISABLED')}   "
-        f"Delegated administrator: {_admins(org.get('delegated_administrators'))}",
+        f"aa-scan {clean(document['tool']['version'])}: organization "
+        f"{clean(org['id'] or 'unknown')}, scanned from "
+        f"{clean(document['identity']['account_id'])} ({clean(org['scanning_account_role'])})",
+        f"Trusted access: {_tristate(org['trusted_access'], 'enabled', 'DISABLED')}   "
+        f"Delegated administrator: {_admins(org['delegated_administrators'])}",
         "",
     ]
     rows = []
-    for region in document.get("regions") or []:
+    for region in document["regions"]:
         active, public = _counts(region)
-        reason = clean(region.get("reason") or "")
-        rows.append((clean(region.get("region")), clean(region.get("status")), reason, active,
-                     public))
+        rows.append((clean(region["region"]), clean(region["status"]),
+                     clean(region["reason"] or ""), active, public))
     reason_width = max(10, width - 16 - 13 - 8 - 8 - 8)
     header = f"{COLUMNS[0]:<16}{COLUMNS[1]:<13}{COLUMNS[2]:<{reason_width}}" \
              f"{COLUMNS[3]:>8}{COLUMNS[4]:>8}"
@@ -56,40 +51,37 @@ def render_console(document: Mapping[str, Any], width: int = 100) -> str:
     if any(r[3].endswith("+") for r in rows):
         lines.append("(+: incomplete, more findings may exist)")
     lines.append("")
-    verdict = clean(summary.get("verdict"))
-    if summary.get("active_findings") is None:
+    if summary["active_findings"] is None:
         findings = "Findings: not collected (coverage only)."
     else:
-        findings = (f"Active findings: {summary.get('active_findings', 0)} "
-                    f"({summary.get('public_findings', 0)} public, "
-                    f"{summary.get('cross_account_findings', 0)} cross-account).")
+        findings = (f"Active findings: {summary['active_findings']} "
+                    f"({summary['public_findings']} public, "
+                    f"{summary['cross_account_findings']} cross-account).")
     lines.append(
-        f"Verdict: {verdict}. Regions: {summary.get('covered', 0)} covered, "
-        f"{summary.get('gaps', 0)} with gaps, {summary.get('errors', 0)} not assessed, "
-        f"{summary.get('not_enabled', 0)} not enabled, {summary.get('excluded', 0)} excluded. "
-        + findings)
-    for reason in summary.get("incomplete_reasons") or []:
+        f"Verdict: {clean(summary['verdict'])}. Regions: {summary['covered']} covered, "
+        f"{summary['gaps']} with gaps, {summary['errors']} not assessed, "
+        f"{summary['not_enabled']} not enabled, {summary['excluded']} excluded. " + findings)
+    for reason in summary["incomplete_reasons"]:
         lines.append(f"Incomplete: {clean(reason)}")
-    gaps = document.get("gaps") or []
+    gaps = document["gaps"]
     if gaps:
         lines.append("")
         lines.append(f"Gaps ({len(gaps)}):")
         for gap in gaps:
-            lines.append(f"  [{clean(gap.get('severity'))}] {clean(gap.get('title'))}")
-            lines.append(f"      fix: {clean(gap.get('remediation'))}")
-            if gap.get("remediation_note"):
-                lines.append(f"           {clean(gap.get('remediation_note'))}")
-    for advisory in document.get("advisories") or []:
-        lines.append(f"Advisory [{clean(advisory.get('severity'))}]: "
-                     f"{clean(advisory.get('title'))}")
+            lines.append(f"  [{clean(gap['severity'])}] {clean(gap['title'])}")
+            lines.append(f"      fix: {clean(gap['remediation'])}")
+            if gap["remediation_note"]:
+                lines.append(f"           {clean(gap['remediation_note'])}")
+    for advisory in document["advisories"]:
+        lines.append(f"Advisory [{clean(advisory['severity'])}]: {clean(advisory['title'])}")
     return "\n".join(lines) + "\n"
 
 
-def _tristate(value: Any, yes: str, no: str) -> str:
+def _tristate(value: bool | None, yes: str, no: str) -> str:
     return "unknown" if value is None else (yes if value else no)
 
 
-def _admins(value: Any) -> str:
+def _admins(value: list[str] | None) -> str:
     if value is None:
         return "unknown"
     return ", ".join(clean(v) for v in value) if value else "none"

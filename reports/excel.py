@@ -13,6 +13,7 @@ marker, and a table longer than a sheet continues on "Findings (2)", "Findings (
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import re
 import textwrap
@@ -28,10 +29,13 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from document.rules import UNSAFE, reveal, type_label
+from document.schema import ScanDocument
+
 from . import tables
 from .files import write_atomic
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the class of write-only sheets; only its public methods are used
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 FILE_NAME = "report.xlsx"
@@ -76,13 +80,12 @@ def _status_style(key: str | None) -> str | None:
 # --- hostile text -----------------------------------------------------------------------------
 
 # Every string that needs more than a pass-through: a first character that a spreadsheet would
-# read as the start of a formula (or an error value), a character XLSX cannot hold (control
-# characters, lone surrogates, U+FFFE/U+FFFF), a carriage return (XML parsers turn it into a
-# line feed) or a literal "_xHHHH_" (Excel would decode it as an escape). Searched only for
-# strings that fail a cheaper test first (see _SheetWriter._convert).
-_SPECIAL = re.compile(r"^[=+\-@\t\r#]|[\x00-\x08\x0b\x0c\x0e-\x1f\r\ud800-\udfff\ufffe\uffff]"
-                      r"|_x[0-9A-Fa-f]{4}_")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# read as the start of a formula (or an error value), an unsafe character (document.rules:
+# controls, bidi and invisible characters, lone surrogates, non-characters; XLSX cannot even
+# hold some of them), a carriage return (XML parsers turn it into a line feed) or a literal
+# "_xHHHH_" (Excel would decode it as an escape). Searched only for strings that fail a cheaper
+# test first (see _SheetWriter._convert).
+_SPECIAL = re.compile(rf"^[=+\-@\t\r#]|\r|{UNSAFE.pattern}|_x[0-9A-Fa-f]{{4}}_")
 # OOXML (ECMA-376 22.4.2.4) escapes a character as _xHHHH_, and a literal "_x" that looks like
 # an escape by escaping its underscore. Excel and LibreOffice decode both.
 _ESCAPE = re.compile(r"\r|_(?=x[0-9A-Fa-f]{4}_)")
@@ -99,8 +102,8 @@ def truncation_marker(length: int) -> str:
 
 
 def clean_text(value: str) -> str:
-    """The text as stored: illegal characters removed, escaped, at most one cell long."""
-    text = _ILLEGAL.sub("", value)
+    """The text as stored: unsafe characters shown, escaped, at most one cell long."""
+    text = reveal(value)
     stored = _escape(text)
     if len(stored) <= MAX_CELL_CHARS:
         return stored
@@ -429,11 +432,10 @@ ARCHIVE_RULES = Table("Archive rules", [
 ERRORS = Table("Errors", [Column("Scope", 18), Column("Region", 16), Column("Operation", 28),
                           Column("Code", 28), Column("Message", 80)], fit_width=True)
 SCOPE_LABELS = {"ORGANIZATION": "ORGANIZATION", "ACCOUNT": "ACCOUNT (account-scoped)"}
-_COUNTS = ("active", "public", "cross_account", "errors")
+_COUNTS = tables.COUNT_KEYS
 _COUNT_LABELS = {"active": "active", "public": "public", "cross_account": "cross-account",
                  "errors": "could not be analyzed"}
-SHEET_TITLES = ("Summary", "Gaps", "Regions", "Findings", "By resource type", "By account",
-                "Archive rules", "Errors")
+NOT_COLLECTED = "not collected (coverage only)"
 
 
 def scope_label(scope: str | None) -> str | None:
@@ -451,210 +453,177 @@ def _readable(value: Any) -> Any:
     return value
 
 
-def _account(document: Mapping[str, Any], account_id: str | None) -> str | None:
-    if not account_id:
-        return None
-    name = tables.account_name(document, account_id)
-    return f"{account_id} ({name})" if name else account_id
+def _total(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
-def _total(regions: Sequence[Mapping[str, Any]], key: str) -> int | None:
-    values: list[int] = [r[key] for r in regions if isinstance(r.get(key), int)]
-    return sum(values) if values else None
-
-
-def summary_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
-    summary = document.get("summary") or {}
-    org = document.get("organization") or {}
-    identity = document.get("identity") or {}
-    tool = document.get("tool") or {}
-    regions = document.get("regions") or []
-    verdict = summary.get("verdict")
+def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    summary = document["summary"]
+    org = document["organization"]
+    identity = document["identity"]
+    tool = document["tool"]
+    regions = document["regions"]
+    verdict = summary["verdict"]
     yield ["Verdict", "Verdict", Styled(verdict, _status_style(verdict))]
     yield ["Verdict", "Headline", tables.headline(document)]
-    yield ["Verdict", "Scan complete", summary.get("complete")]
-    for reason in summary.get("incomplete_reasons") or []:
+    yield ["Verdict", "Scan complete", summary["complete"]]
+    for reason in summary["incomplete_reasons"]:
         yield ["Verdict", "Incomplete because", reason]
-    yield ["Verdict", "Interrupted", summary.get("interrupted")]
-    yield ["Verdict", "Coverage only (no findings)", summary.get("coverage_only")]
+    yield ["Verdict", "Interrupted", summary["interrupted"]]
+    yield ["Verdict", "Coverage only (no findings)", summary["coverage_only"]]
 
-    admins = org.get("delegated_administrators")
-    accounts = org.get("accounts")
-    trusted = org.get("trusted_access")
-    yield ["Organization", "Organization ID", org.get("id") or "—"]
+    admins = org["delegated_administrators"]
+    accounts = org["accounts"]
+    trusted = org["trusted_access"]
+    yield ["Organization", "Organization ID", org["id"] or "—"]
     yield ["Organization", "Management account",
-           _account(document, org.get("management_account_id")) or "—"]
-    yield ["Organization", "Scanning account", _account(document, identity.get("account_id"))]
-    yield ["Organization", "Scanning identity", identity.get("arn")]
-    yield ["Organization", "Scanning account role", org.get("scanning_account_role")]
-    if org.get("scanning_account_role_detail"):
-        yield ["Organization", "Role detail", org.get("scanning_account_role_detail")]
+           tables.account_text(document, org["management_account_id"]) or "—"]
+    yield ["Organization", "Scanning account",
+           tables.account_text(document, identity["account_id"])]
+    yield ["Organization", "Scanning identity", identity["arn"]]
+    yield ["Organization", "Scanning account role", org["scanning_account_role"]]
+    if org["scanning_account_role_detail"]:
+        yield ["Organization", "Role detail", org["scanning_account_role_detail"]]
     yield ["Organization", "Trusted access for Access Analyzer",
-           trusted if isinstance(trusted, bool) else "unknown"]
+           "unknown" if trusted is None else trusted]
     yield ["Organization", "Delegated administrators",
            "unknown" if admins is None
-           else ", ".join(_account(document, a) or "" for a in admins) or "none"]
-    yield ["Organization", "Accounts", len(accounts) if isinstance(accounts, Mapping)
-           else "unknown"]
+           else ", ".join(tables.account_text(document, a) for a in admins) or "none"]
+    yield ["Organization", "Accounts", "unknown" if accounts is None else len(accounts)]
 
-    started = tables.parse_time(document.get("started_at"))
-    finished = tables.parse_time(document.get("finished_at"))
+    started = tables.parse_time(document["started_at"])
+    finished = tables.parse_time(document["finished_at"])
     yield ["Scan", "Started (UTC)", started]
     yield ["Scan", "Finished (UTC)", finished]
     if started and finished:
         yield ["Scan", "Duration (seconds)", round((finished - started).total_seconds())]
-    yield ["Scan", "Tool", f"{tool.get('name') or 'aa-scan'} {tool.get('version') or ''}".strip()]
-    yield ["Scan", "Schema version", document.get("schema_version")]
-    discovery = document.get("discovery") or {}
-    if discovery.get("source"):
-        yield ["Scan", "Region discovery", discovery.get("source")]
-    for key, value in (document.get("configuration") or {}).items():
+    yield ["Scan", "Tool", f"{tool['name']} {tool['version']}".strip()]
+    yield ["Scan", "Schema version", document["schema_version"]]
+    yield ["Scan", "Region discovery", document["discovery"]["source"]]
+    for key, value in document["configuration"].items():
         yield ["Configuration", str(key), _readable(value)]
 
-    yield ["Regions", "Regions scanned", summary.get("regions_total", len(regions))]
-    for status, key in (("COVERED", "covered"), ("GAP", "gaps"), ("ERROR", "errors"),
-                        ("NOT_ENABLED", "not_enabled"), ("EXCLUDED", "excluded")):
-        yield ["Regions", Styled(tables.STATUS_LABELS[status], _status_style(status)),
-               summary.get(key, 0)]
+    yield ["Regions", "Regions scanned", summary["regions_total"]]
+    for status, number in (("COVERED", summary["covered"]), ("GAP", summary["gaps"]),
+                           ("ERROR", summary["errors"]), ("NOT_ENABLED", summary["not_enabled"]),
+                           ("EXCLUDED", summary["excluded"])):
+        yield ["Regions", Styled(tables.STATUS_LABELS[status], _status_style(status)), number]
 
-    for label, key in (("Active findings", "active_findings"), ("Public", "public_findings"),
-                       ("Cross-account", "cross_account_findings")):
-        value = summary.get(key)
-        yield ["Findings", label, "not collected (coverage only)" if value is None else value]
-    yield ["Findings", "Archived (all regions)", _total(regions, "archived")]
-    yield ["Findings", "Resolved (all regions)", _total(regions, "resolved")]
-    yield ["Findings", "Findings listed", len(document.get("findings") or [])]
+    for label, found in (("Active findings", summary["active_findings"]),
+                         ("Public", summary["public_findings"]),
+                         ("Cross-account", summary["cross_account_findings"])):
+        yield ["Findings", label, NOT_COLLECTED if found is None else found]
+    yield ["Findings", "Archived (all regions)", _total(r["archived"] for r in regions)]
+    yield ["Findings", "Resolved (all regions)", _total(r["resolved"] for r in regions)]
+    yield ["Findings", "Findings listed", len(document["findings"])]
 
-    yield ["Gaps", "Gaps", len(document.get("gaps") or [])]
-    yield ["Gaps", "Advisories", len(document.get("advisories") or [])]
+    yield ["Gaps", "Gaps", len(document["gaps"])]
+    yield ["Gaps", "Advisories", len(document["advisories"])]
     yield ["Gaps", "Failed calls (Errors sheet)", len(tables.errors(document))]
 
 
-def gap_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
-    for kind, key in (("Gap", "gaps"), ("Advisory", "advisories")):
-        for gap in document.get(key) or []:
-            severity = gap.get("severity")
+def gap_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    for kind, gaps in (("Gap", document["gaps"]), ("Advisory", document["advisories"])):
+        for gap in gaps:
+            severity = gap["severity"]
             yield [Styled(kind, _status_style("GAP") if kind == "Gap" else _status_style("INFO")),
-                   gap.get("scope"), gap.get("region"), Styled(severity, _status_style(severity)),
-                   gap.get("code"), gap.get("title"), gap.get("detail"), gap.get("remediation")]
+                   gap["scope"], gap["region"], Styled(severity, _status_style(severity)),
+                   gap["code"], gap["title"], gap["detail"], gap["remediation"]]
 
 
 def _analyzer_text(analyzer: Mapping[str, Any]) -> str:
-    state = f"{analyzer.get('type')}, {analyzer.get('status')}"
-    if analyzer.get("status_reason"):
+    state = f"{analyzer['type']}, {analyzer['status']}"
+    if analyzer["status_reason"]:
         state += f": {analyzer['status_reason']}"
-    return f"{analyzer.get('name')} ({state})"
+    return f"{analyzer['name']} ({state})"
 
 
-def region_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
-    matrix = tables.region_type_matrix(document)
-    for region, counts in zip(document.get("regions") or [], matrix, strict=True):
-        status = region.get("status")
-        collected = counts["collected"]
-        total = counts["total"]
-        error = region.get("error") or {}
+def region_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    matrix = tables.region_type_matrix(document, tables.resource_types(document))
+    for row in matrix:
+        region = row.region
+        status = region["status"]
+        error = region["error"]
         yield [
-            region.get("region"),
+            region["region"],
             Styled(tables.STATUS_LABELS.get(status, status), _status_style(status)),
-            region.get("reason"), region.get("detail"), region.get("opt_in_status"),
-            "\n".join(_analyzer_text(a) for a in region.get("analyzers") or []) or None,
-            scope_label(region.get("findings_scope")),
-            *(total[k] if collected else None for k in _COUNTS),
-            region.get("archived"), region.get("resolved"), region.get("complete"),
-            error.get("code"), error.get("message"),
+            region["reason"], region["detail"], region["opt_in_status"],
+            "\n".join(_analyzer_text(a) for a in region["analyzers"]) or None,
+            scope_label(region["findings_scope"]),
+            *(row.total[k] if row.collected else None for k in _COUNTS),
+            region["archived"], region["resolved"], region["complete"],
+            error["code"] if error else None, error["message"] if error else None,
         ]
 
 
-def finding_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+def finding_rows(document: ScanDocument) -> Iterator[list[Any]]:
     for row in tables.finding_rows(document):
-        yield [row["region"], row["resource_type"], row["resource"], row["owner_account"],
-               row["owner_name"] or None, row["principal"], row["action"], row["condition"] or None,
-               row["is_public"], row["status"], scope_label(row["scope"]), row["created_at"],
-               row["updated_at"], row["analyzed_at"], row["error"], row["id"], row["analyzer_arn"]]
+        yield [row.region, row.resource_type, row.resource, row.owner_account,
+               row.owner_name or None, row.principal, ", ".join(row.actions),
+               row.condition or None, row.is_public, row.status, scope_label(row.scope),
+               row.created_at, row.updated_at, row.analyzed_at, row.error, row.id,
+               row.analyzer_arn]
 
 
 def type_table(types: Sequence[str]) -> Table:
     columns = [Column("Region", 16), Column("Status", 14), Column("Findings scope", 26),
                Column("Complete", 9)]
     columns += [Column(f"Total {_COUNT_LABELS[k]}", 10) for k in _COUNTS]
-    columns += [Column(f"{tables.type_label(t)} {_COUNT_LABELS[k]}", 13)
+    columns += [Column(f"{type_label(t)} {_COUNT_LABELS[k]}", 13)
                 for t in types for k in _COUNTS]
     return Table("By resource type", columns, cell_style=None)
 
 
-def type_rows(document: Mapping[str, Any], types: Sequence[str]) -> Iterator[list[Any]]:
-    rows = tables.region_type_matrix(document)
+def type_rows(document: ScanDocument, types: Sequence[str]) -> Iterator[list[Any]]:
+    rows = tables.region_type_matrix(document, list(types))
     for row in rows:
-        status = row["status"]
-        collected = row["collected"]
-        yield [row["region"],
+        status = row.region["status"]
+        collected = row.collected
+        yield [row.region["region"],
                Styled(tables.STATUS_LABELS.get(status, status), _status_style(status)),
-               scope_label(row["scope"]), row["complete"],
-               *(row["total"][k] if collected else None for k in _COUNTS),
-               *(row["cells"][t][k] if collected else None for t in types for k in _COUNTS)]
-    totals = tables.matrix_totals(rows, list(types))
+               scope_label(row.region["findings_scope"]), row.region["complete"],
+               *(row.total[k] if collected else None for k in _COUNTS),
+               *(row.cells[t][k] if collected else None
+                 for t in types for k in _COUNTS)]
+    cells, total = tables.matrix_totals(rows, list(types))
     yield [Styled(v, TOTAL) for v in [
-        "Total", None, None, None, *(totals["total"][k] for k in _COUNTS),
-        *(totals["cells"][t][k] for t in types for k in _COUNTS)]]
+        "Total", None, None, None, *(total[k] for k in _COUNTS),
+        *(cells[t][k] for t in types for k in _COUNTS)]]
 
 
 def account_table(types: Sequence[str]) -> Table:
     columns = [Column("Account ID", 15), Column("Account name", 30), Column("Active", 9),
                Column("Public", 9), Column("Cross-account", 10), Column("Regions", 9)]
-    columns += [Column(f"{tables.type_label(t)} active", 12) for t in types]
+    columns += [Column(f"{type_label(t)} active", 12) for t in types]
     return Table("By account", columns, cell_style=None)
 
 
-def account_rows(document: Mapping[str, Any], types: Sequence[str]) -> Iterator[list[Any]]:
+def account_rows(document: ScanDocument, types: Sequence[str]) -> Iterator[list[Any]]:
     for row in tables.account_totals(document):
-        yield [row["account_id"], row["name"] or None, row["active"], row["public"],
-               row["cross_account"], row["regions"],
-               *(row["types"].get(t, 0) for t in types)]
+        yield [row.account_id, row.name or None, row.counts["active"], row.counts["public"],
+               row.counts["cross_account"], len(row.regions),
+               *(row.types.get(t, 0) for t in types)]
 
 
-_FILTER_OPERATORS = {"eq": ("is", "is one of"), "neq": ("is not", "is none of"),
-                     "contains": ("contains", "contains any of")}
+def archive_rule_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    for region in document["regions"]:
+        for rule in region["archive_rules"]:
+            yield [region["region"], rule["analyzer_arn"], rule["name"],
+                   tables.filter_text(rule["filter"]), tables.parse_time(rule["created_at"]),
+                   tables.parse_time(rule["updated_at"])]
 
 
-def filter_text(rule_filter: Any) -> str:
-    """An archive-rule filter as a sentence: criteria joined by AND, values within one by OR."""
-    if not isinstance(rule_filter, Mapping):
-        return "" if rule_filter is None else str(rule_filter)
-    parts = []
-    for key, criterion in rule_filter.items():
-        if not isinstance(criterion, Mapping):
-            parts.append(f"{key} {criterion}")
-            continue
-        for operator, values in criterion.items():
-            if operator == "exists":
-                parts.append(f"{key} {'exists' if values else 'does not exist'}")
-                continue
-            values = list(values) if isinstance(values, list | tuple) else [values]
-            one, many = _FILTER_OPERATORS.get(operator, (operator, operator))
-            parts.append(f"{key} {one if len(values) == 1 else many} "
-                         f"{', '.join(str(v) for v in values)}")
-    return " AND ".join(parts)
-
-
-def archive_rule_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
-    for region in document.get("regions") or []:
-        for rule in region.get("archive_rules") or []:
-            yield [region.get("region"), rule.get("analyzer_arn"), rule.get("name"),
-                   filter_text(rule.get("filter")), tables.parse_time(rule.get("created_at")),
-                   tables.parse_time(rule.get("updated_at"))]
-
-
-def error_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+def error_rows(document: ScanDocument) -> Iterator[list[Any]]:
     for error in tables.errors(document):
-        yield [error.get("scope"), error.get("region"), error.get("operation"),
-               error.get("code"), error.get("message")]
+        yield [error.scope, error.region or None, error.operation or None, error.code,
+               error.message]
 
 
-def sheets(document: Mapping[str, Any]) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
+def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
     """Every table of the workbook, in order, with its rows (lazily for the big ones)."""
     types = tables.resource_types(document)
-    verdict = (document.get("summary") or {}).get("verdict")
-    summary = replace(SUMMARY, tab_color=_TAB_COLOURS.get(verdict or ""))
+    summary = replace(SUMMARY, tab_color=_TAB_COLOURS.get(document["summary"]["verdict"]))
     return [
         (summary, summary_rows(document)),
         (GAPS, gap_rows(document)),
@@ -667,20 +636,27 @@ def sheets(document: Mapping[str, Any]) -> list[tuple[Table, Iterable[Sequence[A
     ]
 
 
+class _Discard(io.RawIOBase):
+    """A stream that keeps nothing (zipfile writes to unseekable streams)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
 def _discard(book: Workbook) -> None:
-    """After a failure: finish each sheet's temporary file and remove it now, not at exit
-    (openpyxl streams every write-only sheet to a file of its own until the save)."""
-    for ws in book.worksheets:
-        with suppress(Exception):
-            if not ws.closed:
-                ws.close()
-        writer = getattr(ws, "_writer", None)
-        if writer is not None:
-            with suppress(Exception):
-                writer.cleanup()
+    """After a failure, let openpyxl finish and remove the file each write-only sheet has
+    been streaming into, now rather than at interpreter exit. openpyxl has no public call to
+    abandon a write-only workbook; saving it into a stream that keeps nothing is the public
+    way to make it clean up (a second failure there changes nothing: the files then go at
+    exit, by openpyxl's own atexit hook)."""
+    with suppress(Exception):
+        book.save(_Discard())
 
 
-def build_workbook(document: Mapping[str, Any], stream: IO[bytes]) -> None:
+def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
     """The whole workbook into `stream` (which write_workbook renames into place)."""
     book = Workbook(write_only=True)
     book.properties.title = "aa-scan: IAM Access Analyzer coverage"
@@ -695,6 +671,6 @@ def build_workbook(document: Mapping[str, Any], stream: IO[bytes]) -> None:
         raise
 
 
-def write_workbook(document: Mapping[str, Any], directory: Path) -> Path:
+def write_workbook(document: ScanDocument, directory: Path) -> Path:
     """Write report.xlsx into `directory`, atomically, and return its path."""
     return write_atomic(directory / FILE_NAME, lambda stream: build_workbook(document, stream))

@@ -6,9 +6,10 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from importlib import import_module
 from pathlib import Path
-from typing import Any
 
-Writer = Callable[[Mapping[str, Any], Path], Path]
+from document.schema import ScanDocument
+
+Writer = Callable[[ScanDocument, Path], Path]
 
 
 class OutputFormat(StrEnum):

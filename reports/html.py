@@ -9,7 +9,6 @@ by jinja2 with autoescaping, so every value from AWS reaches the page escaped.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -19,27 +18,35 @@ from typing import IO, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from document.rules import GapCode, reveal, type_label
+from document.schema import Gap, ScanDocument
+
 from .files import write_atomic
 from .tables import (
+    COUNT_KEYS,
     SEVERITY_ORDER,
     STATUS_LABELS,
     STATUS_ORDER,
+    FindingRow,
     account_name,
+    account_text,
     account_totals,
     errors,
+    filter_text,
     finding_rows,
     headline,
     matrix_totals,
     parse_time,
     region_type_matrix,
     resource_types,
-    type_label,
+    setting,
 )
 
 FILE_NAME = "report.html"
 WORKBOOK_NAME = "report.xlsx"
 TEMPLATE = "report.html"
 MAX_ROWS_PER_TYPE = 200
+NOT_COLLECTED = "not collected"
 
 VERDICT_TONES: Mapping[str, str] = {"COMPLIANT": "ok", "NON_COMPLIANT": "bad",
                                     "INCOMPLETE": "warn"}
@@ -61,38 +68,29 @@ ROLE_LABELS: Mapping[str, str] = {
 }
 # Organization-scope gaps and advisories, by the row of the integration table they explain.
 ORGANIZATION_GAP_ROWS: Mapping[str, str] = {
-    "TRUSTED_ACCESS_DISABLED": "trusted_access",
-    "NO_DELEGATED_ADMINISTRATOR": "delegated_administrators",
-    "NOT_IN_ORGANIZATION": "role",
-    "SCANNED_FROM_MEMBER_ACCOUNT": "role",
-    "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR": "role",
+    GapCode.TRUSTED_ACCESS_DISABLED: "trusted_access",
+    GapCode.NO_DELEGATED_ADMINISTRATOR: "delegated_administrators",
+    GapCode.NOT_IN_ORGANIZATION: "role",
+    GapCode.SCANNED_FROM_MEMBER_ACCOUNT: "role",
+    GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR: "role",
 }
-# Characters that are invisible or reorder text (bidi overrides, zero-width, C0/C1 controls
-# other than tab and newlines), and lone surrogates (a JSON escape can carry one; UTF-8
-# cannot): shown as [U+XXXX] so hostile names cannot hide or spoof.
-_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e"
-                        "\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb"
-                        "\ud800-\udfff]")
 _CSS_SAFE = re.compile(r"[^A-Za-z0-9 :.,_-]")
 
 
 def visible(value: Any) -> Any:
-    """Every expression's value on its way out: None is empty, invisible characters shown."""
+    """Every expression's value on its way out: None is empty, unsafe characters shown."""
     if value is None:
         return ""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
+        return reveal(value)
     return value
-
-
-NOT_COLLECTED = "not collected"
 
 
 def number(value: Any) -> str:
     return f"{int(value or 0):,}"
 
 
-def count(value: Any) -> str:
+def count(value: int | None) -> str:
     """A count that may be unknown (None: not collected), never shown as 0."""
     return NOT_COLLECTED if value is None else number(value)
 
@@ -134,45 +132,15 @@ def duration(started: Any, finished: Any) -> str:
     return f"{hours} h {minutes} min"
 
 
-def setting(value: Any) -> str:
-    """A configuration value as one line of text."""
-    if value is None:
-        return "not set"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Mapping):
-        if not value:
-            return "none"
-        return "; ".join(f"{k}: {setting(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(setting(v) for v in value) if value else "none"
-    return str(value)
-
-
-def archive_filter_text(rule_filter: Any) -> str:
-    """An archive rule's filter as one line: `key operator value; ...`."""
-    if not isinstance(rule_filter, Mapping):
-        return json.dumps(rule_filter, ensure_ascii=False, default=str)
-    criteria: list[str] = []
-    for key, tests in rule_filter.items():
-        if isinstance(tests, Mapping):
-            criteria.extend(f"{key} {op} {json.dumps(v, ensure_ascii=False, default=str)}"
-                            for op, v in tests.items())
-        else:
-            criteria.append(f"{key} {json.dumps(tests, ensure_ascii=False, default=str)}")
-    return "; ".join(criteria) or "no filter"
-
-
-def archive_rules(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def archive_rules(document: ScanDocument) -> list[dict[str, Any]]:
     """Archive rules, each once with the regions it is in (they are usually the same)."""
     rules: dict[tuple[str, str], dict[str, Any]] = {}
-    for region in document.get("regions") or []:
-        for rule in region.get("archive_rules") or []:
-            name = str(rule.get("name") or "")
-            text = archive_filter_text(rule.get("filter"))
-            entry = rules.setdefault((name, text), {"name": name, "filter": text,
-                                                    "regions": []})
-            entry["regions"].append(str(region.get("region") or ""))
+    for region in document["regions"]:
+        for rule in region["archive_rules"]:
+            text = filter_text(rule["filter"])
+            entry = rules.setdefault((rule["name"], text), {"name": rule["name"], "filter": text,
+                                                            "regions": []})
+            entry["regions"].append(region["region"])
     return sorted(rules.values(), key=lambda r: (r["name"], r["filter"]))
 
 
@@ -181,84 +149,79 @@ def anchor(prefix: str, index: int, text: str) -> str:
     return f"{prefix}-{index}-{slug}" if slug else f"{prefix}-{index}"
 
 
-def account_label(document: Mapping[str, Any], account_id: str | None) -> dict[str, str]:
+def account_label(document: ScanDocument, account_id: str | None) -> dict[str, str]:
     return {"id": account_id or "", "name": account_name(document, account_id)}
 
 
 # -- sections -------------------------------------------------------------------------------
 
 
-def _verdict(document: Mapping[str, Any]) -> dict[str, Any]:
-    summary = document.get("summary") or {}
-    verdict = str(summary.get("verdict") or "INCOMPLETE")
+def _verdict(document: ScanDocument) -> dict[str, Any]:
+    summary = document["summary"]
+    verdict = summary["verdict"]
     return {"code": verdict, "headline": headline(document),
             "tone": VERDICT_TONES.get(verdict, "warn"),
             "statement": VERDICT_STATEMENTS.get(verdict, ""),
-            "complete": bool(summary.get("complete", True)),
-            "reasons": [str(r) for r in summary.get("incomplete_reasons") or []]}
+            "complete": summary["complete"], "reasons": summary["incomplete_reasons"]}
 
 
-def _figures(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    summary = document.get("summary") or {}
-    total = summary.get("regions_total", len(document.get("regions") or []))
+def _figures(document: ScanDocument) -> list[dict[str, Any]]:
+    summary = document["summary"]
     return [
-        {"label": "Regions covered", "value": number(summary.get("covered")),
-         "of": number(total), "tone": "ok"},
-        {"label": "Regions with gaps", "value": number(summary.get("gaps")), "of": "",
-         "tone": "bad" if summary.get("gaps") else "plain"},
-        {"label": "Regions not assessed", "value": number(summary.get("errors")), "of": "",
-         "tone": "warn" if summary.get("errors") else "plain"},
-        {"label": "Regions not enabled", "value": number(summary.get("not_enabled")), "of": "",
+        {"label": "Regions covered", "value": number(summary["covered"]),
+         "of": number(summary["regions_total"]), "tone": "ok"},
+        {"label": "Regions with gaps", "value": number(summary["gaps"]), "of": "",
+         "tone": "bad" if summary["gaps"] else "plain"},
+        {"label": "Regions not assessed", "value": number(summary["errors"]), "of": "",
+         "tone": "warn" if summary["errors"] else "plain"},
+        {"label": "Regions not enabled", "value": number(summary["not_enabled"]), "of": "",
          "tone": "plain"},
-        {"label": "Regions excluded", "value": number(summary.get("excluded")), "of": "",
+        {"label": "Regions excluded", "value": number(summary["excluded"]), "of": "",
          "tone": "plain"},
-        {"label": "Active findings", "value": count(summary.get("active_findings")), "of": "",
+        {"label": "Active findings", "value": count(summary["active_findings"]), "of": "",
          "tone": "plain"},
-        {"label": "Public", "value": count(summary.get("public_findings")), "of": "",
-         "tone": "bad" if summary.get("public_findings") else "plain"},
-        {"label": "Cross-account", "value": count(summary.get("cross_account_findings")),
+        {"label": "Public", "value": count(summary["public_findings"]), "of": "",
+         "tone": "bad" if summary["public_findings"] else "plain"},
+        {"label": "Cross-account", "value": count(summary["cross_account_findings"]),
          "of": "", "tone": "plain"},
     ]
 
 
-def _scan(document: Mapping[str, Any]) -> dict[str, Any]:
-    org = document.get("organization") or {}
-    identity = document.get("identity") or {}
-    tool = document.get("tool") or {}
-    role = str(org.get("scanning_account_role") or "UNKNOWN")
+def _scan(document: ScanDocument) -> dict[str, Any]:
+    org = document["organization"]
+    identity = document["identity"]
+    tool = document["tool"]
+    role = org["scanning_account_role"]
     return {
-        "organization_id": org.get("id") or "unknown",
-        "management": account_label(document, org.get("management_account_id")),
-        "account": account_label(document, identity.get("account_id")),
-        "arn": identity.get("arn") or "",
+        "organization_id": org["id"] or "unknown",
+        "management": account_label(document, org["management_account_id"]),
+        "account": account_label(document, identity["account_id"]),
+        "arn": identity["arn"],
         "role": ROLE_LABELS.get(role, role),
-        "role_detail": org.get("scanning_account_role_detail") or "",
-        "started": when(document.get("started_at")),
-        "finished": when(document.get("finished_at")),
-        "duration": duration(document.get("started_at"), document.get("finished_at")),
-        "tool": f"{tool.get('name') or 'aa-scan'} {tool.get('version') or ''}".strip(),
-        "schema_version": document.get("schema_version"),
-        "discovery": (document.get("discovery") or {}).get("source") or "",
+        "role_detail": org["scanning_account_role_detail"],
+        "started": when(document["started_at"]),
+        "finished": when(document["finished_at"]),
+        "duration": duration(document["started_at"], document["finished_at"]),
+        "tool": f"{tool['name']} {tool['version']}".strip(),
+        "schema_version": document["schema_version"],
+        "discovery": document["discovery"]["source"],
     }
 
 
-def _gap(gap: Mapping[str, Any]) -> dict[str, Any]:
-    command = str(gap.get("remediation") or "").strip()
-    note = str(gap.get("remediation_note") or "").strip()
-    severity = str(gap.get("severity") or "INFO")
-    region = gap.get("region")
-    return {"severity": severity, "severity_class": severity.lower()
-            if severity in SEVERITY_ORDER else "info",
-            "title": gap.get("title") or "", "detail": gap.get("detail") or "",
-            "code": gap.get("code") or "",
+def _gap(gap: Gap) -> dict[str, Any]:
+    severity = gap["severity"]
+    region = gap["region"]
+    return {"severity": severity,
+            "severity_class": severity.lower() if severity in SEVERITY_ORDER else "info",
+            "title": gap["title"], "detail": gap["detail"], "code": gap["code"],
             "where": f"Region {region}" if region else "Organization",
-            "command": command, "note": note}
+            "command": gap["remediation"].strip(), "note": gap["remediation_note"].strip()}
 
 
-def _by_severity(gaps: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _by_severity(gaps: Iterable[Gap]) -> list[dict[str, Any]]:
     rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
-    ordered = sorted(enumerate(gaps),
-                     key=lambda p: (rank.get(str(p[1].get("severity")), len(rank)), p[0]))
+    ordered = sorted(enumerate(gaps), key=lambda p: (rank.get(p[1]["severity"], len(rank)),
+                                                     p[0]))
     return [_gap(g) for _, g in ordered]
 
 
@@ -270,26 +233,26 @@ def _organization_row(key: str, label: str, state: str, tone: str, facts: list[s
             "detail": detail, "gaps": gaps}
 
 
-def _organization(document: Mapping[str, Any]) -> dict[str, Any]:
+def _organization(document: ScanDocument) -> dict[str, Any]:
     """The integration checks, each with the gaps (and their remediation) that explain it."""
-    org = document.get("organization") or {}
-    identity = document.get("identity") or {}
+    org = document["organization"]
     attached: dict[str, list[dict[str, Any]]] = {}
-    for gap in [*(document.get("gaps") or []), *(document.get("advisories") or [])]:
-        row = ORGANIZATION_GAP_ROWS.get(str(gap.get("code")))
-        if gap.get("scope") == "organization" and row:
+    for gap in [*document["gaps"], *document["advisories"]]:
+        row = ORGANIZATION_GAP_ROWS.get(gap["code"])
+        if gap["scope"] == "organization" and row:
             attached.setdefault(row, []).append(_gap(gap))
-    role = str(org.get("scanning_account_role") or "UNKNOWN")
+    role_gaps = [g for g in document["gaps"] if ORGANIZATION_GAP_ROWS.get(g["code"]) == "role"]
+    role = org["scanning_account_role"]
 
-    if org.get("id"):
+    if org["id"]:
         membership = ("Member of an organization", "ok")
     elif role == "NOT_IN_ORGANIZATION":
         membership = ("Not in an organization", "bad")
     else:
         membership = ("Unknown", "warn")
-    management = org.get("management_account_id")
+    management = org["management_account_id"]
 
-    trusted = org.get("trusted_access")
+    trusted = org["trusted_access"]
     if trusted is None:
         access = ("Unknown", "warn",
                   "ListAWSServiceAccessForOrganization did not answer (see Errors).")
@@ -299,7 +262,7 @@ def _organization(document: Mapping[str, Any]) -> dict[str, Any]:
     else:
         access = ("Disabled", "bad", "")
 
-    admins = org.get("delegated_administrators")
+    admins = org["delegated_administrators"]
     if admins is None:
         delegated = ("Unknown", "warn", "ListDelegatedAdministrators did not answer (see Errors).")
     elif admins:
@@ -307,7 +270,7 @@ def _organization(document: Mapping[str, Any]) -> dict[str, Any]:
     else:
         delegated = ("None registered", "advice", "")
 
-    if attached.get("role") or role == "UNKNOWN":
+    if role_gaps or role == "UNKNOWN":
         role_tone = "warn"
     elif role in ("MANAGEMENT", "DELEGATED_ADMINISTRATOR"):
         role_tone = "ok"
@@ -316,83 +279,69 @@ def _organization(document: Mapping[str, Any]) -> dict[str, Any]:
 
     rows = [
         _organization_row("organization", "Organization", *membership,
-                          [org.get("id") or "unknown"],
-                          f"Management account {_account_text(document, management)}"
+                          [org["id"] or "unknown"],
+                          f"Management account {account_text(document, management)}"
                           if management else "", []),
         _organization_row("trusted_access", "Trusted access for IAM Access Analyzer",
                           access[0], access[1], [], access[2],
                           attached.get("trusted_access", [])),
         _organization_row("delegated_administrators", "Delegated administrator",
                           delegated[0], delegated[1],
-                          [_account_text(document, a) for a in admins or []], delegated[2],
+                          [account_text(document, a) for a in admins or []], delegated[2],
                           attached.get("delegated_administrators", [])),
         _organization_row("role", "Scanning account role", ROLE_LABELS.get(role, role),
-                          role_tone, [_account_text(document, identity.get("account_id"))],
-                          str(org.get("scanning_account_role_detail") or ""),
-                          attached.get("role", [])),
+                          role_tone, [account_text(document, document["identity"]["account_id"])],
+                          org["scanning_account_role_detail"], attached.get("role", [])),
     ]
-    others = _by_severity(g for g in document.get("gaps") or []
-                          if g.get("scope") == "organization"
-                          and str(g.get("code")) not in ORGANIZATION_GAP_ROWS)
-    advisories = _by_severity(document.get("advisories") or [])
+    others = _by_severity(g for g in document["gaps"] if g["scope"] == "organization"
+                          and g["code"] not in ORGANIZATION_GAP_ROWS)
+    advisories = _by_severity(document["advisories"])
     for advisory in advisories:
         placed = ORGANIZATION_GAP_ROWS.get(advisory["code"])
         advisory["check"] = next((r for r in rows if r["key"] == placed), None)
     return {"rows": rows, "other_gaps": others,
-            "errors": [_error(e) for e in errors(document) if e["scope"] == "organization"],
+            "errors": [e for e in errors(document) if e.scope == "organization"],
             "advisories": advisories}
 
 
-def _account_text(document: Mapping[str, Any], account_id: str | None) -> str:
-    name = account_name(document, account_id)
-    return f"{account_id} ({name})" if name else str(account_id or "unknown")
-
-
-def _error(error: Mapping[str, Any]) -> dict[str, Any]:
-    return {"scope": error.get("scope") or "", "region": error.get("region") or "",
-            "operation": error.get("operation") or "", "code": error.get("code") or "",
-            "message": error.get("message") or ""}
-
-
-def _regions(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _regions(document: ScanDocument) -> list[dict[str, Any]]:
     order = {s: i for i, s in enumerate(STATUS_ORDER)}
     gaps_by_region: dict[str, list[str]] = {}
-    for gap in document.get("gaps") or []:
-        if gap.get("region"):
-            gaps_by_region.setdefault(str(gap["region"]), []).append(str(gap.get("title")))
+    for gap in document["gaps"]:
+        if gap["region"]:
+            gaps_by_region.setdefault(gap["region"], []).append(gap["title"])
     rows = []
-    for region in document.get("regions") or []:
-        status = str(region.get("status") or "ERROR")
-        counts = region.get("findings") or {}
-        collected = bool(region.get("findings_collected"))
-        source = region.get("findings_analyzer") or {}
-        titles = gaps_by_region.get(str(region.get("region")), [])
+    for region in document["regions"]:
+        status = region["status"]
+        counts = region["findings"].values()
+        collected = region["findings_collected"]
+        source = region["findings_analyzer"]
+        titles = gaps_by_region.get(region["region"], [])
         rows.append({
-            "region": region.get("region") or "",
+            "region": region["region"],
             "status": status,
             "label": STATUS_LABELS.get(status, status),
             "tone": STATUS_TONES.get(status, "warn"),
-            "opt_in": str(region.get("opt_in_status") or "").replace("_", " ").lower(),
-            "reason": region.get("reason") or "",
-            "detail": region.get("detail") or "",
+            "opt_in": (region["opt_in_status"] or "").replace("_", " ").lower(),
+            "reason": region["reason"] or "",
+            "detail": region["detail"],
             "gaps": titles if len(titles) > 1 else [],
-            "analyzers": [{"name": a.get("name") or "", "type": a.get("type") or "",
-                           "status": a.get("status") or "",
-                           "status_reason": a.get("status_reason") or "",
-                           "active": a.get("status") == "ACTIVE"}
-                          for a in region.get("analyzers") or []],
-            "archive_rules": len(region.get("archive_rules") or []),
+            "analyzers": [{"name": a["name"], "type": a["type"], "status": a["status"],
+                           "status_reason": a["status_reason"] or "",
+                           "active": a["status"] == "ACTIVE"}
+                          for a in region["analyzers"]],
+            "archive_rules": len(region["archive_rules"]),
             "collected": collected,
-            "complete": bool(region.get("complete")),
-            "incomplete": collected and not region.get("complete"),
-            "account_scope": region.get("findings_scope") == "ACCOUNT",
-            "source": source.get("name") or "",
-            "active": sum(int(c.get("active", 0)) for c in counts.values()),
-            "public": sum(int(c.get("public", 0)) for c in counts.values()),
-            "archived": region.get("archived"),
-            "resolved": region.get("resolved"),
+            "complete": region["complete"],
+            "incomplete": collected and not region["complete"],
+            "account_scope": region["findings_scope"] == "ACCOUNT",
+            "source": source["name"] if source else "",
+            "active": sum(c["active"] for c in counts),
+            "public": sum(c["public"] for c in counts),
+            "archived": region["archived"],
+            "resolved": region["resolved"],
         })
-    rows.sort(key=lambda r: (order.get(r["status"], len(order)), r["region"]))
+    rows.sort(key=lambda r: (order.get(str(r["status"]), len(order)), str(r["region"])))
     return rows
 
 
@@ -404,67 +353,70 @@ def _status_counts(regions: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "count": n} for s, n in counts.items()]
 
 
-def _matrix(document: Mapping[str, Any], region_order: list[str]) -> dict[str, Any]:
+def _matrix(document: ScanDocument, region_order: list[str]) -> dict[str, Any]:
     types = resource_types(document)
-    rows = region_type_matrix(document)
-    totals = matrix_totals(rows, types)
+    matrix = region_type_matrix(document, types)
+    cells, total = matrix_totals(matrix, types)
     position = {name: i for i, name in enumerate(region_order)}
-    rows.sort(key=lambda r: (position.get(r["region"], len(position)), str(r["region"])))
-    for row in rows:
-        row["label"] = STATUS_LABELS.get(str(row["status"]), str(row["status"]))
-        row["tone"] = STATUS_TONES.get(str(row["status"]), "warn")
-        row["account_scope"] = row["scope"] == "ACCOUNT"
-        row["incomplete"] = row["collected"] and not row["complete"]
-        row["ordered"] = [row["cells"][t] for t in types]
+    matrix.sort(key=lambda r: (position.get(r.region["region"], len(position)),
+                               r.region["region"]))
+    rows = []
+    for row in matrix:
+        status = row.region["status"]
+        rows.append({"region": row.region["region"], "label": STATUS_LABELS.get(status, status),
+                     "tone": STATUS_TONES.get(status, "warn"),
+                     "account_scope": row.region["findings_scope"] == "ACCOUNT",
+                     "collected": row.collected, "incomplete": row.incomplete,
+                     "ordered": [row.cells[t] for t in types], "total": row.total})
     return {"types": [{"type": t, "label": type_label(t)} for t in types], "rows": rows,
-            "totals": [totals["cells"][t] for t in types], "total": totals["total"],
+            "totals": [cells[t] for t in types], "total": total,
             "account_scope": any(r["account_scope"] for r in rows),
             "incomplete": any(r["incomplete"] for r in rows),
             "collected": any(r["collected"] for r in rows)}
 
 
-def _accounts(document: Mapping[str, Any]) -> dict[str, Any]:
-    org = document.get("organization") or {}
-    roles = {org.get("management_account_id"): "management account"}
-    for admin in org.get("delegated_administrators") or []:
+def _accounts(document: ScanDocument) -> dict[str, Any]:
+    org = document["organization"]
+    roles = {org["management_account_id"]: "management account"}
+    for admin in org["delegated_administrators"] or []:
         roles[admin] = "delegated administrator"
     rows = []
     for entry in account_totals(document):
-        types = sorted(entry["types"].items(), key=lambda kv: (-kv[1], kv[0]))
-        rows.append({**entry, "role": roles.get(entry["account_id"], ""),
+        types = sorted(entry.types.items(), key=lambda kv: (-kv[1], kv[0]))
+        rows.append({"account_id": entry.account_id, "name": entry.name, **entry.counts,
+                     "regions": len(entry.regions), "role": roles.get(entry.account_id, ""),
                      "types": [{"label": type_label(t), "count": n} for t, n in types]})
-    listed = org.get("accounts")
-    return {"rows": rows, "names_listed": bool(listed),
-            "total": {k: sum(r[k] for r in rows) for k in ("active", "public", "cross_account")}}
+    return {"rows": rows, "names_listed": bool(org["accounts"]),
+            "total": {k: sum(r[k] for r in rows) for k in COUNT_KEYS}}
 
 
-def _access(row: Mapping[str, Any]) -> tuple[str, str]:
-    if row["error"]:
+def _access(row: FindingRow) -> tuple[str, str]:
+    if row.error:
         return "Error", "warn"
-    if row["is_public"] is None:
+    if row.is_public is None:
         return "Unknown", "off"
-    return ("Public", "bad") if row["is_public"] else ("Cross-account", "plain")
+    return ("Public", "bad") if row.is_public else ("Cross-account", "plain")
 
 
-def _findings(document: Mapping[str, Any], max_rows: int) -> dict[str, Any]:
-    groups: dict[str, list[dict[str, Any]]] = {}
+def _findings(document: ScanDocument, max_rows: int) -> dict[str, Any]:
+    groups: dict[str, list[FindingRow]] = {}
     for row in finding_rows(document):
-        groups.setdefault(str(row["resource_type"] or ""), []).append(row)
+        groups.setdefault(row.resource_type, []).append(row)
     order = [t for t in resource_types(document) if t in groups]
     order += sorted(t for t in groups if t not in order)
     sections = []
     for index, resource_type in enumerate(order, start=1):
         rows = groups[resource_type]
-        rows.sort(key=lambda r: (r["is_public"] is not True, str(r["region"] or ""),
-                                 str(r["owner_account"] or ""), str(r["resource"] or "")))
-        active = [r for r in rows if r["status"] == "ACTIVE"]
+        rows.sort(key=lambda r: (r.is_public is not True, r.region, r.owner_account or "",
+                                 r.resource or ""))
+        active = [r for r in rows if r.status == "ACTIVE"]
         shown = rows[:max(0, max_rows)]
         sections.append({
             "id": anchor("type", index, resource_type),
             "type": resource_type, "label": type_label(resource_type),
             "total": len(rows), "active": len(active),
-            "public": sum(1 for r in active if r["is_public"] and not r["error"]),
-            "cross_account": sum(1 for r in active if not r["is_public"] and not r["error"]),
+            "public": sum(1 for r in active if r.is_public and not r.error),
+            "cross_account": sum(1 for r in active if not r.is_public and not r.error),
             "shown": len(shown), "capped": len(shown) < len(rows),
             "rows": [_finding(r) for r in shown],
         })
@@ -474,42 +426,40 @@ def _findings(document: Mapping[str, Any], max_rows: int) -> dict[str, Any]:
             "capped": any(s["capped"] for s in sections)}
 
 
-def _finding(row: Mapping[str, Any]) -> dict[str, Any]:
+def _finding(row: FindingRow) -> dict[str, Any]:
     access, tone = _access(row)
-    return {"resource": row["resource"] or "", "region": row["region"] or "",
-            "owner": row["owner_account"] or "", "owner_name": row["owner_name"] or "",
-            "principal": row["principal"],
-            "actions": row["actions"],
-            "condition": row["condition"], "access": access, "tone": tone,
-            "error": row["error"] or "", "status": row["status"] or "",
-            "account_scope": row["scope"] == "ACCOUNT",
-            "created": day(row["created_at"]), "updated": day(row["updated_at"])}
+    return {"resource": row.resource or "", "region": row.region,
+            "owner": row.owner_account or "", "owner_name": row.owner_name,
+            "principal": row.principal, "actions": row.actions,
+            "condition": row.condition, "access": access, "tone": tone,
+            "error": row.error or "", "status": row.status,
+            "account_scope": row.scope == "ACCOUNT",
+            "created": day(row.created_at), "updated": day(row.updated_at)}
 
 
-def context(document: Mapping[str, Any], max_rows_per_type: int = MAX_ROWS_PER_TYPE
+def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
             ) -> dict[str, Any]:
     """Everything the template shows, as plain values (no markup)."""
     scan = _scan(document)
     regions = _regions(document)
-    summary = document.get("summary") or {}
-    started = parse_time(document.get("started_at"))
-    footer = f"{scan['organization_id']} · {when(document.get('started_at'))}"
+    started = parse_time(document["started_at"])
+    footer = f"{scan['organization_id']} · {when(document['started_at'])}"
     return {
         "verdict": _verdict(document),
         "figures": _figures(document),
         "scan": scan,
         "configuration": [{"key": str(k), "value": setting(v)}
-                          for k, v in (document.get("configuration") or {}).items()],
+                          for k, v in document["configuration"].items()],
         "organization": _organization(document),
-        "gaps": _by_severity(document.get("gaps") or []),
+        "gaps": _by_severity(document["gaps"]),
         "regions": regions,
         "status_counts": _status_counts(regions),
         "archive_rules": archive_rules(document),
         "matrix": _matrix(document, [r["region"] for r in regions]),
         "accounts": _accounts(document),
         "findings": _findings(document, max_rows_per_type),
-        "errors": [_error(e) for e in errors(document)],
-        "coverage_only": bool(summary.get("coverage_only")),
+        "errors": errors(document),
+        "coverage_only": document["summary"]["coverage_only"],
         "title": f"IAM Access Analyzer coverage — {scan['organization_id']}"
                  + (f" — {started:%Y-%m-%d}" if started else ""),
         # Goes into a CSS string (the printed page footer): letters, digits, a few marks.
@@ -517,14 +467,14 @@ def context(document: Mapping[str, Any], max_rows_per_type: int = MAX_ROWS_PER_T
     }
 
 
-def render(document: Mapping[str, Any], max_rows_per_type: int = MAX_ROWS_PER_TYPE
+def render(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
            ) -> Iterable[str]:
     """The page, in chunks."""
     template = environment().get_template(TEMPLATE)
     return template.generate(context(document, max_rows_per_type))
 
 
-def write_html(document: Mapping[str, Any], directory: Path, *,
+def write_html(document: ScanDocument, directory: Path, *,
                max_rows_per_type: int = MAX_ROWS_PER_TYPE) -> Path:
     """Write directory/report.html atomically: complete, or not there at all."""
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from document.schema import FILE_NAME, ScanDocument
+
 from .files import write_atomic
 
-FILE_NAME = "scan.json"
 # A JSON "\ud800" escape from AWS decodes to a lone surrogate, which UTF-8 cannot encode;
 # written back as the same escape, the file stays valid UTF-8 and reads back unchanged.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -45,7 +45,7 @@ def _write_lines(stream: IO[bytes], items: list[Any]) -> None:
     stream.write(b"\n  ]")
 
 
-def write_json(document: Mapping[str, Any], directory: Path) -> Path:
+def write_json(document: ScanDocument, directory: Path) -> Path:
     def write(stream: IO[bytes]) -> None:
         stream.write(b"{\n")
         for index, (key, value) in enumerate(document.items()):

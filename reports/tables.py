@@ -1,42 +1,21 @@
 """Tabulations of the scan document shared by the HTML report and the workbook.
 
-Pure functions over the document (no judging: the verdicts and gaps are already in it).
+Pure functions over the typed document (no judging: the verdicts and gaps are already in
+it), and the presentation every report shares: the order and labels of statuses, account
+labels, how a configuration value or an archive-rule filter reads as one line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-CLASSIC_RESOURCE_TYPES: tuple[str, ...] = (
-    "AWS::S3::Bucket",
-    "AWS::IAM::Role",
-    "AWS::KMS::Key",
-    "AWS::Lambda::Function",
-    "AWS::Lambda::LayerVersion",
-    "AWS::SQS::Queue",
-    "AWS::SecretsManager::Secret",
-)
-TYPE_LABELS: Mapping[str, str] = {
-    "AWS::S3::Bucket": "S3 bucket",
-    "AWS::IAM::Role": "IAM role",
-    "AWS::KMS::Key": "KMS key",
-    "AWS::Lambda::Function": "Lambda function",
-    "AWS::Lambda::LayerVersion": "Lambda layer",
-    "AWS::SQS::Queue": "SQS queue",
-    "AWS::SecretsManager::Secret": "Secrets Manager secret",
-    "AWS::EFS::FileSystem": "EFS file system",
-    "AWS::EC2::Snapshot": "EBS snapshot",
-    "AWS::ECR::Repository": "ECR repository",
-    "AWS::RDS::DBSnapshot": "RDS snapshot",
-    "AWS::RDS::DBClusterSnapshot": "RDS cluster snapshot",
-    "AWS::SNS::Topic": "SNS topic",
-    "AWS::S3Express::DirectoryBucket": "S3 directory bucket",
-    "AWS::DynamoDB::Table": "DynamoDB table",
-    "AWS::DynamoDB::Stream": "DynamoDB stream",
-    "AWS::IAM::User": "IAM user",
-}
+from document.rules import CLASSIC_RESOURCE_TYPES, access_of
+from document.schema import ErrorEntry, Region, ScanDocument, TypeCounts
+
 STATUS_ORDER = ("ERROR", "GAP", "COVERED", "EXCLUDED", "NOT_ENABLED")
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 STATUS_LABELS: Mapping[str, str] = {
@@ -46,87 +25,123 @@ STATUS_LABELS: Mapping[str, str] = {
     "EXCLUDED": "Excluded",
     "ERROR": "Not assessed",
 }
+CountKey = Literal["active", "public", "cross_account", "errors"]
+COUNT_KEYS: tuple[CountKey, ...] = ("active", "public", "cross_account", "errors")
 
 
-def type_label(resource_type: str) -> str:
-    return TYPE_LABELS.get(resource_type, resource_type)
-
-
-def resource_types(document: Mapping[str, Any]) -> list[str]:
+def resource_types(document: ScanDocument) -> list[str]:
     """The seven classic types always, then every other type present, alphabetically."""
     seen: set[str] = set()
-    for region in document.get("regions") or []:
-        seen.update((region.get("findings") or {}).keys())
-    for finding in document.get("findings") or []:
-        seen.add(finding.get("resource_type") or "")
+    for region in document["regions"]:
+        seen.update(region["findings"])
+    for finding in document["findings"]:
+        seen.add(finding["resource_type"])
     extra = sorted(t for t in seen if t and t not in CLASSIC_RESOURCE_TYPES)
     return [*CLASSIC_RESOURCE_TYPES, *extra]
 
 
-def _zero() -> dict[str, int]:
-    # errors: active findings Access Analyzer could not analyze (neither public nor
-    # cross-account), so active = public + cross_account + errors.
+def zero() -> TypeCounts:
     return {"active": 0, "public": 0, "cross_account": 0, "errors": 0}
 
 
-def region_type_matrix(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per region: status and, per resource type, active / public / cross-account /
-    errors."""
-    types = resource_types(document)
+def copy(counts: TypeCounts) -> TypeCounts:
+    return {"active": counts["active"], "public": counts["public"],
+            "cross_account": counts["cross_account"], "errors": counts["errors"]}
+
+
+def add(total: TypeCounts, counts: TypeCounts) -> None:
+    total["active"] += counts["active"]
+    total["public"] += counts["public"]
+    total["cross_account"] += counts["cross_account"]
+    total["errors"] += counts["errors"]
+
+
+@dataclass
+class MatrixRow:
+    """One region of the region x resource type matrix."""
+
+    region: Region
+    cells: dict[str, TypeCounts]
+    total: TypeCounts = field(default_factory=zero)
+
+    @property
+    def collected(self) -> bool:
+        return self.region["findings_collected"]
+
+    @property
+    def incomplete(self) -> bool:
+        return self.collected and not self.region["complete"]
+
+
+def region_type_matrix(document: ScanDocument, types: list[str]) -> list[MatrixRow]:
+    """One row per region, in document order: per resource type, the four counts."""
     rows = []
-    for region in document.get("regions") or []:
-        counts = region.get("findings") or {}
-        cells = {t: {k: int((counts.get(t) or {}).get(k, 0)) for k in _zero()} for t in types}
-        total = {k: sum(c[k] for c in cells.values()) for k in _zero()}
-        rows.append({"region": region.get("region"), "status": region.get("status"),
-                     "collected": bool(region.get("findings_collected")),
-                     "complete": bool(region.get("complete")),
-                     "scope": region.get("findings_scope"), "cells": cells, "total": total})
+    for region in document["regions"]:
+        counts = region["findings"]
+        cells = {t: copy(counts[t]) if t in counts else zero() for t in types}
+        row = MatrixRow(region, cells)
+        for cell in row.cells.values():
+            add(row.total, cell)
+        rows.append(row)
     return rows
 
 
-def matrix_totals(rows: list[dict[str, Any]], types: list[str]) -> dict[str, Any]:
-    cells = {t: {k: sum(r["cells"][t][k] for r in rows) for k in _zero()} for t in types}
-    total = {k: sum(r["total"][k] for r in rows) for k in _zero()}
-    return {"cells": cells, "total": total}
+def matrix_totals(rows: list[MatrixRow], types: list[str]) -> tuple[dict[str, TypeCounts],
+                                                                     TypeCounts]:
+    cells = {t: zero() for t in types}
+    total = zero()
+    for row in rows:
+        for t in types:
+            add(cells[t], row.cells[t])
+        add(total, row.total)
+    return cells, total
 
 
-def account_name(document: Mapping[str, Any], account_id: str | None) -> str:
-    accounts = (document.get("organization") or {}).get("accounts") or {}
-    return str(accounts.get(account_id or "", "")) if account_id else ""
+def account_name(document: ScanDocument, account_id: str | None) -> str:
+    accounts = document["organization"]["accounts"] or {}
+    return accounts.get(account_id, "") if account_id else ""
 
 
-def account_totals(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def account_text(document: ScanDocument, account_id: str | None) -> str:
+    """An account as people read it: '123456789012 (name)', or the id alone."""
+    if not account_id:
+        return ""
+    name = account_name(document, account_id)
+    return f"{account_id} ({name})" if name else account_id
+
+
+@dataclass
+class AccountTotals:
+    account_id: str
+    name: str
+    counts: TypeCounts = field(default_factory=zero)
+    regions: set[str] = field(default_factory=set)
+    types: dict[str, int] = field(default_factory=dict)
+
+
+def account_totals(document: ScanDocument) -> list[AccountTotals]:
     """Active findings per resource-owner account, busiest first."""
-    totals: dict[str, dict[str, Any]] = {}
-    for finding in document.get("findings") or []:
-        if finding.get("status") != "ACTIVE":
+    totals: dict[str, AccountTotals] = {}
+    for finding in document["findings"]:
+        if finding["status"] != "ACTIVE":
             continue
-        account = finding.get("resource_owner_account") or "unknown"
-        entry = totals.setdefault(account, {"account_id": account,
-                                            "name": account_name(document, account),
-                                            "active": 0, "public": 0, "cross_account": 0,
-                                            "regions": set(), "types": {}})
-        entry["active"] += 1
-        if finding.get("is_public") and not finding.get("error"):
-            entry["public"] += 1
-        elif not finding.get("error"):
-            entry["cross_account"] += 1
-        entry["regions"].add(finding.get("region"))
-        resource_type = finding.get("resource_type") or ""
-        entry["types"][resource_type] = entry["types"].get(resource_type, 0) + 1
-    rows = []
-    for entry in totals.values():
-        entry["regions"] = len(entry["regions"])
-        rows.append(entry)
-    return sorted(rows, key=lambda r: (-r["active"], r["account_id"]))
+        account = finding["resource_owner_account"] or "unknown"
+        entry = totals.get(account)
+        if entry is None:
+            entry = totals[account] = AccountTotals(account, account_name(document, account))
+        entry.counts["active"] += 1
+        entry.counts[access_of(finding["is_public"], finding["error"])] += 1
+        entry.regions.add(finding["region"])
+        resource_type = finding["resource_type"]
+        entry.types[resource_type] = entry.types.get(resource_type, 0) + 1
+    return sorted(totals.values(), key=lambda r: (-r.counts["active"], r.account_id))
 
 
-def parse_time(value: Any) -> dt.datetime | None:
+def parse_time(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
@@ -138,68 +153,130 @@ def format_mapping(mapping: Mapping[str, Any] | None) -> str:
     return "; ".join(f"{k}: {v}" for k, v in mapping.items())
 
 
-def scope_of(document: Mapping[str, Any]) -> dict[str, str | None]:
+def setting(value: Any) -> str:
+    """A configuration value as one line of text."""
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        if not value:
+            return "none"
+        return "; ".join(f"{k}: {setting(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(setting(v) for v in value) if value else "none"
+    return str(value)
+
+
+_FILTER_OPERATORS = {"eq": ("is", "is one of"), "neq": ("is not", "is none of"),
+                     "contains": ("contains", "contains any of")}
+
+
+def filter_text(rule_filter: Any) -> str:
+    """An archive-rule filter as a sentence: criteria joined by AND, values within one by OR."""
+    if not isinstance(rule_filter, Mapping):
+        return "" if rule_filter is None else json.dumps(rule_filter, ensure_ascii=False,
+                                                          default=str)
+    parts = []
+    for key, criterion in rule_filter.items():
+        if not isinstance(criterion, Mapping):
+            parts.append(f"{key} {json.dumps(criterion, ensure_ascii=False, default=str)}")
+            continue
+        for operator, values in criterion.items():
+            if operator == "exists":
+                parts.append(f"{key} {'exists' if values else 'does not exist'}")
+                continue
+            values = list(values) if isinstance(values, list | tuple) else [values]
+            one, many = _FILTER_OPERATORS.get(operator, (operator, operator))
+            parts.append(f"{key} {one if len(values) == 1 else many} "
+                         f"{', '.join(str(v) for v in values)}")
+    return " AND ".join(parts) or "no filter"
+
+
+def scope_of(document: ScanDocument) -> dict[str, str | None]:
     """Analyzer ARN -> the scope of its findings (ORGANIZATION, or ACCOUNT when labelled)."""
     scopes: dict[str, str | None] = {}
-    for region in document.get("regions") or []:
-        source = region.get("findings_analyzer") or {}
-        if source.get("arn"):
-            scopes[source["arn"]] = region.get("findings_scope")
+    for region in document["regions"]:
+        source = region["findings_analyzer"]
+        if source is not None:
+            scopes[source["arn"]] = region["findings_scope"]
     return scopes
 
 
-def finding_rows(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every finding as a flat row with typed values (datetimes, booleans)."""
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One finding, flattened, with typed values (datetimes, booleans)."""
+
+    region: str
+    resource_type: str
+    resource: str | None
+    owner_account: str | None
+    owner_name: str
+    principal: str
+    actions: list[str]
+    condition: str
+    is_public: bool | None
+    status: str
+    scope: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    analyzed_at: dt.datetime | None
+    error: str | None
+    id: str
+    analyzer_arn: str
+
+
+def finding_rows(document: ScanDocument) -> Iterator[FindingRow]:
+    """Every finding as a flat row."""
     scopes = scope_of(document)
-    for f in document.get("findings") or []:
-        owner = f.get("resource_owner_account")
-        yield {
-            "region": f.get("region"),
-            "resource_type": f.get("resource_type"),
-            "resource": f.get("resource"),
-            "owner_account": owner,
-            "owner_name": account_name(document, owner),
-            "principal": format_mapping(f.get("principal")),
-            "action": ", ".join(f.get("action") or []),
-            "actions": list(f.get("action") or []),
-            "condition": format_mapping(f.get("condition")),
-            "is_public": f.get("is_public"),
-            "status": f.get("status"),
-            "scope": scopes.get(f.get("analyzer_arn") or ""),
-            "created_at": parse_time(f.get("created_at")),
-            "updated_at": parse_time(f.get("updated_at")),
-            "analyzed_at": parse_time(f.get("analyzed_at")),
-            "error": f.get("error"),
-            "id": f.get("id"),
-            "analyzer_arn": f.get("analyzer_arn"),
-        }
+    accounts = document["organization"]["accounts"] or {}
+    for f in document["findings"]:
+        owner = f["resource_owner_account"]
+        yield FindingRow(
+            region=f["region"], resource_type=f["resource_type"], resource=f["resource"],
+            owner_account=owner, owner_name=accounts.get(owner, "") if owner else "",
+            principal=format_mapping(f["principal"]), actions=f["action"],
+            condition=format_mapping(f["condition"]), is_public=f["is_public"],
+            status=f["status"], scope=scopes.get(f["analyzer_arn"]),
+            created_at=parse_time(f["created_at"]), updated_at=parse_time(f["updated_at"]),
+            analyzed_at=parse_time(f["analyzed_at"]), error=f["error"], id=f["id"],
+            analyzer_arn=f["analyzer_arn"])
 
 
-def headline(document: Mapping[str, Any]) -> str:
+def headline(document: ScanDocument) -> str:
     """The verdict at a glance: Compliant / N gaps / Incomplete."""
-    summary = document.get("summary") or {}
-    verdict = summary.get("verdict")
-    gaps = len(document.get("gaps") or [])
+    summary = document["summary"]
+    verdict = summary["verdict"]
+    gaps = len(document["gaps"])
     if verdict == "COMPLIANT":
         return "Compliant"
     if verdict == "NON_COMPLIANT":
-        suffix = " (scan incomplete)" if not summary.get("complete", True) else ""
+        suffix = "" if summary["complete"] else " (scan incomplete)"
         return f"{gaps} gap{'s' if gaps != 1 else ''}{suffix}"
     return "Incomplete"
 
 
-def errors(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ErrorRow:
+    scope: str
+    region: str
+    operation: str
+    code: str
+    message: str
+
+
+def _error_row(scope: str, region: str, error: ErrorEntry) -> ErrorRow:
+    return ErrorRow(scope, region, error.get("operation", ""), error["code"], error["message"])
+
+
+def errors(document: ScanDocument) -> list[ErrorRow]:
     """Every call that failed: organization, discovery and region errors, one row each."""
-    rows: list[dict[str, Any]] = []
-    for error in (document.get("organization") or {}).get("errors") or []:
-        rows.append({"scope": "organization", "region": None, **error})
-    for error in (document.get("discovery") or {}).get("errors") or []:
-        rows.append({"scope": "region discovery", "region": None, **error})
-    for region in document.get("regions") or []:
-        reported = list(region.get("errors") or [])
-        main = region.get("error")
+    rows = [_error_row("organization", "", e) for e in document["organization"]["errors"]]
+    rows += [_error_row("region discovery", "", e) for e in document["discovery"]["errors"]]
+    for region in document["regions"]:
+        reported = list(region["errors"])
+        main = region["error"]
         if main and main not in reported:
             reported.insert(0, main)
-        for error in reported:
-            rows.append({"scope": "region", "region": region.get("region"), **error})
+        rows += [_error_row("region", region["region"], e) for e in reported]
     return rows

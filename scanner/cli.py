@@ -23,13 +23,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+from document.schema import ScanDocument
 from reports.console import render_console
 from reports.formats import OutputFormat, writer_for
 
 from . import __version__
 from .config import FailOn, Options, load_options
-from .errors import ConfigError, Interrupted, OutputError, ScanError
-from .logs import REDACTOR, add_file_log, close_logging, setup_logging
+from .errors import ConfigError, InputError, Interrupted, OutputError, ScanError
+from .logs import REDACTOR, add_file_log, close_logging, set_level, setup_logging
 
 log = logging.getLogger("aa_scan")
 EXIT_OK, EXIT_GAPS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", dest="formats", action="append",
                         help="output formats, comma-separated or repeated: "
                         + ", ".join(f.value for f in OutputFormat))
-    parser.add_argument("--coverage-only", action="store_true", default=None,
+    parser.add_argument("--coverage-only", action="store_const", const=True, default=None,
                         help="analyzers and organization only, no findings (fast)")
     parser.add_argument("--fail-on", choices=[f.value for f in FailOn],
                         help="what makes a complete scan exit 1 (default: gaps)")
@@ -80,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Flags in the shape of the configuration file, so they are validated the same way."""
+    """Every flag that shapes a run, in the shape of the configuration file, so it is
+    validated by the same schema (flags not given are None and say nothing)."""
     exclude = None
     if args.exclude:
         exclude = {r.strip(): "excluded on the command line"
@@ -88,16 +90,18 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "regions": args.regions,
         "exclude": exclude,
+        "coverage_only": args.coverage_only,
         "workers": args.workers,
         "fail_on": args.fail_on,
         "aws": {"profile": args.profile, "role_arn": args.role_arn,
                 "external_id": args.external_id, "home_region": args.home_region},
-        "output": {"formats": ",".join(args.formats) if args.formats else None},
+        "output": {"formats": ",".join(args.formats) if args.formats else None,
+                   "run_directory": str(args.output_dir) if args.output_dir else None},
         "log": {"file": args.log_file},
     }
 
 
-FINDINGS_GATES = {FailOn.PUBLIC: "public_findings", FailOn.FINDINGS: "active_findings"}
+FINDINGS_GATES = frozenset({FailOn.PUBLIC, FailOn.FINDINGS})
 
 
 def check_gate(fail_on: FailOn, coverage_only: bool) -> None:
@@ -108,18 +112,19 @@ def check_gate(fail_on: FailOn, coverage_only: bool) -> None:
                           "--coverage-only")
 
 
-def exit_code(document: Mapping[str, Any], fail_on: FailOn) -> int:
-    summary = document.get("summary") or {}
-    if not summary.get("complete", True) or summary.get("verdict") == "INCOMPLETE":
+def exit_code(document: ScanDocument, fail_on: FailOn) -> int:
+    summary = document["summary"]
+    if not summary["complete"] or summary["verdict"] == "INCOMPLETE":
         return EXIT_INCOMPLETE
     if fail_on is FailOn.NEVER:
         return EXIT_OK
-    if document.get("gaps"):
+    if document["gaps"]:
         return EXIT_GAPS
-    key = FINDINGS_GATES.get(fail_on)
-    if key is not None:
-        check_gate(fail_on, summary.get(key) is None)
-        if summary.get(key):
+    if fail_on in FINDINGS_GATES:
+        found = (summary["public_findings"] if fail_on is FailOn.PUBLIC
+                 else summary["active_findings"])
+        check_gate(fail_on, found is None)
+        if found:
             return EXIT_GAPS
     return EXIT_OK
 
@@ -154,7 +159,7 @@ def output_directory(options: Options, started: dt.datetime) -> Path:
     return path
 
 
-def write_outputs(document: Mapping[str, Any], formats: tuple[OutputFormat, ...],
+def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                   directory: Path) -> list[Path]:
     """Every requested format; a failing writer does not stop the others (JSON goes first)."""
     written: list[Path] = []
@@ -247,7 +252,7 @@ class _Signals:
 
 
 def _run(args: argparse.Namespace, signals: _Signals) -> int:
-    from .document import load_document
+    from document.schema import DocumentError, load_document
 
     with ExitStack() as stack:
         base: Mapping[str, Any] = {}
@@ -256,14 +261,18 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
                 raise ConfigError("--demo cannot be combined with --profile or --from-json")
             base = stack.enter_context(demo_world())
         options = load_options(args.config, _overrides(args), base)
-        options = _apply_flags(options, args)
-        if options.from_json is None:
+        if not args.debug:
+            set_level(options.log.level)
+        if args.from_json is None:
             check_gate(options.fail_on, options.coverage_only)
         if options.log.file is not None:
             add_file_log(options.log.file, options.log.max_bytes, options.log.backups)
         started = dt.datetime.now(dt.UTC)
-        if options.from_json is not None:
-            document = load_document(options.from_json)
+        if args.from_json is not None:
+            try:
+                document = load_document(args.from_json)
+            except DocumentError as exc:
+                raise InputError(str(exc)) from None
             directory = output_directory(options, started)
             written = write_outputs(document, options.formats, directory)
             sys.stdout.write(render_console(document))
@@ -282,17 +291,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         return exit_code(document, options.fail_on)
 
 
-def _apply_flags(options: Options, args: argparse.Namespace) -> Options:
-    from dataclasses import replace
-
-    return replace(options,
-                   output_dir=args.output_dir if args.output_dir else options.output_dir,
-                   coverage_only=bool(args.coverage_only) or options.coverage_only,
-                   demo=args.demo, debug=args.debug,
-                   from_json=args.from_json)
-
-
-def _scan(options: Options, signals: _Signals) -> tuple[dict[str, Any], bool]:
+def _scan(options: Options, signals: _Signals) -> tuple[ScanDocument, bool]:
     from .aws import ClientFactory, make_session
     from .document import build_document
     from .judge import judge

@@ -1,8 +1,12 @@
-"""Load config/regions.yaml and the command-line overrides into one frozen `Options` object.
+"""Load config/regions.yaml and the command-line flags into one frozen `Options` object.
 
-Everything is validated here, once: unknown keys (with the closest valid one suggested),
-wrong types, unknown region names, an include/exclude that leaves nothing to scan. Every
-problem is a `ConfigError` with a one-line message that names the file, line and key.
+What a configuration may hold is declared in schema/config.schema.json and checked by
+jsonschema; this module turns its findings into one-line messages that name the file, the
+line and the key, and suggest the closest valid key or value. The file, the demo's
+built-in settings and the flags are layers of the same shape, each validated on its own (so
+a message names where the bad value came from), then merged, flags last. Region names are the
+one rule the schema cannot hold: a name botocore knows, or one shaped like a region, which
+region discovery must then list.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +29,6 @@ from .errors import ConfigError
 from .model import REGION_NAME, AnalyzerType
 
 DEFAULT_CONFIG_PATH = Path("config") / "regions.yaml"
-FINDING_STATUSES = ("ACTIVE", "ARCHIVED", "RESOLVED")
-RETRY_MODES = ("standard", "adaptive", "legacy")
 
 
 class FailOn(StrEnum):
@@ -69,18 +72,15 @@ class Options:
     exclude: Mapping[str, str] = field(default_factory=dict)  # region -> why
     coverage_types: tuple[str, ...] = (AnalyzerType.ORGANIZATION.value,)
     finding_statuses: tuple[str, ...] = ("ACTIVE",)
+    coverage_only: bool = False
     workers: int = 32
     page_size: int = 100
     aws: AwsOptions = field(default_factory=AwsOptions)
     output_root: Path = Path("output")
-    output_dir: Path | None = None  # exact folder (from --output-dir); else a new one per run
+    output_dir: Path | None = None  # exact folder (--output-dir); else a new one per run
     formats: tuple[OutputFormat, ...] = (OutputFormat.JSON, OutputFormat.HTML, OutputFormat.XLSX)
     fail_on: FailOn = FailOn.GAPS
     log: LogOptions = field(default_factory=LogOptions)
-    coverage_only: bool = False
-    demo: bool = False
-    debug: bool = False
-    from_json: Path | None = None
     config_path: Path | None = None
     # Region names botocore does not know (newer than it, or typos): where each was given.
     # Region discovery decides: a name it lists is accepted, any other is an error.
@@ -107,7 +107,7 @@ class Options:
 
 @cache
 def known_regions() -> frozenset[str]:
-    """Every region botocore knows for Access Analyzer, in every partition."""
+    """Every region botocore knows for Access Analyzer, in every partition (computed once)."""
     import botocore.session
 
     session = botocore.session.get_session()
@@ -118,106 +118,25 @@ def known_regions() -> frozenset[str]:
     )
 
 
-_SCHEMA: dict[str, Any] = {
-    "regions": None,
-    "exclude": None,
-    "coverage_types": None,
-    "finding_statuses": None,
-    "workers": None,
-    "page_size": None,
-    "fail_on": None,
-    "aws": {"profile": None, "role_arn": None, "role_session_name": None, "external_id": None,
-            "home_region": None, "retry_mode": None, "max_attempts": None, "rate_limit": None,
-            "connect_timeout": None, "read_timeout": None},
-    "output": {"directory": None, "formats": None},
-    "log": {"file": None, "max_bytes": None, "backups": None, "level": None},
-}
+@cache
+def config_schema() -> dict[str, Any]:
+    import json
+
+    text = (resources.files("scanner") / "schema" / "config.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
-class _Reader:
-    def __init__(self, label: str, marks: Mapping[tuple[str, ...], str]) -> None:
-        self.label = label
-        self.marks = marks
+@cache
+def _validator() -> Any:
+    import jsonschema
 
-    def fail(self, path: tuple[str, ...], message: str) -> ConfigError:
-        return ConfigError(f"{self.where(path)}: {message}")
-
-    def where(self, path: tuple[str, ...]) -> str:
-        key = ".".join(path) if path else "top level"
-        # A list item has no mark of its own: the line of the nearest key that has one.
-        mark = next((self.marks[path[:n]] for n in range(len(path), 0, -1)
-                     if path[:n] in self.marks), "")
-        return f"{self.label}{mark}: {key}"
-
-    def check_keys(self, doc: Mapping[str, Any], schema: Mapping[str, Any],
-                   path: tuple[str, ...]) -> None:
-        for key, value in doc.items():
-            if key not in schema:
-                close = difflib.get_close_matches(str(key), list(schema), n=1, cutoff=0.5)
-                hint = f"; did you mean {'.'.join((*path, close[0]))!r}?" if close else ""
-                raise self.fail((*path, str(key)), f"unknown key{hint} "
-                                f"(valid: {', '.join(schema)})")
-            if isinstance(schema[key], dict):
-                if not isinstance(value, Mapping):
-                    raise self.fail((*path, key), f"expected a mapping, got "
-                                    f"{_kind(value)}")
-                self.check_keys(value, schema[key], (*path, key))
-
-    def integer(self, path: tuple[str, ...], value: Any, low: int, high: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(path, f"expected a whole number from {low} to {high}, got "
-                            f"{value!r}")
-        return value
-
-    def number(self, path: tuple[str, ...], value: Any, low: float, high: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                low <= value <= high):
-            raise self.fail(path, f"expected a number from {low:g} to {high:g}, got {value!r}")
-        return float(value)
-
-    def string(self, path: tuple[str, ...], value: Any, allow_none: bool = True) -> str | None:
-        if value is None and allow_none:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(path, f"expected a non-empty string, got {value!r}")
-        return value.strip()
-
-    def choices(self, path: tuple[str, ...], value: Any, options: tuple[str, ...],
-                upper: bool = False) -> tuple[str, ...]:
-        items = _as_list(value)
-        if items is None or not items:
-            raise self.fail(path, f"expected a non-empty list of {', '.join(options)}")
-        out = []
-        for item in items:
-            text = str(item).strip()
-            text = text.upper() if upper else text.lower()
-            if text not in options:
-                raise self.fail(path, _unknown(text, options))
-            if text not in out:
-                out.append(text)
-        return tuple(out)
+    return jsonschema.Draft202012Validator(config_schema())
 
 
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
+# -- reading a file ---------------------------------------------------------------------------
 
-
-def _as_list(value: Any) -> list[str] | None:
-    """A list of names from a YAML list or a comma-separated string; None if neither."""
-    if isinstance(value, str):
-        return [part for part in re.split(r"[,\s]+", value) if part]
-    if isinstance(value, (list, tuple)) and all(
-            isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-        return [str(v) for v in value]
-    return None
-
-
-def _unknown(value: str, options: tuple[str, ...] | frozenset[str], what: str = "value"
-             ) -> str:
-    close = difflib.get_close_matches(value, sorted(options), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    shown = ", ".join(sorted(options)) if len(options) <= 8 else f"{len(options)} known"
-    return f"unknown {what} {value!r}{hint} (valid: {shown})"
+Marks = Mapping[tuple[str, ...], str]
 
 
 def _marks(node: yaml.Node, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], str]:
@@ -231,7 +150,7 @@ def _marks(node: yaml.Node, path: tuple[str, ...] = ()) -> dict[tuple[str, ...],
     return marks
 
 
-def read_config_file(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+def read_config_file(path: Path) -> tuple[dict[str, Any], Marks]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -255,136 +174,241 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], 
     return dict(document), _marks(node) if node is not None else {}
 
 
-def options_from_document(document: Mapping[str, Any], label: str = "configuration",
-                          marks: Mapping[tuple[str, ...], str] | None = None,
-                          base: Options | None = None) -> Options:
-    """Validate a configuration mapping (parsed YAML) into Options."""
-    reader = _Reader(label, marks or {})
-    reader.check_keys(document, _SCHEMA, ())
-    options = base or Options()
-    aws = options.aws
-    log = options.log
-    updates: dict[str, Any] = {}
-    regions_known = known_regions()
-    unverified = dict(options.unverified_regions)
+# -- validating one layer ---------------------------------------------------------------------
 
-    if "regions" in document:
-        value = document["regions"]
-        if value in (None, "all", "ALL", "all-enabled"):
-            updates["regions"] = None
+_SEPARATORS = re.compile(r"[,\s]+")
+
+
+def _shape(value: Any, schema: Mapping[str, Any]) -> Any:
+    """Apply the schema's x-list and x-case annotations before validation."""
+    if isinstance(value, Mapping) and "properties" in schema:
+        properties = schema["properties"]
+        return {k: _shape(v, properties[k]) if k in properties else v for k, v in value.items()}
+    if schema.get("x-list") and isinstance(value, str) and value not in schema.get(
+            "x-keywords", ()):
+        value = [part for part in _SEPARATORS.split(value) if part]
+    case = schema.get("x-case")
+    if case:
+        change = str.upper if case == "upper" else str.lower
+        if isinstance(value, str):
+            value = change(value.strip())
+        elif isinstance(value, list):
+            value = [change(v.strip()) if isinstance(v, str) else v for v in value]
+        elif isinstance(value, Mapping):
+            value = {change(str(k).strip()): v for k, v in value.items()}
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _unknown(value: str, options: Any, what: str = "value") -> str:
+    names = sorted(str(o) for o in options)
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = ", ".join(names) if len(names) <= 8 else f"{len(names)} known"
+    return f"unknown {what} {value!r}{hint} (valid: {shown})"
+
+
+def _schema_at(path: tuple[str | int, ...]) -> Mapping[str, Any]:
+    """The schema of the value at an instance path: through properties, list items and
+    mapping values, and into the alternative (anyOf) of the matching shape."""
+    node: Mapping[str, Any] = _resolve(config_schema())
+    for part in path:
+        wanted = "array" if isinstance(part, int) else "object"
+        for branch in node.get("anyOf", ()):
+            branch = _resolve(branch)
+            if branch.get("type") == wanted:
+                node = {**branch, **{k: v for k, v in node.items() if k != "anyOf"}}
+                break
+        if isinstance(part, int):
+            node = node.get("items", {})
         else:
-            items = _as_list(value)
-            if not items:
-                raise reader.fail(("regions",), "expected 'all' or a list of region names")
-            updates["regions"] = tuple(_region(reader, ("regions",), r, regions_known,
-                                                          unverified)
-                                       for r in dict.fromkeys(str(i).strip() for i in items))
-    if "exclude" in document:
-        value = document["exclude"] or {}
-        if isinstance(value, (list, str)):
-            names = _as_list(value)
-            if names is None:
-                raise reader.fail(("exclude",), "expected a list of region names or a mapping "
-                                  "of region: reason")
-            value = dict.fromkeys(names, "excluded by configuration")
-        if not isinstance(value, Mapping):
-            raise reader.fail(("exclude",), "expected a mapping of region: reason")
-        exclude = {}
-        for region, why in value.items():
-            name = _region(reader, ("exclude", str(region)), str(region), regions_known,
-                           unverified)
-            if why is not None and not isinstance(why, (str, int, float)):
-                raise reader.fail(("exclude", name), "the reason must be text")
-            exclude[name] = str(why).strip() if why else "excluded by configuration"
-        updates["exclude"] = exclude
-    if "coverage_types" in document:
-        organization_types = tuple(t.value for t in AnalyzerType
-                                   if t.value.startswith("ORGANIZATION"))
-        chosen = reader.choices(("coverage_types",), document["coverage_types"],
-                                organization_types, upper=True)
-        # External access with the organization as zone of trust is what coverage means;
-        # other types can only be required in addition to it, never instead of it.
-        primary = AnalyzerType.ORGANIZATION.value
-        updates["coverage_types"] = (primary, *(t for t in chosen if t != primary))
-    if "finding_statuses" in document:
-        updates["finding_statuses"] = reader.choices(
-            ("finding_statuses",), document["finding_statuses"], FINDING_STATUSES, upper=True)
-    if "workers" in document:
-        updates["workers"] = reader.integer(("workers",), document["workers"], 1, 256)
-    if "page_size" in document:
-        updates["page_size"] = reader.integer(("page_size",), document["page_size"], 1, 1000)
-    if "fail_on" in document:
-        updates["fail_on"] = FailOn(reader.choices(("fail_on",), document["fail_on"],
-                                                   tuple(f.value for f in FailOn))[0])
+            node = node.get("properties", {}).get(part) or node.get("additionalProperties") or {}
+        node = _resolve(node)
+    return node
 
-    aws_doc = document.get("aws") or {}
-    aws_updates: dict[str, Any] = {}
-    for key in ("profile", "role_arn", "role_session_name", "external_id"):
-        if key in aws_doc:
-            aws_updates[key] = reader.string(("aws", key), aws_doc[key])
-    if aws_updates.get("role_arn"):
-        _check_role_arn(reader, ("aws", "role_arn"), aws_updates["role_arn"])
-    if "home_region" in aws_doc and aws_doc["home_region"] is not None:
-        aws_updates["home_region"] = _region(reader, ("aws", "home_region"),
-                                             str(aws_doc["home_region"]), regions_known, None)
-    if "retry_mode" in aws_doc:
-        aws_updates["retry_mode"] = reader.choices(("aws", "retry_mode"), aws_doc["retry_mode"],
-                                                   RETRY_MODES)[0]
-    if "rate_limit" in aws_doc:
-        value = aws_doc["rate_limit"]
-        if value is None or value is False or value == "off":
-            aws_updates["rate_limit"] = None
-        elif value == "auto":
-            aws_updates["rate_limit"] = "auto"
+
+def _resolve(node: Any) -> Mapping[str, Any]:
+    if not isinstance(node, Mapping):
+        return {}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        merged = {**_resolve(config_schema()["$defs"][ref.rsplit("/", 1)[1]]), **node}
+        merged.pop("$ref")
+        return merged
+    return node
+
+
+def _expected(schema: Mapping[str, Any]) -> str:
+    """What a value should have been, in words: declared (x-expected) or from its type."""
+    if "x-expected" in schema:
+        return str(schema["x-expected"])
+    kind, low, high = schema.get("type"), schema.get("minimum"), schema.get("maximum")
+    if kind == "integer":
+        return f"a whole number from {low} to {high}"
+    if kind == "number":
+        return f"a number from {low:g} to {high:g}"
+    return {"boolean": "true or false", "object": "a mapping", "array": "a list",
+            "string": "text"}.get(str(kind), "another value")
+
+
+class _Layer:
+    """One source of settings (the file, built-in settings, the command line)."""
+
+    def __init__(self, label: str, marks: Marks) -> None:
+        self.label = label
+        self.marks = marks
+
+    def where(self, path: tuple[str | int, ...]) -> str:
+        keys = tuple(str(p) for p in path)
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        key = key or "top level"
+        # A list item has no mark of its own: the line of the nearest key that has one.
+        mark = next((self.marks[keys[:n]] for n in range(len(keys), 0, -1)
+                     if keys[:n] in self.marks), "")
+        return f"{self.label}{mark}: {key}"
+
+    def fail(self, path: tuple[str | int, ...], message: str) -> ConfigError:
+        return ConfigError(f"{self.where(path)}: {message}")
+
+    def validate(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        import jsonschema
+
+        shaped: dict[str, Any] = _shape(document, config_schema())
+        error = jsonschema.exceptions.best_match(_validator().iter_errors(shaped))
+        if error is not None:
+            raise self._explain(error)
+        return shaped
+
+    def _explain(self, error: Any) -> ConfigError:
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            allowed = _schema_at(path).get("properties", {})
+            extra = next(k for k in error.instance if k not in allowed)
+            close = difflib.get_close_matches(str(extra), list(allowed), n=1, cutoff=0.5)
+            hint = (f"; did you mean {'.'.join(str(p) for p in (*path, close[0]))!r}?"
+                    if close else "")
+            return self.fail((*path, str(extra)),
+                             f"unknown key{hint} (valid: {', '.join(allowed)})")
+        schema = _schema_at(path)
+        if error.validator == "enum" and isinstance(error.instance, str):
+            while path and isinstance(path[-1], int):  # a list's value is named by its list
+                path = path[:-1]
+            return self.fail(path, _unknown(error.instance, error.validator_value))
+        if error.validator == "minItems":
+            choices = schema.get("items", {}).get("enum")
+            valid = f" (valid: {', '.join(choices)})" if choices else ""
+            return self.fail(path, f"expected at least one value{valid}, got an empty list")
+        if error.validator == "type" and "properties" in schema:
+            return self.fail(path, f"expected a mapping, got {_kind(error.instance)}")
+        # A list item that is wrong is named by its list, with what the list expects.
+        if path and isinstance(path[-1], int) and "x-expected" not in schema:
+            parent = _schema_at(path[:-1])
+            return self.fail(path[:-1], f"expected {_expected(parent)}, got "
+                             f"{_kind(error.instance)}")
+        return self.fail(path, f"expected {_expected(schema)}, got {_kind(error.instance)}")
+
+
+# -- from validated layers to Options ---------------------------------------------------------
+
+
+def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    """`layer` over `base`: sections merge key by key, any other value replaces."""
+    merged = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key in (
+                "aws", "output", "log"):
+            merged[key] = {**merged[key], **value}
         else:
-            aws_updates["rate_limit"] = reader.number(("aws", "rate_limit"), value, 0.1, 10000)
-    if "max_attempts" in aws_doc:
-        aws_updates["max_attempts"] = reader.integer(("aws", "max_attempts"),
-                                                     aws_doc["max_attempts"], 1, 50)
-    for key in ("connect_timeout", "read_timeout"):
-        if key in aws_doc:
-            aws_updates[key] = reader.number(("aws", key), aws_doc[key], 0.1, 600)
-
-    output_doc = document.get("output") or {}
-    if "directory" in output_doc:
-        directory = reader.string(("output", "directory"), output_doc["directory"], False)
-        updates["output_root"] = Path(str(directory))
-    if "formats" in output_doc:
-        updates["formats"] = tuple(OutputFormat(f) for f in reader.choices(
-            ("output", "formats"), output_doc["formats"], tuple(f.value for f in OutputFormat)))
-
-    log_doc = document.get("log") or {}
-    log_updates: dict[str, Any] = {}
-    if "file" in log_doc:
-        value = log_doc["file"]
-        log_updates["file"] = None if value in (None, False, "") else Path(
-            str(reader.string(("log", "file"), value)))
-    if "max_bytes" in log_doc:
-        log_updates["max_bytes"] = reader.integer(("log", "max_bytes"), log_doc["max_bytes"],
-                                                  1024, 10**10)
-    if "backups" in log_doc:
-        log_updates["backups"] = reader.integer(("log", "backups"), log_doc["backups"], 0, 1000)
-    if "level" in log_doc:
-        log_updates["level"] = reader.choices(("log", "level"), log_doc["level"],
-                                              ("DEBUG", "INFO", "WARNING", "ERROR"),
-                                              upper=True)[0]
-
-    return replace(options, **updates, aws=replace(aws, **aws_updates),
-                   log=replace(log, **log_updates), unverified_regions=unverified)
+            merged[key] = value
+    return merged
 
 
-def _region(reader: _Reader, path: tuple[str, ...], name: str, known: frozenset[str],
-            unverified: dict[str, str] | None) -> str:
-    """A region name: one botocore knows, or (where `unverified` collects them) one shaped
-    like a region, which region discovery must then list (AWS launches regions after the
-    installed botocore was released)."""
-    name = name.strip().lower()
-    if name in known:
-        return name
+def _check_regions(layer: _Layer, document: Mapping[str, Any],
+                   unverified: dict[str, str]) -> None:
+    """Every region name of a layer: one botocore knows, or shaped like a newer region."""
+    regions = document.get("regions")
+    if isinstance(regions, list):
+        for i, name in enumerate(regions):
+            _region(layer, ("regions", i), name, unverified)
+    exclude = document.get("exclude")
+    for name in (exclude if isinstance(exclude, list) else list(exclude or {})):
+        _region(layer, ("exclude", name), name, unverified)
+    home = (document.get("aws") or {}).get("home_region")
+    if home is not None:
+        _region(layer, ("aws", "home_region"), home, None)
+
+
+def _region(layer: _Layer, path: tuple[str | int, ...], name: str,
+            unverified: dict[str, str] | None) -> None:
+    if name in known_regions():
+        return
     if unverified is not None and REGION_NAME.match(name):
-        unverified[name] = reader.where(path)
-        return name
-    raise reader.fail(path, _unknown(name, known, "region"))
+        unverified[name] = layer.where(path)
+        return
+    raise layer.fail(path, _unknown(name, known_regions(), "region"))
+
+
+def _options(document: Mapping[str, Any], config_path: Path | None,
+             unverified: Mapping[str, str]) -> Options:
+    """Options from a merged, validated document (defaults for what it does not say)."""
+    defaults = Options()
+    aws_doc, output_doc, log_doc = (document.get(k) or {} for k in ("aws", "output", "log"))
+    regions = document.get("regions")
+    exclude = document.get("exclude") or {}
+    if isinstance(exclude, list):
+        exclude = dict.fromkeys(exclude, "excluded by configuration")
+    coverage = document.get("coverage_types", defaults.coverage_types)
+    # External access with the organization as zone of trust is what coverage means; other
+    # types can only be required in addition to it, never instead of it.
+    primary = AnalyzerType.ORGANIZATION.value
+    rate_limit = aws_doc.get("rate_limit", "auto")
+    log_file = log_doc.get("file", defaults.log.file)
+    run_directory = output_doc.get("run_directory")
+    return Options(
+        regions=(tuple(dict.fromkeys(regions)) if isinstance(regions, list) else None),
+        exclude={name: str(why).strip() if why not in (None, "") else "excluded by "
+                 "configuration" for name, why in exclude.items()},
+        coverage_types=(primary, *dict.fromkeys(t for t in coverage if t != primary)),
+        finding_statuses=tuple(dict.fromkeys(document.get("finding_statuses",
+                                                          defaults.finding_statuses))),
+        coverage_only=document.get("coverage_only", defaults.coverage_only),
+        workers=document.get("workers", defaults.workers),
+        page_size=document.get("page_size", defaults.page_size),
+        aws=replace(defaults.aws, **{k: v for k, v in aws_doc.items() if k != "rate_limit"},
+                    rate_limit=(None if rate_limit in ("off", False, None)
+                                else rate_limit if rate_limit == "auto" else float(rate_limit))),
+        output_root=Path(output_doc.get("directory", defaults.output_root)),
+        output_dir=Path(run_directory) if run_directory else None,
+        formats=tuple(OutputFormat(f) for f in dict.fromkeys(
+            output_doc.get("formats", [f.value for f in defaults.formats]))),
+        fail_on=FailOn(document.get("fail_on", defaults.fail_on.value)),
+        log=replace(defaults.log, **{k: v for k, v in log_doc.items() if k != "file"},
+                    file=Path(log_file) if log_file not in (None, False, "") else None),
+        config_path=config_path,
+        unverified_regions=dict(unverified),
+    )
+
+
+def check_selection(options: Options) -> None:
+    """Include and exclude must leave something to scan (checked before any AWS call)."""
+    if options.regions is not None:
+        left = [r for r in options.regions if r not in options.exclude]
+        if not left:
+            raise ConfigError(
+                f"{options.config_path or 'configuration'}: regions and exclude leave nothing "
+                f"to scan (regions: {', '.join(options.regions)}; excluded: "
+                f"{', '.join(options.exclude)})")
 
 
 def verify_regions(options: Options, listed: frozenset[str] | None) -> None:
@@ -401,50 +425,34 @@ def verify_regions(options: Options, listed: frozenset[str] | None) -> None:
                               "(neither botocore nor the account's region list knows it)")
 
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-
-
-def _check_role_arn(reader: _Reader, path: tuple[str, ...], value: str) -> None:
-    if not _ROLE_ARN.match(value):
-        raise reader.fail(path, f"{value!r} is not a role ARN "
-                          "(arn:aws:iam::123456789012:role/NAME)")
-
-
-def check_selection(options: Options) -> None:
-    """Include and exclude must leave something to scan (checked before any AWS call)."""
-    if options.regions is not None:
-        left = [r for r in options.regions if r not in options.exclude]
-        if not left:
-            raise ConfigError(
-                f"{options.config_path or 'configuration'}: regions and exclude leave nothing "
-                f"to scan (regions: {', '.join(options.regions)}; excluded: "
-                f"{', '.join(options.exclude)})")
-
-
 def load_options(config_path: Path | None, overrides: Mapping[str, Any],
                  base_document: Mapping[str, Any] | None = None) -> Options:
-    """The configuration file (explicit, or config/regions.yaml if present) plus CLI overrides.
-
-    `base_document` (the demo's settings) applies over the file; the flags apply over both.
-
-    `overrides` uses the file's own keys (e.g. {"regions": [...], "output": {...}}), so a
-    flag is validated exactly like the key it overrides.
-    """
-    explicit = config_path is not None
+    """The configuration file (explicit, or config/regions.yaml if present), then
+    `base_document` (the demo's built-in settings), then the flags (`overrides`, in the
+    file's own shape, so a flag is validated exactly like the key it overrides)."""
     path = config_path or DEFAULT_CONFIG_PATH
-    base = Options()
-    if explicit or path.exists():
-        document, marks = read_config_file(path)
-        base = options_from_document(document, str(path), marks, replace(base,
-                                                                         config_path=path))
+    layers: list[tuple[_Layer, Mapping[str, Any]]] = []
+    used_path = None
+    if config_path is not None or path.exists():
+        from_file, marks = read_config_file(path)
+        layers.append((_Layer(str(path), marks), from_file))
+        used_path = path
     if base_document:
-        base = options_from_document(base_document, "built-in settings", {}, base)
-    options = options_from_document(_clean(overrides), "command line", {}, base)
+        layers.append((_Layer("built-in settings", {}), base_document))
+    layers.append((_Layer("command line", {}), _clean(overrides)))
+    merged: dict[str, Any] = {}
+    unverified: dict[str, str] = {}
+    for layer, settings in layers:
+        valid = layer.validate(settings)
+        _check_regions(layer, valid, unverified)
+        merged = _merge(merged, valid)
+    options = _options(merged, used_path, unverified)
     check_selection(options)
     return options
 
 
 def _clean(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Flags not given (None) say nothing."""
     out: dict[str, Any] = {}
     for key, value in overrides.items():
         if isinstance(value, Mapping):

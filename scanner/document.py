@@ -1,28 +1,22 @@
-"""The scan document (scan.json): the judged result as the stable contract other tools read.
+"""Assemble the scan document (scan.json) from a judged result.
 
-Renderers take this document, never the scanner's classes, so a live scan and
-`--from-json` take the same path. The JSON Schema ships in scanner/schema/.
+The document is the contract other tools read (its typed form and JSON Schema are in the
+`document` package). Renderers take this document, never the scanner's classes, so a live
+scan and `--from-json` take the same path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from reports.tables import CLASSIC_RESOURCE_TYPES
+from document import schema
+from document.rules import CLASSIC_RESOURCE_TYPES, RegionStatus, access_of
 
 from . import __version__
-from .errors import InputError
 from .judge import Gap, Judgement, RegionVerdict
-from .model import ApiError, Finding, RegionScan, RegionStatus, ScanResult
-
-SCHEMA_VERSION = 1
-TOOL_NAME = "aa-scan"
+from .model import ApiError, Finding, RegionScan, ScanResult
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -33,41 +27,38 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _error(error: ApiError | None) -> dict[str, str] | None:
-    if error is None:
-        return None
+def _error(error: ApiError) -> schema.ErrorEntry:
     return {"code": error.code, "message": error.message, "operation": error.operation}
 
 
-def _gap(gap: Gap) -> dict[str, Any]:
-    return {"scope": gap.scope, "region": gap.region, "code": str(gap.code),
+def _gap(gap: Gap) -> schema.Gap:
+    return {"scope": gap.scope, "region": gap.region, "code": gap.code.value,
             "severity": gap.severity.value, "title": gap.title, "detail": gap.detail,
             "remediation": gap.remediation, "remediation_note": gap.remediation_note}
 
 
-def finding_counts(findings: Iterable[Finding]) -> dict[str, dict[str, int]]:
+def _zero() -> schema.TypeCounts:
+    return {"active": 0, "public": 0, "cross_account": 0, "errors": 0}
+
+
+def finding_counts(findings: Iterable[Finding]) -> dict[str, schema.TypeCounts]:
     """Active findings per resource type: total, public, cross-account, errors."""
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, schema.TypeCounts] = {}
     for finding in findings:
         if finding.status != "ACTIVE":
             continue
-        entry = counts.setdefault(finding.resource_type,
-                                  {"active": 0, "public": 0, "cross_account": 0, "errors": 0})
+        entry = counts.get(finding.resource_type)
+        if entry is None:
+            entry = counts[finding.resource_type] = _zero()
         entry["active"] += 1
-        if finding.error:
-            entry["errors"] += 1
-        elif finding.is_public:
-            entry["public"] += 1
-        else:
-            entry["cross_account"] += 1
+        entry[access_of(finding.is_public, finding.error)] += 1
     return counts
 
 
-def _region(scan: RegionScan, verdict: RegionVerdict) -> dict[str, Any]:
-    counts: dict[str, dict[str, int]] = {}
+def _region(scan: RegionScan, verdict: RegionVerdict) -> schema.Region:
+    counts: dict[str, schema.TypeCounts] = {}
     if scan.findings_collected:
-        counts = {t: {"active": 0, "public": 0, "cross_account": 0, "errors": 0}
-                  for t in CLASSIC_RESOURCE_TYPES}
+        counts = {t: _zero() for t in CLASSIC_RESOURCE_TYPES}
         counts.update(finding_counts(scan.findings))
     statistics = scan.statistics
     source = scan.findings_analyzer
@@ -91,12 +82,12 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> dict[str, Any]:
         "archived": statistics.archived if statistics else None,
         "resolved": statistics.resolved if statistics else None,
         "archive_rules": [
-            {"analyzer_arn": r.analyzer_arn, "name": r.name, "filter": r.filter,
+            {"analyzer_arn": r.analyzer_arn, "name": r.name, "filter": dict(r.filter),
              "created_at": iso(r.created_at), "updated_at": iso(r.updated_at)}
             for r in scan.archive_rules
         ],
         "complete": verdict.complete,
-        "error": _error(verdict.error),
+        "error": _error(verdict.error) if verdict.error else None,
         "errors": [_error(e) for e in ((scan.analyzers_error,) if scan.analyzers_error else ())
                    + scan.findings_errors],
         "api_calls": scan.api_calls,
@@ -104,7 +95,7 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> dict[str, Any]:
     }
 
 
-def _finding(finding: Finding) -> dict[str, Any]:
+def _finding(finding: Finding) -> schema.Finding:
     return {
         "region": finding.region,
         "analyzer_arn": finding.analyzer_arn,
@@ -125,19 +116,26 @@ def _finding(finding: Finding) -> dict[str, Any]:
 
 
 def build_document(result: ScanResult, judgement: Judgement,
-                   configuration: Mapping[str, Any]) -> dict[str, Any]:
+                   configuration: Mapping[str, Any]) -> schema.ScanDocument:
     """The scan.json document for a judged result."""
     org = result.organization
     regions = [_region(scan, verdict) for scan, verdict in zip(result.regions, judgement.regions,
                                                                strict=True)]
     findings = [_finding(f) for scan in result.regions for f in scan.findings]
     statuses = [v.status for v in judgement.regions]
-    active = [f for scan in result.regions for f in scan.findings if f.status == "ACTIVE"]
+    totals = _zero()
+    for region in regions:
+        for entry in region["findings"].values():
+            totals["active"] += entry["active"]
+            totals["public"] += entry["public"]
+            totals["cross_account"] += entry["cross_account"]
+            totals["errors"] += entry["errors"]
+    coverage_only = result.coverage_only
     return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": TOOL_NAME, "version": __version__},
-        "started_at": iso(result.started_at),
-        "finished_at": iso(result.finished_at),
+        "schema_version": schema.SCHEMA_VERSION,
+        "tool": {"name": schema.TOOL_NAME, "version": __version__},
+        "started_at": iso(result.started_at) or "",
+        "finished_at": iso(result.finished_at) or "",
         "identity": {"account_id": result.identity.account_id, "arn": result.identity.arn},
         "organization": {
             "id": org.organization_id,
@@ -169,11 +167,9 @@ def build_document(result: ScanResult, judgement: Judgement,
             "not_enabled": statuses.count(RegionStatus.NOT_ENABLED),
             "excluded": statuses.count(RegionStatus.EXCLUDED),
             # null, not 0, when no finding was read (--coverage-only): unknown is not none.
-            "active_findings": None if result.coverage_only else len(active),
-            "public_findings": None if result.coverage_only else sum(
-                1 for f in active if f.is_public and not f.error),
-            "cross_account_findings": None if result.coverage_only else sum(
-                1 for f in active if not f.is_public and not f.error),
+            "active_findings": None if coverage_only else totals["active"],
+            "public_findings": None if coverage_only else totals["public"],
+            "cross_account_findings": None if coverage_only else totals["cross_account"],
             "verdict": judgement.verdict.value,
             "complete": judgement.complete,
             "incomplete_reasons": list(judgement.incomplete_reasons),
@@ -181,48 +177,3 @@ def build_document(result: ScanResult, judgement: Judgement,
             "interrupted": result.interrupted,
         },
     }
-
-
-@cache
-def schema() -> dict[str, Any]:
-    text = (resources.files("scanner") / "schema" / "scan.schema.json").read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-def validate(document: Any) -> None:
-    """Raise InputError naming the first place the document breaks the schema."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "top level"
-        raise InputError(f"not a valid scan document at {where}: {error.message[:300]}")
-
-
-def load_document(path: Path) -> dict[str, Any]:
-    """Read a scan.json for re-rendering: missing, corrupt or newer files are clear errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
-                         ) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): "
-                         f"{exc.msg}") from None
-    if not isinstance(document, dict):
-        raise InputError(f"{path}: not a scan document (expected a JSON object)")
-    version = document.get("schema_version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
-        raise InputError(f"{path}: schema_version {version} is newer than this aa-scan "
-                         f"understands ({SCHEMA_VERSION}); upgrade aa-scan to render it")
-    try:
-        validate(document)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    return document

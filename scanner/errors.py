@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-_UNPRINTABLE = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def one_line(text: str) -> str:
-    """Text safe for a one-line message: control and bidi characters shown as escapes."""
-    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+from document.rules import one_line
 
 
 class ScanError(Exception):
@@ -39,6 +31,4 @@ class InputError(ScanError):
 
 
 class Interrupted(ScanError):
-    """Ctrl-C or SIGTERM before anything was collected."""
-
-    exit_code = 130
+    """Ctrl-C or SIGTERM before anything was collected (the CLI exits 128 + the signal)."""

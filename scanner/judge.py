@@ -10,20 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from document.rules import NOT_VISIBLE, GapCode, RegionStatus, ScanningRole, Severity, Verdict
+
 from .model import (
     EXTERNAL_ACCESS_TYPES,
     Analyzer,
     AnalyzerType,
     ApiError,
-    GapReason,
     Identity,
     OrganizationFacts,
     RegionScan,
-    RegionStatus,
-    ScanningRole,
     ScanResult,
-    Severity,
-    Verdict,
 )
 
 DEFAULT_ANALYZER_NAME = "organization-external-access"
@@ -57,14 +54,14 @@ _ENABLE_TRUSTED_ACCESS = ("aws organizations enable-aws-service-access --service
                           "access-analyzer.amazonaws.com")
 
 GAP_TEXT: dict[str, GapText] = {
-    "TRUSTED_ACCESS_DISABLED": GapText(
+    GapCode.TRUSTED_ACCESS_DISABLED: GapText(
         Severity.CRITICAL,
         "Trusted access for IAM Access Analyzer is not enabled in AWS Organizations",
         "Without trusted access, organization analyzers cannot be created and existing ones "
         "are disabled (status reason AWS_SERVICE_ACCESS_DISABLED): no region is analyzed "
         "across the organization.",
         _ENABLE_TRUSTED_ACCESS, _IN_MANAGEMENT),
-    "NOT_IN_ORGANIZATION": GapText(
+    GapCode.NOT_IN_ORGANIZATION: GapText(
         Severity.CRITICAL,
         "The scanned account {account} is not a member of an AWS Organization",
         "An analyzer whose zone of trust is the organization needs an organization: only "
@@ -73,7 +70,7 @@ GAP_TEXT: dict[str, GapText] = {
         "aws organizations describe-organization",
         "Check that the intended account was scanned; to scan an organization, re-run "
         "aa-scan with --role-arn into its delegated administrator."),
-    "SCANNED_FROM_MEMBER_ACCOUNT": GapText(
+    GapCode.SCANNED_FROM_MEMBER_ACCOUNT: GapText(
         Severity.HIGH,
         "The scan ran in member account {account}, which cannot see organization analyzers",
         "Organization analyzers exist only in the management account or in the account "
@@ -81,7 +78,7 @@ GAP_TEXT: dict[str, GapText] = {
         "their absence proves nothing, so regions were not assessed instead of being "
         "reported as gaps. {role_detail}",
         _SCAN_AS_ADMIN, "Scan from the {admin_role}.", blocks_assessment=True),
-    "SCANNED_FROM_MEMBER_ACCOUNT:ADVISORY": GapText(
+    f"{GapCode.SCANNED_FROM_MEMBER_ACCOUNT}:ADVISORY": GapText(
         Severity.INFO,
         "The scan ran in member account {account}, which cannot see organization analyzers",
         "Organization analyzers exist only in the management account or in the account "
@@ -89,7 +86,7 @@ GAP_TEXT: dict[str, GapText] = {
         "by this (none could be listed here for other reasons, shown per region), but a "
         "scan from a member account cannot prove coverage. {role_detail}",
         _SCAN_AS_ADMIN, "Scan from the {admin_role}."),
-    "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR": GapText(
+    GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR: GapText(
         Severity.MEDIUM,
         "The scan ran in the management account, but account {admin} is the delegated "
         "administrator",
@@ -97,7 +94,7 @@ GAP_TEXT: dict[str, GapText] = {
         "the management account, so regions without an ACTIVE analyzer here were not "
         "assessed: {blocked}.",
         _SCAN_AS_ADMIN, "Scan from the delegated administrator.", blocks_assessment=True),
-    "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR:ADVISORY": GapText(
+    f"{GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR}:ADVISORY": GapText(
         Severity.INFO,
         "The scan ran in the management account; account {admin} is the delegated "
         "administrator",
@@ -106,7 +103,7 @@ GAP_TEXT: dict[str, GapText] = {
         "verdict stands. The delegated administrator's own analyzers are not visible from "
         "here and were not examined (their findings and archive rules may differ).",
         _SCAN_AS_ADMIN, "To examine the delegated administrator's analyzers, scan from it."),
-    "ANALYZER_VISIBILITY_UNKNOWN": GapText(
+    GapCode.ANALYZER_VISIBILITY_UNKNOWN: GapText(
         Severity.HIGH,
         "Could not tell whether organization analyzers are visible from account {account}",
         "Organization analyzers live in the management account or the delegated "
@@ -118,7 +115,7 @@ GAP_TEXT: dict[str, GapText] = {
         "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
         "(in account {account}), or scan from the delegated administrator with --role-arn.",
         blocks_assessment=True),
-    "ANALYZER_VISIBILITY_UNKNOWN:ADVISORY": GapText(
+    f"{GapCode.ANALYZER_VISIBILITY_UNKNOWN}:ADVISORY": GapText(
         Severity.INFO,
         "Could not tell whether organization analyzers are visible from account {account}",
         "Organization analyzers live in the management account or the delegated "
@@ -129,32 +126,32 @@ GAP_TEXT: dict[str, GapText] = {
         "--policy-document file://config/iam-policy.json",
         "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
         "(in account {account}), or scan from the delegated administrator with --role-arn."),
-    GapReason.NO_ANALYZER: GapText(
+    GapCode.NO_ANALYZER: GapText(
         Severity.HIGH,
         "No analyzer with the organization as zone of trust in {region}",
         "Resources in {region} are not analyzed for external access across the "
         "organization: public or cross-account grants created there go unreported.",
         _CREATE, _IN_ADMIN),
-    GapReason.ACCOUNT_SCOPE_ONLY: GapText(
+    GapCode.ACCOUNT_SCOPE_ONLY: GapText(
         Severity.HIGH,
         "Only an account-scoped analyzer ({present}) in {region}",
         "An analyzer whose zone of trust is one account reports access from other accounts "
         "of the organization as external and does not see the other member accounts' "
         "resources at all. Its findings are shown, labelled as account-scoped.",
         _CREATE, _IN_ADMIN),
-    GapReason.NOT_ACTIVE: GapText(
+    GapCode.NOT_ACTIVE: GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}",
         "An analyzer that is not ACTIVE does not generate findings{reason_text}.{others}",
         _RECREATE, _IN_ADMIN),
-    f"{GapReason.NOT_ACTIVE}:CREATING": GapText(
+    f"{GapCode.NOT_ACTIVE}:CREATING": GapText(
         Severity.MEDIUM,
         "The {type} analyzer {name} in {region} is still being created",
         "It becomes ACTIVE when the first analysis completes; until then it reports "
         "nothing.{others}",
         "aws accessanalyzer get-analyzer --analyzer-name {name} --region {region}",
         "Re-run aa-scan when the analyzer is ACTIVE."),
-    f"{GapReason.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED": GapText(
+    f"{GapCode.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED": GapText(
         Severity.CRITICAL,
         "The {type} analyzer {name} in {region} is {status}: trusted access was disabled",
         "Trusted access for Access Analyzer was removed in AWS Organizations, which disables "
@@ -163,7 +160,7 @@ GAP_TEXT: dict[str, GapText] = {
         "Enable trusted access in the management account {management}, then re-create the "
         "analyzer in account {admin}, the {admin_role}."),
     # Trusted access is on again: an analyzer it disabled stays disabled until re-created.
-    f"{GapReason.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED:TRUSTED_ACCESS_ENABLED": GapText(
+    f"{GapCode.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED:TRUSTED_ACCESS_ENABLED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: it was disabled while trusted "
         "access was off",
@@ -171,7 +168,7 @@ GAP_TEXT: dict[str, GapText] = {
         "analyzer disabled while it was off does not come back: it has to be re-created."
         "{others}",
         _RECREATE, _IN_ADMIN),
-    f"{GapReason.NOT_ACTIVE}:DELEGATED_ADMINISTRATOR_DEREGISTERED": GapText(
+    f"{GapCode.NOT_ACTIVE}:DELEGATED_ADMINISTRATOR_DEREGISTERED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: its account is no longer the "
         "delegated administrator",
@@ -179,7 +176,7 @@ GAP_TEXT: dict[str, GapText] = {
         "administrator must create its own (a failed analyzer keeps its name until "
         "deleted).{others}",
         _RECREATE, _IN_ADMIN),
-    f"{GapReason.NOT_ACTIVE}:SERVICE_LINKED_ROLE_CREATION_FAILED": GapText(
+    f"{GapCode.NOT_ACTIVE}:SERVICE_LINKED_ROLE_CREATION_FAILED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: the service-linked role could "
         "not be created in member accounts",
@@ -188,18 +185,18 @@ GAP_TEXT: dict[str, GapText] = {
         _RECREATE,
         "Allow iam:CreateServiceLinkedRole in the member accounts first, then run in account "
         "{admin}, the {admin_role}."),
-    f"{GapReason.NOT_ACTIVE}:ORGANIZATION_DELETED": GapText(
+    f"{GapCode.NOT_ACTIVE}:ORGANIZATION_DELETED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: its organization was deleted",
         "The zone of trust no longer exists.{others}",
         "aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}",
         _IN_ADMIN),
-    GapReason.MISSING_REQUIRED_TYPE: GapText(
+    GapCode.MISSING_REQUIRED_TYPE: GapText(
         Severity.MEDIUM,
         "No active {type} analyzer in {region}",
         "The configuration requires an analyzer of type {type} in every region.",
         _CREATE, _IN_ADMIN),
-    "NO_DELEGATED_ADMINISTRATOR": GapText(
+    GapCode.NO_DELEGATED_ADMINISTRATOR: GapText(
         Severity.LOW,
         "No delegated administrator is registered for IAM Access Analyzer",
         "Organization analyzers then have to live in the management account; AWS recommends "
@@ -214,7 +211,7 @@ GAP_TEXT: dict[str, GapText] = {
 class Gap:
     scope: str  # "organization" or "region"
     region: str | None
-    code: str
+    code: GapCode
     severity: Severity
     title: str
     detail: str
@@ -258,7 +255,7 @@ class _Context:
     trusted_access: bool | None = None
 
 
-def _gap(code: str, scope: str, region: str | None, context: _Context, key: str | None = None,
+def _gap(code: GapCode, scope: str, region: str | None, context: _Context, key: str | None = None,
          **values: str) -> Gap:
     text = GAP_TEXT[key or code]
     fill = {"region": region or "", "account": context.account, "admin": context.admin,
@@ -371,7 +368,6 @@ def explain_error(error: ApiError) -> str:
     return f"{error.code}: {error.message}"
 
 
-NOT_VISIBLE = "OrganizationAnalyzersNotVisible"
 # Which of several analyzers of a type, none ACTIVE, the remediation is written for: the one
 # that is cheapest to bring back (a CREATING one may only need time).
 _NOT_ACTIVE_ORDER = {"CREATING": 0, "DISABLED": 1, "FAILED": 2}
@@ -420,16 +416,16 @@ def _not_active_gap(kind: str, of_type: list[Analyzer], region: str, context: _C
     """No analyzer of the type is ACTIVE: the gap names each with its status and reason."""
     analyzer = min(of_type, key=lambda a: (_NOT_ACTIVE_ORDER.get(a.status, 3), _age_key(a)))
     reason = analyzer.status_reason
-    key = f"{GapReason.NOT_ACTIVE}:{reason or analyzer.status}"
+    key = f"{GapCode.NOT_ACTIVE}:{reason or analyzer.status}"
     if reason == "AWS_SERVICE_ACCESS_DISABLED" and context.trusted_access is True:
         key += ":TRUSTED_ACCESS_ENABLED"
     if key not in GAP_TEXT:
-        key = f"{GapReason.NOT_ACTIVE}:{analyzer.status}"
+        key = f"{GapCode.NOT_ACTIVE}:{analyzer.status}"
     others = ""
     if len(of_type) > 1:
         others = (f" None of the {len(of_type)} {kind} analyzers here is ACTIVE: "
                   + ", ".join(_state(a) for a in sorted(of_type, key=_age_key)) + ".")
-    gap = _gap(GapReason.NOT_ACTIVE, "region", region, context,
+    gap = _gap(GapCode.NOT_ACTIVE, "region", region, context,
                key if key in GAP_TEXT else None, name=analyzer.name, type=kind,
                status=analyzer.status, others=others,
                reason_text=f" (status reason: {reason})" if reason else "")
@@ -446,15 +442,15 @@ def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool
     if of_type:
         return _not_active_gap(kind, of_type, region, context)
     if not primary:
-        return _gap(GapReason.MISSING_REQUIRED_TYPE, "region", region, context, type=kind,
+        return _gap(GapCode.MISSING_REQUIRED_TYPE, "region", region, context, type=kind,
                     name=f"{kind.lower().replace('_', '-')}")
     counterpart = AnalyzerType(kind).account_counterpart  # kind: validated by the config
     account_scoped = [a for a in analyzers if a.type == counterpart and a.status == "ACTIVE"]
     if account_scoped:
         present = ", ".join(f"{a.name} ({a.type})" for a in account_scoped)
-        return _gap(GapReason.ACCOUNT_SCOPE_ONLY, "region", region, context, type=kind,
+        return _gap(GapCode.ACCOUNT_SCOPE_ONLY, "region", region, context, type=kind,
                     present=present)
-    return _gap(GapReason.NO_ANALYZER, "region", region, context, type=kind)
+    return _gap(GapCode.NO_ANALYZER, "region", region, context, type=kind)
 
 
 def _not_visible(unmet: list[str], analyzers: tuple[Analyzer, ...], role: ScanningRole,
@@ -560,19 +556,20 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
 # -- the whole result ----------------------------------------------------------------------
 
 
-_VISIBILITY_GAPS = {ScanningRole.MEMBER: "SCANNED_FROM_MEMBER_ACCOUNT",
-                    ScanningRole.MANAGEMENT: "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR"}
+_VISIBILITY_GAPS = {
+    ScanningRole.MEMBER: GapCode.SCANNED_FROM_MEMBER_ACCOUNT,
+    ScanningRole.MANAGEMENT: GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR}
 
 
 def _visibility_gap(role: ScanningRole, admins: tuple[str, ...], absence_conclusive: bool
-                    ) -> str | None:
+                    ) -> GapCode | None:
     """The organization gap that explains why analyzers may be invisible from here."""
     if role == ScanningRole.MEMBER:
         return _VISIBILITY_GAPS[role]
     if role == ScanningRole.MANAGEMENT and admins:
         return _VISIBILITY_GAPS[role]
     if role not in (ScanningRole.NOT_IN_ORGANIZATION,) and not absence_conclusive:
-        return "ANALYZER_VISIBILITY_UNKNOWN"
+        return GapCode.ANALYZER_VISIBILITY_UNKNOWN
     return None
 
 
@@ -592,7 +589,7 @@ def judge(result: ScanResult) -> Judgement:
     org_gaps: list[Gap] = []
     advisories: list[Gap] = []
     if role == ScanningRole.NOT_IN_ORGANIZATION:
-        org_gaps.append(_gap("NOT_IN_ORGANIZATION", "organization", None, context))
+        org_gaps.append(_gap(GapCode.NOT_IN_ORGANIZATION, "organization", None, context))
     visibility = _visibility_gap(role, admins, absence_conclusive)
     if visibility is not None:
         # A gap only where it held some region back; otherwise the same fact, as advice.
@@ -603,9 +600,9 @@ def judge(result: ScanResult) -> Judgement:
             advisories.append(_gap(visibility, "organization", None, context,
                                    key=f"{visibility}:ADVISORY", role_detail=role_detail))
     if org.in_organization and org.trusted_access is False:
-        org_gaps.insert(0, _gap("TRUSTED_ACCESS_DISABLED", "organization", None, context))
+        org_gaps.insert(0, _gap(GapCode.TRUSTED_ACCESS_DISABLED, "organization", None, context))
     if org.in_organization and org.delegated_administrators == ():
-        advisories.append(_gap("NO_DELEGATED_ADMINISTRATOR", "organization", None, context))
+        advisories.append(_gap(GapCode.NO_DELEGATED_ADMINISTRATOR, "organization", None, context))
 
     region_gaps = [gap for v in verdicts for gap in v.gaps]
     gaps = tuple(org_gaps + region_gaps)

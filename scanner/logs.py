@@ -13,14 +13,12 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from document.rules import one_line
+
 from .errors import OutputError
 
 LOGGER = "aa_scan"
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{12,}\b")
-# Terminal escapes, bidi overrides and lone surrogates (which would crash the handler).
-# Newlines too: a message from AWS must not forge a second log line.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                     "\ud800-\udfff]")
 _SIGNATURE = re.compile(r"(Signature=|Credential=|X-Amz-Security-Token[=:]\s*)[^\s,&\"']+")
 
 
@@ -35,7 +33,9 @@ class Redactor(logging.Filter):
         self.secrets.update(s for s in secrets if s and len(s) >= 8)
 
     def scrub(self, text: str) -> str:
-        text = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+        # Terminal escapes, bidi overrides, lone surrogates (which would crash the handler)
+        # and newlines (a message from AWS must not forge a second log line).
+        text = one_line(text)
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, "[REDACTED]")
@@ -60,11 +60,12 @@ def environment_secrets() -> list[str]:
                                              "AWS_ACCESS_KEY_ID", "AWS_SECURITY_TOKEN")]
 
 
-def setup_logging(debug: bool, level: str = "INFO") -> logging.Logger:
-    """Stderr logging; called once at start-up, before the configuration is read."""
+def setup_logging(debug: bool) -> logging.Logger:
+    """Stderr logging; called once at start-up, before the configuration is read (which
+    may then set its own level with set_level)."""
     logger = logging.getLogger(LOGGER)
     logger.handlers.clear()
-    logger.setLevel(logging.DEBUG if debug else getattr(logging, level, logging.INFO))
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
     REDACTOR.add(*environment_secrets())
     handler = logging.StreamHandler(sys.stderr)
@@ -75,6 +76,11 @@ def setup_logging(debug: bool, level: str = "INFO") -> logging.Logger:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     return logger
+
+
+def set_level(level: str) -> None:
+    """The configured level (log.level) for every handler of the aa-scan logger."""
+    logging.getLogger(LOGGER).setLevel(getattr(logging, level, logging.INFO))
 
 
 def add_file_log(path: Path, max_bytes: int, backups: int) -> None:

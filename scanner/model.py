@@ -1,5 +1,8 @@
 """The data model every stage shares: what was collected (frozen dataclasses) and the enums.
 
+The enums whose values appear in scan.json (region status, verdict, severity, scanning role,
+gap codes) belong to the contract and live in document.rules.
+
 Collectors turn AWS pages into these objects and nothing past a collector sees a boto3
 response. A failed call is data too (`ApiError`), so the judge can say what could not be
 assessed and why.
@@ -36,43 +39,6 @@ class AnalyzerType(StrEnum):
 
 # Types whose findings are external access (ListFindings, public / cross-account).
 EXTERNAL_ACCESS_TYPES = frozenset({AnalyzerType.ORGANIZATION, AnalyzerType.ACCOUNT})
-
-
-class ScanningRole(StrEnum):
-    MANAGEMENT = "MANAGEMENT"
-    DELEGATED_ADMINISTRATOR = "DELEGATED_ADMINISTRATOR"
-    MEMBER = "MEMBER"
-    NOT_IN_ORGANIZATION = "NOT_IN_ORGANIZATION"
-    UNKNOWN = "UNKNOWN"
-
-
-class RegionStatus(StrEnum):
-    COVERED = "COVERED"
-    GAP = "GAP"
-    NOT_ENABLED = "NOT_ENABLED"
-    EXCLUDED = "EXCLUDED"
-    ERROR = "ERROR"
-
-
-class GapReason(StrEnum):
-    NO_ANALYZER = "NO_ANALYZER"
-    ACCOUNT_SCOPE_ONLY = "ACCOUNT_SCOPE_ONLY"
-    NOT_ACTIVE = "NOT_ACTIVE"
-    MISSING_REQUIRED_TYPE = "MISSING_REQUIRED_TYPE"
-
-
-class Severity(StrEnum):
-    CRITICAL = "CRITICAL"
-    HIGH = "HIGH"
-    MEDIUM = "MEDIUM"
-    LOW = "LOW"
-    INFO = "INFO"
-
-
-class Verdict(StrEnum):
-    COMPLIANT = "COMPLIANT"
-    NON_COMPLIANT = "NON_COMPLIANT"
-    INCOMPLETE = "INCOMPLETE"
 
 
 class RegionSource(StrEnum):
@@ -133,9 +99,6 @@ class RegionDiscovery:
     source: RegionSource
     regions: tuple[RegionAvailability, ...]
     errors: tuple[ApiError, ...] = ()
-
-    def get(self, region: str) -> RegionAvailability | None:
-        return next((r for r in self.regions if r.region == region), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 
 import yaml
 
+from document.rules import CLASSIC_RESOURCE_TYPES
+
 from .accessanalyzer import SCALAR_FILTER_KEYS, make_finding
 from .conditions import Conditions
 from .protocol import load_service_model
@@ -30,16 +32,19 @@ class ScenarioError(ValueError):
 
 
 _AA = load_service_model("accessanalyzer")
-ANALYZER_TYPES: tuple[str, ...] = tuple(_AA.shape_for("Type").enum)
-ANALYZER_STATUSES: tuple[str, ...] = tuple(_AA.shape_for("AnalyzerStatus").enum)
-REASON_CODES: tuple[str, ...] = tuple(_AA.shape_for("ReasonCode").enum)
-RESOURCE_TYPES: tuple[str, ...] = tuple(_AA.shape_for("ResourceType").enum)
-FINDING_STATUSES: tuple[str, ...] = tuple(_AA.shape_for("FindingStatus").enum)
+
+
+def _enum(shape: str) -> tuple[str, ...]:
+    found: Any = _AA.shape_for(shape)  # a StringShape with an enum
+    return tuple(found.enum)
+
+
+ANALYZER_TYPES = _enum("Type")
+ANALYZER_STATUSES = _enum("AnalyzerStatus")
+REASON_CODES = _enum("ReasonCode")
+RESOURCE_TYPES = _enum("ResourceType")
+FINDING_STATUSES = _enum("FindingStatus")
 OPT_IN_STATUSES = ("ENABLED", "ENABLING", "DISABLING", "DISABLED", "ENABLED_BY_DEFAULT")
-CLASSIC_RESOURCE_TYPES = (
-    "AWS::S3::Bucket", "AWS::IAM::Role", "AWS::KMS::Key", "AWS::Lambda::Function",
-    "AWS::Lambda::LayerVersion", "AWS::SQS::Queue", "AWS::SecretsManager::Secret",
-)
 # Regions launched after March 2019 must be enabled (opted in) before use.
 OPT_IN_REGIONS = frozenset({
     "af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
@@ -118,10 +123,6 @@ class Scenario:
 
     def conditions_for(self, region: str) -> Conditions:
         return self.conditions.get(region, self.default_conditions)
-
-    def account_name(self, account_id: str) -> str | None:
-        accounts = (self.organization.accounts if self.organization else ()) + self.other_accounts
-        return next((a.name for a in accounts if a.id == account_id), None)
 
 
 # -- loading -------------------------------------------------------------------------------

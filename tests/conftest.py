@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.document import validate
+from document.schema import validate
 
 
 @pytest.fixture

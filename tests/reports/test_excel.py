@@ -371,12 +371,12 @@ def test_archive_rules_and_errors(book):
 
 
 def test_filter_text_operators():
-    assert excel.filter_text({"resourceType": {"neq": ["AWS::IAM::Role"]},
+    assert tables.filter_text({"resourceType": {"neq": ["AWS::IAM::Role"]},
                               "principal.AWS": {"contains": ["a", "b"]},
                               "error": {"exists": False}}) == (
         "resourceType is not AWS::IAM::Role AND principal.AWS contains any of a, b "
         "AND error does not exist")
-    assert excel.filter_text(None) == ""
+    assert tables.filter_text(None) == ""
 
 
 def test_timezone_aware_times_are_stored_as_utc(tmp_path):
@@ -437,13 +437,17 @@ def test_formula_like_cells_are_text_with_quote_prefix(tmp_path):
     assert "<t>_x005F_x0041_ literal</t>" in xml
 
 
-def test_illegal_characters_are_removed(tmp_path):
-    dirty = "bucket\x00-\x07one\x1b[31m\x0b\ud800\ufffe\uffff\x1f"
+def test_unsafe_characters_are_shown_not_stored(tmp_path):
+    """Characters XLSX cannot hold, and those that hide or reorder text, are shown as
+    [U+XXXX] (the one cleaning rule of every report), never stored or silently dropped."""
+    dirty = "bucket\x00-\x07one\x1b[31m\x0b\ud800\ufffe\uffff\x1f\u202egnp.exe"
     document = make_document([covered(findings=[finding(resource=dirty, error="bad\x08byte")])])
     book = load_workbook(excel.write_workbook(document, tmp_path))
     ws = book["Findings"]
-    assert column(ws, "Resource") == ["bucket-one[31m"]
-    assert column(ws, "Error") == ["badbyte"]
+    assert column(ws, "Resource") == [
+        "bucket[U+0000]-[U+0007]one[U+001B][31m[U+000B][U+D800][U+FFFE][U+FFFF][U+001F]"
+        "[U+202E]gnp.exe"]
+    assert column(ws, "Error") == ["bad[U+0008]byte"]
 
 
 def test_tabs_and_newlines_are_kept(tmp_path):

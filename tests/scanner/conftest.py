@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from document.schema import validate
 from scanner.cli import main
-from scanner.document import validate
 from simulator import World, load_scenario
 
 ORG = {

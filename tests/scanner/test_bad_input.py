@@ -28,7 +28,7 @@ def assert_one_line_error(run, *fragments: str) -> None:
     (["--regions", "us-east-1", "--exclude", "us-east-1"], ["leave nothing to scan"]),
     (["--workers", "0"], ["workers", "from 1 to 256"]),
     (["--format", "pdf"], ["output.formats", "'pdf'"]),
-    (["--role-arn", "not-an-arn"], ["aws.role_arn", "not a role ARN"]),
+    (["--role-arn", "not-an-arn"], ["aws.role_arn", "expected a role ARN"]),
     (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
     (["--fail-on", "sometimes"], ["--fail-on", "invalid choice"]),
 ])

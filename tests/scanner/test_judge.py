@@ -6,8 +6,9 @@ import string
 
 import pytest
 
+from document.rules import RegionStatus, ScanningRole
 from scanner.judge import GAP_TEXT, judge, scanning_role
-from scanner.model import ApiError, Identity, OrganizationFacts, RegionStatus, ScanningRole
+from scanner.model import ApiError, Identity, OrganizationFacts
 from tests.builders import (
     ADMIN,
     MANAGEMENT,

@@ -27,5 +27,5 @@ def test_a_message_from_aws_cannot_forge_log_lines_or_send_escapes():
     text = scrub(Redactor(), "region error: %s",
                  "denied\n2026-01-01 INFO all regions covered\x1b[2J\u202e\ud800")
     assert "\n" not in text and "\x1b" not in text and "\u202e" not in text
-    assert "\\n2026-01-01" in text
+    assert "[U+000A]2026-01-01" in text  # shown, so the forged line stays on this one
     text.encode("utf-8")  # no lone surrogate left

@@ -1,0 +1,147 @@
+"""The rules every side of the scan document applies the same way, each defined once.
+
+- the values scan.json uses for region statuses, verdicts, severities, roles and gap codes;
+- how an active finding counts: public, cross-account, or could not be analyzed;
+- the resource types every report lists (the classic seven) and their labels;
+- which characters from AWS are never shown as they are, and how they are shown instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Literal
+
+
+class RegionStatus(StrEnum):
+    COVERED = "COVERED"
+    GAP = "GAP"
+    NOT_ENABLED = "NOT_ENABLED"
+    EXCLUDED = "EXCLUDED"
+    ERROR = "ERROR"  # not assessed, with the reason
+
+
+class Verdict(StrEnum):
+    COMPLIANT = "COMPLIANT"
+    NON_COMPLIANT = "NON_COMPLIANT"
+    INCOMPLETE = "INCOMPLETE"
+
+
+class Severity(StrEnum):
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    INFO = "INFO"
+
+
+class ScanningRole(StrEnum):
+    MANAGEMENT = "MANAGEMENT"
+    DELEGATED_ADMINISTRATOR = "DELEGATED_ADMINISTRATOR"
+    MEMBER = "MEMBER"
+    NOT_IN_ORGANIZATION = "NOT_IN_ORGANIZATION"
+    UNKNOWN = "UNKNOWN"
+
+
+class GapCode(StrEnum):
+    """The `code` of every gap and advisory in scan.json."""
+
+    # about the organization
+    TRUSTED_ACCESS_DISABLED = "TRUSTED_ACCESS_DISABLED"
+    NOT_IN_ORGANIZATION = "NOT_IN_ORGANIZATION"
+    NO_DELEGATED_ADMINISTRATOR = "NO_DELEGATED_ADMINISTRATOR"
+    # about where the scan ran (they hold regions back from being assessed)
+    SCANNED_FROM_MEMBER_ACCOUNT = "SCANNED_FROM_MEMBER_ACCOUNT"
+    SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR = (
+        "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR")
+    ANALYZER_VISIBILITY_UNKNOWN = "ANALYZER_VISIBILITY_UNKNOWN"
+    # about a region
+    NO_ANALYZER = "NO_ANALYZER"
+    ACCOUNT_SCOPE_ONLY = "ACCOUNT_SCOPE_ONLY"
+    NOT_ACTIVE = "NOT_ACTIVE"
+    MISSING_REQUIRED_TYPE = "MISSING_REQUIRED_TYPE"
+
+
+# The reason of a region that was not assessed because the analyzers that would decide it
+# are not visible from the scanning account.
+NOT_VISIBLE = "OrganizationAnalyzersNotVisible"
+
+# -- counting --------------------------------------------------------------------------------
+
+Access = Literal["public", "cross_account", "errors"]
+
+
+def access_of(is_public: bool | None, error: str | None) -> Access:
+    """What one active finding counts as. A finding Access Analyzer could not analyze
+    (error set) is neither public nor cross-account, whatever its isPublic says."""
+    if error:
+        return "errors"
+    return "public" if is_public else "cross_account"
+
+
+# -- resource types --------------------------------------------------------------------------
+
+# Listed in every report, with zeros where there is nothing: the types Access Analyzer has
+# analyzed from the start. Newer types appear wherever findings of them exist.
+CLASSIC_RESOURCE_TYPES: tuple[str, ...] = (
+    "AWS::S3::Bucket",
+    "AWS::IAM::Role",
+    "AWS::KMS::Key",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion",
+    "AWS::SQS::Queue",
+    "AWS::SecretsManager::Secret",
+)
+TYPE_LABELS: Mapping[str, str] = {
+    "AWS::S3::Bucket": "S3 bucket",
+    "AWS::IAM::Role": "IAM role",
+    "AWS::KMS::Key": "KMS key",
+    "AWS::Lambda::Function": "Lambda function",
+    "AWS::Lambda::LayerVersion": "Lambda layer",
+    "AWS::SQS::Queue": "SQS queue",
+    "AWS::SecretsManager::Secret": "Secrets Manager secret",
+    "AWS::EFS::FileSystem": "EFS file system",
+    "AWS::EC2::Snapshot": "EBS snapshot",
+    "AWS::ECR::Repository": "ECR repository",
+    "AWS::RDS::DBSnapshot": "RDS snapshot",
+    "AWS::RDS::DBClusterSnapshot": "RDS cluster snapshot",
+    "AWS::SNS::Topic": "SNS topic",
+    "AWS::S3Express::DirectoryBucket": "S3 directory bucket",
+    "AWS::DynamoDB::Table": "DynamoDB table",
+    "AWS::DynamoDB::Stream": "DynamoDB stream",
+    "AWS::IAM::User": "IAM user",
+}
+
+
+def type_label(resource_type: str) -> str:
+    return TYPE_LABELS.get(resource_type, resource_type)
+
+
+# -- hostile text ----------------------------------------------------------------------------
+
+# Characters that control a terminal, end a log line, are invisible, or reorder the text
+# around them (bidi overrides and isolates, zero-width marks, soft hyphen, line and paragraph
+# separators), lone surrogates (a JSON escape can carry one, UTF-8 cannot) and the
+# non-characters: shown as [U+XXXX] wherever a person reads text from AWS, so a hostile name
+# can neither hide, spoof nor inject. Tab, line feed and carriage return stay in text that
+# may span lines (a page, a wrapped cell); one-line text shows them too.
+_UNSAFE = ("\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+           "\u2060-\u2069\ufeff\ufff9-\ufffb\ufffe\uffff\ud800-\udfff")
+UNSAFE = re.compile(f"[{_UNSAFE}]")
+UNSAFE_ONE_LINE = re.compile(f"[\t\n\r{_UNSAFE}]")
+
+
+def _marker(match: re.Match[str]) -> str:
+    return f"[U+{ord(match.group()):04X}]"
+
+
+def reveal(text: str) -> str:
+    """Text as a person may see it: every unsafe character shown as [U+XXXX]."""
+    return UNSAFE.sub(_marker, text)
+
+
+def one_line(text: str) -> str:
+    """reveal(), and tab, line feed and carriage return too: text for a log line, a terminal
+    table cell or a one-line message, which a value from AWS must not break into two."""
+    return UNSAFE_ONE_LINE.sub(_marker, text)

@@ -1,0 +1,231 @@
+"""The typed form of scan.json, and loading one from a file.
+
+The TypedDicts mirror `scan.schema.json` (the published JSON Schema): a key the schema
+requires is a required key here, so a renderer given a validated document reads
+`document["summary"]["verdict"]` without defaults. Keys added after version 1 was published
+are `NotRequired`: documents written before them stay valid and readable.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict, cast
+
+SCHEMA_VERSION = 1
+TOOL_NAME = "aa-scan"
+FILE_NAME = "scan.json"
+
+
+
+class DocumentError(ValueError):
+    """A file that is not a readable scan document (missing, corrupt, invalid, too new)."""
+
+
+class Tool(TypedDict):
+    name: str
+    version: str
+
+
+class Identity(TypedDict):
+    account_id: str
+    arn: str
+
+
+class ErrorEntry(TypedDict):
+    code: str
+    message: str
+    operation: NotRequired[str]
+
+
+class Organization(TypedDict):
+    id: str | None
+    management_account_id: str | None
+    scanning_account_role: str  # a document.rules.ScanningRole value
+    scanning_account_role_detail: str
+    trusted_access: bool | None
+    delegated_administrators: list[str] | None
+    accounts: dict[str, str] | None  # account id -> name; None: ListAccounts failed
+    errors: list[ErrorEntry]
+
+
+class Timings(TypedDict):
+    discovery_seconds: float
+    regions_seconds: float
+    scan_seconds: float
+
+
+class Discovery(TypedDict):
+    source: str
+    errors: list[ErrorEntry]
+
+
+class TypeCounts(TypedDict):
+    """Active findings of one resource type: active = public + cross_account + errors."""
+
+    active: int
+    public: int
+    cross_account: int
+    errors: int  # could not be analyzed: neither public nor cross-account
+
+
+class AnalyzerEntry(TypedDict):
+    name: str
+    arn: str
+    type: str
+    status: str
+    status_reason: str | None
+    created_at: str | None
+
+
+class FindingsAnalyzer(TypedDict):
+    name: str
+    arn: str
+    type: str
+    selection: NotRequired[str | None]  # why this one, when the region had several
+
+
+class ArchiveRuleEntry(TypedDict):
+    analyzer_arn: str
+    name: str
+    filter: dict[str, Any]
+    created_at: str | None
+    updated_at: str | None
+
+
+class Region(TypedDict):
+    region: str
+    status: str  # a document.rules.RegionStatus value
+    reason: str | None
+    detail: str
+    opt_in_status: str | None
+    analyzers: list[AnalyzerEntry]
+    findings_analyzer: FindingsAnalyzer | None
+    findings_scope: str | None  # ORGANIZATION, or ACCOUNT for an account-scoped analyzer
+    findings_collected: bool
+    findings: dict[str, TypeCounts]  # resource type -> counts; {} when not collected
+    archived: int | None
+    resolved: int | None
+    archive_rules: list[ArchiveRuleEntry]
+    complete: bool
+    error: ErrorEntry | None
+    errors: list[ErrorEntry]
+    api_calls: int
+    seconds: float
+
+
+class Finding(TypedDict):
+    region: str
+    analyzer_arn: str
+    id: str
+    resource_type: str
+    resource: str | None
+    resource_owner_account: str | None
+    principal: dict[str, str]
+    action: list[str]
+    condition: dict[str, str]
+    is_public: bool | None
+    status: str
+    created_at: str | None
+    updated_at: str | None
+    analyzed_at: str | None
+    error: str | None
+
+
+class Gap(TypedDict):
+    scope: str  # organization or region
+    region: str | None
+    code: str  # a document.rules.GapCode value
+    severity: str  # a document.rules.Severity value
+    title: str
+    detail: str
+    remediation: str
+    remediation_note: str
+
+
+class Summary(TypedDict):
+    regions_total: int
+    covered: int
+    gaps: int  # regions with a gap (organization gaps are in the document's gaps)
+    errors: int  # regions not assessed
+    not_enabled: int
+    excluded: int
+    active_findings: int | None  # None: not collected (coverage only)
+    public_findings: int | None
+    cross_account_findings: int | None
+    verdict: str  # a document.rules.Verdict value
+    complete: bool
+    incomplete_reasons: list[str]
+    coverage_only: bool
+    interrupted: bool
+
+
+class ScanDocument(TypedDict):
+    schema_version: int
+    tool: Tool
+    started_at: str
+    finished_at: str
+    identity: Identity
+    organization: Organization
+    configuration: dict[str, Any]
+    timings: Timings
+    discovery: Discovery
+    regions: list[Region]
+    findings: list[Finding]
+    gaps: list[Gap]
+    advisories: list[Gap]
+    summary: Summary
+
+
+@cache
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema of the document."""
+    text = (resources.files("document") / "scan.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json_schema())
+
+
+def validate(document: Any) -> ScanDocument:
+    """The document, typed, or DocumentError naming the first place it breaks the schema."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "top level"
+        raise DocumentError(f"not a valid scan document at {where}: {error.message[:300]}")
+    return cast(ScanDocument, document)
+
+
+def load_document(path: Path) -> ScanDocument:
+    """Read a scan.json: missing, corrupt, invalid or newer files are one-line errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DocumentError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DocumentError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+                            ) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): "
+                            f"{exc.msg}") from None
+    if not isinstance(document, dict):
+        raise DocumentError(f"{path}: not a scan document (expected a JSON object)")
+    version = document.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise DocumentError(f"{path}: schema_version {version} is newer than this aa-scan "
+                            f"understands ({SCHEMA_VERSION}); upgrade aa-scan to read it")
+    try:
+        return validate(document)
+    except DocumentError as exc:
+        raise DocumentError(f"{path}: {exc}") from None
