@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 import botocore.session
@@ -24,7 +25,17 @@ from . import __version__
 from .config import Options
 from .errors import ConfigError, CredentialsError
 from .logs import REDACTOR
+from .model import ApiError
 from .ratelimit import RateLimiter, attach
+
+if TYPE_CHECKING:  # typed clients (boto3-stubs, a development dependency)
+    from mypy_boto3_accessanalyzer import AccessAnalyzerClient
+    from mypy_boto3_account import AccountClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sts import STSClient
+
+T = TypeVar("T")
 
 _ISO = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?$")
@@ -116,8 +127,9 @@ def home_region(session: boto3.Session, options: Options) -> str:
 
 
 def client_config(options: Options, pool_size: int) -> Config:
+    mode: Any = options.aws.retry_mode  # one of botocore's modes: the configuration checked it
     return Config(
-        retries={"mode": options.aws.retry_mode, "total_max_attempts": options.aws.max_attempts},
+        retries={"mode": mode, "total_max_attempts": options.aws.max_attempts},
         connect_timeout=options.aws.connect_timeout,
         read_timeout=options.aws.read_timeout,
         max_pool_connections=max(2, pool_size),
@@ -143,13 +155,26 @@ class ClientFactory:
         self._rate_limit = options.aws.rate_limit
         self.limiters: dict[str, RateLimiter] = {}
 
-    def global_client(self, service: str) -> Any:
-        return self.session.client(service, region_name=self.home_region,
+    def sts(self) -> STSClient:
+        return self.session.client("sts", region_name=self.home_region,
                                    config=self._global_config)
 
-    def regional_client(self, service: str, region: str) -> Any:
+    def organizations(self) -> OrganizationsClient:
+        return self.session.client("organizations", region_name=self.home_region,
+                                   config=self._global_config)
+
+    def account(self) -> AccountClient:
+        return self.session.client("account", region_name=self.home_region,
+                                   config=self._global_config)
+
+    def ec2(self) -> EC2Client:
+        return self.session.client("ec2", region_name=self.home_region,
+                                   config=self._global_config)
+
+    def accessanalyzer(self, region: str) -> AccessAnalyzerClient:
         """A client for one region, paced by that region's own rate limiter."""
-        client = self.session.client(service, region_name=region, config=self._regional_config)
+        client = self.session.client("accessanalyzer", region_name=region,
+                                     config=self._regional_config)
         if self._rate_limit is not None:
             learn = self._rate_limit == "auto"
             limiter = RateLimiter(10.0 if learn else float(self._rate_limit), learn=learn)
@@ -158,9 +183,18 @@ class ClientFactory:
         return client
 
 
-def error_from(exc: Exception, operation: str) -> tuple[str, str]:
+def error_from(exc: Exception) -> tuple[str, str]:
     """(code, message) of a botocore failure, for the model's ApiError."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return str(error.get("Code") or "ClientError"), str(error.get("Message") or exc)
     return type(exc).__name__, str(exc)
+
+
+def attempt(operation: str, call: Callable[[], T]) -> T | ApiError:
+    """Make one AWS call; a botocore failure comes back as an ApiError value (failures are
+    data: the judge decides what they mean). `operation` is "service:Operation"."""
+    try:
+        return call()
+    except (ClientError, BotoCoreError) as exc:
+        return ApiError(*error_from(exc), operation)

@@ -19,14 +19,23 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
-from .aws import ClientFactory, error_from
+from .aws import ClientFactory, attempt, error_from
 from .collect.analyzers import findings_statistics, list_analyzers, list_archive_rules
 from .collect.findings import Stream, plan_streams, read_page
-from .collect.organization import ORGANIZATION_CALLS, collect_identity, organization_facts
+from .collect.organization import (
+    OrganizationAnswers,
+    accounts,
+    collect_identity,
+    delegated_administrators,
+    describe_organization,
+    organization_facts,
+    trusted_services,
+)
 from .collect.regions import RegionPlan, discover_regions, plan_regions
 from .config import Options, verify_regions
 from .errors import ConfigError, Interrupted
@@ -37,6 +46,9 @@ from .model import (
     ArchiveRule,
     Finding,
     FindingsStatistics,
+    Identity,
+    OrganizationFacts,
+    RegionDiscovery,
     RegionScan,
     RegionSource,
     ScanResult,
@@ -147,12 +159,7 @@ class RegionDone:
     total: int
 
 
-def _call(operation: str, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run one collector call; a botocore failure comes back as an ApiError value."""
-    try:
-        return fn(*args)
-    except (ClientError, BotoCoreError) as exc:
-        return ApiError(*error_from(exc, operation), f"access-analyzer:{operation}")
+Continuation = Callable[[Any], None]  # what the main thread does with a task's result
 
 
 class Scan:
@@ -165,21 +172,22 @@ class Scan:
         self.factory = factory
         self.cancel = cancel or threading.Event()
         self.progress = progress or (lambda _: None)
-        self._pending: dict[Future[Any], tuple[str, _Region | None, Any]] = {}
+        self._pending: dict[Future[Any], tuple[_Region, Continuation]] = {}
         self._pool: PriorityPool | None = None
         self._done = 0
         self._total = 0
 
     # -- scheduling ----------------------------------------------------------------------
-    def _submit(self, priority: tuple[Any, ...], kind: str, region: _Region | None,
-                payload: Any, fn: Callable[..., Any], *args: Any) -> None:
+    def _submit(self, priority: tuple[Any, ...], region: _Region, then: Continuation,
+                operation: str, call: Callable[[], Any]) -> None:
+        """Run `call` (one AWS call of `operation`) on a worker; `then` gets its result, or
+        the ApiError it failed with, on the main thread."""
         assert self._pool is not None
-        future = self._pool.submit(priority, fn, *args)
-        self._pending[future] = (kind, region, payload)
-        if region is not None:
-            region.pending += 1
+        future = self._pool.submit(priority, attempt, f"access-analyzer:{operation}", call)
+        self._pending[future] = (region, then)
+        region.pending += 1
 
-    def _wait(self) -> list[tuple[Future[Any], tuple[str, _Region | None, Any]]]:
+    def _wait(self) -> list[tuple[Future[Any], tuple[_Region, Continuation]]]:
         while True:
             if self.cancel.is_set():
                 raise Interrupted
@@ -250,34 +258,35 @@ class Scan:
         region = _Region(plan, None)
         if plan.scan:
             try:
-                region.client = self.factory.regional_client("accessanalyzer", plan.region)
+                region.client = self.factory.accessanalyzer(plan.region)
             except (BotoCoreError, ValueError) as exc:  # e.g. a name botocore rejects
-                region.analyzers_error = ApiError(*error_from(exc, "CreateClient"),
-                                                  "botocore:client")
+                region.analyzers_error = ApiError(*error_from(exc), "botocore:client")
         return region
 
-    def _discover(self) -> tuple[Any, Any, Any]:
+    def _discover(self) -> tuple[Identity, OrganizationFacts, RegionDiscovery]:
         """Identity, organization and enabled regions, all at once."""
         assert self._pool is not None
-        sts = self.factory.global_client("sts")
-        org = self.factory.global_client("organizations")
-        account = self.factory.global_client("account")
-        ec2 = self.factory.global_client("ec2")
+        sts = self.factory.sts()
+        org = self.factory.organizations()
+        account = self.factory.account()
+        ec2 = self.factory.ec2()
         session = self.factory.session
         known = session.get_available_regions("accessanalyzer",
                                               partition_name=self.factory.partition)
-        identity_future = self._pool.submit((0,), collect_identity, sts)
-        org_futures = {key: self._pool.submit((0,), fn, org)
-                       for key, fn in ORGANIZATION_CALLS.items()}
-        regions_future = self._pool.submit((0,), discover_regions, account, ec2, known)
-        futures = [identity_future, regions_future, *org_futures.values()]
+        submit = self._pool.submit
+        identity_future = submit((0,), collect_identity, sts)
+        org_futures = [submit((0,), call, org) for call in (
+            describe_organization, trusted_services, delegated_administrators, accounts)]
+        regions_future = submit((0,), discover_regions, account, ec2, known)
+        futures = [identity_future, regions_future, *org_futures]
         while not all(f.done() for f in futures):
             if self.cancel.is_set():
                 raise Interrupted
             wait(futures, timeout=0.25)
-        identity = identity_future.result()  # a CredentialsError ends the run here
-        organization = organization_facts({k: f.result() for k, f in org_futures.items()})
-        discovery = regions_future.result()
+        identity: Identity = identity_future.result()  # a CredentialsError ends the run here
+        organization = organization_facts(OrganizationAnswers(
+            *(f.result() for f in org_futures)))
+        discovery: RegionDiscovery = regions_future.result()
         for error in (*organization.errors, *discovery.errors):
             log.warning("%s", error)
         return identity, organization, discovery
@@ -290,18 +299,17 @@ class Scan:
             if each.client is None:
                 self._finish(each)
                 continue
-            self._submit((0,), "analyzers", each, None,
-                         _call, "ListAnalyzers", list_analyzers, each.client)
+            self._submit((0,), each, partial(self._on_analyzers, each), "ListAnalyzers",
+                         partial(list_analyzers, each.client))
         while self._pending:
-            for future, (kind, region, payload) in self._wait():
-                assert region is not None
+            for future, (region, then) in self._wait():
                 region.pending -= 1
                 try:
                     result = future.result()
                 except Exception as exc:  # a defect in a collector: keep the rest of the scan
-                    log.debug("%s: %s task failed", region.plan.region, kind, exc_info=True)
-                    result = ApiError("InternalError", f"{type(exc).__name__}: {exc}", kind)
-                getattr(self, f"_on_{kind}")(region, payload, result)
+                    log.debug("%s: a task failed", region.plan.region, exc_info=True)
+                    result = ApiError("InternalError", f"{type(exc).__name__}: {exc}", "")
+                then(result)
                 if region.pending == 0 and region.finished is None:
                     self._finish(region)
 
@@ -311,7 +319,7 @@ class Scan:
         self.progress(RegionDone(region.to_scan(), self._done, self._total))
 
     # -- continuations (main thread) -----------------------------------------------------
-    def _on_analyzers(self, region: _Region, _: Any, result: Any) -> None:
+    def _on_analyzers(self, region: _Region, result: Any) -> None:
         if isinstance(result, ApiError):
             region.analyzers_error = result
             region.calls += 1
@@ -326,13 +334,12 @@ class Scan:
         if region.source is None:
             return
         region.collecting = True
-        self._submit((1,), "statistics", region, None,
-                     _call, "GetFindingsStatistics", findings_statistics, region.client,
-                     region.source)
-        self._submit((1,), "rules", region, None,
-                     _call, "ListArchiveRules", list_archive_rules, region.client, region.source)
+        self._submit((1,), region, partial(self._on_statistics, region), "GetFindingsStatistics",
+                     partial(findings_statistics, region.client, region.source))
+        self._submit((1,), region, partial(self._on_rules, region), "ListArchiveRules",
+                     partial(list_archive_rules, region.client, region.source))
 
-    def _on_rules(self, region: _Region, _: Any, result: Any) -> None:
+    def _on_rules(self, region: _Region, result: Any) -> None:
         if isinstance(result, ApiError):
             region.errors.append(result)
             region.calls += 1
@@ -340,7 +347,7 @@ class Scan:
         region.rules, pages = result
         region.calls += pages
 
-    def _on_statistics(self, region: _Region, _: Any, result: Any) -> None:
+    def _on_statistics(self, region: _Region, result: Any) -> None:
         region.calls += 1
         if isinstance(result, ApiError):
             region.errors.append(result)
@@ -357,9 +364,11 @@ class Scan:
 
     def _submit_page(self, region: _Region, paging: _Paging, token: str | None) -> None:
         remaining = region.expected_pages - region.pages
-        self._submit((2, -remaining), "page", region, paging,
-                     _call, "ListFindings", read_page, region.client, region.source,
-                     region.plan.region, paging.stream, token, self.options.page_size)
+        assert region.source is not None
+        self._submit((2, -remaining), region, partial(self._on_page, region, paging),
+                     "ListFindings", partial(read_page, region.client, region.source,
+                                             region.plan.region, paging.stream, token,
+                                             self.options.page_size))
 
     def _on_page(self, region: _Region, paging: _Paging, result: Any) -> None:
         stream, tokens = paging.stream, paging.tokens

@@ -162,6 +162,7 @@ class RestJsonService:
         payload_name = shape.serialization.get("payload")
         lower_headers = {k.lower(): v for k, v in headers.items()}
         body_members: dict[str, Shape] = {}
+        member: Any  # a member shape of any kind (structure, list, map, scalar)
         for name, member in shape.members.items():
             location = member.serialization.get("location")
             location_name = member.serialization.get("name", name)
@@ -213,7 +214,7 @@ class RestJsonService:
                                f"Could not parse the body: {exc}") from None
 
     @staticmethod
-    def _from_text(shape: Shape, text: str, name: str) -> Any:
+    def _from_text(shape: Any, text: str, name: str) -> Any:
         kind = shape.type_name
         try:
             if kind in ("integer", "long"):
@@ -228,7 +229,7 @@ class RestJsonService:
             raise validation_error(f"Invalid value for {name}: {text!r}", name) from None
         return text
 
-    def _validate(self, shape: Shape, value: Any, path: str) -> None:
+    def _validate(self, shape: Any, value: Any, path: str) -> None:
         where = path or shape.name
         kind = shape.type_name
         if kind == "structure":
@@ -283,7 +284,7 @@ class RestJsonService:
             raise validation_error(f"{where} must be a timestamp", where)
 
     @staticmethod
-    def _check_range(shape: Shape, size: int, where: str, unit: str) -> None:
+    def _check_range(shape: Any, size: int, where: str, unit: str) -> None:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         suffix = f" {unit}" if unit else ""
         if low is not None and size < low:
@@ -320,7 +321,8 @@ class RestJsonService:
         headers = {"Content-Type": "application/json", "x-amzn-ErrorType": err.code}
         document: dict[str, Any] = {"message": err.message}
         if shape is not None:
-            for name, member in shape.members.items():
+            structure: Any = shape  # an error shape is a structure
+            for name, member in structure.members.items():
                 if name not in err.members or err.members[name] is None:
                     continue
                 if member.serialization.get("location") == "header":
@@ -330,7 +332,7 @@ class RestJsonService:
         body = json.dumps(document, separators=(",", ":")).encode("utf-8")
         return Response(status, headers, body)
 
-    def _encode(self, shape: Shape, value: Any) -> Any:
+    def _encode(self, shape: Any, value: Any) -> Any:
         kind = shape.type_name
         if kind == "structure":
             return {

@@ -200,7 +200,8 @@ class World:
                credentials: Mapping[str, str] | None = None, **config: Any) -> Any:
         """A boto3 client for this world (scanner's credentials unless others are given)."""
         creds = credentials or self.scanner_credentials
-        return boto3.session.Session().client(
+        session: Any = boto3.session.Session()  # any service, by name
+        return session.client(
             service, region_name=region, endpoint_url=self.url,
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
@@ -219,7 +220,8 @@ class World:
     def _seed_client(self, service: str, credentials: Mapping[str, str] | None = None) -> Any:
         creds = credentials or {"AccessKeyId": _SEED_ACCESS_KEY,
                                 "SecretAccessKey": "simulator", "SessionToken": ""}
-        return boto3.session.Session().client(
+        session: Any = boto3.session.Session()  # any service, by name
+        return session.client(
             service, region_name="us-east-1", endpoint_url=self.url,
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..model import Analyzer, ArchiveRule, FindingsStatistics, TypeStatistics
 
+if TYPE_CHECKING:
+    from mypy_boto3_accessanalyzer import AccessAnalyzerClient
 
-def list_analyzers(client: Any) -> tuple[tuple[Analyzer, ...], int]:
+
+def list_analyzers(client: AccessAnalyzerClient) -> tuple[tuple[Analyzer, ...], int]:
     """Every analyzer of the scanning account in the client's region, and the pages read."""
     analyzers: list[Analyzer] = []
     pages = 0
     for page in client.get_paginator("list_analyzers").paginate():
         pages += 1
         for item in page.get("analyzers", []):
-            reason = (item.get("statusReason") or {}).get("code")
+            status = item.get("statusReason")
+            reason = status["code"] if status else None
             analyzers.append(Analyzer(
                 name=item["name"], arn=item["arn"], type=item["type"], status=item["status"],
                 status_reason=reason, created_at=item.get("createdAt")))
     return tuple(analyzers), pages
 
 
-def list_archive_rules(client: Any, analyzer: Analyzer) -> tuple[tuple[ArchiveRule, ...], int]:
+def list_archive_rules(client: AccessAnalyzerClient, analyzer: Analyzer
+                       ) -> tuple[tuple[ArchiveRule, ...], int]:
     rules: list[ArchiveRule] = []
     pages = 0
     for page in client.get_paginator("list_archive_rules").paginate(analyzerName=analyzer.name):
@@ -34,13 +39,13 @@ def list_archive_rules(client: Any, analyzer: Analyzer) -> tuple[tuple[ArchiveRu
     return tuple(rules), pages
 
 
-def findings_statistics(client: Any, analyzer: Analyzer) -> FindingsStatistics:
+def findings_statistics(client: AccessAnalyzerClient, analyzer: Analyzer) -> FindingsStatistics:
     response = client.get_findings_statistics(analyzerArn=analyzer.arn)
     for entry in response.get("findingsStatistics", []):
         external = entry.get("externalAccessFindingsStatistics")
         if external is None:
             continue
-        by_type = {
+        by_type: dict[str, TypeStatistics] = {
             resource_type: TypeStatistics(
                 active_public=int(stats.get("totalActivePublic") or 0),
                 active_cross_account=int(stats.get("totalActiveCrossAccount") or 0),

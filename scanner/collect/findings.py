@@ -9,11 +9,15 @@ are read in parallel while no finding is read twice or missed.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import Analyzer, Finding, FindingsStatistics
+
+if TYPE_CHECKING:
+    from mypy_boto3_accessanalyzer import AccessAnalyzerClient
 
 _EMPTY: MappingProxyType[str, str] = MappingProxyType({})
 
@@ -107,7 +111,7 @@ def plan_streams(statistics: FindingsStatistics | None, statuses: tuple[str, ...
     return streams
 
 
-def read_page(client: Any, analyzer: Analyzer, region: str, stream: Stream,
+def read_page(client: AccessAnalyzerClient, analyzer: Analyzer, region: str, stream: Stream,
               token: str | None, page_size: int) -> tuple[list[Finding], str | None]:
     """One ListFindings page of a stream, converted to model objects."""
     request: dict[str, Any] = {"analyzerArn": analyzer.arn, "filter": stream.filter,
@@ -121,7 +125,7 @@ def read_page(client: Any, analyzer: Analyzer, region: str, stream: Stream,
     return findings, response.get("nextToken")
 
 
-def _finding(item: dict[str, Any], region: str, analyzer_arn: str) -> Finding:
+def _finding(item: Mapping[str, Any], region: str, analyzer_arn: str) -> Finding:
     principal = item.get("principal")
     condition = item.get("condition")
     owner = item.get("resourceOwnerAccount")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..aws import error_from
+from ..aws import attempt, error_from
 from ..errors import CredentialsError
 from ..model import ACCESS_ANALYZER_PRINCIPAL, ApiError, Identity, OrganizationFacts
 
+if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sts import STSClient
+
+T = TypeVar("T")
 # Errors that mean the credentials themselves are unusable: nothing can be scanned.
 CREDENTIAL_ERRORS = frozenset({
     "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
@@ -19,11 +24,11 @@ CREDENTIAL_ERRORS = frozenset({
 })
 
 
-def collect_identity(sts: Any) -> Identity:
+def collect_identity(sts: STSClient) -> Identity:
     try:
         response = sts.get_caller_identity()
     except ClientError as exc:
-        code, message = error_from(exc, "GetCallerIdentity")
+        code, message = error_from(exc)
         if code in CREDENTIAL_ERRORS:
             raise CredentialsError(f"the AWS credentials were rejected: {code}: {message}"
                                    ) from None
@@ -33,69 +38,66 @@ def collect_identity(sts: Any) -> Identity:
     return Identity(account_id=response["Account"], arn=response["Arn"])
 
 
-def _attempt(operation: str, call: Callable[[], Any]) -> tuple[Any, ApiError | None]:
-    try:
-        return call(), None
-    except (ClientError, BotoCoreError) as exc:
-        code, message = error_from(exc, operation)
-        return None, ApiError(code, message, f"organizations:{operation}")
+def describe_organization(client: OrganizationsClient) -> dict[str, Any] | ApiError:
+    return attempt("organizations:DescribeOrganization",
+                   lambda: dict(client.describe_organization()["Organization"]))
 
 
-def describe_organization(client: Any) -> tuple[Any, ApiError | None]:
-    return _attempt("DescribeOrganization",
-                    lambda: client.describe_organization()["Organization"])
-
-
-def trusted_services(client: Any) -> tuple[Any, ApiError | None]:
+def trusted_services(client: OrganizationsClient) -> frozenset[str] | ApiError:
     def call() -> frozenset[str]:
         pages = client.get_paginator("list_aws_service_access_for_organization").paginate()
         return frozenset(s["ServicePrincipal"] for page in pages
                          for s in page.get("EnabledServicePrincipals", []))
 
-    return _attempt("ListAWSServiceAccessForOrganization", call)
+    return attempt("organizations:ListAWSServiceAccessForOrganization", call)
 
 
-def delegated_administrators(client: Any) -> tuple[Any, ApiError | None]:
+def delegated_administrators(client: OrganizationsClient) -> tuple[str, ...] | ApiError:
     def call() -> tuple[str, ...]:
         pages = client.get_paginator("list_delegated_administrators").paginate(
             ServicePrincipal=ACCESS_ANALYZER_PRINCIPAL)
         return tuple(a["Id"] for page in pages for a in page.get("DelegatedAdministrators", []))
 
-    return _attempt("ListDelegatedAdministrators", call)
+    return attempt("organizations:ListDelegatedAdministrators", call)
 
 
-def accounts(client: Any) -> tuple[Any, ApiError | None]:
+def accounts(client: OrganizationsClient) -> dict[str, str] | ApiError:
     def call() -> dict[str, str]:
         pages = client.get_paginator("list_accounts").paginate()
         return {a["Id"]: a.get("Name", "") for page in pages for a in page.get("Accounts", [])}
 
-    return _attempt("ListAccounts", call)
+    return attempt("organizations:ListAccounts", call)
 
 
-ORGANIZATION_CALLS = {
-    "organization": describe_organization,
-    "trusted_services": trusted_services,
-    "delegated_administrators": delegated_administrators,
-    "accounts": accounts,
-}
+@dataclass(frozen=True)
+class OrganizationAnswers:
+    """The four independent Organizations calls, each an answer or the error it gave."""
+
+    organization: dict[str, Any] | ApiError
+    trusted_services: frozenset[str] | ApiError
+    delegated_administrators: tuple[str, ...] | ApiError
+    accounts: dict[str, str] | ApiError
 
 
-def organization_facts(results: dict[str, tuple[Any, ApiError | None]]) -> OrganizationFacts:
+def organization_facts(answers: OrganizationAnswers) -> OrganizationFacts:
     """Combine the four independent Organizations calls (made concurrently by the runner)."""
-    errors = [error for _, error in results.values() if error is not None]
-    organization, org_error = results["organization"]
-    if org_error is not None and org_error.code == "AWSOrganizationsNotInUseException":
+    fields = (answers.organization, answers.trusted_services, answers.delegated_administrators,
+              answers.accounts)
+    errors = tuple(a for a in fields if isinstance(a, ApiError))
+    answer = answers.organization
+    if isinstance(answer, ApiError) and answer.code == "AWSOrganizationsNotInUseException":
         return OrganizationFacts(in_organization=False, errors=())
-    in_org = True if organization is not None else None
-    services, _ = results["trusted_services"]
-    admins, _ = results["delegated_administrators"]
-    names, _ = results["accounts"]
+    organization = None if isinstance(answer, ApiError) else answer
+
+    def value(answer: T | ApiError) -> T | None:
+        return None if isinstance(answer, ApiError) else answer
+
     return OrganizationFacts(
-        in_organization=in_org,
+        in_organization=True if organization is not None else None,
         organization_id=organization.get("Id") if organization else None,
         management_account_id=organization.get("MasterAccountId") if organization else None,
-        trusted_services=services,
-        delegated_administrators=admins,
-        accounts=names,
-        errors=tuple(errors),
+        trusted_services=value(answers.trusted_services),
+        delegated_administrators=value(answers.delegated_administrators),
+        accounts=value(answers.accounts),
+        errors=errors,
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ..aws import error_from
+from ..aws import attempt
 from ..model import REGION_NAME, ApiError, RegionAvailability, RegionDiscovery, RegionSource
+
+if TYPE_CHECKING:
+    from mypy_boto3_account import AccountClient
+    from mypy_boto3_ec2 import EC2Client
 
 ENABLED_STATUSES = frozenset({"ENABLED", "ENABLED_BY_DEFAULT"})
 DISABLED_STATUSES = frozenset({"DISABLED"})
@@ -43,16 +45,17 @@ def _availabilities(items: Iterable[Mapping[str, Any]], status_key: str,
     return tuple(regions), errors
 
 
-def _list_regions(account: Any) -> list[Mapping[str, Any]]:
+def _list_regions(account: AccountClient) -> list[Mapping[str, Any]]:
     pages = account.get_paginator("list_regions").paginate()
     return [r for page in pages for r in page.get("Regions") or []]
 
 
-def _describe_regions(ec2: Any) -> list[Mapping[str, Any]]:
+def _describe_regions(ec2: EC2Client) -> list[Mapping[str, Any]]:
     return list(ec2.describe_regions(AllRegions=True).get("Regions") or [])
 
 
-def discover_regions(account: Any, ec2: Any, known: Iterable[str]) -> RegionDiscovery:
+def discover_regions(account: AccountClient, ec2: EC2Client, known: Iterable[str]
+                     ) -> RegionDiscovery:
     """account:ListRegions; else ec2:DescribeRegions(AllRegions); else botocore's list.
 
     An answer that lists no usable region counts as a failure and the next source is asked.
@@ -66,10 +69,9 @@ def discover_regions(account: Any, ec2: Any, known: Iterable[str]) -> RegionDisc
     errors: list[ApiError] = []
     for source, fetch, status_key, enabled, disabled in sources:
         operation = source.value
-        try:
-            items = fetch()
-        except (ClientError, BotoCoreError) as exc:
-            errors.append(ApiError(*error_from(exc, operation.split(":")[1]), operation))
+        items = attempt(operation, fetch)
+        if isinstance(items, ApiError):
+            errors.append(items)
             continue
         regions, problems = _availabilities(items, status_key, enabled, disabled, operation)
         errors.extend(problems)

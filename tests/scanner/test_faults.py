@@ -131,14 +131,14 @@ def test_a_region_whose_client_cannot_be_built_is_not_assessed(monkeypatch, run_
 
     from scanner.aws import ClientFactory
 
-    real = ClientFactory.regional_client
+    real = ClientFactory.accessanalyzer
 
-    def regional_client(self, service, region):
+    def accessanalyzer(self, region):
         if region == "eu-west-1":
             raise InvalidRegionError(region_name=region)
-        return real(self, service, region)
+        return real(self, region)
 
-    monkeypatch.setattr(ClientFactory, "regional_client", regional_client)
+    monkeypatch.setattr(ClientFactory, "accessanalyzer", accessanalyzer)
     with env_world(monkeypatch, analyzers=analyzers(5)):
         run = run_scan()
     region = run.region("eu-west-1")
