@@ -23,6 +23,7 @@ class Conditions:
     hang_seconds: float = 0.0  # the endpoint accepts the request but answers this late
     error_operations: tuple[str, ...] = ()  # faults only for these operations (all if empty)
     error_after: int = 0  # faults start after this many calls to the region
+    throttle_first: int = 0  # the region's first N calls are throttled, whatever the rate
     reject_credentials: bool = False  # answers like a region not enabled, whatever it is listed as
 
 
@@ -125,6 +126,21 @@ class RegionGate:
         self._random = random.Random(seed)
         self._random_lock = threading.Lock()
         self._calls = 0
+        self._arrivals = 0
+
+    def throttled(self) -> bool:
+        """Whether to answer this call with ThrottlingException.
+
+        The region's first `throttle_first` calls are, whatever the rate (a burst of throttles
+        at the start, then none); after them the rate limit, if any, decides.
+        """
+        c = self.conditions
+        if c.throttle_first:
+            with self._random_lock:
+                self._arrivals += 1
+                if self._arrivals <= c.throttle_first:
+                    return True
+        return self.bucket is not None and not self.bucket.take()
 
     def delay(self) -> float:
         c = self.conditions

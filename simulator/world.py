@@ -537,7 +537,7 @@ class World:
         try:
             if gate is None or gate.conditions.reject_credentials:
                 return _invalid_token("access-analyzer")
-            throttled = gate.bucket is not None and not gate.bucket.take()
+            throttled = gate.throttled()
             delay = gate.delay()
             if delay:
                 time.sleep(delay)
