@@ -56,7 +56,8 @@ class TokenBucket:
 
 
 class Stats:
-    """Calls per operation per region, throttles and faults issued, peak concurrency."""
+    """Calls per operation per region, throttles and faults issued, peak concurrency, and how
+    long each region's first call waited to get through unthrottled."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -73,10 +74,13 @@ class Stats:
             self.in_flight_by_region: dict[str, int] = defaultdict(int)
             self.peak_by_region: dict[str, int] = defaultdict(int)
             self.operations: dict[tuple[str, str], int] = defaultdict(int)
+            self.first_call: dict[str, float] = {}
+            self.first_unthrottled: dict[str, float] = {}
 
     def enter(self, service: str, region: str, operation: str) -> None:
         with self._lock:
             self.calls[f"{service}:{region}"][operation] += 1
+            self.first_call.setdefault(region, time.monotonic())
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self.in_flight_by_region[region] += 1
@@ -92,6 +96,11 @@ class Stats:
         """Every operation a client (not the world's own seeding) called, any service."""
         with self._lock:
             self.operations[(service, operation)] += 1
+
+    def unthrottled(self, region: str) -> None:
+        """A call of the region got past throttling (the first one ends the region's wait)."""
+        with self._lock:
+            self.first_unthrottled.setdefault(region, time.monotonic())
 
     def count(self, kind: str, region: str) -> None:
         with self._lock:
@@ -113,6 +122,11 @@ class Stats:
                 "peak_concurrent_requests_by_region": dict(self.peak_by_region),
                 "operations": {f"{service}:{operation}": count for (service, operation), count
                                in sorted(self.operations.items())},
+                # From a region's first Access Analyzer call to the arrival of its first call
+                # that was not throttled: the client's retry backoff through a burst.
+                "seconds_to_first_unthrottled": {
+                    region: round(stamp - self.first_call[region], 3)
+                    for region, stamp in self.first_unthrottled.items()},
             }
 
 

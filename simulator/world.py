@@ -538,6 +538,8 @@ class World:
             if gate is None or gate.conditions.reject_credentials:
                 return _invalid_token("access-analyzer")
             throttled = gate.throttled()
+            if not throttled:
+                self.stats.unthrottled(region)
             delay = gate.delay()
             if delay:
                 time.sleep(delay)

@@ -92,11 +92,13 @@ def test_throttle_first_throttles_only_the_first_calls(world: Any, raises_aws: A
     for _ in range(3):  # whatever the operation: the region's first calls
         with raises_aws("ThrottlingException", 429):
             client.get_analyzer(analyzerName="org")
+    time.sleep(0.2)  # as a client's backoff would
     for _ in range(20):  # then everything, at any rate
         assert [a["name"] for a in client.list_analyzers()["analyzers"]] == ["org"]
     stats = sim_stats.get()
     assert stats["throttles"] == {BURST: 3}
     assert stats["calls"]["access-analyzer"][BURST] == {"GetAnalyzer": 3, "ListAnalyzers": 20}
+    assert 0.2 <= stats["seconds_to_first_unthrottled"][BURST] < 5
 
 
 def test_error_rate_one_raises_internal_server_error(world: Any, raises_aws: Any,
@@ -180,6 +182,8 @@ def test_stats_count_calls_per_operation_and_region(world: Any, sim_stats: Any) 
     assert stats["throttles"] == {}
     assert stats["faults"] == {}
     assert stats["peak_concurrent_requests"] == 1
+    assert stats["seconds_to_first_unthrottled"].keys() == {NORMAL, DENIED}
+    assert stats["seconds_to_first_unthrottled"][NORMAL] == 0.0  # through at once
 
 
 def test_stats_report_peak_concurrency_and_reset(world: Any, sim_stats: Any) -> None:
