@@ -18,7 +18,12 @@ is not charged to the scanner), and measures:
 - --coverage-only over all regions;
 - the workbook against a bare openpyxl write-only dump of the same rows, and the HTML size;
 - peak RSS of the whole aa-scan run (reports included), API calls per operation,
-  throttles received.
+  throttles received;
+- a burst: one region of 6,000 findings at 40-250 ms a call and no rate limit, scanned as
+  is and with its first 5 calls throttled (`throttle_first`), three times each: the ratio
+  of the scan phases, and how long the throttled region waited for its first call to get
+  through (botocore's backoff before each retry, which no rate limiter shortens), so the
+  ratio without that wait shows what the rate limiter costs.
 
 Ratios matter, not absolute times: the machine is shared and noisy. Results are printed and
 written to bench/results/latest.json.
@@ -32,6 +37,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +57,7 @@ from simulator.generate import large_world  # noqa: E402
 from simulator.scenario import load_scenario  # noqa: E402
 
 PAGE = 100  # the simulated service's page-size cap, as aa-scan's default page size
+BURST_THROTTLED = 5  # calls throttled at the start of the burst region
 
 
 class World:
@@ -168,6 +175,57 @@ def lower_bound(document: dict[str, Any], discovery_rtt: float) -> dict[str, Any
             "minimum_calls": sum(r["calls"] for r in regions.values())}
 
 
+def burst_documents(findings: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One region at 40-250 ms a call and no rate limit: as is, and throttling its first calls."""
+    plain = large_world(regions=1, accounts=20, findings=findings)
+    region = next(iter(plain["conditions"]))
+    plain["conditions"] = {region: {"latency_ms": 145, "jitter_ms": 105}}
+    burst = copy.deepcopy(plain)
+    burst["conditions"][region]["throttle_first"] = BURST_THROTTLED
+    return plain, burst
+
+
+def burst_ratio(folder: Path, findings: int, runs: int) -> dict[str, Any]:
+    """The burst region against the same region without the burst, `runs` pairs of scans.
+
+    The burst world starts afresh for each run, as its first calls are throttled once per
+    world; the figures are those of the pair with the median ratio.
+    """
+    plain_document, burst_document = burst_documents(findings)
+    region = next(iter(plain_document["conditions"]))
+    pairs = []
+    plain_world = World(plain_document, folder, "burst-plain")
+    try:
+        for run in range(runs):
+            plain = run_aa_scan(plain_world, folder / f"burst-plain-{run}", "--format", "json")
+            burst_world = World(burst_document, folder, "burst")
+            try:
+                burst = run_aa_scan(burst_world, folder / f"burst-{run}", "--format", "json")
+            finally:
+                burst_world.stop()
+            plain_seconds = plain["document"]["timings"]["scan_seconds"]
+            burst_seconds = burst["document"]["timings"]["scan_seconds"]
+            waited = burst["stats"]["seconds_to_first_unthrottled"].get(region, 0.0)
+            pairs.append({
+                "plain_seconds": plain_seconds,
+                "burst_seconds": burst_seconds,
+                "ratio": burst_seconds / plain_seconds,
+                "first_call_wait_seconds": waited,
+                "ratio_without_wait": (burst_seconds - waited) / plain_seconds,
+                "throttles": sum(burst["stats"]["throttles"].values()),
+                "counts_exact": all(len(r["document"]["findings"]) == findings
+                                    and r["document"]["summary"]["complete"]
+                                    for r in (plain, burst)),
+            })
+            print(f"burst run {run + 1}/{runs}: {plain_seconds:.2f} s / {burst_seconds:.2f} s, "
+                  f"first call through after {waited:.2f} s", flush=True)
+    finally:
+        plain_world.stop()
+    median = statistics.median_low(pair["ratio"] for pair in pairs)
+    chosen = next(pair for pair in pairs if pair["ratio"] == median)
+    return {**chosen, "findings": findings, "runs": pairs}
+
+
 def bare_workbook_ratio(scan_json: Path) -> dict[str, Any]:
     """The workbook writer against a bare write-only dump of the same rows, same process."""
     sys.path.insert(0, str(ROOT / "bench"))
@@ -216,6 +274,7 @@ def main() -> int:
                             str(unpaced))
     finally:
         floor_world.stop()
+    burst = burst_ratio(folder, 2_000 if args.quick else 6_000, 1 if args.quick else 3)
 
     scan_seconds = full["document"]["timings"]["scan_seconds"]
     floor_seconds = floor["document"]["timings"]["scan_seconds"]
@@ -255,6 +314,7 @@ def main() -> int:
         "throttles": throttles,
         "throttle_share": throttles / calls if calls else 0.0,
         "whole_run_seconds": full["wall"],
+        "burst": burst,
     })
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
@@ -266,6 +326,8 @@ def main() -> int:
 
 def print_summary(r: dict[str, Any]) -> None:
     bound = r["lower_bound"]
+    burst = r["burst"]
+    counts = "exact" if burst["counts_exact"] else "NOT EXACT"
     cov = r["coverage_only"]
     wb = r["workbook"]
     rows = [
@@ -289,6 +351,12 @@ def print_summary(r: dict[str, Any]) -> None:
          f"({r['minimum_calls']}): {r['api_calls']}"),
         ("throttles received", f"{r['throttles']} ({100 * r['throttle_share']:.1f}% of calls; "
          "target < 5%)"),
+        (f"burst: {burst['findings']:,} findings, first {BURST_THROTTLED} calls throttled",
+         f"{burst['burst_seconds']:.2f} s against {burst['plain_seconds']:.2f} s = "
+         f"{burst['ratio']:.2f}  (target <= 1.5; median of {len(burst['runs'])}; "
+         f"{burst['throttles']} throttles, counts {counts})"),
+        ("  wait for the first call to get through", f"{burst['first_call_wait_seconds']:.2f} s "
+         f"(botocore's retry backoff); ratio without it {burst['ratio_without_wait']:.2f}"),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

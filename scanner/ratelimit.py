@@ -2,14 +2,30 @@
 
 Access Analyzer publishes no request-rate quota, so the rate is learned. A region's limiter
 starts at a typical AWS API rate and, while callers are actually waiting on it, grows by a
-fifth every second ("slow start"). The first ThrottlingException ends the slow start: the
-rate becomes 90% of what the service accepted over the last two seconds, and from then on
-it grows by a small step per second, only while there is demand. The result is a few
-throttles per busy region instead of a steady stream of them, and no waiting in a region
-that never pushes the limit.
+fifth every second ("slow start"). A ThrottlingException lowers the rate in one of two ways:
+
+- measured: successes over the last two seconds, spanning at least one, tell what the
+  service accepts. The rate becomes 90% of that, slow start ends, and from then on the rate
+  grows by a small step per second, only while there is demand.
+- unmeasured: without such successes (the region's first calls, or the first after a pause)
+  there is no rate to measure; the answers of a burst say how many calls were in flight, not
+  what the service sustains. The rate is halved, and the rate before the cut is kept as a
+  ceiling: while calls succeed, without new throttles, under demand, the rate doubles every
+  second back up to it, then slow start goes on. More throttles before any success do not
+  cut again (the service accepted nothing at either rate, and botocore's backoff already
+  spaces the retries); a real limit lets some calls through, and its next throttle is
+  measured.
+
+Throttles of one wave are one signal: a throttle of a request that took its token before
+the last cut was paced at the old rate and changes nothing (when that time is unknown,
+throttles within a second of the last cut are ignored instead). The result is a few
+throttles per busy region instead of a steady stream of them, no waiting in a region that
+never pushes the limit, and about a second at half the rate after a burst of throttles at
+the start (on top of botocore's own backoff before each retry).
 
 Every attempt passes through `acquire` (botocore's before-send event, so retries are paced
-too) and reports back through `record` (its response-received event).
+too) and reports back through `record` (its response-received event). The time it took its
+token travels in the request context, the one dict botocore passes to both events.
 """
 
 from __future__ import annotations
@@ -22,15 +38,19 @@ from typing import Any
 
 THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling",
                             "RequestLimitExceeded", "SlowDown"})
+PACED_AT = "aa_scan_paced_at"  # request-context key: when the attempt asked for its token
 
 
 class RateLimiter:
     """A token bucket whose rate is learned from the service's throttles (thread-safe)."""
 
     WINDOW = 2.0  # seconds of successes that estimate the accepted rate
-    SLOW_START_GROWTH = 1.2  # per second, until the first throttle
-    BACKOFF = 0.9  # share of the accepted rate to settle at after a throttle
-    PROBE_STEP = 0.02  # relative growth per second after the first throttle
+    MEASURE = 1.0  # seconds the successes must span to measure a rate rather than a burst
+    SLOW_START_GROWTH = 1.2  # per second, until the first measured throttle
+    UNMEASURED_CUT = 0.5  # share of the last rate that worked, after an unmeasured throttle
+    RECOVERY_GROWTH = 2.0  # per second, back up to the rate before an unmeasured cut
+    BACKOFF = 0.9  # share of the accepted rate to settle at after a measured throttle
+    PROBE_STEP = 0.02  # relative growth per second after a measured throttle
     MIN_RATE = 0.5
 
     def __init__(self, initial_rate: float = 10.0, learn: bool = True,
@@ -47,9 +67,14 @@ class RateLimiter:
         self._grown = now
         self._waited = False
         self._slow_start = True
-        self._last_throttle = -1e9
+        self._ceiling: float | None = None  # the rate before an unmeasured cut, to recover to
+        self._cut = -1e9  # when the rate was last lowered
         self._successes: deque[float] = deque()
         self.throttles = 0
+
+    def now(self) -> float:
+        """The limiter's clock: what `record` expects as `sent`."""
+        return self._clock()
 
     def acquire(self) -> float:
         """Take a token, waiting for it if the bucket is empty; returns the seconds waited.
@@ -67,39 +92,67 @@ class RateLimiter:
         self._sleep(pause)
         return pause
 
-    def record(self, throttled: bool) -> None:
-        """One response: a throttle lowers the rate, successes measure the accepted rate."""
+    def record(self, throttled: bool, sent: float | None = None) -> None:
+        """One response: a throttle may lower the rate, successes measure the accepted rate.
+
+        `sent` is when the request asked for its token (`now()` just before `acquire`), if
+        known: a throttle of a request paced before the last cut belongs to that cut's wave.
+        """
         if not self.learn:
             return
         with self._lock:
             now = self._clock()
             self._refill(now)
-            if not throttled:
-                self._successes.append(now)
-                while self._successes and self._successes[0] < now - self.WINDOW:
-                    self._successes.popleft()
-                return
-            self.throttles += 1
-            if now - self._last_throttle < 1.0:
-                return  # one adjustment per wave of throttles
-            self._last_throttle = now
-            self._slow_start = False
             while self._successes and self._successes[0] < now - self.WINDOW:
                 self._successes.popleft()
-            span = min(self.WINDOW, max(0.25, now - (self._successes[0] if self._successes
-                                                     else now)))
-            accepted = len(self._successes) / span if self._successes else self.rate / 2
-            self.rate = max(self.MIN_RATE, min(self.rate, accepted) * self.BACKOFF)
-            self._tokens = min(self._tokens, 0.0)
+            if not throttled:
+                self._successes.append(now)
+                return
+            self.throttles += 1
+            if sent is not None and sent < self._cut:
+                return  # paced at the old rate: the cut already answered it
+            if sent is None and now - self._cut < 1.0:
+                return  # no send time: one cut per second of throttles
+            if self._successes and now - self._successes[0] >= self.MEASURE:
+                span = min(self.WINDOW, now - self._successes[0])
+                accepted = len(self._successes) / span
+                self._slow_start = False
+                self._ceiling = None
+                self._lower(now, min(self.rate, accepted) * self.BACKOFF)
+                return
+            if self._ceiling is None:
+                self._ceiling = self.rate
+            target = max(self.MIN_RATE, self._ceiling * self.UNMEASURED_CUT)
+            if target < self.rate:
+                self._lower(now, target)
+            else:  # already there: recovery waits for a second without throttles from now
+                self._grown = now
+                self._waited = False
+
+    def _lower(self, now: float, rate: float) -> None:
+        self.rate = max(self.MIN_RATE, rate)
+        self._tokens = min(self._tokens, 0.0)
+        self._cut = now
+        self._grown = now  # growth is judged on a full second at the new rate, unthrottled
+        self._waited = False
 
     def _refill(self, now: float) -> None:
         elapsed = now - self._stamp
         self._stamp = now
         self._tokens = min(max(1.0, self.rate), self._tokens + elapsed * self.rate)
         if self.learn and now - self._grown >= 1.0:
-            if self._waited:  # grow only under demand
+            seconds = now - self._grown
+            if self._ceiling is not None:
+                # Recovering from an unmeasured cut: fast, but only on evidence that the cut
+                # was not needed (calls waited and succeeded; a throttle restarts the second).
+                succeeded = bool(self._successes) and self._successes[-1] >= self._grown
+                if self._waited and succeeded:
+                    self.rate = min(self._ceiling, self.rate * self.RECOVERY_GROWTH ** seconds)
+                    if self.rate >= self._ceiling:
+                        self._ceiling = None
+            elif self._waited:  # grow only under demand
                 growth = self.SLOW_START_GROWTH if self._slow_start else 1 + self.PROBE_STEP
-                self.rate *= growth ** (now - self._grown)
+                self.rate *= growth ** seconds
             self._grown = now
             self._waited = False
 
@@ -108,16 +161,21 @@ def attach(client: Any, limiter: RateLimiter) -> None:
     """Pace every attempt of a botocore client through `limiter`."""
     service = client.meta.service_model.service_id.hyphenize()
 
-    def before_send(**_: Any) -> None:
+    def before_send(request: Any = None, **_: Any) -> None:
+        paced_at = limiter.now()
         limiter.acquire()
+        context = getattr(request, "context", None)
+        if isinstance(context, dict):  # the same dict reaches response-received
+            context[PACED_AT] = paced_at
 
     def response_received(parsed_response: Any = None, response_dict: Any = None,
-                          exception: Any = None, **_: Any) -> None:
+                          exception: Any = None, context: Any = None, **_: Any) -> None:
         if exception is not None or parsed_response is None:
             return  # no answer (a timeout, a reset): says nothing about the rate
         code = ((parsed_response or {}).get("Error") or {}).get("Code")
         status = (response_dict or {}).get("status_code")
-        limiter.record(code in THROTTLE_CODES or status == 429)
+        sent = context.get(PACED_AT) if isinstance(context, dict) else None
+        limiter.record(code in THROTTLE_CODES or status == 429, sent)
 
     client.meta.events.register(f"before-send.{service}", before_send)
     client.meta.events.register(f"response-received.{service}", response_received)

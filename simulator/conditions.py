@@ -23,6 +23,7 @@ class Conditions:
     hang_seconds: float = 0.0  # the endpoint accepts the request but answers this late
     error_operations: tuple[str, ...] = ()  # faults only for these operations (all if empty)
     error_after: int = 0  # faults start after this many calls to the region
+    throttle_first: int = 0  # the region's first N calls are throttled, whatever the rate
     reject_credentials: bool = False  # answers like a region not enabled, whatever it is listed as
 
 
@@ -55,7 +56,8 @@ class TokenBucket:
 
 
 class Stats:
-    """Calls per operation per region, throttles and faults issued, peak concurrency."""
+    """Calls per operation per region, throttles and faults issued, peak concurrency, and how
+    long each region's first call waited to get through unthrottled."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -72,10 +74,13 @@ class Stats:
             self.in_flight_by_region: dict[str, int] = defaultdict(int)
             self.peak_by_region: dict[str, int] = defaultdict(int)
             self.operations: dict[tuple[str, str], int] = defaultdict(int)
+            self.first_call: dict[str, float] = {}
+            self.first_unthrottled: dict[str, float] = {}
 
     def enter(self, service: str, region: str, operation: str) -> None:
         with self._lock:
             self.calls[f"{service}:{region}"][operation] += 1
+            self.first_call.setdefault(region, time.monotonic())
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self.in_flight_by_region[region] += 1
@@ -91,6 +96,11 @@ class Stats:
         """Every operation a client (not the world's own seeding) called, any service."""
         with self._lock:
             self.operations[(service, operation)] += 1
+
+    def unthrottled(self, region: str) -> None:
+        """A call of the region got past throttling (the first one ends the region's wait)."""
+        with self._lock:
+            self.first_unthrottled.setdefault(region, time.monotonic())
 
     def count(self, kind: str, region: str) -> None:
         with self._lock:
@@ -112,6 +122,11 @@ class Stats:
                 "peak_concurrent_requests_by_region": dict(self.peak_by_region),
                 "operations": {f"{service}:{operation}": count for (service, operation), count
                                in sorted(self.operations.items())},
+                # From a region's first Access Analyzer call to the arrival of its first call
+                # that was not throttled: the client's retry backoff through a burst.
+                "seconds_to_first_unthrottled": {
+                    region: round(stamp - self.first_call[region], 3)
+                    for region, stamp in self.first_unthrottled.items()},
             }
 
 
@@ -125,6 +140,21 @@ class RegionGate:
         self._random = random.Random(seed)
         self._random_lock = threading.Lock()
         self._calls = 0
+        self._arrivals = 0
+
+    def throttled(self) -> bool:
+        """Whether to answer this call with ThrottlingException.
+
+        The region's first `throttle_first` calls are, whatever the rate (a burst of throttles
+        at the start, then none); after them the rate limit, if any, decides.
+        """
+        c = self.conditions
+        if c.throttle_first:
+            with self._random_lock:
+                self._arrivals += 1
+                if self._arrivals <= c.throttle_first:
+                    return True
+        return self.bucket is not None and not self.bucket.take()
 
     def delay(self) -> float:
         c = self.conditions

@@ -365,7 +365,7 @@ class _Reader:
                 operations = frozenset(_AA.operation_names)
                 updates[key] = tuple(self.choice(f"{where}.{key}[{i}]", op, operations)
                                      for i, op in enumerate(self.list_of(f"{where}.{key}", item)))
-            elif key == "error_after":
+            elif key in ("error_after", "throttle_first"):
                 updates[key] = self.integer(f"{where}.{key}", item)
             elif key == "error_rate":
                 updates[key] = self.number(f"{where}.{key}", item, 0.0, 1.0)

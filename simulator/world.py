@@ -541,7 +541,9 @@ class World:
         try:
             if gate is None or gate.conditions.reject_credentials:
                 return _invalid_token("access-analyzer")
-            throttled = gate.bucket is not None and not gate.bucket.take()
+            throttled = gate.throttled()
+            if not throttled:
+                self.stats.unthrottled(region)
             delay = gate.delay()
             if delay:
                 time.sleep(delay)

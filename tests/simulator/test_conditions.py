@@ -24,12 +24,13 @@ RETRIED = "eu-north-1"  # rate limit 5/s, burst 1: for botocore's standard retry
 BROKEN = "us-west-2"  # every call a 500
 FLAKY = "eu-west-1"  # 30% of the calls a 500
 SLOW = "eu-central-1"  # 200 ms per call
+BURST = "ca-central-1"  # the first 3 calls throttled, then no limit at all
 NOT_ENABLED = "ap-east-1"  # opt-in region left DISABLED
 
 
 @pytest.fixture(scope="module")
 def scenario_doc() -> dict[str, Any]:
-    enabled = [NORMAL, DENIED, THROTTLED, RETRIED, BROKEN, FLAKY, SLOW]
+    enabled = [NORMAL, DENIED, THROTTLED, RETRIED, BROKEN, FLAKY, SLOW, BURST]
     return {
         "name": "conditions",
         "seed": 5,
@@ -46,6 +47,7 @@ def scenario_doc() -> dict[str, Any]:
             BROKEN: {"error_rate": 1.0},
             FLAKY: {"error_rate": 0.3},
             SLOW: {"latency_ms": 200},
+            BURST: {"throttle_first": 3},
         },
         "analyzers": [{"name": "org", "type": "ORGANIZATION", "regions": enabled}],
     }
@@ -81,6 +83,22 @@ def test_rate_limit_raises_throttling_without_retries(world: Any, raises_aws: An
         for _ in range(20):
             client.list_analyzers()
     assert sim_stats.get()["throttles"][THROTTLED] >= 1
+
+
+def test_throttle_first_throttles_only_the_first_calls(world: Any, raises_aws: Any,
+                                                     sim_stats: Any) -> None:
+    sim_stats.reset()
+    client = world.client("accessanalyzer", BURST, **NO_RETRIES)
+    for _ in range(3):  # whatever the operation: the region's first calls
+        with raises_aws("ThrottlingException", 429):
+            client.get_analyzer(analyzerName="org")
+    time.sleep(0.2)  # as a client's backoff would
+    for _ in range(20):  # then everything, at any rate
+        assert [a["name"] for a in client.list_analyzers()["analyzers"]] == ["org"]
+    stats = sim_stats.get()
+    assert stats["throttles"] == {BURST: 3}
+    assert stats["calls"]["access-analyzer"][BURST] == {"GetAnalyzer": 3, "ListAnalyzers": 20}
+    assert 0.2 <= stats["seconds_to_first_unthrottled"][BURST] < 5
 
 
 def test_error_rate_one_raises_internal_server_error(world: Any, raises_aws: Any,
@@ -164,6 +182,8 @@ def test_stats_count_calls_per_operation_and_region(world: Any, sim_stats: Any) 
     assert stats["throttles"] == {}
     assert stats["faults"] == {}
     assert stats["peak_concurrent_requests"] == 1
+    assert stats["seconds_to_first_unthrottled"].keys() == {NORMAL, DENIED}
+    assert stats["seconds_to_first_unthrottled"][NORMAL] == 0.0  # through at once
 
 
 def test_stats_report_peak_concurrency_and_reset(world: Any, sim_stats: Any) -> None:

@@ -80,6 +80,10 @@ def test_unknown_key_names_the_field_and_suggests(path: str, value: Any, field: 
     ("conditions.default.error_rate", 1.5, "conditions.default.error_rate", "between"),
     ("conditions.default.deny", "yes", "conditions.default.deny", "expected true or false"),
     ("conditions.default.burst", 0, "conditions.default.burst", "integer of at least 1"),
+    ("conditions.default.throttle_first", 2.5, "conditions.default.throttle_first",
+     "expected an integer of at least 0"),
+    ("conditions.default.throttle_first", -1, "conditions.default.throttle_first",
+     "expected an integer of at least 0"),
     ("page_size_cap", "100", "page_size_cap", "expected an integer"),
     ("organization.trusted_access", "on", "organization.trusted_access",
      "expected true or false"),
@@ -113,6 +117,16 @@ def test_wrong_values_name_the_field(path: str, value: Any, field: str, problem:
     message = error_of(with_change(path, value))
     assert message.startswith(f"scenario: {field}: "), message
     assert problem in message, message
+
+
+def test_region_conditions_start_from_the_default() -> None:
+    doc = base()
+    doc["conditions"] = {"default": {"throttle_first": 5, "latency_ms": 30},
+                         "us-west-2": {"throttle_first": 0}}
+    scenario = load_scenario(doc)
+    assert scenario.conditions_for("us-east-1").throttle_first == 5
+    assert scenario.conditions_for("us-west-2").throttle_first == 0
+    assert scenario.conditions_for("us-west-2").latency_ms == 30
 
 
 @pytest.mark.parametrize("bad_id", ["12345", "1111111111112", "11111111111a", 12345, None])
