@@ -153,6 +153,7 @@ class ClientFactory:
         self._global_config = client_config(options, 4)
         self._regional_config = client_config(options, options.workers)
         self._rate_limit = options.aws.rate_limit
+        self._max_attempts = options.aws.max_attempts
         self.limiters: dict[str, RateLimiter] = {}
 
     def sts(self) -> STSClient:
@@ -179,7 +180,7 @@ class ClientFactory:
             learn = self._rate_limit == "auto"
             limiter = RateLimiter(10.0 if learn else float(self._rate_limit), learn=learn)
             self.limiters[region] = limiter
-            attach(client, limiter)
+            attach(client, limiter, self._max_attempts)
         return client
 
 

@@ -26,10 +26,18 @@ the start (on top of botocore's own backoff before each retry).
 Every attempt passes through `acquire` (botocore's before-send event, so retries are paced
 too) and reports back through `record` (its response-received event). The time it took its
 token travels in the request context, the one dict botocore passes to both events.
+
+A throttled attempt is retried on a faster schedule than botocore's: its exponential backoff
+starts at one second (rand(0, 1) * 2**n: 15 s on average before a call throttled five times
+in a row gets through), which is right for a client that does not pace itself. Here the
+limiter already slowed down, so the backoff starts at 50 ms and doubles, up to botocore's
+own 20 s cap, over a few more attempts than other errors get: the first retries are quick,
+the patience with a service that keeps throttling stays about the same (about a minute).
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import deque
@@ -38,6 +46,15 @@ from typing import Any
 
 THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling",
                             "RequestLimitExceeded", "SlowDown"})
+THROTTLE_BACKOFF_BASE = 0.05  # seconds before the first retry of a throttled attempt
+THROTTLE_BACKOFF_CAP = 20.0  # botocore's own cap
+THROTTLE_EXTRA_ATTEMPTS = 4  # beyond max_attempts, for throttles only (see the docstring)
+
+
+def throttle_retry_delay(attempts: int, jitter: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before retrying an attempt that was throttled `attempts` times."""
+    ceiling = min(THROTTLE_BACKOFF_CAP, THROTTLE_BACKOFF_BASE * 2.0 ** (attempts - 1))
+    return float(ceiling * (0.5 + jitter() / 2))  # equal jitter: never zero, never the same
 PACED_AT = "aa_scan_paced_at"  # request-context key: when the attempt asked for its token
 
 
@@ -157,9 +174,18 @@ class RateLimiter:
             self._waited = False
 
 
-def attach(client: Any, limiter: RateLimiter) -> None:
-    """Pace every attempt of a botocore client through `limiter`."""
+def _throttled(parsed_response: Any, response_dict: Any) -> bool:
+    code = ((parsed_response or {}).get("Error") or {}).get("Code")
+    status = (response_dict or {}).get("status_code")
+    return code in THROTTLE_CODES or status == 429
+
+
+def attach(client: Any, limiter: RateLimiter, max_attempts: int) -> None:
+    """Pace every attempt of a botocore client through `limiter`, and retry its throttled
+    attempts on the limiter's schedule (see the module docstring)."""
     service = client.meta.service_model.service_id.hyphenize()
+    # max_attempts 1 means no retries at all; otherwise throttles get a few more attempts.
+    throttle_attempts = max_attempts + THROTTLE_EXTRA_ATTEMPTS if max_attempts > 1 else 1
 
     def before_send(request: Any = None, **_: Any) -> None:
         paced_at = limiter.now()
@@ -172,10 +198,20 @@ def attach(client: Any, limiter: RateLimiter) -> None:
                           exception: Any = None, context: Any = None, **_: Any) -> None:
         if exception is not None or parsed_response is None:
             return  # no answer (a timeout, a reset): says nothing about the rate
-        code = ((parsed_response or {}).get("Error") or {}).get("Code")
-        status = (response_dict or {}).get("status_code")
         sent = context.get(PACED_AT) if isinstance(context, dict) else None
-        limiter.record(code in THROTTLE_CODES or status == 429, sent)
+        limiter.record(_throttled(parsed_response, response_dict), sent)
+
+    def needs_retry(response: Any = None, attempts: int = 0, **_: Any) -> float | None:
+        """The delay before retrying a throttled attempt; None leaves any other outcome
+        (and a throttle past the attempts allowed) to botocore's retry handler."""
+        if not response or attempts >= throttle_attempts:
+            return None
+        http, parsed = response
+        if not _throttled(parsed, {"status_code": getattr(http, "status_code", None)}):
+            return None
+        return throttle_retry_delay(attempts)
 
     client.meta.events.register(f"before-send.{service}", before_send)
     client.meta.events.register(f"response-received.{service}", response_received)
+    # First, so its delay is the one botocore's endpoint uses (the first non-None answer).
+    client.meta.events.register_first(f"needs-retry.{service}", needs_retry)

@@ -148,17 +148,13 @@ def test_a_region_whose_client_cannot_be_built_is_not_assessed(monkeypatch, run_
 
 
 def test_a_burst_of_throttles_at_the_start_leaves_the_region_at_full_speed(monkeypatch):
-    from botocore.retries.standard import ExponentialBackoff
-
     from scanner.aws import ClientFactory, make_session
     from scanner.config import Options
     from scanner.run import run_scan
 
-    # The region's first call (ListAnalyzers) is throttled five times in a row. botocore
-    # waits rand(0, 1) * 2**n seconds before each retry, up to 31 s in all; a fixed short
-    # wait keeps the test short, and the retries still come one after another, each sent
-    # after the limiter reacted to the one before.
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.1)
+    # The region's first call (ListAnalyzers) is throttled five times in a row: retried on
+    # the limiter's schedule (from 50 ms, doubling), each retry sent after the limiter
+    # reacted to the one before, not after botocore's backoff (up to 31 s in all).
     with env_world(monkeypatch, regions={"universe": ["us-east-1"]},
                    analyzers=analyzers(2000, ["us-east-1"]),
                    conditions={"us-east-1": {"throttle_first": 5, "latency_ms": 20}}) as world:

@@ -43,7 +43,7 @@ class Wire:
         self.clock = clock
         self.events = client().meta.events
         attach(SimpleNamespace(meta=SimpleNamespace(
-            events=self.events, service_model=client().meta.service_model)), rl)
+            events=self.events, service_model=client().meta.service_model)), rl, 1)
 
     def send(self) -> dict[str, Any]:
         request = SimpleNamespace(context={})
@@ -228,7 +228,7 @@ def test_botocore_carries_the_pacing_time_from_send_to_answer(monkeypatch):
     monkeypatch.setattr(rl, "record", lambda throttled, sent=None: recorded.append(
         (throttled, sent)))
     aa = client()
-    attach(aa, rl)
+    attach(aa, rl, 1)
 
     def throttle(request: Any, **_: Any) -> AWSResponse:
         clock.now += 0.3  # the answer takes a while
@@ -240,3 +240,55 @@ def test_botocore_carries_the_pacing_time_from_send_to_answer(monkeypatch):
     with pytest.raises(aa.exceptions.ThrottlingException):
         aa.list_analyzers()
     assert recorded == [(True, 7.0)]
+
+
+def test_a_throttled_call_is_retried_quickly_and_still_gives_up(monkeypatch):
+    """botocore waits rand(0, 1) * 2**n s before each retry (15 s on average for a call
+    throttled five times in a row); a paced client retries from 50 ms, doubling, with a few
+    more attempts for throttles, so its patience stays about the same."""
+    import botocore.endpoint
+    from botocore.config import Config
+
+    from scanner.ratelimit import THROTTLE_EXTRA_ATTEMPTS, throttle_retry_delay
+
+    assert [round(throttle_retry_delay(n, lambda: 1.0), 2) for n in (1, 2, 3, 10, 30)] == [
+        0.05, 0.1, 0.2, 20.0, 20.0]
+    assert throttle_retry_delay(1, lambda: 0.0) == 0.025  # equal jitter: never zero
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", slept.append)
+
+    def run(throttles: int, max_attempts: int) -> tuple[int, Any]:
+        aa = botocore.session.get_session().create_client(
+            "accessanalyzer", region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE",
+            aws_secret_access_key="secret", config=Config(retries={
+                "mode": "standard", "total_max_attempts": max_attempts}))
+        attach(aa, RateLimiter(initial_rate=1000, learn=False), max_attempts)
+        calls = []
+
+        def answer(request: Any, **_: Any) -> AWSResponse:
+            calls.append(1)
+            throttled = len(calls) <= throttles
+            body = SimpleNamespace(stream=lambda **_: iter(
+                [b'{"message": "Rate exceeded"}' if throttled else b'{"analyzers": []}']))
+            headers = {"Content-Type": "application/json"}
+            if throttled:
+                headers["x-amzn-ErrorType"] = "ThrottlingException"
+            return AWSResponse(request.url, 429 if throttled else 200, headers, body)
+
+        aa.meta.events.register("before-send.accessanalyzer", answer)
+        try:
+            result: Any = aa.list_analyzers()
+        except aa.exceptions.ThrottlingException as exc:
+            result = exc
+        return len(calls), result
+
+    calls, result = run(throttles=5, max_attempts=8)
+    assert calls == 6 and result["analyzers"] == []
+    assert sum(slept) < 1.6  # botocore's own schedule allows up to 31 s here
+    slept.clear()
+    calls, result = run(throttles=100, max_attempts=8)
+    assert calls == 8 + THROTTLE_EXTRA_ATTEMPTS and isinstance(result, Exception)
+    assert 20 < sum(slept) < 80  # about a minute of patience, like botocore's
+    slept.clear()
+    calls, result = run(throttles=100, max_attempts=1)  # no retries means none
+    assert calls == 1 and slept == []
