@@ -30,7 +30,7 @@ token travels in the request context, the one dict botocore passes to both event
 A throttled attempt is retried on a faster schedule than botocore's: its exponential backoff
 starts at one second (rand(0, 1) * 2**n: 15 s on average before a call throttled five times
 in a row gets through), which is right for a client that does not pace itself. Here the
-limiter already slowed down, so the backoff starts at 50 ms and doubles, up to botocore's
+limiter already slowed down, so the backoff starts at 25 ms and doubles, up to botocore's
 own 20 s cap, over a few more attempts than other errors get: the first retries are quick,
 the patience with a service that keeps throttling stays about the same (about a minute).
 """
@@ -46,7 +46,7 @@ from typing import Any
 
 THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling",
                             "RequestLimitExceeded", "SlowDown"})
-THROTTLE_BACKOFF_BASE = 0.05  # seconds before the first retry of a throttled attempt
+THROTTLE_BACKOFF_BASE = 0.025  # seconds before the first retry of a throttled attempt
 THROTTLE_BACKOFF_CAP = 20.0  # botocore's own cap
 THROTTLE_EXTRA_ATTEMPTS = 4  # beyond max_attempts, for throttles only (see the docstring)
 

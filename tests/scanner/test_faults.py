@@ -153,7 +153,7 @@ def test_a_burst_of_throttles_at_the_start_leaves_the_region_at_full_speed(monke
     from scanner.run import run_scan
 
     # The region's first call (ListAnalyzers) is throttled five times in a row: retried on
-    # the limiter's schedule (from 50 ms, doubling), each retry sent after the limiter
+    # the limiter's schedule (from 25 ms, doubling), each retry sent after the limiter
     # reacted to the one before, not after botocore's backoff (up to 31 s in all).
     with env_world(monkeypatch, regions={"universe": ["us-east-1"]},
                    analyzers=analyzers(2000, ["us-east-1"]),
