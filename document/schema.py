@@ -3,10 +3,9 @@
 The TypedDicts mirror `scan.schema.json` (the published JSON Schema): a key the schema
 requires is a required key here, so a renderer given a validated document reads
 `document["summary"]["verdict"]` without defaults. Keys added after version 1 was published
-are `NotRequired`: documents written before them stay valid and readable.
+are `NotRequired`: documents written before them stay valid and readable. (No postponed
+annotations here: TypedDict must see NotRequired as a type, not as a string.)
 """
-
-from __future__ import annotations
 
 import json
 from functools import cache
@@ -145,6 +144,99 @@ class Gap(TypedDict):
     remediation_note: str
 
 
+class Baseline(TypedDict):
+    run_id: str
+    started_at: str
+    source: str  # history or file
+
+
+class RegionChange(TypedDict):
+    region: str
+    before: str | None  # a region status; None: not in that run's list
+    after: str | None
+    before_reason: str | None
+    after_reason: str | None
+
+
+class UnknownRegion(TypedDict):
+    region: str
+    reason: str
+
+
+class GapChange(TypedDict):
+    scope: str
+    region: str | None
+    code: str
+    severity: str
+    title: str
+
+
+class NewFinding(TypedDict):
+    region: str
+    id: str
+    resource_type: str
+    resource: str | None
+    is_public: bool | None
+
+
+class ClosedFinding(TypedDict):
+    region: str
+    id: str
+    resource_type: str
+    resource: str | None
+    status_now: str | None  # RESOLVED or ARCHIVED when collected; None: no longer listed
+
+
+class Changes(TypedDict):
+    baseline: Baseline | None  # None: the first recorded run
+    regions: list[RegionChange]  # only regions whose status changed
+    unknown: list[UnknownRegion]  # regions whose findings and gaps cannot be compared
+    gaps_opened: list[GapChange]
+    gaps_closed: list[GapChange]
+    findings_new: list[NewFinding]
+    findings_closed: list[ClosedFinding]
+    counts: dict[str, int]
+
+
+class TrendPoint(TypedDict):
+    run_id: str
+    started_at: str
+    verdict: str
+    complete: bool
+    regions_total: int
+    covered: int
+    gaps: int
+    errors: int
+    active_findings: int | None
+    public_findings: int | None
+
+
+class OldestPublic(TypedDict):
+    region: str
+    id: str
+    resource_type: str
+    resource: str | None
+    created_at: str | None
+    age_days: float
+
+
+class TimeToResolve(TypedDict):
+    resolved: int
+    median_days: float
+    p90_days: float
+    by_type: dict[str, dict[str, float]]
+
+
+class FindingAge(TypedDict):
+    as_of: str
+    buckets: list[str]
+    by_type: dict[str, dict[str, int]]  # resource type -> bucket -> active findings
+    total: dict[str, int]
+    unknown_age: int
+    oldest_public: OldestPublic | None
+    time_to_resolve: TimeToResolve | None
+
+
 class Summary(TypedDict):
     regions_total: int
     covered: int
@@ -177,6 +269,11 @@ class ScanDocument(TypedDict):
     gaps: list[Gap]
     advisories: list[Gap]
     summary: Summary
+    # Added after version 1 was published: absent from older documents.
+    run_id: NotRequired[str]
+    changes: NotRequired[Changes]
+    trend: NotRequired[list[TrendPoint]]
+    finding_age: NotRequired[FindingAge]
 
 
 @cache

@@ -32,6 +32,8 @@ ADMIN = "222222222222"
 MANAGEMENT = "111111111111"
 MEMBER = "333333333333"
 T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+DENIED = ApiError("AccessDeniedException", "explicit deny in a service control policy",
+                  "access-analyzer:ListAnalyzers")
 _ids = itertools.count(1)
 
 
@@ -88,7 +90,8 @@ def region_scan(region: str = "us-east-1", analyzers: Iterable[Analyzer] | None 
         region=region, availability=availability, analyzers=listed, analyzers_error=error,
         findings_analyzer=source, findings=findings, findings_collected=source is not None,
         findings_errors=tuple(findings_errors),
-        statistics=statistics or (FindingsStatistics(len(findings), 0, 0) if source else None),
+        statistics=statistics or (FindingsStatistics(
+            sum(1 for f in findings if f.status == "ACTIVE"), 0, 0) if source else None),
         api_calls=3, seconds=0.5)
 
 

@@ -1,0 +1,122 @@
+"""The tables a scheduled user reads over time, computed with pandas: the trend over the
+recorded runs, the age of active findings and the time it took to resolve findings.
+
+Imported only where these run (pandas takes about a third of a second to import), and its
+results are plain values for scan.json, so no renderer needs pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from document.rules import access_of
+from document.schema import ScanDocument
+
+from .store import RunRecord
+
+AGE_BUCKETS = ("under 7 days", "7-30 days", "30-90 days", "over 90 days")
+_EDGES = (-math.inf, 7, 30, 90, math.inf)
+TREND_RUNS = 52  # a year of weekly runs
+
+
+def trend(runs: Sequence[RunRecord], limit: int = TREND_RUNS) -> list[dict[str, Any]]:
+    """Covered regions and active / public findings per recorded run, oldest first; runs
+    that were interrupted are left out (their figures are partial)."""
+    if not runs:
+        return []
+    frame = pd.DataFrame([r.__dict__ for r in runs])
+    frame = frame[~frame["interrupted"]].sort_values(["started_at", "seq"]).tail(limit)
+    columns = ["run_id", "started_at", "verdict", "complete", "regions_total", "covered",
+               "gaps", "errors", "active_findings", "public_findings"]
+    frame = frame[columns].astype(object).where(frame[columns].notna(), None)
+    return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python ones (json cannot encode numpy's)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _days(frame: pd.DataFrame, start: str, end: str | pd.Timestamp) -> pd.Series:
+    begin = pd.to_datetime(frame[start], utc=True, errors="coerce")
+    finish = (pd.to_datetime(frame[end], utc=True, errors="coerce") if isinstance(end, str)
+              else end)
+    return (finish - begin).dt.total_seconds() / 86400
+
+
+def finding_age(document: ScanDocument) -> dict[str, Any] | None:
+    """Age of the active findings (from Access Analyzer's own createdAt) per resource type,
+    the oldest active public finding, and the time to resolve from RESOLVED findings."""
+    findings = document["findings"]
+    if document["summary"]["coverage_only"] or not findings:
+        return None
+    as_of = pd.Timestamp(document["started_at"])
+    frame = pd.DataFrame(findings, columns=["region", "id", "resource_type", "resource",
+                                            "is_public", "error", "status", "created_at",
+                                            "updated_at"])
+    active = frame[frame["status"] == "ACTIVE"].copy()
+    active["age"] = _days(active, "created_at", as_of)
+    active["bucket"] = pd.cut(active["age"], _EDGES, right=False, labels=list(AGE_BUCKETS))
+    table = pd.crosstab(active["resource_type"], active["bucket"]).reindex(
+        columns=list(AGE_BUCKETS), fill_value=0)
+    by_type = {str(t): {b: int(n) for b, n in row.items()} for t, row in table.iterrows()}
+    public = active[[access_of(p, e) == "public"
+                     for p, e in zip(active["is_public"], active["error"], strict=True)]]
+    public = public[public["age"].notna()]
+    oldest = None
+    if not public.empty:
+        row = public.sort_values(["age", "region", "id"], ascending=[False, True, True]).iloc[0]
+        oldest = {"region": row["region"], "id": row["id"],
+                  "resource_type": row["resource_type"], "resource": row["resource"],
+                  "created_at": row["created_at"], "age_days": round(float(row["age"]), 1)}
+    return {
+        "as_of": document["started_at"],
+        "buckets": list(AGE_BUCKETS),
+        "by_type": by_type,
+        "total": {b: int(table[b].sum()) for b in AGE_BUCKETS},
+        "unknown_age": int(active["age"].isna().sum()),
+        "oldest_public": oldest,
+        "time_to_resolve": time_to_resolve(frame),
+    }
+
+
+def time_to_resolve(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """Median and 90th percentile days from createdAt to the update that resolved it, over
+    the RESOLVED findings collected (None when none were: finding_statuses decides)."""
+    resolved = frame[frame["status"] == "RESOLVED"].copy()
+    resolved["days"] = _days(resolved, "created_at", "updated_at")
+    resolved = resolved[resolved["days"].notna() & (resolved["days"] >= 0)]
+    if resolved.empty:
+        return None
+    grouped = resolved.groupby("resource_type")["days"]
+    return {
+        "resolved": len(resolved),
+        "median_days": round(float(resolved["days"].median()), 1),
+        "p90_days": round(float(resolved["days"].quantile(0.9)), 1),
+        "by_type": {str(t): {"resolved": int(n), "median_days": round(float(m), 1),
+                             "p90_days": round(float(q), 1)}
+                    for t, n, m, q in zip(grouped.size().index, grouped.size(),
+                                          grouped.median(), grouped.quantile(0.9),
+                                          strict=True)},
+    }
+
+
+def age_in_days(created_at: str | None, as_of: str) -> float | None:
+    """One finding's age (for the workbook's age column), without pandas."""
+    if not created_at:
+        return None
+    try:
+        start = dt.datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        end = dt.datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return round((end - start).total_seconds() / 86400, 1)

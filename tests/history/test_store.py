@@ -1,0 +1,145 @@
+"""The SQLite history: what a run records, what it costs, and how it fails."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from dataclasses import replace
+
+import pytest
+
+from history.runs import run_view
+from history.store import HistoryError, HistoryStore
+from tests.builders import DENIED, covered, finding, make_document, region_scan
+
+ORG, ACCOUNT = "o-abcdef1234", "222222222222"
+
+
+def document(run_id: str, started: str, findings=(), interrupted=False, **kwargs):
+    doc = make_document([covered("us-east-1", list(findings)),
+                         region_scan("eu-west-1", []),
+                         region_scan("ap-east-1", error=DENIED)],
+                        interrupted=interrupted, **kwargs)
+    doc["run_id"] = run_id
+    doc["started_at"] = started
+    return doc
+
+
+def stable(n: int, **kwargs):
+    return [finding(id=f"00000000-0000-4000-8000-{i:012d}", resource=f"arn:aws:s3:::b{i}",
+                    **kwargs) for i in range(n)]
+
+
+def test_a_recorded_run_reads_back_as_it_was_written(tmp_path):
+    doc = document("run-1", "2026-11-01T00:00:00Z", [*stable(3), finding(is_public=True)])
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        record = store.record(doc)
+        assert store.record(doc) == record  # the same run twice is one run
+        loaded = store.load("run-1")
+    original = run_view(doc)
+    assert sorted(loaded.findings, key=lambda f: f.id) == sorted(original.findings,
+                                                               key=lambda f: f.id)
+    assert loaded.regions == original.regions and set(loaded.gaps) == set(original.gaps)
+    assert (record.seq, record.active_findings, record.public_findings) == (1, 4, 1)
+
+
+def test_an_unchanged_run_adds_no_finding_rows(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        for week in range(5):
+            store.record(document(f"run-{week}", f"2026-11-{week + 1:02d}T00:00:00Z",
+                                  stable(50)))
+        changed = stable(50)
+        changed[0] = replace(changed[0], status="ARCHIVED")
+        store.record(document("run-5", "2026-11-06T00:00:00Z", changed,
+                              finding_statuses=("ACTIVE", "ARCHIVED")))
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM findings").fetchone()[0] == 51  # 50 + 1 changed
+    spans = db.execute("SELECT first_seq, last_seq, count(*) FROM sightings "
+                       "GROUP BY first_seq, last_seq ORDER BY 1, 2").fetchall()
+    assert spans == [(1, 5, 1), (1, 6, 49), (6, 6, 1)]
+    with HistoryStore(path) as store:
+        assert len(store.load("run-2").findings) == 50
+        assert {f.status for f in store.load("run-5").findings} == {"ACTIVE", "ARCHIVED"}
+
+
+def test_a_finding_that_returns_is_seen_again_not_in_between(tmp_path):
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record(document("a", "2026-11-01T00:00:00Z", stable(2)))
+        store.record(document("b", "2026-11-02T00:00:00Z", stable(1)))
+        store.record(document("c", "2026-11-03T00:00:00Z", stable(2)))
+        assert [len(store.load(r).findings) for r in "abc"] == [2, 1, 2]
+
+
+def test_the_baseline_is_the_latest_earlier_run_never_an_interrupted_one(tmp_path):
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record(document("a", "2026-11-01T00:00:00Z"))
+        store.record(document("b", "2026-11-08T00:00:00Z"))
+        store.record(document("c", "2026-11-15T00:00:00Z", interrupted=True))
+        store.record(document("z", "2026-11-20T00:00:00Z", account="333333333333"))
+        assert store.baseline(ORG, ACCOUNT, "2026-11-22T00:00:00Z").run_id == "b"
+        assert store.baseline(ORG, ACCOUNT, "2026-11-07T23:59:59Z").run_id == "a"
+        assert store.baseline(ORG, ACCOUNT, "2026-10-31T23:59:59Z") is None
+        # A recorded run that started in the same second is the earlier one.
+        assert store.baseline(ORG, ACCOUNT, "2026-11-08T00:00:00Z").run_id == "b"
+        assert store.baseline(ORG, ACCOUNT, "2026-11-08T00:00:00Z", "b").run_id == "a"
+        assert store.baseline(ORG, "333333333333", "2026-12-01T00:00:00Z").run_id == "z"
+        assert store.baseline("o-other00000", ACCOUNT, "2026-12-01T00:00:00Z") is None
+
+
+def test_prune_keeps_the_latest_runs_and_the_findings_they_saw(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        store.record(document("a", "2026-11-01T00:00:00Z", stable(3)))
+        store.record(document("b", "2026-11-02T00:00:00Z",
+                              [finding(id="gone-later", resource="x")]))
+        store.record(document("c", "2026-11-03T00:00:00Z", stable(2)))
+        store.record(document("d", "2026-11-04T00:00:00Z", stable(2)))
+        assert store.prune(keep=2) == 2
+        assert [r.run_id for r in store.runs(ORG, ACCOUNT)] == ["c", "d"]
+        assert [len(store.load(r).findings) for r in "cd"] == [2, 2]
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM findings").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM run_regions").fetchone()[0] == 6
+
+
+def _record(path: str, run: str, started: str, seen) -> None:
+    with HistoryStore(__import__("pathlib").Path(path)) as store:
+        store.record(document(run, started, stable(200)))
+    seen.put(run)
+
+
+def test_two_overlapping_runs_are_both_recorded_intact(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    queue: multiprocessing.Queue[str] = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_record, args=(path, f"run-{i}",
+                                                             f"2026-11-0{i + 1}T00:00:00Z",
+                                                             queue)) for i in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        runs = store.runs(ORG, ACCOUNT)
+        assert sorted(r.run_id for r in runs) == ["run-0", "run-1"]
+        assert sorted(r.seq for r in runs) == [1, 2]
+        assert [len(store.load(r.run_id).findings) for r in runs] == [200, 200]
+
+
+def test_a_corrupt_or_newer_history_is_a_clear_error(tmp_path):
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(HistoryError, match=r"corrupt\.sqlite"):
+        HistoryStore(corrupt)
+    newer = tmp_path / "newer.sqlite"
+    HistoryStore(newer).close()
+    db = sqlite3.connect(newer)
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'version'")
+    db.commit()
+    db.close()
+    with pytest.raises(HistoryError, match="newer"):
+        HistoryStore(newer)
+    with pytest.raises(HistoryError):
+        HistoryStore(tmp_path / "file" / "h.sqlite") if (tmp_path / "file").write_text("x") \
+            else None
