@@ -8,6 +8,38 @@ from document.schema import Region, ScanDocument
 COLUMNS = ("REGION", "STATUS", "REASON", "ACTIVE", "PUBLIC")
 
 
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def changes_line(document: ScanDocument) -> str | None:
+    """One line for a scheduled user: what changed since the baseline.
+
+    Since 2026-11-25: +1 gap, -2 gaps, +14 findings (3 public), 20 closed
+    """
+    found = document.get("changes")
+    if found is None:
+        return None
+    baseline = found["baseline"]
+    if baseline is None:
+        return "First recorded run: nothing to compare with yet."
+    counts = found["counts"]
+    parts = [f"+{_plural(counts['gaps_opened'], 'gap')}",
+             f"-{_plural(counts['gaps_closed'], 'gap')}"]
+    if counts["regions_changed"]:
+        parts.append(f"{_plural(counts['regions_changed'], 'region')} changed status")
+    if document["summary"]["active_findings"] is not None:
+        parts.append(f"+{_plural(counts['findings_new'], 'finding')} "
+                     f"({counts['findings_new_public']} public)")
+        parts.append(f"{counts['findings_closed']} closed")
+    line = f"Since {baseline['started_at'][:10]}: " + ", ".join(parts)
+    if found["unknown"]:
+        line += (f"; unknown in {_plural(len(found['unknown']), 'region')} ("
+                 + ", ".join(clean(u["region"]) for u in found["unknown"][:5])
+                 + (", ..." if len(found["unknown"]) > 5 else "") + ")")
+    return line
+
+
 def clean(value: object) -> str:
     """Text from AWS for one terminal line: escape sequences and line breaks shown, not sent."""
     return one_line("" if value is None else str(value))
@@ -63,6 +95,9 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
         f"{summary['not_enabled']} not enabled, {summary['excluded']} excluded. " + findings)
     for reason in summary["incomplete_reasons"]:
         lines.append(f"Incomplete: {clean(reason)}")
+    since = changes_line(document)
+    if since:
+        lines.append(since)
     gaps = document["gaps"]
     if gaps:
         lines.append("")

@@ -17,7 +17,7 @@ import io
 import math
 import re
 import textwrap
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from itertools import chain, islice
@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
@@ -33,6 +34,7 @@ from document.rules import UNSAFE, reveal, type_label
 from document.schema import ScanDocument
 
 from . import tables
+from .console import changes_line
 from .files import write_atomic
 
 if TYPE_CHECKING:  # the class of write-only sheets; only its public methods are used
@@ -148,6 +150,8 @@ class Table:
     # Printing: one page wide (the reading sheets), landscape.
     fit_width: bool = False
     tab_color: str | None = None
+    # Draws on the first sheet once its rows are written (rows written, header excluded).
+    charts: Callable[[WriteOnlyWorksheet, int], None] | None = None
 
     @property
     def headers(self) -> list[str]:
@@ -280,6 +284,8 @@ class _SheetWriter:
             self.rows_in_sheet += 1
             written += 1
         self._close()
+        if self.table.charts is not None and written:
+            self.table.charts(self.sheets[0], written)
         return written
 
     def _convert(self, row: Sequence[Any]) -> list[Any]:
@@ -422,7 +428,8 @@ FINDINGS = Table("Findings", [
     Column("Region", 16), Column("Resource type", 28), Column("Resource", 60),
     Column("Owner account", 15), Column("Owner name", 24), Column("Principal", 50),
     Column("Actions", 40), Column("Conditions", 40), Column("Public", 8), Column("Status", 10),
-    Column("Scope", 26), Column("Created (UTC)", 20), Column("Updated (UTC)", 20),
+    Column("Scope", 26), Column("Created (UTC)", 20), Column("Age (days)", 10),
+    Column("Updated (UTC)", 20),
     Column("Analyzed (UTC)", 20), Column("Error", 40), Column("Finding ID", 38),
     Column("Analyzer ARN", 60)], cell_style=None)
 ARCHIVE_RULES = Table("Archive rules", [
@@ -440,6 +447,107 @@ NOT_COLLECTED = "not collected (coverage only)"
 
 def scope_label(scope: str | None) -> str | None:
     return SCOPE_LABELS.get(scope, scope) if scope else None
+
+
+CHANGES = Table("Changes", [Column("Change", 20), Column("Region", 16), Column("What", 60),
+                            Column("Before", 16), Column("After", 18), Column("Detail", 60)],
+                fit_width=True)
+AGES = Table("Finding age", [Column("Resource type", 28), Column("Under 7 days", 10),
+                             Column("7-30 days", 10), Column("30-90 days", 10),
+                             Column("Over 90 days", 10), Column("Resolved", 10),
+                             Column("Median days to resolve", 12),
+                             Column("90th percentile days to resolve", 14)], fit_width=True)
+
+
+def _trend_charts(ws: WriteOnlyWorksheet, rows: int) -> None:
+    """Native line charts over the Trend sheet's own cells (Excel and LibreOffice draw them),
+    below the table so the sheet prints one page wide."""
+    dates = Reference(ws, min_col=2, min_row=2, max_row=rows + 1)
+    for title, columns, axis, anchor in (("Regions covered", (6, 6), "regions", "A"),
+                                         ("Active and public findings", (9, 10), "findings",
+                                          "E")):
+        chart = LineChart()
+        chart.title = title
+        chart.height, chart.width = 7.5, 15
+        chart.y_axis.title = axis
+        chart.y_axis.scaling.min = 0
+        chart.add_data(Reference(ws, min_col=columns[0], max_col=columns[1], min_row=1,
+                                 max_row=rows + 1), titles_from_data=True)
+        chart.set_categories(dates)
+        for series in chart.series:
+            series.smooth = False  # a run is a point, not a curve through it
+        ws.add_chart(chart, f"{anchor}{rows + 3}")
+
+
+TREND = Table("Trend", [Column("Run", 34), Column("Started (UTC)", 20), Column("Verdict", 16),
+                        Column("Complete", 9), Column("Regions", 9), Column("Covered", 9),
+                        Column("Gaps", 8), Column("Not assessed", 10), Column("Active", 10),
+                        Column("Public", 10)], cell_style=None, fit_width=True,
+              charts=_trend_charts)
+
+
+def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    found = document.get("changes")
+    if found is None:
+        yield ["Not compared", None, "This run was not compared with an earlier one "
+               "(written without the history, or before aa-scan kept one).", None, None, None]
+        return
+    baseline = found["baseline"]
+    if baseline is None:
+        yield ["First recorded run", None, "Nothing to compare with yet: the next run will "
+               "show what changed since this one.", None, None, None]
+        return
+    started = baseline["started_at"].replace("T", " ").replace("Z", " UTC")
+    yield ["Baseline", None, f"run {baseline['run_id']}, started {started}", None, None,
+           "from the history" if baseline["source"] == "history" else "the baseline file given"]
+    for gap in found["gaps_opened"]:
+        yield [Styled("Gap opened", _status_style("GAP")), gap["region"] or "organization",
+               gap["title"], None, gap["code"], gap["severity"]]
+    for gap in found["gaps_closed"]:
+        yield [Styled("Gap closed", _status_style("COVERED")), gap["region"] or "organization",
+               gap["title"], gap["code"], None, gap["severity"]]
+    for region in found["regions"]:
+        yield ["Region status", region["region"], None, region["before"] or "not listed",
+               region["after"] or "not listed",
+               "; ".join(r for r in (region["before_reason"], region["after_reason"]) if r)
+               or None]
+    for new in found["findings_new"]:
+        kind = "New public finding" if new["is_public"] else "New finding"
+        yield [Styled(kind, _status_style("GAP") if new["is_public"] else None), new["region"],
+               new["resource"], None, "ACTIVE", f"{type_label(new['resource_type'])}; "
+               f"finding {new['id']}"]
+    for closed in found["findings_closed"]:
+        yield ["Closed finding", closed["region"], closed["resource"], "ACTIVE",
+               closed["status_now"] or "no longer listed",
+               f"{type_label(closed['resource_type'])}; finding {closed['id']}"]
+    for unknown in found["unknown"]:
+        yield [Styled("Not compared", _status_style("ERROR")), unknown["region"], None, None,
+               None, unknown["reason"]]
+
+
+def trend_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    for run in document.get("trend") or []:
+        yield [run["run_id"], tables.parse_time(run["started_at"]), run["verdict"],
+               run["complete"], run["regions_total"], run["covered"], run["gaps"],
+               run["errors"], run["active_findings"], run["public_findings"]]
+
+
+def age_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    age = document.get("finding_age")
+    if age is None:
+        return
+    resolve = age["time_to_resolve"]
+    resolved = resolve["by_type"] if resolve else {}
+    for resource_type in sorted(set(age["by_type"]) | set(resolved)):
+        counts = age["by_type"].get(resource_type, {})
+        done = resolved.get(resource_type)
+        yield [type_label(resource_type), *(counts.get(b, 0) for b in age["buckets"]),
+               int(done["resolved"]) if done else None,
+               done["median_days"] if done else None, done["p90_days"] if done else None]
+    yield [Styled(v, TOTAL) for v in [
+        "All types", *(age["total"].get(b, 0) for b in age["buckets"]),
+        resolve["resolved"] if resolve else None, resolve["median_days"] if resolve else None,
+        resolve["p90_days"] if resolve else None]]
 
 
 def _readable(value: Any) -> Any:
@@ -518,6 +626,9 @@ def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
     yield ["Findings", "Resolved (all regions)", _total(r["resolved"] for r in regions)]
     yield ["Findings", "Findings listed", len(document["findings"])]
 
+    yield ["Changes", "Since the baseline", changes_line(document)
+           or "not compared (run without the history)"]
+
     yield ["Gaps", "Gaps", len(document["gaps"])]
     yield ["Gaps", "Advisories", len(document["advisories"])]
     yield ["Gaps", "Failed calls (Errors sheet)", len(tables.errors(document))]
@@ -562,8 +673,8 @@ def finding_rows(document: ScanDocument) -> Iterator[list[Any]]:
         yield [row.region, row.resource_type, row.resource, row.owner_account,
                row.owner_name or None, row.principal, ", ".join(row.actions),
                row.condition or None, row.is_public, row.status, scope_label(row.scope),
-               row.created_at, row.updated_at, row.analyzed_at, row.error, row.id,
-               row.analyzer_arn]
+               row.created_at, row.age_days, row.updated_at, row.analyzed_at, row.error,
+               row.id, row.analyzer_arn]
 
 
 def type_table(types: Sequence[str]) -> Table:
@@ -626,11 +737,14 @@ def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]
     summary = replace(SUMMARY, tab_color=_TAB_COLOURS.get(document["summary"]["verdict"]))
     return [
         (summary, summary_rows(document)),
+        (CHANGES, change_rows(document)),
         (GAPS, gap_rows(document)),
         (REGIONS, region_rows(document)),
         (FINDINGS, finding_rows(document)),
         (type_table(types), type_rows(document, types)),
         (account_table(types), account_rows(document, types)),
+        (AGES, age_rows(document)),
+        (TREND, trend_rows(document)),
         (ARCHIVE_RULES, archive_rule_rows(document)),
         (ERRORS, error_rows(document)),
     ]

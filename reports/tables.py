@@ -224,23 +224,28 @@ class FindingRow:
     error: str | None
     id: str
     analyzer_arn: str
+    age_days: float | None  # since created_at, as of the scan's start
 
 
 def finding_rows(document: ScanDocument) -> Iterator[FindingRow]:
     """Every finding as a flat row."""
     scopes = scope_of(document)
     accounts = document["organization"]["accounts"] or {}
+    as_of = parse_time(document["started_at"])
     for f in document["findings"]:
         owner = f["resource_owner_account"]
+        created = parse_time(f["created_at"])
         yield FindingRow(
             region=f["region"], resource_type=f["resource_type"], resource=f["resource"],
             owner_account=owner, owner_name=accounts.get(owner, "") if owner else "",
             principal=format_mapping(f["principal"]), actions=f["action"],
             condition=format_mapping(f["condition"]), is_public=f["is_public"],
             status=f["status"], scope=scopes.get(f["analyzer_arn"]),
-            created_at=parse_time(f["created_at"]), updated_at=parse_time(f["updated_at"]),
+            created_at=created, updated_at=parse_time(f["updated_at"]),
             analyzed_at=parse_time(f["analyzed_at"]), error=f["error"], id=f["id"],
-            analyzer_arn=f["analyzer_arn"])
+            analyzer_arn=f["analyzer_arn"],
+            age_days=round((as_of - created).total_seconds() / 86400, 1)
+            if created and as_of else None)
 
 
 def headline(document: ScanDocument) -> str:

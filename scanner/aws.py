@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # typed clients (boto3-stubs, a development dependency)
     from mypy_boto3_account import AccountClient
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sts import STSClient
 
 T = TypeVar("T")
@@ -182,6 +183,12 @@ class ClientFactory:
             self.limiters[region] = limiter
             attach(client, limiter, self._max_attempts)
         return client
+
+
+def sns_client(session: boto3.Session, options: Options, topic_arn: str) -> SNSClient:
+    """A client for the topic's own region (the fourth field of its ARN)."""
+    region = topic_arn.split(":")[3]
+    return session.client("sns", region_name=region, config=client_config(options, 2))
 
 
 def error_from(exc: Exception) -> tuple[str, str]:

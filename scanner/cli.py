@@ -20,10 +20,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 from document.schema import ScanDocument
+from history.diff import regressions
+from history.trail import BaselineError, HistorySettings, prepare, record
 from reports.console import render_console
 from reports.formats import OutputFormat, writer_for
 
@@ -61,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--coverage-only", action="store_const", const=True, default=None,
                         help="analyzers and organization only, no findings (fast)")
     parser.add_argument("--fail-on", choices=[f.value for f in FailOn],
-                        help="what makes a complete scan exit 1 (default: gaps)")
+                        help="what makes a complete scan exit 1 (default: gaps; new-gaps and "
+                        "new-public: only a regression since the baseline)")
     parser.add_argument("--workers", type=int, help="concurrent API calls (default: 32)")
     parser.add_argument("--profile", help="AWS profile to use")
     parser.add_argument("--role-arn", help="assume this role first (e.g. into the delegated "
@@ -71,9 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "profile's region, else us-east-1)")
     parser.add_argument("--log-file", help="rotating log file ('' to disable)")
     parser.add_argument("--from-json", type=Path, help="re-render the reports of an earlier "
-                        "scan.json without calling AWS")
-    parser.add_argument("--demo", action="store_true",
-                        help="scan the bundled simulated organization (no AWS account needed)")
+                        "scan.json without calling AWS (with --history: record it there too)")
+    parser.add_argument("--history", help="the history of runs (SQLite; default: "
+                        "output/history.sqlite)")
+    parser.add_argument("--no-history", action="store_true", help="do not read or record the "
+                        "history for this run")
+    parser.add_argument("--baseline", type=Path, help="compare with this earlier scan.json "
+                        "instead of the latest recorded run")
+    parser.add_argument("--notify-sns", metavar="TOPIC_ARN", help="publish a short summary to "
+                        "this SNS topic when something changed (the only write to AWS, opt-in)")
+    parser.add_argument("--demo", nargs="?", const="base", choices=("base", "later"),
+                        help="scan the bundled simulated organization (no AWS account "
+                        "needed); 'later' is the same organization a week later")
     parser.add_argument("--debug", action="store_true",
                         help="debug logging and tracebacks (credentials are still redacted)")
     parser.add_argument("--version", action="version", version=f"aa-scan {__version__}")
@@ -98,10 +111,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "output": {"formats": ",".join(args.formats) if args.formats else None,
                    "run_directory": str(args.output_dir) if args.output_dir else None},
         "log": {"file": args.log_file},
+        "history": {"path": False if args.no_history else args.history},
+        "baseline": str(args.baseline) if args.baseline else None,
+        "notify": {"sns_topic_arn": args.notify_sns},
     }
 
 
-FINDINGS_GATES = frozenset({FailOn.PUBLIC, FailOn.FINDINGS})
+FINDINGS_GATES = frozenset({FailOn.PUBLIC, FailOn.FINDINGS, FailOn.NEW_PUBLIC})
 
 
 def check_gate(fail_on: FailOn, coverage_only: bool) -> None:
@@ -118,6 +134,12 @@ def exit_code(document: ScanDocument, fail_on: FailOn) -> int:
         return EXIT_INCOMPLETE
     if fail_on is FailOn.NEVER:
         return EXIT_OK
+    if fail_on in (FailOn.NEW_GAPS, FailOn.NEW_PUBLIC):
+        new_gaps, new_public = regressions(document)
+        if fail_on is FailOn.NEW_PUBLIC:
+            check_gate(fail_on, new_public is None)
+            return EXIT_GAPS if new_gaps or new_public else EXIT_OK
+        return EXIT_GAPS if new_gaps else EXIT_OK
     if document["gaps"]:
         return EXIT_GAPS
     if fail_on in FINDINGS_GATES:
@@ -206,7 +228,7 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def demo_world() -> Iterator[Mapping[str, Any]]:
+def demo_world(variant: str) -> Iterator[Mapping[str, Any]]:
     """Start the simulated demo organization (an installed `aa_scan.worlds` entry point)."""
     from importlib.metadata import entry_points
 
@@ -219,7 +241,7 @@ def demo_world() -> Iterator[Mapping[str, Any]]:
     except ImportError as exc:
         raise ConfigError(f"--demo needs the simulated organization ({exc}); {hint}") from None
     log.info("demo: starting the simulated organization (no AWS account is used)")
-    with factory() as world, _environment(world.environment()):
+    with factory(variant) as world, _environment(world.environment()):
         environment = world.environment()
         REDACTOR.add(environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"],
                      environment["AWS_SESSION_TOKEN"])
@@ -252,14 +274,12 @@ class _Signals:
 
 
 def _run(args: argparse.Namespace, signals: _Signals) -> int:
-    from document.schema import DocumentError, load_document
-
     with ExitStack() as stack:
         base: Mapping[str, Any] = {}
         if args.demo:
             if args.profile or args.from_json:
                 raise ConfigError("--demo cannot be combined with --profile or --from-json")
-            base = stack.enter_context(demo_world())
+            base = stack.enter_context(demo_world(args.demo))
         options = load_options(args.config, _overrides(args), base)
         if not args.debug:
             set_level(options.log.level)
@@ -268,27 +288,69 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         if options.log.file is not None:
             add_file_log(options.log.file, options.log.max_bytes, options.log.backups)
         started = dt.datetime.now(dt.UTC)
+        trail = HistorySettings(options.history, options.history_keep, options.baseline)
+        if options.baseline is not None:
+            _load(options.baseline, "--baseline ")  # refused before anything is scanned
         if args.from_json is not None:
-            try:
-                document = load_document(args.from_json)
-            except DocumentError as exc:
-                raise InputError(str(exc)) from None
-            directory = output_directory(options, started)
-            written = write_outputs(document, options.formats, directory)
-            sys.stdout.write(render_console(document))
-            sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
-            return exit_code(document, options.fail_on)
+            return _render(args, options, trail, started)
         directory = output_directory(options, started)
         document, interrupted = _scan(options, signals)
+        refused: ScanError | None = None
+        try:
+            document = prepare(document, trail)
+        except BaselineError as exc:  # the scan is kept: reports first, then the refusal
+            refused = ConfigError(str(exc))
         formats = (OutputFormat.JSON,) if interrupted else options.formats
         written = write_outputs(document, formats, directory)
         sys.stdout.write(render_console(document))
         sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
         sys.stdout.flush()
+        record(document, trail)
+        if refused is not None:
+            raise refused
+        if options.notify_sns and not interrupted:
+            _notify(options, document, written)
         if interrupted and signals.received is not None:
             log.warning("interrupted: what was collected is in %s", directory / "scan.json")
             return 128 + signals.received
         return exit_code(document, options.fail_on)
+
+
+def _notify(options: Options, document: ScanDocument, written: list[Path]) -> None:
+    from .aws import make_session, sns_client
+    from .notify import publish
+
+    assert options.notify_sns is not None
+    publish(sns_client(make_session(options), options, options.notify_sns),
+            options.notify_sns, document, written)
+
+
+def _load(path: Path, label: str = "") -> ScanDocument:
+    from document.schema import DocumentError, load_document
+
+    try:
+        return load_document(path)
+    except DocumentError as exc:
+        raise InputError(f"{label}{exc}") from None
+
+
+def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
+            started: dt.datetime) -> int:
+    """--from-json: re-render an earlier scan.json; compared with --baseline if given, and
+    recorded in the history if --history is given (how runs from before it are imported)."""
+    document = _load(args.from_json)
+    if options.baseline is not None:
+        try:
+            document = prepare(document, replace(trail, path=None))
+        except BaselineError as exc:
+            raise ConfigError(str(exc)) from None
+    directory = output_directory(options, started)
+    written = write_outputs(document, options.formats, directory)
+    sys.stdout.write(render_console(document))
+    sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
+    if args.history:
+        record(document, trail, source="import")
+    return exit_code(document, options.fail_on)
 
 
 def _scan(options: Options, signals: _Signals) -> tuple[ScanDocument, bool]:

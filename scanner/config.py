@@ -32,11 +32,14 @@ DEFAULT_CONFIG_PATH = Path("config") / "regions.yaml"
 
 
 class FailOn(StrEnum):
-    """What makes a complete scan exit 1. Each level includes gaps, except NEVER."""
+    """What makes a complete scan exit 1. GAPS, PUBLIC and FINDINGS each include gaps; the
+    NEW_ levels fail only on a regression since the baseline (history.diff.regressions)."""
 
     GAPS = "gaps"
     PUBLIC = "public"
     FINDINGS = "findings"
+    NEW_GAPS = "new-gaps"
+    NEW_PUBLIC = "new-public"
     NEVER = "never"
 
 
@@ -81,6 +84,10 @@ class Options:
     formats: tuple[OutputFormat, ...] = (OutputFormat.JSON, OutputFormat.HTML, OutputFormat.XLSX)
     fail_on: FailOn = FailOn.GAPS
     log: LogOptions = field(default_factory=LogOptions)
+    history: Path | None = Path("output") / "history.sqlite"  # None: no history
+    history_keep: int | None = None  # runs kept per organization and account; None: all
+    baseline: Path | None = None  # a scan.json to compare with instead of the history's choice
+    notify_sns: str | None = None  # an SNS topic to tell when something changed (opt-in)
     config_path: Path | None = None
     # Region names botocore does not know (newer than it, or typos): where each was given.
     # Region discovery decides: a name it lists is accepted, any other is an error.
@@ -100,6 +107,9 @@ class Options:
             "rate_limit": self.aws.rate_limit,
             "max_attempts": self.aws.max_attempts,
             "fail_on": self.fail_on.value,
+            "history": str(self.history) if self.history else None,
+            "baseline": str(self.baseline) if self.baseline else None,
+            "notify_sns": self.notify_sns,
             "role_arn": self.aws.role_arn,
             "profile": self.aws.profile,
         }
@@ -327,7 +337,7 @@ def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in layer.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key in (
-                "aws", "output", "log"):
+                "aws", "output", "log", "history", "notify"):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
@@ -363,7 +373,8 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
              unverified: Mapping[str, str]) -> Options:
     """Options from a merged, validated document (defaults for what it does not say)."""
     defaults = Options()
-    aws_doc, output_doc, log_doc = (document.get(k) or {} for k in ("aws", "output", "log"))
+    aws_doc, output_doc, log_doc, history_doc, notify_doc = (
+        document.get(k) or {} for k in ("aws", "output", "log", "history", "notify"))
     regions = document.get("regions")
     exclude = document.get("exclude") or {}
     if isinstance(exclude, list):
@@ -395,6 +406,11 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
         fail_on=FailOn(document.get("fail_on", defaults.fail_on.value)),
         log=replace(defaults.log, **{k: v for k, v in log_doc.items() if k != "file"},
                     file=Path(log_file) if log_file not in (None, False, "") else None),
+        history=(Path(history_doc["path"]) if history_doc.get("path") else None)
+        if "path" in history_doc else defaults.history,
+        history_keep=history_doc.get("keep", defaults.history_keep),
+        baseline=Path(document["baseline"]) if document.get("baseline") else None,
+        notify_sns=notify_doc.get("sns_topic_arn"),
         config_path=config_path,
         unverified_regions=dict(unverified),
     )

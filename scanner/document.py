@@ -8,6 +8,7 @@ scan and `--from-json` take the same path.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -115,9 +116,16 @@ def _finding(finding: Finding) -> schema.Finding:
     }
 
 
+def new_run_id(started: dt.datetime) -> str:
+    """Sortable by start time, unique across concurrent runs."""
+    return f"{started.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+
+
 def build_document(result: ScanResult, judgement: Judgement,
-                   configuration: Mapping[str, Any]) -> schema.ScanDocument:
+                   configuration: Mapping[str, Any], run_id: str | None = None
+                   ) -> schema.ScanDocument:
     """The scan.json document for a judged result."""
+    run_id = run_id or new_run_id(result.started_at)
     org = result.organization
     regions = [_region(scan, verdict) for scan, verdict in zip(result.regions, judgement.regions,
                                                                strict=True)]
@@ -133,6 +141,7 @@ def build_document(result: ScanResult, judgement: Judgement,
     coverage_only = result.coverage_only
     return {
         "schema_version": schema.SCHEMA_VERSION,
+        "run_id": run_id,
         "tool": {"name": schema.TOOL_NAME, "version": __version__},
         "started_at": iso(result.started_at) or "",
         "finished_at": iso(result.finished_at) or "",

@@ -1,31 +1,72 @@
-"""The demo world that `aa-scan --demo` scans (found through the `aa_scan.worlds` entry point)."""
+"""The demo world that `aa-scan --demo` scans (found through the `aa_scan.worlds` entry point).
+
+Two variants of one organization, so a second demo run has something to compare with:
+
+- `base`: scenarios/demo.yaml, every kind of region verdict;
+- `later`: the same organization a week later: sa-east-1 got its organization analyzer (a
+  gap closed), ap-southeast-3 was enabled without one (a region changed status, a gap
+  opened), a public S3 bucket appeared in us-east-1, and the oldest findings of eu-west-1
+  were resolved. Everything else (analyzers, finding ids) is as in `base`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
-from .scenario import load_scenario
+from .accessanalyzer import make_finding
+from .scenario import AnalyzerSpec, Scenario, load_scenario
 from .world import World
 
+VARIANTS = ("base", "later")
 # Configuration the demo applies under the user's own: one region excluded on purpose, so
 # the demo shows every verdict (the region is denied by an SCP, by design, in the scenario).
 DEMO_CONFIG: dict[str, Any] = {
     "exclude": {"us-west-1": "Decommissioned in 2025; blocked by the region-deny SCP."},
 }
+RESOLVED_IN_EU_WEST_1 = 3
 
 
 class DemoWorld(World):
     config_overrides = DEMO_CONFIG
 
 
+def _later(scenario: Scenario) -> Scenario:
+    """The base organization a week later (see the module docstring)."""
+    week = dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC)
+    specs = list(scenario.analyzers)
+    main = next(s for s in specs if s.type == "ORGANIZATION" and s.region == "us-east-1"
+                and s.status == "ACTIVE")
+    bucket = make_finding(
+        resource="arn:aws:s3:::acme-marketing-uploads", resource_type="AWS::S3::Bucket",
+        owner="333333333333", is_public=True, principal={"AWS": "*"},
+        action=["s3:GetObject", "s3:PutObject"], created_at=week,
+        finding_id="7d1f3c52-0b6e-4a0e-9d5b-5a1e2c3d4e5f")
+    specs[specs.index(main)] = replace(main, findings=(*main.findings, bucket))
+    europe = next(s for s in specs if s.type == "ORGANIZATION" and s.region == "eu-west-1")
+    active = sorted((f for f in europe.findings if f["status"] == "ACTIVE"),
+                    key=lambda f: f["createdAt"])[:RESOLVED_IN_EU_WEST_1]
+    resolved = {f["id"] for f in active}
+    specs[specs.index(europe)] = replace(europe, findings=tuple(
+        {**f, "status": "RESOLVED", "updatedAt": week} if f["id"] in resolved else f
+        for f in europe.findings))
+    specs.append(AnalyzerSpec(main.account_id, "sa-east-1", main.name, "ORGANIZATION",
+                              "ACTIVE", None, main.archive_rules, (), week))
+    regions = {**scenario.regions, "ap-southeast-3": "ENABLED"}
+    return replace(scenario, name="demo-later", regions=regions, analyzers=tuple(specs))
+
+
 @contextmanager
-def demo_world() -> Iterator[World]:
+def demo_world(variant: str = "base") -> Iterator[World]:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown demo variant {variant!r} (valid: {', '.join(VARIANTS)})")
     path = resources.files("simulator") / "scenarios" / "demo.yaml"
     with resources.as_file(path) as scenario_path:
         scenario = load_scenario(scenario_path)
-    world = DemoWorld(scenario)
+    world = DemoWorld(_later(scenario) if variant == "later" else scenario)
     with world:
         yield world

@@ -9,6 +9,7 @@ The format is documented in simulator/README.md.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 import re
 import string
@@ -75,6 +76,9 @@ class Organization:
     members: tuple[Account, ...]
     trusted_access: bool
     delegated_administrator: str | None
+    # Stable across worlds, as a real organization's id is (the history compares runs of
+    # one organization): given, or derived from the management account.
+    id: str = ""
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -283,7 +287,7 @@ class _Reader:
 
     def organization(self, value: Any) -> Organization:
         doc = self.keys("organization", value,
-                        {"management_account", "accounts", "trusted_access",
+                        {"id", "management_account", "accounts", "trusted_access",
                          "delegated_administrator"}, {"management_account"})
         management = self.account("organization.management_account", doc["management_account"])
         members = tuple(self.account(f"organization.accounts[{i}]", a) for i, a in
@@ -305,7 +309,12 @@ class _Reader:
                 raise self.fail("organization.delegated_administrator",
                                 "the management account cannot be its own delegated "
                                 "administrator")
-        return Organization(management, members, trusted, admin)
+        org_id = doc.get("id") or "o-" + hashlib.blake2b(
+            management.id.encode(), digest_size=5).hexdigest()
+        if not isinstance(org_id, str) or not re.fullmatch(r"o-[a-z0-9]{10,32}", org_id):
+            raise self.fail("organization.id", f"{org_id!r} is not an organization id "
+                            "(o- and 10 to 32 lowercase letters or digits)")
+        return Organization(management, members, trusted, admin, org_id)
 
     def resolve_account(self, where: str, value: Any, organization: Organization | None,
                         others: tuple[Account, ...]) -> str:

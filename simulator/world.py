@@ -255,7 +255,9 @@ class World:
                                       exempt=True)
             self._management_credentials = management
             organizations = self._seed_client("organizations", management)
-            organizations.create_organization(FeatureSet="ALL")
+            with mock.patch("moto.organizations.utils.make_random_org_id",
+                            return_value=org.id):
+                organizations.create_organization(FeatureSet="ALL")
             from moto.organizations.models import organizations_backends
 
             # moto names the management account "master"; use the scenario's name.

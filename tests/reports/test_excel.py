@@ -36,12 +36,12 @@ from tests.builders import (
     region_scan,
 )
 
-SHEETS = ["Summary", "Gaps", "Regions", "Findings", "By resource type", "By account",
-          "Archive rules", "Errors"]
+SHEETS = ["Summary", "Changes", "Gaps", "Regions", "Findings", "By resource type", "By account",
+          "Finding age", "Trend", "Archive rules", "Errors"]
 FINDINGS_HEADERS = ["Region", "Resource type", "Resource", "Owner account", "Owner name",
                     "Principal", "Actions", "Conditions", "Public", "Status", "Scope",
-                    "Created (UTC)", "Updated (UTC)", "Analyzed (UTC)", "Error", "Finding ID",
-                    "Analyzer ARN"]
+                    "Created (UTC)", "Age (days)", "Updated (UTC)", "Analyzed (UTC)", "Error",
+                    "Finding ID", "Analyzer ARN"]
 CLASSIC_LABELS = ["S3 bucket", "IAM role", "KMS key", "Lambda function", "Lambda layer",
                   "SQS queue", "Secrets Manager secret"]
 HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1", "\r=1", '=HYPERLINK("http://evil","x")',
@@ -431,7 +431,7 @@ def test_formula_like_cells_are_text_with_quote_prefix(tmp_path):
     resources = [row[2] for row in ws.iter_rows(min_row=2)]
     assert all(cell.data_type == "s" for cell in resources)
     assert all(cell.quotePrefix for cell in resources if cell.value[:1] in "=+-@\t#")
-    xml = sheet_xml(path)["xl/worksheets/sheet4.xml"]
+    xml = sheet_xml(path)["xl/worksheets/sheet5.xml"]
     assert '<t>=HYPERLINK("http://evil","x")</t>' in xml.replace("&quot;", '"')
     assert "<t>_x000D_=1</t>" in xml
     assert "<t>_x005F_x0041_ literal</t>" in xml
@@ -490,7 +490,7 @@ def test_rows_beyond_the_sheet_limit_continue_on_further_sheets(tmp_path, monkey
         assert header(ws) == FINDINGS_HEADERS
         assert ws.max_row == rows + 1
         assert ws.freeze_panes == "A2"
-        assert ws.auto_filter.ref == f"A1:Q{rows + 1}"
+        assert ws.auto_filter.ref == f"A1:R{rows + 1}"
         ids += column(ws, "Finding ID")
     assert ids == [f["id"] for f in document["findings"]]
 

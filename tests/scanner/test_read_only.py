@@ -12,23 +12,33 @@ from .conftest import env_world
 POLICY = Path(__file__).resolve().parents[2] / "config" / "iam-policy.json"
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 READ = re.compile(r"^(List|Get|Describe)[A-Z]")
+# Writes an opt-in flag makes, each in a statement of its own that a read-only deployment
+# leaves out: flag -> (statement id, actions).
+OPTIONAL = {"--notify-sns": ("AaScanOptionalNotifySns", {"sns:Publish"})}
 
 
-def policy_actions() -> set[str]:
+def policy_actions(optional: bool = False) -> set[str]:
+    """The actions of the read statements (or, with optional=True, of the opt-in ones)."""
     document = json.loads(POLICY.read_text())
     actions: set[str] = set()
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow"
-        actions.update(statement["Action"])
+        if statement["Sid"].startswith("AaScanOptional") == optional:
+            actions.update(statement["Action"])
     return actions
 
 
-def test_the_policy_grants_only_reads():
+def test_the_policy_grants_only_reads_except_in_opt_in_statements():
     actions = policy_actions()
     assert actions
     for action in actions:
         _service, operation = action.split(":")
         assert READ.match(operation), action
+    statements = {s["Sid"]: set(s["Action"]) for s in json.loads(POLICY.read_text())[
+        "Statement"] if s["Sid"].startswith("AaScanOptional")}
+    assert statements == dict(OPTIONAL.values())
+    for sid, writes in OPTIONAL.values():
+        assert not any(READ.match(a.split(":")[1]) for a in writes), sid
 
 
 def test_every_operation_of_a_full_scan_is_a_read_granted_by_the_policy(monkeypatch, run_scan):

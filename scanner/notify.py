@@ -1,0 +1,66 @@
+"""--notify-sns: a short plain-text summary to an SNS topic when something changed.
+
+The only write to AWS aa-scan can make, and only when asked: the scan itself stays
+read-only. config/iam-policy.json grants sns:Publish in a statement of its own, which a
+read-only deployment leaves out. A failed publish is logged; it never changes what the scan
+found or its exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from document.rules import one_line
+from document.schema import ScanDocument
+from reports.console import changes_line
+
+from .aws import attempt
+from .model import ApiError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+log = logging.getLogger("aa_scan")
+SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+
+
+def changed(document: ScanDocument) -> bool:
+    """Whether there is anything to tell: a change since a baseline."""
+    found = document.get("changes")
+    if found is None or found["baseline"] is None:
+        return False
+    return any(found["counts"].values())
+
+
+def message(document: ScanDocument, reports: Sequence[Path]) -> tuple[str, str]:
+    """(subject, body): the verdict, the changes line and where the reports are."""
+    organization = document["organization"]["id"] or "unknown organization"
+    verdict = document["summary"]["verdict"]
+    since = changes_line(document) or ""
+    subject = one_line(f"aa-scan: {verdict} for {organization}")[:SUBJECT_LIMIT]
+    lines = [f"IAM Access Analyzer coverage of {organization}: {verdict}.", one_line(since)]
+    summary = document["summary"]
+    lines.append(f"Regions: {summary['covered']} covered, {summary['gaps']} with gaps, "
+                 f"{summary['errors']} not assessed.")
+    lines.append(f"Run {document.get('run_id', '')} started {document['started_at']}.")
+    lines += ["Reports:", *(f"  {path}" for path in reports)]
+    return subject, "\n".join(line for line in lines if line)
+
+
+def publish(sns: SNSClient, topic_arn: str, document: ScanDocument,
+            reports: Sequence[Path]) -> ApiError | None:
+    """Publish when something changed; the error, if the publish failed."""
+    if not changed(document):
+        log.info("nothing changed since the baseline: nothing published to %s", topic_arn)
+        return None
+    subject, body = message(document, reports)
+    result = attempt("sns:Publish", lambda: sns.publish(TopicArn=topic_arn, Subject=subject,
+                                                        Message=body))
+    if isinstance(result, ApiError):
+        log.error("could not publish to %s: %s", topic_arn, result)
+        return result
+    log.info("published the summary to %s", topic_arn)
+    return None
