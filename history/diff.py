@@ -22,7 +22,7 @@ from typing import Any
 from document.rules import RegionStatus, access_of
 from document.schema import ScanDocument
 
-from .runs import FindingView, GapView, RegionView, RunView
+from .runs import FindingView, GapView, RegionView, RunView, fingerprint_of
 
 ASSESSED = frozenset({RegionStatus.COVERED.value, RegionStatus.GAP.value})
 NOT_SCANNED = frozenset({RegionStatus.NOT_ENABLED.value, RegionStatus.EXCLUDED.value})
@@ -73,7 +73,7 @@ def _match(before: list[FindingView], after: list[FindingView], by_fingerprint: 
            ) -> tuple[list[FindingView], list[FindingView]]:
     """(new, closed): active findings of `after` not in `before`, and the reverse."""
     def key(f: FindingView) -> object:
-        return f.fingerprint if by_fingerprint else f.id
+        return fingerprint_of(f) if by_fingerprint else f.id
 
     remaining = Counter(key(f) for f in before)
     new = []
@@ -151,14 +151,15 @@ def changes(current: RunView, baseline: RunView | None, source: str) -> dict[str
                               and before_view.analyzer_arn != after_view.analyzer_arn)
         new, gone = _match([f for f in before_all if f.status == "ACTIVE"],
                            [f for f in after_all if f.status == "ACTIVE"], by_fingerprint)
-        now = {(f.fingerprint if by_fingerprint else f.id): f.status
+        now = {(fingerprint_of(f) if by_fingerprint else f.id): f.status
                for f in after_all if f.status != "ACTIVE"}
         findings_new += [{"region": f.region, "id": f.id, "resource_type": f.resource_type,
                           "resource": f.resource, "is_public": f.is_public and not f.error}
                          for f in new]
         findings_closed += [{"region": f.region, "id": f.id, "resource_type": f.resource_type,
                              "resource": f.resource,
-                             "status_now": now.get(f.fingerprint if by_fingerprint else f.id)}
+                             "status_now": now.get(fingerprint_of(f) if by_fingerprint
+                                                   else f.id)}
                             for f in gone]
     return {
         "baseline": {"run_id": baseline.run_id, "started_at": baseline.started_at,

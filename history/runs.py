@@ -7,15 +7,15 @@ one given as a scan.json (`--baseline FILE`) are compared by the same code.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from document.schema import Finding, ScanDocument
 
 
-@dataclass(frozen=True, slots=True)
-class FindingView:
-    """What the history keeps of a finding (the fields the issue's audit trail needs)."""
+class FindingView(NamedTuple):
+    """What the history keeps of a finding (the fields the issue's audit trail needs). A
+    named tuple, not a dataclass: a run has 100,000 of them, built in a tenth of the time."""
 
     region: str
     analyzer_arn: str
@@ -30,8 +30,15 @@ class FindingView:
     updated_at: str | None
     # What the finding is about, whatever analyzer reported it: resource, owner account,
     # principal, action, condition and public flag. Re-creating an analyzer changes every
-    # finding id but not this.
-    fingerprint: bytes
+    # finding id but not this. Read from the history, or computed when first needed from
+    # the document's finding (`source`): most runs never need most of them.
+    fingerprint: bytes | None = None
+    source: Finding | None = None
+
+    @property
+    def state(self) -> tuple[object, ...]:
+        """Everything but how the fingerprint is held: what two views of one finding share."""
+        return self[:11]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,25 +74,41 @@ class RunView:
     schema_version: int = 1
 
 
+_UNIT, _RECORD = "\x1f", "\x1e"  # separators no value from AWS is joined on unescaped
+
+
+def _pairs(mapping: object) -> str:
+    if not isinstance(mapping, dict):
+        return repr(mapping)
+    return _RECORD.join(f"{k}{_UNIT}{v}" for k, v in sorted(mapping.items()))
+
+
 def fingerprint(resource: str | None, owner: str | None, principal: object, action: object,
                 condition: object, is_public: bool | None) -> bytes:
-    """A stable 16-byte digest of what a finding grants, independent of its id."""
-    text = json.dumps([resource, owner, principal, sorted(action) if isinstance(action, list)
-                       else action, condition, is_public], sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"), default=str)
+    """A stable 16-byte digest of what a finding grants, independent of its id. (Plain
+    joins, not JSON: it runs for every finding of every run.)"""
+    actions = _UNIT.join(sorted(action)) if isinstance(action, list) else repr(action)
+    text = _RECORD.join((repr(resource), repr(owner), _pairs(principal), actions,
+                         _pairs(condition), repr(is_public)))
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def fingerprint_of(finding: FindingView) -> bytes:
+    if finding.fingerprint is not None:
+        return finding.fingerprint
+    source = finding.source
+    assert source is not None, "a finding from the history carries its fingerprint"
+    return fingerprint(source["resource"], source["resource_owner_account"],
+                       source["principal"], source["action"], source["condition"],
+                       source["is_public"])
 
 
 def finding_view(finding: Finding) -> FindingView:
     return FindingView(
-        region=finding["region"], analyzer_arn=finding["analyzer_arn"], id=finding["id"],
-        resource_type=finding["resource_type"], resource=finding["resource"],
-        owner_account=finding["resource_owner_account"], is_public=finding["is_public"],
-        error=finding["error"], status=finding["status"], created_at=finding["created_at"],
-        updated_at=finding["updated_at"],
-        fingerprint=fingerprint(finding["resource"], finding["resource_owner_account"],
-                                finding["principal"], finding["action"], finding["condition"],
-                                finding["is_public"]))
+        finding["region"], finding["analyzer_arn"], finding["id"], finding["resource_type"],
+        finding["resource"], finding["resource_owner_account"], finding["is_public"],
+        finding["error"], finding["status"], finding["created_at"], finding["updated_at"],
+        None, finding)
 
 
 def run_id_of(document: ScanDocument) -> str:

@@ -3,8 +3,9 @@
 A series is an organization seen from one scanning account; its runs are numbered in the
 order they were recorded (seq). A finding is stored once per distinct state (a new row when
 its status, resource or access changes) with `sightings`: spans of consecutive runs of its
-series that saw it. A run whose findings did not change therefore adds no finding rows: it
-extends each open span by one (an UPDATE in place). Runs are recorded in one IMMEDIATE
+series that saw it, the last one open (last_seq NULL) while the latest run still sees it. A
+run whose findings did not change therefore writes nothing for them: it closes the spans of
+findings it no longer sees and opens spans for new ones. Runs are recorded in one IMMEDIATE
 transaction, so two scheduled runs that overlap are both recorded, one after the other.
 
 What this module does not do: decide anything (history.diff), or fail a scan (the caller
@@ -26,7 +27,7 @@ from typing import Any
 
 from document.schema import ScanDocument
 
-from .runs import FindingView, GapView, RegionView, RunView, run_view
+from .runs import FindingView, GapView, RegionView, RunView, fingerprint_of, run_view
 
 STORE_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000  # an overlapping run records first; this one waits its turn
@@ -101,7 +102,7 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE TABLE IF NOT EXISTS sightings (
     finding INTEGER NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
     first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL,
+    last_seq INTEGER,  -- NULL: open, seen by every run of the series since first_seq
     PRIMARY KEY (finding, first_seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sightings_by_last ON sightings (last_seq, finding);
 """
@@ -133,11 +134,9 @@ class RunRecord:
 
 
 def _digest(finding: FindingView) -> bytes:
-    """What makes two sightings the same stored finding: every field the history keeps."""
-    text = json.dumps([finding.region, finding.analyzer_arn, finding.id, finding.resource_type,
-                       finding.resource, finding.owner_account, finding.is_public,
-                       finding.error, finding.status, finding.created_at, finding.updated_at,
-                       finding.fingerprint.hex()], ensure_ascii=False, separators=(",", ":"))
+    """What makes two sightings the same stored finding: the state the history keeps (a
+    finding whose grant changes gets a new updatedAt from Access Analyzer)."""
+    text = "\x1f".join(map(repr, finding.state))
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
@@ -257,7 +256,7 @@ class HistoryStore:
         digests = [_digest(f) for f in findings]
         new = [(series, d, f.region, f.analyzer_arn, f.id, f.resource_type, f.resource,
                 f.owner_account, f.is_public, f.error, f.status, f.created_at, f.updated_at,
-                f.fingerprint)
+                fingerprint_of(f))
                for d, f in zip(digests, findings, strict=True) if d not in known]
         if new:
             self._db.executemany(
@@ -267,17 +266,16 @@ class HistoryStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new)
             known = dict(self._db.execute("SELECT digest, id FROM findings WHERE series = ?",
                                           (series,)))
-        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS seen (id INTEGER PRIMARY KEY)")
-        self._db.execute("DELETE FROM temp.seen")
-        self._db.executemany("INSERT OR IGNORE INTO temp.seen VALUES (?)",
-                             ((known[d],) for d in digests))
-        # A finding the previous run of the series saw extends its span; any other starts one.
-        self._db.execute("UPDATE sightings SET last_seq = ? WHERE last_seq = ? AND finding IN "
-                         "(SELECT id FROM temp.seen)", (seq, seq - 1))
-        self._db.execute("INSERT INTO sightings (finding, first_seq, last_seq) "
-                         "SELECT id, ?, ? FROM temp.seen WHERE id NOT IN "
-                         "(SELECT finding FROM sightings WHERE last_seq = ?)", (seq, seq, seq))
-        self._db.execute("DELETE FROM temp.seen")
+        seen = {known[d] for d in digests}
+        # Open spans (last_seq NULL) were seen by the previous run of the series: a finding
+        # seen again needs no write at all; one gone closes its span; one new opens one.
+        open_now = {finding for (finding,) in self._db.execute(
+            "SELECT s.finding FROM sightings s JOIN findings f ON f.id = s.finding "
+            "WHERE f.series = ? AND s.last_seq IS NULL", (series,))}
+        self._db.executemany("UPDATE sightings SET last_seq = ? WHERE finding = ? AND "
+                             "last_seq IS NULL", ((seq - 1, f) for f in open_now - seen))
+        self._db.executemany("INSERT INTO sightings (finding, first_seq, last_seq) "
+                             "VALUES (?, ?, NULL)", ((f, seq) for f in seen - open_now))
 
     # -- reading -----------------------------------------------------------------------------
     _RECORD_COLUMNS = ("run_id, seq, started_at, finished_at, complete, interrupted, "
@@ -343,8 +341,8 @@ class HistoryStore:
                     " f.owner_account, f.is_public, f.error, f.status, f.created_at,"
                     " f.updated_at, f.fingerprint FROM sightings s"
                     " JOIN findings f ON f.id = s.finding"
-                    " WHERE f.series = ? AND s.first_seq <= ? AND s.last_seq >= ?",
-                    (series, seq, seq)))
+                    " WHERE f.series = ? AND s.first_seq <= ?"
+                    " AND (s.last_seq IS NULL OR s.last_seq >= ?)", (series, seq, seq)))
         except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: {exc}") from None
         return RunView(run_id, started, organization or None, account, bool(interrupted),
@@ -381,9 +379,9 @@ class HistoryStore:
             spans = self._db.execute(
                 "SELECT s.finding, s.first_seq, s.last_seq FROM sightings s JOIN findings f"
                 " ON f.id = s.finding WHERE f.series = ?", (series,)).fetchall()
-            def seen_by_a_kept_run(first: int, last: int) -> bool:
+            def seen_by_a_kept_run(first: int, last: int | None) -> bool:
                 at = bisect.bisect_left(kept, first)
-                return at < len(kept) and kept[at] <= last
+                return at < len(kept) and (last is None or kept[at] <= last)
 
             gone = [(finding, first) for finding, first, last in spans
                     if not seen_by_a_kept_run(first, last)]

@@ -27,12 +27,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
+from functools import cache
 from typing import Any
 from unittest import mock
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from .accessanalyzer import AccessAnalyzerService, Analyzer, seed_findings
@@ -61,6 +64,11 @@ _WORLD_LOCK = threading.Lock()
 _SEED_ACCESS_KEY = "AKIASIMULATORSEED000"
 # Requests served at once; a request waiting out simulated latency holds one.
 SERVER_THREADS = 96
+
+
+@cache
+def _shared_loader() -> Any:
+    return botocore.loaders.create_loader()
 
 
 class WorldError(RuntimeError):
@@ -124,6 +132,7 @@ class World:
         self._management_credentials: dict[str, str] | None = None
         self.scanner_credentials: dict[str, str] = {}
         self.scanner_arn = ""
+        self._boto3_session: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -200,14 +209,23 @@ class World:
                credentials: Mapping[str, str] | None = None, **config: Any) -> Any:
         """A boto3 client for this world (scanner's credentials unless others are given)."""
         creds = credentials or self.scanner_credentials
-        session: Any = boto3.session.Session()  # any service, by name
-        return session.client(
+        return self._session().client(
             service, region_name=region, endpoint_url=self.url,
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds.get("SessionToken"),
             config=Config(**config) if config else None,
         )
+
+    def _session(self) -> Any:
+        """One boto3 session for the world's own clients, on a loader of botocore's service
+        models shared by every world of the process: a new session re-reads them (about 0.2 s
+        of JSON a client), which made starting a world cost seconds."""
+        if self._boto3_session is None:
+            core = botocore.session.Session()
+            core.register_component("data_loader", _shared_loader())
+            self._boto3_session = boto3.session.Session(botocore_session=core)
+        return self._boto3_session
 
     def credentials_for(self, account_id: str, role_name: str = "AuditRole") -> dict[str, str]:
         """Credentials of a role in any account of the world (for tests and tools)."""
@@ -220,8 +238,7 @@ class World:
     def _seed_client(self, service: str, credentials: Mapping[str, str] | None = None) -> Any:
         creds = credentials or {"AccessKeyId": _SEED_ACCESS_KEY,
                                 "SecretAccessKey": "simulator", "SessionToken": ""}
-        session: Any = boto3.session.Session()  # any service, by name
-        return session.client(
+        return self._session().client(
             service, region_name="us-east-1", endpoint_url=self.url,
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
