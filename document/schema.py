@@ -252,6 +252,9 @@ class Summary(TypedDict):
     incomplete_reasons: list[str]
     coverage_only: bool
     interrupted: bool
+    # Added after version 1: active findings Access Analyzer could not analyze (neither
+    # public nor cross-account); None when not collected.
+    error_findings: NotRequired[int | None]
 
 
 class ScanDocument(TypedDict):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from document.rules import one_line
 from document.schema import Region, ScanDocument
 
+from .tables import findings_totals, lower_bound
+
 COLUMNS = ("REGION", "STATUS", "REASON", "ACTIVE", "PUBLIC")
 
 
@@ -83,12 +85,14 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
     if any(r[3].endswith("+") for r in rows):
         lines.append("(+: incomplete, more findings may exist)")
     lines.append("")
-    if summary["active_findings"] is None:
+    totals = findings_totals(document)
+    if totals is None:
         findings = "Findings: not collected (coverage only)."
     else:
-        findings = (f"Active findings: {summary['active_findings']} "
-                    f"({summary['public_findings']} public, "
-                    f"{summary['cross_account_findings']} cross-account).")
+        plus = "+" if lower_bound(document) else ""
+        findings = (f"Active findings: {totals['active']}{plus} ({totals['public']}{plus} "
+                    f"public, {totals['cross_account']}{plus} cross-account, "
+                    f"{totals['errors']}{plus} could not be analyzed).")
     lines.append(
         f"Verdict: {clean(summary['verdict'])}. Regions: {summary['covered']} covered, "
         f"{summary['gaps']} with gaps, {summary['errors']} not assessed, "

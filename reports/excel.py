@@ -61,6 +61,7 @@ BOOL_LEFT = "aa-scan boolean left"
 BOOL_FORMAT = '"TRUE";"TRUE";"FALSE"'
 DATE = "aa-scan date"
 TOTAL = "aa-scan total"
+LOWER_BOUND = "aa-scan lower bound"  # a count shown as "80,048+", still a number
 _GREEN = ("C6EFCE", "006100")
 _RED = ("FFC7CE", "9C0006")
 _ORANGE = ("FCD5B4", "974706")
@@ -402,6 +403,8 @@ def _register_styles(book: Workbook) -> None:
                    alignment=Alignment(vertical="top", horizontal="left")),
         NamedStyle(TOTAL, font=Font(bold=True), alignment=top,
                    border=Border(top=Side(style="thin", color="000000"))),
+        NamedStyle(LOWER_BOUND, number_format='#,##0"+"',
+                   alignment=Alignment(vertical="top", horizontal="left")),
     ]
     for key, (fill, font) in _COLOURS.items():
         styles.append(NamedStyle(f"aa-scan {key}", font=Font(color=font, bold=True),
@@ -416,7 +419,8 @@ SUMMARY = Table("Summary", [Column("Section", 18), Column("Item", 40), Column("V
                 cell_style=LEFT, fit_width=True)
 GAPS = Table("Gaps", [Column("Kind", 10), Column("Scope", 14), Column("Region", 16),
                       Column("Severity", 10), Column("Code", 22), Column("Title", 40),
-                      Column("Detail", 50), Column("Remediation", 60)], fit_width=True)
+                      Column("Detail", 50), Column("Remediation", 60),
+                      Column("Where and when to run it", 45)], fit_width=True)
 REGIONS = Table("Regions", [
     Column("Region", 16), Column("Status", 14), Column("Reason", 22), Column("Detail", 40),
     Column("Opt-in status", 21), Column("Analyzers", 36), Column("Findings scope", 16),
@@ -618,13 +622,22 @@ def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
                            ("EXCLUDED", summary["excluded"])):
         yield ["Regions", Styled(tables.STATUS_LABELS[status], _status_style(status)), number]
 
-    for label, found in (("Active findings", summary["active_findings"]),
-                         ("Public", summary["public_findings"]),
-                         ("Cross-account", summary["cross_account_findings"])):
-        yield ["Findings", label, NOT_COLLECTED if found is None else found]
+    totals = tables.findings_totals(document)
+    bound = LOWER_BOUND if tables.lower_bound(document) else None
+    labels = ("Active findings", "Public", "Cross-account", "Could not be analyzed")
+    for label, key in zip(labels, tables.COUNT_KEYS, strict=True):
+        yield ["Findings", label, NOT_COLLECTED if totals is None
+               else Styled(totals[key], bound)]
+    if bound:
+        yield ["Findings", "Counts marked +", "lower bounds: some region's findings are "
+               "incomplete (see Regions), so more findings may exist"]
     yield ["Findings", "Archived (all regions)", _total(r["archived"] for r in regions)]
     yield ["Findings", "Resolved (all regions)", _total(r["resolved"] for r in regions)]
     yield ["Findings", "Findings listed", len(document["findings"])]
+    sheets_needed = max(1, math.ceil(len(document["findings"]) / (max(2, MAX_ROWS) - 1)))
+    if sheets_needed > 1:
+        yield ["Findings", "Findings sheets", ", ".join(
+            ["Findings", *(f"Findings ({n})" for n in range(2, sheets_needed + 1))])]
 
     yield ["Changes", "Since the baseline", changes_line(document)
            or "not compared (run without the history)"]
@@ -640,7 +653,8 @@ def gap_rows(document: ScanDocument) -> Iterator[list[Any]]:
             severity = gap["severity"]
             yield [Styled(kind, _status_style("GAP") if kind == "Gap" else _status_style("INFO")),
                    gap["scope"], gap["region"], Styled(severity, _status_style(severity)),
-                   gap["code"], gap["title"], gap["detail"], gap["remediation"]]
+                   gap["code"], gap["title"], gap["detail"], gap["remediation"],
+                   gap["remediation_note"] or None]
 
 
 def _analyzer_text(analyzer: Mapping[str, Any]) -> str:
@@ -705,16 +719,26 @@ def type_rows(document: ScanDocument, types: Sequence[str]) -> Iterator[list[Any
 
 def account_table(types: Sequence[str]) -> Table:
     columns = [Column("Account ID", 15), Column("Account name", 30), Column("Active", 9),
-               Column("Public", 9), Column("Cross-account", 10), Column("Regions", 9)]
+               Column("Public", 9), Column("Cross-account", 10),
+               Column("Could not be analyzed", 10), Column("Regions", 9)]
     columns += [Column(f"{type_label(t)} active", 12) for t in types]
     return Table("By account", columns, cell_style=None)
 
 
 def account_rows(document: ScanDocument, types: Sequence[str]) -> Iterator[list[Any]]:
+    total = tables.zero()
+    by_type: dict[str, int] = {}
     for row in tables.account_totals(document):
+        tables.add(total, row.counts)
+        for resource_type, n in row.types.items():
+            by_type[resource_type] = by_type.get(resource_type, 0) + n
         yield [row.account_id, row.name or None, row.counts["active"], row.counts["public"],
-               row.counts["cross_account"], len(row.regions),
+               row.counts["cross_account"], row.counts["errors"], len(row.regions),
                *(row.types.get(t, 0) for t in types)]
+    if total["active"]:
+        yield [Styled(v, TOTAL) for v in [
+            "Total", None, *(total[k] for k in tables.COUNT_KEYS), None,
+            *(by_type.get(t, 0) for t in types)]]
 
 
 def archive_rule_rows(document: ScanDocument) -> Iterator[list[Any]]:

@@ -34,7 +34,9 @@ from .tables import (
     errors,
     filter_text,
     finding_rows,
+    findings_totals,
     headline,
+    lower_bound,
     matrix_totals,
     parse_time,
     region_type_matrix,
@@ -167,6 +169,12 @@ def _verdict(document: ScanDocument) -> dict[str, Any]:
 
 def _figures(document: ScanDocument) -> list[dict[str, Any]]:
     summary = document["summary"]
+    totals = findings_totals(document)
+    plus = "+" if lower_bound(document) else ""
+
+    def found(value: int | None) -> str:
+        return count(value) + (plus if value is not None else "")
+
     return [
         {"label": "Regions covered", "value": number(summary["covered"]),
          "of": number(summary["regions_total"]), "tone": "ok"},
@@ -178,12 +186,15 @@ def _figures(document: ScanDocument) -> list[dict[str, Any]]:
          "tone": "plain"},
         {"label": "Regions excluded", "value": number(summary["excluded"]), "of": "",
          "tone": "plain"},
-        {"label": "Active findings", "value": count(summary["active_findings"]), "of": "",
+        {"label": "Active findings", "value": found(summary["active_findings"]), "of": "",
          "tone": "plain"},
-        {"label": "Public", "value": count(summary["public_findings"]), "of": "",
+        {"label": "Public", "value": found(summary["public_findings"]), "of": "",
          "tone": "bad" if summary["public_findings"] else "plain"},
-        {"label": "Cross-account", "value": count(summary["cross_account_findings"]),
+        {"label": "Cross-account", "value": found(summary["cross_account_findings"]),
          "of": "", "tone": "plain"},
+        {"label": "Could not be analyzed",
+         "value": found(None if totals is None else totals["errors"]), "of": "",
+         "tone": "warn" if totals and totals["errors"] else "plain"},
     ]
 
 
@@ -387,7 +398,8 @@ def _accounts(document: ScanDocument) -> dict[str, Any]:
                      "regions": len(entry.regions), "role": roles.get(entry.account_id, ""),
                      "types": [{"label": type_label(t), "count": n} for t, n in types]})
     return {"rows": rows, "names_listed": bool(org["accounts"]),
-            "total": {k: sum(r[k] for r in rows) for k in COUNT_KEYS}}
+            "total": {k: sum(r[k] for r in rows) for k in COUNT_KEYS},
+            "lower_bound": lower_bound(document)}
 
 
 def _access(row: FindingRow) -> tuple[str, str]:
@@ -407,16 +419,17 @@ def _findings(document: ScanDocument, max_rows: int) -> dict[str, Any]:
     sections = []
     for index, resource_type in enumerate(order, start=1):
         rows = groups[resource_type]
-        rows.sort(key=lambda r: (r.is_public is not True, r.region, r.owner_account or "",
+        rows.sort(key=lambda r: (_detail_rank(r), r.region, r.owner_account or "",
                                  r.resource or ""))
         active = [r for r in rows if r.status == "ACTIVE"]
-        shown = rows[:max(0, max_rows)]
+        shown = _shown(rows, max(0, max_rows))
         sections.append({
             "id": anchor("type", index, resource_type),
             "type": resource_type, "label": type_label(resource_type),
             "total": len(rows), "active": len(active),
             "public": sum(1 for r in active if r.is_public and not r.error),
             "cross_account": sum(1 for r in active if not r.is_public and not r.error),
+            "errors": sum(1 for r in active if r.error),
             "shown": len(shown), "capped": len(shown) < len(rows),
             "rows": [_finding(r) for r in shown],
         })
@@ -424,6 +437,27 @@ def _findings(document: ScanDocument, max_rows: int) -> dict[str, Any]:
             "total": sum(s["total"] for s in sections),
             "shown": sum(s["shown"] for s in sections),
             "capped": any(s["capped"] for s in sections)}
+
+
+ERRORS_SHOWN = 20  # findings that could not be analyzed kept in a capped detail, at least
+
+
+def _detail_rank(row: FindingRow) -> int:
+    """Public first, then those that could not be analyzed, then the rest."""
+    if row.is_public and not row.error:
+        return 0
+    return 1 if row.error else 2
+
+
+def _shown(rows: list[FindingRow], cap: int) -> list[FindingRow]:
+    """The first `cap` rows, keeping room for some that could not be analyzed: they are
+    counted in every table, so the detail shows what they look like."""
+    if len(rows) <= cap:
+        return rows
+    errors = [r for r in rows if r.error][:min(ERRORS_SHOWN, cap)]
+    others = [r for r in rows if not r.error][:cap - len(errors)]
+    return sorted([*others, *errors], key=lambda r: (_detail_rank(r), r.region,
+                                                     r.owner_account or "", r.resource or ""))
 
 
 def _finding(row: FindingRow) -> dict[str, Any]:

@@ -97,6 +97,25 @@ def matrix_totals(rows: list[MatrixRow], types: list[str]) -> tuple[dict[str, Ty
     return cells, total
 
 
+def findings_totals(document: ScanDocument) -> TypeCounts | None:
+    """Active findings of every region added up; None when none were collected."""
+    if document["summary"]["active_findings"] is None:
+        return None
+    total = zero()
+    for region in document["regions"]:
+        for counts in region["findings"].values():
+            add(total, counts)
+    return total
+
+
+def lower_bound(document: ScanDocument) -> bool:
+    """Whether the finding counts are lower bounds: some region's findings are incomplete
+    (a failed call, fewer read than announced) or the scan was interrupted. Every report
+    marks such a count with a "+"."""
+    return document["summary"]["interrupted"] or any(
+        r["findings_collected"] and not r["complete"] for r in document["regions"])
+
+
 def account_name(document: ScanDocument, account_id: str | None) -> str:
     accounts = document["organization"]["accounts"] or {}
     return accounts.get(account_id, "") if account_id else ""

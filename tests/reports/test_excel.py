@@ -134,7 +134,7 @@ def test_sheets_in_order_with_exact_headers(book):
     assert book.sheetnames == SHEETS
     assert header(book["Summary"]) == ["Section", "Item", "Value"]
     assert header(book["Gaps"]) == ["Kind", "Scope", "Region", "Severity", "Code", "Title",
-                                    "Detail", "Remediation"]
+                                    "Detail", "Remediation", "Where and when to run it"]
     assert header(book["Regions"]) == [
         "Region", "Status", "Reason", "Detail", "Opt-in status", "Analyzers", "Findings scope",
         "Active", "Public", "Cross-account", "Could not be analyzed", "Archived", "Resolved",
@@ -146,7 +146,8 @@ def test_sheets_in_order_with_exact_headers(book):
         "Total cross-account", "Total could not be analyzed",
         *(f"{label} {k}" for label in [*CLASSIC_LABELS, "SNS topic"] for k in counts)]
     assert header(book["By account"]) == [
-        "Account ID", "Account name", "Active", "Public", "Cross-account", "Regions",
+        "Account ID", "Account name", "Active", "Public", "Cross-account",
+        "Could not be analyzed", "Regions",
         *(f"{label} active" for label in [*CLASSIC_LABELS, "SNS topic"])]
     assert header(book["Archive rules"]) == ["Region", "Analyzer ARN", "Rule name", "Filter",
                                              "Created (UTC)", "Updated (UTC)"]
@@ -160,7 +161,7 @@ def test_seven_classic_types_even_without_findings(tmp_path, valid_document):
     assert labels == [f"{label} active" for label in CLASSIC_LABELS]
     assert data(book["Findings"]) == []
     assert data(book["By account"]) == []
-    assert book["By account"].auto_filter.ref == f"A1:{get_column_letter(13)}1"
+    assert book["By account"].auto_filter.ref == f"A1:{get_column_letter(14)}1"
 
 
 def test_row_counts_match_the_document(book, document):
@@ -173,7 +174,8 @@ def test_row_counts_match_the_document(book, document):
     assert len(data(book["Errors"])) == len(tables.errors(document)) == 3
     # One row per region plus the totals row.
     assert len(data(book["By resource type"])) == len(document["regions"]) + 1
-    assert len(data(book["By account"])) == len(tables.account_totals(document)) == 2
+    # One row per account plus the totals row.
+    assert len(data(book["By account"])) == len(tables.account_totals(document)) + 1 == 3
     assert column(book["Findings"], "Finding ID") == [f["id"] for f in document["findings"]]
     assert column(book["Regions"], "Region") == [r["region"] for r in document["regions"]]
 
@@ -324,7 +326,7 @@ def test_gaps_and_advisories(book, document):
     gap = next(r for r in rows if r[2] == "sa-east-1")
     source = next(g for g in document["gaps"] if g["region"] == "sa-east-1")
     assert gap[1:] == [source[k] for k in ("scope", "region", "severity", "code", "title",
-                                           "detail", "remediation")]
+                                           "detail", "remediation", "remediation_note")]
 
 
 def test_by_resource_type_matrix_and_totals(book):
@@ -347,8 +349,9 @@ def test_by_resource_type_matrix_and_totals(book):
 
 def test_by_account(book):
     rows = data(book["By account"])
-    assert rows[0][:6] == [MEMBER, "workloads", 4, 0, 4, 3]
-    assert rows[1][:6] == [ADMIN, "security", 1, 1, 0, 1]
+    assert rows[0][:7] == [MEMBER, "workloads", 4, 0, 4, 0, 3]
+    assert rows[1][:7] == [ADMIN, "security", 1, 1, 0, 0, 1]
+    assert rows[2][:7] == ["Total", None, 5, 1, 4, 0, None]
     names = header(book["By account"])
     assert rows[0][names.index("S3 bucket active")] == 2
     assert rows[0][names.index("SNS topic active")] == 1
@@ -421,8 +424,8 @@ def test_no_formula_anywhere_and_text_preserved(tmp_path, valid_document):
     assert text["Error"] == HOSTILE
     assert text["Principal"] == [f"AWS: {h}" for h in HOSTILE]
     assert text["Conditions"] == [f"aws:SourceArn: {h}" for h in HOSTILE]
-    names = [unescape(v) for v in column(book["By account"], "Account name")]
-    assert sorted(names) == sorted(HOSTILE)
+    names = [unescape(v) for v in column(book["By account"], "Account name")[:-1]]
+    assert sorted(names) == sorted(HOSTILE)  # (the last row is the totals)
 
 
 def test_formula_like_cells_are_text_with_quote_prefix(tmp_path):

@@ -40,7 +40,7 @@ def hostile_document(values: list[str]) -> dict:
     return make_document(regions, org=organization(accounts={"333333333333": v[3]}))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=st.lists(text, min_size=1, max_size=8))
 def test_every_writer_survives_arbitrary_text(values):
     document = hostile_document(values)
