@@ -27,7 +27,7 @@ documents = st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=12
                             max_size=5)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(document=documents)
 def test_any_yaml_mapping_loads_or_fails_cleanly(document):
     with tempfile.TemporaryDirectory() as folder:
