@@ -91,7 +91,7 @@ GAP_TEXT: dict[str, GapText] = {
         "The scan ran in the management account, but account {admin} is the delegated "
         "administrator",
         "Organization analyzers created by the delegated administrator are not visible from "
-        "the management account, so regions without an ACTIVE analyzer here were not "
+        "the management account, so what has no ACTIVE analyzer visible here was not "
         "assessed: {blocked}.",
         _SCAN_AS_ADMIN, "Scan from the delegated administrator.", blocks_assessment=True),
     f"{GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR}:ADVISORY": GapText(
@@ -108,8 +108,8 @@ GAP_TEXT: dict[str, GapText] = {
         "Could not tell whether organization analyzers are visible from account {account}",
         "Organization analyzers live in the management account or the delegated "
         "administrator, and Organizations did not say which account this is. {role_detail} "
-        "Regions without a visible ACTIVE analyzer were not assessed rather than reported as "
-        "gaps: {blocked}.",
+        "What has no visible ACTIVE analyzer was not assessed rather than reported as a gap: "
+        "{blocked}.",
         "aws iam put-role-policy --role-name <audit-role> --policy-name aa-scan "
         "--policy-document file://config/iam-policy.json",
         "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
@@ -196,6 +196,13 @@ GAP_TEXT: dict[str, GapText] = {
         "No active {type} analyzer in {region}",
         "The configuration requires an analyzer of type {type} in every region.",
         _CREATE, _IN_ADMIN),
+    f"{GapCode.MISSING_REQUIRED_TYPE}:ORGANIZATION_WIDE": GapText(
+        Severity.MEDIUM,
+        "No active {type} analyzer in any region",
+        "The configuration requires an analyzer of type {type}. Its analysis covers every "
+        "region from the one it is created in (IAM User Guide: an unused access analyzer is "
+        "not needed in each Region), and none of the regions scanned has an ACTIVE one.",
+        _CREATE, _IN_ADMIN + " Any one region will do."),
     GapCode.NO_DELEGATED_ADMINISTRATOR: GapText(
         Severity.LOW,
         "No delegated administrator is registered for IAM Access Analyzer",
@@ -561,6 +568,38 @@ _VISIBILITY_GAPS = {
     ScanningRole.MANAGEMENT: GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR}
 
 
+# Analyses of identities rather than of resources: one ACTIVE analyzer, in any region,
+# covers the whole organization (the IAM User Guide, creating an unused access analyzer).
+ORGANIZATION_WIDE_TYPES = frozenset({AnalyzerType.ORGANIZATION_UNUSED_ACCESS.value})
+
+
+def _organization_wide(kind: str, scans: tuple[RegionScan, ...], conclusive: bool,
+                       role: ScanningRole, context: _Context) -> tuple[Gap | None, str | None]:
+    """(gap, not assessed because) for a required type one analyzer in any region meets."""
+    listed = [(s.region, a) for s in scans for a in (s.analyzers or ())]
+    if any(a.type == kind and a.status == "ACTIVE" for _, a in listed):
+        return None, None
+    assessed = [s.region for s in scans if s.analyzers is not None]
+    if not assessed:
+        return None, None  # no region could be listed: already why the scan is incomplete
+    present = [(region, a) for region, a in listed if a.type == kind]
+    if not conclusive:
+        seen = (" (here but not ACTIVE: " + ", ".join(
+            f"{_state(a)} in {region}" for region, a in present) + ")") if present else ""
+        return None, (f"no ACTIVE {kind} analyzer is visible in any region from account "
+                      f"{context.account} ({role.value}){seen}; account {context.admin}, the "
+                      f"{context.admin_role}, may own one")
+    if present:
+        region = present[0][0]
+        gap = _not_active_gap(kind, [a for r, a in present if r == region], region, context)
+        return replace(gap, scope="organization", region=None), None
+    # The command needs a region: the first one scanned (any region will do).
+    gap = _gap(GapCode.MISSING_REQUIRED_TYPE, "organization", assessed[0], context,
+               key=f"{GapCode.MISSING_REQUIRED_TYPE}:ORGANIZATION_WIDE", type=kind,
+               name=kind.lower().replace("_", "-"))
+    return replace(gap, region=None), None
+
+
 def _visibility_gap(role: ScanningRole, admins: tuple[str, ...], absence_conclusive: bool
                     ) -> GapCode | None:
     """The organization gap that explains why analyzers may be invisible from here."""
@@ -581,10 +620,22 @@ def judge(result: ScanResult) -> Judgement:
     admins = org.delegated_administrators or ()
     absence_conclusive = absence_is_conclusive(role, org, all_analyzers)
 
-    verdicts = tuple(judge_region(scan, result.coverage_types, role, context,
-                                  absence_conclusive, result.finding_statuses)
+    regional = tuple(t for t in result.coverage_types if t not in ORGANIZATION_WIDE_TYPES)
+    verdicts = tuple(judge_region(scan, regional, role, context, absence_conclusive,
+                                  result.finding_statuses)
                      for scan in result.regions)
     blocked = [v.region for v in verdicts if v.error is not None and v.error.code == NOT_VISIBLE]
+    wide_gaps: list[Gap] = []
+    wide_unknown: list[str] = []
+    for kind in result.coverage_types:
+        if kind in ORGANIZATION_WIDE_TYPES:
+            gap, why = _organization_wide(kind, result.regions, absence_conclusive, role,
+                                          context)
+            if gap is not None:
+                wide_gaps.append(gap)
+            if why is not None:
+                wide_unknown.append(why)
+                blocked.append(f"the {kind} requirement")
 
     org_gaps: list[Gap] = []
     advisories: list[Gap] = []
@@ -605,7 +656,7 @@ def judge(result: ScanResult) -> Judgement:
         advisories.append(_gap(GapCode.NO_DELEGATED_ADMINISTRATOR, "organization", None, context))
 
     region_gaps = [gap for v in verdicts for gap in v.gaps]
-    gaps = tuple(org_gaps + region_gaps)
+    gaps = tuple(org_gaps + wide_gaps + region_gaps)
 
     reasons: list[str] = []
     errors = [v for v in verdicts if v.status == RegionStatus.ERROR]
@@ -622,6 +673,7 @@ def judge(result: ScanResult) -> Judgement:
             reasons.append("trusted access unknown: ListAWSServiceAccessForOrganization failed")
         if org.in_organization and org.delegated_administrators is None:
             reasons.append("delegated administrator unknown: ListDelegatedAdministrators failed")
+    reasons += [f"not assessed: {why}" for why in wide_unknown]
     if result.interrupted:
         reasons.append("the scan was interrupted")
     if not any(v.status in (RegionStatus.COVERED, RegionStatus.GAP) for v in verdicts):

@@ -59,15 +59,45 @@ def test_not_active_names_status_and_reason_and_picks_specific_remediation():
     assert ADMIN in gap.remediation_note
 
 
-def test_missing_required_type_when_the_primary_is_covered():
-    scan = region_scan("us-east-1", [analyzer(), analyzer(type="ORGANIZATION_UNUSED_ACCESS",
+INTERNAL = ("ORGANIZATION", "ORGANIZATION_INTERNAL_ACCESS")  # a regional analysis
+UNUSED = ("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")  # one analyzer covers every region
+
+
+def test_missing_required_regional_type_when_the_primary_is_covered():
+    scan = region_scan("us-east-1", [analyzer(), analyzer(type="ORGANIZATION_INTERNAL_ACCESS",
                                                           status="FAILED")])
-    verdict, _ = verdict_of(scan, coverage_types=("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS"))
+    verdict, _ = verdict_of(scan, coverage_types=INTERNAL)
     assert (verdict.status, verdict.reason) == (RegionStatus.GAP, "NOT_ACTIVE")
     scan = region_scan("us-east-1", [analyzer()])
-    verdict, _ = verdict_of(scan, coverage_types=("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS"))
+    verdict, _ = verdict_of(scan, coverage_types=INTERNAL)
     assert (verdict.status, verdict.reason) == (RegionStatus.GAP, "MISSING_REQUIRED_TYPE")
-    assert "--type ORGANIZATION_UNUSED_ACCESS" in verdict.gaps[0].remediation
+    assert "--type ORGANIZATION_INTERNAL_ACCESS" in verdict.gaps[0].remediation
+
+
+def test_one_unused_access_analyzer_anywhere_meets_the_requirement():
+    """Issue 12: an ORGANIZATION_UNUSED_ACCESS analyzer in eu-central-1 covers every region;
+    without one it is one organization gap, never one per region."""
+    regions = [region_scan("us-east-1", [analyzer("us-east-1")]),
+               region_scan("ap-northeast-1", [analyzer("ap-northeast-1")]),
+               region_scan("eu-central-1", [analyzer("eu-central-1"), analyzer(
+                   "eu-central-1", type="ORGANIZATION_UNUSED_ACCESS")])]
+    judgement = judge(make_scan_result(regions, coverage_types=UNUSED))
+    assert [v.status for v in judgement.regions] == [RegionStatus.COVERED] * 3
+    assert (judgement.gaps, judgement.verdict.value) == ((), "COMPLIANT")
+    without = judge(make_scan_result(regions[:2], coverage_types=UNUSED))
+    assert [v.status for v in without.regions] == [RegionStatus.COVERED] * 2
+    assert [(g.scope, g.region, g.code) for g in without.gaps] == [
+        ("organization", None, "MISSING_REQUIRED_TYPE")]
+    assert "in any region" in without.gaps[0].title
+    assert without.gaps[0].remediation == (
+        "aws accessanalyzer create-analyzer --analyzer-name organization-unused-access "
+        "--type ORGANIZATION_UNUSED_ACCESS --region us-east-1")
+    failed = judge(make_scan_result([*regions[:2], region_scan("eu-central-1", [
+        analyzer("eu-central-1"), analyzer("eu-central-1", type="ORGANIZATION_UNUSED_ACCESS",
+                                           name="unused", status="FAILED")])],
+        coverage_types=UNUSED))
+    assert [(g.scope, g.code) for g in failed.gaps] == [("organization", "NOT_ACTIVE")]
+    assert "unused" in failed.gaps[0].title and "eu-central-1" in failed.gaps[0].title
 
 
 def test_denied_region_is_not_assessed_and_explained_as_a_possible_scp():
@@ -322,8 +352,7 @@ def _random_region(name, choice):
 
 
 @pytest.mark.parametrize("role", sorted(_ROLES))
-@pytest.mark.parametrize("types", [("ORGANIZATION",),
-                                   ("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")])
+@pytest.mark.parametrize("types", [("ORGANIZATION",), UNUSED, INTERNAL])
 def test_verdict_invariants_hold_for_every_mix_of_regions(role, types):
     """complete with INCOMPLETE never happens; a gap about where the scan ran never stands
     without a region it held back; no region is both a gap and not assessed."""
@@ -343,42 +372,49 @@ def test_verdict_invariants_hold_for_every_mix_of_regions(role, types):
         if judgement.verdict.value == "INCOMPLETE":
             assert judgement.incomplete_reasons, state
         blocked = [v for v in judgement.regions if v.reason == "OrganizationAnalyzersNotVisible"]
-        assert bool(blocked) == any(g.blocks_assessment for g in judgement.gaps), state
+        held = [r for r in judgement.incomplete_reasons if r.startswith("not assessed: ")]
+        assert bool(blocked or held) == any(g.blocks_assessment for g in judgement.gaps), state
         for v in judgement.regions:
             assert not (v.gaps and v.status == RegionStatus.ERROR), state
         if judgement.complete and not judgement.gaps:
             assert judgement.verdict.value == "COMPLIANT", state
 
 
-UNUSED = ("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")
-
-
 def test_a_required_type_the_delegate_may_own_is_not_assessed_not_a_gap():
     scan = region_scan("us-east-1", [analyzer(account=MANAGEMENT, name="org")])
     judgement = judge(make_scan_result([scan], org=DA_ORG, account=MANAGEMENT,
-                                       coverage_types=UNUSED))
+                                       coverage_types=INTERNAL))
     verdict = judgement.regions[0]
     assert (verdict.status, verdict.gaps) == (RegionStatus.ERROR, ())
     assert judgement.verdict.value == "INCOMPLETE"
-    assert "ORGANIZATION_UNUSED_ACCESS" in verdict.detail
+    assert "ORGANIZATION_INTERNAL_ACCESS" in verdict.detail
     assert "covered by org (ORGANIZATION), whose findings were read" in verdict.detail
     # Seen from the delegated administrator, the same region is a real gap.
     from_admin = judge(make_scan_result([region_scan("us-east-1", [analyzer(name="org")])],
-                                        coverage_types=UNUSED))
+                                        coverage_types=INTERNAL))
     assert [g.code for g in from_admin.regions[0].gaps] == ["MISSING_REQUIRED_TYPE"]
+    # The same rule for a requirement one analyzer anywhere meets: not assessed, not a gap.
+    wide = judge(make_scan_result([scan], org=DA_ORG, account=MANAGEMENT,
+                                  coverage_types=UNUSED))
+    assert wide.regions[0].status == RegionStatus.COVERED and wide.verdict.value == "INCOMPLETE"
+    assert [g.code for g in wide.gaps] == [
+        "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR"]
+    assert "the ORGANIZATION_UNUSED_ACCESS requirement" in wide.gaps[0].detail
+    assert any("no ACTIVE ORGANIZATION_UNUSED_ACCESS analyzer is visible in any region" in r
+               for r in wide.incomplete_reasons)
 
 
 def test_a_failed_required_type_beside_an_active_organization_analyzer_is_worded_truly():
     scan = region_scan("us-east-1", [
         analyzer(account=MANAGEMENT, name="org"),
-        analyzer(account=MANAGEMENT, name="unused", type="ORGANIZATION_UNUSED_ACCESS",
+        analyzer(account=MANAGEMENT, name="internal", type="ORGANIZATION_INTERNAL_ACCESS",
                  status="FAILED", status_reason="SERVICE_LINKED_ROLE_CREATION_FAILED")])
     verdict = judge(make_scan_result([scan], org=DA_ORG, account=MANAGEMENT,
-                                     coverage_types=UNUSED)).regions[0]
+                                     coverage_types=INTERNAL)).regions[0]
     assert verdict.status == RegionStatus.ERROR
     assert "no organization analyzer is visible" not in verdict.detail
     assert "whose findings were read" in verdict.detail
-    assert "unused (FAILED: SERVICE_LINKED_ROLE_CREATION_FAILED)" in verdict.detail
+    assert "internal (FAILED: SERVICE_LINKED_ROLE_CREATION_FAILED)" in verdict.detail
 
 
 def test_several_inactive_organization_analyzers_are_each_named():

@@ -139,11 +139,37 @@ def test_fail_on_public_and_findings(monkeypatch, run_scan):
 
 
 def test_required_unused_access_type(monkeypatch, run_scan, tmp_path):
+    """Issue 12: one ACTIVE unused-access analyzer, in eu-west-1, meets the requirement for
+    every region (it was a MISSING_REQUIRED_TYPE gap in each other region); none at all is
+    one organization gap."""
     config = tmp_path / "aa.yaml"
     config.write_text("coverage_types: [ORGANIZATION, ORGANIZATION_UNUSED_ACCESS]\n")
     everywhere = ["us-east-1", "eu-west-1", "ap-southeast-2"]
     analyzers = [org_analyzer(everywhere),
                  {"type": "ORGANIZATION_UNUSED_ACCESS", "name": "unused",
+                  "regions": ["eu-west-1"]}]
+    with env_world(monkeypatch, analyzers=analyzers):
+        met = run_scan("--config", str(config))
+    with env_world(monkeypatch, analyzers=[org_analyzer(everywhere)]):
+        missing = run_scan("--config", str(config))
+    assert met.code == 0, met.err
+    assert {r["status"] for r in met.document["regions"] if r["region"] != "af-south-1"} == {
+        "COVERED"}
+    assert missing.code == 1
+    assert {r["status"] for r in missing.document["regions"]
+            if r["region"] != "af-south-1"} == {"COVERED"}
+    (gap,) = missing.document["gaps"]
+    assert (gap["scope"], gap["region"], gap["code"]) == ("organization", None,
+                                                         "MISSING_REQUIRED_TYPE")
+    assert "--type ORGANIZATION_UNUSED_ACCESS" in gap["remediation"]
+
+
+def test_a_required_regional_type_is_judged_in_every_region(monkeypatch, run_scan, tmp_path):
+    config = tmp_path / "aa.yaml"
+    config.write_text("coverage_types: [ORGANIZATION, ORGANIZATION_INTERNAL_ACCESS]\n")
+    everywhere = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    analyzers = [org_analyzer(everywhere),
+                 {"type": "ORGANIZATION_INTERNAL_ACCESS", "name": "internal",
                   "regions": ["us-east-1"]}]
     with env_world(monkeypatch, analyzers=analyzers):
         run = run_scan("--config", str(config))
@@ -151,7 +177,7 @@ def test_required_unused_access_type(monkeypatch, run_scan, tmp_path):
     assert (run.region("eu-west-1")["status"], run.region("eu-west-1")["reason"]) == (
         "GAP", "MISSING_REQUIRED_TYPE")
     gap = next(g for g in run.document["gaps"] if g["region"] == "eu-west-1")
-    assert "--type ORGANIZATION_UNUSED_ACCESS" in gap["remediation"]
+    assert "--type ORGANIZATION_INTERNAL_ACCESS" in gap["remediation"]
 
 
 def test_scan_from_management_without_delegated_administrator(monkeypatch, run_scan):
@@ -399,16 +425,18 @@ def test_management_owning_an_active_analyzer_everywhere_is_compliant(monkeypatc
     assert summary["active_findings"] == 36
 
 
-def test_required_unused_access_seen_from_management_is_not_a_false_gap(monkeypatch, run_scan,
-                                                                       tmp_path):
-    """The delegated administrator may own the unused-access analyzers, invisible from the
+def test_required_types_seen_from_management_are_not_false_gaps(monkeypatch, run_scan,
+                                                                 tmp_path):
+    """The delegated administrator may own the required analyzers, invisible from the
     management account: not assessed (it was GAP MISSING_REQUIRED_TYPE, exit 1); and a
-    FAILED one beside an ACTIVE organization analyzer is worded as what it is."""
-    config = tmp_path / "unused.yaml"
-    config.write_text("coverage_types: [ORGANIZATION, ORGANIZATION_UNUSED_ACCESS]\n")
+    FAILED one beside an ACTIVE organization analyzer is worded as what it is. Per region
+    for a regional type (internal access), once for one met anywhere (unused access)."""
+    config = tmp_path / "required.yaml"
+    config.write_text("coverage_types: [ORGANIZATION, ORGANIZATION_INTERNAL_ACCESS, "
+                      "ORGANIZATION_UNUSED_ACCESS]\n")
     analyzers = [org_analyzer(EVERYWHERE, gen(5), account="management"),
-                 {"type": "ORGANIZATION_UNUSED_ACCESS", "name": "unused", "region": "us-east-1",
-                  "account": "management", "status": "FAILED",
+                 {"type": "ORGANIZATION_INTERNAL_ACCESS", "name": "internal",
+                  "region": "us-east-1", "account": "management", "status": "FAILED",
                   "status_reason": "SERVICE_LINKED_ROLE_CREATION_FAILED"}]
     with env_world(monkeypatch, scanner={"account": "management"}, analyzers=analyzers):
         run = run_scan("--config", str(config))
@@ -419,15 +447,18 @@ def test_required_unused_access_seen_from_management_is_not_a_false_gap(monkeypa
         region = run.region(name)
         assert (region["status"], region["reason"]) == ("ERROR",
                                                         "OrganizationAnalyzersNotVisible")
-        assert "no ACTIVE ORGANIZATION_UNUSED_ACCESS analyzer is visible" in region["detail"]
+        assert "no ACTIVE ORGANIZATION_INTERNAL_ACCESS analyzer is visible" in region["detail"]
         assert "whose findings were read" in region["detail"]
         assert sum(c["active"] for c in region["findings"].values()) == 5
     failed = run.region("us-east-1")["detail"]
     assert "no organization analyzer is visible" not in failed
-    assert "unused (FAILED: SERVICE_LINKED_ROLE_CREATION_FAILED)" in failed
+    assert "internal (FAILED: SERVICE_LINKED_ROLE_CREATION_FAILED)" in failed
     gap = next(g for g in run.document["gaps"]
                if g["code"] == "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR")
     assert all(name in gap["detail"] for name in EVERYWHERE)
+    assert "the ORGANIZATION_UNUSED_ACCESS requirement" in gap["detail"]
+    assert any("ORGANIZATION_UNUSED_ACCESS" in r
+               for r in run.document["summary"]["incomplete_reasons"])
 
 
 def test_coverage_only_never_passes_a_findings_gate(monkeypatch, run_scan, tmp_path):
