@@ -4,18 +4,22 @@ Clients are created on the main thread, once per (service, region), and shared b
 threads (botocore clients are thread-safe; sessions are not). Each client carries the retry
 mode, the timeouts and a connection pool sized to the workers. The response parser gets a
 fast ISO-8601 timestamp parser: botocore's default goes through dateutil, 7.7 s for the
-300,000 timestamps of 100,000 findings against 0.44 s.
+300,000 timestamps of 100,000 findings against 0.44 s. And a ListFindings page, the bulk of
+a scan, skips botocore's walk of the response model altogether (`raw_findings_pages`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from contextlib import suppress
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
@@ -42,9 +46,43 @@ _ISO = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?$")
 
 
+def _plain_utc(value: str) -> bool:
+    """'YYYY-MM-DDTHH:MM:SSZ' or 'YYYY-MM-DDTHH:MM:SS.fffZ': the shapes AWS sends."""
+    size = len(value)
+    return ((size == 20 or (size == 24 and value[19] == ".")) and value[-1] == "Z"
+            and value[10] == "T" and value[4] == value[7] == "-"
+            and value[13] == value[16] == ":")
+
+
+def utc_text(value: Any) -> str | None:
+    """A timestamp as scan.json writes it, 'YYYY-MM-DDTHH:MM:SSZ' (UTC, whole seconds), from
+    the text the service sent or a datetime; None stays None.
+
+    The usual text is already that but for the milliseconds: it is checked (an impossible
+    date raises, as parsing it would) and cut, never parsed into a datetime and formatted
+    back: 300,000 times a scan of 100,000 findings.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and _plain_utc(value):
+        dt.datetime.fromisoformat(value)  # a check: ValueError for an impossible date
+        return value[:19] + "Z"
+    moment = value if isinstance(value, dt.datetime) else fast_timestamp(value)
+    if moment.tzinfo is not dt.UTC:
+        moment = (moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None
+                  else moment.astimezone(dt.UTC))
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (an f-string: 2.4x slower)
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+
+
 def fast_timestamp(value: Any) -> dt.datetime:
     """Parse AWS timestamps (ISO 8601 as Access Analyzer sends them) without dateutil."""
     if isinstance(value, str):
+        if _plain_utc(value):  # the C parser, and the result is already UTC
+            try:
+                return dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
         match = _ISO.match(value)
         if match:
             year, month, day, hour, minute, second, fraction, zone = match.groups()
@@ -62,8 +100,50 @@ def fast_timestamp(value: Any) -> dt.datetime:
     return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+# Operations whose successful answer is taken as the service's JSON (see raw_findings_pages).
+RAW_OPERATIONS = ("ListFindings",)
+
+
+def raw_findings_pages(response_dict: dict[str, Any], customized_response_dict: dict[str, Any],
+                       operation_model: Any, **_: Any) -> None:
+    """botocore's before-parse event, for a successful ListFindings page: decode its JSON
+    here and hand botocore an empty body.
+
+    botocore walks every value of a response through its model, a Python call per value:
+    for ListFindings pages that was most of a scan's CPU (3.6 s of 13.4 for 80,000 findings,
+    plus 2.7 s in the timestamp parser it calls). That output is plain JSON with no renamed
+    members, headers, blobs or unions, so its top-level members are taken as decoded (nulls
+    dropped there as botocore drops them; inside a finding a null stays, which the collector
+    reads as it reads a missing member), and timestamps stay the ISO 8601 text the service sent
+    (scanner.collect.findings reads them with utc_text). botocore merges what this handler
+    puts in `customized_response_dict` into the parsed response: public event API, no
+    parser internals. Errors and every other output take botocore's own path.
+    """
+    if response_dict.get("status_code") != 200:
+        return
+    try:
+        body = json.loads(response_dict["body"])
+    except (ValueError, TypeError):
+        return  # botocore's parser says what is wrong with it
+    if not isinstance(body, dict):
+        return
+    members = operation_model.output_shape.members
+    customized_response_dict.update((k, v) for k, v in body.items()
+                                    if v is not None and k in members)
+    response_dict["body"] = b"{}"
+
+
+@cache
+def _loader(data_path: str | None) -> Any:
+    """botocore's loader of service models and endpoints, one per process: a new session
+    otherwise re-reads and re-parses them (about 0.2 s a session, twice when a role is
+    assumed, and once per run for every run a process makes)."""
+    return botocore.loaders.create_loader(data_path)
+
+
 def _botocore_session(profile: str | None) -> botocore.session.Session:
     session = botocore.session.Session(profile=profile)
+    session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
     session.get_component("response_parser_factory").set_parser_defaults(
         timestamp_parser=fast_timestamp)
     session.user_agent_extra = f"aa-scan/{__version__}"
@@ -174,9 +254,14 @@ class ClientFactory:
                                    config=self._global_config)
 
     def accessanalyzer(self, region: str) -> AccessAnalyzerClient:
-        """A client for one region, paced by that region's own rate limiter."""
+        """A client for one region, paced by that region's own rate limiter, its findings
+        pages decoded without botocore's model walk."""
         client = self.session.client("accessanalyzer", region_name=region,
                                      config=self._regional_config)
+        service = client.meta.service_model.service_id.hyphenize()
+        for operation in RAW_OPERATIONS:
+            client.meta.events.register(f"before-parse.{service}.{operation}",
+                                        raw_findings_pages)
         if self._rate_limit is not None:
             learn = self._rate_limit == "auto"
             limiter = RateLimiter(10.0 if learn else float(self._rate_limit), learn=learn)

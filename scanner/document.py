@@ -46,13 +46,13 @@ def finding_counts(findings: Iterable[Finding]) -> dict[str, schema.TypeCounts]:
     """Active findings per resource type: total, public, cross-account, errors."""
     counts: dict[str, schema.TypeCounts] = {}
     for finding in findings:
-        if finding.status != "ACTIVE":
+        if finding["status"] != "ACTIVE":
             continue
-        entry = counts.get(finding.resource_type)
+        entry = counts.get(finding["resource_type"])
         if entry is None:
-            entry = counts[finding.resource_type] = _zero()
+            entry = counts[finding["resource_type"]] = _zero()
         entry["active"] += 1
-        entry[access_of(finding.is_public, finding.error)] += 1
+        entry[access_of(finding["is_public"], finding["error"])] += 1
     return counts
 
 
@@ -96,26 +96,6 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> schema.Region:
     }
 
 
-def _finding(finding: Finding) -> schema.Finding:
-    return {
-        "region": finding.region,
-        "analyzer_arn": finding.analyzer_arn,
-        "id": finding.id,
-        "resource_type": finding.resource_type,
-        "resource": finding.resource,
-        "resource_owner_account": finding.resource_owner_account,
-        "principal": dict(finding.principal),
-        "action": list(finding.action),
-        "condition": dict(finding.condition),
-        "is_public": finding.is_public,
-        "status": finding.status,
-        "created_at": iso(finding.created_at),
-        "updated_at": iso(finding.updated_at),
-        "analyzed_at": iso(finding.analyzed_at),
-        "error": finding.error,
-    }
-
-
 def new_run_id(started: dt.datetime) -> str:
     """Sortable by start time, unique across concurrent runs."""
     return f"{started.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
@@ -129,7 +109,8 @@ def build_document(result: ScanResult, judgement: Judgement,
     org = result.organization
     regions = [_region(scan, verdict) for scan, verdict in zip(result.regions, judgement.regions,
                                                                strict=True)]
-    findings = [_finding(f) for scan in result.regions for f in scan.findings]
+    # The collector built each finding as the record scan.json writes: no conversion.
+    findings = [f for scan in result.regions for f in scan.findings]
     statuses = [v.status for v in judgement.regions]
     totals = _zero()
     for region in regions:

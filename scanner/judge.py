@@ -491,7 +491,7 @@ def _shortfall(scan: RegionScan, statuses: tuple[str, ...]) -> ApiError | None:
     if (not scan.findings_collected or "ACTIVE" not in statuses or statistics is None
             or statistics.active is None):
         return None
-    read = sum(1 for f in scan.findings if f.status == "ACTIVE")
+    read = sum(1 for f in scan.findings if f["status"] == "ACTIVE")
     if read >= statistics.active:
         return None
     return ApiError("FindingsShortfall", f"GetFindingsStatistics reports {statistics.active} "

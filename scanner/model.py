@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from document import schema
+
 ACCESS_ANALYZER_PRINCIPAL = "access-analyzer.amazonaws.com"
 # What a region name looks like (us-east-1, ap-southeast-5, eusc-de-east-1 ...).
 REGION_NAME = re.compile(r"^[a-z]{2,}(-[a-z]+)+-\d{1,2}$")
@@ -111,23 +113,10 @@ class Analyzer:
     created_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    region: str
-    analyzer_arn: str
-    id: str
-    resource_type: str
-    resource: str | None
-    resource_owner_account: str | None
-    principal: Mapping[str, str]
-    action: tuple[str, ...]
-    condition: Mapping[str, str]
-    is_public: bool | None
-    status: str
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-    analyzed_at: dt.datetime | None
-    error: str | None = None
+# A finding is the record scan.json writes (document.schema.Finding: its keys, times as UTC
+# text), built once by the collector and never converted again: the model's one exception
+# to frozen dataclasses, for the hundred thousand of them. Treat it as read-only.
+Finding = schema.Finding
 
 
 @dataclass(frozen=True, slots=True)

@@ -381,10 +381,10 @@ class Scan:
             return
         findings, token = result
         for finding in findings:  # streams partition the findings; a service that reads a
-            if finding.id in region.seen_ids:  # filter differently must not double-count
+            if finding["id"] in region.seen_ids:  # filter differently must not double-count
                 region.duplicates += 1
                 continue
-            region.seen_ids.add(finding.id)
+            region.seen_ids.add(finding["id"])
             region.findings.append(finding)
         log.debug("%s: ListFindings [%s] page %d: %d finding(s)%s", region.plan.region,
                   stream.label, region.pages, len(findings), ", more" if token else "")

@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from scanner.aws import utc_text
 from scanner.document import build_document
 from scanner.judge import findings_source, judge
 from scanner.model import (
@@ -46,31 +47,38 @@ def analyzer(region: str = "us-east-1", type: str = "ORGANIZATION", status: str 
 
 
 def finding(region: str = "us-east-1", resource_type: str = "AWS::S3::Bucket",
-            resource: str | None = None, owner: str = MEMBER, is_public: bool = False,
+            resource: str | None = None, owner: str | None = MEMBER, is_public: bool = False,
             status: str = "ACTIVE", principal: Mapping[str, str] | None = None,
             action: Sequence[str] = ("s3:GetObject",),
             condition: Mapping[str, str] | None = None, error: str | None = None,
-            analyzer_arn: str | None = None, id: str | None = None) -> Finding:
+            analyzer_arn: str | None = None, id: str | None = None,
+            created_at: dt.datetime = T0) -> Finding:
+    """A finding record as the collector builds it (times as scan.json's UTC text)."""
     number = next(_ids)
-    return Finding(
-        region=region,
-        analyzer_arn=analyzer_arn or f"arn:aws:access-analyzer:{region}:{ADMIN}:analyzer/"
-                                     "organization-analyzer",
-        id=id or f"00000000-0000-4000-8000-{number:012d}",
-        resource_type=resource_type,
-        resource=resource if resource is not None else f"arn:aws:s3:::bucket-{number}",
-        resource_owner_account=owner,
-        principal=principal if principal is not None else (
+    return {
+        "region": region,
+        "analyzer_arn": analyzer_arn or f"arn:aws:access-analyzer:{region}:{ADMIN}:analyzer/"
+                                        "organization-analyzer",
+        "id": id or f"00000000-0000-4000-8000-{number:012d}",
+        "resource_type": resource_type,
+        "resource": resource if resource is not None else f"arn:aws:s3:::bucket-{number}",
+        "resource_owner_account": owner,
+        "principal": dict(principal) if principal is not None else (
             {"AWS": "*"} if is_public else {"AWS": "arn:aws:iam::999999999999:root"}),
-        action=tuple(action),
-        condition=condition or {},
-        is_public=is_public,
-        status=status,
-        created_at=T0,
-        updated_at=T0 + dt.timedelta(days=1),
-        analyzed_at=T0 + dt.timedelta(days=2),
-        error=error,
-    )
+        "action": list(action),
+        "condition": dict(condition or {}),
+        "is_public": is_public,
+        "status": status,
+        "created_at": utc_text(created_at),
+        "updated_at": utc_text(T0 + dt.timedelta(days=1)),
+        "analyzed_at": utc_text(T0 + dt.timedelta(days=2)),
+        "error": error,
+    }
+
+
+def changed(record: Finding, **values: object) -> Finding:
+    """A copy of a finding record with some values changed."""
+    return {**record, **values}  # type: ignore[typeddict-item]
 
 
 def region_scan(region: str = "us-east-1", analyzers: Iterable[Analyzer] | None = None,
@@ -91,7 +99,7 @@ def region_scan(region: str = "us-east-1", analyzers: Iterable[Analyzer] | None 
         findings_analyzer=source, findings=findings, findings_collected=source is not None,
         findings_errors=tuple(findings_errors),
         statistics=statistics or (FindingsStatistics(
-            sum(1 for f in findings if f.status == "ACTIVE"), 0, 0) if source else None),
+            sum(1 for f in findings if f["status"] == "ACTIVE"), 0, 0) if source else None),
         api_calls=3, seconds=0.5)
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ..aws import utc_text
 from ..model import Analyzer, Finding, FindingsStatistics
 
 if TYPE_CHECKING:
     from mypy_boto3_accessanalyzer import AccessAnalyzerClient
 
-_EMPTY: MappingProxyType[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def plan_streams(statistics: FindingsStatistics | None, statuses: tuple[str, ...
 
 def read_page(client: AccessAnalyzerClient, analyzer: Analyzer, region: str, stream: Stream,
               token: str | None, page_size: int) -> tuple[list[Finding], str | None]:
-    """One ListFindings page of a stream, converted to model objects."""
+    """One ListFindings page of a stream, as the model's finding records."""
     request: dict[str, Any] = {"analyzerArn": analyzer.arn, "filter": stream.filter,
                                "maxResults": page_size}
     if token:
@@ -126,23 +125,21 @@ def read_page(client: AccessAnalyzerClient, analyzer: Analyzer, region: str, str
 
 
 def _finding(item: Mapping[str, Any], region: str, analyzer_arn: str) -> Finding:
-    principal = item.get("principal")
-    condition = item.get("condition")
     owner = item.get("resourceOwnerAccount")
-    return Finding(
-        region=region,
-        analyzer_arn=analyzer_arn,
-        id=item["id"],
-        resource_type=sys.intern(item.get("resourceType") or "UNKNOWN"),
-        resource=item.get("resource"),
-        resource_owner_account=sys.intern(owner) if owner else None,
-        principal=principal if principal else _EMPTY,
-        action=tuple(item.get("action") or ()),
-        condition=condition if condition else _EMPTY,
-        is_public=item.get("isPublic"),
-        status=sys.intern(item.get("status") or "UNKNOWN"),
-        created_at=item.get("createdAt"),
-        updated_at=item.get("updatedAt"),
-        analyzed_at=item.get("analyzedAt"),
-        error=item.get("error"),
-    )
+    return {
+        "region": region,
+        "analyzer_arn": analyzer_arn,
+        "id": item["id"],
+        "resource_type": sys.intern(item.get("resourceType") or "UNKNOWN"),
+        "resource": item.get("resource"),
+        "resource_owner_account": sys.intern(owner) if owner else None,
+        "principal": item.get("principal") or {},  # the page's own objects: not copied
+        "action": item.get("action") or [],
+        "condition": item.get("condition") or {},
+        "is_public": item.get("isPublic"),
+        "status": sys.intern(item.get("status") or "UNKNOWN"),
+        "created_at": utc_text(item.get("createdAt")),
+        "updated_at": utc_text(item.get("updatedAt")),
+        "analyzed_at": utc_text(item.get("analyzedAt")),
+        "error": item.get("error"),
+    }

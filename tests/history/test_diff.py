@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from history.diff import changes, regressions
 from history.runs import run_view
-from tests.builders import DENIED, analyzer, covered, finding, make_document, region_scan
+from tests.builders import (
+    DENIED,
+    analyzer,
+    changed,
+    covered,
+    finding,
+    make_document,
+    region_scan,
+)
 
 
 def view(regions, **kwargs):
@@ -40,7 +46,7 @@ def test_findings_matched_on_region_and_id():
 def test_a_closed_finding_says_how_it_ended_when_that_was_collected():
     old = keep(2)
     before = view([covered("us-east-1", old)], finding_statuses=("ACTIVE", "RESOLVED"))
-    after = view([covered("us-east-1", [old[0], replace(old[1], status="RESOLVED")])],
+    after = view([covered("us-east-1", [old[0], changed(old[1], status="RESOLVED")])],
                  finding_statuses=("ACTIVE", "RESOLVED"))
     closed = changes(after, before, "history")["findings_closed"]
     assert [(f["resource"], f["status_now"]) for f in closed] == [
@@ -50,14 +56,14 @@ def test_a_closed_finding_says_how_it_ended_when_that_was_collected():
 def test_a_recreated_analyzer_is_matched_on_what_findings_grant_not_on_ids():
     old = keep(4)
     recreated = analyzer(name="org-2")
-    renamed = [replace(f, id=f"11111111-0000-4000-8000-{i:012d}", analyzer_arn=recreated.arn)
+    renamed = [changed(f, id=f"11111111-0000-4000-8000-{i:012d}", analyzer_arn=recreated.arn)
                for i, f in enumerate(old)]
     before = view([covered("us-east-1", old)])
     after = view([region_scan("us-east-1", [recreated], renamed)])
     result = changes(after, before, "history")
     assert result["counts"]["findings_new"] == 0 and result["counts"]["findings_closed"] == 0
     # The same ids under the same analyzer would have been all new and all closed.
-    same_analyzer = view([covered("us-east-1", [replace(f, analyzer_arn=old[0].analyzer_arn)
+    same_analyzer = view([covered("us-east-1", [changed(f, analyzer_arn=old[0]["analyzer_arn"])
                                                  for f in renamed])])
     flooded = changes(same_analyzer, before, "history")["counts"]
     assert (flooded["findings_new"], flooded["findings_closed"]) == (4, 4)

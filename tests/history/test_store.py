@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
-from dataclasses import replace
 
 import pytest
 
 from history.runs import run_view
 from history.store import HistoryError, HistoryStore
-from tests.builders import DENIED, covered, finding, make_document, region_scan
+from tests.builders import DENIED, changed, covered, finding, make_document, region_scan
 
 ORG, ACCOUNT = "o-abcdef1234", "222222222222"
 
@@ -49,9 +48,9 @@ def test_an_unchanged_run_adds_no_finding_rows(tmp_path):
         for week in range(5):
             store.record(document(f"run-{week}", f"2026-11-{week + 1:02d}T00:00:00Z",
                                   stable(50)))
-        changed = stable(50)
-        changed[0] = replace(changed[0], status="ARCHIVED")
-        store.record(document("run-5", "2026-11-06T00:00:00Z", changed,
+        edited = stable(50)
+        edited[0] = changed(edited[0], status="ARCHIVED")
+        store.record(document("run-5", "2026-11-06T00:00:00Z", edited,
                               finding_statuses=("ACTIVE", "ARCHIVED")))
     db = sqlite3.connect(path)
     assert db.execute("SELECT count(*) FROM findings").fetchone()[0] == 51  # 50 + 1 changed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -14,7 +13,7 @@ from history.runs import run_view
 from history.store import RunRecord
 from reports import excel
 from reports.console import changes_line, render_console
-from tests.builders import covered, finding, make_document, region_scan
+from tests.builders import T0, covered, finding, make_document, region_scan
 from tests.reports.test_html import SCRIPT, render, squash
 
 HOSTILE = f"arn:aws:s3:::{SCRIPT}\u202e=cmd|' /C calc'!A0"
@@ -78,9 +77,8 @@ def test_the_first_recorded_run_says_so(tmp_path: Path):
 
 def test_the_age_of_findings_and_the_oldest_public_one(tmp_path: Path):
     document = make_document([covered("us-east-1", [
-        replace(f, created_at=f.created_at.replace(year=2025)) if i == 0 else f
-        for i, f in enumerate([finding(is_public=True, resource="old-public"), finding(),
-                               finding(resource_type="AWS::KMS::Key")])])])
+        finding(is_public=True, resource="old-public", created_at=T0.replace(year=2025)),
+        finding(), finding(resource_type="AWS::KMS::Key")])])
     document["finding_age"] = finding_age(document)
     _, page = render(tmp_path, document)
     squashed = squash(page.text())

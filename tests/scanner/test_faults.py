@@ -166,7 +166,7 @@ def test_a_burst_of_throttles_at_the_start_leaves_the_region_at_full_speed(monke
     assert stats["throttles"] == {"us-east-1": 5}
     (region,) = result.regions
     assert region.analyzers_error is None and region.findings_errors == ()
-    assert len({f.id for f in region.findings}) == 2000
+    assert len({f["id"] for f in region.findings}) == 2000
     limiter = factory.limiters["us-east-1"]
     assert limiter.throttles == 5
     assert limiter.rate >= 10  # back to the initial rate at least, not collapsed
