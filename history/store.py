@@ -27,7 +27,15 @@ from typing import Any
 
 from document.schema import ScanDocument
 
-from .runs import FindingView, GapView, RegionView, RunView, fingerprint_of, run_view
+from .runs import (
+    FindingView,
+    GapView,
+    RegionView,
+    RunView,
+    canonical,
+    fingerprint_of,
+    run_view,
+)
 
 STORE_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000  # an overlapping run records first; this one waits its turn
@@ -97,8 +105,10 @@ CREATE TABLE IF NOT EXISTS findings (
     status TEXT NOT NULL,
     created_at TEXT,
     updated_at TEXT,
-    fingerprint BLOB NOT NULL,
-    UNIQUE (series, digest));
+    fingerprint BLOB NOT NULL);
+-- One row per (series, digest): kept so by the writer, which reads the series' digests
+-- inside its IMMEDIATE transaction (a unique index on random digests cost a second a run).
+CREATE INDEX IF NOT EXISTS findings_by_series ON findings (series);
 CREATE TABLE IF NOT EXISTS sightings (
     finding INTEGER NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
     first_seq INTEGER NOT NULL,
@@ -136,8 +146,7 @@ class RunRecord:
 def _digest(finding: FindingView) -> bytes:
     """What makes two sightings the same stored finding: the state the history keeps (a
     finding whose grant changes gets a new updatedAt from Access Analyzer)."""
-    text = "\x1f".join(map(repr, finding.state))
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return hashlib.blake2b(canonical(finding.state), digest_size=16).digest()
 
 
 def _now() -> str:
@@ -157,6 +166,9 @@ class HistoryStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # A run inserts its new findings' digests into a unique index at random places:
+            # a larger page cache keeps that index in memory (64 MiB at most).
+            self._db.execute("PRAGMA cache_size = -65536")
             self._db.executescript(_SCHEMA)  # idempotent; each statement its own transaction
             with self._write():
                 row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -191,9 +203,11 @@ class HistoryStore:
         self._db.execute("COMMIT")
 
     # -- recording ---------------------------------------------------------------------------
-    def record(self, document: ScanDocument, source: str = "scan") -> RunRecord:
-        """Record a run (a no-op for a run id already recorded); returns its record."""
-        view = run_view(document)
+    def record(self, document: ScanDocument, source: str = "scan",
+               view: RunView | None = None) -> RunRecord:
+        """Record a run (a no-op for a run id already recorded); returns its record.
+        `view`: the document's run_view, when the caller has it already."""
+        view = view or run_view(document)
         try:
             with self._write():
                 existing = self._record_of(view.run_id)
@@ -254,18 +268,19 @@ class HistoryStore:
         known = dict(self._db.execute("SELECT digest, id FROM findings WHERE series = ?",
                                       (series,)))
         digests = [_digest(f) for f in findings]
-        new = [(series, d, f.region, f.analyzer_arn, f.id, f.resource_type, f.resource,
-                f.owner_account, f.is_public, f.error, f.status, f.created_at, f.updated_at,
-                fingerprint_of(f))
-               for d, f in zip(digests, findings, strict=True) if d not in known]
+        next_id = self._db.execute("SELECT coalesce(max(id), 0) + 1 FROM findings").fetchone()[0]
+        new = []
+        for digest, finding in zip(digests, findings, strict=True):
+            if digest not in known:
+                known[digest] = next_id
+                new.append((next_id, series, digest, *finding.state, fingerprint_of(finding)))
+                next_id += 1
         if new:
             self._db.executemany(
-                "INSERT OR IGNORE INTO findings (series, digest, region, analyzer_arn, "
-                "finding_id, resource_type, resource, owner_account, is_public, error, status, "
-                "created_at, updated_at, fingerprint) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new)
-            known = dict(self._db.execute("SELECT digest, id FROM findings WHERE series = ?",
-                                          (series,)))
+                "INSERT INTO findings (id, series, digest, region, analyzer_arn, finding_id, "
+                "resource_type, resource, owner_account, is_public, error, status, created_at, "
+                "updated_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                new)
         seen = {known[d] for d in digests}
         # Open spans (last_seq NULL) were seen by the previous run of the series: a finding
         # seen again needs no write at all; one gone closes its span; one new opens one.

@@ -17,7 +17,7 @@ from typing import Any
 from document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
 
 from .diff import changes
-from .runs import run_id_of, run_view
+from .runs import RunView, run_id_of, run_view
 from .store import HistoryError, HistoryStore, RunRecord
 
 log = logging.getLogger("aa_scan")
@@ -58,7 +58,19 @@ def _baseline_file(path: Path, document: ScanDocument) -> ScanDocument:
     return baseline
 
 
-def prepare(document: ScanDocument, settings: HistorySettings) -> ScanDocument:
+@dataclass(frozen=True)
+class Prepared:
+    """A document with its place in the audit trail, ready to be written, then recorded."""
+
+    document: ScanDocument
+    view: RunView  # the run as the history records it (built once, used twice)
+    settings: HistorySettings
+
+    def record(self, source: str = "scan") -> None:
+        record(self.document, self.settings, source, self.view)
+
+
+def prepare(document: ScanDocument, settings: HistorySettings) -> Prepared:
     """The document with `changes`, `trend` and `finding_age` (what can be known)."""
     from .analysis import finding_age, trend  # pandas: only where these tables are made
 
@@ -91,16 +103,17 @@ def prepare(document: ScanDocument, settings: HistorySettings) -> ScanDocument:
     age = finding_age(document)
     if age is not None:
         enriched["finding_age"] = age
-    return enriched  # type: ignore[return-value]
+    return Prepared(enriched, current, settings)  # type: ignore[arg-type]
 
 
-def record(document: ScanDocument, settings: HistorySettings, source: str = "scan") -> None:
+def record(document: ScanDocument, settings: HistorySettings, source: str = "scan",
+           view: RunView | None = None) -> None:
     """Store the run (and prune); a history that cannot be written is a warning."""
     if settings.path is None:
         return
     try:
         with HistoryStore(settings.path) as store:
-            store.record(document, source)
+            store.record(document, source, view)
             if settings.keep is not None:
                 store.prune(settings.keep)
     except HistoryError as exc:

@@ -296,8 +296,10 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         directory = output_directory(options, started)
         document, interrupted = _scan(options, signals)
         refused: ScanError | None = None
+        prepared = None
         try:
-            document = prepare(document, trail)
+            prepared = prepare(document, trail)
+            document = prepared.document
         except BaselineError as exc:  # the scan is kept: reports first, then the refusal
             refused = ConfigError(str(exc))
         formats = (OutputFormat.JSON,) if interrupted else options.formats
@@ -305,7 +307,10 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         sys.stdout.write(render_console(document))
         sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
         sys.stdout.flush()
-        record(document, trail)
+        if prepared is not None:
+            prepared.record()
+        else:
+            record(document, trail)
         if refused is not None:
             raise refused
         if options.notify_sns and not interrupted:
@@ -341,7 +346,7 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
     document = _load(args.from_json)
     if options.baseline is not None:
         try:
-            document = prepare(document, replace(trail, path=None))
+            document = prepare(document, replace(trail, path=None)).document
         except BaselineError as exc:
             raise ConfigError(str(exc)) from None
     directory = output_directory(options, started)
