@@ -144,3 +144,15 @@ def test_a_corrupt_or_newer_history_is_a_clear_error(tmp_path):
     with pytest.raises(HistoryError):
         HistoryStore(tmp_path / "file" / "h.sqlite") if (tmp_path / "file").write_text("x") \
             else None
+
+
+def test_history_imports_neither_the_scanner_nor_the_reports():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, history.store, history.diff, history.trail, history.analysis; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('scanner', 'reports')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   cwd=Path(__file__).resolve().parents[2])
