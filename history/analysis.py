@@ -47,9 +47,9 @@ def _plain(value: Any) -> Any:
 
 
 def _days(frame: pd.DataFrame, start: str, end: str | pd.Timestamp) -> pd.Series:
-    begin = pd.to_datetime(frame[start], utc=True, errors="coerce")
-    finish = (pd.to_datetime(frame[end], utc=True, errors="coerce") if isinstance(end, str)
-              else end)
+    begin = pd.to_datetime(frame[start], utc=True, errors="coerce", format="ISO8601")
+    finish = (pd.to_datetime(frame[end], utc=True, errors="coerce", format="ISO8601")
+              if isinstance(end, str) else end)
     return (finish - begin).dt.total_seconds() / 86400
 
 
@@ -60,9 +60,11 @@ def finding_age(document: ScanDocument) -> dict[str, Any] | None:
     if document["summary"]["coverage_only"] or not findings:
         return None
     as_of = pd.Timestamp(document["started_at"])
-    frame = pd.DataFrame(findings, columns=["region", "id", "resource_type", "resource",
-                                            "is_public", "error", "status", "created_at",
-                                            "updated_at"])
+    # Column by column: a frame built from 100,000 dicts row by row takes several times as
+    # long.
+    columns = ("region", "id", "resource_type", "resource", "is_public", "error", "status",
+               "created_at", "updated_at")
+    frame = pd.DataFrame({c: [f[c] for f in findings] for c in columns})  # type: ignore[literal-required]
     active = frame[frame["status"] == "ACTIVE"].copy()
     active["age"] = _days(active, "created_at", as_of)
     active["bucket"] = pd.cut(active["age"], _EDGES, right=False, labels=list(AGE_BUCKETS))

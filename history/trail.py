@@ -63,7 +63,7 @@ class Prepared:
     """A document with its place in the audit trail, ready to be written, then recorded."""
 
     document: ScanDocument
-    view: RunView  # the run as the history records it (built once, used twice)
+    view: RunView | None  # the run as the history records it (built once, used twice)
     settings: HistorySettings
 
     def record(self, source: str = "scan") -> None:
@@ -76,7 +76,8 @@ def prepare(document: ScanDocument, settings: HistorySettings) -> Prepared:
 
     enriched: dict[str, Any] = dict(document)
     enriched["run_id"] = run_id_of(document)
-    current = run_view(document)
+    compared = settings.path is not None or settings.baseline is not None
+    current = run_view(document) if compared else None
     earlier: list[RunRecord] = []
     baseline_view, source = None, "history"
     if settings.baseline is not None:
@@ -87,14 +88,14 @@ def prepare(document: ScanDocument, settings: HistorySettings) -> Prepared:
                 organization = document["organization"]["id"]
                 account = document["identity"]["account_id"]
                 earlier = [r for r in store.runs(organization, account)
-                           if r.run_id != current.run_id]
+                           if r.run_id != enriched["run_id"]]
                 if baseline_view is None:
                     chosen = store.baseline(organization, account, document["started_at"],
-                                            exclude_run=current.run_id)
+                                            exclude_run=enriched["run_id"])
                     baseline_view = store.load(chosen.run_id) if chosen else None
         except HistoryError as exc:
             log.warning("history not used: %s", exc)
-    if settings.path is not None or settings.baseline is not None:
+    if current is not None:
         # Without a history and without a baseline file, nothing was compared: no block
         # (a null baseline would claim this is the first recorded run).
         enriched["changes"] = changes(current, baseline_view, source)
