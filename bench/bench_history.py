@@ -88,13 +88,17 @@ def main() -> int:
     with HistoryStore(path) as store:
         _, results["record_first_seconds"] = timed(store.record, first)
     results["size_after_first_bytes"] = size(path)
-    unchanged = dict(first, run_id="unchanged", started_at="2026-01-05T06:00:00Z")
+    # Five runs whose findings did not change, then gone again (they would skew the rest).
+    unchanged = [dict(first, run_id=f"unchanged-{i}", started_at=f"2026-01-05T0{i + 1}:00:00Z")
+                 for i in range(5)]
     with HistoryStore(path) as store:
-        _, results["record_unchanged_seconds"] = timed(store.record, unchanged)
         store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    results["growth_per_unchanged_run_bytes"] = size(path) - results["size_after_first_bytes"]
-    with HistoryStore(path) as store:
-        store._db.execute("DELETE FROM runs WHERE run_id = 'unchanged'")
+        before = size(path)
+        seconds = [timed(store.record, doc)[1] for doc in unchanged]
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        results["record_unchanged_seconds"] = sorted(seconds)[2]
+        results["growth_per_unchanged_run_bytes"] = (size(path) - before) / len(unchanged)
+        store._db.execute("DELETE FROM runs WHERE run_id LIKE 'unchanged-%'")
 
     record_seconds = []
     for week in range(1, runs):
@@ -130,8 +134,9 @@ def main() -> int:
         ("record a first run", f"{results['record_first_seconds']:.2f} s"),
         ("record a run with 1% churn (median)",
          f"{results['record_changed_seconds_median']:.2f} s"),
-        ("growth per unchanged run", f"{results['growth_per_unchanged_run_bytes'] / 1024:.1f} KiB"
-         f" (recorded in {results['record_unchanged_seconds']:.2f} s)"),
+        ("growth per unchanged run (mean of 5)",
+         f"{results['growth_per_unchanged_run_bytes'] / 1024:.1f} KiB"
+         f" (recorded in {results['record_unchanged_seconds']:.2f} s, median)"),
         ("diff of two consecutive runs", f"{results['diff_seconds']:.2f} s  (target <= 2 s): "
          f"{results['diff_counts']}"),
         (f"trend over {runs} runs", f"{results['trend_seconds']:.3f} s  (target <= 2 s)"),
