@@ -97,8 +97,9 @@ def sign_manifest(kms: KMSClient, key_id: str, directory: Path) -> tuple[Path, S
     spec = str(public.get("KeySpec") or public.get("CustomerMasterKeySpec") or "unknown")
     usage = public.get("KeyUsage")
     if usage != "SIGN_VERIFY":
-        raise SigningError(f"KMS key {key_id} has key usage {usage}: signing needs an "
-                           "asymmetric key with key usage SIGN_VERIFY (ECC_NIST_P256 or RSA)")
+        raise SigningError(f"KMS key {key_id} cannot sign (key spec {spec}, key usage "
+                           f"{usage or 'not given'}): use an asymmetric key with key usage "
+                           "SIGN_VERIFY (ECC_NIST_P256 or RSA)")
     algorithm = algorithm_for(spec)
     offered = public.get("SigningAlgorithms") or []
     if algorithm is None or (offered and algorithm not in offered):
