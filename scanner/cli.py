@@ -5,6 +5,10 @@ Exit codes: 0 compliant and complete; 1 gaps (or findings, per --fail-on); 2 usa
 configuration, credentials or output error (nothing scanned); 3 incomplete (some region or
 call could not be assessed; the reports say so); 4 internal error; 128+N interrupted by
 signal N (130 Ctrl-C, 143 SIGTERM), with what was collected saved to scan.json.
+
+`aa-scan verify DIR` (argv[0] == "verify"; every other command line is parsed exactly as
+before) checks a run folder against its manifest.json: 0 intact, 1 tampered, 2 a folder or
+manifest it cannot read.
 """
 
 from __future__ import annotations
