@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,10 @@ from .signature import (
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
+
+# What kms:Verify can be asked about: a key ARN (its region says where to ask).
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2,}(-[a-z]+)+-\d{1,2}:\d{12}:"
+                     r"key/[A-Za-z0-9-]{1,128}$")
 
 
 @dataclass
@@ -161,8 +166,10 @@ def verify_folder(directory: Path, *, public_key: str | None = None,
     if wrong_key is not None:
         result.problems.append(f"SIGNATURE {SIGNATURE_NAME}: {wrong_key}")
     if online is not None:
-        problem = check_online(online(record["key_arn"]), record, data)
         how = "checked by kms:Verify"
+        problem = (check_online(online(record["key_arn"]), record, data)
+                   if KEY_ARN.match(record["key_arn"])
+                   else "its key ARN is not a KMS key ARN, so kms:Verify cannot be asked")
     else:
         problem = check_offline(record, data)
         how = ("checked offline with the public key in the file"

@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prove, region by region, that an AWS Organization is covered by IAM "
                     "Access Analyzer, and write gap reports (HTML, Excel, JSON).",
         epilog="Exit codes: 0 compliant, 1 gaps (per --fail-on), 2 usage/config/credentials "
-               "error, 3 incomplete scan, 4 internal error, 130/143 interrupted.")
+               "error, 3 incomplete scan, 4 internal error, 130/143 interrupted. "
+               "'aa-scan verify DIR' checks a run folder against its manifest.json "
+               "(aa-scan verify --help).")
     parser.add_argument("--config", type=Path, help="configuration file "
                         "(default: config/regions.yaml if it exists)")
     parser.add_argument("--regions", help="comma-separated regions to scan, or 'all' "

@@ -238,6 +238,16 @@ def test_a_signature_by_another_key_is_tampered(signed, capsys):
                         f"key {key}")
 
 
+def test_a_signature_naming_no_kms_key_is_tampered_not_a_crash(signed, capsys):
+    _world, _key, directory = signed
+    rewrite_signature(directory, key_arn="arn:aws:kms:../../evil\x1b[31m")
+    code, lines, err = verify(capsys, directory, "--online")
+    assert code == 1, err
+    assert lines[0] == ("SIGNATURE manifest.json.sig: its key ARN is not a KMS key ARN, so "
+                        "kms:Verify cannot be asked (key arn:aws:kms:../../evil[U+001B][31m, "
+                        "ECDSA_SHA_256)")
+
+
 def test_a_manifest_changed_after_signing_or_a_signature_removed_is_tampered(signed, capsys):
     _world, _key, directory = signed
     manifest = directory / "manifest.json"
