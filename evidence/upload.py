@@ -62,14 +62,16 @@ def parse_destination(uri: str) -> Destination:
     return Destination(match.group("bucket"), f"{prefix}/" if prefix else "")
 
 
-def pack_files(directory: Path) -> list[str]:
-    """What is uploaded: the manifest's artifacts, the manifest and, if any, the signature.
-    A file in the folder the manifest does not name is not part of the pack."""
+def pack_files(directory: Path) -> dict[str, tuple[int, str] | None]:
+    """What is uploaded, in order: the manifest's artifacts with the size and SHA-256 it
+    records, then the manifest and, if any, the signature (None: nothing recorded). A file
+    in the folder the manifest does not name is not part of the pack."""
     manifest, _ = read_manifest(directory)
-    names = [entry["path"] for entry in manifest["artifacts"]]
-    names.append(MANIFEST_NAME)
+    names: dict[str, tuple[int, str] | None] = {
+        entry["path"]: (entry["bytes"], entry["sha256"]) for entry in manifest["artifacts"]}
+    names[MANIFEST_NAME] = None
     if (directory / SIGNATURE_NAME).is_file():
-        names.append(SIGNATURE_NAME)
+        names[SIGNATURE_NAME] = None
     return names
 
 
@@ -82,16 +84,10 @@ def _error(exc: Exception) -> str:
     return str(exc)
 
 
-def _expected_sha(directory: Path) -> dict[str, tuple[int, str]]:
-    manifest, _ = read_manifest(directory)
-    return {e["path"]: (e["bytes"], e["sha256"]) for e in manifest["artifacts"]}
-
-
 def upload_folder(s3: S3Client, directory: Path, destination: Destination,
                   kms_key: str | None = None) -> list[str]:
     """Copy the pack to S3 and check every object; the URIs of the objects, in order."""
     names = pack_files(directory)
-    recorded = _expected_sha(directory)
     run = directory.resolve().name
     encryption = "aws:kms" if kms_key else "AES256"
     uploaded: list[str] = []
@@ -102,14 +98,14 @@ def upload_folder(s3: S3Client, directory: Path, destination: Destination,
             f"{len(uploaded)} of {len(names)} object(s): {why}; the local folder "
             f"{directory} is intact")
 
-    for name in names:
+    for name, recorded in names.items():
         path = directory / name
         key = destination.key(run, name)
         try:
             size, sha = file_digest(path)
         except OSError as exc:
             raise fail(name, f"cannot read {name}: {_error(exc)}") from None
-        if name in recorded and recorded[name] != (size, sha):
+        if recorded is not None and recorded != (size, sha):
             raise fail(name, f"{name} changed after {MANIFEST_NAME} was written")
         checksum = base64.b64encode(bytes.fromhex(sha)).decode("ascii")
         extra: dict[str, Any] = {"ServerSideEncryption": encryption}

@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from document.rules import one_line
 from document.schema import TOOL_NAME, ScanDocument
 from history.diff import regressions
 from history.trail import BaselineError, HistorySettings, prepare, record
@@ -429,7 +430,8 @@ def _sign(options: Options, directory: Path, aws: _Aws) -> None:
     assert options.sign_kms_key is not None
     kms = kms_client(aws.session(), options, options.sign_kms_key)
     path, record = sign_manifest(kms, options.sign_kms_key, directory)
-    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {record['key_arn']})\n")
+    # The key ARN is KMS's answer: shown on one line, whatever it holds.
+    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {one_line(record['key_arn'])})\n")
     sys.stdout.flush()
 
 

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 import scanner.aws
 from evidence.signature import pem
+from evidence.upload import UploadError, _mismatch, parse_destination, upload_folder
 from scanner.cli import main
 
 from .conftest import env_world
@@ -367,3 +368,44 @@ def test_bad_evidence_flags_are_one_line_and_exit_2(monkeypatch, run_scan, args,
     assert not called  # refused before anything was scanned
     errors = [line for line in run.err.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and message in errors[0], run.err
+
+
+def test_a_file_changed_after_the_manifest_is_not_uploaded(monkeypatch, run_scan):
+    with env_world(monkeypatch, analyzers=ANALYZERS) as world:
+        run = run_scan(formats=ALL)
+        s3 = world.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        (run.directory / "report.xlsx").write_bytes(b"not the workbook aa-scan wrote")
+        with pytest.raises(UploadError, match=r"failed after 1 of 4 object\(s\): report.xlsx "
+                                              r"changed after manifest.json was written"):
+            upload_folder(s3, run.directory, parse_destination(f"s3://{BUCKET}"))
+        listed = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    assert listed == [f"{run.directory.name}/report.html"]
+
+
+@pytest.mark.parametrize("head, problem", [
+    ({"ContentLength": 9, "ChecksumSHA256": "abc=", "ServerSideEncryption": "AES256"},
+     "S3 holds 9 bytes, 10 were sent"),
+    ({"ContentLength": 10, "ServerSideEncryption": "AES256"},
+     "S3 returned no SHA-256 checksum for the object"),
+    ({"ContentLength": 10, "ChecksumSHA256": "xyz=", "ServerSideEncryption": "AES256"},
+     "S3's SHA-256 checksum xyz= is not abc=, the file's"),
+    ({"ContentLength": 10, "ChecksumSHA256": "abc=", "ServerSideEncryption": "aws:kms"},
+     "the object is encrypted with aws:kms, not AES256"),
+    ({"ContentLength": 10, "ChecksumSHA256": "abc=", "ServerSideEncryption": "AES256"}, None),
+])
+def test_an_object_that_is_not_what_was_sent_is_named(head, problem):
+    assert _mismatch(head, 10, "abc=", "AES256") == problem
+
+
+@pytest.mark.parametrize("uri, bucket, prefix", [
+    ("s3://aa-scan-evidence", "aa-scan-evidence", ""),
+    ("s3://aa-scan-evidence/", "aa-scan-evidence", ""),
+    ("s3://aa-scan-evidence/audits", "aa-scan-evidence", "audits/"),
+    ("s3://aa-scan-evidence//audits/2026/", "aa-scan-evidence", "audits/2026/"),
+])
+def test_s3_locations(uri, bucket, prefix):
+    destination = parse_destination(uri)
+    assert (destination.bucket, destination.prefix) == (bucket, prefix)
+    assert destination.uri(destination.key("run", "scan.json")) == \
+        f"s3://{bucket}/{prefix}run/scan.json"
