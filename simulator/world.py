@@ -199,6 +199,10 @@ class World:
             server = self._server
 
             def close_all() -> None:  # runs in the server's own loop, which ends when all
+                # A request still finishing wakes the loop by writing to the trigger's pipe:
+                # once the pipe is closed its descriptor may belong to another file (the
+                # next world's, a report being written), so later wake-ups write nothing.
+                server.trigger._physical_pull = lambda: None
                 for channel in list(server._map.values()):  # its sockets are closed
                     channel.close()
 
