@@ -18,7 +18,6 @@ TOOL_NAME = "aa-scan"
 FILE_NAME = "scan.json"
 
 
-
 class DocumentError(ValueError):
     """A file that is not a readable scan document (missing, corrupt, invalid, too new)."""
 
@@ -133,6 +132,16 @@ class Finding(TypedDict):
     error: str | None
 
 
+class ControlRef(TypedDict):
+    """A control of a published framework that a gap or the verdict is evidence for (the
+    mapping and its sources: evidence/controls.json)."""
+
+    framework: str
+    version: str | None  # None: the framework does not version its controls
+    id: str
+    title: str
+
+
 class Gap(TypedDict):
     scope: str  # organization or region
     region: str | None
@@ -142,6 +151,10 @@ class Gap(TypedDict):
     detail: str
     remediation: str
     remediation_note: str
+    # Added after version 1: the controls this gap bears on: evidence against them, or, for a
+    # gap about where the scan ran, what kept them from being assessed ([]: none of them
+    # requires what it is about, e.g. an unused-access analyzer the configuration asks for).
+    controls: NotRequired[list[ControlRef]]
 
 
 class Baseline(TypedDict):
@@ -255,6 +268,8 @@ class Summary(TypedDict):
     # Added after version 1: active findings Access Analyzer could not analyze (neither
     # public nor cross-account); None when not collected.
     error_findings: NotRequired[int | None]
+    # Added after version 1: the controls the verdict is evidence for.
+    controls: NotRequired[list[ControlRef]]
 
 
 class ScanDocument(TypedDict):
@@ -277,6 +292,9 @@ class ScanDocument(TypedDict):
     changes: NotRequired[Changes]
     trend: NotRequired[list[TrendPoint]]
     finding_age: NotRequired[FindingAge]
+    # Added after version 1: logical API calls per operation name ("ListFindings": 12), the
+    # query the evidence answers; botocore's retries of a call are not counted again.
+    api_calls: NotRequired[dict[str, int]]
 
 
 @cache

@@ -32,6 +32,8 @@ from openpyxl.utils import get_column_letter
 
 from document.rules import UNSAFE, reveal, type_label
 from document.schema import ScanDocument
+from evidence.controls import assess
+from evidence.scope import completeness, configuration_sha256, scope
 
 from . import tables
 from .console import changes_line
@@ -420,7 +422,8 @@ SUMMARY = Table("Summary", [Column("Section", 18), Column("Item", 40), Column("V
 GAPS = Table("Gaps", [Column("Kind", 10), Column("Scope", 14), Column("Region", 16),
                       Column("Severity", 10), Column("Code", 22), Column("Title", 40),
                       Column("Detail", 50), Column("Remediation", 60),
-                      Column("Where and when to run it", 45)], fit_width=True)
+                      Column("Where and when to run it", 45), Column("Controls", 40)],
+            fit_width=True)
 REGIONS = Table("Regions", [
     Column("Region", 16), Column("Status", 14), Column("Reason", 22), Column("Detail", 40),
     Column("Opt-in status", 21), Column("Analyzers", 36), Column("Findings scope", 16),
@@ -584,6 +587,8 @@ def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
         yield ["Verdict", "Incomplete because", reason]
     yield ["Verdict", "Interrupted", summary["interrupted"]]
     yield ["Verdict", "Coverage only (no findings)", summary["coverage_only"]]
+    yield from scope_rows(document)
+    yield from control_rows(document)
 
     admins = org["delegated_administrators"]
     accounts = org["accounts"]
@@ -647,6 +652,50 @@ def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
     yield ["Gaps", "Failed calls (Errors sheet)", len(tables.errors(document))]
 
 
+def _regions_text(regions: Sequence[str]) -> str:
+    return ", ".join(regions) or "none"
+
+
+def scope_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    """The scope statement, as report.html opens with it (evidence.scope)."""
+    found = scope(document)
+    done = completeness(document)
+    accounts = found["accounts"]
+    yield ["Scope", "Population: accounts in the organization",
+           "unknown (the account list could not be read)" if accounts is None else accounts]
+    yield ["Scope", "Regions enabled", len(found["regions_enabled"])]
+    yield ["Scope", "Regions called", _regions_text(found["regions_scanned"])]
+    yield ["Scope", "Regions not enabled", _regions_text(found["regions_not_enabled"])]
+    excluded = found["regions_excluded"]
+    yield ["Scope", "Regions excluded", "; ".join(f"{r}: {why or 'no reason given'}"
+                                                  for r, why in excluded.items()) or "none"]
+    calls = done["api_calls"]
+    if calls is None:
+        yield ["Scope", "Query (API calls)", "not recorded: the scan document predates "
+               "per-operation call counts"]
+    else:
+        yield ["Scope", "Query (API calls)", sum(calls.values())]
+        for operation, number in calls.items():
+            yield ["Scope", f"API calls: {operation}", number]
+    yield ["Scope", "Parameters", "the effective configuration (Configuration rows below)"]
+    yield ["Scope", "Configuration SHA-256", configuration_sha256(document["configuration"])]
+    yield ["Scope", "Completeness", "complete" if done["complete"] else
+           "incomplete: " + "; ".join(done["reasons"])]
+
+
+def control_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    answers = assess(document)
+    if answers is None:
+        yield ["Controls", "Controls", "not mapped: the scan document predates the mapping"]
+        return
+    tones = {"ok": "COVERED", "bad": "GAP", "warn": "ERROR"}
+    for answer in answers:
+        versions = f" v{answer['versions']}" if answer["versions"] else ""
+        yield ["Controls", f"{answer['framework']}{versions} {answer['id']}",
+               Styled(f"{answer['status']}: {answer['title']}",
+                      _status_style(tones.get(answer["tone"])))]
+
+
 def gap_rows(document: ScanDocument) -> Iterator[list[Any]]:
     for kind, gaps in (("Gap", document["gaps"]), ("Advisory", document["advisories"])):
         for gap in gaps:
@@ -654,7 +703,19 @@ def gap_rows(document: ScanDocument) -> Iterator[list[Any]]:
             yield [Styled(kind, _status_style("GAP") if kind == "Gap" else _status_style("INFO")),
                    gap["scope"], gap["region"], Styled(severity, _status_style(severity)),
                    gap["code"], gap["title"], gap["detail"], gap["remediation"],
-                   gap["remediation_note"] or None]
+                   gap["remediation_note"] or None, _controls_text(gap.get("controls"))]
+
+
+def _controls_text(controls: Sequence[Mapping[str, Any]] | None) -> str | None:
+    """"CIS AWS Foundations Benchmark 1.20 (1.4.0, 2.0.0); AWS Security Hub IAM.28"."""
+    if not controls:
+        return None
+    versions: dict[str, list[str]] = {}
+    for control in controls:
+        cited = versions.setdefault(f"{control['framework']} {control['id']}", [])
+        if control["version"]:
+            cited.append(str(control["version"]))
+    return "; ".join(f"{name} ({', '.join(v)})" if v else name for name, v in versions.items())
 
 
 def _analyzer_text(analyzer: Mapping[str, Any]) -> str:

@@ -20,6 +20,8 @@ from markupsafe import Markup
 
 from document.rules import GapCode, reveal, type_label
 from document.schema import Gap, ScanDocument
+from evidence.controls import assess
+from evidence.scope import completeness, configuration_sha256, scope
 
 from .files import write_atomic
 from .tables import (
@@ -198,6 +200,37 @@ def _figures(document: ScanDocument) -> list[dict[str, Any]]:
     ]
 
 
+# The settings the scope statement names; every one is under Configuration.
+SCOPE_PARAMETERS = ("regions", "coverage_types", "finding_statuses", "coverage_only", "fail_on",
+                    "role_arn", "home_region")
+
+
+def _scope(document: ScanDocument) -> dict[str, Any]:
+    """The first page's scope statement: population, query, parameters, completeness."""
+    found = scope(document)
+    done = completeness(document)
+    calls = done["api_calls"]
+    configuration = document["configuration"]
+    return {
+        "organization": document["organization"]["id"] or "unknown",
+        "accounts": found["accounts"],
+        "enabled": found["regions_enabled"],
+        "scanned": found["regions_scanned"],
+        "not_enabled": found["regions_not_enabled"],
+        "excluded": [{"region": r, "reason": why} for r, why in
+                     found["regions_excluded"].items()],
+        "calls": None if calls is None else [{"operation": op, "count": n}
+                                             for op, n in calls.items()],
+        "calls_total": sum(calls.values()) if calls else 0,
+        "parameters": [{"key": key, "value": setting(configuration[key])}
+                       for key in SCOPE_PARAMETERS if key in configuration],
+        "settings": len(configuration),
+        "configuration_sha256": configuration_sha256(configuration),
+        "complete": done["complete"],
+        "reasons": done["reasons"],
+    }
+
+
 def _scan(document: ScanDocument) -> dict[str, Any]:
     org = document["organization"]
     identity = document["identity"]
@@ -222,7 +255,9 @@ def _scan(document: ScanDocument) -> dict[str, Any]:
 def _gap(gap: Gap) -> dict[str, Any]:
     severity = gap["severity"]
     region = gap["region"]
-    return {"severity": severity,
+    controls = gap.get("controls", [])
+    cited = list(dict.fromkeys(f"{c['framework']} {c['id']}" for c in controls))
+    return {"severity": severity, "controls": cited,
             "severity_class": severity.lower() if severity in SEVERITY_ORDER else "info",
             "title": gap["title"], "detail": gap["detail"], "code": gap["code"],
             "where": f"Region {region}" if region else "Organization",
@@ -573,6 +608,8 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
     return {
         "verdict": _verdict(document),
         "figures": _figures(document),
+        "scope": _scope(document),
+        "controls": assess(document),
         "changes": _changes(document),
         "trend": _trend(document),
         "ages": _ages(document),

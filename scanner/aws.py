@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
+from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
 from functools import cache
@@ -36,7 +38,9 @@ if TYPE_CHECKING:  # typed clients (boto3-stubs, a development dependency)
     from mypy_boto3_accessanalyzer import AccessAnalyzerClient
     from mypy_boto3_account import AccountClient
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sts import STSClient
 
@@ -150,12 +154,40 @@ def _botocore_session(profile: str | None) -> botocore.session.Session:
     return session
 
 
-def make_session(options: Options) -> boto3.Session:
-    """The session the scan runs with: profile, then the role to assume, if any."""
+class CallCounter:
+    """Logical API calls per operation name, for the scan document and the manifest (the
+    query the evidence answers). Counted on botocore's before-call event, which fires once
+    per call: the retries of a throttled call are attempts of the same call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # worker threads call concurrently
+        self._counts: Counter[str] = Counter()
+
+    def attach(self, session: boto3.Session) -> None:
+        """Count the calls of every client created from `session` from now on (a client
+        copies the session's handlers when it is created)."""
+        session.events.register("before-call", self._count)
+
+    def _count(self, model: Any = None, **_: Any) -> None:
+        name = getattr(model, "name", None)
+        if name:
+            with self._lock:
+                self._counts[str(name)] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+
+def make_session(options: Options, calls: CallCounter | None = None) -> boto3.Session:
+    """The session the scan runs with: profile, then the role to assume, if any. `calls`
+    counts every call made through it (sts:AssumeRole included)."""
     aws = options.aws
     try:
         session = boto3.Session(botocore_session=_botocore_session(aws.profile),
                                 region_name=aws.home_region)
+        if calls is not None:
+            calls.attach(session)
         if session.get_credentials() is None:
             raise CredentialsError(
                 "no AWS credentials found: set AWS_PROFILE or --profile, or the "
@@ -190,6 +222,8 @@ def make_session(options: Options) -> boto3.Session:
                             aws_secret_access_key=credentials["SecretAccessKey"],
                             aws_session_token=credentials["SessionToken"],
                             region_name=session.region_name or aws.home_region)
+    if calls is not None:
+        calls.attach(assumed)
     _redact(assumed)
     return assumed
 
@@ -274,6 +308,20 @@ def sns_client(session: boto3.Session, options: Options, topic_arn: str) -> SNSC
     """A client for the topic's own region (the fourth field of its ARN)."""
     region = topic_arn.split(":")[3]
     return session.client("sns", region_name=region, config=client_config(options, 2))
+
+
+def kms_client(session: boto3.Session, options: Options, key_id: str) -> KMSClient:
+    """A client for the key's region: the fourth field of a key or alias ARN, else the home
+    region (a key id or alias name is looked up there)."""
+    region = key_id.split(":")[3] if key_id.startswith("arn:") else home_region(session,
+                                                                                  options)
+    return session.client("kms", region_name=region, config=client_config(options, 2))
+
+
+def s3_client(session: boto3.Session, options: Options) -> S3Client:
+    """A client for the upload; S3 redirects it to the bucket's own region if need be."""
+    return session.client("s3", region_name=home_region(session, options),
+                          config=client_config(options, 2))
 
 
 def error_from(exc: Exception) -> tuple[str, str]:

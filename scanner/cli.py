@@ -5,6 +5,10 @@ Exit codes: 0 compliant and complete; 1 gaps (or findings, per --fail-on); 2 usa
 configuration, credentials or output error (nothing scanned); 3 incomplete (some region or
 call could not be assessed; the reports say so); 4 internal error; 128+N interrupted by
 signal N (130 Ctrl-C, 143 SIGTERM), with what was collected saved to scan.json.
+
+`aa-scan verify DIR` (argv[0] == "verify"; every other command line is parsed exactly as
+before) checks a run folder against its manifest.json: 0 intact, 1 tampered, 2 a folder or
+manifest it cannot read.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from document.schema import ScanDocument
+from document.rules import one_line
+from document.schema import TOOL_NAME, ScanDocument
 from history.diff import regressions
 from history.trail import BaselineError, HistorySettings, prepare, record
 from reports.console import render_console
@@ -35,13 +40,19 @@ from .config import FailOn, Options, load_options
 from .errors import ConfigError, InputError, Interrupted, OutputError, ScanError
 from .logs import REDACTOR, add_file_log, close_logging, set_level, setup_logging
 
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_kms import KMSClient
+
+    from .aws import CallCounter
+
 log = logging.getLogger("aa_scan")
 EXIT_OK, EXIT_GAPS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"aa-scan: error: {message} (see aa-scan --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prove, region by region, that an AWS Organization is covered by IAM "
                     "Access Analyzer, and write gap reports (HTML, Excel, JSON).",
         epilog="Exit codes: 0 compliant, 1 gaps (per --fail-on), 2 usage/config/credentials "
-               "error, 3 incomplete scan, 4 internal error, 130/143 interrupted.")
+               "error, 3 incomplete scan, 4 internal error, 130/143 interrupted. "
+               "'aa-scan verify DIR' checks a run folder against its manifest.json "
+               "(aa-scan verify --help).")
     parser.add_argument("--config", type=Path, help="configuration file "
                         "(default: config/regions.yaml if it exists)")
     parser.add_argument("--regions", help="comma-separated regions to scan, or 'all' "
@@ -83,13 +96,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline", type=Path, help="compare with this earlier scan.json "
                         "instead of the latest recorded run")
     parser.add_argument("--notify-sns", metavar="TOPIC_ARN", help="publish a short summary to "
-                        "this SNS topic when something changed (the only write to AWS, opt-in)")
+                        "this SNS topic when something changed (opt-in write to AWS)")
+    parser.add_argument("--sign-kms-key", metavar="KEY", help="sign manifest.json with this "
+                        "asymmetric AWS KMS key (ECC_NIST_P256 or RSA; opt-in, kms:Sign): "
+                        "writes manifest.json.sig")
+    parser.add_argument("--upload", metavar="S3_URI", help="copy the finished run folder to "
+                        "s3://BUCKET/PREFIX/ and check every object (opt-in, the last step)")
+    parser.add_argument("--upload-kms-key", metavar="KEY", help="encrypt the uploaded objects "
+                        "with SSE-KMS and this key (default: SSE-S3)")
     parser.add_argument("--demo", nargs="?", const="base", choices=("base", "later"),
                         help="scan the bundled simulated organization (no AWS account "
                         "needed); 'later' is the same organization a week later")
     parser.add_argument("--debug", action="store_true",
                         help="debug logging and tracebacks (credentials are still redacted)")
     parser.add_argument("--version", action="version", version=f"aa-scan {__version__}")
+    return parser
+
+
+def build_verify_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="aa-scan verify",
+        description="Check that a run folder is the one aa-scan wrote: re-hash every file "
+                    "manifest.json names, report files missing, changed or added, and check "
+                    "manifest.json.sig (offline with the public key it holds, or --online).",
+        epilog="Exit codes: 0 intact, 1 tampered (one line per problem, naming the file), "
+               "2 a folder or manifest that cannot be read.")
+    parser.add_argument("directory", type=Path, metavar="DIR", help="the run folder")
+    parser.add_argument("--online", action="store_true", help="ask kms:Verify instead of "
+                        "checking the signature with the public key in manifest.json.sig")
+    parser.add_argument("--public-key", type=Path, metavar="PEM_FILE", help="the public key "
+                        "the signature must be by (obtained independently of the folder)")
+    parser.add_argument("--key-arn", metavar="ARN", help="the KMS key the signature must be "
+                        "by")
+    parser.add_argument("--profile", help="AWS profile for --online")
+    parser.add_argument("--debug", action="store_true", help="tracebacks on internal errors")
     return parser
 
 
@@ -114,6 +154,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "history": {"path": False if args.no_history else args.history},
         "baseline": str(args.baseline) if args.baseline else None,
         "notify": {"sns_topic_arn": args.notify_sns},
+        "evidence": {"sign_kms_key": args.sign_kms_key, "upload": args.upload,
+                     "upload_kms_key": args.upload_kms_key},
     }
 
 
@@ -273,6 +315,24 @@ class _Signals:
             signal.signal(signum, handler)
 
 
+class _Aws:
+    """The AWS session of a run, made once when something first needs it (the scan, then
+    the signature and the upload reuse it: one role assumption, one set of counters)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.calls: CallCounter | None = None
+        self._session: boto3.Session | None = None
+
+    def session(self) -> boto3.Session:
+        if self._session is None:
+            from .aws import CallCounter, make_session
+
+            self.calls = CallCounter()
+            self._session = make_session(self.options, self.calls)
+        return self._session
+
+
 def _run(args: argparse.Namespace, signals: _Signals) -> int:
     with ExitStack() as stack:
         base: Mapping[str, Any] = {}
@@ -291,10 +351,11 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         trail = HistorySettings(options.history, options.history_keep, options.baseline)
         if options.baseline is not None:
             _load(options.baseline, "--baseline ")  # refused before anything is scanned
+        aws = _Aws(options)
         if args.from_json is not None:
-            return _render(args, options, trail, started)
+            return _render(args, options, trail, started, aws)
         directory = output_directory(options, started)
-        document, interrupted = _scan(options, signals)
+        document, interrupted = _scan(options, signals, aws)
         refused: ScanError | None = None
         prepared = None
         try:
@@ -304,29 +365,105 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             refused = ConfigError(str(exc))
         formats = (OutputFormat.JSON,) if interrupted else options.formats
         written = write_outputs(document, formats, directory)
-        sys.stdout.write(render_console(document))
-        sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
-        sys.stdout.flush()
+        manifest = write_pack_manifest(document, directory, written, options)
+        _print_reports(document, [*written, manifest])
         if prepared is not None:
             prepared.record()
         else:
             record(document, trail)
         if refused is not None:
             raise refused
-        if options.notify_sns and not interrupted:
-            _notify(options, document, written)
         if interrupted and signals.received is not None:
             log.warning("interrupted: what was collected is in %s", directory / "scan.json")
             return 128 + signals.received
+        _finish_pack(options, document, written, directory, aws)
         return exit_code(document, options.fail_on)
 
 
-def _notify(options: Options, document: ScanDocument, written: list[Path]) -> None:
-    from .aws import make_session, sns_client
+def _print_reports(document: ScanDocument, written: list[Path]) -> None:
+    sys.stdout.write(render_console(document))
+    sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
+    sys.stdout.flush()
+
+
+def pack_configuration(document: ScanDocument, options: Options) -> dict[str, Any]:
+    """The effective configuration the manifest records: the document's (what shaped the
+    result), with this run's evidence settings (the same values for a live scan; for a
+    re-render, those of the re-render)."""
+    return {**document["configuration"], "sign_kms_key": options.sign_kms_key,
+            "upload": options.upload, "upload_kms_key": options.upload_kms_key}
+
+
+def write_pack_manifest(document: ScanDocument, directory: Path, written: list[Path],
+                        options: Options) -> Path:
+    """manifest.json, the last file of the folder: every file the run wrote, hashed."""
+    from evidence.manifest import EvidenceError, build_manifest, write_manifest
+
+    try:
+        manifest = build_manifest(document, directory, written,
+                                  tool={"name": TOOL_NAME, "version": __version__},
+                                  configuration=pack_configuration(document, options))
+        path = write_manifest(manifest, directory)
+    except EvidenceError as exc:
+        raise OutputError(str(exc)) from None
+    log.info("wrote %s (%d artifact(s))", path, len(manifest["artifacts"]))
+    return path
+
+
+def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
+                 directory: Path, aws: _Aws) -> None:
+    """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
+    failure exits 2 and leaves the local folder as it is)."""
+    from evidence.manifest import EvidenceError
+
+    try:
+        if options.sign_kms_key:
+            _sign(options, directory, aws)
+        if options.notify_sns:
+            _notify(options, document, written, aws)
+        if options.upload:
+            _upload(options, directory, aws)
+    except EvidenceError as exc:
+        raise OutputError(str(exc)) from None
+
+
+def _sign(options: Options, directory: Path, aws: _Aws) -> None:
+    from evidence.signature import sign_manifest
+
+    from .aws import kms_client
+
+    assert options.sign_kms_key is not None
+    kms = kms_client(aws.session(), options, options.sign_kms_key)
+    path, record = sign_manifest(kms, options.sign_kms_key, directory)
+    # The key ARN is KMS's answer: shown on one line, whatever it holds.
+    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {one_line(record['key_arn'])})\n")
+    sys.stdout.flush()
+
+
+def _upload(options: Options, directory: Path, aws: _Aws) -> None:
+    from evidence.upload import parse_destination, upload_folder
+
+    from .aws import s3_client
+
+    assert options.upload is not None
+    try:
+        destination = parse_destination(options.upload)
+    except ValueError as exc:
+        raise ConfigError(f"--upload: {exc}") from None
+    uris = upload_folder(s3_client(aws.session(), options), directory, destination,
+                         options.upload_kms_key)
+    sys.stdout.write("".join(f"Uploaded: {uri}\n" for uri in uris))
+    sys.stdout.flush()
+    log.info("uploaded %d object(s) to %s, each checked (size, SHA-256, encryption)",
+             len(uris), options.upload)
+
+
+def _notify(options: Options, document: ScanDocument, written: list[Path], aws: _Aws) -> None:
+    from .aws import sns_client
     from .notify import publish
 
     assert options.notify_sns is not None
-    publish(sns_client(make_session(options), options, options.notify_sns),
+    publish(sns_client(aws.session(), options, options.notify_sns),
             options.notify_sns, document, written)
 
 
@@ -340,7 +477,7 @@ def _load(path: Path, label: str = "") -> ScanDocument:
 
 
 def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
-            started: dt.datetime) -> int:
+            started: dt.datetime, aws: _Aws) -> int:
     """--from-json: re-render an earlier scan.json; compared with --baseline if given, and
     recorded in the history if --history is given (how runs from before it are imported)."""
     document = _load(args.from_json)
@@ -351,20 +488,21 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
             raise ConfigError(str(exc)) from None
     directory = output_directory(options, started)
     written = write_outputs(document, options.formats, directory)
-    sys.stdout.write(render_console(document))
-    sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
+    manifest = write_pack_manifest(document, directory, written, options)
+    _print_reports(document, [*written, manifest])
     if args.history:
         record(document, trail, source="import")
+    _finish_pack(replace(options, notify_sns=None), document, written, directory, aws)
     return exit_code(document, options.fail_on)
 
 
-def _scan(options: Options, signals: _Signals) -> tuple[ScanDocument, bool]:
-    from .aws import ClientFactory, make_session
+def _scan(options: Options, signals: _Signals, aws: _Aws) -> tuple[ScanDocument, bool]:
+    from .aws import ClientFactory
     from .document import build_document
     from .judge import judge
     from .run import RegionDone, run_scan
 
-    session = make_session(options)
+    session = aws.session()
     factory = ClientFactory(session, options)
 
     def progress(event: RegionDone) -> None:
@@ -377,12 +515,67 @@ def _scan(options: Options, signals: _Signals) -> tuple[ScanDocument, bool]:
                  state, scan.api_calls, scan.seconds)
 
     result = run_scan(options, factory, signals.cancel, progress)
+    if aws.calls is not None:
+        result = replace(result, api_calls=aws.calls.snapshot())
     judgement = judge(result)
     return build_document(result, judgement, options.summary()), result.interrupted
 
 
+def _online_kms(profile: str | None) -> Callable[[str], KMSClient]:
+    """For verify --online: a KMS client in the region of the key that signed."""
+    from .aws import kms_client, make_session
+    from .config import AwsOptions
+
+    options = Options(aws=AwsOptions(profile=profile))
+    session = make_session(options)
+    return lambda key_arn: kms_client(session, options, key_arn)
+
+
+def _verify(argv: list[str]) -> int:
+    """aa-scan verify DIR: 0 intact, 1 tampered, 2 a folder or manifest it cannot read."""
+    from evidence.manifest import EvidenceError
+    from evidence.verify import verify_folder
+
+    try:
+        args = build_verify_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    setup_logging(args.debug)
+    try:
+        expected = None
+        if args.public_key is not None:
+            try:
+                expected = args.public_key.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(f"--public-key {args.public_key}: cannot read: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from None
+        result = verify_folder(args.directory, public_key=expected, key_arn=args.key_arn,
+                               online=_online_kms(args.profile) if args.online else None)
+    except EvidenceError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    except ScanError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    except Exception as exc:
+        if args.debug:
+            log.exception("internal error")
+        else:
+            log.error("internal error: %s: %s (run with --debug for details)",
+                      type(exc).__name__, exc)
+        return EXIT_INTERNAL
+    finally:
+        close_logging()
+    sys.stdout.write("".join(f"{line}\n" for line in result.lines()))
+    sys.stdout.flush()
+    return EXIT_OK if result.intact else EXIT_GAPS
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run aa-scan; returns the exit code."""
+    """Run aa-scan (or `aa-scan verify DIR`); returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "verify":
+        return _verify(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed

@@ -88,13 +88,19 @@ class Options:
     history_keep: int | None = None  # runs kept per organization and account; None: all
     baseline: Path | None = None  # a scan.json to compare with instead of the history's choice
     notify_sns: str | None = None  # an SNS topic to tell when something changed (opt-in)
+    # The evidence pack's opt-in writes: sign manifest.json with this KMS key, copy the run
+    # folder to this s3://bucket/prefix/ (SSE-KMS with upload_kms_key, else SSE-S3).
+    sign_kms_key: str | None = None
+    upload: str | None = None
+    upload_kms_key: str | None = None
     config_path: Path | None = None
     # Region names botocore does not know (newer than it, or typos): where each was given.
     # Region discovery decides: a name it lists is accepted, any other is an error.
     unverified_regions: Mapping[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """The settings that shaped the result, as recorded in scan.json and the reports."""
+        """The effective configuration: the settings that shaped the result and the run, as
+        recorded in scan.json, the reports and the manifest (credentials never are)."""
         return {
             "config_file": str(self.config_path) if self.config_path else None,
             "regions": list(self.regions) if self.regions is not None else "all enabled",
@@ -112,6 +118,15 @@ class Options:
             "notify_sns": self.notify_sns,
             "role_arn": self.aws.role_arn,
             "profile": self.aws.profile,
+            "home_region": self.aws.home_region,
+            "page_size": self.page_size,
+            "connect_timeout": self.aws.connect_timeout,
+            "read_timeout": self.aws.read_timeout,
+            "formats": [f.value for f in self.formats],
+            "history_keep": self.history_keep,
+            "sign_kms_key": self.sign_kms_key,
+            "upload": self.upload,
+            "upload_kms_key": self.upload_kms_key,
         }
 
 
@@ -337,7 +352,7 @@ def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in layer.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key in (
-                "aws", "output", "log", "history", "notify"):
+                "aws", "output", "log", "history", "notify", "evidence"):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
@@ -373,8 +388,9 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
              unverified: Mapping[str, str]) -> Options:
     """Options from a merged, validated document (defaults for what it does not say)."""
     defaults = Options()
-    aws_doc, output_doc, log_doc, history_doc, notify_doc = (
-        document.get(k) or {} for k in ("aws", "output", "log", "history", "notify"))
+    aws_doc, output_doc, log_doc, history_doc, notify_doc, evidence_doc = (
+        document.get(k) or {} for k in ("aws", "output", "log", "history", "notify",
+                                        "evidence"))
     regions = document.get("regions")
     exclude = document.get("exclude") or {}
     if isinstance(exclude, list):
@@ -411,9 +427,19 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
         history_keep=history_doc.get("keep", defaults.history_keep),
         baseline=Path(document["baseline"]) if document.get("baseline") else None,
         notify_sns=notify_doc.get("sns_topic_arn"),
+        sign_kms_key=evidence_doc.get("sign_kms_key"),
+        upload=evidence_doc.get("upload"),
+        upload_kms_key=evidence_doc.get("upload_kms_key"),
         config_path=config_path,
         unverified_regions=dict(unverified),
     )
+
+
+def check_evidence(options: Options) -> None:
+    """An upload key without an upload says nothing: refused rather than ignored."""
+    if options.upload_kms_key and not options.upload:
+        raise ConfigError(f"{options.config_path or 'configuration'}: evidence.upload_kms_key "
+                          "(--upload-kms-key) needs evidence.upload (--upload s3://BUCKET/PREFIX/)")
 
 
 def check_selection(options: Options) -> None:
@@ -464,6 +490,7 @@ def load_options(config_path: Path | None, overrides: Mapping[str, Any],
         merged = _merge(merged, valid)
     options = _options(merged, used_path, unverified)
     check_selection(options)
+    check_evidence(options)
     return options
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from document import schema
 from document.rules import CLASSIC_RESOURCE_TYPES, RegionStatus, access_of
+from evidence.controls import controls_for_gap, verdict_controls
 
 from . import __version__
 from .judge import Gap, Judgement, RegionVerdict
@@ -35,7 +36,8 @@ def _error(error: ApiError) -> schema.ErrorEntry:
 def _gap(gap: Gap) -> schema.Gap:
     return {"scope": gap.scope, "region": gap.region, "code": gap.code.value,
             "severity": gap.severity.value, "title": gap.title, "detail": gap.detail,
-            "remediation": gap.remediation, "remediation_note": gap.remediation_note}
+            "remediation": gap.remediation, "remediation_note": gap.remediation_note,
+            "controls": controls_for_gap(gap.code.value, gap.analyzer_type)}
 
 
 def _zero() -> schema.TypeCounts:
@@ -166,5 +168,7 @@ def build_document(result: ScanResult, judgement: Judgement,
             "incomplete_reasons": list(judgement.incomplete_reasons),
             "coverage_only": result.coverage_only,
             "interrupted": result.interrupted,
+            "controls": verdict_controls(),
         },
+        "api_calls": dict(result.api_calls),
     }

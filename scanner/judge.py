@@ -225,6 +225,9 @@ class Gap:
     remediation: str
     remediation_note: str = ""
     blocks_assessment: bool = False
+    # The analyzer type a gap is about (None: not about one type): which controls it bears
+    # on depends on it (evidence.controls).
+    analyzer_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -432,10 +435,11 @@ def _not_active_gap(kind: str, of_type: list[Analyzer], region: str, context: _C
     if len(of_type) > 1:
         others = (f" None of the {len(of_type)} {kind} analyzers here is ACTIVE: "
                   + ", ".join(_state(a) for a in sorted(of_type, key=_age_key)) + ".")
-    gap = _gap(GapCode.NOT_ACTIVE, "region", region, context,
-               key if key in GAP_TEXT else None, name=analyzer.name, type=kind,
-               status=analyzer.status, others=others,
-               reason_text=f" (status reason: {reason})" if reason else "")
+    gap = replace(_gap(GapCode.NOT_ACTIVE, "region", region, context,
+                       key if key in GAP_TEXT else None, name=analyzer.name, type=kind,
+                       status=analyzer.status, others=others,
+                       reason_text=f" (status reason: {reason})" if reason else ""),
+                  analyzer_type=kind)
     if len(of_type) > 1:
         gap = replace(gap, title=f"No {kind} analyzer in {region} is ACTIVE: "
                       + ", ".join(_state(a) for a in sorted(of_type, key=_age_key)))
@@ -449,15 +453,17 @@ def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool
     if of_type:
         return _not_active_gap(kind, of_type, region, context)
     if not primary:
-        return _gap(GapCode.MISSING_REQUIRED_TYPE, "region", region, context, type=kind,
-                    name=f"{kind.lower().replace('_', '-')}")
+        return replace(_gap(GapCode.MISSING_REQUIRED_TYPE, "region", region, context,
+                            type=kind, name=f"{kind.lower().replace('_', '-')}"),
+                       analyzer_type=kind)
     counterpart = AnalyzerType(kind).account_counterpart  # kind: validated by the config
     account_scoped = [a for a in analyzers if a.type == counterpart and a.status == "ACTIVE"]
     if account_scoped:
         present = ", ".join(f"{a.name} ({a.type})" for a in account_scoped)
-        return _gap(GapCode.ACCOUNT_SCOPE_ONLY, "region", region, context, type=kind,
-                    present=present)
-    return _gap(GapCode.NO_ANALYZER, "region", region, context, type=kind)
+        return replace(_gap(GapCode.ACCOUNT_SCOPE_ONLY, "region", region, context,
+                            type=kind, present=present), analyzer_type=kind)
+    return replace(_gap(GapCode.NO_ANALYZER, "region", region, context, type=kind),
+                   analyzer_type=kind)
 
 
 def _not_visible(unmet: list[str], analyzers: tuple[Analyzer, ...], role: ScanningRole,
@@ -597,7 +603,7 @@ def _organization_wide(kind: str, scans: tuple[RegionScan, ...], conclusive: boo
     gap = _gap(GapCode.MISSING_REQUIRED_TYPE, "organization", assessed[0], context,
                key=f"{GapCode.MISSING_REQUIRED_TYPE}:ORGANIZATION_WIDE", type=kind,
                name=kind.lower().replace("_", "-"))
-    return replace(gap, region=None), None
+    return replace(gap, region=None, analyzer_type=kind), None
 
 
 def _visibility_gap(role: ScanningRole, admins: tuple[str, ...], absence_conclusive: bool

@@ -182,3 +182,5 @@ class ScanResult:
     interrupted: bool = False
     discovery_seconds: float = 0.0  # identity, organization and region discovery
     regions_seconds: float = 0.0  # every region, analyzers and findings
+    # Logical API calls per operation name (aws.CallCounter); empty when not counted.
+    api_calls: Mapping[str, int] = field(default_factory=dict)

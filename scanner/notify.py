@@ -1,9 +1,9 @@
 """--notify-sns: a short plain-text summary to an SNS topic when something changed.
 
-The only write to AWS aa-scan can make, and only when asked: the scan itself stays
-read-only. config/iam-policy.json grants sns:Publish in a statement of its own, which a
-read-only deployment leaves out. A failed publish is logged; it never changes what the scan
-found or its exit code.
+A write to AWS made only when asked (like the evidence pack's signature and upload): the
+scan itself stays read-only. config/iam-policy.json grants sns:Publish in a statement of its
+own, which a read-only deployment leaves out. A failed publish is logged; it never changes
+what the scan found or its exit code.
 """
 
 from __future__ import annotations

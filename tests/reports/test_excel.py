@@ -134,7 +134,8 @@ def test_sheets_in_order_with_exact_headers(book):
     assert book.sheetnames == SHEETS
     assert header(book["Summary"]) == ["Section", "Item", "Value"]
     assert header(book["Gaps"]) == ["Kind", "Scope", "Region", "Severity", "Code", "Title",
-                                    "Detail", "Remediation", "Where and when to run it"]
+                                    "Detail", "Remediation", "Where and when to run it",
+                                    "Controls"]
     assert header(book["Regions"]) == [
         "Region", "Status", "Reason", "Detail", "Opt-in status", "Analyzers", "Findings scope",
         "Active", "Public", "Cross-account", "Could not be analyzed", "Archived", "Resolved",
@@ -325,8 +326,13 @@ def test_gaps_and_advisories(book, document):
     assert advisory[1:5] == ["organization", None, "LOW", "NO_DELEGATED_ADMINISTRATOR"]
     gap = next(r for r in rows if r[2] == "sa-east-1")
     source = next(g for g in document["gaps"] if g["region"] == "sa-east-1")
-    assert gap[1:] == [source[k] for k in ("scope", "region", "severity", "code", "title",
-                                           "detail", "remediation", "remediation_note")]
+    assert gap[1:-1] == [source[k] for k in ("scope", "region", "severity", "code", "title",
+                                             "detail", "remediation", "remediation_note")]
+    # The controls the gap bears on, each once with its versions.
+    assert gap[-1] == ("CIS AWS Foundations Benchmark 1.20 (1.4.0, 1.5.0, 2.0.0, 3.0.0, 4.0.0); "
+                       "CIS AWS Foundations Benchmark 1.19 (5.0.0); AWS Security Hub IAM.28; "
+                       "AWS Config managed rule iam-external-access-analyzer-enabled")
+    assert advisory[-1] is None  # no delegated administrator: advice no control requires
 
 
 def test_by_resource_type_matrix_and_totals(book):

@@ -29,8 +29,8 @@ from tests.builders import (
 
 CLASSIC_LABELS = ["S3 bucket", "IAM role", "KMS key", "Lambda function", "Lambda layer",
                   "SQS queue", "Secrets Manager secret"]
-SECTIONS = {"summary", "organization", "gaps", "regions", "matrix", "accounts", "findings",
-            "errors"}
+SECTIONS = {"summary", "scope", "controls", "organization", "gaps", "regions", "matrix",
+            "accounts", "findings", "errors"}
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 ACCOUNTS = {MANAGEMENT: "management", ADMIN: "security-tooling", MEMBER: "payments-prod"}
@@ -180,7 +180,8 @@ def test_every_section_is_there_and_in_the_table_of_contents(tmp_path: Path) -> 
     text, page = render(tmp_path, every_status_document())
     assert page.ids >= SECTIONS
     links = {a.get("href") for tag, a in page.tags if tag == "a"}
-    assert {f"#{s}" for s in SECTIONS - {"summary"}} <= links
+    # The scope statement is the first page itself: nothing to jump to.
+    assert {f"#{s}" for s in SECTIONS - {"summary", "scope"}} <= links
     assert text.startswith("<!DOCTYPE html>")
     assert '<html lang="en">' in text
 

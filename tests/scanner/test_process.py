@@ -83,7 +83,12 @@ def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_fil
     assert document["summary"]["verdict"] == "INCOMPLETE"
     assert document["summary"]["complete"] is False
     assert not list(out.glob("*.partial")) and not list(out.glob(".*.partial"))
-    assert sorted(p.name for p in out.iterdir()) == ["scan.json"]
+    # What was collected, and the manifest that says it is incomplete and hashes it.
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "scan.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["completeness"]["complete"] is False
+    assert "the scan was interrupted" in manifest["completeness"]["reasons"]
+    assert [a["path"] for a in manifest["artifacts"]] == ["scan.json"]
     assert any(not r["complete"] for r in document["regions"])
 
 

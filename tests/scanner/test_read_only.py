@@ -12,9 +12,18 @@ from .conftest import env_world
 POLICY = Path(__file__).resolve().parents[2] / "config" / "iam-policy.json"
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 READ = re.compile(r"^(List|Get|Describe)[A-Z]")
-# Writes an opt-in flag makes, each in a statement of its own that a read-only deployment
-# leaves out: flag -> (statement id, actions).
-OPTIONAL = {"--notify-sns": ("AaScanOptionalNotifySns", {"sns:Publish"})}
+# What an opt-in flag needs, each in a statement of its own that a read-only deployment
+# leaves out: flag -> (statement id, actions). Each holds a write or a signature; the reads
+# beside it (kms:GetPublicKey, s3:GetObject for HeadObject) serve only that flag.
+OPTIONAL = {
+    "--notify-sns": ("AaScanOptionalNotifySns", {"sns:Publish"}),
+    "--sign-kms-key": ("AaScanOptionalSignManifest", {"kms:GetPublicKey", "kms:Sign",
+                                                      "kms:Verify"}),
+    "--upload": ("AaScanOptionalUploadEvidence", {"s3:PutObject", "s3:GetObject"}),
+    "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey"}),
+}
+# The IAM action that authorizes an operation, where the two names differ.
+AUTHORIZED_BY = {"s3:HeadObject": "s3:GetObject"}
 
 
 def policy_actions(optional: bool = False) -> set[str]:
@@ -37,8 +46,8 @@ def test_the_policy_grants_only_reads_except_in_opt_in_statements():
     statements = {s["Sid"]: set(s["Action"]) for s in json.loads(POLICY.read_text())[
         "Statement"] if s["Sid"].startswith("AaScanOptional")}
     assert statements == dict(OPTIONAL.values())
-    for sid, writes in OPTIONAL.values():
-        assert not any(READ.match(a.split(":")[1]) for a in writes), sid
+    for sid, actions in OPTIONAL.values():
+        assert any(not READ.match(a.split(":")[1]) for a in actions), sid
 
 
 def test_every_operation_of_a_full_scan_is_a_read_granted_by_the_policy(monkeypatch, run_scan):
@@ -61,6 +70,30 @@ def test_every_operation_of_a_full_scan_is_a_read_granted_by_the_policy(monkeypa
     # The scan really exercised the policy: all of it, nothing else.
     assert set(called) == granted
     assert "access-analyzer:GetFinding" not in called
+    # Without the opt-in flags: no write, no signature, no call to KMS, S3 or SNS at all.
+    assert not set(called) & policy_actions(optional=True)
+    assert not [op for op in called if op.split(":")[0] in ("kms", "s3", "sns")]
+
+
+def test_the_opt_in_flags_call_only_what_their_optional_statements_grant(monkeypatch,
+                                                                          run_scan):
+    analyzers = [{"type": "ORGANIZATION", "name": "org", "regions": REGIONS,
+                  "findings": [{"generate": {"count": 30}}]}]
+    with env_world(monkeypatch, analyzers=analyzers) as world:
+        key = world.client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+        world.client("s3").create_bucket(Bucket="aa-scan-evidence")
+        world.stats.reset()  # the setup above used the scanner's credentials too
+        run = run_scan("--sign-kms-key", key["KeyMetadata"]["Arn"],
+                       "--upload", "s3://aa-scan-evidence/packs/", "--upload-kms-key",
+                       "alias/aa-scan-evidence")
+        called = set(world.stats.snapshot()["operations"])
+    assert run.code == 0, run.err
+    extra = {AUTHORIZED_BY.get(op, op) for op in called} - policy_actions()
+    optional = {flag: actions for flag, (_sid, actions) in OPTIONAL.items()}
+    assert extra == {"kms:GetPublicKey", "kms:Sign", "s3:PutObject", "s3:GetObject"}
+    assert extra <= optional["--sign-kms-key"] | optional["--upload"]
+    # kms:GenerateDataKey is S3's call on the caller's behalf with SSE-KMS, not aa-scan's.
+    assert "kms:GenerateDataKey" not in called
 
 
 def test_no_credentials_in_output_logs_or_reports(monkeypatch, run_scan, tmp_path, capsys):

@@ -1,0 +1,231 @@
+"""Which published controls a scan is evidence for, and how a scan document answers each.
+
+The mapping is data, in controls.json beside this module: every control's framework, number,
+versions and title, what it requires, the gap codes that bear on it, and the pages each fact
+was checked against (with what could not be checked, said so). Code here only reads it: the
+scanner asks which controls a gap or the verdict carries, the reports ask how a document
+answers each control.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, TypedDict
+
+from document.schema import ControlRef, Gap, ScanDocument
+
+DATA_FILE = "controls.json"
+# Region statuses (document.rules.RegionStatus) a scan assessed: it proves coverage or a gap.
+ASSESSED = frozenset({"COVERED", "GAP"})
+LISTED_GAPS = 8  # gaps named in an answer; the rest are counted
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str
+    publisher: str
+    says: str
+    confirms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control of the mapping, in all the versions of its framework that number it so."""
+
+    key: str
+    framework: str
+    id: str
+    versions: tuple[str | None, ...]  # None: the framework does not version its controls
+    title: str
+    requires: str
+    evaluated: str
+    per_account_note: str  # set for controls AWS evaluates in each account on its own
+    gap_codes: frozenset[str]
+    sources: tuple[Source, ...]
+    unconfirmed: str
+
+    def refs(self) -> list[ControlRef]:
+        """The control as scan.json cites it: one reference per version."""
+        return [{"framework": self.framework, "version": version, "id": self.id,
+                 "title": self.title} for version in self.versions]
+
+    def cited_by(self, refs: Iterable[ControlRef]) -> bool:
+        return any(r["framework"] == self.framework and r["id"] == self.id for r in refs)
+
+
+@dataclass(frozen=True)
+class ControlMapping:
+    controls: tuple[Control, ...]
+    external_access_types: frozenset[str]
+    not_assessed_codes: frozenset[str]
+
+
+def _text(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{DATA_FILE}: {entry.get('key', '?')}: {key} must be text")
+    return value
+
+
+def _control(entry: Mapping[str, Any]) -> Control:
+    return Control(
+        key=_text(entry, "key"), framework=_text(entry, "framework"), id=_text(entry, "id"),
+        versions=tuple(entry["versions"]), title=_text(entry, "title"),
+        requires=_text(entry, "requires"), evaluated=_text(entry, "evaluated"),
+        per_account_note=_text(entry, "per_account_note"),
+        gap_codes=frozenset(entry["gap_codes"]),
+        sources=tuple(Source(url=_text(s, "url"), publisher=_text(s, "publisher"),
+                             says=_text(s, "says"), confirms=tuple(s["confirms"]))
+                      for s in entry["sources"]),
+        unconfirmed=_text(entry, "unconfirmed"))
+
+
+@cache
+def mapping() -> ControlMapping:
+    """The mapping in controls.json (read once; a broken file is a defect, not user input)."""
+    raw: dict[str, Any] = json.loads(
+        (resources.files("evidence") / DATA_FILE).read_text("utf-8"))
+    return ControlMapping(controls=tuple(_control(c) for c in raw["controls"]),
+                          external_access_types=frozenset(raw["external_access_types"]),
+                          not_assessed_codes=frozenset(raw["not_assessed_codes"]))
+
+
+def controls_for_gap(code: str, analyzer_type: str | None = None) -> list[ControlRef]:
+    """The controls a gap bears on. A gap about one analyzer type bears on them only when
+    that type analyzes external access (an unused-access analyzer is beyond all of them)."""
+    found = mapping()
+    if analyzer_type is not None and analyzer_type not in found.external_access_types:
+        return []
+    return [ref for control in found.controls if code in control.gap_codes
+            for ref in control.refs()]
+
+
+def verdict_controls() -> list[ControlRef]:
+    """The controls the overall verdict is evidence for: every control of the mapping."""
+    return [ref for control in mapping().controls for ref in control.refs()]
+
+
+# -- how a document answers each control ------------------------------------------------------
+
+
+class SourceText(TypedDict):
+    url: str
+    publisher: str
+    says: str
+
+
+class ControlAnswer(TypedDict):
+    """One control as the reports show it: what it requires and what this scan shows."""
+
+    key: str
+    framework: str
+    id: str
+    title: str
+    versions: str  # "1.4.0, 1.5.0" or "" for an unversioned control
+    requires: str
+    evaluated: str
+    status: str  # Met, Not met, Not determined
+    tone: str  # ok, bad, warn (as the reports colour verdicts)
+    answer: list[str]
+    per_account: list[str]
+    sources: list[SourceText]
+    unconfirmed: str
+
+
+def _where(gap: Gap) -> str:
+    return f"{gap['region'] or 'organization'}: {gap['code']}"
+
+
+def _listed(items: list[str]) -> str:
+    shown = ", ".join(items[:LISTED_GAPS])
+    more = len(items) - LISTED_GAPS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _external_owned(region: Mapping[str, Any], types: frozenset[str]) -> bool:
+    """An ACTIVE external access analyzer in the region's list (ListAnalyzers lists the
+    scanning account's own analyzers)."""
+    return any(a["type"] in types and a["status"] == "ACTIVE" for a in region["analyzers"])
+
+
+def assess(document: ScanDocument) -> list[ControlAnswer] | None:
+    """How the document answers each control; None for a document written before aa-scan
+    mapped gaps to controls (its gaps carry no `controls` to answer with)."""
+    if "controls" not in document["summary"]:
+        return None
+    found = mapping()
+    regions = document["regions"]
+    assessed = [r for r in regions if r["status"] in ASSESSED]
+    with_organization = [r for r in assessed if any(
+        a["type"] == "ORGANIZATION" and a["status"] == "ACTIVE" for a in r["analyzers"])]
+    owned = [r for r in assessed if _external_owned(r, found.external_access_types)]
+    not_assessed = [r["region"] for r in regions if r["status"] == "ERROR"]
+    excluded = [f"{r['region']} ({r['reason'] or 'no reason given'})" for r in regions
+                if r["status"] == "EXCLUDED"]
+    enabled = [r for r in regions if r["status"] != "NOT_ENABLED"]
+    complete = document["summary"]["complete"]
+    org = document["organization"]
+    account = document["identity"]["account_id"]
+    role = org["scanning_account_role"].replace("_", " ").lower()
+    accounts = org["accounts"]
+    members = (f"the organization's {len(accounts) - 1} other account(s)" if accounts
+               else "the organization's other accounts")
+    answers: list[ControlAnswer] = []
+    for control in found.controls:
+        related = [g for g in document["gaps"] if control.cited_by(g.get("controls", []))]
+        against = [g for g in related if g["code"] not in found.not_assessed_codes]
+        blocking = [g for g in related if g["code"] in found.not_assessed_codes]
+        if against:
+            status, tone = "Not met", "bad"
+        elif blocking or not complete or not assessed:
+            status, tone = "Not determined", "warn"
+        else:
+            status, tone = "Met", "ok"
+        answer = [f"{len(enabled)} region(s) listed as enabled; {len(assessed)} assessed, "
+                  f"{len(with_organization)} of them with an ACTIVE analyzer whose zone of "
+                  "trust is the organization."]
+        if against:
+            answer.append(f"{len(against)} gap(s) against it: "
+                          + _listed([_where(g) for g in against]) + ".")
+        if blocking:
+            answer.append("Not determined where the scan ran from: "
+                          + _listed([_where(g) for g in blocking]) + ".")
+        if not_assessed:
+            answer.append("Not assessed, no evidence either way: " + _listed(not_assessed)
+                          + ".")
+        if excluded:
+            answer.append("Excluded by the configuration, outside this evidence: "
+                          + _listed(excluded) + ".")
+        if not complete and not blocking and not not_assessed:
+            answer.append("The scan is incomplete (see the verdict), so a pass is not "
+                          "claimed.")
+        per_account = []
+        if control.per_account_note:
+            per_account.append(
+                f"Evaluated in each account separately: an organization analyzer in account "
+                f"{account} (the {role}) does not make this control pass in {members}; each "
+                "needs an external access analyzer of its own in every region, and this scan "
+                f"does not list those. {control.per_account_note}")
+            per_account.append(f"In account {account} itself: {len(owned)} of {len(assessed)} "
+                               "assessed region(s) have an ACTIVE external access analyzer it "
+                               "owns.")
+        else:
+            per_account.append(
+                "Audited account by account, the benchmark lists each account's own analyzers; "
+                "this scan proves organization-wide analysis instead: an ACTIVE organization "
+                "analyzer in a region analyzes the resources of every account of the "
+                "organization there.")
+        versions = ", ".join(v for v in control.versions if v is not None)
+        answers.append({
+            "key": control.key, "framework": control.framework, "id": control.id,
+            "title": control.title, "versions": versions, "requires": control.requires,
+            "evaluated": control.evaluated, "status": status, "tone": tone,
+            "answer": answer, "per_account": per_account,
+            "sources": [{"url": s.url, "publisher": s.publisher, "says": s.says}
+                        for s in control.sources],
+            "unconfirmed": control.unconfirmed})
+    return answers

@@ -1,0 +1,261 @@
+"""manifest.json: what a run folder holds and what it is evidence of, written last.
+
+It names every file the run wrote with its size and SHA-256, and says what was examined
+(the scope), how (the API operations and their call counts, the effective configuration and
+its hash), by whom (the identity), when, with what (tool and library versions), whether the
+result is complete, and which controls it is evidence for. `aa-scan verify` re-hashes a
+folder against it; `--sign-kms-key` signs it.
+
+It is written atomically (a temporary file renamed into place), after every other file of
+the run, so a folder with a manifest is a finished one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path, PurePosixPath
+from typing import Any, TypedDict, cast
+
+from document.rules import one_line
+from document.schema import ControlRef, ScanDocument, Tool
+
+from .controls import verdict_controls
+from .scope import Completeness, Scope, completeness, configuration_sha256, scope
+
+MANIFEST_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "manifest.json.sig"
+# Neither is an artifact: the manifest cannot hash itself, and the signature signs it.
+PACK_FILES = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1 << 20
+
+
+class EvidenceError(Exception):
+    """A pack that cannot be written, read, signed or uploaded; the message is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+class ManifestError(EvidenceError):
+    """A folder or manifest.json that cannot be read (missing, corrupt, of a newer version)."""
+
+
+class Artifact(TypedDict):
+    path: str  # relative to the run folder, with forward slashes
+    bytes: int
+    sha256: str
+
+
+class ManifestIdentity(TypedDict):
+    account_id: str
+    arn: str
+
+
+class ManifestOrganization(TypedDict):
+    id: str | None
+    management_account_id: str | None
+    scanning_account_role: str
+
+
+class Environment(TypedDict):
+    python: str
+    boto3: str
+    botocore: str
+
+
+class Manifest(TypedDict):
+    manifest_version: int
+    tool: Tool
+    schema_version: int
+    run_id: str | None
+    started_at: str
+    finished_at: str
+    identity: ManifestIdentity
+    organization: ManifestOrganization
+    scope: Scope
+    completeness: Completeness
+    configuration: dict[str, Any]
+    configuration_sha256: str
+    environment: Environment
+    artifacts: list[Artifact]
+    controls: list[ControlRef]
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """(size in bytes, SHA-256 in hex) of a file, read in chunks (scan.json can be large)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment() -> Environment:
+    """The interpreter and AWS libraries of the process writing the pack."""
+    return {"python": platform.python_version(), "boto3": _version("boto3"),
+            "botocore": _version("botocore")}
+
+
+def relative_name(directory: Path, path: Path) -> str:
+    """A file's name inside the run folder, as the manifest records it."""
+    try:
+        relative = path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        raise EvidenceError(f"{path} is not inside the run folder {directory}") from None
+    return relative.as_posix()
+
+
+def artifacts(directory: Path, files: Iterable[Path]) -> list[Artifact]:
+    """Size and SHA-256 of each file the run wrote, in name order."""
+    entries: dict[str, Artifact] = {}
+    for path in files:
+        name = relative_name(directory, path)
+        if name in PACK_FILES:
+            continue
+        try:
+            size, sha = file_digest(path)
+        except OSError as exc:
+            raise EvidenceError(f"cannot read {path} to hash it: "
+                                f"{exc.strerror or exc}") from None
+        entries[name] = {"path": name, "bytes": size, "sha256": sha}
+    return [entries[name] for name in sorted(entries)]
+
+
+def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path], *,
+                   tool: Tool, configuration: Mapping[str, Any],
+                   env: Environment | None = None) -> Manifest:
+    """The manifest of a run folder: `files` are those the run wrote into `directory`;
+    `configuration` is the effective configuration (the document's, with this run's
+    evidence settings); `tool` is the aa-scan writing the pack."""
+    org = document["organization"]
+    identity = document["identity"]
+    effective = dict(configuration)
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "tool": {"name": tool["name"], "version": tool["version"]},
+        "schema_version": document["schema_version"],
+        "run_id": document.get("run_id"),
+        "started_at": document["started_at"],
+        "finished_at": document["finished_at"],
+        "identity": {"account_id": identity["account_id"], "arn": identity["arn"]},
+        "organization": {"id": org["id"], "management_account_id": org["management_account_id"],
+                         "scanning_account_role": org["scanning_account_role"]},
+        "scope": scope(document),
+        "completeness": completeness(document),
+        "configuration": effective,
+        "configuration_sha256": configuration_sha256(effective),
+        "environment": env if env is not None else environment(),
+        "artifacts": artifacts(directory, files),
+        "controls": document["summary"].get("controls", verdict_controls()),
+    }
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """The file's bytes: indented for people, ASCII only (whatever the names in it)."""
+    return (json.dumps(manifest, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> Path:
+    """`data` into a temporary file beside `target`, flushed to disk, then renamed over it:
+    the file is complete or absent, never half written."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
+                                    dir=target.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_manifest(manifest: Manifest, directory: Path) -> Path:
+    try:
+        return write_bytes_atomic(directory / MANIFEST_NAME, manifest_bytes(manifest))
+    except OSError as exc:
+        raise EvidenceError(f"cannot write {directory / MANIFEST_NAME}: "
+                            f"{exc.strerror or exc}") from None
+
+
+# -- reading one back ---------------------------------------------------------------------------
+
+
+def safe_path(name: str) -> bool:
+    """A name the manifest may hold: relative, inside the folder, no tricks."""
+    if not name or "\\" in name or "\x00" in name:
+        return False
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts and path.parts[0] != ""
+
+
+def parse_manifest(data: bytes, where: str) -> Manifest:
+    """The manifest in `data`, checked as far as verifying needs; ManifestError otherwise."""
+    try:
+        loaded = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{where}: not valid JSON: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ManifestError(f"{where}: not a manifest (expected a JSON object)")
+    version = loaded.get("manifest_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ManifestError(f"{where}: not a manifest (no manifest_version)")
+    if version > MANIFEST_VERSION:
+        raise ManifestError(f"{where}: manifest_version {version} is newer than this aa-scan "
+                            f"understands ({MANIFEST_VERSION}); upgrade aa-scan to verify it")
+    entries = loaded.get("artifacts")
+    if not isinstance(entries, list):
+        raise ManifestError(f"{where}: artifacts is not a list")
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
+                and isinstance(entry.get("bytes"), int) and not isinstance(entry["bytes"], bool)
+                and isinstance(entry.get("sha256"), str) and _SHA256.match(entry["sha256"])):
+            raise ManifestError(f"{where}: artifacts[{index}] is not a path, bytes and sha256")
+        if not safe_path(entry["path"]) or entry["path"] in PACK_FILES:
+            raise ManifestError(f"{where}: artifacts[{index}] names {entry['path']!r}, which is "
+                                "not a file of the run folder")
+        if entry["path"] in seen:
+            raise ManifestError(f"{where}: {entry['path']!r} is listed twice")
+        seen.add(entry["path"])
+    if not isinstance(loaded.get("configuration", {}), dict):
+        raise ManifestError(f"{where}: configuration is not an object")
+    return cast(Manifest, loaded)
+
+
+def read_manifest(directory: Path) -> tuple[Manifest, bytes]:
+    """A folder's manifest and its exact bytes (what a signature covers)."""
+    if not directory.exists():
+        raise ManifestError(f"{directory}: no such folder")
+    if not directory.is_dir():
+        raise ManifestError(f"{directory}: not a folder")
+    path = directory / MANIFEST_NAME
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no manifest in this folder (was it written by an "
+                            "aa-scan with evidence packs?)") from None
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_manifest(data, str(path)), data

@@ -1,0 +1,93 @@
+"""What a scan document covers, in the terms an auditor asks for: the population (accounts of
+the organization, regions enabled, scanned, not enabled and excluded with their reasons), the
+query (API operations and how often each was called), the parameters (the effective
+configuration) and whether the result is complete.
+
+The manifest, report.html and report.xlsx all state the scope from here, so they cannot
+disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from document.schema import ScanDocument
+
+# Region statuses (document.rules.RegionStatus) of a region the scan called.
+SCANNED = frozenset({"COVERED", "GAP", "ERROR"})
+# Opt-in statuses that say a region is enabled, as account:ListRegions and
+# ec2:DescribeRegions spell them.
+ENABLED_OPT_IN = frozenset({"ENABLED", "ENABLED_BY_DEFAULT", "opt-in-not-required",
+                            "opted-in"})
+
+
+class Scope(TypedDict):
+    accounts: int | None  # accounts in the organization; None: ListAccounts did not answer
+    regions_enabled: list[str]
+    regions_scanned: list[str]
+    regions_not_enabled: list[str]
+    regions_excluded: dict[str, str]  # region -> the reason the configuration gives
+    coverage_types: list[str]
+    finding_statuses: list[str]
+
+
+class Completeness(TypedDict):
+    complete: bool
+    reasons: list[str]
+    api_calls: dict[str, int] | None  # None: the document predates per-operation counts
+
+
+def _enabled(region: Mapping[str, Any]) -> bool:
+    """Enabled for the account: anything the scan did not find disabled. An excluded region
+    was not called, so only its opt-in status can say (unknown counts as enabled: the
+    exclusion, not the account, kept it out)."""
+    if region["status"] == "NOT_ENABLED":
+        return False
+    if region["status"] == "EXCLUDED" and region["opt_in_status"] is not None:
+        return region["opt_in_status"] in ENABLED_OPT_IN
+    return True
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def scope(document: ScanDocument) -> Scope:
+    regions = document["regions"]
+    accounts = document["organization"]["accounts"]
+    configuration = document["configuration"]
+    return {
+        "accounts": len(accounts) if accounts is not None else None,
+        "regions_enabled": sorted(r["region"] for r in regions if _enabled(r)),
+        "regions_scanned": sorted(r["region"] for r in regions if r["status"] in SCANNED),
+        "regions_not_enabled": sorted(r["region"] for r in regions
+                                      if r["status"] == "NOT_ENABLED"),
+        "regions_excluded": {r["region"]: r["reason"] or "" for r in
+                             sorted(regions, key=lambda r: r["region"])
+                             if r["status"] == "EXCLUDED"},
+        # As the scan recorded them; a document that does not record them says nothing.
+        "coverage_types": _strings(configuration.get("coverage_types")),
+        "finding_statuses": _strings(configuration.get("finding_statuses")),
+    }
+
+
+def completeness(document: ScanDocument) -> Completeness:
+    summary = document["summary"]
+    calls = document.get("api_calls")
+    return {"complete": summary["complete"], "reasons": list(summary["incomplete_reasons"]),
+            "api_calls": dict(sorted(calls.items())) if calls is not None else None}
+
+
+def canonical_json(value: Any) -> bytes:
+    """One byte string per value whatever the key order: sorted keys, no whitespace, anything
+    beyond ASCII as a \\u escape. The hash of the configuration is taken over this form, so
+    anyone can recompute it: json.dumps(c, sort_keys=True, separators=(",", ":"))."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode("ascii")
+
+
+def configuration_sha256(configuration: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(dict(configuration))).hexdigest()

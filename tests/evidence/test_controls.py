@@ -1,0 +1,164 @@
+"""The control mapping: sourced data, carried by every gap and the verdict, answered per
+control; and evidence/ standing on the document alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+from document.rules import GapCode
+from evidence.controls import assess, controls_for_gap, mapping, verdict_controls
+from tests.builders import (
+    MANAGEMENT,
+    MEMBER,
+    analyzer,
+    covered,
+    make_document,
+    organization,
+    region_scan,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CIS = "CIS AWS Foundations Benchmark"
+CIS_120 = "Ensure that IAM Access analyzer is enabled for all regions"
+CIS_119 = "Ensure that IAM External Access Analyzer is enabled for all regions"
+EXPECTED = [
+    *({"framework": CIS, "version": v, "id": "1.20", "title": CIS_120}
+      for v in ("1.4.0", "1.5.0", "2.0.0", "3.0.0", "4.0.0")),
+    {"framework": CIS, "version": "5.0.0", "id": "1.19", "title": CIS_119},
+    {"framework": "AWS Security Hub", "version": None, "id": "IAM.28",
+     "title": "IAM Access Analyzer external access analyzer should be enabled"},
+    {"framework": "AWS Config managed rule", "version": None,
+     "id": "iam-external-access-analyzer-enabled",
+     "title": "iam-external-access-analyzer-enabled (IAM_EXTERNAL_ACCESS_ANALYZER_ENABLED)"},
+]
+
+
+def raw_mapping() -> dict:
+    return json.loads((resources.files("evidence") / "controls.json").read_text("utf-8"))
+
+
+def test_evidence_imports_the_document_and_neither_the_scanner_nor_the_reports():
+    code = ("import sys, evidence.controls, evidence.scope, evidence.manifest, "
+            "evidence.signature, evidence.verify, evidence.upload; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('scanner', 'reports', "
+            "'history', 'simulator')]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_mapping_holds_the_controls_the_issue_names_with_their_verified_titles():
+    assert verdict_controls() == EXPECTED
+
+
+def test_every_entry_names_its_sources_and_what_could_not_be_confirmed():
+    data = raw_mapping()
+    codes = {code.value for code in GapCode}
+    assert set(data["not_assessed_codes"]) <= codes
+    for control in data["controls"]:
+        assert control["sources"], control["key"]
+        for source in control["sources"]:
+            assert source["url"].startswith("https://"), source
+            assert source["publisher"] and source["says"]
+        # Every version is confirmed by at least one source, or the entry says it is not.
+        confirmed = {v for s in control["sources"] for v in s["confirms"]}
+        for version in control["versions"]:
+            assert version is None or version in confirmed, (control["key"], version)
+        assert control["unconfirmed"], control["key"]
+        assert set(control["gap_codes"]) <= codes, control["key"]
+        assert control["requires"] and control["evaluated"]
+    # What AWS's own pages say, kept in the entries that cite them.
+    by_key = {c["key"]: c for c in data["controls"]}
+    hub = by_key["securityhub-iam.28"]["sources"][0]
+    assert hub["url"] == ("https://docs.aws.amazon.com/securityhub/latest/userguide/"
+                          "iam-controls.html#iam-28")
+    assert "v5.0.0/1.19" in by_key["cis-1.19-v5"]["sources"][0]["says"]
+    assert "v3.0.0/1.20" in by_key["cis-1.20"]["sources"][0]["says"]
+    rule = by_key["config-iam-external-access-analyzer-enabled"]["sources"][0]
+    assert rule["url"].endswith("/config/latest/developerguide/"
+                                "iam-external-access-analyzer-enabled.html")
+    assert "cisecurity.org" in by_key["cis-1.20"]["unconfirmed"]
+
+
+def test_every_gap_and_the_verdict_carry_their_controls(valid_document):
+    document = valid_document(make_document([
+        covered("us-east-1"),
+        region_scan("sa-east-1", analyzers=[]),  # NO_ANALYZER
+        region_scan("eu-west-2", analyzers=[analyzer("eu-west-2", status="FAILED")]),
+        region_scan("ap-northeast-1", analyzers=[analyzer("ap-northeast-1", type="ACCOUNT")]),
+    ]))
+    codes = {g["region"]: g["code"] for g in document["gaps"]}
+    assert codes == {"sa-east-1": "NO_ANALYZER", "eu-west-2": "NOT_ACTIVE",
+                     "ap-northeast-1": "ACCOUNT_SCOPE_ONLY"}
+    for gap in document["gaps"]:
+        assert gap["controls"] == EXPECTED, gap["code"]
+    assert document["summary"]["controls"] == EXPECTED
+    assert document["summary"]["verdict"] == "NON_COMPLIANT"
+
+
+def test_an_unused_access_requirement_bears_on_none_of_the_controls(valid_document):
+    unused = "ORGANIZATION_UNUSED_ACCESS"
+    internal = "ORGANIZATION_INTERNAL_ACCESS"
+    document = valid_document(make_document(
+        [covered("us-east-1"),
+         region_scan("eu-west-1", analyzers=[analyzer("eu-west-1"),
+                                             analyzer("eu-west-1", type=internal,
+                                                      status="FAILED")])],
+        coverage_types=("ORGANIZATION", unused, internal)))
+    by_code = {(g["code"], g["region"]): g for g in document["gaps"]}
+    # No unused-access analyzer anywhere, an internal-access one FAILED, one missing:
+    # requirements of the configuration, which none of the four controls makes.
+    assert set(by_code) == {("MISSING_REQUIRED_TYPE", None), ("NOT_ACTIVE", "eu-west-1"),
+                            ("MISSING_REQUIRED_TYPE", "us-east-1")}
+    assert all(g["controls"] == [] for g in document["gaps"])
+    assert controls_for_gap("NOT_ACTIVE", "ORGANIZATION") == EXPECTED
+    assert controls_for_gap("NOT_ACTIVE", unused) == []
+    assert controls_for_gap("NO_DELEGATED_ADMINISTRATOR") == []
+
+
+def answers(document: dict) -> dict[str, dict]:
+    found = assess(document)
+    assert found is not None
+    return {a["key"]: a for a in found}
+
+
+def test_a_covered_organization_meets_every_control_but_not_for_member_accounts():
+    found = answers(make_document([covered("us-east-1"), covered("eu-west-1")]))
+    assert {k: a["status"] for k, a in found.items()} == dict.fromkeys(found, "Met")
+    assert found["cis-1.20"]["versions"] == "1.4.0, 1.5.0, 2.0.0, 3.0.0, 4.0.0"
+    assert found["securityhub-iam.28"]["versions"] == ""
+    assert found["cis-1.20"]["answer"][0] == ("2 region(s) listed as enabled; 2 assessed, 2 of "
+                                              "them with an ACTIVE analyzer whose zone of trust "
+                                              "is the organization.")
+    for key in ("securityhub-iam.28", "config-iam-external-access-analyzer-enabled"):
+        text = " ".join(found[key]["per_account"])
+        assert "Evaluated in each account separately" in text
+        assert "does not make this control pass in the organization's 2 other account(s)" in text
+    assert "does not make" not in " ".join(found["cis-1.20"]["per_account"])
+
+
+def test_a_gap_fails_the_controls_and_names_the_region():
+    found = answers(make_document([covered("us-east-1"), region_scan("sa-east-1", [])]))
+    assert found["cis-1.19-v5"]["status"] == "Not met"
+    assert found["cis-1.19-v5"]["tone"] == "bad"
+    assert "1 gap(s) against it: sa-east-1: NO_ANALYZER." in found["cis-1.19-v5"]["answer"]
+
+
+def test_a_scan_that_could_not_see_the_analyzers_determines_nothing():
+    org = organization(admins=(MANAGEMENT,))
+    document = make_document([region_scan("us-east-1", [])], org=org, account=MEMBER)
+    assert document["summary"]["verdict"] == "INCOMPLETE"
+    found = answers(document)
+    assert {a["status"] for a in found.values()} == {"Not determined"}
+    assert any("SCANNED_FROM_MEMBER_ACCOUNT" in line for line in found["cis-1.20"]["answer"])
+
+
+def test_a_document_from_before_the_mapping_is_not_answered():
+    document = make_document()
+    del document["summary"]["controls"]
+    assert assess(document) is None
+    assert mapping().not_assessed_codes == {"SCANNED_FROM_MEMBER_ACCOUNT",
+                                             "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_"
+                                             "ADMINISTRATOR", "ANALYZER_VISIBILITY_UNKNOWN"}
