@@ -551,8 +551,8 @@ def _series(points: list[tuple[float, float]], top: float) -> dict[str, Any]:
 def _trend(document: ScanDocument) -> dict[str, Any] | None:
     """Two small line charts over the recorded runs (inline SVG, drawn by the template)."""
     runs = document.get("trend")
-    if not runs:
-        return None
+    if not runs or len(runs) < 2:
+        return None  # a trend needs two recorded runs (the first says so in its panel)
     times = [t.timestamp() for t in (parse_time(r["started_at"]) for r in runs) if t]
     if len(times) != len(runs):
         return None
