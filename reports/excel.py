@@ -49,7 +49,7 @@ MAX_CELL_CHARS = 32_767
 # Rows looked at to size the columns; the rest of a table streams through unseen.
 WIDTH_SAMPLE_ROWS = 500
 MIN_WIDTH = 6
-DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DATE_FORMAT = "yyyy-mm-dd h:mm:ss"  # openpyxl's own, so plain datetimes need no cell object
 LINE_HEIGHT = 15.0  # points per line of 11-point Calibri
 MAX_ROW_HEIGHT = 409.0  # Excel's limit
 
@@ -335,10 +335,9 @@ class _SheetWriter:
     def _date_cell(self, value: dt.datetime) -> Any:
         if self.base_style is not None:
             return self._cell(value, DATE)
-        cell = WriteOnlyCell(self.ws)
-        cell.number_format = DATE_FORMAT  # before the value, or openpyxl sets its own first
-        cell.value = value
-        return cell
+        # A plain datetime: openpyxl gives it its own date format (yyyy-mm-dd h:mm:ss), and
+        # a cell object per date cost a third of the Findings sheet's time.
+        return value
 
     def _bool_cell(self, value: bool) -> Any:
         if self.base_style is not None:
