@@ -22,6 +22,12 @@ from typing import Any, Protocol
 from .protocol import Call, RestJsonService, ServiceError, validation_error
 
 EXTERNAL_ACCESS_TYPES = frozenset({"ACCOUNT", "ORGANIZATION"})
+INTERNAL_ACCESS_TYPES = frozenset({"ACCOUNT_INTERNAL_ACCESS", "ORGANIZATION_INTERNAL_ACCESS"})
+UNUSED_ACCESS_TYPES = frozenset({"ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS"})
+# FindingType values of an unused-access analyzer's findings (the rest of the enum is
+# ExternalAccess and InternalAccess, one per analysis).
+UNUSED_FINDING_TYPES = ("UnusedIAMRole", "UnusedIAMUserAccessKey", "UnusedIAMUserPassword",
+                        "UnusedPermission")
 ORGANIZATION_TYPES = frozenset(
     {"ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS", "ORGANIZATION_INTERNAL_ACCESS"}
 )
@@ -59,6 +65,9 @@ class Analyzer:
     archive_rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
     version: int = 0
+    # The service principal of a service-linked analyzer (e.g. securityhub.amazonaws.com);
+    # None for the customer's own, which AWS answers without the key.
+    managed_by: str | None = None
 
     @property
     def arn(self) -> str:
@@ -73,6 +82,8 @@ class Analyzer:
             "status": self.status,
             "tags": self.tags,
         }
+        if self.managed_by:
+            out["managedBy"] = self.managed_by
         if self.status_reason:
             out["statusReason"] = {"code": self.status_reason}
         if self.findings:
@@ -98,8 +109,12 @@ def make_finding(
     error: str | None = None,
     finding_id: str | None = None,
     sources: list[dict[str, Any]] | None = None,
+    finding_type: str = "ExternalAccess",
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A finding as the service stores it (FindingSummary member names)."""
+    """A finding as the service stores it (FindingSummary member names, plus findingType and
+    the members of its FindingDetails entry that the summary has no room for: accessType,
+    principalType, lastAccessed, accessKeyId, serviceNamespace, actions ...)."""
     created = created_at or now()
     finding: dict[str, Any] = {
         "id": finding_id or str(uuid.uuid4()),
@@ -119,7 +134,30 @@ def make_finding(
         finding["error"] = error
     if sources:
         finding["sources"] = sources
+    finding["findingType"] = finding_type
+    if details:
+        finding["details"] = details
     return finding
+
+
+def finding_details(finding: dict[str, Any]) -> list[dict[str, Any]]:
+    """GetFindingV2's findingDetails: one union entry, chosen by the finding's type."""
+    details = finding.get("details") or {}
+    kind = finding.get("findingType", "ExternalAccess")
+    if kind == "ExternalAccess":
+        return [{"externalAccessDetails": {
+            "action": finding.get("action") or [], "condition": finding.get("condition") or {},
+            "isPublic": finding.get("isPublic"), "principal": finding.get("principal") or {},
+            "sources": finding.get("sources")}}]
+    if kind == "InternalAccess":
+        return [{"internalAccessDetails": {
+            "action": finding.get("action") or [], "condition": finding.get("condition") or {},
+            "principal": finding.get("principal") or {}, **details}}]
+    member = {"UnusedIAMRole": "unusedIamRoleDetails",
+              "UnusedIAMUserAccessKey": "unusedIamUserAccessKeyDetails",
+              "UnusedIAMUserPassword": "unusedIamUserPasswordDetails",
+              "UnusedPermission": "unusedPermissionDetails"}.get(kind)
+    return [{member: dict(details)}] if member else []
 
 
 class _Tokens:
@@ -152,8 +190,6 @@ def _filter_value(finding: dict[str, Any], key: str) -> str | None:
         return finding.get("principal", {}).get(key[len("principal."):])
     if key.startswith("condition."):
         return finding.get("condition", {}).get(key[len("condition."):])
-    if key == "findingType":
-        return "ExternalAccess"
     value = finding.get(key)
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -194,8 +230,6 @@ def _criterion_check(key: str, criterion: dict[str, Any]) -> Callable[[dict[str,
 def _sort_key(attribute: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     def key(finding: dict[str, Any]) -> tuple[Any, ...]:
         value = finding.get(attribute)
-        if attribute == "findingType":
-            value = "ExternalAccess"
         if isinstance(value, dt.datetime):
             value = value.timestamp()
         # Missing values sort first; the id breaks ties so the order is total and stable.
@@ -231,6 +265,7 @@ class AccessAnalyzerService:
                 "ListFindings": self.list_findings,
                 "ListFindingsV2": self.list_findings_v2,
                 "GetFinding": self.get_finding,
+                "GetFindingV2": self.get_finding_v2,
                 "GetFindingsStatistics": self.get_findings_statistics,
             },
         )
@@ -394,51 +429,109 @@ class AccessAnalyzerService:
     def list_findings_v2(self, call: Call) -> dict[str, Any]:
         _, result, query_key = self._query(call)
         page, token = self._page(result, call.params, query_key)
-        keys = ("analyzedAt", "createdAt", "error", "id", "resource", "resourceType",
-                "resourceOwnerAccount", "status", "updatedAt")
-        findings = [{**{k: f.get(k) for k in keys}, "findingType": "ExternalAccess"} for f in page]
-        return {"findings": findings, "nextToken": token}
+        # FindingSummaryV2: the serializer keeps the model's members only (no principal,
+        # action or isPublic: those are in GetFindingV2's findingDetails).
+        return {"findings": page, "nextToken": token}
 
-    def get_finding(self, call: Call) -> dict[str, Any]:
+    def _finding(self, call: Call) -> tuple[Analyzer, dict[str, Any]]:
         with self._lock:
             analyzer = self._by_arn(call, call.params["analyzerArn"])
             for finding in analyzer.findings:
                 if finding["id"] == call.params["id"]:
-                    return {"finding": finding}
+                    return analyzer, finding
         raise ServiceError("ResourceNotFoundException", f"Finding {call.params['id']} not found.",
                            resourceId=call.params["id"], resourceType="Finding")
+
+    def get_finding(self, call: Call) -> dict[str, Any]:
+        analyzer, finding = self._finding(call)
+        if analyzer.type not in EXTERNAL_ACCESS_TYPES:
+            raise validation_error("GetFinding is supported only for external access analyzers; "
+                                   "use GetFindingV2.", "analyzerArn")
+        return {"finding": finding}
+
+    def get_finding_v2(self, call: Call) -> dict[str, Any]:
+        _, finding = self._finding(call)
+        return {**finding, "findingDetails": finding_details(finding)}
 
     def get_findings_statistics(self, call: Call) -> dict[str, Any]:
         with self._lock:
             analyzer = self._by_arn(call, call.params["analyzerArn"])
             findings = list(analyzer.findings)
-        per_type: dict[str, dict[str, int]] = {}
         totals = {"ACTIVE": 0, "ARCHIVED": 0, "RESOLVED": 0}
         for finding in findings:
             totals[finding["status"]] = totals.get(finding["status"], 0) + 1
-            if finding["status"] != "ACTIVE":
-                continue
-            stats = per_type.setdefault(
-                finding["resourceType"],
-                {"totalActivePublic": 0, "totalActiveCrossAccount": 0, "totalActiveErrors": 0},
-            )
-            if finding.get("error"):
-                stats["totalActiveErrors"] += 1
-            elif finding.get("isPublic"):
-                stats["totalActivePublic"] += 1
-            else:
-                stats["totalActiveCrossAccount"] += 1
-        return {
-            "findingsStatistics": [{
-                "externalAccessFindingsStatistics": {
-                    "resourceTypeStatistics": per_type,
-                    "totalActiveFindings": totals["ACTIVE"],
-                    "totalArchivedFindings": totals["ARCHIVED"],
-                    "totalResolvedFindings": totals["RESOLVED"],
-                }
-            }],
-            "lastUpdatedAt": now(),
-        }
+        counts = {"totalActiveFindings": totals["ACTIVE"],
+                  "totalArchivedFindings": totals["ARCHIVED"],
+                  "totalResolvedFindings": totals["RESOLVED"]}
+        if analyzer.type in INTERNAL_ACCESS_TYPES:
+            entry = {"internalAccessFindingsStatistics": {
+                "resourceTypeStatistics": _internal_statistics(findings), **counts}}
+        elif analyzer.type in UNUSED_ACCESS_TYPES:
+            entry = {"unusedAccessFindingsStatistics": {
+                **_unused_statistics(findings, analyzer.type.startswith("ORGANIZATION")),
+                **counts}}
+        elif analyzer.type in EXTERNAL_ACCESS_TYPES:
+            entry = {"externalAccessFindingsStatistics": {
+                "resourceTypeStatistics": _external_statistics(findings), **counts}}
+        else:  # an analysis this model has no statistics shape for
+            return {"findingsStatistics": [], "lastUpdatedAt": now()}
+        return {"findingsStatistics": [entry], "lastUpdatedAt": now()}
+
+
+def _external_statistics(findings: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    per_type: dict[str, dict[str, int]] = {}
+    for finding in findings:
+        if finding["status"] != "ACTIVE":
+            continue
+        stats = per_type.setdefault(
+            finding["resourceType"],
+            {"totalActivePublic": 0, "totalActiveCrossAccount": 0, "totalActiveErrors": 0},
+        )
+        if finding.get("error"):
+            stats["totalActiveErrors"] += 1
+        elif finding.get("isPublic"):
+            stats["totalActivePublic"] += 1
+        else:
+            stats["totalActiveCrossAccount"] += 1
+    return per_type
+
+
+_STATUS_MEMBER = {"ACTIVE": "totalActiveFindings", "ARCHIVED": "totalArchivedFindings",
+                  "RESOLVED": "totalResolvedFindings"}
+
+
+def _internal_statistics(findings: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """InternalAccessResourceTypeStatisticsMap: per resource type, findings per status."""
+    per_type: dict[str, dict[str, int]] = {}
+    for finding in findings:
+        stats = per_type.setdefault(finding["resourceType"], dict.fromkeys(
+            _STATUS_MEMBER.values(), 0))
+        stats[_STATUS_MEMBER[finding["status"]]] += 1
+    return per_type
+
+
+TOP_ACCOUNTS = 10  # "a list of one to ten accounts that have the most active findings"
+
+
+def _unused_statistics(findings: list[dict[str, Any]], organization: bool) -> dict[str, Any]:
+    """unusedAccessTypeStatistics (active findings per finding type) and, for an organization
+    analyzer, topAccounts: the ten accounts with the most active findings."""
+    active = [f for f in findings if f["status"] == "ACTIVE"]
+    per_type: dict[str, int] = {}
+    per_account: dict[str, dict[str, int]] = {}
+    for finding in active:
+        kind = finding.get("findingType", "")
+        per_type[kind] = per_type.get(kind, 0) + 1
+        account = per_account.setdefault(finding.get("resourceOwnerAccount") or "", {})
+        account[kind] = account.get(kind, 0) + 1
+    out: dict[str, Any] = {"unusedAccessTypeStatistics": [
+        {"unusedAccessType": kind, "total": total} for kind, total in sorted(per_type.items())]}
+    if organization and per_account:
+        ranked = sorted(per_account.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        out["topAccounts"] = [
+            {"account": account, "numberOfActiveFindings": sum(details.values()),
+             "details": details} for account, details in ranked[:TOP_ACCOUNTS]]
+    return out
 
 
 def seed_findings(analyzer: Analyzer, findings: Iterable[dict[str, Any]]) -> None:

@@ -23,7 +23,13 @@ import yaml
 
 from document.rules import CLASSIC_RESOURCE_TYPES
 
-from .accessanalyzer import SCALAR_FILTER_KEYS, make_finding
+from .accessanalyzer import (
+    INTERNAL_ACCESS_TYPES,
+    SCALAR_FILTER_KEYS,
+    UNUSED_ACCESS_TYPES,
+    UNUSED_FINDING_TYPES,
+    make_finding,
+)
 from .conditions import Conditions
 from .protocol import load_service_model
 
@@ -53,6 +59,12 @@ OPT_IN_REGIONS = frozenset({
     "eu-south-1", "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
 })
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+# `new:ORGANIZATION_FUTURE_THING`: an analyzer type newer than botocore (ListAnalyzers
+# answers it; botocore hands the string over as it is).
+NEW_TYPE = re.compile(r"^[A-Z][A-Z_]{2,63}$")
+INTERNAL_ACCESS_TYPES_ENUM = _enum("InternalAccessType")
+PRINCIPAL_TYPES = _enum("PrincipalType")
+SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com$")
 
 
 NEW_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -102,6 +114,7 @@ class AnalyzerSpec:
     archive_rules: tuple[ArchiveRule, ...]
     findings: tuple[dict[str, Any], ...]
     created_at: dt.datetime | None = None
+    managed_by: str | None = None  # a service-linked analyzer's service principal
 
 
 @dataclass(frozen=True)
@@ -400,9 +413,14 @@ class _Reader:
                  context: _FindingContext) -> list[AnalyzerSpec]:
         doc = self.keys(where, value, {"region", "regions", "account", "name", "type", "status",
                                        "status_reason", "archive_rules", "findings",
-                                       "created_at"},
+                                       "created_at", "managed_by"},
                         {"type"})
-        kind = self.choice(f"{where}.type", doc["type"], ANALYZER_TYPES)
+        kind = self.analyzer_type(f"{where}.type", doc["type"])
+        managed_by = doc.get("managed_by")
+        if managed_by is not None and not (isinstance(managed_by, str)
+                                           and SERVICE_PRINCIPAL.match(managed_by)):
+            raise self.fail(f"{where}.managed_by", f"{managed_by!r} is not a service principal "
+                            "(like securityhub.amazonaws.com)")
         if "region" in doc and "regions" in doc:
             raise self.fail(where, "give either region or regions, not both")
         if "regions" in doc:
@@ -448,8 +466,18 @@ class _Reader:
             created = (self.timestamp(f"{where}.created_at", doc["created_at"])
                        if "created_at" in doc else None)
             specs.append(AnalyzerSpec(account, region, str(name), kind, status, reason, rules,
-                                      tuple(findings), created))
+                                      tuple(findings), created, managed_by))
         return specs
+
+    def analyzer_type(self, where: str, value: Any) -> str:
+        """A type botocore knows, or `new:NAME`, one newer than it."""
+        if isinstance(value, str) and value.startswith("new:"):
+            name = value[4:]
+            if not NEW_TYPE.match(name) or name in ANALYZER_TYPES:
+                raise self.fail(where, f"{name!r} is not the name of an analyzer type newer "
+                                "than botocore (uppercase, like ORGANIZATION_FUTURE_THING)")
+            return name
+        return self.choice(where, value, ANALYZER_TYPES)
 
     def archive_rule(self, where: str, value: Any) -> ArchiveRule:
         doc = self.keys(where, value, {"name", "filter"}, {"name", "filter"})
@@ -470,8 +498,9 @@ class _Reader:
         doc = self.keys(where, value, {"id", "resource", "resource_type", "owner", "public",
                                        "principal", "action", "condition", "status",
                                        "created_at", "updated_at", "analyzed_at", "error",
-                                       "sources"},
+                                       "sources", *_DETAIL_KEYS},
                         {"resource", "resource_type"})
+        finding_type, details = self.finding_details(where, doc, kind)
         owner = (self.resolve_account(f"{where}.owner", doc["owner"], context.organization,
                                       context.others)
                  if "owner" in doc else analyzer_account)
@@ -501,7 +530,55 @@ class _Reader:
             created_at=times.get("created_at") or context.timestamp(),
             updated_at=times.get("updated_at"),
             analyzed_at=times.get("analyzed_at"),
+            finding_type=finding_type,
+            details=details,
         )]
+
+    def finding_details(self, where: str, doc: Mapping[str, Any], kind: str
+                        ) -> tuple[str, dict[str, Any]]:
+        """The finding's type (from its analyzer's analysis) and its FindingDetails members."""
+        given = [key for key in _DETAIL_KEYS if key in doc]
+        if kind in INTERNAL_ACCESS_TYPES:
+            finding_type, allowed = "InternalAccess", _INTERNAL_KEYS
+        elif kind in UNUSED_ACCESS_TYPES:
+            if "finding_type" not in doc:
+                raise self.fail(f"{where}.finding_type", "required for an unused-access "
+                                f"analyzer: one of {', '.join(UNUSED_FINDING_TYPES)}")
+            finding_type = self.choice(f"{where}.finding_type", doc["finding_type"],
+                                       UNUSED_FINDING_TYPES)
+            allowed = _UNUSED_KEYS[finding_type]
+        else:
+            finding_type, allowed = "ExternalAccess", frozenset()
+        for key in given:
+            if key not in allowed:
+                raise self.fail(f"{where}.{key}", f"not a detail of a {finding_type} finding")
+        details: dict[str, Any] = {}
+        if "access_type" in doc:
+            details["accessType"] = self.choice(f"{where}.access_type", doc["access_type"],
+                                                INTERNAL_ACCESS_TYPES_ENUM)
+        if "principal_type" in doc:
+            details["principalType"] = self.choice(f"{where}.principal_type",
+                                                   doc["principal_type"], PRINCIPAL_TYPES)
+        if "principal_owner_account" in doc:
+            details["principalOwnerAccount"] = self.resolve_account(
+                f"{where}.principal_owner_account", doc["principal_owner_account"],
+                None, ())
+        if "last_accessed" in doc:
+            details["lastAccessed"] = self.timestamp(f"{where}.last_accessed",
+                                                     doc["last_accessed"])
+        for key, member in (("access_key_id", "accessKeyId"),
+                            ("service_namespace", "serviceNamespace")):
+            if key in doc:
+                details[member] = self.text(f"{where}.{key}", doc[key])
+        if "unused_actions" in doc:
+            details["actions"] = [{"action": self.text(f"{where}.unused_actions[{i}]", a)}
+                                  for i, a in enumerate(self.list_of(
+                                      f"{where}.unused_actions", doc["unused_actions"]))]
+        for key, member in (("access_key_id", "accessKeyId"),
+                            ("service_namespace", "serviceNamespace")):
+            if key in allowed and member not in details:
+                raise self.fail(f"{where}.{key}", f"required for a {finding_type} finding")
+        return finding_type, details
 
     def timestamp(self, where: str, value: Any) -> dt.datetime:
         if isinstance(value, dt.datetime):
@@ -516,8 +593,19 @@ class _Reader:
     def generated(self, where: str, value: Any, region: str, analyzer_account: str, kind: str,
                   context: _FindingContext) -> list[dict[str, Any]]:
         doc = self.keys(where, value, {"count", "resource_types", "public_share", "statuses",
-                                       "owners", "error_share"}, {"count"})
+                                       "owners", "error_share", "finding_types"}, {"count"})
         count = self.integer(f"{where}.count", doc["count"])
+        finding_types: dict[str, float] = {}
+        if kind in UNUSED_ACCESS_TYPES:
+            kinds_doc = doc.get("finding_types", list(UNUSED_FINDING_TYPES))
+            if isinstance(kinds_doc, list):
+                kinds_doc = dict.fromkeys(kinds_doc, 1)
+            finding_types = {
+                self.choice(f"{where}.finding_types", t, UNUSED_FINDING_TYPES):
+                self.number(f"{where}.finding_types.{t}", w) for t, w in
+                self.keys(f"{where}.finding_types", kinds_doc, set(UNUSED_FINDING_TYPES)).items()}
+        elif "finding_types" in doc:
+            raise self.fail(f"{where}.finding_types", "only for an unused-access analyzer")
         types_doc = doc.get("resource_types", list(CLASSIC_RESOURCE_TYPES))
         if isinstance(types_doc, list):
             types_doc = dict.fromkeys(types_doc, 1)
@@ -538,8 +626,27 @@ class _Reader:
             owners = [a.id for a in context.organization.accounts]
         else:
             owners = [analyzer_account]
-        return context.generate(count, region, weights, statuses, public_share, error_share,
-                                owners)
+        if finding_types:
+            return context.generate_unused(count, finding_types, statuses, owners)
+        findings = context.generate(count, region, weights, statuses, public_share,
+                                    error_share, owners)
+        if kind in INTERNAL_ACCESS_TYPES:
+            findings = [context.internal(f) for f in findings]
+        return findings
+
+
+# FindingDetails members a scenario finding may give, by the finding type they belong to.
+_INTERNAL_KEYS = frozenset({"access_type", "principal_type", "principal_owner_account"})
+_UNUSED_KEYS = {
+    "UnusedIAMRole": frozenset({"finding_type", "last_accessed"}),
+    "UnusedIAMUserPassword": frozenset({"finding_type", "last_accessed"}),
+    "UnusedIAMUserAccessKey": frozenset({"finding_type", "last_accessed", "access_key_id"}),
+    "UnusedPermission": frozenset({"finding_type", "last_accessed", "service_namespace",
+                                   "unused_actions"}),
+}
+_DETAIL_KEYS = ("finding_type", *sorted(_INTERNAL_KEYS | {"last_accessed", "access_key_id",
+                                                          "service_namespace",
+                                                          "unused_actions"}))
 
 
 _ACTIONS = {
@@ -600,6 +707,53 @@ class _FindingContext:
 
     def timestamp(self) -> dt.datetime:
         return self.EPOCH + dt.timedelta(minutes=self.rng.randrange(0, 60 * 24 * 300))
+
+    def internal(self, finding: dict[str, Any]) -> dict[str, Any]:
+        """A generated finding as an internal-access one: a principal of the organization."""
+        rng = self.rng
+        owner = finding["resourceOwnerAccount"]
+        accounts = [a.id for a in self.organization.accounts] if self.organization else [owner]
+        principal_account = rng.choice(accounts)
+        role = f"role-{rng.randrange(16**6):06x}"
+        return {**finding, "isPublic": False, "findingType": "InternalAccess",
+                "principal": {"AWS": f"arn:aws:iam::{principal_account}:role/{role}"},
+                "condition": {},
+                "details": {"accessType": ("INTRA_ACCOUNT" if principal_account == owner
+                                           else "INTRA_ORG"),
+                            "principalType": "IAM_ROLE",
+                            "principalOwnerAccount": principal_account}}
+
+    def generate_unused(self, count: int, finding_types: dict[str, float],
+                        statuses: dict[str, float], owners: list[str]) -> list[dict[str, Any]]:
+        """Unused-access findings: roles, users' passwords and keys, unused permissions."""
+        rng = self.rng
+        kinds, weights = list(finding_types), list(finding_types.values())
+        status_names, status_weights = list(statuses), list(statuses.values())
+        out = []
+        for _ in range(count):
+            kind = rng.choices(kinds, weights)[0]
+            owner = rng.choice(owners)
+            suffix = "".join(rng.choices(string.ascii_lowercase + string.digits, k=8))
+            is_role = kind in ("UnusedIAMRole", "UnusedPermission")
+            resource_type = "AWS::IAM::Role" if is_role else "AWS::IAM::User"
+            name = f"{'role' if is_role else 'user'}-{suffix}"
+            created = self.timestamp()
+            details: dict[str, Any] = {
+                "lastAccessed": created - dt.timedelta(days=rng.randrange(91, 400))}
+            if kind == "UnusedIAMUserAccessKey":
+                details["accessKeyId"] = "AKIA" + "".join(
+                    rng.choices(string.ascii_uppercase + string.digits, k=16))
+            if kind == "UnusedPermission":
+                service = rng.choice(["s3", "ec2", "kms", "dynamodb"])
+                details["serviceNamespace"] = service
+                details["actions"] = [{"action": f"{service}:Describe*"}]
+            out.append(make_finding(
+                finding_id=self.next_id(),
+                resource=resource_arn(resource_type, "", owner, name),
+                resource_type=resource_type, owner=owner, is_public=False,
+                status=rng.choices(status_names, status_weights)[0], created_at=created,
+                finding_type=kind, details=details))
+        return out
 
     def generate(self, count: int, region: str, type_weights: dict[str, float],
                  statuses: dict[str, float], public_share: float, error_share: float,

@@ -346,7 +346,7 @@ class World:
                             "aa-scan")
         for spec in scenario.analyzers:
             analyzer = Analyzer(spec.account_id, spec.region, spec.name, spec.type, spec.status,
-                                spec.status_reason)
+                                spec.status_reason, managed_by=spec.managed_by)
             if spec.created_at is not None:
                 analyzer.created_at = spec.created_at
             for rule in spec.archive_rules:

@@ -72,3 +72,18 @@ def test_demo_findings(demo: Any) -> None:
     assert any(f["isPublic"] for f in findings)
     assert any(not f["isPublic"] for f in findings)
     assert "arn:aws:s3:::acme-public-website" in {f["resource"] for f in findings}
+
+
+def test_demo_runs_every_analysis(demo: Any) -> None:
+    """us-east-1: internal and unused access with findings; eu-central-1: service-linked."""
+    east = analyzers(demo, "us-east-1")
+    assert east["org-internal-access"][0] == "ORGANIZATION_INTERNAL_ACCESS"
+    assert east["org-unused-access"][0] == "ORGANIZATION_UNUSED_ACCESS"
+    client = demo.client("accessanalyzer", "us-east-1")
+    for name in ("org-internal-access", "org-unused-access"):
+        arn = f"arn:aws:access-analyzer:us-east-1:{DELEGATED_ADMIN}:analyzer/{name}"
+        assert client.list_findings_v2(analyzerArn=arn)["findings"], name
+    central = demo.client("accessanalyzer", "eu-central-1").list_analyzers()["analyzers"]
+    linked = [a for a in central if a.get("managedBy")]
+    assert [(a["name"], a["managedBy"]) for a in linked] == [
+        ("_AccessAnalyzerForSecurityHub-7f3a2c", "securityhub.amazonaws.com")]
