@@ -3,6 +3,7 @@
 - the values scan.json uses for region statuses, verdicts, severities, roles and gap codes;
 - how an active finding counts: public, cross-account, or could not be analyzed;
 - the resource types every report lists (the classic seven) and their labels;
+- which analysis an analyzer type runs (external, internal or unused access, or unknown);
 - which characters from AWS are never shown as they are, and how they are shown instead.
 """
 
@@ -61,6 +62,9 @@ class GapCode(StrEnum):
     ACCOUNT_SCOPE_ONLY = "ACCOUNT_SCOPE_ONLY"
     NOT_ACTIVE = "NOT_ACTIVE"
     MISSING_REQUIRED_TYPE = "MISSING_REQUIRED_TYPE"
+    # advisories: what the coverage rests on
+    SERVICE_MANAGED_ANALYZER = "SERVICE_MANAGED_ANALYZER"
+    UNKNOWN_ANALYZER_TYPE = "UNKNOWN_ANALYZER_TYPE"
 
 
 # The reason of a region that was not assessed because the analyzers that would decide it
@@ -78,6 +82,39 @@ def access_of(is_public: bool | None, error: str | None) -> Access:
     if error:
         return "errors"
     return "public" if is_public else "cross_account"
+
+
+# -- analyses ---------------------------------------------------------------------------------
+
+
+class Analysis(StrEnum):
+    """What an analyzer type analyzes (the `analysis` of an analyzer in scan.json)."""
+
+    EXTERNAL_ACCESS = "external_access"
+    INTERNAL_ACCESS = "internal_access"
+    UNUSED_ACCESS = "unused_access"
+    UNKNOWN = "unknown"  # a type newer than this version: listed, never read
+
+
+_ANALYSES: Mapping[str, Analysis] = {
+    "ACCOUNT": Analysis.EXTERNAL_ACCESS, "ORGANIZATION": Analysis.EXTERNAL_ACCESS,
+    "ACCOUNT_INTERNAL_ACCESS": Analysis.INTERNAL_ACCESS,
+    "ORGANIZATION_INTERNAL_ACCESS": Analysis.INTERNAL_ACCESS,
+    "ACCOUNT_UNUSED_ACCESS": Analysis.UNUSED_ACCESS,
+    "ORGANIZATION_UNUSED_ACCESS": Analysis.UNUSED_ACCESS,
+}
+ANALYSIS_LABELS: Mapping[Analysis, str] = {
+    Analysis.EXTERNAL_ACCESS: "external access", Analysis.INTERNAL_ACCESS: "internal access",
+    Analysis.UNUSED_ACCESS: "unused access",
+    Analysis.UNKNOWN: "unknown type (newer than this aa-scan)",
+}
+# The finding types of an unused-access analyzer, in the order the reports list them.
+UNUSED_FINDING_TYPES: tuple[str, ...] = (
+    "UnusedIAMRole", "UnusedIAMUserAccessKey", "UnusedIAMUserPassword", "UnusedPermission")
+
+
+def analysis_of(analyzer_type: str) -> Analysis:
+    return _ANALYSES.get(analyzer_type, Analysis.UNKNOWN)
 
 
 # -- resource types --------------------------------------------------------------------------

@@ -76,6 +76,11 @@ class AnalyzerEntry(TypedDict):
     status: str
     status_reason: str | None
     created_at: str | None
+    # Added after version 1: the service principal of a service-linked analyzer (None: the
+    # customer's own), and what the type analyzes (a document.rules.Analysis value; unknown
+    # for a type newer than the aa-scan that wrote the document).
+    managed_by: NotRequired[str | None]
+    analysis: NotRequired[str]
 
 
 class FindingsAnalyzer(TypedDict):
@@ -130,6 +135,69 @@ class Finding(TypedDict):
     updated_at: str | None
     analyzed_at: str | None
     error: str | None
+
+
+class AnalysisFinding(TypedDict):
+    """A finding of an internal-access or unused-access analyzer (ListFindingsV2's summary:
+    no principal or action; finding_type says what kind, e.g. UnusedIAMRole)."""
+
+    region: str
+    analyzer_arn: str
+    id: str
+    finding_type: str
+    resource_type: str
+    resource: str | None
+    resource_owner_account: str | None
+    status: str
+    created_at: str | None
+    updated_at: str | None
+    analyzed_at: str | None
+    error: str | None
+
+
+class StatusCounts(TypedDict):
+    active: int
+    archived: int
+    resolved: int
+
+
+class AccountUnusedAccess(TypedDict):
+    account: str
+    active: int
+    by_finding_type: dict[str, int]
+
+
+class AnalysisStatistics(TypedDict):
+    """GetFindingsStatistics of one analyzer: by_resource_type for internal access;
+    by_finding_type and by_account (the accounts with the most) for unused access."""
+
+    active: int | None
+    archived: int | None
+    resolved: int | None
+    by_resource_type: NotRequired[dict[str, StatusCounts]]
+    by_finding_type: NotRequired[dict[str, int]]
+    by_account: NotRequired[list[AccountUnusedAccess]]
+
+
+class AnalysisAnalyzer(TypedDict):
+    """One ACTIVE internal-access or unused-access analyzer and what was read from it."""
+
+    region: str
+    name: str
+    arn: str
+    type: str
+    managed_by: str | None
+    statistics: AnalysisStatistics | None  # None: GetFindingsStatistics failed
+    findings_collected: bool
+    findings_read: int
+    errors: list[ErrorEntry]
+
+
+class AnalysisBlock(TypedDict):
+    """`internal_access` or `unused_access`: never part of the external-access counts."""
+
+    analyzers: list[AnalysisAnalyzer]
+    findings: list[AnalysisFinding]
 
 
 class ControlRef(TypedDict):
@@ -295,6 +363,9 @@ class ScanDocument(TypedDict):
     # Added after version 1: logical API calls per operation name ("ListFindings": 12), the
     # query the evidence answers; botocore's retries of a call are not counted again.
     api_calls: NotRequired[dict[str, int]]
+    # Added after version 1: the other two analyses of Access Analyzer.
+    internal_access: NotRequired[AnalysisBlock]
+    unused_access: NotRequired[AnalysisBlock]
 
 
 @cache

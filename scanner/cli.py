@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                         + ", ".join(f.value for f in OutputFormat))
     parser.add_argument("--coverage-only", action="store_const", const=True, default=None,
                         help="analyzers and organization only, no findings (fast)")
+    parser.add_argument("--unused-findings", action="store_const", const=True, default=None,
+                        help="read the findings of unused-access analyzers too, not only "
+                        "their statistics")
     parser.add_argument("--fail-on", choices=[f.value for f in FailOn],
                         help="what makes a complete scan exit 1 (default: gaps; new-gaps and "
                         "new-public: only a regression since the baseline)")
@@ -144,6 +147,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "regions": args.regions,
         "exclude": exclude,
         "coverage_only": args.coverage_only,
+        "unused_access": {"findings": args.unused_findings},
         "workers": args.workers,
         "fail_on": args.fail_on,
         "aws": {"profile": args.profile, "role_arn": args.role_arn,

@@ -76,6 +76,7 @@ class Options:
     coverage_types: tuple[str, ...] = (AnalyzerType.ORGANIZATION.value,)
     finding_statuses: tuple[str, ...] = ("ACTIVE",)
     coverage_only: bool = False
+    unused_findings: bool = False  # unused-access findings too, not only their statistics
     workers: int = 32
     page_size: int = 100
     aws: AwsOptions = field(default_factory=AwsOptions)
@@ -108,6 +109,7 @@ class Options:
             "coverage_types": list(self.coverage_types),
             "finding_statuses": list(self.finding_statuses),
             "coverage_only": self.coverage_only,
+            "unused_findings": self.unused_findings,
             "workers": self.workers,
             "retry_mode": self.aws.retry_mode,
             "rate_limit": self.aws.rate_limit,
@@ -410,6 +412,8 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
         finding_statuses=tuple(dict.fromkeys(document.get("finding_statuses",
                                                           defaults.finding_statuses))),
         coverage_only=document.get("coverage_only", defaults.coverage_only),
+        unused_findings=(document.get("unused_access") or {}).get("findings",
+                                                                  defaults.unused_findings),
         workers=document.get("workers", defaults.workers),
         page_size=document.get("page_size", defaults.page_size),
         aws=replace(defaults.aws, **{k: v for k, v in aws_doc.items() if k != "rate_limit"},

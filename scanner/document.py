@@ -13,12 +13,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from document import schema
-from document.rules import CLASSIC_RESOURCE_TYPES, RegionStatus, access_of
+from document.rules import (
+    CLASSIC_RESOURCE_TYPES,
+    Analysis,
+    RegionStatus,
+    access_of,
+    analysis_of,
+)
 from evidence.controls import controls_for_gap, verdict_controls
 
 from . import __version__
 from .judge import Gap, Judgement, RegionVerdict
-from .model import ApiError, Finding, RegionScan, ScanResult
+from .model import AnalysisScan, AnalysisStatistics, ApiError, Finding, RegionScan, ScanResult
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -73,7 +79,8 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> schema.Region:
         "opt_in_status": scan.availability.opt_in_status if scan.availability else None,
         "analyzers": [
             {"name": a.name, "arn": a.arn, "type": a.type, "status": a.status,
-             "status_reason": a.status_reason, "created_at": iso(a.created_at)}
+             "status_reason": a.status_reason, "created_at": iso(a.created_at),
+             "managed_by": a.managed_by, "analysis": analysis_of(a.type).value}
             for a in scan.analyzers or ()
         ],
         "findings_analyzer": ({"name": source.name, "arn": source.arn, "type": source.type,
@@ -95,6 +102,44 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> schema.Region:
                    + scan.findings_errors],
         "api_calls": scan.api_calls,
         "seconds": scan.seconds,
+    }
+
+
+def _statistics(statistics: AnalysisStatistics | None) -> schema.AnalysisStatistics | None:
+    if statistics is None:
+        return None
+    out: schema.AnalysisStatistics = {"active": statistics.active,
+                                      "archived": statistics.archived,
+                                      "resolved": statistics.resolved}
+    if statistics.by_resource_type:
+        out["by_resource_type"] = {
+            t: {"active": c.active, "archived": c.archived, "resolved": c.resolved}
+            for t, c in statistics.by_resource_type.items()}
+    if statistics.by_finding_type:
+        out["by_finding_type"] = dict(statistics.by_finding_type)
+    if statistics.by_account:
+        out["by_account"] = [{"account": a.account, "active": a.active,
+                              "by_finding_type": dict(a.by_finding_type)}
+                             for a in statistics.by_account]
+    return out
+
+
+def analysis_block(regions: Iterable[RegionScan], analysis: Analysis) -> schema.AnalysisBlock:
+    """`internal_access` or `unused_access`: each ACTIVE analyzer of the analysis, region by
+    region, with its statistics and the findings read from it."""
+    scans: list[tuple[str, AnalysisScan]] = [
+        (scan.region, each) for scan in regions for each in scan.analyses
+        if analysis_of(each.analyzer.type) is analysis]
+    return {
+        "analyzers": [
+            {"region": region, "name": each.analyzer.name, "arn": each.analyzer.arn,
+             "type": each.analyzer.type, "managed_by": each.analyzer.managed_by,
+             "statistics": _statistics(each.statistics),
+             "findings_collected": each.findings_collected,
+             "findings_read": len(each.findings),
+             "errors": [_error(e) for e in each.errors]}
+            for region, each in scans],
+        "findings": [f for _, each in scans for f in each.findings],
     }
 
 
@@ -122,7 +167,7 @@ def build_document(result: ScanResult, judgement: Judgement,
             totals["cross_account"] += entry["cross_account"]
             totals["errors"] += entry["errors"]
     coverage_only = result.coverage_only
-    return {
+    document: schema.ScanDocument = {
         "schema_version": schema.SCHEMA_VERSION,
         "run_id": run_id,
         "tool": {"name": schema.TOOL_NAME, "version": __version__},
@@ -172,3 +217,7 @@ def build_document(result: ScanResult, judgement: Judgement,
         },
         "api_calls": dict(result.api_calls),
     }
+    if not coverage_only:  # absent: not collected
+        document["internal_access"] = analysis_block(result.regions, Analysis.INTERNAL_ACCESS)
+        document["unused_access"] = analysis_block(result.regions, Analysis.UNUSED_ACCESS)
+    return document

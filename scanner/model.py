@@ -111,6 +111,9 @@ class Analyzer:
     status: str
     status_reason: str | None = None
     created_at: dt.datetime | None = None
+    # A service-linked analyzer's manager (a service principal, managedBy); None: the
+    # customer's own.
+    managed_by: str | None = None
 
 
 # A finding is the record scan.json writes (document.schema.Finding: its keys, times as UTC
@@ -143,6 +146,50 @@ class FindingsStatistics:
     by_type: Mapping[str, TypeStatistics] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    active: int
+    archived: int
+    resolved: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUnusedAccess:
+    """One of the accounts with the most active unused-access findings (topAccounts)."""
+
+    account: str
+    active: int
+    by_finding_type: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class AnalysisStatistics:
+    """GetFindingsStatistics of an internal-access or unused-access analyzer: totals, and
+    per resource type (internal) or per finding type and top account (unused)."""
+
+    active: int | None
+    archived: int | None
+    resolved: int | None
+    by_resource_type: Mapping[str, StatusCounts] = field(default_factory=dict)
+    by_finding_type: Mapping[str, int] = field(default_factory=dict)
+    by_account: tuple[AccountUnusedAccess, ...] = ()
+
+
+# A finding of an internal-access or unused-access analyzer, as scan.json writes it.
+AnalysisFinding = schema.AnalysisFinding
+
+
+@dataclass(frozen=True)
+class AnalysisScan:
+    """What was read from one ACTIVE internal-access or unused-access analyzer."""
+
+    analyzer: Analyzer
+    statistics: AnalysisStatistics | None = None
+    findings: tuple[AnalysisFinding, ...] = ()
+    findings_collected: bool = False
+    errors: tuple[ApiError, ...] = ()
+
+
 @dataclass(frozen=True)
 class RegionScan:
     """Everything collected in one region (or why it was not collected)."""
@@ -160,6 +207,8 @@ class RegionScan:
     archive_rules: tuple[ArchiveRule, ...] = ()
     api_calls: int = 0
     seconds: float = 0.0
+    # Internal-access and unused-access analyzers (never part of the external counts).
+    analyses: tuple[AnalysisScan, ...] = ()
 
     @property
     def scanned(self) -> bool:

@@ -24,7 +24,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+from document.rules import Analysis, analysis_of
+
 from .aws import ClientFactory, attempt, error_from
+from .collect.analyses import analysis_analyzers, analysis_statistics, read_v2_page
 from .collect.analyzers import findings_statistics, list_analyzers, list_archive_rules
 from .collect.findings import Stream, plan_streams, read_page
 from .collect.organization import (
@@ -41,6 +44,9 @@ from .config import Options, verify_regions
 from .errors import ConfigError, Interrupted
 from .judge import findings_source
 from .model import (
+    AnalysisFinding,
+    AnalysisScan,
+    AnalysisStatistics,
     Analyzer,
     ApiError,
     ArchiveRule,
@@ -101,6 +107,22 @@ class PriorityPool:
 
 
 @dataclass
+class _Analysis:
+    """An internal-access or unused-access analyzer being read (main thread only)."""
+
+    analyzer: Analyzer
+    read_findings: bool
+    statistics: AnalysisStatistics | None = None
+    findings: list[AnalysisFinding] = field(default_factory=list)
+    errors: list[ApiError] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=set)
+
+    def to_scan(self) -> AnalysisScan:
+        return AnalysisScan(self.analyzer, self.statistics, tuple(self.findings),
+                            self.read_findings, tuple(self.errors))
+
+
+@dataclass
 class _Region:
     """What the main thread accumulates for one region while its tasks run."""
 
@@ -122,6 +144,7 @@ class _Region:
     collecting: bool = False
     seen_ids: set[str] = field(default_factory=set)
     duplicates: int = 0
+    analyses: list[_Analysis] = field(default_factory=list)
 
     def to_scan(self) -> RegionScan:
         seconds = ((self.finished or time.monotonic()) - self.started) if self.started else 0.0
@@ -139,6 +162,7 @@ class _Region:
             archive_rules=self.rules,
             api_calls=self.calls,
             seconds=round(seconds, 3),
+            analyses=tuple(a.to_scan() for a in self.analyses),
         )
 
 
@@ -330,6 +354,8 @@ class Scan:
             f"{a.name} {a.type} {a.status}" for a in region.analyzers) or "none")
         if self.options.coverage_only:
             return
+        for analyzer in analysis_analyzers(region.analyzers):
+            self._start_analysis(region, analyzer)
         region.source = findings_source(region.analyzers)
         if region.source is None:
             return
@@ -398,6 +424,51 @@ class Scan:
             return
         tokens.add(token)
         self._submit_page(region, paging, token)
+
+
+    # -- internal access and unused access (beside external access, never counted with it) --
+    def _start_analysis(self, region: _Region, analyzer: Analyzer) -> None:
+        internal = analysis_of(analyzer.type) is Analysis.INTERNAL_ACCESS
+        state = _Analysis(analyzer, internal or self.options.unused_findings)
+        region.analyses.append(state)
+        self._submit((1,), region, partial(self._on_analysis_statistics, region, state),
+                     "GetFindingsStatistics",
+                     partial(analysis_statistics, region.client, analyzer))
+        if state.read_findings:
+            self._submit_v2_page(region, state, None)
+
+    def _on_analysis_statistics(self, region: _Region, state: _Analysis, result: Any) -> None:
+        region.calls += 1
+        if isinstance(result, ApiError):
+            state.errors.append(result)
+        else:
+            state.statistics = result
+
+    def _submit_v2_page(self, region: _Region, state: _Analysis, token: str | None) -> None:
+        self._submit((2, 0), region, partial(self._on_v2_page, region, state),
+                     "ListFindingsV2",
+                     partial(read_v2_page, region.client, state.analyzer, region.plan.region,
+                             self.options.finding_statuses, token, self.options.page_size))
+
+    def _on_v2_page(self, region: _Region, state: _Analysis, result: Any) -> None:
+        region.calls += 1
+        if isinstance(result, ApiError):
+            state.errors.append(result)
+            log.warning("%s: ListFindingsV2 of %s stopped: %s", region.plan.region,
+                        state.analyzer.name, result)
+            return
+        findings, token = result
+        state.findings.extend(findings)
+        if not token:
+            return
+        if token in state.tokens or len(state.tokens) >= MAX_PAGES_PER_STREAM:
+            state.errors.append(ApiError(
+                "PaginationLoop", "ListFindingsV2 returned a page token it had already given "
+                f"(or more than {MAX_PAGES_PER_STREAM} pages) for {state.analyzer.name}; "
+                "reading was stopped", "access-analyzer:ListFindingsV2"))
+            return
+        state.tokens.add(token)
+        self._submit_v2_page(region, state, token)
 
 
 def run_scan(options: Options, factory: ClientFactory, cancel: threading.Event | None = None,

@@ -21,7 +21,8 @@ def list_analyzers(client: AccessAnalyzerClient) -> tuple[tuple[Analyzer, ...], 
             reason = status["code"] if status else None
             analyzers.append(Analyzer(
                 name=item["name"], arn=item["arn"], type=item["type"], status=item["status"],
-                status_reason=reason, created_at=item.get("createdAt")))
+                status_reason=reason, created_at=item.get("createdAt"),
+                managed_by=item.get("managedBy")))
     return tuple(analyzers), pages
 
 

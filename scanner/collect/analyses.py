@@ -1,0 +1,112 @@
+"""Internal-access and unused-access analyzers: their statistics and ListFindingsV2 pages.
+
+These analyses are reported beside external access, never counted with it. Statistics come
+from GetFindingsStatistics' internal-access shape (per resource type and status) or
+unused-access shape (per finding type, and the accounts with the most findings); findings
+from ListFindingsV2, whose summary is all a report lists (no GetFindingV2 per finding).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from document.rules import Analysis, analysis_of
+
+from ..aws import utc_text
+from ..model import (
+    AccountUnusedAccess,
+    AnalysisFinding,
+    AnalysisStatistics,
+    Analyzer,
+    StatusCounts,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_accessanalyzer import AccessAnalyzerClient
+
+# Analyses read beside external access (which scanner.collect.findings reads).
+OTHER_ANALYSES = (Analysis.INTERNAL_ACCESS, Analysis.UNUSED_ACCESS)
+
+
+def analysis_analyzers(analyzers: Iterable[Analyzer]) -> list[Analyzer]:
+    """The ACTIVE internal-access and unused-access analyzers of a region (a type this
+    version does not know is listed by the reports, never read)."""
+    return [a for a in analyzers if a.status == "ACTIVE" and analysis_of(a.type) in
+            OTHER_ANALYSES]
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def analysis_statistics(client: AccessAnalyzerClient, analyzer: Analyzer
+                        ) -> AnalysisStatistics | None:
+    """The analyzer's statistics; None when the answer holds no shape of its analysis."""
+    response = client.get_findings_statistics(analyzerArn=analyzer.arn)
+    for entry in response.get("findingsStatistics", []):
+        internal = entry.get("internalAccessFindingsStatistics")
+        if internal is not None:
+            return AnalysisStatistics(
+                active=internal.get("totalActiveFindings"),
+                archived=internal.get("totalArchivedFindings"),
+                resolved=internal.get("totalResolvedFindings"),
+                by_resource_type={
+                    resource_type: StatusCounts(
+                        _int(stats.get("totalActiveFindings")),
+                        _int(stats.get("totalArchivedFindings")),
+                        _int(stats.get("totalResolvedFindings")))
+                    for resource_type, stats in
+                    (internal.get("resourceTypeStatistics") or {}).items()})
+        unused = entry.get("unusedAccessFindingsStatistics")
+        if unused is not None:
+            by_type: dict[str, int] = {}
+            for item in unused.get("unusedAccessTypeStatistics") or ():
+                kind = item.get("unusedAccessType") or "UNKNOWN"
+                by_type[kind] = by_type.get(kind, 0) + _int(item.get("total"))
+            return AnalysisStatistics(
+                active=unused.get("totalActiveFindings"),
+                archived=unused.get("totalArchivedFindings"),
+                resolved=unused.get("totalResolvedFindings"),
+                by_finding_type=by_type,
+                by_account=tuple(
+                    AccountUnusedAccess(str(item.get("account") or ""),
+                                        _int(item.get("numberOfActiveFindings")),
+                                        {str(k): _int(v) for k, v in
+                                         (item.get("details") or {}).items()})
+                    for item in unused.get("topAccounts") or ()))
+    return None
+
+
+def read_v2_page(client: AccessAnalyzerClient, analyzer: Analyzer, region: str,
+                 statuses: tuple[str, ...], token: str | None, page_size: int
+                 ) -> tuple[list[AnalysisFinding], str | None]:
+    """One ListFindingsV2 page of the analyzer's findings in the given statuses."""
+    request: dict[str, Any] = {"analyzerArn": analyzer.arn, "maxResults": page_size,
+                               "filter": {"status": {"eq": list(statuses)}}}
+    if token:
+        request["nextToken"] = token
+    response = client.list_findings_v2(**request)
+    region = sys.intern(region)
+    arn = sys.intern(analyzer.arn)
+    return ([_finding(item, region, arn) for item in response.get("findings", [])],
+            response.get("nextToken"))
+
+
+def _finding(item: Mapping[str, Any], region: str, analyzer_arn: str) -> AnalysisFinding:
+    owner = item.get("resourceOwnerAccount")
+    return {
+        "region": region,
+        "analyzer_arn": analyzer_arn,
+        "id": item["id"],
+        "finding_type": sys.intern(item.get("findingType") or "UNKNOWN"),
+        "resource_type": sys.intern(item.get("resourceType") or "UNKNOWN"),
+        "resource": item.get("resource"),
+        "resource_owner_account": sys.intern(owner) if owner else None,
+        "status": sys.intern(item.get("status") or "UNKNOWN"),
+        "created_at": utc_text(item.get("createdAt")),
+        "updated_at": utc_text(item.get("updatedAt")),
+        "analyzed_at": utc_text(item.get("analyzedAt")),
+        "error": item.get("error"),
+    }
