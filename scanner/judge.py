@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from document.rules import NOT_VISIBLE, GapCode, RegionStatus, ScanningRole, Severity, Verdict
+from document.rules import (
+    NOT_VISIBLE,
+    Analysis,
+    GapCode,
+    RegionStatus,
+    ScanningRole,
+    Severity,
+    Verdict,
+    analysis_of,
+)
 
 from .model import (
     EXTERNAL_ACCESS_TYPES,
@@ -203,6 +212,30 @@ GAP_TEXT: dict[str, GapText] = {
         "region from the one it is created in (IAM User Guide: an unused access analyzer is "
         "not needed in each Region), and none of the regions scanned has an ACTIVE one.",
         _CREATE, _IN_ADMIN + " Any one region will do."),
+    GapCode.SERVICE_MANAGED_ANALYZER: GapText(
+        Severity.INFO,
+        "The {type} requirement in {region} rests on {present}",
+        "A service-linked analyzer belongs to the service that created it, not to the "
+        "organization: that service deletes it when it is turned off (or no longer needs "
+        "it), and its configuration and archive rules are the service's. The requirement is "
+        "met today; create the organization's own analyzer so it stays met.",
+        _CREATE, _IN_ADMIN),
+    f"{GapCode.SERVICE_MANAGED_ANALYZER}:ORGANIZATION_WIDE": GapText(
+        Severity.INFO,
+        "The {type} requirement rests on {present}",
+        "A service-linked analyzer belongs to the service that created it, not to the "
+        "organization: that service deletes it when it is turned off (or no longer needs "
+        "it), and its configuration and archive rules are the service's. The requirement is "
+        "met today; create the organization's own analyzer (in any one region) so it stays "
+        "met.",
+        _CREATE, _IN_ADMIN + " Any one region will do."),
+    GapCode.UNKNOWN_ANALYZER_TYPE: GapText(
+        Severity.INFO,
+        "Analyzer type(s) this version of aa-scan does not know: {present}",
+        "Listed as they are and not read: {others}. They meet no requirement of the "
+        "configuration and their findings are in no report; a newer aa-scan may know them.",
+        "aa-scan --version",
+        "Compare with the latest release; upgrade aa-scan where it is installed."),
     GapCode.NO_DELEGATED_ADMINISTRATOR: GapText(
         Severity.LOW,
         "No delegated administrator is registered for IAM Access Analyzer",
@@ -606,6 +639,56 @@ def _organization_wide(kind: str, scans: tuple[RegionScan, ...], conclusive: boo
     return replace(gap, region=None, analyzer_type=kind), None
 
 
+def _managed_elsewhere(active: list[Analyzer]) -> bool:
+    return bool(active) and all(a.managed_by for a in active)
+
+
+def _service_managed(kind: str, active: list[Analyzer], region: str, wide: bool,
+                     context: _Context) -> Gap:
+    """The advisory for a requirement met only by analyzers another service manages (for a
+    type one analyzer anywhere meets, `region` is where the command creates the own one)."""
+    present = ", ".join(f"{a.name}, managed by {a.managed_by}"
+                        for a in sorted(active, key=_age_key))
+    key = f"{GapCode.SERVICE_MANAGED_ANALYZER}:ORGANIZATION_WIDE" if wide else None
+    gap = _gap(GapCode.SERVICE_MANAGED_ANALYZER, "organization" if wide else "region", region,
+               context, key=key, type=kind, name=kind.lower().replace("_", "-"),
+               present=present)
+    return replace(gap, region=None if wide else region, analyzer_type=kind)
+
+
+def service_managed_advisories(result: ScanResult, verdicts: Iterable[RegionVerdict],
+                               context: _Context) -> list[Gap]:
+    """Requirements that are met, but only by service-linked analyzers (managedBy): in each
+    covered region for a regional type, once for a type one analyzer anywhere meets."""
+    out: list[Gap] = []
+    covered = {v.region for v in verdicts if v.status == RegionStatus.COVERED}
+    for kind in result.coverage_types:
+        found = [(s.region, a) for s in result.regions for a in (s.analyzers or ())
+                 if a.type == kind and a.status == "ACTIVE"]
+        if kind in ORGANIZATION_WIDE_TYPES:
+            active = [a for _, a in found]
+            if _managed_elsewhere(active):
+                out.append(_service_managed(kind, active, found[0][0], True, context))
+            continue
+        for scan in result.regions:
+            active = [a for region, a in found if region == scan.region]
+            if scan.region in covered and _managed_elsewhere(active):
+                out.append(_service_managed(kind, active, scan.region, False, context))
+    return out
+
+
+def unknown_type_advisory(result: ScanResult, context: _Context) -> Gap | None:
+    """Analyzers of a type newer than this version: listed, never read, never a crash."""
+    unknown = [(s.region, a) for s in result.regions for a in (s.analyzers or ())
+               if analysis_of(a.type) is Analysis.UNKNOWN]
+    if not unknown:
+        return None
+    types = ", ".join(sorted({a.type for _, a in unknown}))
+    listed = ", ".join(f"{a.name} ({a.type}) in {region}" for region, a in unknown)
+    return _gap(GapCode.UNKNOWN_ANALYZER_TYPE, "organization", None, context, present=types,
+                others=listed)
+
+
 def _visibility_gap(role: ScanningRole, admins: tuple[str, ...], absence_conclusive: bool
                     ) -> GapCode | None:
     """The organization gap that explains why analyzers may be invisible from here."""
@@ -660,6 +743,10 @@ def judge(result: ScanResult) -> Judgement:
         org_gaps.insert(0, _gap(GapCode.TRUSTED_ACCESS_DISABLED, "organization", None, context))
     if org.in_organization and org.delegated_administrators == ():
         advisories.append(_gap(GapCode.NO_DELEGATED_ADMINISTRATOR, "organization", None, context))
+    advisories += service_managed_advisories(result, verdicts, context)
+    unknown = unknown_type_advisory(result, context)
+    if unknown is not None:
+        advisories.append(unknown)
 
     region_gaps = [gap for v in verdicts for gap in v.gaps]
     gaps = tuple(org_gaps + wide_gaps + region_gaps)

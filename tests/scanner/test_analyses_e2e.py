@@ -123,3 +123,35 @@ def test_unused_findings_is_a_config_key_and_a_flag(tmp_path, monkeypatch):
     config.write_text("unused_access:\n  findings: sometimes\n")
     with pytest.raises(ConfigError, match=r"unused_access\.findings"):
         load_options(config, {})
+
+
+def test_service_linked_coverage_future_type_and_a_failing_v2_page(monkeypatch, run_scan,
+                                                                   tmp_path):
+    """The unused-access requirement met only by Security Hub's analyzer: covered, with an
+    advisory; a type newer than botocore: listed; ListFindingsV2 failing: an error, kept."""
+    config = tmp_path / "aa.yaml"
+    config.write_text("coverage_types: [ORGANIZATION, ORGANIZATION_UNUSED_ACCESS]\n")
+    analyzers = [
+        {"type": "ORGANIZATION", "name": "org", "regions": EVERYWHERE},
+        {"type": "ORGANIZATION_UNUSED_ACCESS", "name": "_AccessAnalyzerForSecurityHub-1",
+         "region": "eu-west-1", "managed_by": SECURITY_HUB},
+        {"type": "new:ORGANIZATION_FUTURE_THING", "name": "future", "region": "us-east-1"},
+        {"type": "ORGANIZATION_INTERNAL_ACCESS", "name": "internal", "region": "ap-southeast-2",
+         "findings": [{"generate": {"count": 3}}]},
+    ]
+    failing = {"ap-southeast-2": {"error_rate": 1.0, "error_operations": ["ListFindingsV2"]}}
+    with env_world(monkeypatch, analyzers=analyzers, conditions=failing):
+        run = run_scan("--config", str(config))
+    assert run.code == 0, run.err  # advice is not a gap
+    document = run.document
+    assert document["gaps"] == []
+    advice = {a["code"]: a for a in document["advisories"]}
+    linked = advice["SERVICE_MANAGED_ANALYZER"]
+    assert (linked["severity"], linked["scope"]) == ("INFO", "organization")
+    assert SECURITY_HUB in linked["title"]
+    assert "ORGANIZATION_FUTURE_THING" in advice["UNKNOWN_ANALYZER_TYPE"]["title"]
+    (internal,) = document["internal_access"]["analyzers"]
+    assert internal["statistics"]["active"] == 3  # statistics answered
+    assert internal["findings_read"] == 0
+    assert [e["code"] for e in internal["errors"]] == ["InternalServerException"]
+    assert "ListFindingsV2" in internal["errors"][0]["operation"]
