@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from document.rules import one_line
-from document.schema import Region, ScanDocument
+from document.schema import AnalysisStatistics, Region, ScanDocument
 
-from .tables import findings_totals, lower_bound
+from .tables import (
+    UNUSED_TYPE_LABELS,
+    AnalysisKey,
+    analysis_analyzers,
+    findings_totals,
+    lower_bound,
+)
 
 COLUMNS = ("REGION", "STATUS", "REASON", "ACTIVE", "PUBLIC")
 
@@ -97,6 +103,7 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
         f"Verdict: {clean(summary['verdict'])}. Regions: {summary['covered']} covered, "
         f"{summary['gaps']} with gaps, {summary['errors']} not assessed, "
         f"{summary['not_enabled']} not enabled, {summary['excluded']} excluded. " + findings)
+    lines += analysis_lines(document)
     for reason in summary["incomplete_reasons"]:
         lines.append(f"Incomplete: {clean(reason)}")
     since = changes_line(document)
@@ -114,6 +121,35 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
     for advisory in document["advisories"]:
         lines.append(f"Advisory [{clean(advisory['severity'])}]: {clean(advisory['title'])}")
     return "\n".join(lines) + "\n"
+
+
+def _active(statistics: AnalysisStatistics | None) -> str:
+    return "statistics failed" if statistics is None or statistics["active"] is None else (
+        f"{statistics['active']} active")
+
+
+def analysis_lines(document: ScanDocument) -> list[str]:
+    """Internal and unused access, one line per analyzer (apart from the counts above)."""
+    lines = []
+    keys: tuple[tuple[AnalysisKey, str], ...] = (("internal_access", "Internal access"),
+                                                 ("unused_access", "Unused access"))
+    for key, label in keys:
+        for each in analysis_analyzers(document, key):
+            stats = each["statistics"]
+            text = (f"{label}: {clean(each['name'])} ({clean(each['region'])}"
+                    + (f", managed by {clean(each['managed_by'])}" if each["managed_by"]
+                       else "") + f"): {_active(stats)}")
+            kinds = stats.get("by_finding_type", {}) if stats else {}
+            if kinds:
+                text += " (" + ", ".join(
+                    f"{UNUSED_TYPE_LABELS.get(k, clean(k)).lower()} {n}"
+                    for k, n in kinds.items()) + ")"
+            if each["findings_collected"]:
+                text += f"; {each['findings_read']} finding(s) read"
+            if each["errors"]:
+                text += f"; {len(each['errors'])} error(s)"
+            lines.append(text + ".")
+    return lines
 
 
 def _tristate(value: bool | None, yes: str, no: str) -> str:

@@ -31,7 +31,7 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.utils import get_column_letter
 
 from document.rules import UNSAFE, reveal, type_label
-from document.schema import ScanDocument
+from document.schema import AnalyzerEntry, ScanDocument
 from evidence.controls import assess
 from evidence.scope import completeness, configuration_sha256, scope
 
@@ -717,11 +717,8 @@ def _controls_text(controls: Sequence[Mapping[str, Any]] | None) -> str | None:
     return "; ".join(f"{name} ({', '.join(v)})" if v else name for name, v in versions.items())
 
 
-def _analyzer_text(analyzer: Mapping[str, Any]) -> str:
-    state = f"{analyzer['type']}, {analyzer['status']}"
-    if analyzer["status_reason"]:
-        state += f": {analyzer['status_reason']}"
-    return f"{analyzer['name']} ({state})"
+def _analyzer_text(analyzer: AnalyzerEntry) -> str:
+    return tables.analyzer_text(analyzer)  # with managed_by, and an unknown type said so
 
 
 def region_rows(document: ScanDocument) -> Iterator[list[Any]]:
@@ -815,6 +812,71 @@ def error_rows(document: ScanDocument) -> Iterator[list[Any]]:
                error.message]
 
 
+# --- internal access and unused access (issue 12): their own sheets, present when the scan
+# found an analyzer of the analysis ---------------------------------------------------------
+
+INTERNAL = Table("Internal access", [
+    Column("Region", 16), Column("Analyzer", 30), Column("Managed by", 26),
+    Column("Resource type", 30), Column("Active", 9), Column("Archived", 9),
+    Column("Resolved", 9)], fit_width=True)
+_ANALYSIS_FINDING_COLUMNS = [
+    Column("Region", 16), Column("Resource type", 28), Column("Resource", 60),
+    Column("Owner account", 15), Column("Owner name", 24), Column("Status", 10),
+    Column("Created (UTC)", 20), Column("Updated (UTC)", 20), Column("Analyzed (UTC)", 20),
+    Column("Error", 30), Column("Finding ID", 38), Column("Analyzer ARN", 60)]
+INTERNAL_FINDINGS = Table("Internal findings", _ANALYSIS_FINDING_COLUMNS, cell_style=None)
+UNUSED_FINDINGS = Table("Unused findings", [Column("Finding type", 24),
+                                            *_ANALYSIS_FINDING_COLUMNS], cell_style=None)
+
+
+def unused_table(kinds: Sequence[str]) -> Table:
+    return Table("Unused access", [
+        Column("Region", 16), Column("Analyzer", 30), Column("Managed by", 26),
+        Column("Account", 15), Column("Account name", 24), Column("Active", 9),
+        *(Column(tables.UNUSED_TYPE_LABELS.get(k, k), 12) for k in kinds),
+        Column("Archived", 9), Column("Resolved", 9)], fit_width=True)
+
+
+def internal_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    for row in tables.internal_type_rows(document):
+        yield [row.region, row.analyzer, row.managed_by, row.resource_type, row.active,
+               row.archived, row.resolved]
+
+
+def unused_rows(document: ScanDocument, kinds: Sequence[str]) -> Iterator[list[Any]]:
+    for row in tables.unused_rows(document):
+        yield [row.region, row.analyzer, row.managed_by, row.account or "All accounts",
+               row.account_name or None, row.active,
+               *(row.by_type.get(k, 0) if row.active is not None else None for k in kinds),
+               row.archived, row.resolved]
+
+
+def analysis_finding_rows(document: ScanDocument, key: tables.AnalysisKey,
+                          with_type: bool) -> Iterator[list[Any]]:
+    block = tables.analysis_block(document, key)
+    for f in block["findings"] if block else ():
+        owner = f["resource_owner_account"]
+        yield [*((f["finding_type"],) if with_type else ()), f["region"], f["resource_type"],
+               f["resource"], owner, tables.account_name(document, owner) or None, f["status"],
+               tables.parse_time(f["created_at"]), tables.parse_time(f["updated_at"]),
+               tables.parse_time(f["analyzed_at"]), f["error"], f["id"], f["analyzer_arn"]]
+
+
+def analysis_sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
+    out: list[tuple[Table, Iterable[Sequence[Any]]]] = []
+    if tables.analysis_analyzers(document, "internal_access"):
+        out += [(INTERNAL, internal_rows(document)),
+                (INTERNAL_FINDINGS, analysis_finding_rows(document, "internal_access", False))]
+    if tables.analysis_analyzers(document, "unused_access"):
+        kinds = tables.unused_types(document)
+        out.append((unused_table(kinds), unused_rows(document, kinds)))
+        block = tables.analysis_block(document, "unused_access")
+        if block and any(a["findings_collected"] for a in block["analyzers"]):
+            out.append((UNUSED_FINDINGS, analysis_finding_rows(document, "unused_access",
+                                                               True)))
+    return out
+
+
 def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
     """Every table of the workbook, in order, with its rows (lazily for the big ones)."""
     types = tables.resource_types(document)
@@ -829,6 +891,7 @@ def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]
         (account_table(types), account_rows(document, types)),
         (AGES, age_rows(document)),
         (TREND, trend_rows(document)),
+        *analysis_sheets(document),
         (ARCHIVE_RULES, archive_rule_rows(document)),
         (ERRORS, error_rows(document)),
     ]

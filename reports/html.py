@@ -18,7 +18,7 @@ from typing import IO, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from document.rules import GapCode, reveal, type_label
+from document.rules import ANALYSIS_LABELS, Analysis, GapCode, analysis_of, reveal, type_label
 from document.schema import Gap, ScanDocument
 from evidence.controls import assess
 from evidence.scope import completeness, configuration_sha256, scope
@@ -29,21 +29,27 @@ from .tables import (
     SEVERITY_ORDER,
     STATUS_LABELS,
     STATUS_ORDER,
+    UNUSED_TYPE_LABELS,
     FindingRow,
     account_name,
     account_text,
     account_totals,
+    analysis_analyzers,
+    analysis_block,
     errors,
     filter_text,
     finding_rows,
     findings_totals,
     headline,
+    internal_type_rows,
     lower_bound,
     matrix_totals,
     parse_time,
     region_type_matrix,
     resource_types,
     setting,
+    unused_rows,
+    unused_types,
 )
 
 FILE_NAME = "report.html"
@@ -374,7 +380,9 @@ def _regions(document: ScanDocument) -> list[dict[str, Any]]:
             "gaps": titles if len(titles) > 1 else [],
             "analyzers": [{"name": a["name"], "type": a["type"], "status": a["status"],
                            "status_reason": a["status_reason"] or "",
-                           "active": a["status"] == "ACTIVE"}
+                           "active": a["status"] == "ACTIVE",
+                           "managed_by": a.get("managed_by") or "",
+                           "unknown": analysis_of(a["type"]) is Analysis.UNKNOWN}
                           for a in region["analyzers"]],
             "archive_rules": len(region["archive_rules"]),
             "collected": collected,
@@ -510,6 +518,59 @@ MAX_NEW_PUBLIC = 20  # new public findings listed in the "Since" panel (all are 
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 520, 170, 34
 
 
+def _analysis_rows(document: ScanDocument, key: Any, cap: int) -> list[dict[str, Any]]:
+    """Findings of internal or unused access as the page lists them (at most `cap`)."""
+    block = analysis_block(document, key)
+    found = block["findings"] if block else []
+    return [{"region": f["region"], "resource": f["resource"] or "",
+             "type": type_label(f["resource_type"]), "resource_type": f["resource_type"],
+             "finding_type": UNUSED_TYPE_LABELS.get(f["finding_type"], f["finding_type"]),
+             "owner": f["resource_owner_account"] or "",
+             "owner_name": account_name(document, f["resource_owner_account"]),
+             "status": f["status"], "created": when(f["created_at"])}
+            for f in found[:cap]]
+
+
+def _analyzer_summary(document: ScanDocument, key: Any) -> list[dict[str, Any]]:
+    return [{"region": a["region"], "name": a["name"], "type": a["type"],
+             "managed_by": a["managed_by"] or "",
+             "active": a["statistics"]["active"] if a["statistics"] else None,
+             "archived": a["statistics"]["archived"] if a["statistics"] else None,
+             "resolved": a["statistics"]["resolved"] if a["statistics"] else None,
+             "collected": a["findings_collected"], "read": a["findings_read"],
+             "errors": len(a["errors"])}
+            for a in analysis_analyzers(document, key)]
+
+
+def _internal(document: ScanDocument, cap: int) -> dict[str, Any] | None:
+    block = analysis_block(document, "internal_access")
+    if block is None:
+        return None
+    return {"analyzers": _analyzer_summary(document, "internal_access"),
+            "types": [{"region": r.region, "analyzer": r.analyzer,
+                       "label": type_label(r.resource_type), "type": r.resource_type,
+                       "active": r.active, "archived": r.archived, "resolved": r.resolved}
+                      for r in internal_type_rows(document)],
+            "rows": _analysis_rows(document, "internal_access", cap),
+            "total": len(block["findings"]), "cap": cap}
+
+
+def _unused(document: ScanDocument, cap: int) -> dict[str, Any] | None:
+    block = analysis_block(document, "unused_access")
+    if block is None:
+        return None
+    kinds = unused_types(document)
+    return {"analyzers": _analyzer_summary(document, "unused_access"),
+            "kinds": [{"type": k, "label": UNUSED_TYPE_LABELS.get(k, k)} for k in kinds],
+            "rows": [{"region": r.region, "analyzer": r.analyzer, "managed_by": r.managed_by
+                      or "", "account": r.account or "", "account_name": r.account_name,
+                      "active": r.active, "counts": [r.by_type.get(k, 0) for k in kinds]}
+                     for r in unused_rows(document)],
+            "collected": any(a["findings_collected"] for a in block["analyzers"]),
+            "findings": _analysis_rows(document, "unused_access", cap),
+            "total": len(block["findings"]), "cap": cap}
+
+
 def _changes(document: ScanDocument) -> dict[str, Any] | None:
     """The "Since <baseline>" panel: what changed, from the document's changes block."""
     found = document.get("changes")
@@ -624,6 +685,9 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
         "matrix": _matrix(document, [r["region"] for r in regions]),
         "accounts": _accounts(document),
         "findings": _findings(document, max_rows_per_type),
+        "internal": _internal(document, max_rows_per_type),
+        "unused": _unused(document, max_rows_per_type),
+        "unknown_label": ANALYSIS_LABELS[Analysis.UNKNOWN],
         "errors": errors(document),
         "coverage_only": document["summary"]["coverage_only"],
         "title": f"IAM Access Analyzer coverage — {scan['organization_id']}"

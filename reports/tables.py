@@ -13,8 +13,22 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from document.rules import CLASSIC_RESOURCE_TYPES, access_of
-from document.schema import ErrorEntry, Region, ScanDocument, TypeCounts
+from document.rules import (
+    ANALYSIS_LABELS,
+    CLASSIC_RESOURCE_TYPES,
+    UNUSED_FINDING_TYPES,
+    access_of,
+    analysis_of,
+)
+from document.schema import (
+    AnalysisAnalyzer,
+    AnalysisBlock,
+    AnalyzerEntry,
+    ErrorEntry,
+    Region,
+    ScanDocument,
+    TypeCounts,
+)
 
 STATUS_ORDER = ("ERROR", "GAP", "COVERED", "EXCLUDED", "NOT_ENABLED")
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
@@ -303,4 +317,104 @@ def errors(document: ScanDocument) -> list[ErrorRow]:
         if main and main not in reported:
             reported.insert(0, main)
         rows += [_error_row("region", region["region"], e) for e in reported]
+    keys: tuple[tuple[AnalysisKey, str], ...] = (("internal_access", "internal access"),
+                                                 ("unused_access", "unused access"))
+    for key, label in keys:
+        for each in analysis_analyzers(document, key):
+            rows += [_error_row(label, each["region"], e) for e in each["errors"]]
+    return rows
+
+
+# -- internal access and unused access ------------------------------------------------------
+
+AnalysisKey = Literal["internal_access", "unused_access"]
+UNUSED_TYPE_LABELS: Mapping[str, str] = {
+    "UnusedIAMRole": "Unused roles", "UnusedIAMUserAccessKey": "Unused access keys",
+    "UnusedIAMUserPassword": "Unused passwords", "UnusedPermission": "Unused permissions"}
+
+
+def analyzer_text(analyzer: AnalyzerEntry) -> str:
+    """An analyzer on one line: name (type, status[: reason][; managed by X][; unknown])."""
+    state = f"{analyzer['type']}, {analyzer['status']}"
+    if analyzer["status_reason"]:
+        state += f": {analyzer['status_reason']}"
+    if analyzer.get("managed_by"):
+        state += f"; managed by {analyzer.get('managed_by')}"
+    if analysis_of(analyzer["type"]).value == "unknown":
+        state += f"; {ANALYSIS_LABELS[analysis_of(analyzer['type'])]}"
+    return f"{analyzer['name']} ({state})"
+
+
+def analysis_block(document: ScanDocument, key: AnalysisKey) -> AnalysisBlock | None:
+    """The block; None when the document has none (coverage only, or older than it)."""
+    return document.get(key)
+
+
+def analysis_analyzers(document: ScanDocument, key: AnalysisKey) -> list[AnalysisAnalyzer]:
+    block = analysis_block(document, key)
+    return sorted(block["analyzers"], key=lambda a: (a["region"], a["name"])) if block else []
+
+
+def unused_types(document: ScanDocument) -> list[str]:
+    """The unused-access finding types to list: the four known ones, then any newer."""
+    seen = {t for a in analysis_analyzers(document, "unused_access") if a["statistics"]
+            for t in a["statistics"].get("by_finding_type", {})}
+    return [*UNUSED_FINDING_TYPES, *sorted(seen - set(UNUSED_FINDING_TYPES))]
+
+
+@dataclass(frozen=True)
+class InternalTypeRow:
+    region: str
+    analyzer: str
+    managed_by: str | None
+    resource_type: str
+    active: int
+    archived: int
+    resolved: int
+
+
+def internal_type_rows(document: ScanDocument) -> list[InternalTypeRow]:
+    """Internal-access statistics: per analyzer (so per region), per resource type."""
+    rows = []
+    for each in analysis_analyzers(document, "internal_access"):
+        stats = each["statistics"]
+        by_type = stats.get("by_resource_type", {}) if stats else {}
+        for resource_type in sorted(by_type):
+            counts = by_type[resource_type]
+            rows.append(InternalTypeRow(each["region"], each["name"], each["managed_by"],
+                                        resource_type, counts["active"], counts["archived"],
+                                        counts["resolved"]))
+    return rows
+
+
+@dataclass(frozen=True)
+class UnusedRow:
+    """An unused-access analyzer's totals (account None), or one of its top accounts."""
+
+    region: str
+    analyzer: str
+    managed_by: str | None
+    account: str | None
+    account_name: str
+    active: int | None
+    by_type: Mapping[str, int]
+    archived: int | None
+    resolved: int | None
+
+
+def unused_rows(document: ScanDocument) -> list[UnusedRow]:
+    rows = []
+    for each in analysis_analyzers(document, "unused_access"):
+        stats = each["statistics"]
+        if stats is None:
+            rows.append(UnusedRow(each["region"], each["name"], each["managed_by"], None, "",
+                                  None, {}, None, None))
+            continue
+        rows.append(UnusedRow(each["region"], each["name"], each["managed_by"], None, "",
+                              stats["active"], stats.get("by_finding_type", {}),
+                              stats["archived"], stats["resolved"]))
+        rows += [UnusedRow(each["region"], each["name"], each["managed_by"], a["account"],
+                           account_name(document, a["account"]), a["active"],
+                           a["by_finding_type"], None, None)
+                 for a in stats.get("by_account", [])]
     return rows
