@@ -22,8 +22,10 @@ OPTIONAL = {
     "--upload": ("AaScanOptionalUploadEvidence", {"s3:PutObject", "s3:GetObject"}),
     "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey"}),
 }
-# The IAM action that authorizes an operation, where the two names differ.
-AUTHORIZED_BY = {"s3:HeadObject": "s3:GetObject"}
+# The IAM action that authorizes an operation, where the two names differ (ListFindingsV2:
+# "ListFindings and ListFindingsV2 both use access-analyzer:ListFindings", API reference).
+AUTHORIZED_BY = {"s3:HeadObject": "s3:GetObject",
+                 "access-analyzer:ListFindingsV2": "access-analyzer:ListFindings"}
 
 
 def policy_actions(optional: bool = False) -> set[str]:
@@ -53,15 +55,21 @@ def test_the_policy_grants_only_reads_except_in_opt_in_statements():
 def test_every_operation_of_a_full_scan_is_a_read_granted_by_the_policy(monkeypatch, run_scan):
     analyzers = [{"type": "ORGANIZATION", "name": "org", "regions": REGIONS,
                   "archive_rules": [{"name": "r", "filter": {"isPublic": {"eq": ["false"]}}}],
-                  "findings": [{"generate": {"count": 400}}]}]
+                  "findings": [{"generate": {"count": 400}}]},
+                 {"type": "ORGANIZATION_INTERNAL_ACCESS", "name": "internal",
+                  "region": "us-east-1", "findings": [{"generate": {"count": 5}}]},
+                 {"type": "ORGANIZATION_UNUSED_ACCESS", "name": "unused", "region": "us-east-1",
+                  "findings": [{"generate": {"count": 5}}]}]
     called: dict[str, int] = {}
-    # A normal scan, and one where account:ListRegions is refused (ec2 fall-back).
+    # A normal scan, and one where account:ListRegions is refused (ec2 fall-back), reading
+    # every analysis (internal and unused access through ListFindingsV2).
     for scanner in ({}, {"deny_operations": ["account:ListRegions"]}):
         with env_world(monkeypatch, page_size_cap=20, analyzers=analyzers,
                        scanner=scanner) as world:
-            run = run_scan()
+            run = run_scan("--unused-findings")
             assert run.code == 0
             for operation, count in world.stats.snapshot()["operations"].items():
+                operation = AUTHORIZED_BY.get(operation, operation)
                 called[operation] = called.get(operation, 0) + count
     granted = policy_actions()
     for operation in called:
