@@ -155,3 +155,18 @@ def test_service_linked_coverage_future_type_and_a_failing_v2_page(monkeypatch, 
     assert internal["findings_read"] == 0
     assert [e["code"] for e in internal["errors"]] == ["InternalServerException"]
     assert "ListFindingsV2" in internal["errors"][0]["operation"]
+
+
+def test_the_demo_report_shows_all_three_analyses(run_scan):
+    run = run_scan("--demo", formats="json,html")
+    document = run.document
+    assert document["summary"]["active_findings"] > 0  # external access
+    (internal,) = document["internal_access"]["analyzers"]
+    assert internal["region"] == "us-east-1" and document["internal_access"]["findings"]
+    unused = {a["name"]: a for a in document["unused_access"]["analyzers"]}
+    assert unused["org-unused-access"]["statistics"]["active"] > 0
+    assert unused["_AccessAnalyzerForSecurityHub-7f3a2c"]["managed_by"] == SECURITY_HUB
+    page = (run.directory / "report.html").read_text(encoding="utf-8")
+    assert 'id="internal-access"' in page and 'id="unused-access"' in page
+    assert f"managed by <span class=\"mono\">{SECURITY_HUB}</span>" in page
+    assert "Internal access: org-internal-access (us-east-1)" in run.out
