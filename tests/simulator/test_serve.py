@@ -84,7 +84,8 @@ def test_serve_prints_a_usable_environment_and_stops_on_sigterm(served: Any) -> 
                         config=config)
     analyzers = {a["name"]: a["type"] for a in aa.list_analyzers()["analyzers"]}
     assert analyzers == {"org-external-access": "ORGANIZATION",
-                         "org-unused-access": "ORGANIZATION_UNUSED_ACCESS"}
+                         "org-unused-access": "ORGANIZATION_UNUSED_ACCESS",
+                         "org-internal-access": "ORGANIZATION_INTERNAL_ACCESS"}
 
     served.send_signal(signal.SIGTERM)
     assert served.wait(timeout=30) == 0
