@@ -132,3 +132,21 @@ def test_console_lines_are_one_line_each() -> None:
     assert any("managed by [U+001B][31mevil[U+000A]line.amazonaws.com" in line
                for line in lines)
     assert "\x1b" not in text
+
+
+def test_a_document_from_before_issue_12_renders_as_before(tmp_path: Path,
+                                                           valid_document) -> None:
+    """No internal_access / unused_access blocks, no managed_by or analysis keys: valid, and
+    every report renders without the new sections (a --from-json of an older scan)."""
+    document = analyses_document(["a", "b", "c"])
+    del document["internal_access"], document["unused_access"]
+    for region in document["regions"]:
+        for entry in region["analyzers"]:
+            del entry["managed_by"], entry["analysis"]
+    valid_document(document)
+    _, page = render(tmp_path, document)
+    assert "internal-access" not in page.ids and "unused-access" not in page.ids
+    book = load_workbook(excel.write_workbook(document, tmp_path))
+    assert "Internal access" not in book.sheetnames and "Unused access" not in book.sheetnames
+    console = render_console(document)
+    assert "Internal access:" not in console and "Unused access:" not in console
