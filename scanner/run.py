@@ -27,7 +27,12 @@ from botocore.exceptions import BotoCoreError
 from document.rules import Analysis, analysis_of
 
 from .aws import ClientFactory, attempt, error_from
-from .collect.analyses import analysis_analyzers, analysis_statistics, read_v2_page
+from .collect.analyses import (
+    analysis_analyzers,
+    analysis_statistics,
+    read_v2_page,
+    shortfall,
+)
 from .collect.analyzers import findings_statistics, list_analyzers, list_archive_rules
 from .collect.findings import Stream, plan_streams, read_page
 from .collect.organization import (
@@ -117,9 +122,12 @@ class _Analysis:
     errors: list[ApiError] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
 
-    def to_scan(self) -> AnalysisScan:
+    def to_scan(self, statuses: tuple[str, ...]) -> AnalysisScan:
+        errors = tuple(self.errors)
+        missing = shortfall(self.statistics, self.findings, statuses) if (
+            self.read_findings and not errors) else None
         return AnalysisScan(self.analyzer, self.statistics, tuple(self.findings),
-                            self.read_findings, tuple(self.errors))
+                            self.read_findings, (missing,) if missing else errors)
 
 
 @dataclass
@@ -145,6 +153,7 @@ class _Region:
     seen_ids: set[str] = field(default_factory=set)
     duplicates: int = 0
     analyses: list[_Analysis] = field(default_factory=list)
+    statuses: tuple[str, ...] = ("ACTIVE",)  # the finding statuses read
 
     def to_scan(self) -> RegionScan:
         seconds = ((self.finished or time.monotonic()) - self.started) if self.started else 0.0
@@ -162,7 +171,7 @@ class _Region:
             archive_rules=self.rules,
             api_calls=self.calls,
             seconds=round(seconds, 3),
-            analyses=tuple(a.to_scan() for a in self.analyses),
+            analyses=tuple(a.to_scan(self.statuses) for a in self.analyses),
         )
 
 
@@ -279,7 +288,7 @@ class Scan:
 
     def _region(self, plan: RegionPlan) -> _Region:
         """The region's state and its client (built here, on the main thread)."""
-        region = _Region(plan, None)
+        region = _Region(plan, None, statuses=self.options.finding_statuses)
         if plan.scan:
             try:
                 region.client = self.factory.accessanalyzer(plan.region)

@@ -20,6 +20,7 @@ from ..model import (
     AnalysisFinding,
     AnalysisStatistics,
     Analyzer,
+    ApiError,
     StatusCounts,
 )
 
@@ -77,6 +78,19 @@ def analysis_statistics(client: AccessAnalyzerClient, analyzer: Analyzer
                                          (item.get("details") or {}).items()})
                     for item in unused.get("topAccounts") or ()))
     return None
+
+
+def shortfall(statistics: AnalysisStatistics | None, findings: Iterable[AnalysisFinding],
+              statuses: tuple[str, ...]) -> ApiError | None:
+    """Fewer ACTIVE findings read than the analyzer's own statistics announce (as for external
+    access: the list is then known to be incomplete)."""
+    if statistics is None or statistics.active is None or "ACTIVE" not in statuses:
+        return None
+    read = sum(1 for f in findings if f["status"] == "ACTIVE")
+    if read >= statistics.active:
+        return None
+    return ApiError("FindingsShortfall", f"GetFindingsStatistics reports {statistics.active} "
+                    f"active findings but {read} were read", "access-analyzer:ListFindingsV2")
 
 
 def read_v2_page(client: AccessAnalyzerClient, analyzer: Analyzer, region: str,

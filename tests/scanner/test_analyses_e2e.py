@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from scanner.collect.analyses import shortfall
 from scanner.config import load_options
 from scanner.errors import ConfigError
+from scanner.model import AnalysisStatistics
 
 from .conftest import env_world
 
@@ -170,3 +172,14 @@ def test_the_demo_report_shows_all_three_analyses(run_scan):
     assert 'id="internal-access"' in page and 'id="unused-access"' in page
     assert f"managed by <span class=\"mono\">{SECURITY_HUB}</span>" in page
     assert "Internal access: org-internal-access (us-east-1)" in run.out
+
+
+def test_fewer_internal_findings_read_than_announced_is_an_error():
+    statistics = AnalysisStatistics(active=3, archived=0, resolved=0)
+    found = [{"status": "ACTIVE"}, {"status": "ACTIVE"}, {"status": "ARCHIVED"}]
+    error = shortfall(statistics, found, ("ACTIVE", "ARCHIVED"))
+    assert error is not None and error.code == "FindingsShortfall"
+    assert "3 active findings but 2 were read" in error.message
+    assert shortfall(statistics, found * 2, ("ACTIVE",)) is None
+    assert shortfall(statistics, [], ("ARCHIVED",)) is None  # ACTIVE not read: no claim
+    assert shortfall(None, [], ("ACTIVE",)) is None
