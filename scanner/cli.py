@@ -83,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="AWS profile to use")
     parser.add_argument("--role-arn", help="assume this role first (e.g. into the delegated "
                         "administrator account)")
-    parser.add_argument("--external-id", help="external id for --role-arn")
+    parser.add_argument("--external-id", help="external id for --role-arn and "
+                        "--admin-role-name")
+    parser.add_argument("--admin-role-name", metavar="NAME", help="a role of this name in the "
+                        "management account and the delegated administrator: assume it to "
+                        "examine the organization analyzers of both in one run")
     parser.add_argument("--home-region", help="region for global calls (default: the "
                         "profile's region, else us-east-1)")
     parser.add_argument("--log-file", help="rotating log file ('' to disable)")
@@ -147,7 +151,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "fail_on": args.fail_on,
         "aws": {"profile": args.profile, "role_arn": args.role_arn,
-                "external_id": args.external_id, "home_region": args.home_region},
+                "external_id": args.external_id,
+                "admin_role_name": args.admin_role_name, "home_region": args.home_region},
         "output": {"formats": ",".join(args.formats) if args.formats else None,
                    "run_directory": str(args.output_dir) if args.output_dir else None},
         "log": {"file": args.log_file},
@@ -503,7 +508,7 @@ def _scan(options: Options, signals: _Signals, aws: _Aws) -> tuple[ScanDocument,
     from .run import RegionDone, run_scan
 
     session = aws.session()
-    factory = ClientFactory(session, options)
+    factory = ClientFactory(session, options, aws.calls)
 
     def progress(event: RegionDone) -> None:
         scan = event.scan

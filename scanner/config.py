@@ -49,6 +49,9 @@ class AwsOptions:
     role_arn: str | None = None
     role_session_name: str = "aa-scan"
     external_id: str | None = None
+    # A role of this name in the management account and the delegated administrator, so one
+    # run examines the organization analyzers of both (scanner.accounts).
+    admin_role_name: str | None = None
     home_region: str | None = None
     retry_mode: str = "standard"
     max_attempts: int = 8
@@ -117,6 +120,7 @@ class Options:
             "baseline": str(self.baseline) if self.baseline else None,
             "notify_sns": self.notify_sns,
             "role_arn": self.aws.role_arn,
+            "admin_role_name": self.aws.admin_role_name,
             "profile": self.aws.profile,
             "home_region": self.aws.home_region,
             "page_size": self.page_size,
