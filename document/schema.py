@@ -47,6 +47,16 @@ class Organization(TypedDict):
     delegated_administrators: list[str] | None
     accounts: dict[str, str] | None  # account id -> name; None: ListAccounts failed
     errors: list[ErrorEntry]
+    # The accounts whose analyzers were listed (the caller first; with --admin-role-name the
+    # administrator accounts reached through the role, or why not).
+    examined_accounts: NotRequired[list["ExaminedAccount"]]
+
+
+class ExaminedAccount(TypedDict):
+    account_id: str
+    role: str  # a document.rules.ScanningRole value
+    via: str  # "caller", or the ARN of the role assumed
+    error: ErrorEntry | None
 
 
 class Timings(TypedDict):
@@ -76,6 +86,7 @@ class AnalyzerEntry(TypedDict):
     status: str
     status_reason: str | None
     created_at: str | None
+    account_id: NotRequired[str | None]  # the owner (from the ARN)
 
 
 class FindingsAnalyzer(TypedDict):
@@ -83,6 +94,7 @@ class FindingsAnalyzer(TypedDict):
     arn: str
     type: str
     selection: NotRequired[str | None]  # why this one, when the region had several
+    account_id: NotRequired[str | None]  # the owner, whose role read the findings
 
 
 class ArchiveRuleEntry(TypedDict):

@@ -18,7 +18,7 @@ from evidence.controls import controls_for_gap, verdict_controls
 
 from . import __version__
 from .judge import Gap, Judgement, RegionVerdict
-from .model import ApiError, Finding, RegionScan, ScanResult
+from .model import CALLER, ApiError, Finding, RegionScan, ScanResult
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -73,11 +73,13 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> schema.Region:
         "opt_in_status": scan.availability.opt_in_status if scan.availability else None,
         "analyzers": [
             {"name": a.name, "arn": a.arn, "type": a.type, "status": a.status,
-             "status_reason": a.status_reason, "created_at": iso(a.created_at)}
+             "status_reason": a.status_reason, "created_at": iso(a.created_at),
+             "account_id": a.account_id}
             for a in scan.analyzers or ()
         ],
         "findings_analyzer": ({"name": source.name, "arn": source.arn, "type": source.type,
-                               "selection": verdict.findings_selection}
+                               "selection": verdict.findings_selection,
+                               "account_id": source.account_id}
                               if source else None),
         "findings_scope": verdict.findings_label,
         "findings_collected": scan.findings_collected,
@@ -139,6 +141,12 @@ def build_document(result: ScanResult, judgement: Judgement,
                                          if org.delegated_administrators is not None else None),
             "accounts": dict(org.accounts) if org.accounts is not None else None,
             "errors": [_error(e) for e in org.errors],
+            "examined_accounts": [
+                {"account_id": e.account_id, "via": e.via,
+                 # the caller's role as judged (with the evidence of its own analyzers)
+                 "role": judgement.role.value if e.via == CALLER else e.role,
+                 "error": _error(e.error) if e.error else None}
+                for e in result.examined],
         },
         "configuration": dict(configuration),
         "timings": {"discovery_seconds": result.discovery_seconds,

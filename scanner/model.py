@@ -112,6 +112,12 @@ class Analyzer:
     status_reason: str | None = None
     created_at: dt.datetime | None = None
 
+    @property
+    def account_id(self) -> str | None:
+        """The owning account, from the ARN (arn:aws:access-analyzer:REGION:ACCOUNT:...)."""
+        parts = self.arn.split(":", 5)
+        return parts[4] if len(parts) > 5 and parts[4] else None
+
 
 # A finding is the record scan.json writes (document.schema.Finding: its keys, times as UTC
 # text), built once by the collector and never converted again: the model's one exception
@@ -143,6 +149,29 @@ class FindingsStatistics:
     by_type: Mapping[str, TypeStatistics] = field(default_factory=dict)
 
 
+# `ExaminedAccount.via` of the account whose credentials the scan runs with.
+CALLER = "caller"
+
+
+@dataclass(frozen=True, slots=True)
+class ExaminedAccount:
+    """An account whose analyzers the scan lists: the caller's own, or one reached through
+    --admin-role-name (`via` is then the role ARN; `error` why it could not be assumed)."""
+
+    account_id: str
+    role: str  # a document.rules.ScanningRole value: what this account is in the organization
+    via: str  # CALLER, or the ARN of the role assumed to reach it
+    error: ApiError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountListing:
+    """ListAnalyzers in one region of an examined account other than the caller."""
+
+    account_id: str
+    error: ApiError | None = None  # None: listed (its analyzers are in RegionScan.analyzers)
+
+
 @dataclass(frozen=True)
 class RegionScan:
     """Everything collected in one region (or why it was not collected)."""
@@ -150,8 +179,11 @@ class RegionScan:
     region: str
     availability: RegionAvailability | None
     excluded_reason: str | None = None
-    analyzers: tuple[Analyzer, ...] | None = None  # None: not listed (see analyzers_error)
+    # Every examined account's analyzers in the region (each knows its account_id); None:
+    # none could be listed (see analyzers_error, the caller's own listing's error).
+    analyzers: tuple[Analyzer, ...] | None = None
     analyzers_error: ApiError | None = None
+    listings: tuple[AccountListing, ...] = ()  # the other examined accounts' ListAnalyzers
     findings_analyzer: Analyzer | None = None
     findings: tuple[Finding, ...] = ()
     findings_collected: bool = False
@@ -180,7 +212,15 @@ class ScanResult:
     finding_statuses: tuple[str, ...]
     coverage_only: bool
     interrupted: bool = False
+    # The accounts examined (the caller first); more than the caller only with
+    # --admin-role-name. Empty: a result built before there was a choice.
+    examined: tuple[ExaminedAccount, ...] = ()
     discovery_seconds: float = 0.0  # identity, organization and region discovery
     regions_seconds: float = 0.0  # every region, analyzers and findings
     # Logical API calls per operation name (aws.CallCounter); empty when not counted.
     api_calls: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def admin_roles_used(self) -> bool:
+        """Whether another account was examined (or tried) through --admin-role-name."""
+        return any(e.via != CALLER for e in self.examined)

@@ -24,6 +24,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+from document.rules import ScanningRole
+
 from .aws import ClientFactory, attempt, error_from
 from .collect.analyzers import findings_statistics, list_analyzers, list_archive_rules
 from .collect.findings import Stream, plan_streams, read_page
@@ -39,11 +41,14 @@ from .collect.organization import (
 from .collect.regions import RegionPlan, discover_regions, plan_regions
 from .config import Options, verify_regions
 from .errors import ConfigError, Interrupted
-from .judge import findings_source
+from .judge import findings_source, scanning_role
 from .model import (
+    CALLER,
+    AccountListing,
     Analyzer,
     ApiError,
     ArchiveRule,
+    ExaminedAccount,
     Finding,
     FindingsStatistics,
     Identity,
@@ -105,7 +110,14 @@ class _Region:
     """What the main thread accumulates for one region while its tasks run."""
 
     plan: RegionPlan
-    client: Any
+    client: Any  # the caller's
+    # The other examined accounts' clients (None: the role could not be assumed, see
+    # `listings`), their ListAnalyzers results, and whose client reads the findings.
+    others: dict[str, Any] = field(default_factory=dict)
+    listings: dict[str, AccountListing] = field(default_factory=dict)
+    found: dict[str, tuple[Analyzer, ...]] = field(default_factory=dict)  # per account
+    waiting: int = 0  # ListAnalyzers calls not answered yet
+    source_client: Any = None
     started: float = 0.0
     finished: float | None = None
     analyzers: tuple[Analyzer, ...] | None = None
@@ -131,6 +143,7 @@ class _Region:
             excluded_reason=self.plan.excluded_reason,
             analyzers=self.analyzers,
             analyzers_error=self.analyzers_error,
+            listings=tuple(self.listings.values()),
             findings_analyzer=self.source,
             findings=tuple(self.findings),
             findings_collected=self.collecting,
@@ -176,6 +189,10 @@ class Scan:
         self._pool: PriorityPool | None = None
         self._done = 0
         self._total = 0
+        # The accounts examined besides the caller (--admin-role-name), and their clients.
+        self._examined: list[ExaminedAccount] = []
+        self._reached: dict[str, ClientFactory] = {}
+        self._prefer: str | None = None  # whose organization analyzer's findings to read
 
     # -- scheduling ----------------------------------------------------------------------
     def _submit(self, priority: tuple[Any, ...], region: _Region, then: Continuation,
@@ -205,6 +222,12 @@ class Scan:
         regions: list[_Region] = []
         try:
             identity, organization, discovery = self._discover()
+            if self.options.aws.admin_role_name and organization.in_organization:
+                organization = self._reach_administrators(identity, organization)
+            else:
+                self._examined.append(ExaminedAccount(
+                    identity.account_id, scanning_role(identity, organization)[0].value, CALLER))
+            self._prefer = next(iter(organization.delegated_administrators or ()), None)
             discovered = time.monotonic()
             listed = (None if discovery.source is RegionSource.BOTOCORE
                       else frozenset(r.region for r in discovery.regions))
@@ -249,19 +272,76 @@ class Scan:
             finding_statuses=self.options.finding_statuses,
             coverage_only=self.options.coverage_only,
             interrupted=interrupted,
+            examined=tuple(self._examined),
             discovery_seconds=round(discovered - clock, 3),
             regions_seconds=round(time.monotonic() - discovered, 3),
         )
 
     def _region(self, plan: RegionPlan) -> _Region:
-        """The region's state and its client (built here, on the main thread)."""
+        """The region's state and its clients (built here, on the main thread)."""
         region = _Region(plan, None)
         if plan.scan:
             try:
                 region.client = self.factory.accessanalyzer(plan.region)
+                region.others = {account: factory.accessanalyzer(plan.region)
+                                 for account, factory in self._reached.items()}
             except (BotoCoreError, ValueError) as exc:  # e.g. a name botocore rejects
                 region.analyzers_error = ApiError(*error_from(exc), "botocore:client")
+            for examined in self._examined:
+                if examined.error is not None:
+                    region.listings[examined.account_id] = AccountListing(
+                        examined.account_id, examined.error)
         return region
+
+    def _reach_administrators(self, identity: Identity, organization: OrganizationFacts
+                              ) -> OrganizationFacts:
+        """--admin-role-name: assume the role into the management account and the delegated
+        administrator, whichever the caller is not. From a member: into the management
+        account, whose answers then stand for the organization's (a member may not list the
+        delegated administrators), and from there into the delegated administrator (role
+        chaining). A role that cannot be assumed is recorded, not raised: the regions that
+        needed it are judged not assessed, with why."""
+        name = self.options.aws.admin_role_name
+        role, _ = scanning_role(identity, organization)
+        me = identity.account_id
+        self._examined.append(ExaminedAccount(me, role.value, CALLER))
+        partition = self.factory.partition
+
+        def hop(source: ClientFactory, account: str, as_role: ScanningRole
+                ) -> ClientFactory | None:
+            arn = f"arn:{partition}:iam::{account}:role/{name}"
+            reached = attempt("sts:AssumeRole", partial(source.assume, arn))
+            if isinstance(reached, ApiError):
+                log.warning("cannot examine account %s (%s): %s", account, as_role.value,
+                            reached)
+                self._examined.append(ExaminedAccount(account, as_role.value, arn, reached))
+                return None
+            log.info("examining account %s (%s) through %s", account, as_role.value, arn)
+            self._examined.append(ExaminedAccount(account, as_role.value, arn))
+            self._reached[account] = reached
+            return reached
+
+        management = organization.management_account_id
+        if management is None:
+            return organization  # no account known to hop to: the caller's view alone
+        source: ClientFactory | None = self.factory
+        if role != ScanningRole.MANAGEMENT:
+            source = hop(self.factory, management, ScanningRole.MANAGEMENT)
+            if source is not None and role != ScanningRole.DELEGATED_ADMINISTRATOR:
+                organization = self._organization_from(source.organizations())
+            if role == ScanningRole.DELEGATED_ADMINISTRATOR:
+                return organization
+        for admin in organization.delegated_administrators or ():
+            if admin != me and source is not None:
+                hop(source, admin, ScanningRole.DELEGATED_ADMINISTRATOR)
+        return organization
+
+    @staticmethod
+    def _organization_from(org: Any) -> OrganizationFacts:
+        """The four Organizations answers, asked again from the management account."""
+        return organization_facts(OrganizationAnswers(
+            describe_organization(org), trusted_services(org), delegated_administrators(org),
+            accounts(org)))
 
     def _discover(self) -> tuple[Identity, OrganizationFacts, RegionDiscovery]:
         """Identity, organization and enabled regions, all at once."""
@@ -299,8 +379,11 @@ class Scan:
             if each.client is None:
                 self._finish(each)
                 continue
-            self._submit((0,), each, partial(self._on_analyzers, each), "ListAnalyzers",
-                         partial(list_analyzers, each.client))
+            accounts = [(CALLER, each.client), *each.others.items()]
+            each.waiting = len(accounts)
+            for account, client in accounts:
+                self._submit((0,), each, partial(self._on_analyzers, each, account),
+                             "ListAnalyzers", partial(list_analyzers, client))
         while self._pending:
             for future, (region, then) in self._wait():
                 region.pending -= 1
@@ -319,25 +402,41 @@ class Scan:
         self.progress(RegionDone(region.to_scan(), self._done, self._total))
 
     # -- continuations (main thread) -----------------------------------------------------
-    def _on_analyzers(self, region: _Region, result: Any) -> None:
+    def _on_analyzers(self, region: _Region, account: str, result: Any) -> None:
+        """One examined account's ListAnalyzers; when every account has answered, the
+        region's analyzers are their union and one analyzer's findings are read."""
+        region.waiting -= 1
         if isinstance(result, ApiError):
-            region.analyzers_error = result
             region.calls += 1
+            if account == CALLER:
+                region.analyzers_error = result
+            else:
+                region.listings[account] = AccountListing(account, result)
+        else:
+            region.found[account], pages = result
+            region.calls += pages
+            if account != CALLER:
+                region.listings[account] = AccountListing(account)
+        if region.waiting:
             return
-        region.analyzers, pages = result
-        region.calls += pages
+        if region.found:  # the caller's first, then the other accounts' in examined order
+            region.analyzers = tuple(a for key in (CALLER, *region.others)
+                                     for a in region.found.get(key, ()))
+        analyzers = region.analyzers or ()
         log.debug("%s: ListAnalyzers: %s", region.plan.region, ", ".join(
-            f"{a.name} {a.type} {a.status}" for a in region.analyzers) or "none")
-        if self.options.coverage_only:
+            f"{a.name} {a.type} {a.status}" for a in analyzers) or "none")
+        if self.options.coverage_only or region.analyzers is None:
             return
-        region.source = findings_source(region.analyzers)
+        region.source = findings_source(analyzers, self._prefer)
         if region.source is None:
             return
+        owner = region.source.account_id
+        region.source_client = region.others.get(owner or "", region.client)
         region.collecting = True
         self._submit((1,), region, partial(self._on_statistics, region), "GetFindingsStatistics",
-                     partial(findings_statistics, region.client, region.source))
+                     partial(findings_statistics, region.source_client, region.source))
         self._submit((1,), region, partial(self._on_rules, region), "ListArchiveRules",
-                     partial(list_archive_rules, region.client, region.source))
+                     partial(list_archive_rules, region.source_client, region.source))
 
     def _on_rules(self, region: _Region, result: Any) -> None:
         if isinstance(result, ApiError):
@@ -366,7 +465,7 @@ class Scan:
         remaining = region.expected_pages - region.pages
         assert region.source is not None
         self._submit((2, -remaining), region, partial(self._on_page, region, paging),
-                     "ListFindings", partial(read_page, region.client, region.source,
+                     "ListFindings", partial(read_page, region.source_client, region.source,
                                              region.plan.region, paging.stream, token,
                                              self.options.page_size))
 

@@ -55,3 +55,131 @@ def test_a_role_requiring_an_external_id_refuses_a_wrong_one(monkeypatch):
         options = Options(aws=AwsOptions(external_id="s3cret"))
         session = assume_role_session(make_session(options), arn, options)
         assert session.client("sts").get_caller_identity()["Account"] == MANAGEMENT
+
+
+ENABLED = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+
+def split(**extra):
+    """Organization analyzers split between the two administrator accounts: us-east-1 in the
+    management account (created before the delegation), the other two in the delegated
+    administrator."""
+    return {"analyzers": [
+        {"name": "org-legacy", "type": "ORGANIZATION", "regions": ["us-east-1"],
+         "account": "management", "findings": [{"generate": {"count": 4}}]},
+        {"name": "org", "type": "ORGANIZATION", "regions": ["eu-west-1", "ap-southeast-2"],
+         "findings": [{"generate": {"count": 3}}]}], **extra}
+
+
+def statuses(run):
+    return {r["region"]: r["status"] for r in run.document["regions"] if r["region"] in ENABLED}
+
+
+def examined(run):
+    return [(e["account_id"], e["role"], e["via"] if e["via"] == "caller" else "role",
+             e["error"]["code"] if e["error"] else None)
+            for e in run.document["organization"]["examined_accounts"]]
+
+
+@pytest.mark.parametrize("caller, without, hops", [
+    ("management", 3, [(ADMIN, "DELEGATED_ADMINISTRATOR")]),
+    ("delegated_administrator", 1, [(MANAGEMENT, "MANAGEMENT")]),
+    (MEMBER, 3, [(MANAGEMENT, "MANAGEMENT"), (ADMIN, "DELEGATED_ADMINISTRATOR")]),
+])
+def test_each_caller_with_the_admin_role_sees_both_accounts(monkeypatch, run_scan, caller,
+                                                             without, hops):
+    """Without the role the split organization is INCOMPLETE (or, from the delegated
+    administrator, shows a false gap where only the management account has an analyzer);
+    with it, every caller gets the complete answer."""
+    with env_world(monkeypatch, scanner={"account": caller}, **split()):
+        alone = run_scan()
+        both = run_scan("--admin-role-name", "AuditRole")
+    assert alone.code == without
+    assert both.code == 0, both.document["summary"]["incomplete_reasons"]
+    assert statuses(both) == dict.fromkeys(ENABLED, "COVERED")
+    assert both.document["gaps"] == [] and both.document["advisories"] == []
+    me = both.document["identity"]["account_id"]
+    assert examined(both) == [(me, both.document["organization"]["scanning_account_role"],
+                               "caller", None), *[(a, r, "role", None) for a, r in hops]]
+    assert both.document["organization"]["delegated_administrators"] == [ADMIN]
+    owners = {r["region"]: {a["account_id"] for a in r["analyzers"]}
+              for r in both.document["regions"] if r["region"] in ENABLED}
+    assert owners["us-east-1"] >= {MANAGEMENT} and owners["eu-west-1"] >= {ADMIN}
+    reader = {r["region"]: r["findings_analyzer"]["account_id"]
+              for r in both.document["regions"] if r["region"] in ENABLED}
+    assert reader == {"us-east-1": MANAGEMENT, "eu-west-1": ADMIN, "ap-southeast-2": ADMIN}
+    # each region's findings come from its one analyzer, through the owner's role
+    assert {(f["region"], f["analyzer_arn"].split(":")[4])
+            for f in both.document["findings"]} == set(reader.items())
+
+
+@pytest.mark.parametrize("args, roles, code", [
+    (("--admin-role-name", "NoSuchRole"), [], "AccessDenied"),
+    (("--admin-role-name", "AaScanAdmin", "--external-id", "wrong"),
+     [{"name": "AaScanAdmin", "accounts": ["delegated_administrator"],
+       "external_id": "s3cret"}], "AccessDenied"),
+])
+def test_a_role_that_cannot_be_assumed_leaves_the_regions_that_needed_it_not_assessed(
+        monkeypatch, run_scan, args, roles, code):
+    with env_world(monkeypatch, scanner={"account": "management"}, roles=roles, **split()):
+        run = run_scan(*args)
+    assert run.code == 3
+    assert examined(run) == [(MANAGEMENT, "MANAGEMENT", "caller", None),
+                             (ADMIN, "DELEGATED_ADMINISTRATOR", "role", code)]
+    # us-east-1 has the management account's ACTIVE analyzer: covered whoever owns it
+    assert statuses(run) == {"us-east-1": "COVERED", "eu-west-1": "ERROR",
+                             "ap-southeast-2": "ERROR"}
+    region = run.region("eu-west-1")
+    assert region["reason"] == "OrganizationAnalyzersNotVisible"
+    assert f"account {ADMIN} (DELEGATED_ADMINISTRATOR) could not be examined: {code}" in (
+        region["detail"])
+    [gap] = run.document["gaps"]
+    assert gap["code"] == "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR"
+    assert gap["title"].startswith("Not every account") and code in gap["detail"]
+    assert "eu-west-1" in gap["detail"] and "us-east-1" not in gap["detail"]
+    assert run.document["summary"]["verdict"] == "INCOMPLETE"
+
+
+def test_the_right_external_id_reaches_the_role(monkeypatch, run_scan):
+    roles = [{"name": "AaScanAdmin", "accounts": ["delegated_administrator"],
+              "external_id": "s3cret"}]
+    with env_world(monkeypatch, scanner={"account": "management"}, roles=roles, **split()):
+        run = run_scan("--admin-role-name", "AaScanAdmin", "--external-id", "s3cret")
+    assert run.code == 0 and statuses(run) == dict.fromkeys(ENABLED, "COVERED")
+
+
+def test_from_a_member_a_missing_management_role_assesses_nothing_it_cannot_see(
+        monkeypatch, run_scan):
+    with env_world(monkeypatch, scanner={"account": MEMBER}, **split()):
+        run = run_scan("--admin-role-name", "NoSuchRole")
+    assert run.code == 3
+    assert examined(run) == [(MEMBER, "MEMBER", "caller", None),
+                             (MANAGEMENT, "MANAGEMENT", "role", "AccessDenied")]
+    assert set(statuses(run).values()) == {"ERROR"}
+    assert [g["code"] for g in run.document["gaps"]] == ["SCANNED_FROM_MEMBER_ACCOUNT"]
+
+
+def test_findings_are_read_from_one_analyzer_when_both_accounts_have_one(monkeypatch,
+                                                                           run_scan):
+    """Both accounts hold an ACTIVE organization analyzer in us-east-1 (the management
+    account's is older): the delegated administrator's findings are read, and only them."""
+    analyzers = [
+        {"name": "org-legacy", "type": "ORGANIZATION", "regions": ENABLED,
+         "account": "management", "created_at": "2024-01-01T00:00:00Z",
+         "findings": [{"generate": {"count": 9, "resource_types": ["AWS::S3::Bucket"]}}]},
+        {"name": "org", "type": "ORGANIZATION", "regions": ["us-east-1"],
+         "created_at": "2026-01-01T00:00:00Z",
+         "findings": [{"generate": {"count": 5, "resource_types": ["AWS::S3::Bucket"]}}]}]
+    with env_world(monkeypatch, scanner={"account": "management"}, analyzers=analyzers):
+        run = run_scan("--admin-role-name", "AuditRole")
+    assert run.code == 0
+    region = run.region("us-east-1")
+    assert {a["account_id"] for a in region["analyzers"]} == {MANAGEMENT, ADMIN}
+    assert region["findings_analyzer"]["account_id"] == ADMIN
+    assert region["findings"]["AWS::S3::Bucket"]["active"] == 5  # not 5 + 9
+    selection = region["findings_analyzer"]["selection"]
+    assert "the delegated administrator's of 2 ACTIVE ORGANIZATION analyzers" in selection
+    assert f"not read: org-legacy (account {MANAGEMENT})" in selection
+    assert {f["analyzer_arn"].split(":")[4] for f in run.document["findings"]
+            if f["region"] == "us-east-1"} == {ADMIN}
+    assert run.region("eu-west-1")["findings_analyzer"]["account_id"] == MANAGEMENT
