@@ -5,7 +5,7 @@ from __future__ import annotations
 from document.rules import one_line
 from document.schema import Region, ScanDocument
 
-from .tables import findings_totals, lower_bound
+from .tables import examined_accounts, findings_totals, lower_bound
 
 COLUMNS = ("REGION", "STATUS", "REASON", "ACTIVE", "PUBLIC")
 
@@ -68,6 +68,9 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
         f"Delegated administrator: {_admins(org['delegated_administrators'])}",
         "",
     ]
+    examined = examined_accounts(document)
+    if examined:
+        lines.insert(2, "Accounts examined: " + "; ".join(clean(text) for text, _ in examined))
     rows = []
     for region in document["regions"]:
         active, public = _counts(region)

@@ -607,6 +607,8 @@ def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
            "unknown" if admins is None
            else ", ".join(tables.account_text(document, a) for a in admins) or "none"]
     yield ["Organization", "Accounts", "unknown" if accounts is None else len(accounts)]
+    for text, _ in tables.examined_accounts(document):
+        yield ["Organization", "Account examined", text]
 
     started = tables.parse_time(document["started_at"])
     finished = tables.parse_time(document["finished_at"])

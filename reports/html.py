@@ -34,6 +34,7 @@ from .tables import (
     account_text,
     account_totals,
     errors,
+    examined_accounts,
     filter_text,
     finding_rows,
     findings_totals,
@@ -339,6 +340,17 @@ def _organization(document: ScanDocument) -> dict[str, Any]:
                           role_tone, [account_text(document, document["identity"]["account_id"])],
                           org["scanning_account_role_detail"], attached.get("role", [])),
     ]
+    examined = examined_accounts(document)
+    if examined:
+        failed = sum(1 for _, ok in examined if not ok)
+        rows.append(_organization_row(
+            "examined", "Accounts examined (--admin-role-name)",
+            f"{failed} of {len(examined)} not examined" if failed else
+            f"All {len(examined)} examined", "bad" if failed else "ok",
+            [text for text, _ in examined],
+            "Organization analyzers can live in the management account and in the delegated "
+            "administrator; each region is judged on the analyzers of every account examined, "
+            "and its findings are read from one organization analyzer.", []))
     others = _by_severity(g for g in document["gaps"] if g["scope"] == "organization"
                           and g["code"] not in ORGANIZATION_GAP_ROWS)
     advisories = _by_severity(document["advisories"])

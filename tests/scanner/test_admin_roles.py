@@ -183,3 +183,21 @@ def test_findings_are_read_from_one_analyzer_when_both_accounts_have_one(monkeyp
     assert {f["analyzer_arn"].split(":")[4] for f in run.document["findings"]
             if f["region"] == "us-east-1"} == {ADMIN}
     assert run.region("eu-west-1")["findings_analyzer"]["account_id"] == MANAGEMENT
+
+
+def test_every_report_says_which_accounts_were_examined_and_why_not(monkeypatch, run_scan):
+    import openpyxl
+
+    with env_world(monkeypatch, scanner={"account": "management"}, **split()):
+        run = run_scan("--admin-role-name", "NoSuchRole", formats="json,html,xlsx")
+    not_examined = f"{ADMIN} (security), DELEGATED_ADMINISTRATOR, via arn:aws:iam::{ADMIN}:role/" \
+                   "NoSuchRole: NOT EXAMINED: AccessDenied"
+    assert "Accounts examined: " in run.out and not_examined in run.out
+    html = (run.directory / "report.html").read_text()
+    assert "Accounts examined (--admin-role-name)" in html and "1 of 2 not examined" in html
+    assert not_examined in html
+    sheet = openpyxl.load_workbook(run.directory / "report.xlsx", read_only=True)["Summary"]
+    rows = [tuple(c for c in row) for row in sheet.iter_rows(values_only=True)]
+    examined_rows = [r[2] for r in rows if r[1] == "Account examined"]
+    assert len(examined_rows) == 2 and examined_rows[1].startswith(not_examined)
+    assert examined_rows[0].startswith(f"{MANAGEMENT} (management), MANAGEMENT, the scanning")
