@@ -108,9 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "s3://BUCKET/PREFIX/ and check every object (opt-in, the last step)")
     parser.add_argument("--upload-kms-key", metavar="KEY", help="encrypt the uploaded objects "
                         "with SSE-KMS and this key (default: SSE-S3)")
-    parser.add_argument("--demo", nargs="?", const="base", choices=("base", "later"),
+    parser.add_argument("--demo", nargs="?", const="base", choices=("base", "later", "split"),
                         help="scan the bundled simulated organization (no AWS account "
-                        "needed); 'later' is the same organization a week later")
+                        "needed); 'later' is the same organization a week later, 'split' "
+                        "the same from its management account, organization analyzers "
+                        "split between it and the delegated administrator (try "
+                        "--admin-role-name aa-scan-admin)")
     parser.add_argument("--debug", action="store_true",
                         help="debug logging and tracebacks (credentials are still redacted)")
     parser.add_argument("--version", action="version", version=f"aa-scan {__version__}")
