@@ -201,3 +201,15 @@ def test_every_report_says_which_accounts_were_examined_and_why_not(monkeypatch,
     examined_rows = [r[2] for r in rows if r[1] == "Account examined"]
     assert len(examined_rows) == 2 and examined_rows[1].startswith(not_examined)
     assert examined_rows[0].startswith(f"{MANAGEMENT} (management), MANAGEMENT, the scanning")
+
+
+def test_a_scan_longer_than_the_role_session_does_not_fail(monkeypatch, run_scan):
+    """Admin-role sessions last one second here, and every call takes 300 ms: the scan
+    outlives several sessions and completes, each expired one assumed again in time."""
+    with env_world(monkeypatch, scanner={"account": "management"}, sts={"session_seconds": 1},
+                   conditions={"default": {"latency_ms": 300}}, **split()) as world:
+        run = run_scan("--admin-role-name", "AuditRole")
+        assumed = world.stats.operations[("sts", "AssumeRole")]
+    assert run.code == 0, run.document["summary"]["incomplete_reasons"]
+    assert run.document["timings"]["scan_seconds"] > 1
+    assert assumed >= 2
