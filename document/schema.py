@@ -284,6 +284,32 @@ class Summary(TypedDict):
     controls: NotRequired[list[ControlRef]]
 
 
+class MemberAccount(TypedDict):
+    account_id: str
+    name: str
+    status: str  # ASSESSED | SUSPENDED | ERROR
+    error: ErrorEntry | None  # the role could not be assumed
+    regions: dict[str, str]  # region -> PASS | FAIL | NOT_ENABLED | ERROR
+    region_errors: NotRequired[dict[str, ErrorEntry]]  # why each ERROR cell
+
+
+class MemberRemediation(TypedDict):
+    template: str  # CloudFormation: an ACCOUNT analyzer, for a service-managed StackSet
+    commands: list[str]
+    note: str
+
+
+class MemberView(TypedDict):
+    role_name: str
+    accounts: list[MemberAccount]
+    # accounts (every one, suspended included), pass, fail, error: an assessed account fails
+    # if a region FAILs, else errs if one is ERROR, else passes; an account whose role could
+    # not be assumed errs. (A dict: "pass" is a Python keyword.)
+    summary: dict[str, int]
+    error: NotRequired[ErrorEntry | None]  # ListAccounts failed
+    remediation: NotRequired[MemberRemediation | None]  # for FAIL cells
+
+
 class ScanDocument(TypedDict):
     schema_version: int
     tool: Tool
@@ -307,6 +333,8 @@ class ScanDocument(TypedDict):
     # Added after version 1: logical API calls per operation name ("ListFindings": 12), the
     # query the evidence answers; botocore's retries of a call are not counted again.
     api_calls: NotRequired[dict[str, int]]
+    # With --member-accounts: each account's own view (IAM.28), beside the verdict.
+    member_view: NotRequired[MemberView]
 
 
 @cache

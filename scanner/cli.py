@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "administrator account)")
     parser.add_argument("--external-id", help="external id for --role-arn and "
                         "--admin-role-name")
+    parser.add_argument("--member-accounts", metavar="all|ID,ID", help="also list each "
+                        "account's own analyzers (the per-account view of IAM.28): every "
+                        "account of the organization, or these")
+    parser.add_argument("--member-role-name", metavar="NAME", help="the role to assume in each "
+                        "account for --member-accounts")
     parser.add_argument("--admin-role-name", metavar="NAME", help="a role of this name in the "
                         "management account and the delegated administrator: assume it to "
                         "examine the organization analyzers of both in one run")
@@ -155,7 +160,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "fail_on": args.fail_on,
         "aws": {"profile": args.profile, "role_arn": args.role_arn,
                 "external_id": args.external_id,
-                "admin_role_name": args.admin_role_name, "home_region": args.home_region},
+                "admin_role_name": args.admin_role_name,
+                "member_accounts": args.member_accounts,
+                "member_role_name": args.member_role_name, "home_region": args.home_region},
         "output": {"formats": ",".join(args.formats) if args.formats else None,
                    "run_directory": str(args.output_dir) if args.output_dir else None},
         "log": {"file": args.log_file},

@@ -17,7 +17,7 @@ from document.rules import CLASSIC_RESOURCE_TYPES, RegionStatus, access_of
 from evidence.controls import controls_for_gap, verdict_controls
 
 from . import __version__
-from .judge import Gap, Judgement, RegionVerdict
+from .judge import Gap, Judgement, MemberView, RegionVerdict
 from .model import CALLER, ApiError, Finding, RegionScan, ScanResult
 
 
@@ -124,7 +124,7 @@ def build_document(result: ScanResult, judgement: Judgement,
             totals["cross_account"] += entry["cross_account"]
             totals["errors"] += entry["errors"]
     coverage_only = result.coverage_only
-    return {
+    document: schema.ScanDocument = {
         "schema_version": schema.SCHEMA_VERSION,
         "run_id": run_id,
         "tool": {"name": schema.TOOL_NAME, "version": __version__},
@@ -179,4 +179,24 @@ def build_document(result: ScanResult, judgement: Judgement,
             "controls": verdict_controls(),
         },
         "api_calls": dict(result.api_calls),
+    }
+    if judgement.members is not None:
+        document["member_view"] = _member_view(judgement.members)
+    return document
+
+
+def _member_view(view: MemberView) -> schema.MemberView:
+    return {
+        "role_name": view.role_name,
+        "error": _error(view.error) if view.error else None,
+        "accounts": [
+            {"account_id": a.account_id, "name": a.name, "status": a.status,
+             "error": _error(a.error) if a.error else None, "regions": dict(a.regions),
+             "region_errors": {r: _error(e) for r, e in a.region_errors.items()}}
+            for a in view.accounts],
+        "summary": dict(view.summary),
+        "remediation": ({"template": view.remediation_template,
+                         "commands": list(view.remediation_commands),
+                         "note": view.remediation_note}
+                        if view.remediation_template else None),
     }

@@ -7,7 +7,8 @@ region, account and analyzer names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from document.rules import NOT_VISIBLE, GapCode, RegionStatus, ScanningRole, Severity, Verdict
@@ -19,6 +20,7 @@ from .model import (
     AnalyzerType,
     ApiError,
     Identity,
+    MemberScan,
     OrganizationFacts,
     RegionScan,
     ScanResult,
@@ -284,6 +286,30 @@ class Judgement:
     verdict: Verdict
     complete: bool
     incomplete_reasons: tuple[str, ...] = field(default=())
+    members: MemberView | None = None  # the member view, beside the verdict (never in it)
+
+
+@dataclass(frozen=True)
+class MemberVerdict:
+    """One account of the member view: a cell per region (PASS, FAIL, NOT_ENABLED, ERROR)."""
+
+    account_id: str
+    name: str
+    status: str  # ASSESSED | SUSPENDED | ERROR
+    error: ApiError | None
+    regions: Mapping[str, str]
+    region_errors: Mapping[str, ApiError]
+
+
+@dataclass(frozen=True)
+class MemberView:
+    role_name: str
+    accounts: tuple[MemberVerdict, ...]
+    summary: Mapping[str, int]  # accounts, pass, fail, error
+    error: ApiError | None  # the accounts could not be listed
+    remediation_template: str | None  # for FAIL cells: a StackSet's template ...
+    remediation_commands: tuple[str, ...]  # ... and the commands that deploy it
+    remediation_note: str
 
 
 @dataclass(frozen=True)
@@ -826,5 +852,109 @@ def judge(result: ScanResult) -> Judgement:
         verdict = Verdict.INCOMPLETE
     else:
         verdict = Verdict.COMPLIANT
+    members = judge_members(result.members, result.regions, org.management_account_id) \
+        if result.members is not None else None
     return Judgement(role, role_detail, verdicts, gaps, tuple(advisories), verdict, complete,
-                     tuple(reasons))
+                     tuple(reasons), members)
+
+
+# -- the member view (IAM.28, per account) ------------------------------------------------
+
+STACK_SET = "aa-scan-account-analyzer"
+MEMBER_ANALYZER = "account-external-access"
+# A CloudFormation template: one external access analyzer whose zone of trust is the account.
+ACCOUNT_ANALYZER_TEMPLATE = f"""AWSTemplateFormatVersion: "2010-09-09"
+Description: An IAM Access Analyzer external access analyzer for the account (AWS Security
+  Hub control IAM.28), deployed by a service-managed StackSet.
+Resources:
+  AccountExternalAccessAnalyzer:
+    Type: AWS::AccessAnalyzer::Analyzer
+    Properties:
+      AnalyzerName: {MEMBER_ANALYZER}
+      Type: ACCOUNT
+"""
+MEMBER_NOTE = (
+    "Run in the management account (or a delegated administrator for CloudFormation "
+    "StackSets, adding --call-as DELEGATED_ADMIN), with trusted access for StackSets enabled; "
+    f"save the template as {STACK_SET}.yaml and replace <root-or-ou-id> with the organization "
+    "root or an OU holding the accounts. A service-managed StackSet never deploys to the "
+    "management account itself: its commands, if any, are create-analyzer calls to run in it.")
+
+
+def _member_cell(found: tuple[Analyzer, ...] | ApiError | None) -> tuple[str, ApiError | None]:
+    if found is None:
+        return "ERROR", ApiError("NotListed", "no answer", "access-analyzer:ListAnalyzers")
+    if isinstance(found, ApiError):
+        return ("NOT_ENABLED", None) if found.code in NOT_ENABLED_CODES else ("ERROR", found)
+    owns = any(a.status == "ACTIVE" and a.type in EXTERNAL_ACCESS_TYPES for a in found)
+    return ("PASS" if owns else "FAIL"), None
+
+
+def judge_members(members: MemberScan, scans: tuple[RegionScan, ...],
+                  management: str | None) -> MemberView:
+    """Each account's own view, as IAM.28 and the AWS Config rule evaluate it: PASS where it
+    owns an ACTIVE external access analyzer (ACCOUNT or ORGANIZATION), FAIL where it owns
+    none, NOT_ENABLED where the region is not enabled, ERROR with why. A second view: it
+    never changes the organization verdict."""
+    verdicts: list[MemberVerdict] = []
+    counts = {"accounts": len(members.accounts), "pass": 0, "fail": 0, "error": 0}
+    failing: dict[str, list[str]] = {}
+    for account in members.accounts:
+        if account.suspended or account.error is not None:
+            status = "SUSPENDED" if account.suspended else "ERROR"
+            counts["error"] += status == "ERROR"
+            verdicts.append(MemberVerdict(account.account_id, account.name, status,
+                                          account.error, {}, {}))
+            continue
+        cells: dict[str, str] = {}
+        errors: dict[str, ApiError] = {}
+        for scan in scans:
+            if scan.excluded_reason is not None:
+                continue
+            if not scan.scanned:
+                cells[scan.region] = "NOT_ENABLED"
+                continue
+            cells[scan.region], error = _member_cell(account.regions.get(scan.region))
+            if error is not None:
+                errors[scan.region] = error
+        values = set(cells.values())
+        counts["fail" if "FAIL" in values else "error" if "ERROR" in values else "pass"] += 1
+        failed = [r for r, cell in cells.items() if cell == "FAIL"]
+        if failed:
+            failing[account.account_id] = failed
+        verdicts.append(MemberVerdict(account.account_id, account.name, "ASSESSED", None,
+                                      cells, errors))
+    commands = _member_remediation(failing, management)
+    return MemberView(members.role_name, tuple(verdicts), counts, members.error,
+                      ACCOUNT_ANALYZER_TEMPLATE if commands else None, commands,
+                      MEMBER_NOTE if commands else "")
+
+
+def _member_remediation(failing: Mapping[str, list[str]], management: str | None
+                        ) -> tuple[str, ...]:
+    """The StackSet, then one create-stack-instances per set of regions its accounts fail
+    in (the management account: create-analyzer, which a StackSet cannot reach)."""
+    if not failing:
+        return ()
+    groups: dict[tuple[str, ...], list[str]] = {}
+    direct: list[str] = []
+    for account_id, regions in failing.items():
+        if account_id == management:
+            direct += [f"aws accessanalyzer create-analyzer --analyzer-name {MEMBER_ANALYZER} "
+                       f"--type ACCOUNT --region {region}" for region in regions]
+        else:
+            groups.setdefault(tuple(regions), []).append(account_id)
+    commands = []
+    if groups:
+        commands.append(
+            f"aws cloudformation create-stack-set --stack-set-name {STACK_SET} --template-body "
+            f"file://{STACK_SET}.yaml --permission-model SERVICE_MANAGED --auto-deployment "
+            "Enabled=false")
+        commands += [
+            f"aws cloudformation create-stack-instances --stack-set-name {STACK_SET} "
+            "--deployment-targets '" + json.dumps(
+                {"OrganizationalUnitIds": ["<root-or-ou-id>"], "Accounts": accounts,
+                 "AccountFilterType": "INTERSECTION"}, separators=(",", ":"))
+            + f"' --regions {' '.join(regions)}"
+            for regions, accounts in groups.items()]
+    return (*commands, *direct)

@@ -173,6 +173,27 @@ class AccountListing:
 
 
 @dataclass(frozen=True)
+class MemberAccount:
+    """One account of the member view: its own analyzers per region, or why not."""
+
+    account_id: str
+    name: str
+    suspended: bool = False  # listed as SUSPENDED: not examined
+    error: ApiError | None = None  # the role could not be assumed
+    # Scanned region -> the account's own analyzers there, or the error ListAnalyzers gave.
+    regions: Mapping[str, tuple[Analyzer, ...] | ApiError] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MemberScan:
+    """The member view (--member-accounts): each account's own analyzers, region by region."""
+
+    role_name: str
+    accounts: tuple[MemberAccount, ...] = ()
+    error: ApiError | None = None  # ListAccounts failed: no account could be listed
+
+
+@dataclass(frozen=True)
 class RegionScan:
     """Everything collected in one region (or why it was not collected)."""
 
@@ -215,6 +236,7 @@ class ScanResult:
     # The accounts examined (the caller first); more than the caller only with
     # --admin-role-name. Empty: a result built before there was a choice.
     examined: tuple[ExaminedAccount, ...] = ()
+    members: MemberScan | None = None  # with --member-accounts
     discovery_seconds: float = 0.0  # identity, organization and region discovery
     regions_seconds: float = 0.0  # every region, analyzers and findings
     # Logical API calls per operation name (aws.CallCounter); empty when not counted.

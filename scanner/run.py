@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -31,6 +31,7 @@ from .collect.analyzers import findings_statistics, list_analyzers, list_archive
 from .collect.findings import Stream, plan_streams, read_page
 from .collect.organization import (
     OrganizationAnswers,
+    account_states,
     accounts,
     collect_identity,
     delegated_administrators,
@@ -52,6 +53,8 @@ from .model import (
     Finding,
     FindingsStatistics,
     Identity,
+    MemberAccount,
+    MemberScan,
     OrganizationFacts,
     RegionDiscovery,
     RegionScan,
@@ -220,6 +223,7 @@ class Scan:
         self._pool = PriorityPool(self.options.workers)
         interrupted = False
         regions: list[_Region] = []
+        members: MemberScan | None = None
         try:
             identity, organization, discovery = self._discover()
             if self.options.aws.admin_role_name and organization.in_organization:
@@ -247,6 +251,8 @@ class Scan:
                      discovery.source.value)
             try:
                 self._scan_regions(regions)
+                if self.options.aws.member_accounts is not None:
+                    members = self._scan_members(identity, organization, regions)
             except Interrupted:
                 interrupted = True
                 unfinished = [r for r in regions if r.plan.scan and r.finished is None]
@@ -273,6 +279,7 @@ class Scan:
             coverage_only=self.options.coverage_only,
             interrupted=interrupted,
             examined=tuple(self._examined),
+            members=members,
             discovery_seconds=round(discovered - clock, 3),
             regions_seconds=round(time.monotonic() - discovered, 3),
         )
@@ -335,6 +342,68 @@ class Scan:
             if admin != me and source is not None:
                 hop(source, admin, ScanningRole.DELEGATED_ADMINISTRATOR)
         return organization
+
+    def _scan_members(self, identity: Identity, organization: OrganizationFacts,
+                      regions: list[_Region]) -> MemberScan:
+        """The member view: every (or each asked-for) account's own analyzers in every region
+        scanned, through the member role (the caller's own account, and those reached through
+        --admin-role-name, with the credentials already at hand). Sessions and clients are
+        made here, on the main thread; the ListAnalyzers calls run on the pool."""
+        assert self._pool is not None
+        role_name = self.options.aws.member_role_name or ""
+        lister = self._reached.get(organization.management_account_id or "", self.factory)
+        listed = attempt("organizations:ListAccounts",
+                         partial(account_states, lister.organizations()))
+        if isinstance(listed, ApiError):
+            log.warning("member view: cannot list the accounts: %s", listed)
+            return MemberScan(role_name, (), listed)
+        wanted = self.options.aws.member_account_ids()
+        known = {account_id: (name, status) for account_id, name, status in listed}
+        chosen = list(known) if wanted is None else list(wanted)
+        scanned = [r.plan.region for r in regions if r.plan.scan]
+        partition = self.factory.partition
+        accounts: dict[str, MemberAccount] = {}
+        futures: dict[Future[Any], tuple[str, str]] = {}
+        for account_id in chosen:
+            name, status = known.get(account_id, ("", ""))
+            if account_id not in known:
+                accounts[account_id] = MemberAccount(account_id, name, error=ApiError(
+                    "AccountNotFound", "not an account of the organization (ListAccounts)",
+                    "organizations:ListAccounts"))
+                continue
+            if status == "SUSPENDED":
+                accounts[account_id] = MemberAccount(account_id, name, suspended=True)
+                continue
+            factory = (self.factory if account_id == identity.account_id
+                       else self._reached.get(account_id))
+            if factory is None:
+                arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
+                reached = attempt("sts:AssumeRole", partial(self.factory.assume, arn))
+                if isinstance(reached, ApiError):
+                    accounts[account_id] = MemberAccount(account_id, name, error=reached)
+                    continue
+                factory = reached
+            accounts[account_id] = MemberAccount(account_id, name, regions={})
+            for region in scanned:
+                client = factory.accessanalyzer(region)
+                future = self._pool.submit((3,), attempt, "access-analyzer:ListAnalyzers",
+                                           partial(list_analyzers, client))
+                futures[future] = (account_id, region)
+        found: dict[str, dict[str, tuple[Analyzer, ...] | ApiError]] = {}
+        while futures:
+            if self.cancel.is_set():
+                raise Interrupted
+            done, _ = wait(list(futures), timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in done:
+                account_id, region = futures.pop(future)
+                result = future.result()
+                found.setdefault(account_id, {})[region] = (
+                    result if isinstance(result, ApiError) else result[0])
+        log.info("member view: %d account(s) through %s", len(accounts), role_name)
+        return MemberScan(role_name, tuple(
+            replace(a, regions={r: found[a.account_id][r] for r in scanned
+                                if r in found.get(a.account_id, {})})
+            if a.account_id in found else a for a in accounts.values()))
 
     @staticmethod
     def _organization_from(org: Any) -> OrganizationFacts:

@@ -68,6 +68,7 @@ def all_regions() -> list[str]:
 class Account:
     id: str
     name: str
+    suspended: bool = False  # ListAccounts says SUSPENDED (a closed account)
 
 
 @dataclass(frozen=True)
@@ -315,9 +316,12 @@ class _Reader:
                         self.text(f"{where}.external_id", external) if external else None)
 
     def account(self, where: str, value: Any) -> Account:
-        entry = self.keys(where, value, {"id", "name"}, {"id"})
+        entry = self.keys(where, value, {"id", "name", "status"}, {"id"})
         account_id = self.account_id(f"{where}.id", entry["id"])
-        return Account(account_id, str(entry.get("name") or account_id))
+        status = self.choice(f"{where}.status", entry.get("status", "ACTIVE"),
+                             ("ACTIVE", "SUSPENDED"))
+        return Account(account_id, str(entry.get("name") or account_id),
+                       status == "SUSPENDED")
 
     def organization(self, value: Any) -> Organization:
         doc = self.keys("organization", value,

@@ -327,6 +327,10 @@ class World:
                     organizations.create_account(
                         Email=f"{member.name.replace(' ', '-')}@example.invalid",
                         AccountName=member.name)
+            suspended = {m.id for m in org.members if m.suspended}
+            for account in organizations_backends[org.management.id]["aws"].accounts:
+                if account.id in suspended:
+                    account.close()  # SUSPENDED in ListAccounts, as a closed account is
             if org.trusted_access:
                 organizations.enable_aws_service_access(ServicePrincipal=ACCESS_ANALYZER)
             if org.delegated_administrator:
