@@ -68,6 +68,12 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
         f"Delegated administrator: {_admins(org['delegated_administrators'])}",
         "",
     ]
+    view = document.get("member_view")
+    if view is not None:
+        counts = view["summary"]
+        lines.insert(2, f"Member view ({clean(view['role_name'])}): {counts['accounts']} "
+                        f"account(s), {counts['pass']} pass, {counts['fail']} fail, "
+                        f"{counts['error']} error")
     examined = examined_accounts(document)
     if examined:
         lines.insert(2, "Accounts examined: " + "; ".join(clean(text) for text, _ in examined))

@@ -610,6 +610,35 @@ def _ages(document: ScanDocument) -> dict[str, Any] | None:
             "resolve": resolve}
 
 
+MEMBER_TONES = {"PASS": "ok", "FAIL": "bad", "NOT_ENABLED": "off", "ERROR": "warn",
+                "SUSPENDED": "off", "ASSESSED": "ok"}
+
+
+def _members(document: ScanDocument) -> dict[str, Any] | None:
+    """The member view as a matrix: accounts down, regions across, a badge per cell."""
+    view = document.get("member_view")
+    if view is None:
+        return None
+    regions = sorted({r for a in view["accounts"] for r in a["regions"]})
+    rows = []
+    for account in view["accounts"]:
+        error = account["error"]
+        reasons = account.get("region_errors") or {}
+        rows.append({
+            "account_id": account["account_id"], "name": account["name"],
+            "status": account["status"], "tone": MEMBER_TONES.get(account["status"], "warn"),
+            "error": f"{error['code']}: {error['message']}" if error else "",
+            "cells": [{"label": account["regions"].get(r, "—"),
+                       "tone": MEMBER_TONES.get(account["regions"].get(r, ""), "off"),
+                       "why": (f"{reasons[r]['code']}: {reasons[r]['message']}"
+                               if r in reasons else "")} for r in regions]})
+    error = view.get("error")
+    return {"role_name": view["role_name"], "regions": regions, "rows": rows,
+            "summary": view["summary"],
+            "error": f"{error['code']}: {error['message']}" if error else "",
+            "remediation": view.get("remediation")}
+
+
 def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
             ) -> dict[str, Any]:
     """Everything the template shows, as plain values (no markup)."""
@@ -635,6 +664,7 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
         "archive_rules": archive_rules(document),
         "matrix": _matrix(document, [r["region"] for r in regions]),
         "accounts": _accounts(document),
+        "members": _members(document),
         "findings": _findings(document, max_rows_per_type),
         "errors": errors(document),
         "coverage_only": document["summary"]["coverage_only"],

@@ -80,3 +80,25 @@ def test_without_the_flag_no_member_view_and_a_role_is_required(monkeypatch, run
         refused = run_scan("--member-accounts", "all")
     assert "member_view" not in plain.document
     assert refused.code == 2 and "needs aws.member_role_name" in refused.err
+
+
+def test_the_member_view_in_every_report(monkeypatch, run_scan):
+    import openpyxl
+
+    with env_world(monkeypatch, **WORLD):
+        run = run_scan("--member-accounts", "all", "--member-role-name", "MemberAudit",
+                       formats="json,html,xlsx")
+    assert "Member view (MemberAudit): 5 account(s), 1 pass, 2 fail, 1 error" in run.out
+    html = (run.directory / "report.html").read_text()
+    assert "Member accounts: the per-account view of IAM.28" in html
+    assert "aws cloudformation create-stack-set" in html and "AWS::AccessAnalyzer::Analyzer" in html
+    sheet = openpyxl.load_workbook(run.directory / "report.xlsx", read_only=True)[
+        "Member accounts"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("Account ID", "Account name", "Status", "Error")
+    regions = rows[0][4:]
+    workloads = next(r for r in rows if r[0] == WORKLOADS)
+    assert dict(zip(regions, workloads[4:], strict=True)) == {
+        "af-south-1": "NOT_ENABLED", "ap-southeast-2": "FAIL", "eu-west-1": "FAIL",
+        "us-east-1": "PASS"}
+    assert next(r for r in rows if r[0] == CLOSED)[2] == "SUSPENDED"

@@ -21,7 +21,8 @@ OPTIONAL = {
                                                       "kms:Verify"}),
     "--upload": ("AaScanOptionalUploadEvidence", {"s3:PutObject", "s3:GetObject"}),
     "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey"}),
-    "--admin-role-name": ("AaScanOptionalAssumeAdminRole", {"sts:AssumeRole"}),
+    "--admin-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole"}),
+    "--member-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole"}),
 }
 # The IAM action that authorizes an operation, where the two names differ.
 AUTHORIZED_BY = {"s3:HeadObject": "s3:GetObject"}
