@@ -47,6 +47,16 @@ class Organization(TypedDict):
     delegated_administrators: list[str] | None
     accounts: dict[str, str] | None  # account id -> name; None: ListAccounts failed
     errors: list[ErrorEntry]
+    # The accounts whose analyzers were listed (the caller first; with --admin-role-name the
+    # administrator accounts reached through the role, or why not).
+    examined_accounts: NotRequired[list["ExaminedAccount"]]
+
+
+class ExaminedAccount(TypedDict):
+    account_id: str
+    role: str  # a document.rules.ScanningRole value
+    via: str  # "caller", or the ARN of the role assumed
+    error: ErrorEntry | None
 
 
 class Timings(TypedDict):
@@ -81,6 +91,7 @@ class AnalyzerEntry(TypedDict):
     # for a type newer than the aa-scan that wrote the document).
     managed_by: NotRequired[str | None]
     analysis: NotRequired[str]
+    account_id: NotRequired[str | None]  # the owner (from the ARN)
 
 
 class FindingsAnalyzer(TypedDict):
@@ -88,6 +99,7 @@ class FindingsAnalyzer(TypedDict):
     arn: str
     type: str
     selection: NotRequired[str | None]  # why this one, when the region had several
+    account_id: NotRequired[str | None]  # the owner, whose role read the findings
 
 
 class ArchiveRuleEntry(TypedDict):
@@ -340,6 +352,32 @@ class Summary(TypedDict):
     controls: NotRequired[list[ControlRef]]
 
 
+class MemberAccount(TypedDict):
+    account_id: str
+    name: str
+    status: str  # ASSESSED | SUSPENDED | ERROR
+    error: ErrorEntry | None  # the role could not be assumed
+    regions: dict[str, str]  # region -> PASS | FAIL | NOT_ENABLED | ERROR
+    region_errors: NotRequired[dict[str, ErrorEntry]]  # why each ERROR cell
+
+
+class MemberRemediation(TypedDict):
+    template: str  # CloudFormation: an ACCOUNT analyzer, for a service-managed StackSet
+    commands: list[str]
+    note: str
+
+
+class MemberView(TypedDict):
+    role_name: str
+    accounts: list[MemberAccount]
+    # accounts (every one, suspended included), pass, fail, error: an assessed account fails
+    # if a region FAILs, else errs if one is ERROR, else passes; an account whose role could
+    # not be assumed errs. (A dict: "pass" is a Python keyword.)
+    summary: dict[str, int]
+    error: NotRequired[ErrorEntry | None]  # ListAccounts failed
+    remediation: NotRequired[MemberRemediation | None]  # for FAIL cells
+
+
 class ScanDocument(TypedDict):
     schema_version: int
     tool: Tool
@@ -366,6 +404,8 @@ class ScanDocument(TypedDict):
     # Added after version 1: the other two analyses of Access Analyzer.
     internal_access: NotRequired[AnalysisBlock]
     unused_access: NotRequired[AnalysisBlock]
+    # With --member-accounts: each account's own view (IAM.28), beside the verdict.
+    member_view: NotRequired[MemberView]
 
 
 @cache

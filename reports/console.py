@@ -9,6 +9,7 @@ from .tables import (
     UNUSED_TYPE_LABELS,
     AnalysisKey,
     analysis_analyzers,
+    examined_accounts,
     findings_totals,
     lower_bound,
 )
@@ -74,6 +75,15 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
         f"Delegated administrator: {_admins(org['delegated_administrators'])}",
         "",
     ]
+    view = document.get("member_view")
+    if view is not None:
+        counts = view["summary"]
+        lines.insert(2, f"Member view ({clean(view['role_name'])}): {counts['accounts']} "
+                        f"account(s), {counts['pass']} pass, {counts['fail']} fail, "
+                        f"{counts['error']} error")
+    examined = examined_accounts(document)
+    if examined:
+        lines.insert(2, "Accounts examined: " + "; ".join(clean(text) for text, _ in examined))
     rows = []
     for region in document["regions"]:
         active, public = _counts(region)

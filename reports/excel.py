@@ -607,6 +607,8 @@ def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
            "unknown" if admins is None
            else ", ".join(tables.account_text(document, a) for a in admins) or "none"]
     yield ["Organization", "Accounts", "unknown" if accounts is None else len(accounts)]
+    for text, _ in tables.examined_accounts(document):
+        yield ["Organization", "Account examined", text]
 
     started = tables.parse_time(document["started_at"])
     finished = tables.parse_time(document["finished_at"])
@@ -875,6 +877,29 @@ def analysis_sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequen
             out.append((UNUSED_FINDINGS, analysis_finding_rows(document, "unused_access",
                                                                True)))
     return out
+def _member_regions(document: ScanDocument) -> list[str]:
+    view = document.get("member_view")
+    return sorted({r for a in view["accounts"] for r in a["regions"]}) if view else []
+
+
+def member_table(document: ScanDocument) -> Table:
+    """The member view (IAM.28 per account): accounts down, regions across."""
+    regions = _member_regions(document)
+    return Table("Member accounts", [Column("Account ID", 15), Column("Account name", 30),
+                                     Column("Status", 12), Column("Error", 40),
+                                     *(Column(r, 13) for r in regions)], cell_style=None)
+
+
+def member_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    view = document.get("member_view")
+    if view is None:
+        return
+    regions = _member_regions(document)
+    for account in view["accounts"]:
+        error = account["error"]
+        yield [account["account_id"], account["name"] or None, account["status"],
+               f"{error['code']}: {error['message']}" if error else None,
+               *(account["regions"].get(r) for r in regions)]
 
 
 def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
@@ -894,6 +919,8 @@ def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]
         *analysis_sheets(document),
         (ARCHIVE_RULES, archive_rule_rows(document)),
         (ERRORS, error_rows(document)),
+        *([(member_table(document), member_rows(document))]
+          if "member_view" in document else []),
     ]
 
 

@@ -37,6 +37,7 @@ from .tables import (
     analysis_analyzers,
     analysis_block,
     errors,
+    examined_accounts,
     filter_text,
     finding_rows,
     findings_totals,
@@ -345,6 +346,17 @@ def _organization(document: ScanDocument) -> dict[str, Any]:
                           role_tone, [account_text(document, document["identity"]["account_id"])],
                           org["scanning_account_role_detail"], attached.get("role", [])),
     ]
+    examined = examined_accounts(document)
+    if examined:
+        failed = sum(1 for _, ok in examined if not ok)
+        rows.append(_organization_row(
+            "examined", "Accounts examined (--admin-role-name)",
+            f"{failed} of {len(examined)} not examined" if failed else
+            f"All {len(examined)} examined", "bad" if failed else "ok",
+            [text for text, _ in examined],
+            "Organization analyzers can live in the management account and in the delegated "
+            "administrator; each region is judged on the analyzers of every account examined, "
+            "and its findings are read from one organization analyzer.", []))
     others = _by_severity(g for g in document["gaps"] if g["scope"] == "organization"
                           and g["code"] not in ORGANIZATION_GAP_ROWS)
     advisories = _by_severity(document["advisories"])
@@ -659,6 +671,35 @@ def _ages(document: ScanDocument) -> dict[str, Any] | None:
             "resolve": resolve}
 
 
+MEMBER_TONES = {"PASS": "ok", "FAIL": "bad", "NOT_ENABLED": "off", "ERROR": "warn",
+                "SUSPENDED": "off", "ASSESSED": "ok"}
+
+
+def _members(document: ScanDocument) -> dict[str, Any] | None:
+    """The member view as a matrix: accounts down, regions across, a badge per cell."""
+    view = document.get("member_view")
+    if view is None:
+        return None
+    regions = sorted({r for a in view["accounts"] for r in a["regions"]})
+    rows = []
+    for account in view["accounts"]:
+        error = account["error"]
+        reasons = account.get("region_errors") or {}
+        rows.append({
+            "account_id": account["account_id"], "name": account["name"],
+            "status": account["status"], "tone": MEMBER_TONES.get(account["status"], "warn"),
+            "error": f"{error['code']}: {error['message']}" if error else "",
+            "cells": [{"label": account["regions"].get(r, "—"),
+                       "tone": MEMBER_TONES.get(account["regions"].get(r, ""), "off"),
+                       "why": (f"{reasons[r]['code']}: {reasons[r]['message']}"
+                               if r in reasons else "")} for r in regions]})
+    error = view.get("error")
+    return {"role_name": view["role_name"], "regions": regions, "rows": rows,
+            "summary": view["summary"],
+            "error": f"{error['code']}: {error['message']}" if error else "",
+            "remediation": view.get("remediation")}
+
+
 def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
             ) -> dict[str, Any]:
     """Everything the template shows, as plain values (no markup)."""
@@ -684,6 +725,7 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
         "archive_rules": archive_rules(document),
         "matrix": _matrix(document, [r["region"] for r in regions]),
         "accounts": _accounts(document),
+        "members": _members(document),
         "findings": _findings(document, max_rows_per_type),
         "internal": _internal(document, max_rows_per_type),
         "unused": _unused(document, max_rows_per_type),

@@ -143,6 +143,23 @@ def account_text(document: ScanDocument, account_id: str | None) -> str:
     return f"{account_id} ({name})" if name else account_id
 
 
+def examined_accounts(document: ScanDocument) -> list[tuple[str, bool]]:
+    """(one line, examined) per account whose analyzers the scan listed or tried to, when the
+    scan went beyond the caller's own account (--admin-role-name); else no lines."""
+    entries = document["organization"].get("examined_accounts") or []
+    if all(e["via"] == "caller" for e in entries):
+        return []
+    lines = []
+    for entry in entries:
+        who = f"{account_text(document, entry['account_id'])}, {entry['role']}"
+        how = "the scanning account" if entry["via"] == "caller" else f"via {entry['via']}"
+        error = entry["error"]
+        state = (f"NOT EXAMINED: {error['code']}: {error['message']}" if error
+                 else "examined")
+        lines.append((f"{who}, {how}: {state}", error is None))
+    return lines
+
+
 @dataclass
 class AccountTotals:
     account_id: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import threading
 from collections import Counter
@@ -24,6 +25,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from botocore.utils import parse_timestamp
 
@@ -45,6 +47,7 @@ if TYPE_CHECKING:  # typed clients (boto3-stubs, a development dependency)
     from mypy_boto3_sts import STSClient
 
 T = TypeVar("T")
+log = logging.getLogger("aa_scan")
 
 _ISO = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?$")
@@ -201,30 +204,72 @@ def make_session(options: Options, calls: CallCounter | None = None) -> boto3.Se
     _redact(session)
     if not aws.role_arn:
         return session
-    sts = session.client("sts", region_name=home_region(session, options),
-                         config=client_config(options, 2))
-    request: dict[str, Any] = {"RoleArn": aws.role_arn, "RoleSessionName": aws.role_session_name}
-    if aws.external_id:
-        request["ExternalId"] = aws.external_id
     try:
-        credentials = sts.assume_role(**request)["Credentials"]
+        return assume_role_session(session, aws.role_arn, options, calls)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
+        code, message = error_from(exc)
         raise CredentialsError(
-            f"cannot assume role {aws.role_arn}: {error.get('Code', 'Error')}: "
-            f"{error.get('Message', '')}".rstrip(": ")) from None
+            f"cannot assume role {aws.role_arn}: {code}: {message}".rstrip(": ")) from None
     except NoCredentialsError:
         raise CredentialsError("no AWS credentials found to assume the role with") from None
     except BotoCoreError as exc:
         raise CredentialsError(f"cannot assume role {aws.role_arn}: {exc}") from None
-    assumed = boto3.Session(botocore_session=_botocore_session(None),
-                            aws_access_key_id=credentials["AccessKeyId"],
-                            aws_secret_access_key=credentials["SecretAccessKey"],
-                            aws_session_token=credentials["SessionToken"],
-                            region_name=session.region_name or aws.home_region)
+
+
+class _AssumedRoleProvider(CredentialProvider):
+    """Hands botocore the refreshing credentials of one assumed role (botocore's own
+    AssumeRoleProvider reads its role from a profile; this one is given it)."""
+
+    METHOD = "assume-role"
+    CANONICAL_NAME = "aa-scan-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
+
+
+def assume_role_session(source: boto3.Session, role_arn: str, options: Options,
+                        calls: CallCounter | None = None,
+                        duration_seconds: int | None = None) -> boto3.Session:
+    """A session in the role's account, assumed from `source` (which may itself be an
+    assumed role: role chaining), with `--external-id` when one is set.
+
+    Its credentials are botocore's RefreshableCredentials: assumed again with the same
+    request before they expire (from 15 minutes before, and always from 10 minutes before),
+    so a scan that lasts longer than a role session does not fail halfway. The first
+    assumption happens here: a ClientError or BotoCoreError means the role cannot be used.
+    """
+    aws = options.aws
+    sts = source.client("sts", region_name=home_region(source, options),
+                        config=client_config(options, 2))
+    request: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": aws.role_session_name}
+    if aws.external_id:
+        request["ExternalId"] = aws.external_id
+    if duration_seconds is not None:
+        request["DurationSeconds"] = duration_seconds
+
+    def fetch() -> dict[str, Any]:
+        credentials = sts.assume_role(**request)["Credentials"]
+        REDACTOR.add(credentials["AccessKeyId"], credentials["SecretAccessKey"],
+                     credentials["SessionToken"])
+        log.debug("assumed %s (credentials valid until %s)", role_arn,
+                  credentials["Expiration"])
+        return {"access_key": credentials["AccessKeyId"],
+                "secret_key": credentials["SecretAccessKey"],
+                "token": credentials["SessionToken"],
+                "expiry_time": credentials["Expiration"].isoformat()}
+
+    refreshable = RefreshableCredentials.create_from_metadata(fetch(), fetch, "assume-role")
+    core = _botocore_session(None)
+    core.register_component("credential_provider",
+                            CredentialResolver([_AssumedRoleProvider(refreshable)]))
+    assumed = boto3.Session(botocore_session=core,
+                            region_name=source.region_name or aws.home_region)
     if calls is not None:
         calls.attach(assumed)
-    _redact(assumed)
     return assumed
 
 
@@ -255,8 +300,11 @@ def client_config(options: Options, pool_size: int) -> Config:
 class ClientFactory:
     """Creates clients on the calling (main) thread; the scan shares them across threads."""
 
-    def __init__(self, session: boto3.Session, options: Options) -> None:
+    def __init__(self, session: boto3.Session, options: Options,
+                 calls: CallCounter | None = None) -> None:
         self.session = session
+        self.options = options
+        self.calls = calls
         self.home_region = home_region(session, options)
         try:
             self.partition = session.get_partition_for_region(self.home_region)
@@ -270,6 +318,13 @@ class ClientFactory:
         self._rate_limit = options.aws.rate_limit
         self._max_attempts = options.aws.max_attempts
         self.limiters: dict[str, RateLimiter] = {}
+
+    def assume(self, role_arn: str) -> ClientFactory:
+        """The clients of another account, through a role assumed from this one's session
+        (refreshed before it expires; `--external-id` applies). Raises ClientError or
+        BotoCoreError when the role cannot be assumed."""
+        return ClientFactory(assume_role_session(self.session, role_arn, self.options,
+                                                 self.calls), self.options, self.calls)
 
     def sts(self) -> STSClient:
         return self.session.client("sts", region_name=self.home_region,

@@ -86,7 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="AWS profile to use")
     parser.add_argument("--role-arn", help="assume this role first (e.g. into the delegated "
                         "administrator account)")
-    parser.add_argument("--external-id", help="external id for --role-arn")
+    parser.add_argument("--external-id", help="external id for --role-arn and "
+                        "--admin-role-name")
+    parser.add_argument("--member-accounts", metavar="all|ID,ID", help="also list each "
+                        "account's own analyzers (the per-account view of IAM.28): every "
+                        "account of the organization, or these")
+    parser.add_argument("--member-role-name", metavar="NAME", help="the role to assume in each "
+                        "account for --member-accounts")
+    parser.add_argument("--admin-role-name", metavar="NAME", help="a role of this name in the "
+                        "management account and the delegated administrator: assume it to "
+                        "examine the organization analyzers of both in one run")
     parser.add_argument("--home-region", help="region for global calls (default: the "
                         "profile's region, else us-east-1)")
     parser.add_argument("--log-file", help="rotating log file ('' to disable)")
@@ -107,9 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "s3://BUCKET/PREFIX/ and check every object (opt-in, the last step)")
     parser.add_argument("--upload-kms-key", metavar="KEY", help="encrypt the uploaded objects "
                         "with SSE-KMS and this key (default: SSE-S3)")
-    parser.add_argument("--demo", nargs="?", const="base", choices=("base", "later"),
+    parser.add_argument("--demo", nargs="?", const="base", choices=("base", "later", "split"),
                         help="scan the bundled simulated organization (no AWS account "
-                        "needed); 'later' is the same organization a week later")
+                        "needed); 'later' is the same organization a week later, 'split' "
+                        "the same from its management account, organization analyzers "
+                        "split between it and the delegated administrator (try "
+                        "--admin-role-name aa-scan-admin)")
     parser.add_argument("--debug", action="store_true",
                         help="debug logging and tracebacks (credentials are still redacted)")
     parser.add_argument("--version", action="version", version=f"aa-scan {__version__}")
@@ -151,7 +163,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "fail_on": args.fail_on,
         "aws": {"profile": args.profile, "role_arn": args.role_arn,
-                "external_id": args.external_id, "home_region": args.home_region},
+                "external_id": args.external_id,
+                "admin_role_name": args.admin_role_name,
+                "member_accounts": args.member_accounts,
+                "member_role_name": args.member_role_name, "home_region": args.home_region},
         "output": {"formats": ",".join(args.formats) if args.formats else None,
                    "run_directory": str(args.output_dir) if args.output_dir else None},
         "log": {"file": args.log_file},
@@ -507,7 +522,7 @@ def _scan(options: Options, signals: _Signals, aws: _Aws) -> tuple[ScanDocument,
     from .run import RegionDone, run_scan
 
     session = aws.session()
-    factory = ClientFactory(session, options)
+    factory = ClientFactory(session, options, aws.calls)
 
     def progress(event: RegionDone) -> None:
         scan = event.scan

@@ -49,7 +49,23 @@ class AwsOptions:
     role_arn: str | None = None
     role_session_name: str = "aa-scan"
     external_id: str | None = None
+    # A role of this name in the management account and the delegated administrator, so one
+    # run examines the organization analyzers of both (scanner.accounts).
+    admin_role_name: str | None = None
+    # The member view (IAM.28, per account): "all", the account ids (a list or "id,id"),
+    # or None (no member view); each account is examined through member_role_name.
+    member_accounts: str | list[str] | None = None
+    member_role_name: str | None = None
     home_region: str | None = None
+
+    def member_account_ids(self) -> tuple[str, ...] | None:
+        """The accounts the member view examines: None for every account ("all")."""
+        value = self.member_accounts
+        if value is None or value == "all":
+            return None
+        ids = value.split(",") if isinstance(value, str) else value
+        return tuple(dict.fromkeys(i.strip() for i in ids))
+
     retry_mode: str = "standard"
     max_attempts: int = 8
     # Requests per second per region: "auto" learns it from throttles (starting at 10),
@@ -119,6 +135,9 @@ class Options:
             "baseline": str(self.baseline) if self.baseline else None,
             "notify_sns": self.notify_sns,
             "role_arn": self.aws.role_arn,
+            "admin_role_name": self.aws.admin_role_name,
+            "member_accounts": self.aws.member_accounts,
+            "member_role_name": self.aws.member_role_name,
             "profile": self.aws.profile,
             "home_region": self.aws.home_region,
             "page_size": self.page_size,
@@ -440,7 +459,11 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
 
 
 def check_evidence(options: Options) -> None:
-    """An upload key without an upload says nothing: refused rather than ignored."""
+    """An upload key without an upload says nothing: refused rather than ignored (and the
+    member view needs the role it examines each account through)."""
+    if options.aws.member_accounts is not None and not options.aws.member_role_name:
+        raise ConfigError(f"{options.config_path or 'configuration'}: aws.member_accounts "
+                          "(--member-accounts) needs aws.member_role_name (--member-role-name)")
     if options.upload_kms_key and not options.upload:
         raise ConfigError(f"{options.config_path or 'configuration'}: evidence.upload_kms_key "
                           "(--upload-kms-key) needs evidence.upload (--upload s3://BUCKET/PREFIX/)")

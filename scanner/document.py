@@ -23,8 +23,16 @@ from document.rules import (
 from evidence.controls import controls_for_gap, verdict_controls
 
 from . import __version__
-from .judge import Gap, Judgement, RegionVerdict
-from .model import AnalysisScan, AnalysisStatistics, ApiError, Finding, RegionScan, ScanResult
+from .judge import Gap, Judgement, MemberView, RegionVerdict
+from .model import (
+    CALLER,
+    AnalysisScan,
+    AnalysisStatistics,
+    ApiError,
+    Finding,
+    RegionScan,
+    ScanResult,
+)
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -80,11 +88,13 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> schema.Region:
         "analyzers": [
             {"name": a.name, "arn": a.arn, "type": a.type, "status": a.status,
              "status_reason": a.status_reason, "created_at": iso(a.created_at),
-             "managed_by": a.managed_by, "analysis": analysis_of(a.type).value}
+             "managed_by": a.managed_by, "analysis": analysis_of(a.type).value,
+             "account_id": a.account_id}
             for a in scan.analyzers or ()
         ],
         "findings_analyzer": ({"name": source.name, "arn": source.arn, "type": source.type,
-                               "selection": verdict.findings_selection}
+                               "selection": verdict.findings_selection,
+                               "account_id": source.account_id}
                               if source else None),
         "findings_scope": verdict.findings_label,
         "findings_collected": scan.findings_collected,
@@ -184,6 +194,12 @@ def build_document(result: ScanResult, judgement: Judgement,
                                          if org.delegated_administrators is not None else None),
             "accounts": dict(org.accounts) if org.accounts is not None else None,
             "errors": [_error(e) for e in org.errors],
+            "examined_accounts": [
+                {"account_id": e.account_id, "via": e.via,
+                 # the caller's role as judged (with the evidence of its own analyzers)
+                 "role": judgement.role.value if e.via == CALLER else e.role,
+                 "error": _error(e.error) if e.error else None}
+                for e in result.examined],
         },
         "configuration": dict(configuration),
         "timings": {"discovery_seconds": result.discovery_seconds,
@@ -220,4 +236,23 @@ def build_document(result: ScanResult, judgement: Judgement,
     if not coverage_only:  # absent: not collected
         document["internal_access"] = analysis_block(result.regions, Analysis.INTERNAL_ACCESS)
         document["unused_access"] = analysis_block(result.regions, Analysis.UNUSED_ACCESS)
+    if judgement.members is not None:
+        document["member_view"] = _member_view(judgement.members)
     return document
+
+
+def _member_view(view: MemberView) -> schema.MemberView:
+    return {
+        "role_name": view.role_name,
+        "error": _error(view.error) if view.error else None,
+        "accounts": [
+            {"account_id": a.account_id, "name": a.name, "status": a.status,
+             "error": _error(a.error) if a.error else None, "regions": dict(a.regions),
+             "region_errors": {r: _error(e) for r, e in a.region_errors.items()}}
+            for a in view.accounts],
+        "summary": dict(view.summary),
+        "remediation": ({"template": view.remediation_template,
+                         "commands": list(view.remediation_commands),
+                         "note": view.remediation_note}
+                        if view.remediation_template else None),
+    }

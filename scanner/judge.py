@@ -7,7 +7,8 @@ region, account and analyzer names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from document.rules import (
@@ -22,11 +23,13 @@ from document.rules import (
 )
 
 from .model import (
+    CALLER,
     EXTERNAL_ACCESS_TYPES,
     Analyzer,
     AnalyzerType,
     ApiError,
     Identity,
+    MemberScan,
     OrganizationFacts,
     RegionScan,
     ScanResult,
@@ -61,6 +64,17 @@ _RECREATE = ("aws accessanalyzer delete-analyzer --analyzer-name {name} --region
 _SCAN_AS_ADMIN = "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>"
 _ENABLE_TRUSTED_ACCESS = ("aws organizations enable-aws-service-access --service-principal "
                           "access-analyzer.amazonaws.com")
+
+_ADMIN_ROLE_TITLE = ("Not every account that can hold organization analyzers was examined "
+                     "through the role {role_name}")
+_ADMIN_ROLE_DETAIL = ("This run was to examine the organization analyzers of both the "
+                      "management account and the delegated administrator (--admin-role-name "
+                      "{role_name}), but {why}.")
+_ADMIN_ROLE_REMEDIATION = "aws iam get-role --role-name {role_name}"
+_ADMIN_ROLE_NOTE = ("Run in each account named above: the role must exist and trust the account "
+                    "that assumes it (the management account, for the hop from a member "
+                    "account), with the external id given by --external-id if its trust policy "
+                    "requires one.")
 
 GAP_TEXT: dict[str, GapText] = {
     GapCode.TRUSTED_ACCESS_DISABLED: GapText(
@@ -247,6 +261,24 @@ GAP_TEXT: dict[str, GapText] = {
 }
 
 
+# A role of --admin-role-name that could not be assumed (or an account not listed in some
+# regions): the gap of where the scan ran, worded for what held the regions back.
+for _code in (GapCode.SCANNED_FROM_MEMBER_ACCOUNT,
+              GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR,
+              GapCode.ANALYZER_VISIBILITY_UNKNOWN):
+    GAP_TEXT[f"{_code}:ADMIN_ROLE"] = GapText(
+        Severity.HIGH, _ADMIN_ROLE_TITLE,
+        _ADMIN_ROLE_DETAIL + " What has no ACTIVE analyzer visible in the accounts examined "
+        "was not assessed: {blocked}.", _ADMIN_ROLE_REMEDIATION, _ADMIN_ROLE_NOTE,
+        blocks_assessment=True)
+    GAP_TEXT[f"{_code}:ADMIN_ROLE:ADVISORY"] = GapText(
+        Severity.INFO, _ADMIN_ROLE_TITLE,
+        _ADMIN_ROLE_DETAIL + " No region was held back by this: each assessed region has an "
+        "ACTIVE analyzer in the accounts examined, which covers it whichever account owns "
+        "it; the other account's own analyzers (their findings and archive rules) were not "
+        "examined.", _ADMIN_ROLE_REMEDIATION, _ADMIN_ROLE_NOTE)
+
+
 @dataclass(frozen=True)
 class Gap:
     scope: str  # "organization" or "region"
@@ -287,6 +319,30 @@ class Judgement:
     verdict: Verdict
     complete: bool
     incomplete_reasons: tuple[str, ...] = field(default=())
+    members: MemberView | None = None  # the member view, beside the verdict (never in it)
+
+
+@dataclass(frozen=True)
+class MemberVerdict:
+    """One account of the member view: a cell per region (PASS, FAIL, NOT_ENABLED, ERROR)."""
+
+    account_id: str
+    name: str
+    status: str  # ASSESSED | SUSPENDED | ERROR
+    error: ApiError | None
+    regions: Mapping[str, str]
+    region_errors: Mapping[str, ApiError]
+
+
+@dataclass(frozen=True)
+class MemberView:
+    role_name: str
+    accounts: tuple[MemberVerdict, ...]
+    summary: Mapping[str, int]  # accounts, pass, fail, error
+    error: ApiError | None  # the accounts could not be listed
+    remediation_template: str | None  # for FAIL cells: a StackSet's template ...
+    remediation_commands: tuple[str, ...]  # ... and the commands that deploy it
+    remediation_note: str
 
 
 @dataclass(frozen=True)
@@ -305,7 +361,7 @@ def _gap(code: GapCode, scope: str, region: str | None, context: _Context, key: 
             "admin_role": context.admin_role, "management": context.management,
             "name": DEFAULT_ANALYZER_NAME, "type": AnalyzerType.ORGANIZATION.value,
             "present": "", "status": "", "reason_text": "", "role_detail": "", "others": "",
-            "blocked": "", **values}
+            "blocked": "", "why": "", "role_name": "<admin-role>", **values}
     return Gap(scope=scope, region=region, code=code, severity=text.severity,
                title=text.title.format(**fill), detail=text.detail.format(**fill),
                remediation=text.remediation.format(**fill),
@@ -421,22 +477,26 @@ def _age_key(analyzer: Analyzer) -> tuple[float, str, str]:
     return created, analyzer.name, analyzer.arn
 
 
-def findings_source(analyzers: Iterable[Analyzer]) -> Analyzer | None:
+def findings_source(analyzers: Iterable[Analyzer], prefer: str | None = None
+                    ) -> Analyzer | None:
     """Whose findings to read: an ACTIVE organization analyzer, else an account one.
 
-    With several ACTIVE analyzers of the same scope (their archive rules can differ, so
-    their active findings can too), the oldest is read, then by name: the same analyzer on
-    every run, whatever order ListAnalyzers returns them in.
+    Exactly one is read, never several added up. With several ACTIVE analyzers of the same
+    scope (their archive rules can differ, so their active findings can too), one owned by
+    `prefer` (the delegated administrator, when both administrator accounts were examined)
+    comes first, then the oldest, then by name: the same analyzer on every run, whatever
+    order ListAnalyzers returns them in.
     """
     active = [a for a in analyzers if a.status == "ACTIVE" and a.type in EXTERNAL_ACCESS_TYPES]
     for kind in (AnalyzerType.ORGANIZATION, AnalyzerType.ACCOUNT):
         candidates = [a for a in active if a.type == kind]
         if candidates:
-            return min(candidates, key=_age_key)
+            return min(candidates, key=lambda a: (a.account_id != prefer, *_age_key(a)))
     return None
 
 
-def findings_selection(analyzers: Iterable[Analyzer], source: Analyzer | None) -> str | None:
+def findings_selection(analyzers: Iterable[Analyzer], source: Analyzer | None,
+                       prefer: str | None = None) -> str | None:
     """Why `source` was read, when it was one of several candidates (None when it was not)."""
     if source is None:
         return None
@@ -444,6 +504,16 @@ def findings_selection(analyzers: Iterable[Analyzer], source: Analyzer | None) -
     if len(peers) < 2:
         return None
     created = f", created {source.created_at:%Y-%m-%d %H:%M} UTC" if source.created_at else ""
+    owners = sorted({a.account_id or "?" for a in peers})
+    if len(owners) > 1:
+        why = ("the delegated administrator's" if prefer and source.account_id == prefer
+               else "the oldest")
+        others = ", ".join(f"{a.name} (account {a.account_id})"
+                           for a in sorted(peers, key=_age_key) if a is not source)
+        return (f"Findings read from {source.name} in account {source.account_id}, {why} of "
+                f"{len(peers)} ACTIVE {source.type} analyzers in accounts {', '.join(owners)}"
+                f"{created}; not read: {others} (one analyzer's findings, never added up "
+                "from two; archive rules can differ between analyzers).")
     others = ", ".join(a.name for a in sorted(peers, key=_age_key) if a is not source)
     return (f"Findings read from {source.name}, the oldest of {len(peers)} ACTIVE {source.type} "
             f"analyzers{created}; not read: {others} (archive rules can differ between "
@@ -500,7 +570,8 @@ def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool
 
 
 def _not_visible(unmet: list[str], analyzers: tuple[Analyzer, ...], role: ScanningRole,
-                 context: _Context, covered_by: Analyzer | None) -> ApiError:
+                 context: _Context, covered_by: Analyzer | None,
+                 unexamined: str | None = None) -> ApiError:
     """Required types without a visible ACTIVE analyzer, from an account that cannot see
     every organization analyzer: what is and is not visible here, type by type."""
     parts = []
@@ -517,6 +588,8 @@ def _not_visible(unmet: list[str], analyzers: tuple[Analyzer, ...], role: Scanni
         parts.append(text)
     where = (f" from account {context.account} ({role.value}); organization analyzers can also "
              f"live in account {context.admin}, the {context.admin_role}")
+    if unexamined is not None:
+        where = f" in the accounts examined; {unexamined}"
     message = "; ".join(parts) + where
     if covered_by is not None:
         message = (f"external access is covered by {covered_by.name} ({covered_by.type}), "
@@ -539,7 +612,11 @@ def _shortfall(scan: RegionScan, statuses: tuple[str, ...]) -> ApiError | None:
 
 def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: ScanningRole,
                  context: _Context, absence_conclusive: bool,
-                 statuses: tuple[str, ...] = ("ACTIVE",)) -> RegionVerdict:
+                 statuses: tuple[str, ...] = ("ACTIVE",), *, unexamined: str | None = None,
+                 prefer: str | None = None) -> RegionVerdict:
+    """One region's verdict. `unexamined`: why an account where organization analyzers can
+    live was not listed here (with --admin-role-name), said when that holds the region back;
+    `prefer`: the account whose organization analyzer's findings are read first."""
     region = scan.region
     if scan.excluded_reason is not None:
         return RegionVerdict(region, RegionStatus.EXCLUDED, scan.excluded_reason,
@@ -565,7 +642,7 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
     label = None
     if source is not None:
         label = "ORGANIZATION" if source.type == AnalyzerType.ORGANIZATION else "ACCOUNT"
-    selection = findings_selection(analyzers, source)
+    selection = findings_selection(analyzers, source, prefer)
     findings_error = scan.findings_errors[0] if scan.findings_errors else None
     if findings_error is None:
         findings_error = _shortfall(scan, statuses)
@@ -589,7 +666,7 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
         primary = coverage_types[0]
         covered_by = None if primary in unmet else next(
             (a for a in analyzers if a.type == primary and a.status == "ACTIVE"), None)
-        error = _not_visible(unmet, analyzers, role, context, covered_by)
+        error = _not_visible(unmet, analyzers, role, context, covered_by, unexamined)
         return RegionVerdict(region, RegionStatus.ERROR, error.code,
                              f"Not assessed: {error.message}.{incomplete}", False, error, label,
                              findings_selection=selection)
@@ -600,6 +677,64 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
 
 
 # -- the whole result ----------------------------------------------------------------------
+
+
+def _needed_accounts(org: OrganizationFacts) -> tuple[list[tuple[str, ScanningRole]], list[str]]:
+    """The accounts organization analyzers can live in, and what is unknown about them."""
+    needed: list[tuple[str, ScanningRole]] = []
+    unknown: list[str] = []
+    if org.management_account_id is None:
+        unknown.append("the management account is unknown (DescribeOrganization failed)")
+    else:
+        needed.append((org.management_account_id, ScanningRole.MANAGEMENT))
+    if org.delegated_administrators is None:
+        unknown.append("the delegated administrator is unknown (ListDelegatedAdministrators "
+                       "failed or was not reached)")
+    else:
+        needed += [(a, ScanningRole.DELEGATED_ADMINISTRATOR)
+                   for a in org.delegated_administrators]
+    return needed, unknown
+
+
+def _unreached_accounts(result: ScanResult) -> str | None:
+    """With --admin-role-name: why an account where organization analyzers can live was not
+    examined at all (None: every one was)."""
+    needed, reasons = _needed_accounts(result.organization)
+    examined = {e.account_id: e for e in result.examined}
+    for account, role in needed:
+        entry = examined.get(account)
+        if entry is None:
+            reasons.append(f"account {account} ({role.value}) was not examined")
+        elif entry.error is not None:
+            reasons.append(f"account {account} ({role.value}) could not be examined: "
+                           f"{entry.error}")
+    return "; ".join(reasons) or None
+
+
+def _unlisted(scan: RegionScan, result: ScanResult) -> str | None:
+    """With --admin-role-name: why an account where organization analyzers can live has no
+    listing in this region (None: every one was listed here)."""
+    needed, reasons = _needed_accounts(result.organization)
+    examined = {e.account_id: e for e in result.examined}
+    listings = {listing.account_id: listing for listing in scan.listings}
+    for account, role in needed:
+        if account == result.identity.account_id:
+            error = scan.analyzers_error
+        elif account in listings:
+            error = listings[account].error
+        else:
+            entry = examined.get(account)
+            error = entry.error if entry is not None else ApiError(
+                "NotExamined", "the account was not examined")
+        if error is not None:
+            reasons.append(f"account {account} ({role.value}) could not be examined: {error}")
+    return "; ".join(reasons) or None
+
+
+def _admin_role_name(result: ScanResult) -> str:
+    via = next((e.via for e in result.examined if e.via != CALLER), "")
+    return via.rsplit("/", 1)[-1] or "<admin-role>"
+
 
 
 _VISIBILITY_GAPS = {
@@ -703,15 +838,28 @@ def _visibility_gap(role: ScanningRole, admins: tuple[str, ...], absence_conclus
 
 def judge(result: ScanResult) -> Judgement:
     org = result.organization
-    all_analyzers = [a for r in result.regions for a in (r.analyzers or ())]
+    me = result.identity.account_id
+    both = result.admin_roles_used
+    # Evidence of the caller's role: its own analyzers (with --admin-role-name, the other
+    # accounts' are listed too).
+    all_analyzers = [a for r in result.regions for a in (r.analyzers or ())
+                     if not both or a.account_id in (me, None)]
     role, role_detail = scanning_role(result.identity, org, all_analyzers)
     context = replace(_context(result.identity, org), trusted_access=org.trusted_access)
     admins = org.delegated_administrators or ()
     absence_conclusive = absence_is_conclusive(role, org, all_analyzers)
+    unreached = _unreached_accounts(result) if both else None
+    if both:
+        absence_conclusive = unreached is None
 
     regional = tuple(t for t in result.coverage_types if t not in ORGANIZATION_WIDE_TYPES)
-    verdicts = tuple(judge_region(scan, regional, role, context, absence_conclusive,
-                                  result.finding_statuses)
+    prefer = admins[0] if admins else None
+    unlisted = {scan.region: _unlisted(scan, result) if both else None
+                for scan in result.regions}
+    verdicts = tuple(judge_region(scan, regional, role, context,
+                                  unlisted[scan.region] is None if both else absence_conclusive,
+                                  result.finding_statuses, unexamined=unlisted[scan.region],
+                                  prefer=prefer)
                      for scan in result.regions)
     blocked = [v.region for v in verdicts if v.error is not None and v.error.code == NOT_VISIBLE]
     wide_gaps: list[Gap] = []
@@ -730,7 +878,17 @@ def judge(result: ScanResult) -> Judgement:
     advisories: list[Gap] = []
     if role == ScanningRole.NOT_IN_ORGANIZATION:
         org_gaps.append(_gap(GapCode.NOT_IN_ORGANIZATION, "organization", None, context))
-    visibility = _visibility_gap(role, admins, absence_conclusive)
+    visibility = None if both else _visibility_gap(role, admins, absence_conclusive)
+    if both and (blocked or unreached):
+        # Both administrator accounts were to be examined and one could not be (everywhere,
+        # or in some regions): the gap says which and why, where it held a region back.
+        code = _VISIBILITY_GAPS.get(role, GapCode.ANALYZER_VISIBILITY_UNKNOWN)
+        why = unreached or "; ".join(dict.fromkeys(
+            u for v in verdicts if v.region in blocked and (u := unlisted[v.region])))
+        key = f"{code}:ADMIN_ROLE" + ("" if blocked else ":ADVISORY")
+        (org_gaps if blocked else advisories).append(_gap(
+            code, "organization", None, context, key=key, blocked=", ".join(blocked),
+            why=why, role_name=_admin_role_name(result)))
     if visibility is not None:
         # A gap only where it held some region back; otherwise the same fact, as advice.
         if blocked:
@@ -781,5 +939,109 @@ def judge(result: ScanResult) -> Judgement:
         verdict = Verdict.INCOMPLETE
     else:
         verdict = Verdict.COMPLIANT
+    members = judge_members(result.members, result.regions, org.management_account_id) \
+        if result.members is not None else None
     return Judgement(role, role_detail, verdicts, gaps, tuple(advisories), verdict, complete,
-                     tuple(reasons))
+                     tuple(reasons), members)
+
+
+# -- the member view (IAM.28, per account) ------------------------------------------------
+
+STACK_SET = "aa-scan-account-analyzer"
+MEMBER_ANALYZER = "account-external-access"
+# A CloudFormation template: one external access analyzer whose zone of trust is the account.
+ACCOUNT_ANALYZER_TEMPLATE = f"""AWSTemplateFormatVersion: "2010-09-09"
+Description: An IAM Access Analyzer external access analyzer for the account (AWS Security
+  Hub control IAM.28), deployed by a service-managed StackSet.
+Resources:
+  AccountExternalAccessAnalyzer:
+    Type: AWS::AccessAnalyzer::Analyzer
+    Properties:
+      AnalyzerName: {MEMBER_ANALYZER}
+      Type: ACCOUNT
+"""
+MEMBER_NOTE = (
+    "Run in the management account (or a delegated administrator for CloudFormation "
+    "StackSets, adding --call-as DELEGATED_ADMIN), with trusted access for StackSets enabled; "
+    f"save the template as {STACK_SET}.yaml and replace <root-or-ou-id> with the organization "
+    "root or an OU holding the accounts. A service-managed StackSet never deploys to the "
+    "management account itself: its commands, if any, are create-analyzer calls to run in it.")
+
+
+def _member_cell(found: tuple[Analyzer, ...] | ApiError | None) -> tuple[str, ApiError | None]:
+    if found is None:
+        return "ERROR", ApiError("NotListed", "no answer", "access-analyzer:ListAnalyzers")
+    if isinstance(found, ApiError):
+        return ("NOT_ENABLED", None) if found.code in NOT_ENABLED_CODES else ("ERROR", found)
+    owns = any(a.status == "ACTIVE" and a.type in EXTERNAL_ACCESS_TYPES for a in found)
+    return ("PASS" if owns else "FAIL"), None
+
+
+def judge_members(members: MemberScan, scans: tuple[RegionScan, ...],
+                  management: str | None) -> MemberView:
+    """Each account's own view, as IAM.28 and the AWS Config rule evaluate it: PASS where it
+    owns an ACTIVE external access analyzer (ACCOUNT or ORGANIZATION), FAIL where it owns
+    none, NOT_ENABLED where the region is not enabled, ERROR with why. A second view: it
+    never changes the organization verdict."""
+    verdicts: list[MemberVerdict] = []
+    counts = {"accounts": len(members.accounts), "pass": 0, "fail": 0, "error": 0}
+    failing: dict[str, list[str]] = {}
+    for account in members.accounts:
+        if account.suspended or account.error is not None:
+            status = "SUSPENDED" if account.suspended else "ERROR"
+            counts["error"] += status == "ERROR"
+            verdicts.append(MemberVerdict(account.account_id, account.name, status,
+                                          account.error, {}, {}))
+            continue
+        cells: dict[str, str] = {}
+        errors: dict[str, ApiError] = {}
+        for scan in scans:
+            if scan.excluded_reason is not None:
+                continue
+            if not scan.scanned:
+                cells[scan.region] = "NOT_ENABLED"
+                continue
+            cells[scan.region], error = _member_cell(account.regions.get(scan.region))
+            if error is not None:
+                errors[scan.region] = error
+        values = set(cells.values())
+        counts["fail" if "FAIL" in values else "error" if "ERROR" in values else "pass"] += 1
+        failed = [r for r, cell in cells.items() if cell == "FAIL"]
+        if failed:
+            failing[account.account_id] = failed
+        verdicts.append(MemberVerdict(account.account_id, account.name, "ASSESSED", None,
+                                      cells, errors))
+    commands = _member_remediation(failing, management)
+    return MemberView(members.role_name, tuple(verdicts), counts, members.error,
+                      ACCOUNT_ANALYZER_TEMPLATE if commands else None, commands,
+                      MEMBER_NOTE if commands else "")
+
+
+def _member_remediation(failing: Mapping[str, list[str]], management: str | None
+                        ) -> tuple[str, ...]:
+    """The StackSet, then one create-stack-instances per set of regions its accounts fail
+    in (the management account: create-analyzer, which a StackSet cannot reach)."""
+    if not failing:
+        return ()
+    groups: dict[tuple[str, ...], list[str]] = {}
+    direct: list[str] = []
+    for account_id, regions in failing.items():
+        if account_id == management:
+            direct += [f"aws accessanalyzer create-analyzer --analyzer-name {MEMBER_ANALYZER} "
+                       f"--type ACCOUNT --region {region}" for region in regions]
+        else:
+            groups.setdefault(tuple(regions), []).append(account_id)
+    commands = []
+    if groups:
+        commands.append(
+            f"aws cloudformation create-stack-set --stack-set-name {STACK_SET} --template-body "
+            f"file://{STACK_SET}.yaml --permission-model SERVICE_MANAGED --auto-deployment "
+            "Enabled=false")
+        commands += [
+            f"aws cloudformation create-stack-instances --stack-set-name {STACK_SET} "
+            "--deployment-targets '" + json.dumps(
+                {"OrganizationalUnitIds": ["<root-or-ou-id>"], "Accounts": accounts,
+                 "AccountFilterType": "INTERSECTION"}, separators=(",", ":"))
+            + f"' --regions {' '.join(regions)}"
+            for regions, accounts in groups.items()]
+    return (*commands, *direct)

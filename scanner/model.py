@@ -115,6 +115,12 @@ class Analyzer:
     # customer's own.
     managed_by: str | None = None
 
+    @property
+    def account_id(self) -> str | None:
+        """The owning account, from the ARN (arn:aws:access-analyzer:REGION:ACCOUNT:...)."""
+        parts = self.arn.split(":", 5)
+        return parts[4] if len(parts) > 5 and parts[4] else None
+
 
 # A finding is the record scan.json writes (document.schema.Finding: its keys, times as UTC
 # text), built once by the collector and never converted again: the model's one exception
@@ -188,6 +194,48 @@ class AnalysisScan:
     findings: tuple[AnalysisFinding, ...] = ()
     findings_collected: bool = False
     errors: tuple[ApiError, ...] = ()
+# `ExaminedAccount.via` of the account whose credentials the scan runs with.
+CALLER = "caller"
+
+
+@dataclass(frozen=True, slots=True)
+class ExaminedAccount:
+    """An account whose analyzers the scan lists: the caller's own, or one reached through
+    --admin-role-name (`via` is then the role ARN; `error` why it could not be assumed)."""
+
+    account_id: str
+    role: str  # a document.rules.ScanningRole value: what this account is in the organization
+    via: str  # CALLER, or the ARN of the role assumed to reach it
+    error: ApiError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountListing:
+    """ListAnalyzers in one region of an examined account other than the caller."""
+
+    account_id: str
+    error: ApiError | None = None  # None: listed (its analyzers are in RegionScan.analyzers)
+
+
+@dataclass(frozen=True)
+class MemberAccount:
+    """One account of the member view: its own analyzers per region, or why not."""
+
+    account_id: str
+    name: str
+    suspended: bool = False  # listed as SUSPENDED: not examined
+    error: ApiError | None = None  # the role could not be assumed
+    # Scanned region -> the account's own analyzers there, or the error ListAnalyzers gave.
+    regions: Mapping[str, tuple[Analyzer, ...] | ApiError] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MemberScan:
+    """The member view (--member-accounts): each account's own analyzers, region by region."""
+
+    role_name: str
+    accounts: tuple[MemberAccount, ...] = ()
+    error: ApiError | None = None  # ListAccounts failed: no account could be listed
 
 
 @dataclass(frozen=True)
@@ -197,8 +245,11 @@ class RegionScan:
     region: str
     availability: RegionAvailability | None
     excluded_reason: str | None = None
-    analyzers: tuple[Analyzer, ...] | None = None  # None: not listed (see analyzers_error)
+    # Every examined account's analyzers in the region (each knows its account_id); None:
+    # none could be listed (see analyzers_error, the caller's own listing's error).
+    analyzers: tuple[Analyzer, ...] | None = None
     analyzers_error: ApiError | None = None
+    listings: tuple[AccountListing, ...] = ()  # the other examined accounts' ListAnalyzers
     findings_analyzer: Analyzer | None = None
     findings: tuple[Finding, ...] = ()
     findings_collected: bool = False
@@ -229,7 +280,16 @@ class ScanResult:
     finding_statuses: tuple[str, ...]
     coverage_only: bool
     interrupted: bool = False
+    # The accounts examined (the caller first); more than the caller only with
+    # --admin-role-name. Empty: a result built before there was a choice.
+    examined: tuple[ExaminedAccount, ...] = ()
+    members: MemberScan | None = None  # with --member-accounts
     discovery_seconds: float = 0.0  # identity, organization and region discovery
     regions_seconds: float = 0.0  # every region, analyzers and findings
     # Logical API calls per operation name (aws.CallCounter); empty when not counted.
     api_calls: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def admin_roles_used(self) -> bool:
+        """Whether another account was examined (or tried) through --admin-role-name."""
+        return any(e.via != CALLER for e in self.examined)

@@ -18,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from document.rules import Analysis, analysis_of
+from document.rules import Analysis, ScanningRole, analysis_of
 
 from .aws import ClientFactory, attempt, error_from
 from .collect.analyses import (
@@ -37,6 +37,7 @@ from .collect.analyzers import findings_statistics, list_analyzers, list_archive
 from .collect.findings import Stream, plan_streams, read_page
 from .collect.organization import (
     OrganizationAnswers,
+    account_states,
     accounts,
     collect_identity,
     delegated_administrators,
@@ -47,17 +48,22 @@ from .collect.organization import (
 from .collect.regions import RegionPlan, discover_regions, plan_regions
 from .config import Options, verify_regions
 from .errors import ConfigError, Interrupted
-from .judge import findings_source
+from .judge import findings_source, scanning_role
 from .model import (
+    CALLER,
+    AccountListing,
     AnalysisFinding,
     AnalysisScan,
     AnalysisStatistics,
     Analyzer,
     ApiError,
     ArchiveRule,
+    ExaminedAccount,
     Finding,
     FindingsStatistics,
     Identity,
+    MemberAccount,
+    MemberScan,
     OrganizationFacts,
     RegionDiscovery,
     RegionScan,
@@ -117,6 +123,7 @@ class _Analysis:
 
     analyzer: Analyzer
     read_findings: bool
+    client: Any  # the owning account's (an examined account's analyzers are read with its own)
     statistics: AnalysisStatistics | None = None
     findings: list[AnalysisFinding] = field(default_factory=list)
     errors: list[ApiError] = field(default_factory=list)
@@ -135,7 +142,14 @@ class _Region:
     """What the main thread accumulates for one region while its tasks run."""
 
     plan: RegionPlan
-    client: Any
+    client: Any  # the caller's
+    # The other examined accounts' clients (None: the role could not be assumed, see
+    # `listings`), their ListAnalyzers results, and whose client reads the findings.
+    others: dict[str, Any] = field(default_factory=dict)
+    listings: dict[str, AccountListing] = field(default_factory=dict)
+    found: dict[str, tuple[Analyzer, ...]] = field(default_factory=dict)  # per account
+    waiting: int = 0  # ListAnalyzers calls not answered yet
+    source_client: Any = None
     started: float = 0.0
     finished: float | None = None
     analyzers: tuple[Analyzer, ...] | None = None
@@ -163,6 +177,7 @@ class _Region:
             excluded_reason=self.plan.excluded_reason,
             analyzers=self.analyzers,
             analyzers_error=self.analyzers_error,
+            listings=tuple(self.listings.values()),
             findings_analyzer=self.source,
             findings=tuple(self.findings),
             findings_collected=self.collecting,
@@ -209,6 +224,10 @@ class Scan:
         self._pool: PriorityPool | None = None
         self._done = 0
         self._total = 0
+        # The accounts examined besides the caller (--admin-role-name), and their clients.
+        self._examined: list[ExaminedAccount] = []
+        self._reached: dict[str, ClientFactory] = {}
+        self._prefer: str | None = None  # whose organization analyzer's findings to read
 
     # -- scheduling ----------------------------------------------------------------------
     def _submit(self, priority: tuple[Any, ...], region: _Region, then: Continuation,
@@ -236,8 +255,15 @@ class Scan:
         self._pool = PriorityPool(self.options.workers)
         interrupted = False
         regions: list[_Region] = []
+        members: MemberScan | None = None
         try:
             identity, organization, discovery = self._discover()
+            if self.options.aws.admin_role_name and organization.in_organization:
+                organization = self._reach_administrators(identity, organization)
+            else:
+                self._examined.append(ExaminedAccount(
+                    identity.account_id, scanning_role(identity, organization)[0].value, CALLER))
+            self._prefer = next(iter(organization.delegated_administrators or ()), None)
             discovered = time.monotonic()
             listed = (None if discovery.source is RegionSource.BOTOCORE
                       else frozenset(r.region for r in discovery.regions))
@@ -257,6 +283,8 @@ class Scan:
                      discovery.source.value)
             try:
                 self._scan_regions(regions)
+                if self.options.aws.member_accounts is not None:
+                    members = self._scan_members(identity, organization, regions)
             except Interrupted:
                 interrupted = True
                 unfinished = [r for r in regions if r.plan.scan and r.finished is None]
@@ -282,19 +310,139 @@ class Scan:
             finding_statuses=self.options.finding_statuses,
             coverage_only=self.options.coverage_only,
             interrupted=interrupted,
+            examined=tuple(self._examined),
+            members=members,
             discovery_seconds=round(discovered - clock, 3),
             regions_seconds=round(time.monotonic() - discovered, 3),
         )
 
     def _region(self, plan: RegionPlan) -> _Region:
-        """The region's state and its client (built here, on the main thread)."""
+        """The region's state and its clients (built here, on the main thread)."""
         region = _Region(plan, None, statuses=self.options.finding_statuses)
         if plan.scan:
             try:
                 region.client = self.factory.accessanalyzer(plan.region)
+                region.others = {account: factory.accessanalyzer(plan.region)
+                                 for account, factory in self._reached.items()}
             except (BotoCoreError, ValueError) as exc:  # e.g. a name botocore rejects
                 region.analyzers_error = ApiError(*error_from(exc), "botocore:client")
+            for examined in self._examined:
+                if examined.error is not None:
+                    region.listings[examined.account_id] = AccountListing(
+                        examined.account_id, examined.error)
         return region
+
+    def _reach_administrators(self, identity: Identity, organization: OrganizationFacts
+                              ) -> OrganizationFacts:
+        """--admin-role-name: assume the role into the management account and the delegated
+        administrator, whichever the caller is not. From a member: into the management
+        account, whose answers then stand for the organization's (a member may not list the
+        delegated administrators), and from there into the delegated administrator (role
+        chaining). A role that cannot be assumed is recorded, not raised: the regions that
+        needed it are judged not assessed, with why."""
+        name = self.options.aws.admin_role_name
+        role, _ = scanning_role(identity, organization)
+        me = identity.account_id
+        self._examined.append(ExaminedAccount(me, role.value, CALLER))
+        partition = self.factory.partition
+
+        def hop(source: ClientFactory, account: str, as_role: ScanningRole
+                ) -> ClientFactory | None:
+            arn = f"arn:{partition}:iam::{account}:role/{name}"
+            reached = attempt("sts:AssumeRole", partial(source.assume, arn))
+            if isinstance(reached, ApiError):
+                log.warning("cannot examine account %s (%s): %s", account, as_role.value,
+                            reached)
+                self._examined.append(ExaminedAccount(account, as_role.value, arn, reached))
+                return None
+            log.info("examining account %s (%s) through %s", account, as_role.value, arn)
+            self._examined.append(ExaminedAccount(account, as_role.value, arn))
+            self._reached[account] = reached
+            return reached
+
+        management = organization.management_account_id
+        if management is None:
+            return organization  # no account known to hop to: the caller's view alone
+        source: ClientFactory | None = self.factory
+        if role != ScanningRole.MANAGEMENT:
+            source = hop(self.factory, management, ScanningRole.MANAGEMENT)
+            if source is not None and role != ScanningRole.DELEGATED_ADMINISTRATOR:
+                organization = self._organization_from(source.organizations())
+            if role == ScanningRole.DELEGATED_ADMINISTRATOR:
+                return organization
+        for admin in organization.delegated_administrators or ():
+            if admin != me and source is not None:
+                hop(source, admin, ScanningRole.DELEGATED_ADMINISTRATOR)
+        return organization
+
+    def _scan_members(self, identity: Identity, organization: OrganizationFacts,
+                      regions: list[_Region]) -> MemberScan:
+        """The member view: every (or each asked-for) account's own analyzers in every region
+        scanned, through the member role (the caller's own account, and those reached through
+        --admin-role-name, with the credentials already at hand). Sessions and clients are
+        made here, on the main thread; the ListAnalyzers calls run on the pool."""
+        assert self._pool is not None
+        role_name = self.options.aws.member_role_name or ""
+        lister = self._reached.get(organization.management_account_id or "", self.factory)
+        listed = attempt("organizations:ListAccounts",
+                         partial(account_states, lister.organizations()))
+        if isinstance(listed, ApiError):
+            log.warning("member view: cannot list the accounts: %s", listed)
+            return MemberScan(role_name, (), listed)
+        wanted = self.options.aws.member_account_ids()
+        known = {account_id: (name, status) for account_id, name, status in listed}
+        chosen = list(known) if wanted is None else list(wanted)
+        scanned = [r.plan.region for r in regions if r.plan.scan]
+        partition = self.factory.partition
+        accounts: dict[str, MemberAccount] = {}
+        futures: dict[Future[Any], tuple[str, str]] = {}
+        for account_id in chosen:
+            name, status = known.get(account_id, ("", ""))
+            if account_id not in known:
+                accounts[account_id] = MemberAccount(account_id, name, error=ApiError(
+                    "AccountNotFound", "not an account of the organization (ListAccounts)",
+                    "organizations:ListAccounts"))
+                continue
+            if status == "SUSPENDED":
+                accounts[account_id] = MemberAccount(account_id, name, suspended=True)
+                continue
+            factory = (self.factory if account_id == identity.account_id
+                       else self._reached.get(account_id))
+            if factory is None:
+                arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
+                reached = attempt("sts:AssumeRole", partial(self.factory.assume, arn))
+                if isinstance(reached, ApiError):
+                    accounts[account_id] = MemberAccount(account_id, name, error=reached)
+                    continue
+                factory = reached
+            accounts[account_id] = MemberAccount(account_id, name, regions={})
+            for region in scanned:
+                client = factory.accessanalyzer(region)
+                future = self._pool.submit((3,), attempt, "access-analyzer:ListAnalyzers",
+                                           partial(list_analyzers, client))
+                futures[future] = (account_id, region)
+        found: dict[str, dict[str, tuple[Analyzer, ...] | ApiError]] = {}
+        while futures:
+            if self.cancel.is_set():
+                raise Interrupted
+            done, _ = wait(list(futures), timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in done:
+                account_id, region = futures.pop(future)
+                result = future.result()
+                found.setdefault(account_id, {})[region] = (
+                    result if isinstance(result, ApiError) else result[0])
+        log.info("member view: %d account(s) through %s", len(accounts), role_name)
+        return MemberScan(role_name, tuple(
+            replace(a, regions={r: found[a.account_id][r] for r in scanned
+                                if r in found.get(a.account_id, {})})
+            if a.account_id in found else a for a in accounts.values()))
+
+    @staticmethod
+    def _organization_from(org: Any) -> OrganizationFacts:
+        """The four Organizations answers, asked again from the management account."""
+        return organization_facts(OrganizationAnswers(
+            describe_organization(org), trusted_services(org), delegated_administrators(org),
+            accounts(org)))
 
     def _discover(self) -> tuple[Identity, OrganizationFacts, RegionDiscovery]:
         """Identity, organization and enabled regions, all at once."""
@@ -332,8 +480,11 @@ class Scan:
             if each.client is None:
                 self._finish(each)
                 continue
-            self._submit((0,), each, partial(self._on_analyzers, each), "ListAnalyzers",
-                         partial(list_analyzers, each.client))
+            accounts = [(CALLER, each.client), *each.others.items()]
+            each.waiting = len(accounts)
+            for account, client in accounts:
+                self._submit((0,), each, partial(self._on_analyzers, each, account),
+                             "ListAnalyzers", partial(list_analyzers, client))
         while self._pending:
             for future, (region, then) in self._wait():
                 region.pending -= 1
@@ -352,27 +503,43 @@ class Scan:
         self.progress(RegionDone(region.to_scan(), self._done, self._total))
 
     # -- continuations (main thread) -----------------------------------------------------
-    def _on_analyzers(self, region: _Region, result: Any) -> None:
+    def _on_analyzers(self, region: _Region, account: str, result: Any) -> None:
+        """One examined account's ListAnalyzers; when every account has answered, the
+        region's analyzers are their union and one analyzer's findings are read."""
+        region.waiting -= 1
         if isinstance(result, ApiError):
-            region.analyzers_error = result
             region.calls += 1
+            if account == CALLER:
+                region.analyzers_error = result
+            else:
+                region.listings[account] = AccountListing(account, result)
+        else:
+            region.found[account], pages = result
+            region.calls += pages
+            if account != CALLER:
+                region.listings[account] = AccountListing(account)
+        if region.waiting:
             return
-        region.analyzers, pages = result
-        region.calls += pages
+        if region.found:  # the caller's first, then the other accounts' in examined order
+            region.analyzers = tuple(a for key in (CALLER, *region.others)
+                                     for a in region.found.get(key, ()))
+        analyzers = region.analyzers or ()
         log.debug("%s: ListAnalyzers: %s", region.plan.region, ", ".join(
-            f"{a.name} {a.type} {a.status}" for a in region.analyzers) or "none")
-        if self.options.coverage_only:
+            f"{a.name} {a.type} {a.status}" for a in analyzers) or "none")
+        if self.options.coverage_only or region.analyzers is None:
             return
-        for analyzer in analysis_analyzers(region.analyzers):
+        for analyzer in analysis_analyzers(analyzers):
             self._start_analysis(region, analyzer)
-        region.source = findings_source(region.analyzers)
+        region.source = findings_source(analyzers, self._prefer)
         if region.source is None:
             return
+        owner = region.source.account_id
+        region.source_client = region.others.get(owner or "", region.client)
         region.collecting = True
         self._submit((1,), region, partial(self._on_statistics, region), "GetFindingsStatistics",
-                     partial(findings_statistics, region.client, region.source))
+                     partial(findings_statistics, region.source_client, region.source))
         self._submit((1,), region, partial(self._on_rules, region), "ListArchiveRules",
-                     partial(list_archive_rules, region.client, region.source))
+                     partial(list_archive_rules, region.source_client, region.source))
 
     def _on_rules(self, region: _Region, result: Any) -> None:
         if isinstance(result, ApiError):
@@ -401,7 +568,7 @@ class Scan:
         remaining = region.expected_pages - region.pages
         assert region.source is not None
         self._submit((2, -remaining), region, partial(self._on_page, region, paging),
-                     "ListFindings", partial(read_page, region.client, region.source,
+                     "ListFindings", partial(read_page, region.source_client, region.source,
                                              region.plan.region, paging.stream, token,
                                              self.options.page_size))
 
@@ -434,15 +601,15 @@ class Scan:
         tokens.add(token)
         self._submit_page(region, paging, token)
 
-
     # -- internal access and unused access (beside external access, never counted with it) --
     def _start_analysis(self, region: _Region, analyzer: Analyzer) -> None:
         internal = analysis_of(analyzer.type) is Analysis.INTERNAL_ACCESS
-        state = _Analysis(analyzer, internal or self.options.unused_findings)
+        client = region.others.get(analyzer.account_id or "") or region.client
+        state = _Analysis(analyzer, internal or self.options.unused_findings, client)
         region.analyses.append(state)
         self._submit((1,), region, partial(self._on_analysis_statistics, region, state),
                      "GetFindingsStatistics",
-                     partial(analysis_statistics, region.client, analyzer))
+                     partial(analysis_statistics, state.client, analyzer))
         if state.read_findings:
             self._submit_v2_page(region, state, None)
 
@@ -456,7 +623,7 @@ class Scan:
     def _submit_v2_page(self, region: _Region, state: _Analysis, token: str | None) -> None:
         self._submit((2, 0), region, partial(self._on_v2_page, region, state),
                      "ListFindingsV2",
-                     partial(read_v2_page, region.client, state.analyzer, region.plan.region,
+                     partial(read_v2_page, state.client, state.analyzer, region.plan.region,
                              self.options.finding_statuses, token, self.options.page_size))
 
     def _on_v2_page(self, region: _Region, state: _Analysis, result: Any) -> None:

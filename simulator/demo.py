@@ -6,7 +6,12 @@ Two variants of one organization, so a second demo run has something to compare 
 - `later`: the same organization a week later: sa-east-1 got its organization analyzer (a
   gap closed), ap-southeast-3 was enabled without one (a region changed status, a gap
   opened), a public S3 bucket appeared in us-east-1, and the oldest findings of eu-west-1
-  were resolved. Everything else (analyzers, finding ids) is as in `base`.
+  were resolved. Everything else (analyzers, finding ids) is as in `base`;
+- `split`: the same organization seen from its management account, whose organization
+  analyzers in four regions were created before security-tooling became the delegated
+  administrator (the others are the delegated administrator's), with a role `aa-scan-admin`
+  in both accounts and no region-deny SCP on me-south-1: INCOMPLETE from the management
+  account alone, complete with `--admin-role-name aa-scan-admin`.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from importlib import resources
 from typing import Any
 
 from .accessanalyzer import make_finding
-from .scenario import AnalyzerSpec, Scenario, load_scenario
+from .scenario import AnalyzerSpec, RoleSpec, Scenario, load_scenario
 from .world import World
 
-VARIANTS = ("base", "later")
+VARIANTS = ("base", "later", "split")
+# Where the `split` variant's management account holds the organization analyzer.
+MANAGEMENT_REGIONS = frozenset({"us-east-1", "us-east-2", "eu-west-1", "eu-central-1"})
+ADMIN_ROLE = "aa-scan-admin"
 # Configuration the demo applies under the user's own: one region excluded on purpose, so
 # the demo shows every verdict (the region is denied by an SCP, by design, in the scenario).
 DEMO_CONFIG: dict[str, Any] = {
@@ -60,6 +68,20 @@ def _later(scenario: Scenario) -> Scenario:
     return replace(scenario, name="demo-later", regions=regions, analyzers=tuple(specs))
 
 
+def _split(scenario: Scenario) -> Scenario:
+    """The base organization from its management account, analyzers split (see above)."""
+    assert scenario.organization is not None and scenario.organization.delegated_administrator
+    management = scenario.organization.management.id
+    specs = tuple(
+        replace(s, account_id=management)
+        if s.type == "ORGANIZATION" and s.status == "ACTIVE" and s.region in MANAGEMENT_REGIONS
+        else s for s in scenario.analyzers)
+    role = RoleSpec(ADMIN_ROLE, (management, scenario.organization.delegated_administrator))
+    conditions = {r: c for r, c in scenario.conditions.items() if r != "me-south-1"}
+    return replace(scenario, name="demo-split", scanner_account=management, analyzers=specs,
+                   roles=(*scenario.roles, role), conditions=conditions)
+
+
 @contextmanager
 def demo_world(variant: str = "base") -> Iterator[World]:
     if variant not in VARIANTS:
@@ -67,6 +89,7 @@ def demo_world(variant: str = "base") -> Iterator[World]:
     path = resources.files("simulator") / "scenarios" / "demo.yaml"
     with resources.as_file(path) as scenario_path:
         scenario = load_scenario(scenario_path)
-    world = DemoWorld(_later(scenario) if variant == "later" else scenario)
+    variants = {"base": lambda s: s, "later": _later, "split": _split}
+    world = DemoWorld(variants[variant](scenario))
     with world:
         yield world

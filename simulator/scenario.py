@@ -80,6 +80,7 @@ def all_regions() -> list[str]:
 class Account:
     id: str
     name: str
+    suspended: bool = False  # ListAccounts says SUSPENDED (a closed account)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,15 @@ class AnalyzerSpec:
 
 
 @dataclass(frozen=True)
+class RoleSpec:
+    """An IAM role the scanner may assume, e.g. the admin role of --admin-role-name."""
+
+    name: str
+    account_ids: tuple[str, ...]
+    external_id: str | None = None  # AssumeRole must name it (sts:ExternalId condition)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -133,6 +143,10 @@ class Scenario:
     seed: int
     other_accounts: tuple[Account, ...] = field(default=())
     scanner_credentials_expired: bool = False
+    roles: tuple[RoleSpec, ...] = ()
+    # Credentials AssumeRole hands the scanner expire after this many seconds (None: as moto
+    # says, an hour): for scans that outlast a role session.
+    session_seconds: int | None = None
 
     @property
     def enabled_regions(self) -> list[str]:
@@ -172,7 +186,7 @@ class _Reader:
 
     TOP_KEYS: ClassVar[set[str]] = {
         "name", "description", "seed", "page_size_cap", "organization", "scanner", "regions",
-        "conditions", "analyzers", "accounts"}
+        "conditions", "analyzers", "accounts", "roles", "sts"}
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -271,7 +285,14 @@ class _Reader:
                 raise self.fail("analyzers", f"analyzer {spec.name!r} defined twice for account "
                                 f"{spec.account_id} in {spec.region}")
             seen.add(key)
+        roles = tuple(self.role(f"roles[{i}]", r, organization, others)
+                      for i, r in enumerate(self.list_of("roles", doc.get("roles", []))))
+        sts = self.keys("sts", doc.get("sts") or {}, {"session_seconds"})
+        session_seconds = (self.integer("sts.session_seconds", sts["session_seconds"], 1)
+                           if sts.get("session_seconds") is not None else None)
         return Scenario(
+            roles=roles,
+            session_seconds=session_seconds,
             name=self.text("name", doc["name"]),
             description=str(doc.get("description", "")),
             organization=organization,
@@ -293,10 +314,27 @@ class _Reader:
             raise self.fail(where, f"expected a list, got {type(value).__name__}")
         return value
 
+    def role(self, where: str, value: Any, organization: Organization | None,
+             others: tuple[Account, ...]) -> RoleSpec:
+        entry = self.keys(where, value, {"name", "accounts", "external_id"},
+                          {"name", "accounts"})
+        name = self.text(f"{where}.name", entry["name"])
+        if not re.fullmatch(r"[\w+=,.@-]{1,64}", name):
+            raise self.fail(f"{where}.name", f"{name!r} is not an IAM role name")
+        accounts = tuple(self.resolve_account(f"{where}.accounts[{i}]", a, organization, others)
+                         for i, a in enumerate(self.list_of(f"{where}.accounts",
+                                                            entry["accounts"])))
+        external = entry.get("external_id")
+        return RoleSpec(name, accounts,
+                        self.text(f"{where}.external_id", external) if external else None)
+
     def account(self, where: str, value: Any) -> Account:
-        entry = self.keys(where, value, {"id", "name"}, {"id"})
+        entry = self.keys(where, value, {"id", "name", "status"}, {"id"})
         account_id = self.account_id(f"{where}.id", entry["id"])
-        return Account(account_id, str(entry.get("name") or account_id))
+        status = self.choice(f"{where}.status", entry.get("status", "ACTIVE"),
+                             ("ACTIVE", "SUSPENDED"))
+        return Account(account_id, str(entry.get("name") or account_id),
+                       status == "SUSPENDED")
 
     def organization(self, value: Any) -> Organization:
         doc = self.keys("organization", value,

@@ -156,6 +156,10 @@ class World:
         self.scanner_credentials: dict[str, str] = {}
         self.scanner_arn = ""
         self._boto3_session: Any = None
+        # Roles whose trust policy requires an external id: (account, role name) -> the id.
+        self._external_ids: dict[tuple[str, str], str] = {}
+        # Access key -> when it expires (epoch seconds), for scenario.session_seconds.
+        self._expiry: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -323,6 +327,10 @@ class World:
                     organizations.create_account(
                         Email=f"{member.name.replace(' ', '-')}@example.invalid",
                         AccountName=member.name)
+            suspended = {m.id for m in org.members if m.suspended}
+            for account in organizations_backends[org.management.id]["aws"].accounts:
+                if account.id in suspended:
+                    account.close()  # SUSPENDED in ListAccounts, as a closed account is
             if org.trusted_access:
                 organizations.enable_aws_service_access(ServicePrincipal=ACCESS_ANALYZER)
             if org.delegated_administrator:
@@ -340,6 +348,13 @@ class World:
             admin = self._assume(account_id, "OrganizationAccountAccessRole",
                                  self._management_credentials, exempt=True)
             self._create_role(admin, role)
+        for extra in scenario.roles:
+            for account_id in extra.account_ids:
+                self._create_role(self._assume(account_id, "OrganizationAccountAccessRole",
+                                               self._management_credentials, exempt=True),
+                                  extra.name)
+                if extra.external_id:
+                    self._external_ids[(account_id, extra.name)] = extra.external_id
         self.scanner_credentials = self._assume(scenario.scanner_account, role,
                                                 self._management_credentials, exempt=False)
         self.scanner_arn = (f"arn:aws:sts::{scenario.scanner_account}:assumed-role/{role}/"
@@ -421,6 +436,9 @@ class World:
         if (self.scenario.scanner_credentials_expired
                 and access_key == self.scanner_credentials.get("AccessKeyId")):
             return self._reply(start_response, *_expired_token(service))
+        expiry = self._expiry.get(access_key)
+        if expiry is not None and time.time() >= expiry:
+            return self._reply(start_response, *_expired_token(service))
         account = self.account_for(access_key)
         operation = self._operation(service, environ, body)
         if access_key not in self._exempt_keys:
@@ -455,7 +473,32 @@ class World:
             if denial:
                 return self._reply(start_response, *_protocol_error("sts", "AccessDenied",
                                                                     denial, 403))
+            if self.scenario.session_seconds is not None:
+                return self._short_session(environ, start_response,
+                                           self.scenario.session_seconds)
         return self._moto_app(environ, start_response)
+
+    def _short_session(self, environ: dict[str, Any], start_response: StartResponse,
+                       seconds: int) -> list[bytes]:
+        """moto's AssumeRole answer, its credentials made to expire after `seconds` (the
+        Expiration it states, and every request signed with them after it is refused)."""
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *_: Any) -> Callable[..., None]:
+            answer.update(status=status, headers=headers)
+            return lambda _data: None
+
+        body = b"".join(self._moto_app(environ, capture))
+        key = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", body)
+        if answer["status"].startswith("200") and key:
+            deadline = int(time.time()) + seconds
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline))
+            body = re.sub(rb"<Expiration>[^<]*</Expiration>",
+                          f"<Expiration>{stamp}</Expiration>".encode(), body)
+            self._expiry[key.group(1).decode()] = deadline
+        headers = [(k, v) for k, v in answer["headers"] if k.lower() != "content-length"]
+        start_response(answer["status"], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
     @staticmethod
     def _body(environ: dict[str, Any]) -> bytes:
@@ -550,8 +593,10 @@ class World:
         from moto.iam.models import iam_backends
 
         roles = iam_backends[target_account]["aws"].roles.values()
-        if any(r.name == role_name for r in roles):
-            return None
+        required = self._external_ids.get((target_account, role_name))
+        given = next(iter(form.get("ExternalId") or ()), None)
+        if any(r.name == role_name for r in roles) and required in (None, given):
+            return None  # a wrong or missing external id fails the trust policy's condition
         principal = self.scanner_arn or f"arn:aws:iam::{account}:root"
         return (f"User: {principal} is not authorized to perform: sts:AssumeRole on resource: "
                 f"{role_arn}")

@@ -69,6 +69,13 @@ def accounts(client: OrganizationsClient) -> dict[str, str] | ApiError:
     return attempt("organizations:ListAccounts", call)
 
 
+def account_states(client: OrganizationsClient) -> tuple[tuple[str, str, str], ...]:
+    """(id, name, status) of every account: ACTIVE, SUSPENDED (closed) ..."""
+    pages = client.get_paginator("list_accounts").paginate()
+    return tuple((a["Id"], a.get("Name", ""), str(a.get("Status") or a.get("State") or ""))
+                 for page in pages for a in page.get("Accounts", []))
+
+
 @dataclass(frozen=True)
 class OrganizationAnswers:
     """The four independent Organizations calls, each an answer or the error it gave."""

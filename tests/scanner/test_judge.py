@@ -217,7 +217,8 @@ def test_interrupted_scan_is_incomplete():
 def test_gap_text_table_is_complete_and_fills_every_placeholder():
     values = {"region": "r", "account": "a", "admin": "b", "admin_role": "c",
               "management": "m", "name": "n", "type": "t", "present": "p", "status": "s",
-              "reason_text": "", "role_detail": "", "others": "", "blocked": ""}
+              "reason_text": "", "role_detail": "", "others": "", "blocked": "", "why": "",
+              "role_name": "r"}
     for code, text in GAP_TEXT.items():
         assert text.remediation.startswith(("aws ", "aa-scan ")), code  # a command, only
         assert "(" not in text.remediation, code

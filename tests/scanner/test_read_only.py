@@ -21,6 +21,8 @@ OPTIONAL = {
                                                       "kms:Verify"}),
     "--upload": ("AaScanOptionalUploadEvidence", {"s3:PutObject", "s3:GetObject"}),
     "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey"}),
+    "--admin-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole"}),
+    "--member-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole"}),
 }
 # The IAM action that authorizes an operation, where the two names differ (ListFindingsV2:
 # "ListFindings and ListFindingsV2 both use access-analyzer:ListFindings", API reference).
@@ -102,6 +104,20 @@ def test_the_opt_in_flags_call_only_what_their_optional_statements_grant(monkeyp
     assert extra <= optional["--sign-kms-key"] | optional["--upload"]
     # kms:GenerateDataKey is S3's call on the caller's behalf with SSE-KMS, not aa-scan's.
     assert "kms:GenerateDataKey" not in called
+
+
+def test_the_admin_role_adds_only_sts_assume_role_to_the_reads(monkeypatch, run_scan):
+    """From a member account the role is assumed twice (into the management account, then
+    from there into the delegated administrator); every other call is a read."""
+    analyzers = [{"type": "ORGANIZATION", "name": "org", "regions": REGIONS,
+                  "findings": [{"generate": {"count": 30}}]}]
+    with env_world(monkeypatch, analyzers=analyzers,
+                   scanner={"account": "333333333333"}) as world:
+        run = run_scan("--admin-role-name", "AuditRole")
+        called = world.stats.snapshot()["operations"]
+    assert run.code == 0, run.document["summary"]["incomplete_reasons"]
+    assert set(called) - policy_actions() == OPTIONAL["--admin-role-name"][1]
+    assert called["sts:AssumeRole"] == 2
 
 
 def test_no_credentials_in_output_logs_or_reports(monkeypatch, run_scan, tmp_path, capsys):

@@ -87,3 +87,24 @@ def test_demo_runs_every_analysis(demo: Any) -> None:
     linked = [a for a in central if a.get("managedBy")]
     assert [(a["name"], a["managedBy"]) for a in linked] == [
         ("_AccessAnalyzerForSecurityHub-7f3a2c", "securityhub.amazonaws.com")]
+def test_split_variant_divides_the_organization_analyzers_between_the_two_accounts() -> None:
+    """`--demo split`: seen from the management account, which holds the ACTIVE organization
+    analyzer of four regions (the delegated administrator holds the others), with the role
+    --admin-role-name needs in both accounts and no region denied."""
+    from importlib import resources
+
+    from simulator.demo import ADMIN_ROLE, MANAGEMENT_REGIONS, _split
+    from simulator.scenario import load_scenario
+
+    with resources.as_file(resources.files("simulator") / "scenarios" / "demo.yaml") as path:
+        base = load_scenario(path)
+    split = _split(base)
+    management = base.organization.management.id
+    assert split.scanner_account == management
+    owners = {s.region: s.account_id for s in split.analyzers
+              if s.type == "ORGANIZATION" and s.status == "ACTIVE"}
+    assert {r for r, owner in owners.items() if owner == management} == MANAGEMENT_REGIONS
+    assert set(owners.values()) == {management, DELEGATED_ADMIN}
+    assert [(r.name, set(r.account_ids)) for r in split.roles] == [
+        (ADMIN_ROLE, {management, DELEGATED_ADMIN})]
+    assert not any(c.deny for region, c in split.conditions.items() if region != "us-west-1")
