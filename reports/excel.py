@@ -490,9 +490,11 @@ def _trend_charts(book: Book, ws: Sheet, rows: int) -> None:
                 "values": [sheet, 1, column, rows, column],
                 # a run is a point, not a curve through it
                 "marker": {"type": "circle", "size": 5}, "smooth": False})
-        chart.set_title({"name": title, "name_font": {"size": 12}})
+        chart.set_title({"name": title})
         chart.set_y_axis({"name": axis, "min": 0})
-        chart.set_x_axis({"num_format": "yyyy-mm-dd"})
+        # One category per run, labelled with its start: a date axis would put the runs of
+        # one day on one point.
+        chart.set_x_axis({"text_axis": True, "num_format": DATE_FORMAT})
         chart.set_size({"width": 567, "height": 283})  # 15 x 7.5 cm
         ws.insert_chart(f"{anchor}{rows + 3}", chart)
 
