@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 
 from document.rules import UNSAFE, reveal, type_label
 from document.schema import ScanDocument
@@ -862,7 +863,15 @@ def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
     formats = _Formats.register(book)
     for table, rows in sheets(document):
         _write_table(book, formats, table, rows)
-    book.close()
+    try:
+        book.close()
+    except FileCreateError as error:
+        # XlsxWriter wraps the OSError of writing the file (a full disk); a writer's failure
+        # to write is an OSError, which the CLI reports and goes on with the other formats.
+        cause = error.__context__
+        if isinstance(cause, OSError):
+            raise cause from None
+        raise
 
 
 def write_workbook(document: ScanDocument, directory: Path) -> Path:
