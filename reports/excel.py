@@ -26,8 +26,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from itertools import chain, islice
 from pathlib import Path
@@ -849,29 +851,46 @@ def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]
     ]
 
 
-def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
-    """The whole workbook into `stream` (which write_workbook renames into place). After a
-    failure nothing is written: the sheets' streaming files are anonymous temporary files,
-    gone when XlsxWriter's objects are."""
-    book = xlsxwriter.Workbook(stream, {
-        "constant_memory": True,
-        # A string is always text: never a formula, a link or a number.
-        "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-        "default_date_format": DATE_FORMAT})
-    book.set_properties({"title": "aa-scan: IAM Access Analyzer coverage",
-                         "author": "aa-scan"})
-    formats = _Formats.register(book)
-    for table, rows in sheets(document):
-        _write_table(book, formats, table, rows)
-    try:
+def _abandon(book: Book) -> None:
+    """After a failure, let XlsxWriter close the files each sheet has been streaming into.
+    XlsxWriter has no public call to abandon a workbook; closing it is the public way (it
+    writes what it has into the stream, a temporary file that write_atomic then removes; a
+    second failure there changes nothing: build_workbook removes the files all the same)."""
+    with suppress(Exception):
         book.close()
-    except FileCreateError as error:
-        # XlsxWriter wraps the OSError of writing the file (a full disk); a writer's failure
-        # to write is an OSError, which the CLI reports and goes on with the other formats.
-        cause = error.__context__
-        if isinstance(cause, OSError):
-            raise cause from None
-        raise
+
+
+def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
+    """The whole workbook into `stream` (which write_workbook renames into place)."""
+    # XlsxWriter streams each sheet into a named temporary file and removes it once packed
+    # into the workbook; after a failure it would stay, with the findings in it. In a folder
+    # of our own, they all go whatever happens.
+    with tempfile.TemporaryDirectory(prefix="aa-scan-xlsx-",
+                                     ignore_cleanup_errors=True) as scratch:
+        book = xlsxwriter.Workbook(stream, {
+            "constant_memory": True, "tmpdir": scratch,
+            # A string is always text: never a formula, a link or a number.
+            "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False, "default_date_format": DATE_FORMAT})
+        book.set_properties({"title": "aa-scan: IAM Access Analyzer coverage",
+                             "author": "aa-scan"})
+        try:
+            formats = _Formats.register(book)
+            for table, rows in sheets(document):
+                _write_table(book, formats, table, rows)
+            book.close()
+        except FileCreateError as error:
+            _abandon(book)
+            # XlsxWriter wraps the OSError of writing the file (a full disk); a writer's
+            # failure to write is an OSError, which the CLI reports and goes on with the
+            # other formats.
+            cause = error.__context__
+            if isinstance(cause, OSError):
+                raise cause from None
+            raise
+        except Exception:  # not on Ctrl-C: then the folder goes at once, unwritten
+            _abandon(book)
+            raise
 
 
 def write_workbook(document: ScanDocument, directory: Path) -> Path:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
+import io
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -529,10 +532,38 @@ def test_a_failure_midway_leaves_no_report(tmp_path, document, monkeypatch):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(excel, "archive_rule_rows", failing_rows)
+    scratch = tmp_path / "tmp"  # where the sheets stream into their temporary files
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="disk on fire"):
-        excel.write_workbook(document, tmp_path)
-    # (XlsxWriter streams each sheet into an anonymous temporary file: nothing to remove.)
-    assert list(tmp_path.iterdir()) == []
+        excel.write_workbook(document, out)
+    assert list(out.iterdir()) == []
+    assert list(scratch.iterdir()) == []  # the findings are not left behind in /tmp
+
+
+def test_a_failure_to_write_the_file_is_an_os_error(document, tmp_path, monkeypatch):
+    """The CLI reports an OSError of one writer and goes on with the others; XlsxWriter's own
+    wrapper of it (FileCreateError) would escape that."""
+
+    class FullDisk(io.RawIOBase):
+        failed = False
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            if not self.failed:  # once: the abandoned zip's end record may then go through
+                self.failed = True
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return len(data)
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with pytest.raises(OSError, match="No space left on device"):
+        excel.build_workbook(document, FullDisk())
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_failure_keeps_the_previous_report(tmp_path, document, monkeypatch):
