@@ -478,13 +478,17 @@ AGES = Table("Finding age", [Column("Resource type", 28), Column("Under 7 days",
                              Column("90th percentile days to resolve", 14)], fit_width=True)
 
 
+CHART_WIDTH, CHART_HEIGHT, CHART_ROWS = 540, 283, 16  # pixels; rows of 20 px, with a gap
+
+
 def _trend_charts(book: Book, ws: Sheet, rows: int) -> None:
     """Native line charts over the Trend sheet's own cells (Excel and LibreOffice draw them),
-    below the table so the sheet prints one page wide."""
+    one under the other below the table, no wider than its first four columns, so the sheet
+    prints one page wide at the table's own scale."""
     sheet = ws.get_name()
-    for title, columns, axis, anchor in (("Regions covered", (5, 5), "regions", "A"),
-                                         ("Active and public findings", (8, 9), "findings",
-                                          "E")):
+    for number, (title, columns, axis) in enumerate((
+            ("Regions covered", (5, 5), "regions"),
+            ("Active and public findings", (8, 9), "findings"))):
         chart = book.add_chart({"type": "line"})
         for column in range(columns[0], columns[1] + 1):
             chart.add_series({
@@ -498,8 +502,8 @@ def _trend_charts(book: Book, ws: Sheet, rows: int) -> None:
         # One category per run, labelled with its start: a date axis would put the runs of
         # one day on one point.
         chart.set_x_axis({"text_axis": True, "num_format": DATE_FORMAT})
-        chart.set_size({"width": 567, "height": 283})  # 15 x 7.5 cm
-        ws.insert_chart(f"{anchor}{rows + 3}", chart)
+        chart.set_size({"width": CHART_WIDTH, "height": CHART_HEIGHT})
+        ws.insert_chart(rows + 2 + number * CHART_ROWS, 0, chart)
 
 
 TREND = Table("Trend", [Column("Run", 34), Column("Started (UTC)", 20), Column("Verdict", 16),
