@@ -16,7 +16,7 @@ is not charged to the scanner), and measures:
 - a naive reference: one region after another, one page after another, as the AWS CLI
   examples do;
 - --coverage-only over all regions;
-- the workbook against a bare openpyxl write-only dump of the same rows, and the HTML size;
+- the workbook against a bare XlsxWriter dump of the same rows, and the HTML size;
 - peak RSS of the whole aa-scan run (reports included), API calls per operation,
   throttles received;
 - a burst: one region of 6,000 findings at 40-250 ms a call and no rate limit, scanned as
@@ -237,7 +237,7 @@ def burst_ratio(folder: Path, findings: int, runs: int) -> dict[str, Any]:
 
 
 def bare_workbook_ratio(scan_json: Path) -> dict[str, Any]:
-    """The workbook writer against a bare write-only dump of the same rows, same process."""
+    """The workbook writer against a bare XlsxWriter dump of the same rows, same process."""
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_workbook import compare  # type: ignore[import-not-found]
 
@@ -359,7 +359,7 @@ def print_summary(r: dict[str, Any]) -> None:
     rows += [
         ("--coverage-only regions phase", f"{cov['regions_seconds']:.2f} s  (+ discovery "
          f"{cov['discovery_seconds']:.2f} s; target <= {cov['target_seconds']:.2f} s)"),
-        ("workbook / bare write-only dump", f"{wb['workbook_seconds']:.2f} s / "
+        ("workbook / bare XlsxWriter dump", f"{wb['workbook_seconds']:.2f} s / "
          f"{wb['bare_seconds']:.2f} s = {wb['ratio']:.2f}  (target <= 1.5)"),
         ("report.html size", f"{(r['html_bytes'] or 0) / 1e6:.2f} MB  (target <= 5 MB)"),
         ("peak RSS, whole run", f"{r['peak_rss_mb']:.0f} MB  (target <= 600 MB)"),

@@ -1,34 +1,42 @@
 """report.xlsx: the gap workbook, one sheet per view of the scan document.
 
-Written in openpyxl's streaming (write-only) mode: rows go to disk as they are produced, so a
-scan with 100,000 findings never holds the workbook in memory, and the file is renamed into
-place only once complete (reports.files).
+Written by XlsxWriter in its constant-memory mode: each row goes to disk as soon as the next
+one starts, so a scan with 100,000 findings never holds the workbook in memory, and the file
+is renamed into place only once complete (reports.files). XlsxWriter writes the 80,000-row
+Findings sheet in two thirds of the time of openpyxl's write-only mode, and takes a row as
+one call, so the Findings rows need no per-cell objects (bench/bench_workbook.py).
+openpyxl stays for reading workbooks (the tests, the independent checks).
+
+How a sheet is written: a `Table` (title, columns with their maximum widths, the style of
+its cells) and a generator of rows (lists of plain values; `Styled(value, style)` for a
+cell with its own look), listed in `sheets()`. `_SheetWriter` does the rest: widths from the
+first rows, the header, frozen panes, filters, print setup, row heights, continuation sheets,
+and the cell rules below. Styles are named (`HEADER`, `TEXT`, ...) and declared once in
+`STYLES`.
 
 Everything in a cell comes from AWS or from a configuration file and is treated as hostile:
 no string is ever stored as a formula (a value starting with "=" would otherwise be one),
-characters that XLSX cannot hold are removed, over-long values are truncated with a visible
-marker, and a table longer than a sheet continues on "Findings (2)", "Findings (3)", ...
+characters that XLSX cannot hold are shown instead (document.rules.reveal), over-long values
+are truncated with a visible marker, and a table longer than a sheet continues on
+"Findings (2)", "Findings (3)", ...
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 import re
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from itertools import chain, islice
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.chart import LineChart, Reference
-from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
-from openpyxl.utils import get_column_letter
+import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 
 from document.rules import UNSAFE, reveal, type_label
 from document.schema import AnalyzerEntry, ScanDocument
@@ -39,8 +47,10 @@ from . import tables
 from .console import changes_line
 from .files import write_atomic
 
-if TYPE_CHECKING:  # the class of write-only sheets; only its public methods are used
-    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+# XlsxWriter's Workbook, Worksheet and Format (its package declares no types for mypy).
+Book = Any
+Sheet = Any
+Format = Any
 
 FILE_NAME = "report.xlsx"
 # Rows per sheet, header included (Excel's limit). Module constants so tests can lower them.
@@ -49,16 +59,17 @@ MAX_CELL_CHARS = 32_767
 # Rows looked at to size the columns; the rest of a table streams through unseen.
 WIDTH_SAMPLE_ROWS = 500
 MIN_WIDTH = 6
-DATE_FORMAT = "yyyy-mm-dd h:mm:ss"  # openpyxl's own, so plain datetimes need no cell object
+DATE_FORMAT = "yyyy-mm-dd h:mm:ss"  # the workbook's default, so plain datetimes need nothing
 LINE_HEIGHT = 15.0  # points per line of 11-point Calibri
 MAX_ROW_HEIGHT = 409.0  # Excel's limit
 
-# Styles, registered once per workbook as named styles (cheap to apply per cell).
+# Styles, by name: each becomes one cell format of the workbook (see STYLES).
 HEADER = "aa-scan header"
 TEXT = "aa-scan text"
 LEFT = "aa-scan text left"
 BOOL = "aa-scan boolean"
 BOOL_LEFT = "aa-scan boolean left"
+BOOL_PLAIN = "aa-scan boolean plain"  # the booleans of the large, unstyled sheets
 # Excel shows booleans as TRUE/FALSE whatever the format; LibreOffice shows 1/0 unless told.
 BOOL_FORMAT = '"TRUE";"TRUE";"FALSE"'
 DATE = "aa-scan date"
@@ -76,6 +87,22 @@ _COLOURS: Mapping[str, tuple[str, str]] = {
     "CRITICAL": _RED, "HIGH": _RED, "MEDIUM": _ORANGE, "LOW": _AMBER, "INFO": _GREY,
 }
 _TAB_COLOURS = {"COMPLIANT": "70AD47", "NON_COMPLIANT": "C00000", "INCOMPLETE": "FFC000"}
+_TOP = {"valign": "top", "text_wrap": True}
+STYLES: Mapping[str, Mapping[str, Any]] = {
+    HEADER: {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78", "pattern": 1,
+             "valign": "vcenter", "text_wrap": True, "bottom": 1, "bottom_color": "#000000"},
+    TEXT: _TOP,
+    LEFT: {**_TOP, "align": "left"},
+    BOOL: {"num_format": BOOL_FORMAT, "valign": "top", "align": "center"},
+    BOOL_LEFT: {"num_format": BOOL_FORMAT, "valign": "top", "align": "left"},
+    BOOL_PLAIN: {"num_format": BOOL_FORMAT},
+    DATE: {"num_format": DATE_FORMAT, "valign": "top", "align": "left"},
+    TOTAL: {**_TOP, "bold": True, "top": 1, "top_color": "#000000"},
+    LOWER_BOUND: {"num_format": '#,##0"+"', "valign": "top", "align": "left"},
+    **{f"aa-scan {key}": {**_TOP, "bold": True, "font_color": f"#{font}",
+                          "bg_color": f"#{fill}", "pattern": 1}
+       for key, (fill, font) in _COLOURS.items()},
+}
 
 
 def _status_style(key: str | None) -> str | None:
@@ -84,22 +111,20 @@ def _status_style(key: str | None) -> str | None:
 
 # --- hostile text -----------------------------------------------------------------------------
 
-# Every string that needs more than a pass-through: a first character that a spreadsheet would
-# read as the start of a formula (or an error value), an unsafe character (document.rules:
-# controls, bidi and invisible characters, lone surrogates, non-characters; XLSX cannot even
-# hold some of them), a carriage return (XML parsers turn it into a line feed) or a literal
-# "_xHHHH_" (Excel would decode it as an escape). Searched only for strings that fail a cheaper
-# test first (see _SheetWriter._convert).
-_SPECIAL = re.compile(rf"^[=+\-@\t\r#]|\r|{UNSAFE.pattern}|_x[0-9A-Fa-f]{{4}}_")
-# OOXML (ECMA-376 22.4.2.4) escapes a character as _xHHHH_, and a literal "_x" that looks like
-# an escape by escaping its underscore. Excel and LibreOffice decode both.
-_ESCAPE = re.compile(r"\r|_(?=x[0-9A-Fa-f]{4}_)")
-_ESCAPES = {"\r": "_x000D_", "_": "_x005F_"}
 _FORMULA_START = frozenset("=+-@\t\r#")
+# Strings up to this length cannot exceed a cell, even in UTF-16 units and once escaped
+# (an escape is 7 characters), so only longer ones are measured.
+_SHORT = MAX_CELL_CHARS // 7
+# What the writer escapes in stored text (OOXML, ECMA-376 22.4.2.4, which Excel and
+# LibreOffice decode): a control character it cannot hold as _xHHHH_, and the underscore of a
+# literal "_xHHHH_" as _x005F_. Only used to measure the stored length.
+_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 
-def _escape(text: str) -> str:
-    return _ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], text)
+def _stored_length(text: str) -> int:
+    """Characters the cell holds once escaped, counted in UTF-16 units as Excel does."""
+    escaped = _ESCAPE.sub("_x0000_", text)
+    return len(escaped) + sum(1 for c in text if c > "\uffff")
 
 
 def truncation_marker(length: int) -> str:
@@ -107,24 +132,21 @@ def truncation_marker(length: int) -> str:
 
 
 def clean_text(value: str) -> str:
-    """The text as stored: unsafe characters shown, escaped, at most one cell long."""
+    """The text to store: unsafe characters shown, at most one cell long once stored."""
     text = reveal(value)
-    stored = _escape(text)
-    if len(stored) <= MAX_CELL_CHARS:
-        return stored
+    if len(text) <= _SHORT or _stored_length(text) <= MAX_CELL_CHARS:
+        return text
     marker = truncation_marker(len(text))
     budget = MAX_CELL_CHARS - len(marker)
-    if len(stored) == len(text):  # nothing escaped: cut once
-        return text[:budget] + marker
-    # Escapes make characters longer: the longest prefix whose escaped form fits.
+    # Escapes and UTF-16 pairs make characters longer: the longest prefix that fits.
     low, high = 0, budget
     while low < high:
         middle = (low + high + 1) // 2
-        if len(_escape(text[:middle])) <= budget:
+        if _stored_length(text[:middle]) <= budget:
             low = middle
         else:
             high = middle - 1
-    return _escape(text[:low]) + marker
+    return text[:low] + marker
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +176,7 @@ class Table:
     fit_width: bool = False
     tab_color: str | None = None
     # Draws on the first sheet once its rows are written (rows written, header excluded).
-    charts: Callable[[WriteOnlyWorksheet, int], None] | None = None
+    charts: Callable[[Book, Sheet, int], None] | None = None
 
     @property
     def headers(self) -> list[str]:
@@ -194,6 +216,13 @@ def column_widths(table: Table, sample: Sequence[Sequence[Any]]) -> list[float]:
     return widths
 
 
+def _shown_width(stored: float) -> float:
+    """XlsxWriter's set_column takes the width Excel shows and stores it with the cell padding
+    added (5 pixels at 7 pixels a character, 11-point Calibri); column_widths are the widths
+    as stored in the file, padding included, so the padding comes off first."""
+    return (stored * 7 - 5) / 7
+
+
 def _line_count(value: Any, width: float) -> int:
     """Lines a wrapped cell needs at `width` (an estimate: Excel measures glyphs, not
     characters, and LibreOffice does not re-measure rows when it opens a file)."""
@@ -219,199 +248,183 @@ def row_height(row: Sequence[Any], widths: Sequence[float]) -> float | None:
     return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines + 2) if lines > 1 else None
 
 
-class _SheetWriter:
-    """Streams one table into one or more sheets (continuing past MAX_ROWS)."""
+@dataclass(frozen=True)
+class _Formats:
+    """The workbook's cell formats: one per style, and each again with a quote prefix (text
+    that looks like a formula stays text even when a user edits the cell)."""
 
-    def __init__(self, book: Workbook, table: Table, widths: Sequence[float]) -> None:
+    plain: Mapping[str, Format]
+    quoted: Mapping[str | None, Format]
+
+    @classmethod
+    def register(cls, book: Book) -> _Formats:
+        plain = {name: book.add_format(dict(props)) for name, props in STYLES.items()}
+        quoted: dict[str | None, Format] = {
+            name: book.add_format({**props, "quote_prefix": True})
+            for name, props in STYLES.items()}
+        quoted[None] = book.add_format({"quote_prefix": True})
+        return cls(plain, quoted)
+
+
+class _SheetWriter:
+    """Streams one table into one or more sheets (continuing past MAX_ROWS).
+
+    A row is written with one `write_row` call of its plain values, in the table's cell
+    format; a cell that needs another format (a boolean, a date in a styled table, a Styled
+    value, text that looks like a formula) is left out of it and written on its own, into the
+    same row, right after."""
+
+    def __init__(self, book: Book, formats: _Formats, table: Table,
+                 widths: Sequence[float]) -> None:
         self.book = book
+        self.formats = formats
         self.table = table
         self.widths = widths
         self.base_style = table.cell_style
-        self.bool_style = BOOL_LEFT if table.cell_style == LEFT else BOOL
-        self.sheets: list[WriteOnlyWorksheet] = []
-        self.ws: WriteOnlyWorksheet
+        self.base = formats.plain[table.cell_style] if table.cell_style else None
+        self.bool_format = formats.plain[
+            BOOL_LEFT if table.cell_style == LEFT else BOOL if table.cell_style else BOOL_PLAIN]
+        self.date_format = formats.plain[DATE] if table.cell_style else None
+        self.sheets: list[Sheet] = []
+        self.ws: Sheet
         self.rows_in_sheet = 0
 
     def _open(self) -> None:
         number = len(self.sheets) + 1
         title = self.table.title if number == 1 else f"{self.table.title} ({number})"
-        ws = self.book.create_sheet(title)
-        # Everything written before the first row: widths, panes, page setup.
-        for index, width in enumerate(self.widths, start=1):
-            ws.column_dimensions[get_column_letter(index)].width = width
-        ws.freeze_panes = "A2"
-        ws.print_title_rows = "1:1"
-        ws.page_setup.orientation = "landscape"
+        ws = self.book.add_worksheet(title)
+        for index, width in enumerate(self.widths):
+            ws.set_column(index, index, _shown_width(width))
+        ws.freeze_panes(1, 0)
+        ws.repeat_rows(0)
+        ws.set_landscape()
         if self.table.fit_width:
-            ws.sheet_properties.pageSetUpPr.fitToPage = True
-            ws.page_setup.fitToWidth = 1
-            ws.page_setup.fitToHeight = 0
-        ws.print_options.gridLines = True
+            ws.fit_to_pages(1, 0)
+        ws.hide_gridlines(0)  # shown on screen and printed
         if self.table.tab_color:
-            ws.sheet_properties.tabColor = self.table.tab_color
+            ws.set_tab_color(f"#{self.table.tab_color}")
         self.ws = ws
         self.sheets.append(ws)
-        header = []
-        for text in self.table.headers:
-            cell = WriteOnlyCell(ws, clean_text(text))
-            cell.data_type = "s"
-            cell.style = HEADER
-            header.append(cell)
         height = row_height(self.table.headers, [w * 0.9 for w in self.widths])  # bold
         if height:
-            ws.row_dimensions[1].height = height
-        ws.append(header)
+            ws.set_row(0, height)
+        header = self.formats.plain[HEADER]
+        for index, text in enumerate(self.table.headers):
+            ws.write_string(0, index, clean_text(text), header)
         self.rows_in_sheet = 1
 
     def _close(self) -> None:
-        last_column = get_column_letter(len(self.table.columns))
-        self.ws.auto_filter.ref = f"A1:{last_column}{self.rows_in_sheet}"
+        self.ws.autofilter(0, 0, self.rows_in_sheet - 1, len(self.table.columns) - 1)
 
     def write(self, rows: Iterable[Sequence[Any]]) -> int:
         limit = max(2, MAX_ROWS)
         self._open()
         written = 0
-        append = self.ws.append
+        write_row = self.ws.write_row
         convert = self._convert
         wrapped = self.base_style is not None
+        base = self.base
         for row in rows:
             if self.rows_in_sheet >= limit:
                 self._close()
                 self._open()
-                append = self.ws.append
+                write_row = self.ws.write_row
+            index = self.rows_in_sheet
             if wrapped:
                 height = row_height(row, self.widths)
                 if height:
-                    self.ws.row_dimensions[self.rows_in_sheet + 1].height = height
-            append(convert(row))
+                    self.ws.set_row(index, height)
+            values, apart = convert(row)
+            write_row(index, 0, values, base)
+            for column, value, cell_format in apart:
+                self._write_apart(index, column, value, cell_format)
             self.rows_in_sheet += 1
             written += 1
         self._close()
         if self.table.charts is not None and written:
-            self.table.charts(self.sheets[0], written)
+            self.table.charts(self.book, self.sheets[0], written)
         return written
 
-    def _convert(self, row: Sequence[Any]) -> list[Any]:
-        """Plain values pass straight to openpyxl; only what needs a style or protection
-        becomes a cell object (the fast path matters at 100,000 rows)."""
-        style = self.base_style
+    def _write_apart(self, row: int, column: int, value: Any, cell_format: Format) -> None:
+        # The typed calls, so that a string is a string whatever it holds.
+        if isinstance(value, bool):
+            self.ws.write_boolean(row, column, value, cell_format)
+        elif isinstance(value, str):
+            self.ws.write_string(row, column, value, cell_format)
+        elif isinstance(value, dt.datetime | dt.date):
+            self.ws.write_datetime(row, column, value, cell_format)
+        elif value is None:
+            self.ws.write_blank(row, column, None, cell_format)
+        else:
+            self.ws.write_number(row, column, value, cell_format)
+
+    def _convert(self, row: Sequence[Any]) -> tuple[list[Any], list[tuple[int, Any, Format]]]:
+        """The row's plain values (written as one row), and the cells written apart. Plain
+        values pass straight through; the fast path matters at 100,000 rows."""
         out: list[Any] = []
-        for value in row:
+        apart: list[tuple[int, Any, Format]] = []
+        for column, value in enumerate(row):
             kind = value.__class__
             if kind is str:
                 # isprintable() is False for every control character, surrogate and
                 # non-character, so the regex only runs on the rare string that may need it.
-                if (len(value) > MAX_CELL_CHARS or value[:1] in _FORMULA_START
-                        or not value.isprintable() or "_x" in value):
-                    if len(value) > MAX_CELL_CHARS or _SPECIAL.search(value) is not None:
-                        value = self._text_cell(value, style)
-                    elif style is not None:
-                        value = self._cell(value, style)
-                elif style is not None:
-                    value = self._cell(value, style)
+                if (len(value) > _SHORT or value[:1] in _FORMULA_START
+                        or not value.isprintable()):
+                    text = (clean_text(value) if len(value) > _SHORT
+                            or UNSAFE.search(value) is not None else value)
+                    if value[:1] in _FORMULA_START:
+                        apart.append((column, text, self.formats.quoted[self.base_style]))
+                        value = None
+                    else:
+                        value = text
             elif kind is dt.datetime:
-                value = self._date_cell(value.replace(tzinfo=None) if value.tzinfo is dt.UTC
-                                        else _naive_utc(value))
-            elif value is None:
+                value = (value.replace(tzinfo=None) if value.tzinfo is dt.UTC
+                         else _naive_utc(value))
+                if self.date_format is not None:
+                    apart.append((column, value, self.date_format))
+                    value = None
+            elif value is None or kind is int or (kind is float and math.isfinite(value)):
                 pass
             elif kind is bool:
-                value = self._bool_cell(value)
-            elif kind is int:
-                if style is not None:
-                    value = self._cell(value, style)
-            elif kind is Styled:
-                value = self._styled(value.value, value.style or style)
+                apart.append((column, value, self.bool_format))
+                value = None
             else:
-                value = self._other(value, style)
+                apart.append((column, *self._other(value)))
+                value = None
             out.append(value)
-        return out
+        return out, apart
 
-    def _cell(self, value: Any, style: str) -> Any:
-        cell = WriteOnlyCell(self.ws)
-        cell.style = style
-        cell.value = value
-        return cell
-
-    def _date_cell(self, value: dt.datetime) -> Any:
-        if self.base_style is not None:
-            return self._cell(value, DATE)
-        # A plain datetime: openpyxl gives it its own date format (yyyy-mm-dd h:mm:ss), and
-        # a cell object per date cost a third of the Findings sheet's time.
-        return value
-
-    def _bool_cell(self, value: bool) -> Any:
-        if self.base_style is not None:
-            return self._cell(value, self.bool_style)
-        cell = WriteOnlyCell(self.ws, value)
-        cell.number_format = BOOL_FORMAT  # half the cost of a named style, 100,000 times
-        return cell
-
-    def _text_cell(self, value: str, style: str | None) -> Any:
-        text = clean_text(value)
-        cell = WriteOnlyCell(self.ws, text)
-        cell.data_type = "s"  # never a formula ("=..."), never an error value ("#REF!")
-        if style is not None:
-            cell.style = style
-        if value[:1] in _FORMULA_START:
-            # Text even when a user edits the cell and presses Enter.
-            cell.quotePrefix = True
-        return cell
-
-    def _styled(self, value: Any, style: str | None) -> Any:
+    def _other(self, value: Any) -> tuple[Any, Format]:
+        """A value that is not a plain str, int, bool, datetime or None, with its format."""
+        style = self.base_style
+        if isinstance(value, Styled):
+            value, style = value.value, value.style or style
+            if isinstance(value, str):
+                return self._text(value, style)
         if isinstance(value, bool):
-            return self._cell(value, style or self.bool_style)
-        if isinstance(value, str):
-            return self._text_cell(value, style)
+            return value, self.formats.plain[style] if style else self.bool_format
         if isinstance(value, dt.datetime):
-            return self._cell(_naive_utc(value), DATE)
-        if value is None or style is None:
-            return self._other(value, None)
-        return self._cell(value, style)
+            return _naive_utc(value), self.formats.plain[DATE]
+        if isinstance(value, dt.date):
+            return value, self.formats.plain[DATE]
+        if value is None or isinstance(value, int) or (
+                isinstance(value, float) and math.isfinite(value)):
+            return value, self.formats.plain[style] if style else None
+        return self._text(str(value), style)
 
-    def _other(self, value: Any, style: str | None) -> Any:
-        if isinstance(value, bool):
-            return self._bool_cell(value)
-        if value is None or isinstance(value, int):
-            return value if style is None or value is None else self._cell(value, style)
-        if isinstance(value, float) and math.isfinite(value):
-            return value if style is None else self._cell(value, style)
-        if isinstance(value, dt.date | dt.time):
-            return self._cell(value, DATE) if isinstance(value, dt.date) else str(value)
-        return self._text_cell(str(value), style)
+    def _text(self, value: str, style: str | None) -> tuple[str, Format]:
+        text = clean_text(value)
+        if value[:1] in _FORMULA_START:
+            return text, self.formats.quoted[style]
+        return text, self.formats.plain[style] if style else None
 
 
-def _write_table(book: Workbook, table: Table, rows: Iterable[Sequence[Any]]) -> int:
+def _write_table(book: Book, formats: _Formats, table: Table,
+                 rows: Iterable[Sequence[Any]]) -> int:
     iterator = iter(rows)
     sample = list(islice(iterator, WIDTH_SAMPLE_ROWS))
-    writer = _SheetWriter(book, table, column_widths(table, sample))
+    writer = _SheetWriter(book, formats, table, column_widths(table, sample))
     return writer.write(chain(sample, iterator))
-
-
-def _register_styles(book: Workbook) -> None:
-    top = Alignment(vertical="top", wrap_text=True)
-    styles = [
-        NamedStyle(HEADER, font=Font(bold=True, color="FFFFFF"),
-                   fill=PatternFill("solid", fgColor="1F4E78"),
-                   alignment=Alignment(vertical="center", wrap_text=True),
-                   border=Border(bottom=Side(style="thin", color="000000"))),
-        NamedStyle(TEXT, alignment=top),
-        NamedStyle(LEFT, alignment=Alignment(vertical="top", horizontal="left", wrap_text=True)),
-        NamedStyle(BOOL, number_format=BOOL_FORMAT,
-                   alignment=Alignment(vertical="top", horizontal="center")),
-        NamedStyle(BOOL_LEFT, number_format=BOOL_FORMAT,
-                   alignment=Alignment(vertical="top", horizontal="left")),
-        NamedStyle(DATE, number_format=DATE_FORMAT,
-                   alignment=Alignment(vertical="top", horizontal="left")),
-        NamedStyle(TOTAL, font=Font(bold=True), alignment=top,
-                   border=Border(top=Side(style="thin", color="000000"))),
-        NamedStyle(LOWER_BOUND, number_format='#,##0"+"',
-                   alignment=Alignment(vertical="top", horizontal="left")),
-    ]
-    for key, (fill, font) in _COLOURS.items():
-        styles.append(NamedStyle(f"aa-scan {key}", font=Font(color=font, bold=True),
-                                 fill=PatternFill("solid", fgColor=fill), alignment=top))
-    for style in styles:
-        book.add_named_style(style)
 
 
 # --- the tables -------------------------------------------------------------------------------
@@ -465,24 +478,32 @@ AGES = Table("Finding age", [Column("Resource type", 28), Column("Under 7 days",
                              Column("90th percentile days to resolve", 14)], fit_width=True)
 
 
-def _trend_charts(ws: WriteOnlyWorksheet, rows: int) -> None:
+CHART_WIDTH, CHART_HEIGHT, CHART_ROWS = 540, 283, 16  # pixels; rows of 20 px, with a gap
+
+
+def _trend_charts(book: Book, ws: Sheet, rows: int) -> None:
     """Native line charts over the Trend sheet's own cells (Excel and LibreOffice draw them),
-    below the table so the sheet prints one page wide."""
-    dates = Reference(ws, min_col=2, min_row=2, max_row=rows + 1)
-    for title, columns, axis, anchor in (("Regions covered", (6, 6), "regions", "A"),
-                                         ("Active and public findings", (9, 10), "findings",
-                                          "E")):
-        chart = LineChart()
-        chart.title = title
-        chart.height, chart.width = 7.5, 15
-        chart.y_axis.title = axis
-        chart.y_axis.scaling.min = 0
-        chart.add_data(Reference(ws, min_col=columns[0], max_col=columns[1], min_row=1,
-                                 max_row=rows + 1), titles_from_data=True)
-        chart.set_categories(dates)
-        for series in chart.series:
-            series.smooth = False  # a run is a point, not a curve through it
-        ws.add_chart(chart, f"{anchor}{rows + 3}")
+    one under the other below the table, no wider than its first four columns, so the sheet
+    prints one page wide at the table's own scale."""
+    sheet = ws.get_name()
+    for number, (title, columns, axis) in enumerate((
+            ("Regions covered", (5, 5), "regions"),
+            ("Active and public findings", (8, 9), "findings"))):
+        chart = book.add_chart({"type": "line"})
+        for column in range(columns[0], columns[1] + 1):
+            chart.add_series({
+                "name": [sheet, 0, column],
+                "categories": [sheet, 1, 1, rows, 1],
+                "values": [sheet, 1, column, rows, column],
+                # a run is a point, not a curve through it
+                "marker": {"type": "circle", "size": 5}, "smooth": False})
+        chart.set_title({"name": title})
+        chart.set_y_axis({"name": axis, "min": 0})
+        # One category per run, labelled with its start: a date axis would put the runs of
+        # one day on one point.
+        chart.set_x_axis({"text_axis": True, "num_format": DATE_FORMAT})
+        chart.set_size({"width": CHART_WIDTH, "height": CHART_HEIGHT})
+        ws.insert_chart(rows + 2 + number * CHART_ROWS, 0, chart)
 
 
 TREND = Table("Trend", [Column("Run", 34), Column("Started (UTC)", 20), Column("Verdict", 16),
@@ -924,39 +945,46 @@ def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]
     ]
 
 
-class _Discard(io.RawIOBase):
-    """A stream that keeps nothing (zipfile writes to unseekable streams)."""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        return len(data)
-
-
-def _discard(book: Workbook) -> None:
-    """After a failure, let openpyxl finish and remove the file each write-only sheet has
-    been streaming into, now rather than at interpreter exit. openpyxl has no public call to
-    abandon a write-only workbook; saving it into a stream that keeps nothing is the public
-    way to make it clean up (a second failure there changes nothing: the files then go at
-    exit, by openpyxl's own atexit hook)."""
+def _abandon(book: Book) -> None:
+    """After a failure, let XlsxWriter close the files each sheet has been streaming into.
+    XlsxWriter has no public call to abandon a workbook; closing it is the public way (it
+    writes what it has into the stream, a temporary file that write_atomic then removes; a
+    second failure there changes nothing: build_workbook removes the files all the same)."""
     with suppress(Exception):
-        book.save(_Discard())
+        book.close()
 
 
 def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
     """The whole workbook into `stream` (which write_workbook renames into place)."""
-    book = Workbook(write_only=True)
-    book.properties.title = "aa-scan: IAM Access Analyzer coverage"
-    book.properties.creator = "aa-scan"
-    _register_styles(book)
-    try:
-        for table, rows in sheets(document):
-            _write_table(book, table, rows)
-        book.save(stream)
-    except BaseException:
-        _discard(book)
-        raise
+    # XlsxWriter streams each sheet into a named temporary file and removes it once packed
+    # into the workbook; after a failure it would stay, with the findings in it. In a folder
+    # of our own, they all go whatever happens.
+    with tempfile.TemporaryDirectory(prefix="aa-scan-xlsx-",
+                                     ignore_cleanup_errors=True) as scratch:
+        book = xlsxwriter.Workbook(stream, {
+            "constant_memory": True, "tmpdir": scratch,
+            # A string is always text: never a formula, a link or a number.
+            "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False, "default_date_format": DATE_FORMAT})
+        book.set_properties({"title": "aa-scan: IAM Access Analyzer coverage",
+                             "author": "aa-scan"})
+        try:
+            formats = _Formats.register(book)
+            for table, rows in sheets(document):
+                _write_table(book, formats, table, rows)
+            book.close()
+        except FileCreateError as error:
+            _abandon(book)
+            # XlsxWriter wraps the OSError of writing the file (a full disk); a writer's
+            # failure to write is an OSError, which the CLI reports and goes on with the
+            # other formats.
+            cause = error.__context__
+            if isinstance(cause, OSError):
+                raise cause from None
+            raise
+        except Exception:  # not on Ctrl-C: then the folder goes at once, unwritten
+            _abandon(book)
+            raise
 
 
 def write_workbook(document: ScanDocument, directory: Path) -> Path:

@@ -18,7 +18,7 @@ class OutputFormat(StrEnum):
     XLSX = "xlsx"
 
 
-# Imported on use: the workbook writer pulls in openpyxl and the page writer jinja2, which a
+# Imported on use: the workbook writer pulls in XlsxWriter and the page writer jinja2, which a
 # coverage check that only prints a table should not pay for.
 WRITERS: Mapping[OutputFormat, str] = {
     OutputFormat.JSON: "reports.json_report:write_json",

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from document.rules import ANALYSIS_LABELS, Analysis, GapCode, analysis_of, reveal, type_label
-from document.schema import Gap, ScanDocument
+from document.schema import Finding, Gap, ScanDocument
 from evidence.controls import assess
 from evidence.scope import completeness, configuration_sha256, scope
 
@@ -39,7 +39,7 @@ from .tables import (
     errors,
     examined_accounts,
     filter_text,
-    finding_rows,
+    finding_row_maker,
     findings_totals,
     headline,
     internal_type_rows,
@@ -466,27 +466,29 @@ def _access(row: FindingRow) -> tuple[str, str]:
 
 
 def _findings(document: ScanDocument, max_rows: int) -> dict[str, Any]:
-    groups: dict[str, list[FindingRow]] = {}
-    for row in finding_rows(document):
-        groups.setdefault(row.resource_type, []).append(row)
+    # Counted and ordered on the document's own fields; only the rows shown are flattened
+    # (a capped detail of a 100,000-finding scan shows a few thousand).
+    groups: dict[str, list[Finding]] = {}
+    for finding in document["findings"]:
+        groups.setdefault(finding["resource_type"], []).append(finding)
     order = [t for t in resource_types(document) if t in groups]
     order += sorted(t for t in groups if t not in order)
+    flatten = finding_row_maker(document)
     sections = []
     for index, resource_type in enumerate(order, start=1):
-        rows = groups[resource_type]
-        rows.sort(key=lambda r: (_detail_rank(r), r.region, r.owner_account or "",
-                                 r.resource or ""))
-        active = [r for r in rows if r.status == "ACTIVE"]
-        shown = _shown(rows, max(0, max_rows))
+        found = groups[resource_type]
+        found.sort(key=_detail_key)
+        active = [f for f in found if f["status"] == "ACTIVE"]
+        shown = _shown(found, max(0, max_rows))
         sections.append({
             "id": anchor("type", index, resource_type),
             "type": resource_type, "label": type_label(resource_type),
-            "total": len(rows), "active": len(active),
-            "public": sum(1 for r in active if r.is_public and not r.error),
-            "cross_account": sum(1 for r in active if not r.is_public and not r.error),
-            "errors": sum(1 for r in active if r.error),
-            "shown": len(shown), "capped": len(shown) < len(rows),
-            "rows": [_finding(r) for r in shown],
+            "total": len(found), "active": len(active),
+            "public": sum(1 for f in active if f["is_public"] and not f["error"]),
+            "cross_account": sum(1 for f in active if not f["is_public"] and not f["error"]),
+            "errors": sum(1 for f in active if f["error"]),
+            "shown": len(shown), "capped": len(shown) < len(found),
+            "rows": [_finding(flatten(f)) for f in shown],
         })
     return {"sections": sections, "cap": max_rows, "workbook": WORKBOOK_NAME,
             "total": sum(s["total"] for s in sections),
@@ -497,22 +499,22 @@ def _findings(document: ScanDocument, max_rows: int) -> dict[str, Any]:
 ERRORS_SHOWN = 20  # findings that could not be analyzed kept in a capped detail, at least
 
 
-def _detail_rank(row: FindingRow) -> int:
-    """Public first, then those that could not be analyzed, then the rest."""
-    if row.is_public and not row.error:
-        return 0
-    return 1 if row.error else 2
+def _detail_key(finding: Finding) -> tuple[int, str, str, str]:
+    """Public first, then those that could not be analyzed, then the rest; then by region,
+    owner and resource."""
+    rank = 0 if finding["is_public"] and not finding["error"] else 1 if finding["error"] else 2
+    return (rank, finding["region"], finding["resource_owner_account"] or "",
+            finding["resource"] or "")
 
 
-def _shown(rows: list[FindingRow], cap: int) -> list[FindingRow]:
-    """The first `cap` rows, keeping room for some that could not be analyzed: they are
+def _shown(found: list[Finding], cap: int) -> list[Finding]:
+    """The first `cap` findings, keeping room for some that could not be analyzed: they are
     counted in every table, so the detail shows what they look like."""
-    if len(rows) <= cap:
-        return rows
-    errors = [r for r in rows if r.error][:min(ERRORS_SHOWN, cap)]
-    others = [r for r in rows if not r.error][:cap - len(errors)]
-    return sorted([*others, *errors], key=lambda r: (_detail_rank(r), r.region,
-                                                     r.owner_account or "", r.resource or ""))
+    if len(found) <= cap:
+        return found
+    errors = [f for f in found if f["error"]][:min(ERRORS_SHOWN, cap)]
+    others = [f for f in found if not f["error"]][:cap - len(errors)]
+    return sorted([*others, *errors], key=_detail_key)
 
 
 def _finding(row: FindingRow) -> dict[str, Any]:

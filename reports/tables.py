@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from document.schema import (
     AnalysisBlock,
     AnalyzerEntry,
     ErrorEntry,
+    Finding,
     Region,
     ScanDocument,
     TypeCounts,
@@ -277,15 +278,17 @@ class FindingRow:
     age_days: float | None  # since created_at, as of the scan's start
 
 
-def finding_rows(document: ScanDocument) -> Iterator[FindingRow]:
-    """Every finding as a flat row."""
+def finding_row_maker(document: ScanDocument) -> Callable[[Finding], FindingRow]:
+    """The function that flattens one finding of `document` (for a reader that flattens only
+    some of them)."""
     scopes = scope_of(document)
     accounts = document["organization"]["accounts"] or {}
     as_of = parse_time(document["started_at"])
-    for f in document["findings"]:
+
+    def make(f: Finding) -> FindingRow:
         owner = f["resource_owner_account"]
         created = parse_time(f["created_at"])
-        yield FindingRow(
+        return FindingRow(
             region=f["region"], resource_type=f["resource_type"], resource=f["resource"],
             owner_account=owner, owner_name=accounts.get(owner, "") if owner else "",
             principal=format_mapping(f["principal"]), actions=f["action"],
@@ -296,6 +299,13 @@ def finding_rows(document: ScanDocument) -> Iterator[FindingRow]:
             analyzer_arn=f["analyzer_arn"],
             age_days=round((as_of - created).total_seconds() / 86400, 1)
             if created and as_of else None)
+
+    return make
+
+
+def finding_rows(document: ScanDocument) -> Iterator[FindingRow]:
+    """Every finding as a flat row."""
+    return map(finding_row_maker(document), document["findings"])
 
 
 def headline(document: ScanDocument) -> str:
