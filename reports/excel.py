@@ -899,16 +899,30 @@ def analysis_sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequen
                                                                True)))
     return out
 def _member_regions(document: ScanDocument) -> list[str]:
+    """The regions of the member matrix: those enabled in some account examined (a region
+    no account has enabled would be a column of NOT_ENABLED only: scan.json keeps it)."""
     view = document.get("member_view")
-    return sorted({r for a in view["accounts"] for r in a["regions"]}) if view else []
+    accounts = view["accounts"] if view else []
+    return sorted({r for a in accounts for r, cell in a["regions"].items()
+                   if cell != "NOT_ENABLED"})
 
 
 def member_table(document: ScanDocument) -> Table:
-    """The member view (IAM.28 per account): accounts down, regions across."""
+    """The member view (IAM.28 per account): accounts down, regions across, then why an
+    account could not be examined (last, so a long reason never covers a region's cell)."""
     regions = _member_regions(document)
     return Table("Member accounts", [Column("Account ID", 15), Column("Account name", 30),
-                                     Column("Status", 12), Column("Error", 40),
-                                     *(Column(r, 13) for r in regions)], cell_style=None)
+                                     Column("Status", 12), *(Column(r, 13) for r in regions),
+                                     Column("Error", 60)], cell_style=None)
+
+
+_MEMBER_STYLES = {"PASS": "COVERED", "FAIL": "GAP", "ERROR": "ERROR",
+                  "NOT_ENABLED": "NOT_ENABLED", "SUSPENDED": "NOT_ENABLED"}
+
+
+def _member_cell(value: str | None) -> Any:
+    style = _status_style(_MEMBER_STYLES.get(value or ""))
+    return Styled(value, style) if style and value else value
 
 
 def member_rows(document: ScanDocument) -> Iterator[list[Any]]:
@@ -918,9 +932,13 @@ def member_rows(document: ScanDocument) -> Iterator[list[Any]]:
     regions = _member_regions(document)
     for account in view["accounts"]:
         error = account["error"]
-        yield [account["account_id"], account["name"] or None, account["status"],
-               f"{error['code']}: {error['message']}" if error else None,
-               *(account["regions"].get(r) for r in regions)]
+        reasons = account.get("region_errors") or {}
+        why = [f"{error['code']}: {error['message']}"] if error else []
+        why += [f"{r}: {e['code']}: {e['message']}" for r, e in sorted(reasons.items())]
+        yield [account["account_id"], account["name"] or None,
+               _member_cell(account["status"]),
+               *(_member_cell(account["regions"].get(r)) for r in regions),
+               "\n".join(why) or None]
 
 
 def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]]:

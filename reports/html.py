@@ -677,26 +677,53 @@ MEMBER_TONES = {"PASS": "ok", "FAIL": "bad", "NOT_ENABLED": "off", "ERROR": "war
                 "SUSPENDED": "off", "ASSESSED": "ok"}
 
 
+MEMBER_ORDER = {"FAIL": 0, "ERROR": 1, "PASS": 2, "SUSPENDED": 3}
+MEMBER_CELLS = {"PASS": "pass", "FAIL": "FAIL", "ERROR": "error", "NOT_ENABLED": "off"}
+MAX_MEMBER_ROWS = 500  # the workbook's Member accounts sheet has every account
+
+
+def _member_outcome(account: Mapping[str, Any]) -> str:
+    if account["status"] != "ASSESSED":
+        return str(account["status"])
+    values = set(account["regions"].values())
+    return "FAIL" if "FAIL" in values else "ERROR" if "ERROR" in values else "PASS"
+
+
 def _members(document: ScanDocument) -> dict[str, Any] | None:
-    """The member view as a matrix: accounts down, regions across, a badge per cell."""
+    """The member view as a matrix: accounts down (failing first), regions across (those
+    enabled somewhere), a short badge per cell; why an account or a cell could not be read
+    is listed under it, not squeezed into the matrix."""
     view = document.get("member_view")
     if view is None:
         return None
-    regions = sorted({r for a in view["accounts"] for r in a["regions"]})
-    rows = []
-    for account in view["accounts"]:
-        error = account["error"]
-        reasons = account.get("region_errors") or {}
+    accounts = sorted(view["accounts"], key=lambda a: (
+        MEMBER_ORDER.get(_member_outcome(a), 9), a["account_id"]))
+    every = sorted({r for a in accounts for r in a["regions"]})
+    regions = [r for r in every
+               if any(a["regions"].get(r) not in (None, "NOT_ENABLED") for a in accounts)]
+    rows, problems = [], []
+    for account in accounts:
+        outcome = _member_outcome(account)
         rows.append({
-            "account_id": account["account_id"], "name": account["name"],
-            "status": account["status"], "tone": MEMBER_TONES.get(account["status"], "warn"),
-            "error": f"{error['code']}: {error['message']}" if error else "",
-            "cells": [{"label": account["regions"].get(r, "—"),
-                       "tone": MEMBER_TONES.get(account["regions"].get(r, ""), "off"),
-                       "why": (f"{reasons[r]['code']}: {reasons[r]['message']}"
-                               if r in reasons else "")} for r in regions]})
+            "account_id": account["account_id"], "name": account["name"], "status": outcome,
+            "tone": MEMBER_TONES.get(outcome, "warn"),
+            "cells": [{"label": MEMBER_CELLS.get(account["regions"].get(r, ""), "—"),
+                       "title": account["regions"].get(r, "not examined"),
+                       "tone": MEMBER_TONES.get(account["regions"].get(r, ""), "off")}
+                      for r in regions]})
+        error = account["error"]
+        if error:
+            problems.append({"account_id": account["account_id"], "name": account["name"],
+                             "region": "every region",
+                             "reason": f"{error['code']}: {error['message']}"})
+        for region, why in sorted((account.get("region_errors") or {}).items()):
+            problems.append({"account_id": account["account_id"], "name": account["name"],
+                             "region": region, "reason": f"{why['code']}: {why['message']}"})
     error = view.get("error")
-    return {"role_name": view["role_name"], "regions": regions, "rows": rows,
+    return {"role_name": view["role_name"], "regions": regions,
+            "not_enabled": [r for r in every if r not in regions],
+            "rows": rows[:MAX_MEMBER_ROWS], "total": len(rows),
+            "problems": problems[:MAX_MEMBER_ROWS], "problems_total": len(problems),
             "summary": view["summary"],
             "error": f"{error['code']}: {error['message']}" if error else "",
             "remediation": view.get("remediation")}

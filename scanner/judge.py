@@ -987,11 +987,16 @@ def judge_members(members: MemberScan, scans: tuple[RegionScan, ...],
     counts = {"accounts": len(members.accounts), "pass": 0, "fail": 0, "error": 0}
     failing: dict[str, list[str]] = {}
     for account in members.accounts:
-        if account.suspended or account.error is not None:
-            status = "SUSPENDED" if account.suspended else "ERROR"
-            counts["error"] += status == "ERROR"
-            verdicts.append(MemberVerdict(account.account_id, account.name, status,
-                                          account.error, {}, {}))
+        if account.suspended:
+            verdicts.append(MemberVerdict(account.account_id, account.name, "SUSPENDED",
+                                          None, {}, {}))
+            continue
+        if account.error is not None:  # not examined: each region it should have been is ERROR
+            counts["error"] += 1
+            verdicts.append(MemberVerdict(
+                account.account_id, account.name, "ERROR", account.error,
+                {scan.region: "ERROR" if scan.scanned else "NOT_ENABLED" for scan in scans
+                 if scan.excluded_reason is None}, {}))
             continue
         cells: dict[str, str] = {}
         errors: dict[str, ApiError] = {}

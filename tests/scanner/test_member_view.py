@@ -47,6 +47,9 @@ def test_every_account_gets_a_cell_per_region_and_the_verdict_does_not_change(mo
     assert set(accounts[MANAGEMENT]["regions"].values()) == {"FAIL", "NOT_ENABLED"}
     assert accounts[CLOSED]["regions"] == {}
     assert accounts[NO_ROLE]["error"]["code"] == "AccessDenied"
+    # not examined: every region it should have been is ERROR (the reason is the account's)
+    assert accounts[NO_ROLE]["regions"] == {**dict.fromkeys(ENABLED, "ERROR"),
+                                            "af-south-1": "NOT_ENABLED"}
     assert view["summary"] == {"accounts": 5, "pass": 1, "fail": 2, "error": 1}
     remediation = view["remediation"]
     assert "AWS::AccessAnalyzer::Analyzer" in remediation["template"]
@@ -95,10 +98,19 @@ def test_the_member_view_in_every_report(monkeypatch, run_scan):
     sheet = openpyxl.load_workbook(run.directory / "report.xlsx", read_only=True)[
         "Member accounts"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:4] == ("Account ID", "Account name", "Status", "Error")
-    regions = rows[0][4:]
+    assert rows[0][:3] == ("Account ID", "Account name", "Status") and rows[0][-1] == "Error"
+    regions = rows[0][3:-1]
     workloads = next(r for r in rows if r[0] == WORKLOADS)
-    assert dict(zip(regions, workloads[4:], strict=True)) == {
-        "af-south-1": "NOT_ENABLED", "ap-southeast-2": "FAIL", "eu-west-1": "FAIL",
-        "us-east-1": "PASS"}
+    assert dict(zip(regions, workloads[3:-1], strict=True)) == {
+        "ap-southeast-2": "FAIL", "eu-west-1": "FAIL", "us-east-1": "PASS"}
     assert next(r for r in rows if r[0] == CLOSED)[2] == "SUSPENDED"
+    assert next(r for r in rows if r[0] == NO_ROLE)[-1].startswith("AccessDenied: ")
+    # the page: failing accounts first, the regions enabled nowhere left out and named,
+    # and why an account could not be examined listed under the matrix
+    matrix = html[html.index('<table class="members">'):]
+    matrix = matrix[:matrix.index("</table>")]
+    order = [matrix.index(f">{a}<") for a in (MANAGEMENT, WORKLOADS, NO_ROLE, ADMIN, CLOSED)]
+    assert order == sorted(order)
+    assert ">af-south-1<" not in matrix
+    problems = html[html.index('<table class="member-errors">'):]
+    assert NO_ROLE in problems[:problems.index("</table>")] and "AccessDenied" in problems
