@@ -389,20 +389,32 @@ def test_an_upload_to_a_bucket_that_does_not_exist_exits_2(monkeypatch, run_scan
     assert (run.directory / "manifest.json").is_file()
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--upload", "https://bucket/x"), "evidence.upload: expected an S3 location"),
-    (("--upload", "s3://Bad_Bucket/"), "evidence.upload: expected an S3 location"),
-    (("--upload-kms-key", "alias/x"), "needs evidence.upload"),
-    (("--sign-kms-key", "not a key"), "evidence.sign_kms_key: expected a KMS key id"),
-])
-def test_bad_evidence_flags_are_one_line_and_exit_2(monkeypatch, run_scan, args, message):
-    with env_world(monkeypatch, analyzers=ANALYZERS) as world:
+@pytest.fixture(scope="class")
+def class_world() -> Iterator[Any]:
+    """One world for the tests of a class, in the environment until the last of them."""
+    with pytest.MonkeyPatch.context() as patch, env_world(patch, analyzers=ANALYZERS) as world:
+        yield world
+
+
+class TestBadEvidenceFlags:
+    """Refused before anything is scanned: one world for the class, its calls counted from
+    zero in each test."""
+
+    @pytest.mark.parametrize("args, message", [
+        (("--upload", "https://bucket/x"), "evidence.upload: expected an S3 location"),
+        (("--upload", "s3://Bad_Bucket/"), "evidence.upload: expected an S3 location"),
+        (("--upload-kms-key", "alias/x"), "needs evidence.upload"),
+        (("--sign-kms-key", "not a key"), "evidence.sign_kms_key: expected a KMS key id"),
+    ])
+    def test_bad_evidence_flags_are_one_line_and_exit_2(self, class_world, run_scan, args,
+                                                        message):
+        class_world.stats.reset()
         run = run_scan(*args)
-        called = world.stats.snapshot()["operations"]
-    assert run.code == 2
-    assert not called  # refused before anything was scanned
-    errors = [line for line in run.err.splitlines() if line.startswith("ERROR")]
-    assert len(errors) == 1 and message in errors[0], run.err
+        called = class_world.stats.snapshot()["operations"]
+        assert run.code == 2
+        assert not called  # refused before anything was scanned
+        errors = [line for line in run.err.splitlines() if line.startswith("ERROR")]
+        assert len(errors) == 1 and message in errors[0], run.err
 
 
 def test_a_file_changed_after_the_manifest_is_not_uploaded(monkeypatch, run_scan):
