@@ -16,6 +16,7 @@ import string
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -71,9 +72,16 @@ NEW_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
 def all_regions() -> list[str]:
+    return list(_botocore_regions())
+
+
+@cache
+def _botocore_regions() -> tuple[str, ...]:
+    """Read once per process: a new botocore session reads its endpoint files again (0.1 s of
+    JSON), and every scenario loaded asks."""
     import botocore.session
 
-    return botocore.session.get_session().get_available_regions("accessanalyzer")
+    return tuple(botocore.session.get_session().get_available_regions("accessanalyzer"))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +88,31 @@ def test_a_scan_writes_its_manifest_last_naming_every_file(monkeypatch, run_scan
 # -- verify -------------------------------------------------------------------------------------
 
 
+def scan_once(folder: Path, *args: str) -> tuple[int, Path]:
+    """A scan of the world in the environment as `run_scan` makes it (from inside folder, so
+    the history and the defaults are its own), for a fixture several tests share."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        code = main([*args, "--output-dir", str(folder / "out1"), "--log-file", "",
+                     "--format", ALL])
+    return code, folder / "out1"
+
+
+@pytest.fixture(scope="module")
+def scanned_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One scan's pack, made once: the tests that damage a pack each damage a copy of it."""
+    folder = tmp_path_factory.mktemp("pack")
+    with pytest.MonkeyPatch.context() as patch, env_world(patch, analyzers=ANALYZERS):
+        code, directory = scan_once(folder)
+    assert code == 0
+    return directory
+
+
 @pytest.fixture
-def pack(monkeypatch, run_scan) -> Path:
-    with env_world(monkeypatch, analyzers=ANALYZERS):
-        run = run_scan(formats=ALL)
-    assert run.code == 0, run.err
-    return run.directory
+def pack(scanned_pack: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "out1"
+    shutil.copytree(scanned_pack, copy)
+    return copy
 
 
 def test_an_intact_folder_verifies(pack, capsys):
@@ -178,14 +199,25 @@ def test_a_signed_pack_verifies_offline_and_online(monkeypatch, run_scan, capsys
     assert pinned[0] == 0
 
 
-@pytest.fixture
-def signed(monkeypatch, run_scan):
-    """A signed pack, the world still up (for a second key and for kms:Verify)."""
-    with env_world(monkeypatch, analyzers=ANALYZERS) as world:
+@pytest.fixture(scope="class")
+def signed_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, Path]]:
+    """A signed pack, made once for the tests of a class, the world kept up until the last of
+    them (for a second key and for kms:Verify)."""
+    folder = tmp_path_factory.mktemp("signed")
+    with pytest.MonkeyPatch.context() as patch, env_world(patch, analyzers=ANALYZERS) as world:
         key = signing_key(world)
-        run = run_scan("--sign-kms-key", key, formats=ALL)
-        assert run.code == 0, run.err
-        yield world, key, run.directory
+        code, directory = scan_once(folder, "--sign-kms-key", key)
+        assert code == 0
+        yield world, key, directory
+
+
+@pytest.fixture
+def signed(signed_world: tuple[Any, str, Path], tmp_path: Path) -> tuple[Any, str, Path]:
+    """The signed pack of the class, copied for one test to damage."""
+    world, key, directory = signed_world
+    copy = tmp_path / "out1"
+    shutil.copytree(directory, copy)
+    return world, key, copy
 
 
 def rewrite_signature(directory: Path, **fields: str) -> None:
@@ -195,72 +227,75 @@ def rewrite_signature(directory: Path, **fields: str) -> None:
     path.write_text(json.dumps(record))
 
 
-def test_a_bad_signature_is_tampered(signed, capsys):
-    _world, key, directory = signed
-    record = json.loads((directory / "manifest.json.sig").read_text())
-    signature = bytearray(base64.b64decode(record["signature"]))
-    signature[-1] ^= 0x01
-    rewrite_signature(directory, signature=base64.b64encode(bytes(signature)).decode())
-    code, lines, _ = verify(capsys, directory)
-    assert code == 1
-    assert lines[0] == ("SIGNATURE manifest.json.sig: the signature does not match the manifest "
-                        f"and the public key (key {key}, ECDSA_SHA_256)")
-    code, lines, _ = verify(capsys, directory, "--online")
-    assert code == 1 and "kms:Verify says the signature is not valid" in lines[0]
+class TestASignedPack:
+    """Damaged signed packs: one world and one signed scan for the class, a copy per test."""
 
+    def test_a_bad_signature_is_tampered(self, signed, capsys):
+        _world, key, directory = signed
+        record = json.loads((directory / "manifest.json.sig").read_text())
+        signature = bytearray(base64.b64decode(record["signature"]))
+        signature[-1] ^= 0x01
+        rewrite_signature(directory, signature=base64.b64encode(bytes(signature)).decode())
+        code, lines, _ = verify(capsys, directory)
+        assert code == 1
+        assert lines[0] == ("SIGNATURE manifest.json.sig: the signature does not match the "
+                            f"manifest and the public key (key {key}, ECDSA_SHA_256)")
+        code, lines, _ = verify(capsys, directory, "--online")
+        assert code == 1 and "kms:Verify says the signature is not valid" in lines[0]
 
-def test_a_signature_by_another_key_is_tampered(signed, capsys):
-    world, key, directory = signed
-    kms = world.client("kms")
-    other = signing_key(world)
-    digest = hashlib.sha256((directory / "manifest.json").read_bytes()).digest()
-    forged = kms.sign(KeyId=other, Message=digest, MessageType="RAW",
-                      SigningAlgorithm="ECDSA_SHA_256")["Signature"]
-    # The other key's signature under the first key's name and public key: it does not verify.
-    rewrite_signature(directory, signature=base64.b64encode(forged).decode())
-    code, lines, _ = verify(capsys, directory)
-    assert code == 1 and lines[0].startswith("SIGNATURE manifest.json.sig: the signature does "
-                                             "not match")
-    # Re-signed whole by the other key (its ARN and public key too), it verifies on its own
-    # terms; the key the auditor expects is what tells it apart.
-    expected = pem(kms.get_public_key(KeyId=key)["PublicKey"])
-    rewrite_signature(directory, key_arn=other,
-                      public_key_pem=pem(kms.get_public_key(KeyId=other)["PublicKey"]))
-    assert verify(capsys, directory)[0] == 0
-    pem_file = directory.parent / "expected.pem"
-    pem_file.write_text(expected)
-    code, lines, _ = verify(capsys, directory, "--public-key", str(pem_file))
-    assert code == 1
-    assert lines[0] == ("SIGNATURE manifest.json.sig: its public key is not the expected "
-                        "public key")
-    code, lines, _ = verify(capsys, directory, "--key-arn", key)
-    assert code == 1
-    assert lines[0] == (f"SIGNATURE manifest.json.sig: signed by {other}, not by the expected "
-                        f"key {key}")
+    def test_a_signature_by_another_key_is_tampered(self, signed, capsys):
+        world, key, directory = signed
+        kms = world.client("kms")
+        other = signing_key(world)
+        digest = hashlib.sha256((directory / "manifest.json").read_bytes()).digest()
+        forged = kms.sign(KeyId=other, Message=digest, MessageType="RAW",
+                          SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+        # The other key's signature under the first key's name and public key: it does not
+        # verify.
+        rewrite_signature(directory, signature=base64.b64encode(forged).decode())
+        code, lines, _ = verify(capsys, directory)
+        assert code == 1 and lines[0].startswith("SIGNATURE manifest.json.sig: the signature "
+                                                 "does not match")
+        # Re-signed whole by the other key (its ARN and public key too), it verifies on its own
+        # terms; the key the auditor expects is what tells it apart.
+        expected = pem(kms.get_public_key(KeyId=key)["PublicKey"])
+        rewrite_signature(directory, key_arn=other,
+                          public_key_pem=pem(kms.get_public_key(KeyId=other)["PublicKey"]))
+        assert verify(capsys, directory)[0] == 0
+        pem_file = directory.parent / "expected.pem"
+        pem_file.write_text(expected)
+        code, lines, _ = verify(capsys, directory, "--public-key", str(pem_file))
+        assert code == 1
+        assert lines[0] == ("SIGNATURE manifest.json.sig: its public key is not the expected "
+                            "public key")
+        code, lines, _ = verify(capsys, directory, "--key-arn", key)
+        assert code == 1
+        assert lines[0] == (f"SIGNATURE manifest.json.sig: signed by {other}, not by the "
+                            f"expected key {key}")
 
+    def test_a_signature_naming_no_kms_key_is_tampered_not_a_crash(self, signed, capsys):
+        _world, _key, directory = signed
+        rewrite_signature(directory, key_arn="arn:aws:kms:../../evil\x1b[31m")
+        code, lines, err = verify(capsys, directory, "--online")
+        assert code == 1, err
+        assert lines[0] == ("SIGNATURE manifest.json.sig: its key ARN is not a KMS key ARN, so "
+                            "kms:Verify cannot be asked (key arn:aws:kms:../../evil[U+001B][31m, "
+                            "ECDSA_SHA_256)")
 
-def test_a_signature_naming_no_kms_key_is_tampered_not_a_crash(signed, capsys):
-    _world, _key, directory = signed
-    rewrite_signature(directory, key_arn="arn:aws:kms:../../evil\x1b[31m")
-    code, lines, err = verify(capsys, directory, "--online")
-    assert code == 1, err
-    assert lines[0] == ("SIGNATURE manifest.json.sig: its key ARN is not a KMS key ARN, so "
-                        "kms:Verify cannot be asked (key arn:aws:kms:../../evil[U+001B][31m, "
-                        "ECDSA_SHA_256)")
-
-
-def test_a_manifest_changed_after_signing_or_a_signature_removed_is_tampered(signed, capsys):
-    _world, _key, directory = signed
-    manifest = directory / "manifest.json"
-    manifest.write_bytes(manifest.read_bytes().replace(b'"complete": true', b'"complete":true'))
-    code, lines, _ = verify(capsys, directory)
-    assert code == 1 and lines[0].startswith("CHANGED manifest.json: SHA-256")
-    assert len(lines) == 2  # the signature is not reported a second time
-    (directory / "manifest.json.sig").unlink()
-    code, lines, _ = verify(capsys, directory)
-    assert code == 1
-    assert lines[0].startswith("MISSING manifest.json.sig: manifest.json says the pack was "
-                               "signed with arn:aws:kms:")
+    def test_a_manifest_changed_after_signing_or_a_signature_removed_is_tampered(self, signed,
+                                                                                 capsys):
+        _world, _key, directory = signed
+        manifest = directory / "manifest.json"
+        manifest.write_bytes(manifest.read_bytes().replace(b'"complete": true',
+                                                           b'"complete":true'))
+        code, lines, _ = verify(capsys, directory)
+        assert code == 1 and lines[0].startswith("CHANGED manifest.json: SHA-256")
+        assert len(lines) == 2  # the signature is not reported a second time
+        (directory / "manifest.json.sig").unlink()
+        code, lines, _ = verify(capsys, directory)
+        assert code == 1
+        assert lines[0].startswith("MISSING manifest.json.sig: manifest.json says the pack was "
+                                   "signed with arn:aws:kms:")
 
 
 def test_a_key_that_cannot_sign_exits_2_and_leaves_the_reports(monkeypatch, run_scan):
@@ -354,20 +389,32 @@ def test_an_upload_to_a_bucket_that_does_not_exist_exits_2(monkeypatch, run_scan
     assert (run.directory / "manifest.json").is_file()
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--upload", "https://bucket/x"), "evidence.upload: expected an S3 location"),
-    (("--upload", "s3://Bad_Bucket/"), "evidence.upload: expected an S3 location"),
-    (("--upload-kms-key", "alias/x"), "needs evidence.upload"),
-    (("--sign-kms-key", "not a key"), "evidence.sign_kms_key: expected a KMS key id"),
-])
-def test_bad_evidence_flags_are_one_line_and_exit_2(monkeypatch, run_scan, args, message):
-    with env_world(monkeypatch, analyzers=ANALYZERS) as world:
+@pytest.fixture(scope="class")
+def class_world() -> Iterator[Any]:
+    """One world for the tests of a class, in the environment until the last of them."""
+    with pytest.MonkeyPatch.context() as patch, env_world(patch, analyzers=ANALYZERS) as world:
+        yield world
+
+
+class TestBadEvidenceFlags:
+    """Refused before anything is scanned: one world for the class, its calls counted from
+    zero in each test."""
+
+    @pytest.mark.parametrize("args, message", [
+        (("--upload", "https://bucket/x"), "evidence.upload: expected an S3 location"),
+        (("--upload", "s3://Bad_Bucket/"), "evidence.upload: expected an S3 location"),
+        (("--upload-kms-key", "alias/x"), "needs evidence.upload"),
+        (("--sign-kms-key", "not a key"), "evidence.sign_kms_key: expected a KMS key id"),
+    ])
+    def test_bad_evidence_flags_are_one_line_and_exit_2(self, class_world, run_scan, args,
+                                                        message):
+        class_world.stats.reset()
         run = run_scan(*args)
-        called = world.stats.snapshot()["operations"]
-    assert run.code == 2
-    assert not called  # refused before anything was scanned
-    errors = [line for line in run.err.splitlines() if line.startswith("ERROR")]
-    assert len(errors) == 1 and message in errors[0], run.err
+        called = class_world.stats.snapshot()["operations"]
+        assert run.code == 2
+        assert not called  # refused before anything was scanned
+        errors = [line for line in run.err.splitlines() if line.startswith("ERROR")]
+        assert len(errors) == 1 and message in errors[0], run.err
 
 
 def test_a_file_changed_after_the_manifest_is_not_uploaded(monkeypatch, run_scan):

@@ -112,51 +112,61 @@ def test_a_baseline_of_another_organization_is_refused_and_the_scan_kept(monkeyp
     assert refused.code == 2 and refused.document == {} and "newer" in refused.err
 
 
-@pytest.mark.parametrize("damage", ["corrupt", "locked", "unwritable"])
-def test_a_broken_history_is_a_warning_never_a_lost_scan(monkeypatch, run_scan, tmp_path,
-                                                          damage):
-    history = tmp_path / "history.sqlite"
-    holder = None
-    if damage == "corrupt":
-        history.write_bytes(b"not a database " * 1000)
-    elif damage == "locked":
-        monkeypatch.setattr(history_store, "BUSY_TIMEOUT_MS", 300)
-        history_store.HistoryStore(history).close()
-        holder = sqlite3.connect(history, isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-    else:
-        history.mkdir()  # a folder where the database should be
-    with env_world(monkeypatch, analyzers=world(REGIONS, {"us-east-1": explicit(2, "100")})):
+@pytest.fixture(scope="class")
+def class_world():
+    """One world, two covered findings in us-east-1, for the tests of a class: each reads it
+    with a history of its own."""
+    with pytest.MonkeyPatch.context() as patch, env_world(
+            patch, analyzers=world(REGIONS, {"us-east-1": explicit(2, "100")})) as running:
+        yield running
+
+
+class TestHistoryFiles:
+    """What the history file holds or refuses; the world is the same for each test."""
+
+    @pytest.mark.parametrize("damage", ["corrupt", "locked", "unwritable"])
+    def test_a_broken_history_is_a_warning_never_a_lost_scan(self, class_world, monkeypatch,
+                                                              run_scan, tmp_path, damage):
+        history = tmp_path / "history.sqlite"
+        holder = None
+        if damage == "corrupt":
+            history.write_bytes(b"not a database " * 1000)
+        elif damage == "locked":
+            monkeypatch.setattr(history_store, "BUSY_TIMEOUT_MS", 300)
+            history_store.HistoryStore(history).close()
+            holder = sqlite3.connect(history, isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")
+        else:
+            history.mkdir()  # a folder where the database should be
         run = run_scan("--history", str(history), formats="json,html")
-    if holder is not None:
-        holder.close()
-    assert run.code == 0, run.err
-    assert (run.directory / "report.html").exists()
-    warnings = [line for line in run.err.splitlines() if line.startswith("WARNING")]
-    assert any("history" in line for line in warnings), run.err
-    assert all(len(line) < 400 for line in warnings)
-    assert run.document["summary"]["active_findings"] == 2
+        if holder is not None:
+            holder.close()
+        assert run.code == 0, run.err
+        assert (run.directory / "report.html").exists()
+        warnings = [line for line in run.err.splitlines() if line.startswith("WARNING")]
+        assert any("history" in line for line in warnings), run.err
+        assert all(len(line) < 400 for line in warnings)
+        assert run.document["summary"]["active_findings"] == 2
 
-
-def test_earlier_scans_are_imported_once_and_old_runs_pruned(monkeypatch, run_scan, tmp_path):
-    history = tmp_path / "h.sqlite"
-    config = tmp_path / "keep.yaml"
-    config.write_text(f"history: {{path: {history}, keep: 2}}\n")
-    with env_world(monkeypatch, analyzers=world(REGIONS, {"us-east-1": explicit(2, "100")})):
+    def test_earlier_scans_are_imported_once_and_old_runs_pruned(self, class_world, run_scan,
+                                                                  tmp_path):
+        history = tmp_path / "h.sqlite"
+        config = tmp_path / "keep.yaml"
+        config.write_text(f"history: {{path: {history}, keep: 2}}\n")
         earlier = run_scan("--no-history")
         runs = [run_scan("--config", str(config)) for _ in range(3)]
-    scan_json = str(earlier.directory / "scan.json")
-    imported = run_scan("--from-json", scan_json, "--history", str(history))
-    twice = run_scan("--from-json", scan_json, "--history", str(history))
-    assert imported.code == 0 and twice.code == 0
-    with history_store.HistoryStore(history) as store:
-        recorded = store.runs(earlier.document["organization"]["id"],
-                              earlier.document["identity"]["account_id"])
-    # keep: 2 pruned the first of the three runs; the import is recorded once (an older
-    # run than the two kept, until the next prune).
-    assert sorted(r.run_id for r in recorded) == sorted(
-        [earlier.document["run_id"], runs[1].document["run_id"], runs[2].document["run_id"]])
-    assert {r.source for r in recorded if r.run_id == earlier.document["run_id"]} == {"import"}
+        scan_json = str(earlier.directory / "scan.json")
+        imported = run_scan("--from-json", scan_json, "--history", str(history))
+        twice = run_scan("--from-json", scan_json, "--history", str(history))
+        assert imported.code == 0 and twice.code == 0
+        with history_store.HistoryStore(history) as store:
+            recorded = store.runs(earlier.document["organization"]["id"],
+                                  earlier.document["identity"]["account_id"])
+        # keep: 2 pruned the first of the three runs; the import is recorded once (an older
+        # run than the two kept, until the next prune).
+        assert sorted(r.run_id for r in recorded) == sorted(
+            [earlier.document["run_id"], runs[1].document["run_id"], runs[2].document["run_id"]])
+        assert {r.source for r in recorded if r.run_id == earlier.document["run_id"]} == {"import"}
 
 
 def test_notify_sns_publishes_only_when_asked_and_only_when_something_changed(monkeypatch,

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,21 @@ def slow_world(tmp_path_factory):
     server.wait(timeout=10)
 
 
+def sim_stats(world_env: dict[str, str], method: str = "GET") -> dict:
+    request = urllib.request.Request(f"{world_env['AWS_ENDPOINT_URL']}/_sim/stats", method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for_pages(world_env: dict[str, str], pages: int, timeout: float = 30) -> None:
+    """Poll the world's call statistics until ListFindings was called `pages` times: with two
+    workers at most two calls are in flight, so three calls mean a page was answered."""
+    deadline = time.monotonic() + timeout
+    while sim_stats(world_env)["operations"].get("access-analyzer:ListFindings", 0) < pages:
+        assert time.monotonic() < deadline, "no findings were read"
+        time.sleep(0.05)
+
+
 def scanner_env(world_env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(world_env)
@@ -61,6 +77,7 @@ def scanner_env(world_env: dict[str, str]) -> dict[str, str]:
 def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_files(
         slow_world, tmp_path, signum, code):
     out = tmp_path / "out"
+    sim_stats(slow_world, "DELETE")  # another test's scan may have been counted
     process = subprocess.Popen(
         [sys.executable, "run_scan.py", "--output-dir", str(out), "--log-file", "",
          "--workers", "2"],
@@ -71,7 +88,7 @@ def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_fil
     for line in process.stderr:
         if "scanning 2 region(s)" in line:
             break
-    time.sleep(1.5)
+    wait_for_pages(slow_world, 3)
     process.send_signal(signum)
     started = time.monotonic()
     _stdout, stderr = process.communicate(timeout=30)
