@@ -239,11 +239,13 @@ def expected_member_cells(document: dict[str, Any]) -> dict[str, dict[str, str] 
     everyone = [organization["management_account"], *organization["accounts"]]
     roles = set(document["roles"][0]["accounts"])
     universe = document["regions"]["universe"]
-    active: dict[str, set[str]] = {}
+    active: dict[str, set[str]] = {}  # an ACTIVE external-access analyzer of its own
     for spec in document["analyzers"]:
-        if spec["type"] == "ACCOUNT" and spec.get("status", "ACTIVE") == "ACTIVE":
-            for account in spec["accounts"]:
-                active.setdefault(account, set()).update(spec["regions"])
+        if (spec["type"] in ("ACCOUNT", "ORGANIZATION")
+                and spec.get("status", "ACTIVE") == "ACTIVE"):
+            for account in spec.get("accounts") or [spec["account"]]:
+                active.setdefault(account, set()).update(spec.get("regions") or
+                                                         [spec["region"]])
     expected: dict[str, dict[str, str] | str] = {}
     for account in everyone:
         if account.get("status") == "SUSPENDED":

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
-from .conftest import ORG, env_world
+from simulator.generate import MEMBER_ROLE, expected_member_cells, member_world
+
+from .conftest import ORG, env_world, world_env
 
 ADMIN, MANAGEMENT, WORKLOADS, CLOSED, NO_ROLE = (
     "222222222222", "111111111111", "333333333333", "444444444444", "555555555555")
@@ -102,3 +105,78 @@ def test_the_member_view_in_every_report(monkeypatch, run_scan):
         "af-south-1": "NOT_ENABLED", "ap-southeast-2": "FAIL", "eu-west-1": "FAIL",
         "us-east-1": "PASS"}
     assert next(r for r in rows if r[0] == CLOSED)[2] == "SUSPENDED"
+
+
+def member_cells(document) -> dict[str, dict[str, str] | str]:
+    """What the member view said, in the shape of simulator.generate.expected_member_cells."""
+    cells: dict[str, dict[str, str] | str] = {}
+    for account in document["member_view"]["accounts"]:
+        if account["status"] == "ASSESSED":
+            cells[account["account_id"]] = account["regions"]
+        else:
+            cells[account["account_id"]] = account["status"]
+    return cells
+
+
+def test_every_cell_is_right_under_an_sts_rate_limit(monkeypatch, run_scan):
+    """30 accounts, 3 regions, STS at 5 requests per second with a burst of 2 and regions at
+    20: AssumeRole runs on the pool, paced, and every throttle is waited out, not reported."""
+    document = member_world(accounts=30, regions=3, min_latency_ms=5, max_latency_ms=20,
+                            rate_limit=20, sts_rate_limit=5, sts_latency_ms=10,
+                            suspended_every=10, without_role_every=12)
+    document["sts"]["burst"] = 2
+    with world_env(document, monkeypatch) as world:
+        run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE)
+        stats = world.stats.snapshot()
+    expected = expected_member_cells(document)
+    assert member_cells(run.document) == expected
+    errors = [a["error"]["code"] for a in run.document["member_view"]["accounts"]
+              if a["error"]]
+    assert errors and set(errors) == {"AccessDenied"}  # the accounts without the role only
+    assert stats["throttles"].get("sts", 0) > 0  # the limit was met, and waited out
+    assumed = stats["operations"]["sts:AssumeRole"]
+    assert assumed >= sum(1 for v in expected.values() if v != "SUSPENDED") - 2
+    assert run.document["summary"]["verdict"] == "COMPLIANT"
+
+
+def test_member_credentials_that_expire_mid_run_are_assumed_again(monkeypatch, run_scan):
+    """Member sessions last one second and every ListAnalyzers takes 300 ms, two at a time:
+    the view outlasts several sessions, every cell right, no ExpiredToken anywhere. (A request
+    is signed before it waits for its region's token: in AWS that wait is seconds against
+    botocore's refresh margin of 10 to 15 minutes; here sessions are shorter than any wait
+    could be, so the regions do not make callers wait.)"""
+    document = member_world(accounts=8, regions=3, min_latency_ms=300, max_latency_ms=300,
+                            rate_limit=100, sts_rate_limit=100, sts_latency_ms=5,
+                            suspended_every=0, without_role_every=0, session_seconds=1)
+    with world_env(document, monkeypatch) as world:
+        run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE,
+                       "--workers", "2")
+        assumed = world.stats.snapshot()["operations"]["sts:AssumeRole"]
+    assert member_cells(run.document) == expected_member_cells(document)
+    assert run.document["timings"]["scan_seconds"] > 2  # longer than a session
+    assert assumed > 8  # some accounts' credentials were refreshed
+
+
+def test_the_organization_scan_does_not_wait_behind_the_member_view(monkeypatch, run_scan):
+    """Every region of the organization scan finishes before the member view's 40 accounts
+    (on a pool of 4 workers): its tasks come first."""
+    document = member_world(accounts=40, regions=3, min_latency_ms=20, max_latency_ms=20,
+                            rate_limit=100, sts_rate_limit=100, sts_latency_ms=20)
+    finished: list[float] = []
+    import scanner.run as runner
+
+    original = runner.Scan._finish
+
+    def finish(self, region):
+        finished.append(time.monotonic())
+        original(self, region)
+
+    monkeypatch.setattr(runner.Scan, "_finish", finish)
+    with world_env(document, monkeypatch) as world:
+        started = time.monotonic()
+        run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE,
+                       "--workers", "4")
+        ended = time.monotonic()
+        del world
+    assert run.code == 0 and len(finished) == 3
+    assert max(finished) - started < (ended - started) / 2
