@@ -180,3 +180,31 @@ def test_the_organization_scan_does_not_wait_behind_the_member_view(monkeypatch,
         del world
     assert run.code == 0 and len(finished) == 3
     assert max(finished) - started < (ended - started) / 2
+
+
+def test_open_accounts_and_threads_stay_bounded(monkeypatch, run_scan):
+    """40 accounts on a pool of 3 workers: at most 8 accounts hold credentials at a time
+    (the window: twice the workers, at least 8), and no thread is added beyond the pool."""
+    import threading
+
+    import scanner.run as runner
+
+    document = member_world(accounts=40, regions=2, min_latency_ms=5, max_latency_ms=5,
+                            rate_limit=200, sts_rate_limit=200, sts_latency_ms=5,
+                            suspended_every=0, without_role_every=0)
+    most = {"open": 0, "threads": 0}
+    original = runner._MemberView._list
+
+    def listing(self, member):
+        most["open"] = max(most["open"], self.open)
+        most["threads"] = max(most["threads"], threading.active_count())
+        original(self, member)
+
+    monkeypatch.setattr(runner._MemberView, "_list", listing)
+    with world_env(document, monkeypatch):
+        before = threading.active_count()
+        run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE,
+                       "--workers", "3")
+    assert member_cells(run.document) == expected_member_cells(document)
+    assert most["open"] == 8
+    assert most["threads"] <= before + 3
