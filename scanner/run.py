@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -224,6 +224,7 @@ class Scan:
         self.progress = progress or (lambda _: None)
         # Each task's region (None for the member view's) and what to do with its result.
         self._pending: dict[Future[Any], tuple[_Region | None, Continuation]] = {}
+        self._finished: queue.Queue[Future[Any]] = queue.Queue()  # done, not yet handled
         self._pool: PriorityPool | None = None
         self._done = 0
         self._total = 0
@@ -241,21 +242,34 @@ class Scan:
         assert self._pool is not None
         future = self._pool.submit(priority, attempt, f"access-analyzer:{operation}", call)
         self._pending[future] = (region, then)
+        future.add_done_callback(self._finished.put)
         region.pending += 1
 
     def _submit_other(self, priority: tuple[Any, ...], then: Continuation, operation: str,
                       call: Callable[[], Any]) -> None:
         """A task of no region (the member view's): `then` gets its result or ApiError."""
         assert self._pool is not None
-        self._pending[self._pool.submit(priority, attempt, operation, call)] = (None, then)
+        future = self._pool.submit(priority, attempt, operation, call)
+        self._pending[future] = (None, then)
+        future.add_done_callback(self._finished.put)
 
     def _wait(self) -> list[tuple[Future[Any], tuple[_Region | None, Continuation]]]:
+        """The tasks finished since the last call (at least one), from the queue their
+        futures report to: concurrent.futures.wait would visit every pending future on each
+        call, and the member view keeps a thousand of them pending."""
         while True:
             if self.cancel.is_set():
                 raise Interrupted
-            done, _ = wait(list(self._pending), timeout=0.25, return_when=FIRST_COMPLETED)
-            if done:
-                return [(future, self._pending.pop(future)) for future in done]
+            try:
+                done = [self._finished.get(timeout=0.25)]
+            except queue.Empty:
+                continue
+            while True:
+                try:
+                    done.append(self._finished.get_nowait())
+                except queue.Empty:
+                    break
+            return [(future, self._pending.pop(future)) for future in done]
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> ScanResult:
