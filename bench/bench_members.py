@@ -151,14 +151,20 @@ def main() -> int:
     parser.add_argument("--accounts", type=int)
     parser.add_argument("--regions", type=int)
     parser.add_argument("--workers", type=int, help="aa-scan --workers (default: its own)")
+    parser.add_argument("--region-rate", type=float, default=REGION_RATE,
+                        help=f"requests per second per region (default {REGION_RATE:g})")
+    parser.add_argument("--sts-rate", type=float, default=STS_RATE,
+                        help=f"STS requests per second (default {STS_RATE:g})")
+    parser.add_argument("--name", default=None, help="results file name (default: members)")
     args = parser.parse_args()
     accounts = args.accounts or (30 if args.quick else 1_000)
     regions = args.regions or (3 if args.quick else 17)
-    document = member_world(accounts=accounts, regions=regions, rate_limit=REGION_RATE,
-                            sts_rate_limit=STS_RATE, sts_latency_ms=STS_LATENCY_MS)
+    document = member_world(accounts=accounts, regions=regions, rate_limit=args.region_rate,
+                            sts_rate_limit=args.sts_rate, sts_latency_ms=STS_LATENCY_MS)
     folder = Path(tempfile.mkdtemp(prefix="aa-scan-bench-members-"))
-    print(f"world: {accounts} accounts x {regions} regions, regions at {REGION_RATE:g} rps, "
-          f"STS at {STS_RATE:g} rps; output in {folder}", flush=True)
+    print(f"world: {accounts} accounts x {regions} regions, regions at "
+          f"{args.region_rate:g} rps, STS at {args.sts_rate:g} rps; output in {folder}",
+          flush=True)
     started = time.perf_counter()
     world = World(document, folder, "members")
     print(f"world served in {time.perf_counter() - started:.1f} s", flush=True)
@@ -183,8 +189,8 @@ def main() -> int:
     throttles = stats["throttles"]
     member_seconds = timings["regions_seconds"]
     results = {
-        "world": {"accounts": accounts, "regions": regions, "region_rate": REGION_RATE,
-                  "sts_rate": STS_RATE, "sts_latency_ms": STS_LATENCY_MS},
+        "world": {"accounts": accounts, "regions": regions, "region_rate": args.region_rate,
+                  "sts_rate": args.sts_rate, "sts_latency_ms": STS_LATENCY_MS},
         "lower_bound": bound,
         "scan_phase_seconds": member_seconds,
         "discovery_seconds": timings["discovery_seconds"],
@@ -205,7 +211,8 @@ def main() -> int:
     }
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / ("members-quick.json" if args.quick else "members.json")).write_text(
+    name = args.name or ("members-quick" if args.quick else "members")
+    (out / f"{name}.json").write_text(
         json.dumps(results, indent=2, default=str) + "\n")
     print_summary(results)
     return 0 if not wrong else 1
@@ -214,8 +221,9 @@ def main() -> int:
 def print_summary(r: dict[str, Any]) -> None:
     bound = r["lower_bound"]
     rows = [
-        ("lower bound", f"{bound['seconds']:.2f} s = max(STS {bound['assume_role_calls']} "
-         f"AssumeRole: {bound['sts_seconds']:.2f} s, {bound['region_calls']} calls a region: "
+        ("lower bound", f"{bound['seconds']:.2f} s (bounded by {bound['bounded_by']}) = "
+         f"max(STS {bound['assume_role_calls']} AssumeRole: {bound['sts_seconds']:.2f} s, "
+         f"{bound['region_calls']} calls a region: "
          f"{bound['region_seconds']:.2f} s) + chain {bound['chain_seconds']:.2f} s "
          f"(ListAccounts {bound['list_accounts_seconds']:.2f} s)"),
         ("scan phase (organization + member view)", f"{r['scan_phase_seconds']:.2f} s "
