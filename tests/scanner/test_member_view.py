@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
+import pytest
+from botocore.credentials import Credentials
+from botocore.exceptions import NoCredentialsError
+
+import scanner.run as runner
+from scanner.aws import ActingCredentials, ClientFactory, make_session
+from scanner.config import Options
 from simulator.generate import MEMBER_ROLE, expected_member_cells, member_world
 
 from .conftest import ORG, env_world, world_env
@@ -163,8 +171,6 @@ def test_the_organization_scan_does_not_wait_behind_the_member_view(monkeypatch,
     document = member_world(accounts=40, regions=3, min_latency_ms=20, max_latency_ms=20,
                             rate_limit=100, sts_rate_limit=100, sts_latency_ms=20)
     finished: list[float] = []
-    import scanner.run as runner
-
     original = runner.Scan._finish
 
     def finish(self, region):
@@ -185,10 +191,6 @@ def test_the_organization_scan_does_not_wait_behind_the_member_view(monkeypatch,
 def test_open_accounts_and_threads_stay_bounded(monkeypatch, run_scan):
     """40 accounts on a pool of 3 workers: at most 8 accounts hold credentials at a time
     (the window: twice the workers, at least 8), and no thread is added beyond the pool."""
-    import threading
-
-    import scanner.run as runner
-
     document = member_world(accounts=40, regions=2, min_latency_ms=5, max_latency_ms=5,
                             rate_limit=200, sts_rate_limit=200, sts_latency_ms=5,
                             suspended_every=0, without_role_every=0)
@@ -208,3 +210,24 @@ def test_open_accounts_and_threads_stay_bounded(monkeypatch, run_scan):
     assert member_cells(run.document) == expected_member_cells(document)
     assert most["open"] == 8
     assert most["threads"] <= before + 3
+
+
+def test_one_client_signs_each_call_as_the_account_it_acts_for(monkeypatch):
+    """ActingCredentials: one client per region serves every account, each call signed with
+    the credentials of the account the thread acts for, and none outside `acting_as`."""
+    with env_world(monkeypatch, **WORLD) as world:
+        options = Options()
+        acting = ActingCredentials()
+        client = ClientFactory(make_session(options), options).acting(acting).accessanalyzer(
+            "us-east-1")
+        for account, names in ((WORKLOADS, ["mine"]), (MANAGEMENT, []), (ADMIN, ["org"])):
+            given = world.credentials_for(account, "MemberAudit" if account != ADMIN
+                                          else "AuditRole")
+            own = Credentials(given["AccessKeyId"], given["SecretAccessKey"],
+                              given["SessionToken"])
+            with acting.acting_as(own):
+                listed = client.list_analyzers()["analyzers"]
+            assert [a["name"] for a in listed] == names
+            assert all(a["arn"].split(":")[4] == account for a in listed)
+        with pytest.raises(NoCredentialsError):
+            client.list_analyzers()
