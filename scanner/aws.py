@@ -16,8 +16,8 @@ import logging
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,7 +25,13 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
+from botocore.credentials import (
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    ReadOnlyCredentials,
+    RefreshableCredentials,
+)
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from botocore.utils import parse_timestamp
 
@@ -216,35 +222,30 @@ def make_session(options: Options, calls: CallCounter | None = None) -> boto3.Se
         raise CredentialsError(f"cannot assume role {aws.role_arn}: {exc}") from None
 
 
-class _AssumedRoleProvider(CredentialProvider):
-    """Hands botocore the refreshing credentials of one assumed role (botocore's own
-    AssumeRoleProvider reads its role from a profile; this one is given it)."""
+class _GivenCredentialsProvider(CredentialProvider):
+    """Hands botocore the credentials it is given: the refreshing credentials of an assumed
+    role (botocore's own AssumeRoleProvider reads its role from a profile), or the member
+    view's ActingCredentials."""
 
     METHOD = "assume-role"
     CANONICAL_NAME = "aa-scan-assume-role"
 
-    def __init__(self, credentials: RefreshableCredentials) -> None:
+    def __init__(self, credentials: Credentials) -> None:
         super().__init__()
         self._credentials = credentials
 
-    def load(self) -> RefreshableCredentials:
+    def load(self) -> Credentials:
         return self._credentials
 
 
-def assume_role_session(source: boto3.Session, role_arn: str, options: Options,
-                        calls: CallCounter | None = None,
-                        duration_seconds: int | None = None) -> boto3.Session:
-    """A session in the role's account, assumed from `source` (which may itself be an
-    assumed role: role chaining), with `--external-id` when one is set.
-
-    Its credentials are botocore's RefreshableCredentials: assumed again with the same
-    request before they expire (from 15 minutes before, and always from 10 minutes before),
-    so a scan that lasts longer than a role session does not fail halfway. The first
-    assumption happens here: a ClientError or BotoCoreError means the role cannot be used.
-    """
+def role_credentials(sts: STSClient, role_arn: str, options: Options,
+                     duration_seconds: int | None = None) -> RefreshableCredentials:
+    """The role's credentials, assumed now through `sts` (with `--external-id` when one is
+    set), as botocore's RefreshableCredentials: assumed again with the same request before
+    they expire (from 15 minutes before, and always from 10 minutes before), so a scan that
+    lasts longer than a role session does not fail halfway. Raises ClientError or
+    BotoCoreError when the role cannot be assumed."""
     aws = options.aws
-    sts = source.client("sts", region_name=home_region(source, options),
-                        config=client_config(options, 2))
     request: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": aws.role_session_name}
     if aws.external_id:
         request["ExternalId"] = aws.external_id
@@ -262,15 +263,85 @@ def assume_role_session(source: boto3.Session, role_arn: str, options: Options,
                 "token": credentials["SessionToken"],
                 "expiry_time": credentials["Expiration"].isoformat()}
 
-    refreshable = RefreshableCredentials.create_from_metadata(fetch(), fetch, "assume-role")
+    return RefreshableCredentials.create_from_metadata(fetch(), fetch, "assume-role")
+
+
+def _session_with(credentials: Credentials, region_name: str | None,
+                  calls: CallCounter | None) -> boto3.Session:
     core = _botocore_session(None)
     core.register_component("credential_provider",
-                            CredentialResolver([_AssumedRoleProvider(refreshable)]))
-    assumed = boto3.Session(botocore_session=core,
-                            region_name=source.region_name or aws.home_region)
+                            CredentialResolver([_GivenCredentialsProvider(credentials)]))
+    session = boto3.Session(botocore_session=core, region_name=region_name)
     if calls is not None:
-        calls.attach(assumed)
-    return assumed
+        calls.attach(session)
+    return session
+
+
+def assume_role_session(source: boto3.Session, role_arn: str, options: Options,
+                        calls: CallCounter | None = None,
+                        duration_seconds: int | None = None) -> boto3.Session:
+    """A session in the role's account, assumed from `source` (which may itself be an
+    assumed role: role chaining), its credentials refreshed before they expire (see
+    `role_credentials`). The first assumption happens here: a ClientError or BotoCoreError
+    means the role cannot be used."""
+    sts = source.client("sts", region_name=home_region(source, options),
+                        config=client_config(options, 2))
+    refreshable = role_credentials(sts, role_arn, options, duration_seconds)
+    return _session_with(refreshable, source.region_name or options.aws.home_region, calls)
+
+
+class ActingCredentials(Credentials):
+    """The credentials of whichever account the calling thread acts for (`acting_as`).
+
+    The member view reads one ListAnalyzers per account and region: 17,000 calls for 1,000
+    accounts in 17 regions. A client per (account, region) would cost 17,000 client
+    creations (5 ms each here) and a botocore session per account (20 ms), about 105 s of
+    one core for 1,000 accounts, longer than the API's own limits allow the whole view. So
+    one client per region serves every account: botocore signs each request with its
+    client's credentials object, asking it for frozen credentials on the thread that makes
+    the call (and its retries), and this object answers with the account's own credentials,
+    refreshed as that account's RefreshableCredentials refresh. A call outside `acting_as`
+    has no credentials to sign with and fails, never signed as another account.
+    """
+
+    def __init__(self) -> None:  # no keys of its own: see the properties
+        self.method = "aa-scan-acting"
+        self._local = threading.local()
+
+    def _current(self) -> Credentials:
+        credentials: Credentials | None = getattr(self._local, "credentials", None)
+        if credentials is None:
+            raise NoCredentialsError()
+        return credentials
+
+    @contextmanager
+    def acting_as(self, credentials: Credentials) -> Iterator[None]:
+        """Calls made by this thread inside the block are signed with `credentials`."""
+        before = getattr(self._local, "credentials", None)
+        self._local.credentials = credentials
+        try:
+            yield
+        finally:
+            self._local.credentials = before
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        return self._current().get_frozen_credentials()
+
+    @property
+    def access_key(self) -> str:  # type: ignore[override]
+        return str(self._current().get_frozen_credentials().access_key)
+
+    @property
+    def secret_key(self) -> str:  # type: ignore[override]
+        return str(self._current().get_frozen_credentials().secret_key)
+
+    @property
+    def token(self) -> str | None:  # type: ignore[override]
+        return self._current().get_frozen_credentials().token
+
+    @property
+    def account_id(self) -> str | None:
+        return None
 
 
 def _redact(session: boto3.Session) -> None:
@@ -330,6 +401,28 @@ class ClientFactory:
         return self.session.client("sts", region_name=self.home_region,
                                    config=self._global_config)
 
+    def paced_sts(self) -> STSClient:
+        """An STS client for many concurrent AssumeRole calls (the member view's): paced by
+        a limiter of its own that learns STS's rate from its throttles, with a connection
+        per worker."""
+        client = self.session.client("sts", region_name=self.home_region,
+                                     config=self._regional_config)
+        if self._rate_limit is not None:
+            learn = self._rate_limit == "auto"
+            limiter = RateLimiter(10.0 if learn else float(self._rate_limit), learn=learn)
+            self.limiters["sts"] = limiter
+            attach(client, limiter, self._max_attempts)
+        return client
+
+    def acting(self, credentials: ActingCredentials) -> ClientFactory:
+        """Clients signed with `credentials` (the member view's, one per region for every
+        account), paced by the same per-region limiters as this factory's own clients:
+        the limits are the region's."""
+        factory = ClientFactory(_session_with(credentials, self.session.region_name,
+                                              self.calls), self.options, self.calls)
+        factory.limiters = self.limiters
+        return factory
+
     def organizations(self) -> OrganizationsClient:
         return self.session.client("organizations", region_name=self.home_region,
                                    config=self._global_config)
@@ -352,9 +445,11 @@ class ClientFactory:
             client.meta.events.register(f"before-parse.{service}.{operation}",
                                         raw_findings_pages)
         if self._rate_limit is not None:
-            learn = self._rate_limit == "auto"
-            limiter = RateLimiter(10.0 if learn else float(self._rate_limit), learn=learn)
-            self.limiters[region] = limiter
+            limiter = self.limiters.get(region)
+            if limiter is None:
+                learn = self._rate_limit == "auto"
+                limiter = RateLimiter(10.0 if learn else float(self._rate_limit), learn=learn)
+                self.limiters[region] = limiter
             attach(client, limiter, self._max_attempts)
         return client
 

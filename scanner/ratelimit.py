@@ -1,4 +1,6 @@
-"""Client-side rate control per region, so parallel streams do not amplify throttling.
+"""Client-side rate control per region, so parallel streams do not amplify throttling (and
+for STS, whose AssumeRole calls the member view makes by the thousand; STS throttles with
+code Throttling).
 
 Access Analyzer publishes no request-rate quota, so the rate is learned. A region's limiter
 starts at a typical AWS API rate and, while callers are actually waiting on it, grows by a

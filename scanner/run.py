@@ -16,17 +16,19 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError
 
 from document.rules import Analysis, ScanningRole, analysis_of
 
-from .aws import ClientFactory, attempt, error_from
+from .aws import ActingCredentials, ClientFactory, attempt, error_from, role_credentials
 from .collect.analyses import (
     analysis_analyzers,
     analysis_statistics,
@@ -220,7 +222,9 @@ class Scan:
         self.factory = factory
         self.cancel = cancel or threading.Event()
         self.progress = progress or (lambda _: None)
-        self._pending: dict[Future[Any], tuple[_Region, Continuation]] = {}
+        # Each task's region (None for the member view's) and what to do with its result.
+        self._pending: dict[Future[Any], tuple[_Region | None, Continuation]] = {}
+        self._finished: queue.Queue[Future[Any]] = queue.Queue()  # done, not yet handled
         self._pool: PriorityPool | None = None
         self._done = 0
         self._total = 0
@@ -228,6 +232,7 @@ class Scan:
         self._examined: list[ExaminedAccount] = []
         self._reached: dict[str, ClientFactory] = {}
         self._prefer: str | None = None  # whose organization analyzer's findings to read
+        self._view: _MemberView | None = None
 
     # -- scheduling ----------------------------------------------------------------------
     def _submit(self, priority: tuple[Any, ...], region: _Region, then: Continuation,
@@ -237,15 +242,34 @@ class Scan:
         assert self._pool is not None
         future = self._pool.submit(priority, attempt, f"access-analyzer:{operation}", call)
         self._pending[future] = (region, then)
+        future.add_done_callback(self._finished.put)
         region.pending += 1
 
-    def _wait(self) -> list[tuple[Future[Any], tuple[_Region, Continuation]]]:
+    def _submit_other(self, priority: tuple[Any, ...], then: Continuation, operation: str,
+                      call: Callable[[], Any]) -> None:
+        """A task of no region (the member view's): `then` gets its result or ApiError."""
+        assert self._pool is not None
+        future = self._pool.submit(priority, attempt, operation, call)
+        self._pending[future] = (None, then)
+        future.add_done_callback(self._finished.put)
+
+    def _wait(self) -> list[tuple[Future[Any], tuple[_Region | None, Continuation]]]:
+        """The tasks finished since the last call (at least one), from the queue their
+        futures report to: concurrent.futures.wait would visit every pending future on each
+        call, and the member view keeps a thousand of them pending."""
         while True:
             if self.cancel.is_set():
                 raise Interrupted
-            done, _ = wait(list(self._pending), timeout=0.25, return_when=FIRST_COMPLETED)
-            if done:
-                return [(future, self._pending.pop(future)) for future in done]
+            try:
+                done = [self._finished.get(timeout=0.25)]
+            except queue.Empty:
+                continue
+            while True:
+                try:
+                    done.append(self._finished.get_nowait())
+                except queue.Empty:
+                    break
+            return [(future, self._pending.pop(future)) for future in done]
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> ScanResult:
@@ -282,9 +306,13 @@ class Scan:
             log.info("scanning %d region(s) of %d listed (%s)", self._total, len(regions),
                      discovery.source.value)
             try:
-                self._scan_regions(regions)
+                self._start_regions(regions)
                 if self.options.aws.member_accounts is not None:
-                    members = self._scan_members(identity, organization, regions)
+                    self._start_members(identity, organization,
+                                        [r.plan.region for r in regions if r.plan.scan])
+                self._drain()
+                if self._view is not None:
+                    members = self._view.result()
             except Interrupted:
                 interrupted = True
                 unfinished = [r for r in regions if r.plan.scan and r.finished is None]
@@ -375,67 +403,17 @@ class Scan:
                 hop(source, admin, ScanningRole.DELEGATED_ADMINISTRATOR)
         return organization
 
-    def _scan_members(self, identity: Identity, organization: OrganizationFacts,
-                      regions: list[_Region]) -> MemberScan:
-        """The member view: every (or each asked-for) account's own analyzers in every region
-        scanned, through the member role (the caller's own account, and those reached through
-        --admin-role-name, with the credentials already at hand). Sessions and clients are
-        made here, on the main thread; the ListAnalyzers calls run on the pool."""
-        assert self._pool is not None
-        role_name = self.options.aws.member_role_name or ""
-        lister = self._reached.get(organization.management_account_id or "", self.factory)
-        listed = attempt("organizations:ListAccounts",
-                         partial(account_states, lister.organizations()))
-        if isinstance(listed, ApiError):
-            log.warning("member view: cannot list the accounts: %s", listed)
-            return MemberScan(role_name, (), listed)
-        wanted = self.options.aws.member_account_ids()
-        known = {account_id: (name, status) for account_id, name, status in listed}
-        chosen = list(known) if wanted is None else list(wanted)
-        scanned = [r.plan.region for r in regions if r.plan.scan]
-        partition = self.factory.partition
-        accounts: dict[str, MemberAccount] = {}
-        futures: dict[Future[Any], tuple[str, str]] = {}
-        for account_id in chosen:
-            name, status = known.get(account_id, ("", ""))
-            if account_id not in known:
-                accounts[account_id] = MemberAccount(account_id, name, error=ApiError(
-                    "AccountNotFound", "not an account of the organization (ListAccounts)",
-                    "organizations:ListAccounts"))
-                continue
-            if status == "SUSPENDED":
-                accounts[account_id] = MemberAccount(account_id, name, suspended=True)
-                continue
-            factory = (self.factory if account_id == identity.account_id
-                       else self._reached.get(account_id))
-            if factory is None:
-                arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
-                reached = attempt("sts:AssumeRole", partial(self.factory.assume, arn))
-                if isinstance(reached, ApiError):
-                    accounts[account_id] = MemberAccount(account_id, name, error=reached)
-                    continue
-                factory = reached
-            accounts[account_id] = MemberAccount(account_id, name, regions={})
-            for region in scanned:
-                client = factory.accessanalyzer(region)
-                future = self._pool.submit((3,), attempt, "access-analyzer:ListAnalyzers",
-                                           partial(list_analyzers, client))
-                futures[future] = (account_id, region)
-        found: dict[str, dict[str, tuple[Analyzer, ...] | ApiError]] = {}
-        while futures:
-            if self.cancel.is_set():
-                raise Interrupted
-            done, _ = wait(list(futures), timeout=0.25, return_when=FIRST_COMPLETED)
-            for future in done:
-                account_id, region = futures.pop(future)
-                result = future.result()
-                found.setdefault(account_id, {})[region] = (
-                    result if isinstance(result, ApiError) else result[0])
-        log.info("member view: %d account(s) through %s", len(accounts), role_name)
-        return MemberScan(role_name, tuple(
-            replace(a, regions={r: found[a.account_id][r] for r in scanned
-                                if r in found.get(a.account_id, {})})
-            if a.account_id in found else a for a in accounts.values()))
+    def _start_members(self, identity: Identity, organization: OrganizationFacts,
+                       regions: list[str]) -> None:
+        """The member view, on the same pool as the organization scan and after it in
+        priority (see _MemberView). Its clients are made here, on the main thread."""
+        management = self._reached.get(organization.management_account_id or "", self.factory)
+        own = {identity.account_id: self.factory, **self._reached}
+        at_hand = {account: factory.session.get_credentials()
+                   for account, factory in own.items()}
+        self._view = _MemberView(self, regions, management,
+                                 {a: c for a, c in at_hand.items() if c is not None})
+        self._view.start()
 
     @staticmethod
     def _organization_from(org: Any) -> OrganizationFacts:
@@ -472,7 +450,7 @@ class Scan:
             log.warning("%s", error)
         return identity, organization, discovery
 
-    def _scan_regions(self, regions: list[_Region]) -> None:
+    def _start_regions(self, regions: list[_Region]) -> None:
         for each in regions:
             if not each.plan.scan:
                 continue
@@ -485,16 +463,22 @@ class Scan:
             for account, client in accounts:
                 self._submit((0,), each, partial(self._on_analyzers, each, account),
                              "ListAnalyzers", partial(list_analyzers, client))
+
+    def _drain(self) -> None:
+        """Hand each task's result to its continuation until no task is left (continuations
+        submit the next ones)."""
         while self._pending:
             for future, (region, then) in self._wait():
-                region.pending -= 1
+                if region is not None:
+                    region.pending -= 1
                 try:
                     result = future.result()
                 except Exception as exc:  # a defect in a collector: keep the rest of the scan
-                    log.debug("%s: a task failed", region.plan.region, exc_info=True)
+                    log.debug("%s: a task failed", region.plan.region if region else "member "
+                              "view", exc_info=True)
                     result = ApiError("InternalError", f"{type(exc).__name__}: {exc}", "")
                 then(result)
-                if region.pending == 0 and region.finished is None:
+                if region is not None and region.pending == 0 and region.finished is None:
                     self._finish(region)
 
     def _finish(self, region: _Region) -> None:
@@ -645,6 +629,148 @@ class Scan:
             return
         state.tokens.add(token)
         self._submit_v2_page(region, state, token)
+
+
+@dataclass
+class _Member:
+    """One account of the member view while its calls run (main thread only)."""
+
+    account_id: str
+    name: str
+    credentials: Credentials | None = None  # its own, while it is open; dropped when done
+    waiting: int = 0  # ListAnalyzers calls not answered yet
+    found: dict[str, tuple[Analyzer, ...] | ApiError] = field(default_factory=dict)
+
+
+def _list_as(acting: ActingCredentials, credentials: Credentials, client: Any
+             ) -> tuple[tuple[Analyzer, ...], int]:
+    with acting.acting_as(credentials):
+        return list_analyzers(client)
+
+
+class _MemberView:
+    """--member-accounts: every (or each asked-for) account's own analyzers in every region
+    scanned, as tasks on the scan's pool, after the organization scan's in priority.
+
+    ListAccounts (from the management account when its role was reached), then per account
+    an AssumeRole of the member role (paced by a limiter of its own that learns STS's rate;
+    the caller's own account and those reached with --admin-role-name use the credentials
+    at hand), then one ListAnalyzers per region, paced by the region's limiter. Every
+    account is read through one client per region (ActingCredentials: each call is signed
+    with its account's own refreshable credentials). At most `window` accounts are open at
+    once, so what is held (credentials, queued tasks) stays bounded whatever the size of
+    the organization, while enough calls wait in every region to keep its rate used.
+    """
+
+    def __init__(self, scan: Scan, regions: list[str], management: ClientFactory,
+                 at_hand: dict[str, Credentials]) -> None:
+        self.scan = scan
+        self.options = scan.options
+        self.regions = regions
+        self.management = management
+        self.at_hand = at_hand
+        self.role_name = self.options.aws.member_role_name or ""
+        self.window = max(8, 2 * self.options.workers)
+        self.acting = ActingCredentials()
+        self.sts: Any = None
+        self.clients: dict[str, Any] = {}
+        self.client_errors: dict[str, ApiError] = {}
+        self.queue: deque[_Member] = deque()
+        self.open = 0
+        self.accounts: dict[str, MemberAccount | _Member] = {}
+        self.error: ApiError | None = None
+
+    def start(self) -> None:
+        factory = self.scan.factory
+        self.sts = factory.paced_sts()
+        acting = factory.acting(self.acting)
+        for region in self.regions:
+            try:
+                self.clients[region] = acting.accessanalyzer(region)
+            except (BotoCoreError, ValueError) as exc:  # e.g. a name botocore rejects
+                self.client_errors[region] = ApiError(*error_from(exc), "botocore:client")
+        self.scan._submit_other((3,), self._on_accounts, "organizations:ListAccounts",
+                                partial(account_states, self.management.organizations()))
+
+    def result(self) -> MemberScan:
+        if self.error is not None:
+            return MemberScan(self.role_name, (), self.error)
+        done = tuple(a for a in self.accounts.values() if isinstance(a, MemberAccount))
+        log.info("member view: %d account(s) through %s", len(done), self.role_name)
+        return MemberScan(self.role_name, done)
+
+    def _on_accounts(self, listed: Any) -> None:
+        if isinstance(listed, ApiError):
+            log.warning("member view: cannot list the accounts: %s", listed)
+            self.error = listed
+            return
+        wanted = self.options.aws.member_account_ids()
+        known = {account_id: (name, status) for account_id, name, status in listed}
+        for account_id in (list(known) if wanted is None else wanted):
+            name, status = known.get(account_id, ("", ""))
+            if account_id not in known:
+                self.accounts[account_id] = MemberAccount(account_id, name, error=ApiError(
+                    "AccountNotFound", "not an account of the organization (ListAccounts)",
+                    "organizations:ListAccounts"))
+            elif status == "SUSPENDED":
+                self.accounts[account_id] = MemberAccount(account_id, name, suspended=True)
+            else:
+                member = _Member(account_id, name, self.at_hand.get(account_id))
+                self.accounts[account_id] = member
+                self.queue.append(member)
+        log.info("member view: %d account(s) to examine through %s", len(self.queue),
+                 self.role_name)
+        self._open_more()
+
+    def _open_more(self) -> None:
+        while self.queue and self.open < self.window:
+            member = self.queue.popleft()
+            self.open += 1
+            if member.credentials is not None:
+                self._list(member)
+                continue
+            arn = f"arn:{self.scan.factory.partition}:iam::{member.account_id}:role/" \
+                  f"{self.role_name}"
+            self.scan._submit_other((3,), partial(self._on_assumed, member), "sts:AssumeRole",
+                                    partial(role_credentials, self.sts, arn, self.options))
+
+    def _on_assumed(self, member: _Member, result: Any) -> None:
+        if isinstance(result, ApiError):
+            log.debug("member view: %s: %s", member.account_id, result)
+            self._close(member, result)
+            return
+        member.credentials = result
+        self._list(member)
+
+    def _list(self, member: _Member) -> None:
+        assert member.credentials is not None
+        member.waiting = len(self.regions)
+        for region in self.regions:
+            client = self.clients.get(region)
+            if client is None:
+                self._on_analyzers(member, region, self.client_errors[region])
+                continue
+            self.scan._submit_other(
+                (3,), partial(self._on_analyzers, member, region),
+                "access-analyzer:ListAnalyzers",
+                partial(_list_as, self.acting, member.credentials, client))
+        if not self.regions:
+            self._close(member)
+
+    def _on_analyzers(self, member: _Member, region: str, result: Any) -> None:
+        member.found[region] = result if isinstance(result, ApiError) else result[0]
+        member.waiting -= 1
+        if member.waiting == 0:
+            self._close(member)
+
+    def _close(self, member: _Member, error: ApiError | None = None) -> None:
+        """The account is done: its result is kept, its credentials dropped."""
+        self.accounts[member.account_id] = MemberAccount(
+            member.account_id, member.name, error=error,
+            regions={} if error else {r: member.found[r] for r in self.regions})
+        member.credentials = None
+        self.open -= 1
+        self._open_more()
 
 
 def run_scan(options: Options, factory: ClientFactory, cancel: threading.Event | None = None,

@@ -249,7 +249,9 @@ class AccessAnalyzerService:
         self.directory = directory
         self.page_size_cap = page_size_cap
         self._lock = threading.RLock()
-        self._analyzers: dict[tuple[str, str, str], Analyzer] = {}
+        # (account, region) -> name -> analyzer: ListAnalyzers reads one place, not the whole
+        # store (an organization of 1,000 accounts holds tens of thousands of analyzers).
+        self._analyzers: dict[tuple[str, str], dict[str, Analyzer]] = {}
         self._query_cache: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
         self._tokens = _Tokens()
         self.protocol = RestJsonService(
@@ -273,16 +275,19 @@ class AccessAnalyzerService:
     # -- seeding (used by the world; not part of the API) --------------------------------
     def add_analyzer(self, analyzer: Analyzer) -> Analyzer:
         with self._lock:
-            self._analyzers[(analyzer.account_id, analyzer.region, analyzer.name)] = analyzer
+            self._place(analyzer.account_id, analyzer.region)[analyzer.name] = analyzer
             return analyzer
 
     def analyzers(self) -> list[Analyzer]:
         with self._lock:
-            return list(self._analyzers.values())
+            return [a for place in self._analyzers.values() for a in place.values()]
+
+    def _place(self, account_id: str, region: str) -> dict[str, Analyzer]:
+        return self._analyzers.setdefault((account_id, region), {})
 
     # -- helpers ---------------------------------------------------------------------------
     def _by_name(self, call: Call, name: str) -> Analyzer:
-        analyzer = self._analyzers.get((call.account_id, call.region, name))
+        analyzer = self._analyzers.get((call.account_id, call.region), {}).get(name)
         if analyzer is None:
             raise ServiceError(
                 "ResourceNotFoundException", f"Analyzer {name} not found.",
@@ -293,7 +298,7 @@ class AccessAnalyzerService:
     def _by_arn(self, call: Call, arn: str) -> Analyzer:
         parts = arn.split(":", 5)
         name = parts[5].split("/", 1)[1] if len(parts) == 6 and "/" in parts[5] else ""
-        analyzer = self._analyzers.get((call.account_id, call.region, name))
+        analyzer = self._analyzers.get((call.account_id, call.region), {}).get(name)
         if analyzer is None or analyzer.arn != arn:
             raise ServiceError(
                 "ResourceNotFoundException", f"Analyzer {arn} not found.",
@@ -319,9 +324,8 @@ class AccessAnalyzerService:
         kind = call.params.get("type")
         with self._lock:
             found = sorted(
-                (a for (acct, region, _), a in self._analyzers.items()
-                 if acct == call.account_id and region == call.region
-                 and (kind is None or a.type == kind)),
+                (a for a in self._analyzers.get((call.account_id, call.region), {}).values()
+                 if kind is None or a.type == kind),
                 # AWS documents no order; by name, not by age, so a client that takes the
                 # first one listed is not right by accident.
                 key=lambda a: a.name,
@@ -341,7 +345,7 @@ class AccessAnalyzerService:
             if denial:
                 raise validation_error(denial, "type")
         with self._lock:
-            if (call.account_id, call.region, name) in self._analyzers:
+            if name in self._place(call.account_id, call.region):
                 raise ServiceError(
                     "ConflictException", f"Analyzer {name} already exists.",
                     resourceId=name, resourceType="AWS::AccessAnalyzer::Analyzer",
@@ -354,13 +358,13 @@ class AccessAnalyzerService:
                     "ruleName": rule["ruleName"], "filter": rule["filter"],
                     "createdAt": now(), "updatedAt": now(),
                 }
-            self._analyzers[(call.account_id, call.region, name)] = analyzer
+            self._place(call.account_id, call.region)[name] = analyzer
         return {"arn": analyzer.arn}
 
     def delete_analyzer(self, call: Call) -> dict[str, Any]:
         with self._lock:
             analyzer = self._by_name(call, call.params["analyzerName"])
-            del self._analyzers[(analyzer.account_id, analyzer.region, analyzer.name)]
+            del self._analyzers[(analyzer.account_id, analyzer.region)][analyzer.name]
         return {}
 
     # -- archive rules ---------------------------------------------------------------------

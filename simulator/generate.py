@@ -163,3 +163,96 @@ def large_world(
         "conditions": conditions,
         "analyzers": analyzers,
     }
+
+
+MEMBER_ROLE = "MemberAudit"
+
+
+def member_world(
+    accounts: int = 1_000,
+    regions: int = 17,
+    min_latency_ms: float = 40,
+    max_latency_ms: float = 250,
+    rate_limit: float = 10.0,
+    sts_rate_limit: float = 20.0,
+    sts_latency_ms: float = 60,
+    suspended_every: int = 50,
+    without_role_every: int = 100,
+    session_seconds: int | None = None,
+) -> dict[str, Any]:
+    """A scenario document for the member view at organization scale.
+
+    The organization of `large_world` (no findings), and in each account the member role
+    (`MEMBER_ROLE`) and its own analyzers, so that every cell kind occurs: every
+    `suspended_every`-th member is SUSPENDED, every `without_role_every`-th has no role (an
+    ERROR account); the others own an ACTIVE ACCOUNT analyzer in every region (a third of
+    them), in the first half of the regions (a third: PASS there, FAIL elsewhere), or none
+    (FAIL everywhere; a FAILED analyzer in the first region for some). STS answers after
+    `sts_latency_ms` (jitter 25%) and throttles beyond `sts_rate_limit` requests per second.
+    Every analyzer is written once per group of accounts (`accounts:`), so the document
+    stays small.
+    """
+    if accounts < 3:
+        raise ValueError(f"accounts must be at least 3, got {accounts}")
+    document = large_world(regions=regions, accounts=accounts, findings=0,
+                           min_latency_ms=min_latency_ms, max_latency_ms=max_latency_ms,
+                           rate_limit=rate_limit)
+    organization = document["organization"]
+    members = organization["accounts"]
+    for index, member in enumerate(members[1:], start=1):
+        if suspended_every and index % suspended_every == 0:
+            member["status"] = "SUSPENDED"
+    everyone = [organization["management_account"]["id"], *(m["id"] for m in members)]
+    with_role = [a for i, a in enumerate(everyone)
+                 if not (without_role_every and i and i % without_role_every == 0)]
+    universe = document["regions"]["universe"]
+    groups: dict[str, list[str]] = {"all": [], "half": [], "none": [], "failed": []}
+    for index, account in enumerate(everyone):
+        group = ("all", "half", "none")[index % 3]
+        groups["failed" if group == "none" and index % 2 else group].append(account)
+    document["analyzers"] += [
+        {"name": "account-external-access", "type": "ACCOUNT", "regions": universe,
+         "accounts": groups["all"]},
+        {"name": "account-external-access", "type": "ACCOUNT",
+         "regions": universe[:max(1, len(universe) // 2)], "accounts": groups["half"]},
+        {"name": "account-external-access", "type": "ACCOUNT", "regions": universe[:1],
+         "accounts": groups["failed"], "status": "FAILED"},
+    ]
+    document["roles"] = [{"name": MEMBER_ROLE, "accounts": with_role}]
+    sts: dict[str, Any] = {"rate_limit": float(sts_rate_limit),
+                           "burst": max(1, round(sts_rate_limit)),
+                           "latency_ms": float(sts_latency_ms),
+                           "jitter_ms": round(sts_latency_ms / 4, 1)}
+    if session_seconds is not None:
+        sts["session_seconds"] = session_seconds
+    document["sts"] = sts
+    document["name"] = f"members-{regions}r-{accounts}a"
+    document["description"] = (f"Generated member-view organization: {accounts} accounts, "
+                               f"{regions} regions, STS at {sts_rate_limit:g} rps.")
+    return document
+
+
+def expected_member_cells(document: dict[str, Any]) -> dict[str, dict[str, str] | str]:
+    """What the member view must say for a `member_world` document: per account, its region
+    cells (PASS / FAIL), or SUSPENDED, or ERROR (no role)."""
+    organization = document["organization"]
+    everyone = [organization["management_account"], *organization["accounts"]]
+    roles = set(document["roles"][0]["accounts"])
+    universe = document["regions"]["universe"]
+    active: dict[str, set[str]] = {}  # an ACTIVE external-access analyzer of its own
+    for spec in document["analyzers"]:
+        if (spec["type"] in ("ACCOUNT", "ORGANIZATION")
+                and spec.get("status", "ACTIVE") == "ACTIVE"):
+            for account in spec.get("accounts") or [spec["account"]]:
+                active.setdefault(account, set()).update(spec.get("regions") or
+                                                         [spec["region"]])
+    expected: dict[str, dict[str, str] | str] = {}
+    for account in everyone:
+        if account.get("status") == "SUSPENDED":
+            expected[account["id"]] = "SUSPENDED"
+        elif account["id"] not in roles:
+            expected[account["id"]] = "ERROR"
+        else:
+            owned = active.get(account["id"], set())
+            expected[account["id"]] = {r: "PASS" if r in owned else "FAIL" for r in universe}
+    return expected

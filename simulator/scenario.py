@@ -66,6 +66,8 @@ NEW_TYPE = re.compile(r"^[A-Z][A-Z_]{2,63}$")
 INTERNAL_ACCESS_TYPES_ENUM = _enum("InternalAccessType")
 PRINCIPAL_TYPES = _enum("PrincipalType")
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com$")
+# The conditions that apply to STS (sts: in a scenario), beside session_seconds.
+STS_CONDITIONS = frozenset({"latency_ms", "jitter_ms", "rate_limit", "burst"})
 
 
 NEW_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -155,6 +157,9 @@ class Scenario:
     # Credentials AssumeRole hands the scanner expire after this many seconds (None: as moto
     # says, an hour): for scans that outlast a role session.
     session_seconds: int | None = None
+    # How STS answers the scanner (latency, a token-bucket rate limit answered with
+    # Throttling, as STS does); the other Conditions fields do not apply to STS.
+    sts_conditions: Conditions = field(default_factory=Conditions)
 
     @property
     def enabled_regions(self) -> list[str]:
@@ -295,12 +300,15 @@ class _Reader:
             seen.add(key)
         roles = tuple(self.role(f"roles[{i}]", r, organization, others)
                       for i, r in enumerate(self.list_of("roles", doc.get("roles", []))))
-        sts = self.keys("sts", doc.get("sts") or {}, {"session_seconds"})
+        sts = self.keys("sts", doc.get("sts") or {}, {"session_seconds", *STS_CONDITIONS})
         session_seconds = (self.integer("sts.session_seconds", sts["session_seconds"], 1)
                            if sts.get("session_seconds") is not None else None)
+        sts_conditions = self.condition("sts", {k: v for k, v in sts.items()
+                                                if k in STS_CONDITIONS}, Conditions())
         return Scenario(
             roles=roles,
             session_seconds=session_seconds,
+            sts_conditions=sts_conditions,
             name=self.text("name", doc["name"]),
             description=str(doc.get("description", "")),
             organization=organization,
@@ -329,12 +337,25 @@ class _Reader:
         name = self.text(f"{where}.name", entry["name"])
         if not re.fullmatch(r"[\w+=,.@-]{1,64}", name):
             raise self.fail(f"{where}.name", f"{name!r} is not an IAM role name")
-        accounts = tuple(self.resolve_account(f"{where}.accounts[{i}]", a, organization, others)
-                         for i, a in enumerate(self.list_of(f"{where}.accounts",
-                                                            entry["accounts"])))
+        if entry["accounts"] == "all":  # every account of the organization
+            if organization is None:
+                raise self.fail(f"{where}.accounts", "'all' needs an organization")
+            accounts = tuple(a.id for a in organization.accounts)
+        else:
+            accounts = self.account_list(f"{where}.accounts", entry["accounts"], organization,
+                                         others)
         external = entry.get("external_id")
         return RoleSpec(name, accounts,
                         self.text(f"{where}.external_id", external) if external else None)
+
+    def account_list(self, where: str, value: Any, organization: Organization | None,
+                     others: tuple[Account, ...]) -> tuple[str, ...]:
+        """Accounts by id or name, looked up once (a list may name a thousand of them)."""
+        accounts = (organization.accounts if organization else ()) + others
+        by_key = {key: a.id for a in accounts for key in (a.name, a.id)}
+        return tuple(by_key.get(str(a)) or self.resolve_account(f"{where}[{i}]", a, organization,
+                                                                others)
+                     for i, a in enumerate(self.list_of(where, value)))
 
     def account(self, where: str, value: Any) -> Account:
         entry = self.keys(where, value, {"id", "name", "status"}, {"id"})
@@ -457,8 +478,8 @@ class _Reader:
     def analyzer(self, where: str, value: Any, organization: Organization | None,
                  others: tuple[Account, ...], regions: dict[str, str],
                  context: _FindingContext) -> list[AnalyzerSpec]:
-        doc = self.keys(where, value, {"region", "regions", "account", "name", "type", "status",
-                                       "status_reason", "archive_rules", "findings",
+        doc = self.keys(where, value, {"region", "regions", "account", "accounts", "name", "type",
+                                       "status", "status_reason", "archive_rules", "findings",
                                        "created_at", "managed_by"},
                         {"type"})
         kind = self.analyzer_type(f"{where}.type", doc["type"])
@@ -481,13 +502,18 @@ class _Reader:
             raise self.fail(where, "missing required key 'region' (or 'regions')")
         for i, region in enumerate(region_list):
             self.choice(f"{where}.regions[{i}]", region, frozenset(regions))
-        if "account" in doc:
-            account = self.resolve_account(f"{where}.account", doc["account"], organization,
-                                           others)
+        if "account" in doc and "accounts" in doc:
+            raise self.fail(where, "give either account or accounts, not both")
+        if "accounts" in doc:  # the same analyzer in each of these accounts
+            owners = self.account_list(f"{where}.accounts", doc["accounts"], organization,
+                                       others)
+        elif "account" in doc:
+            owners = (self.resolve_account(f"{where}.account", doc["account"], organization,
+                                           others),)
         elif organization:
-            account = organization.delegated_administrator or organization.management.id
+            owners = (organization.delegated_administrator or organization.management.id,)
         elif others:
-            account = others[0].id
+            owners = (others[0].id,)
         else:
             raise self.fail(f"{where}.account", "required when there is no organization")
         status = self.choice(f"{where}.status", doc.get("status", "ACTIVE"), ANALYZER_STATUSES)
@@ -503,16 +529,17 @@ class _Reader:
                                                   doc.get("archive_rules", [])))
         )
         entries = self.list_of(f"{where}.findings", doc.get("findings", []))
+        created = (self.timestamp(f"{where}.created_at", doc["created_at"])
+                   if "created_at" in doc else None)
         specs = []
-        for region in region_list:
-            findings: list[dict[str, Any]] = []
-            for i, entry in enumerate(entries):
-                findings.extend(self.findings(f"{where}.findings[{i}]", entry, region, account,
-                                              kind, context))
-            created = (self.timestamp(f"{where}.created_at", doc["created_at"])
-                       if "created_at" in doc else None)
-            specs.append(AnalyzerSpec(account, region, str(name), kind, status, reason, rules,
-                                      tuple(findings), created, managed_by))
+        for account in owners:
+            for region in region_list:
+                findings: list[dict[str, Any]] = []
+                for i, entry in enumerate(entries):
+                    findings.extend(self.findings(f"{where}.findings[{i}]", entry, region,
+                                                  account, kind, context))
+                specs.append(AnalyzerSpec(account, region, str(name), kind, status, reason,
+                                          rules, tuple(findings), created, managed_by))
         return specs
 
     def analyzer_type(self, where: str, value: Any) -> str:

@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import suppress
 from functools import cache
 from typing import Any
 from unittest import mock
@@ -145,6 +144,7 @@ class World:
         self.stats = Stats()
         self.gates = {region: RegionGate(scenario.conditions_for(region), seed=scenario.seed + i)
                       for i, region in enumerate(scenario.regions)}
+        self.sts_gate = RegionGate(scenario.sts_conditions, seed=scenario.seed - 1)
         self.access_analyzer = AccessAnalyzerService(self, scenario.page_size_cap)
         self.account_service = RestJsonService("account", {"ListRegions": self._list_regions})
         self._server: Any = None
@@ -295,12 +295,18 @@ class World:
         self._account_cache[creds["AccessKeyId"]] = account_id
         return creds
 
-    def _create_role(self, credentials: Mapping[str, str], role_name: str) -> None:
-        iam = self._seed_client("iam", credentials)
+    @staticmethod
+    def _create_role(account_id: str, role_name: str) -> None:
+        """A role anyone may assume, made in moto's IAM directly: through the API it took an
+        AssumeRole and a CreateRole round trip per account (seconds for 1,000 accounts)."""
+        from moto.iam.models import iam_backends
+
+        iam = iam_backends[account_id]["aws"]
+        if any(r.name == role_name for r in iam.roles.values()):
+            return
         trust = {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
-        with suppress(iam.exceptions.EntityAlreadyExistsException):
-            iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+        iam.create_role(role_name, json.dumps(trust), "/", None, "", [], None)
 
     def _seed(self) -> None:
         scenario = self.scenario
@@ -336,7 +342,7 @@ class World:
             if org.delegated_administrator:
                 organizations.register_delegated_administrator(
                     AccountId=org.delegated_administrator, ServicePrincipal=ACCESS_ANALYZER)
-            self._create_role(management, "OrganizationAccountAccessRole")
+            self._create_role(org.management.id, "OrganizationAccountAccessRole")
             role_accounts = {org.management.id, scenario.scanner_account}
             if org.delegated_administrator:
                 role_accounts.add(org.delegated_administrator)
@@ -345,14 +351,10 @@ class World:
                 scenario.scanner_account, "OrganizationAccountAccessRole", None, exempt=True)
             role_accounts = {scenario.scanner_account}
         for account_id in sorted(role_accounts):
-            admin = self._assume(account_id, "OrganizationAccountAccessRole",
-                                 self._management_credentials, exempt=True)
-            self._create_role(admin, role)
+            self._create_role(account_id, role)
         for extra in scenario.roles:
             for account_id in extra.account_ids:
-                self._create_role(self._assume(account_id, "OrganizationAccountAccessRole",
-                                               self._management_credentials, exempt=True),
-                                  extra.name)
+                self._create_role(account_id, extra.name)
                 if extra.external_id:
                     self._external_ids[(account_id, extra.name)] = extra.external_id
         self.scanner_credentials = self._assume(scenario.scanner_account, role,
@@ -467,6 +469,10 @@ class World:
                     "Your account is not a member of an organization.", 400))
             if verdict == "as-management" and self._management_credentials:
                 self._act_as_management(environ, access_key)
+        if service == "sts" and access_key not in self._exempt_keys:
+            throttled = self._sts_gate(operation)
+            if throttled:
+                return self._reply(start_response, *throttled)
         if (service == "sts" and operation == "AssumeRole"
                 and access_key not in self._exempt_keys):
             denial = self._assume_role_denial(body, account)
@@ -477,6 +483,24 @@ class World:
                 return self._short_session(environ, start_response,
                                            self.scenario.session_seconds)
         return self._moto_app(environ, start_response)
+
+    def _sts_gate(self, operation: str) -> tuple[int, dict[str, str], bytes] | None:
+        """STS's latency and rate limit (scenario `sts:`), for the scanner's calls: the
+        throttle AWS's STS answers, a Sender error with code Throttling (HTTP 400), which
+        botocore's retry handler and aa-scan's rate limiter both read as a throttle."""
+        gate = self.sts_gate
+        self.stats.enter("sts", "global", operation)
+        try:
+            throttled = gate.throttled()
+            delay = gate.delay()
+            if delay:
+                time.sleep(delay)
+            if throttled:
+                self.stats.count("throttles", "sts")
+                return _protocol_error("sts", "Throttling", "Rate exceeded", 400)
+            return None
+        finally:
+            self.stats.leave("global")
 
     def _short_session(self, environ: dict[str, Any], start_response: StartResponse,
                        seconds: int) -> list[bytes]:

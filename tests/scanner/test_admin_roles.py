@@ -204,14 +204,17 @@ def test_every_report_says_which_accounts_were_examined_and_why_not(monkeypatch,
 
 
 def test_a_scan_longer_than_the_role_session_does_not_fail(monkeypatch, run_scan):
-    """Admin-role sessions last one second here, and every call takes 300 ms: the scan
-    outlives several sessions and completes, each expired one assumed again in time."""
-    with env_world(monkeypatch, scanner={"account": "management"}, sts={"session_seconds": 1},
-                   conditions={"default": {"latency_ms": 300}}, **split()) as world:
+    """Admin-role sessions last two seconds here, every call takes 500 ms and findings come
+    one per page: the scan outlives a session and completes, each expired one assumed again
+    in time. (Not one second: a request signed with a fresh key must still be within its
+    session when the simulator reads it, which on a loaded machine took over a second.)"""
+    with env_world(monkeypatch, scanner={"account": "management"}, sts={"session_seconds": 2},
+                   conditions={"default": {"latency_ms": 500}}, page_size_cap=1,
+                   **split()) as world:
         run = run_scan("--admin-role-name", "AuditRole")
         assumed = world.stats.operations[("sts", "AssumeRole")]
     assert run.code == 0, run.document["summary"]["incomplete_reasons"]
-    assert run.document["timings"]["scan_seconds"] > 1
+    assert run.document["timings"]["scan_seconds"] > 2
     assert assumed >= 2
 
 

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
-from .conftest import ORG, env_world
+import pytest
+from botocore.credentials import Credentials
+from botocore.exceptions import NoCredentialsError
+
+import scanner.run as runner
+from scanner.aws import ActingCredentials, ClientFactory, make_session
+from scanner.config import Options
+from simulator.generate import MEMBER_ROLE, expected_member_cells, member_world
+
+from .conftest import ORG, env_world, world_env
 
 ADMIN, MANAGEMENT, WORKLOADS, CLOSED, NO_ROLE = (
     "222222222222", "111111111111", "333333333333", "444444444444", "555555555555")
@@ -114,3 +125,123 @@ def test_the_member_view_in_every_report(monkeypatch, run_scan):
     assert ">af-south-1<" not in matrix
     problems = html[html.index('<table class="member-errors">'):]
     assert NO_ROLE in problems[:problems.index("</table>")] and "AccessDenied" in problems
+
+
+def member_cells(document) -> dict[str, dict[str, str] | str]:
+    """What the member view said, in the shape of simulator.generate.expected_member_cells."""
+    cells: dict[str, dict[str, str] | str] = {}
+    for account in document["member_view"]["accounts"]:
+        if account["status"] == "ASSESSED":
+            cells[account["account_id"]] = account["regions"]
+        else:
+            cells[account["account_id"]] = account["status"]
+    return cells
+
+
+def test_every_cell_is_right_under_an_sts_rate_limit(monkeypatch, run_scan):
+    """30 accounts, 3 regions, STS at 5 requests per second with a burst of 2 and regions at
+    20: AssumeRole runs on the pool, paced, and every throttle is waited out, not reported."""
+    document = member_world(accounts=30, regions=3, min_latency_ms=5, max_latency_ms=20,
+                            rate_limit=20, sts_rate_limit=5, sts_latency_ms=10,
+                            suspended_every=10, without_role_every=12)
+    document["sts"]["burst"] = 2
+    with world_env(document, monkeypatch) as world:
+        run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE)
+        stats = world.stats.snapshot()
+    expected = expected_member_cells(document)
+    assert member_cells(run.document) == expected
+    errors = [a["error"]["code"] for a in run.document["member_view"]["accounts"]
+              if a["error"]]
+    assert errors and set(errors) == {"AccessDenied"}  # the accounts without the role only
+    assert stats["throttles"].get("sts", 0) > 0  # the limit was met, and waited out
+    assumed = stats["operations"]["sts:AssumeRole"]
+    assert assumed >= sum(1 for v in expected.values() if v != "SUSPENDED") - 2
+    assert run.document["summary"]["verdict"] == "COMPLIANT"
+
+
+def test_member_credentials_that_expire_mid_run_are_assumed_again(monkeypatch, run_scan):
+    """Member sessions last three seconds and every ListAnalyzers takes 300 ms, two at a time:
+    the view outlasts several sessions, every cell right, no ExpiredToken anywhere. (A request
+    is signed before it waits for its region's token: in AWS that wait is seconds against
+    botocore's refresh margin of 10 to 15 minutes; here sessions are shorter than any wait
+    could be, so the regions do not make callers wait.)"""
+    # (Three, not one: a request signed with a fresh key must still be within its session
+    # when the simulator reads it, and on a loaded machine that took more than a second.)
+    document = member_world(accounts=16, regions=3, min_latency_ms=300, max_latency_ms=300,
+                            rate_limit=100, sts_rate_limit=100, sts_latency_ms=5,
+                            suspended_every=0, without_role_every=0, session_seconds=3)
+    with world_env(document, monkeypatch) as world:
+        run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE,
+                       "--workers", "2")
+        assumed = world.stats.snapshot()["operations"]["sts:AssumeRole"]
+    assert member_cells(run.document) == expected_member_cells(document)
+    assert run.document["timings"]["scan_seconds"] > 3  # longer than a session
+    assert assumed > 16  # some accounts' credentials were refreshed
+
+
+def test_the_organization_scan_does_not_wait_behind_the_member_view(monkeypatch, run_scan):
+    """Every region of the organization scan finishes before the member view's 40 accounts
+    (on a pool of 4 workers): its tasks come first."""
+    document = member_world(accounts=40, regions=3, min_latency_ms=20, max_latency_ms=20,
+                            rate_limit=100, sts_rate_limit=100, sts_latency_ms=20)
+    finished: list[float] = []
+    original = runner.Scan._finish
+
+    def finish(self, region):
+        finished.append(time.monotonic())
+        original(self, region)
+
+    monkeypatch.setattr(runner.Scan, "_finish", finish)
+    with world_env(document, monkeypatch) as world:
+        started = time.monotonic()
+        run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE,
+                       "--workers", "4")
+        ended = time.monotonic()
+        del world
+    assert run.code == 0 and len(finished) == 3
+    assert max(finished) - started < (ended - started) / 2
+
+
+def test_open_accounts_and_threads_stay_bounded(monkeypatch, run_scan):
+    """40 accounts on a pool of 3 workers: at most 8 accounts hold credentials at a time
+    (the window: twice the workers, at least 8), and no thread is added beyond the pool."""
+    document = member_world(accounts=40, regions=2, min_latency_ms=5, max_latency_ms=5,
+                            rate_limit=200, sts_rate_limit=200, sts_latency_ms=5,
+                            suspended_every=0, without_role_every=0)
+    most = {"open": 0, "threads": 0}
+    original = runner._MemberView._list
+
+    def listing(self, member):
+        most["open"] = max(most["open"], self.open)
+        most["threads"] = max(most["threads"], threading.active_count())
+        original(self, member)
+
+    monkeypatch.setattr(runner._MemberView, "_list", listing)
+    with world_env(document, monkeypatch):
+        before = threading.active_count()
+        run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE,
+                       "--workers", "3")
+    assert member_cells(run.document) == expected_member_cells(document)
+    assert most["open"] == 8
+    assert most["threads"] <= before + 3
+
+
+def test_one_client_signs_each_call_as_the_account_it_acts_for(monkeypatch):
+    """ActingCredentials: one client per region serves every account, each call signed with
+    the credentials of the account the thread acts for, and none outside `acting_as`."""
+    with env_world(monkeypatch, **WORLD) as world:
+        options = Options()
+        acting = ActingCredentials()
+        client = ClientFactory(make_session(options), options).acting(acting).accessanalyzer(
+            "us-east-1")
+        for account, names in ((WORKLOADS, ["mine"]), (MANAGEMENT, []), (ADMIN, ["org"])):
+            given = world.credentials_for(account, "MemberAudit" if account != ADMIN
+                                          else "AuditRole")
+            own = Credentials(given["AccessKeyId"], given["SecretAccessKey"],
+                              given["SessionToken"])
+            with acting.acting_as(own):
+                listed = client.list_analyzers()["analyzers"]
+            assert [a["name"] for a in listed] == names
+            assert all(a["arn"].split(":")[4] == account for a in listed)
+        with pytest.raises(NoCredentialsError):
+            client.list_analyzers()
