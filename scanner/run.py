@@ -428,7 +428,6 @@ class Scan:
         sts = self.factory.sts()
         org = self.factory.organizations()
         account = self.factory.account()
-        ec2 = self.factory.ec2()
         session = self.factory.session
         known = session.get_available_regions("accessanalyzer",
                                               partition_name=self.factory.partition)
@@ -436,7 +435,7 @@ class Scan:
         identity_future = submit((0,), collect_identity, sts)
         org_futures = [submit((0,), call, org) for call in (
             describe_organization, trusted_services, delegated_administrators, accounts)]
-        regions_future = submit((0,), discover_regions, account, ec2, known)
+        regions_future = submit((0,), discover_regions, account, self.factory.ec2, known)
         futures = [identity_future, regions_future, *org_futures]
         while not all(f.done() for f in futures):
             if self.cancel.is_set():

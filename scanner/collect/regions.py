@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,15 +50,17 @@ def _list_regions(account: AccountClient) -> list[Mapping[str, Any]]:
     return [r for page in pages for r in page.get("Regions") or []]
 
 
-def _describe_regions(ec2: EC2Client) -> list[Mapping[str, Any]]:
-    return list(ec2.describe_regions(AllRegions=True).get("Regions") or [])
+def _describe_regions(ec2: Callable[[], EC2Client]) -> list[Mapping[str, Any]]:
+    return list(ec2().describe_regions(AllRegions=True).get("Regions") or [])
 
 
-def discover_regions(account: AccountClient, ec2: EC2Client, known: Iterable[str]
+def discover_regions(account: AccountClient, ec2: Callable[[], EC2Client], known: Iterable[str]
                      ) -> RegionDiscovery:
     """account:ListRegions; else ec2:DescribeRegions(AllRegions); else botocore's list.
 
     An answer that lists no usable region counts as a failure and the next source is asked.
+    `ec2` builds the EC2 client only when it is asked (botocore's largest model: building
+    it costs more CPU than the rest of discovery, and ListRegions usually answers).
     """
     sources = (
         (RegionSource.ACCOUNT_LIST_REGIONS, lambda: _list_regions(account), "RegionOptStatus",

@@ -42,6 +42,14 @@ class Ec2:
 KNOWN = ["eu-west-1", "us-east-1"]
 
 
+def built(client):
+    return lambda: client
+
+
+def unbuilt():
+    raise AssertionError("the EC2 client is built only when account:ListRegions fails")
+
+
 def test_a_missing_or_transitional_status_means_try_the_region():
     discovery = discover_regions(Account([
         {"RegionName": "us-east-1"},  # RegionOptStatus is optional in the API
@@ -49,7 +57,7 @@ def test_a_missing_or_transitional_status_means_try_the_region():
         {"RegionName": "ap-east-1", "RegionOptStatus": "ENABLING"},
         {"RegionName": "af-south-1", "RegionOptStatus": "DISABLED"},
         {"RegionName": "us-west-2", "RegionOptStatus": "ENABLED_BY_DEFAULT"},
-    ]), Ec2(None, "UnauthorizedOperation"), KNOWN)
+    ]), built(Ec2(None, "UnauthorizedOperation")), KNOWN)
     enabled = {r.region: r.enabled for r in discovery.regions}
     assert enabled == {"us-east-1": None, "eu-west-1": None, "ap-east-1": None,
                        "af-south-1": False, "us-west-2": True}
@@ -63,16 +71,16 @@ def test_unusable_names_are_reported_not_called():
         {"RegionName": "Bad_Region!", "RegionOptStatus": "ENABLED"},
         {"RegionOptStatus": "ENABLED"},
         {"RegionName": "us-east-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"},
-    ]), Ec2(None), KNOWN)
+    ]), unbuilt, KNOWN)
     assert [r.region for r in discovery.regions] == ["us-east-1"]
     assert [e.code for e in discovery.errors] == ["InvalidRegionName", "InvalidRegionName"]
 
 
 def test_an_empty_answer_falls_back_to_the_next_source():
-    discovery = discover_regions(Account([]), Ec2([
+    discovery = discover_regions(Account([]), built(Ec2([
         {"RegionName": "us-east-1", "OptInStatus": "opt-in-not-required"},
         {"RegionName": "af-south-1", "OptInStatus": "not-opted-in"},
-        {"RegionName": "me-south-1"}]), KNOWN)
+        {"RegionName": "me-south-1"}])), KNOWN)
     assert discovery.source == RegionSource.EC2_DESCRIBE_REGIONS
     assert {r.region: r.enabled for r in discovery.regions} == {
         "us-east-1": True, "af-south-1": False, "me-south-1": None}
@@ -81,7 +89,7 @@ def test_an_empty_answer_falls_back_to_the_next_source():
 
 def test_when_every_source_fails_botocore_regions_are_tried():
     discovery = discover_regions(Account(None, "AccessDeniedException"),
-                                 Ec2(None, "UnauthorizedOperation"), KNOWN)
+                                 built(Ec2(None, "UnauthorizedOperation")), KNOWN)
     assert discovery.source == RegionSource.BOTOCORE
     assert [(r.region, r.enabled) for r in discovery.regions] == [("eu-west-1", None),
                                                                   ("us-east-1", None)]
