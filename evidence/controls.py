@@ -152,6 +152,23 @@ def _external_owned(region: Mapping[str, Any], types: frozenset[str]) -> bool:
     return any(a["type"] in types and a["status"] == "ACTIVE" for a in region["analyzers"])
 
 
+def _member_view(document: ScanDocument) -> dict[str, Any] | None:
+    """What the member view (--member-accounts) says of each account's own analyzers."""
+    view = document.get("member_view")
+    if view is None:
+        return None
+    failing = [a["account_id"] for a in view["accounts"] if "FAIL" in a["regions"].values()]
+    open_ = [a["account_id"] for a in view["accounts"] if a["account_id"] not in failing and (
+        a["status"] == "ERROR" or "ERROR" in a["regions"].values())]
+    counts = view["summary"]
+    text = (f"the member view lists each account's own analyzers: {counts['pass']} of "
+            f"{counts['accounts']} account(s) pass in every region examined, "
+            f"{counts['fail']} fail")
+    text += (" (" + _listed(failing) + ")" if failing else "") + f", {counts['error']} could "
+    text += "not be examined" + (" (" + _listed(open_) + ")." if open_ else ".")
+    return {"text": text, "fail": bool(failing), "open": bool(open_) or bool(view.get("error"))}
+
+
 def assess(document: ScanDocument) -> list[ControlAnswer] | None:
     """How the document answers each control; None for a document written before aa-scan
     mapped gaps to controls (its gaps carry no `controls` to answer with)."""
@@ -204,12 +221,19 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
             answer.append("The scan is incomplete (see the verdict), so a pass is not "
                           "claimed.")
         per_account = []
+        view = _member_view(document)
         if control.per_account_note:
+            listed = (view["text"] if view else "this scan does not list those "
+                      "(--member-accounts does).")
             per_account.append(
                 f"Evaluated in each account separately: an organization analyzer in account "
                 f"{account} (the {role}) does not make this control pass in {members}; each "
-                "needs an external access analyzer of its own in every region, and this scan "
-                f"does not list those. {control.per_account_note}")
+                f"needs an external access analyzer of its own in every region; {listed} "
+                f"{control.per_account_note}")
+            if view and view["fail"]:
+                status, tone = "Not met", "bad"
+            elif view and view["open"] and status == "Met":
+                status, tone = "Not determined", "warn"
             per_account.append(f"In account {account} itself: {len(owned)} of {len(assessed)} "
                                "assessed region(s) have an ACTIVE external access analyzer it "
                                "owns.")
@@ -219,6 +243,8 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
                 "this scan proves organization-wide analysis instead: an ACTIVE organization "
                 "analyzer in a region analyzes the resources of every account of the "
                 "organization there.")
+            if view:
+                per_account.append(f"Account by account: {view['text']}")
         versions = ", ".join(v for v in control.versions if v is not None)
         answers.append({
             "key": control.key, "framework": control.framework, "id": control.id,

@@ -162,3 +162,39 @@ def test_a_document_from_before_the_mapping_is_not_answered():
     assert mapping().not_assessed_codes == {"SCANNED_FROM_MEMBER_ACCOUNT",
                                              "SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_"
                                              "ADMINISTRATOR", "ANALYZER_VISIBILITY_UNKNOWN"}
+
+
+def _with_members(document: dict, regions: dict[str, dict[str, str]],
+                  errors: tuple[str, ...] = ()) -> dict:
+    accounts = [{"account_id": a, "name": "", "status": "ASSESSED", "error": None,
+                 "regions": cells, "region_errors": {}} for a, cells in regions.items()]
+    accounts += [{"account_id": a, "name": "", "status": "ERROR", "regions": {},
+                  "error": {"code": "AccessDenied", "message": "no", "operation": "AssumeRole"}}
+                 for a in errors]
+    fail = sum("FAIL" in c.values() for c in regions.values())
+    document["member_view"] = {"role_name": "R", "accounts": accounts, "summary": {
+        "accounts": len(accounts), "pass": len(regions) - fail, "fail": fail,
+        "error": len(errors)}}
+    return document
+
+
+def test_the_member_view_answers_the_per_account_controls():
+    """Probe: a member view showing accounts FAIL in IAM.28's own per-account terms made the
+    Controls section say IAM.28 was Met and that the scan did not list those accounts."""
+    base = [covered("us-east-1")]
+    failing = answers(_with_members(make_document(base), {
+        "111111111111": {"us-east-1": "FAIL"}, "333333333333": {"us-east-1": "PASS"}}))
+    for key in ("securityhub-iam.28", "config-iam-external-access-analyzer-enabled"):
+        assert (failing[key]["status"], failing[key]["tone"]) == ("Not met", "bad")
+        text = " ".join(failing[key]["per_account"])
+        assert "does not list" not in text
+        assert "1 of 2 account(s) pass" in text and "1 fail (111111111111)" in text
+    # the organization-wide controls keep their own answer, with the accounts beside it
+    assert failing["cis-1.20"]["status"] == "Met"
+    assert "1 fail (111111111111)" in " ".join(failing["cis-1.20"]["per_account"])
+    unknown = answers(_with_members(make_document(base), {
+        "333333333333": {"us-east-1": "PASS"}}, errors=("444444444444",)))
+    assert unknown["securityhub-iam.28"]["status"] == "Not determined"
+    passing = answers(_with_members(make_document(base), {
+        "333333333333": {"us-east-1": "PASS"}}))
+    assert passing["securityhub-iam.28"]["status"] == "Met"
