@@ -80,7 +80,10 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
         counts = view["summary"]
         lines.insert(2, f"Member view ({clean(view['role_name'])}): {counts['accounts']} "
                         f"account(s), {counts['pass']} pass, {counts['fail']} fail, "
-                        f"{counts['error']} error")
+                        f"{counts['error']} error" + (
+                            f"; the accounts could not be listed: "
+                            f"{clean(error['code'])}: {clean(error['message'])}"
+                            if (error := view.get("error")) else ""))
     examined = examined_accounts(document)
     if examined:
         lines.insert(2, "Accounts examined: " + "; ".join(clean(text) for text, _ in examined))

@@ -674,10 +674,10 @@ def _ages(document: ScanDocument) -> dict[str, Any] | None:
 
 
 MEMBER_TONES = {"PASS": "ok", "FAIL": "bad", "NOT_ENABLED": "off", "ERROR": "warn",
-                "SUSPENDED": "off", "ASSESSED": "ok"}
+                "SUSPENDED": "off", "ASSESSED": "ok", "NO REGION": "off"}
 
 
-MEMBER_ORDER = {"FAIL": 0, "ERROR": 1, "PASS": 2, "SUSPENDED": 3}
+MEMBER_ORDER = {"FAIL": 0, "ERROR": 1, "PASS": 2, "NO REGION": 3, "SUSPENDED": 4}
 MEMBER_CELLS = {"PASS": "pass", "FAIL": "FAIL", "ERROR": "error", "NOT_ENABLED": "off"}
 MAX_MEMBER_ROWS = 500  # the workbook's Member accounts sheet has every account
 
@@ -686,7 +686,8 @@ def _member_outcome(account: Mapping[str, Any]) -> str:
     if account["status"] != "ASSESSED":
         return str(account["status"])
     values = set(account["regions"].values())
-    return "FAIL" if "FAIL" in values else "ERROR" if "ERROR" in values else "PASS"
+    return ("FAIL" if "FAIL" in values else "ERROR" if "ERROR" in values else
+            "PASS" if "PASS" in values else "NO REGION")
 
 
 def _members(document: ScanDocument) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ region, account and analyzer names.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from document.rules import (
@@ -747,12 +747,28 @@ _VISIBILITY_GAPS = {
 ORGANIZATION_WIDE_TYPES = frozenset({AnalyzerType.ORGANIZATION_UNUSED_ACCESS.value})
 
 
+def _unread_regions(result: ScanResult, verdicts: Iterable[RegionVerdict]) -> list[str]:
+    """Regions that may be enabled but whose analyzers were not listed: failed, excluded,
+    or left out by the configuration's region list (an analyzer there is unseen)."""
+    status = {v.region: v.status for v in verdicts}
+    listed = {s.region for s in result.regions if s.analyzers is not None}
+    candidates = {s.region for s in result.regions} | {
+        r.region for r in result.discovery.regions if r.enabled is not False}
+    return sorted(r for r in candidates
+                  if r not in listed and status.get(r) != RegionStatus.NOT_ENABLED)
+
+
+def _met_anywhere(kind: str, scans: Iterable[RegionScan]) -> bool:
+    return any(a.type == kind and a.status == "ACTIVE" for s in scans for a in s.analyzers or ())
+
+
 def _organization_wide(kind: str, scans: tuple[RegionScan, ...], conclusive: bool,
-                       role: ScanningRole, context: _Context) -> tuple[Gap | None, str | None]:
+                       role: ScanningRole, context: _Context, unread: Sequence[str] = ()
+                       ) -> tuple[Gap | None, str | None]:
     """(gap, not assessed because) for a required type one analyzer in any region meets."""
-    listed = [(s.region, a) for s in scans for a in (s.analyzers or ())]
-    if any(a.type == kind and a.status == "ACTIVE" for _, a in listed):
+    if _met_anywhere(kind, scans):
         return None, None
+    listed = [(s.region, a) for s in scans for a in (s.analyzers or ())]
     assessed = [s.region for s in scans if s.analyzers is not None]
     if not assessed:
         return None, None  # no region could be listed: already why the scan is incomplete
@@ -763,6 +779,8 @@ def _organization_wide(kind: str, scans: tuple[RegionScan, ...], conclusive: boo
         return None, (f"no ACTIVE {kind} analyzer is visible in any region from account "
                       f"{context.account} ({role.value}){seen}; account {context.admin}, the "
                       f"{context.admin_role}, may own one")
+    if unread:  # one ACTIVE analyzer in a region not read would meet the requirement
+        return None, None
     if present:
         region = present[0][0]
         gap = _not_active_gap(kind, [a for r, a in present if r == region], region, context)
@@ -864,15 +882,23 @@ def judge(result: ScanResult) -> Judgement:
     blocked = [v.region for v in verdicts if v.error is not None and v.error.code == NOT_VISIBLE]
     wide_gaps: list[Gap] = []
     wide_unknown: list[str] = []
+    wide_open: list[str] = []
+    unread = _unread_regions(result, verdicts)
     for kind in result.coverage_types:
         if kind in ORGANIZATION_WIDE_TYPES:
             gap, why = _organization_wide(kind, result.regions, absence_conclusive, role,
-                                          context)
+                                          context, unread)
             if gap is not None:
                 wide_gaps.append(gap)
             if why is not None:
                 wide_unknown.append(why)
                 blocked.append(f"the {kind} requirement")
+            elif gap is None and unread and not _met_anywhere(kind, result.regions):
+                # Not about where the scan ran: the analyzer may be in a region not read.
+                wide_open.append(
+                    f"{kind} requirement not judged: no ACTIVE {kind} analyzer in the regions "
+                    f"read, and one in a region whose analyzers were not listed would meet "
+                    f"it: {', '.join(unread)}")
 
     org_gaps: list[Gap] = []
     advisories: list[Gap] = []
@@ -925,6 +951,7 @@ def judge(result: ScanResult) -> Judgement:
         if org.in_organization and org.delegated_administrators is None:
             reasons.append("delegated administrator unknown: ListDelegatedAdministrators failed")
     reasons += [f"not assessed: {why}" for why in wide_unknown]
+    reasons += wide_open
     if result.interrupted:
         reasons.append("the scan was interrupted")
     if not any(v.status in (RegionStatus.COVERED, RegionStatus.GAP) for v in verdicts):
@@ -1010,7 +1037,12 @@ def judge_members(members: MemberScan, scans: tuple[RegionScan, ...],
             if error is not None:
                 errors[scan.region] = error
         values = set(cells.values())
-        counts["fail" if "FAIL" in values else "error" if "ERROR" in values else "pass"] += 1
+        # PASS only where some region passed and none failed or errored: an account with no
+        # enabled region examined was not judged (counted in none of the three, like a
+        # suspended account).
+        if values & {"FAIL", "ERROR", "PASS"}:
+            counts["fail" if "FAIL" in values else "error" if "ERROR" in values else
+                   "pass"] += 1
         failed = [r for r, cell in cells.items() if cell == "FAIL"]
         if failed:
             failing[account.account_id] = failed

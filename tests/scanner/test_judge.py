@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import string
+from dataclasses import replace
 
 import pytest
 
 from document.rules import RegionStatus, ScanningRole
 from scanner.judge import GAP_TEXT, judge, scanning_role
-from scanner.model import ApiError, Identity, OrganizationFacts
+from scanner.model import ApiError, Identity, OrganizationFacts, RegionAvailability
 from tests.builders import (
     ADMIN,
     MANAGEMENT,
@@ -98,6 +99,37 @@ def test_one_unused_access_analyzer_anywhere_meets_the_requirement():
         coverage_types=UNUSED))
     assert [(g.scope, g.code) for g in failed.gaps] == [("organization", "NOT_ACTIVE")]
     assert "unused" in failed.gaps[0].title and "eu-central-1" in failed.gaps[0].title
+
+
+@pytest.mark.parametrize("unread", [
+    region_scan("eu-central-1", error=ApiError("AccessDeniedException", "denied by an SCP",
+                                               "ListAnalyzers")),
+    region_scan("eu-central-1", excluded="not ours"),
+])
+def test_a_requirement_one_analyzer_anywhere_meets_is_open_while_a_region_was_not_read(unread):
+    """Probe: with eu-central-1 denied (or excluded), no unused-access analyzer in the regions
+    read is no gap: the one that meets it may be there. Not assessed, and said why."""
+    regions = [region_scan("us-east-1", [analyzer("us-east-1")]), unread]
+    judgement = judge(make_scan_result(regions, coverage_types=UNUSED))
+    assert [g.code for g in judgement.gaps if g.code == "MISSING_REQUIRED_TYPE"] == []
+    assert judgement.verdict.value == "INCOMPLETE"
+    assert any("eu-central-1" in r and "ORGANIZATION_UNUSED_ACCESS" in r
+               for r in judgement.incomplete_reasons), judgement.incomplete_reasons
+    # a region that is not enabled cannot hold one: the gap stands
+    off = judge(make_scan_result([regions[0], region_scan("eu-central-1", enabled=False)],
+                                 coverage_types=UNUSED))
+    assert [g.code for g in off.gaps] == ["MISSING_REQUIRED_TYPE"]
+
+
+def test_an_enabled_region_the_configuration_left_out_may_hold_the_analyzer():
+    """`--regions us-east-1` on an organization with eu-central-1 enabled too: the region is
+    not in the result, but discovery listed it, and the requirement stays open."""
+    result = make_scan_result([region_scan("us-east-1", [analyzer("us-east-1")])],
+                              coverage_types=UNUSED)
+    result = replace(result, discovery=replace(result.discovery, regions=(
+        *result.discovery.regions, RegionAvailability("eu-central-1", True, "ENABLED"))))
+    judgement = judge(result)
+    assert judgement.gaps == () and judgement.verdict.value == "INCOMPLETE"
 
 
 def test_denied_region_is_not_assessed_and_explained_as_a_possible_scp():

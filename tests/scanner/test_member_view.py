@@ -245,3 +245,29 @@ def test_one_client_signs_each_call_as_the_account_it_acts_for(monkeypatch):
             assert all(a["arn"].split(":")[4] == account for a in listed)
         with pytest.raises(NoCredentialsError):
             client.list_analyzers()
+
+
+def test_an_account_with_no_enabled_region_examined_is_not_a_pass(monkeypatch, run_scan):
+    """Probe: with only a region that is not enabled scanned, no account met anything: none
+    is counted as pass (nor fail nor error), and the page says so rather than PASS."""
+    with env_world(monkeypatch, **WORLD):
+        run = run_scan("--member-accounts", "all", "--member-role-name", "MemberAudit",
+                       "--regions", "af-south-1", formats="json,html")
+    view = run.document["member_view"]
+    assert {a["account_id"]: set(a["regions"].values()) for a in view["accounts"]
+            if a["status"] == "ASSESSED"} == {
+        account: {"NOT_ENABLED"} for account in (MANAGEMENT, ADMIN, WORKLOADS)}
+    assert view["summary"] == {"accounts": 5, "pass": 0, "fail": 0, "error": 1}
+    matrix = (run.directory / "report.html").read_text()
+    matrix = matrix[matrix.index('<table class="members">'):]
+    assert ">PASS<" not in matrix[:matrix.index("</table>")]
+
+
+def test_accounts_that_cannot_be_listed_are_said_on_the_terminal(monkeypatch, run_scan):
+    """Probe: from a member account ListAccounts is refused; the summary line said only
+    "0 account(s)", the reason was a warning on stderr."""
+    with env_world(monkeypatch, scanner={"account": WORKLOADS}, **WORLD):
+        run = run_scan("--member-accounts", "all", "--member-role-name", "MemberAudit")
+    assert run.document["member_view"]["error"]["code"] == "AccessDeniedException"
+    line = next(x for x in run.out.splitlines() if x.startswith("Member view"))
+    assert "the accounts could not be listed: AccessDeniedException" in line
