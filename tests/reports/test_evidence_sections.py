@@ -199,7 +199,7 @@ def test_the_summary_sheet_carries_the_scope_statement_and_the_gaps_their_contro
         "CIS AWS Foundations Benchmark v5.0.0 1.19", "AWS Security Hub IAM.28",
         "AWS Config managed rule iam-external-access-analyzer-enabled"}
     gaps = [[c.value for c in row] for row in book["Gaps"].iter_rows(min_row=2)]
-    assert [g[4] for g in gaps] == ["NO_ANALYZER"]
+    assert [g[4] for g in gaps if g[0] == "Gap"] == ["NO_ANALYZER"]
     assert gaps[0][-1].startswith("CIS AWS Foundations Benchmark 1.20 (1.4.0, 1.5.0")
 
 

@@ -486,3 +486,19 @@ def test_of_two_active_organization_analyzers_the_oldest_is_read_and_that_is_sai
     assert verdict.findings_selection is not None
     assert "zeta, the oldest of 2 ACTIVE ORGANIZATION analyzers" in verdict.findings_selection
     assert "not read: alpha" in verdict.findings_selection
+
+
+def test_gaps_seen_from_the_delegated_administrator_alone_say_what_was_not_examined():
+    """Probe: from the delegated administrator, an organization analyzer the management
+    account created before the delegation is invisible; the gaps stand (the delegated
+    administrator is where analyzers belong) but an advisory names the regions it may answer
+    and the flag that examines the management account."""
+    regions = [region_scan("us-east-1", [analyzer("us-east-1")]), region_scan("sa-east-1", [])]
+    judgement = judge(make_scan_result(regions))
+    assert [g.code for g in judgement.gaps] == ["NO_ANALYZER"]
+    [advice] = [a for a in judgement.advisories if a.code == "ANALYZER_VISIBILITY_UNKNOWN"]
+    assert advice.severity.value == "INFO" and not advice.blocks_assessment
+    assert "sa-east-1" in advice.detail and "us-east-1" not in advice.detail
+    assert "--admin-role-name" in advice.remediation
+    covered_only = judge(make_scan_result(regions[:1]))
+    assert not [a for a in covered_only.advisories if a.code == "ANALYZER_VISIBILITY_UNKNOWN"]
