@@ -182,3 +182,8 @@ def one_line(text: str) -> str:
     """reveal(), and tab, line feed and carriage return too: text for a log line, a terminal
     table cell or a one-line message, which a value from AWS must not break into two."""
     return UNSAFE_ONE_LINE.sub(_marker, text)
+
+
+# The exclusion reason of a region discovery lists that the configured region list leaves
+# out (listed, never dropped; the terminal folds them into one line).
+UNSELECTED = "not in the configured region list (regions: / --regions)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from document.rules import one_line
+from document.rules import UNSELECTED, one_line
 from document.schema import AnalysisStatistics, Region, ScanDocument
 
 from .tables import (
@@ -88,7 +88,11 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
     if examined:
         lines.insert(2, "Accounts examined: " + "; ".join(clean(text) for text, _ in examined))
     rows = []
+    unselected = [r["region"] for r in document["regions"]
+                  if r["status"] == "EXCLUDED" and r["reason"] == UNSELECTED]
     for region in document["regions"]:
+        if region["region"] in unselected:
+            continue
         active, public = _counts(region)
         rows.append((clean(region["region"]), clean(region["status"]),
                      clean(region["reason"] or ""), active, public))
@@ -101,6 +105,9 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
             reason = reason[: reason_width - 2] + "…"
         lines.append(f"{region_name:<16}{status:<13}{reason:<{reason_width}}{active:>8}"
                      f"{public:>8}")
+    if unselected:
+        lines.append(f"(excluded, {UNSELECTED}: " + ", ".join(clean(r) for r in unselected)
+                     + ")")
     if any(r[3].endswith("+") for r in rows):
         lines.append("(+: incomplete, more findings may exist)")
     lines.append("")

@@ -26,7 +26,7 @@ from typing import Any
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError
 
-from document.rules import Analysis, ScanningRole, analysis_of
+from document.rules import UNSELECTED, Analysis, ScanningRole, analysis_of
 
 from .aws import ActingCredentials, ClientFactory, attempt, error_from, role_credentials
 from .collect.analyses import (
@@ -299,10 +299,11 @@ class Scan:
             plans = plan_regions(discovery, self.options.regions, self.options.exclude)
             regions = [self._region(plan) for plan in plans]
             self._total = sum(1 for r in regions if r.plan.scan)
-            if self._total == 0 and any(p.excluded_reason for p in plans):
+            excluded = [p.region for p in plans
+                        if p.excluded_reason and p.excluded_reason != UNSELECTED]
+            if self._total == 0 and excluded:
                 raise ConfigError("the exclusions leave no enabled region to scan (excluded: "
-                                  + ", ".join(p.region for p in plans if p.excluded_reason)
-                                  + ")")
+                                  + ", ".join(excluded) + ")")
             log.info("scanning %d region(s) of %d listed (%s)", self._total, len(regions),
                      discovery.source.value)
             try:

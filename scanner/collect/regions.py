@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from document.rules import UNSELECTED
+
 from ..aws import attempt
 from ..model import REGION_NAME, ApiError, RegionAvailability, RegionDiscovery, RegionSource
 
@@ -107,6 +109,13 @@ def plan_regions(discovery: RegionDiscovery, wanted: tuple[str, ...] | None,
     """
     by_name = {r.region: r for r in discovery.regions}
     names = list(wanted) if wanted is not None else sorted(by_name)
+    if wanted is not None:
+        # An excluded region, or one discovery lists that the region list leaves out, is
+        # listed with why it was not called: never dropped from the evidence.
+        chosen = set(names)
+        names += sorted(r for r in {*exclude, *by_name} if r not in chosen)
+        exclude = {**{r: UNSELECTED for r in names if r not in chosen and r not in exclude
+                      and by_name[r].enabled is not False}, **exclude}
     plans = []
     for name in names:
         availability = by_name.get(name)

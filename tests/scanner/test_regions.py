@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from document.rules import UNSELECTED
 from scanner.collect.regions import discover_regions, plan_regions
 from scanner.model import RegionSource
 
@@ -95,3 +96,20 @@ def test_when_every_source_fails_botocore_regions_are_tried():
                                                                   ("us-east-1", None)]
     assert [e.code for e in discovery.errors] == ["AccessDeniedException",
                                                   "UnauthorizedOperation"]
+
+
+def test_a_region_list_drops_nothing_discovery_or_the_exclusions_name():
+    """Probe: `--regions us-east-1 --exclude eu-west-1` dropped eu-west-1 from the result (and
+    the manifest said it was neither enabled nor excluded). Every region discovery lists is
+    in the plan: excluded with its reason, left out by the list with that reason, or not
+    enabled."""
+    discovery = discover_regions(Account([
+        {"RegionName": "us-east-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"},
+        {"RegionName": "eu-west-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"},
+        {"RegionName": "ap-south-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"},
+        {"RegionName": "af-south-1", "RegionOptStatus": "DISABLED"},
+    ]), unbuilt, KNOWN)
+    plans = {p.region: (p.scan, p.excluded_reason)
+             for p in plan_regions(discovery, ("us-east-1",), {"eu-west-1": "not ours"})}
+    assert plans == {"us-east-1": (True, None), "eu-west-1": (False, "not ours"),
+                     "ap-south-1": (False, UNSELECTED), "af-south-1": (False, None)}

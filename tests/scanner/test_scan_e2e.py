@@ -544,3 +544,22 @@ def test_analyzer_disabled_while_trusted_access_was_off_is_recreated(monkeypatch
     gap = next(g for g in run.document["gaps"] if g["region"] == "ap-southeast-2")
     assert "enable-aws-service-access" not in gap["remediation"]
     assert gap["remediation"].startswith("aws accessanalyzer delete-analyzer --analyzer-name org")
+
+
+def test_a_region_list_keeps_every_other_region_in_the_evidence(monkeypatch, run_scan):
+    """Probe: `--regions us-east-1 --exclude eu-west-1` dropped eu-west-1 from regions[] and
+    the manifest. Every region discovery lists stays, with why it was not called; the
+    terminal folds those the list left out into one line."""
+    from document.rules import UNSELECTED
+
+    with env_world(monkeypatch, analyzers=[org_analyzer(["us-east-1"])]):
+        run = run_scan("--regions", "us-east-1", "--exclude", "eu-west-1")
+    statuses = {r["region"]: (r["status"], r["reason"]) for r in run.document["regions"]}
+    assert statuses["us-east-1"] == ("COVERED", None)
+    assert statuses["eu-west-1"][0] == "EXCLUDED" and statuses["eu-west-1"][1] != UNSELECTED
+    assert statuses["ap-southeast-2"] == ("EXCLUDED", UNSELECTED)
+    assert statuses["af-south-1"][0] == "NOT_ENABLED"
+    assert run.code == 0
+    rows = [line.split()[0] for line in run.out.splitlines() if line[:1].isalpha()]
+    assert "ap-southeast-2" not in rows and "eu-west-1" in rows
+    assert f"(excluded, {UNSELECTED}: ap-southeast-2" in run.out
