@@ -28,6 +28,7 @@ import math
 import re
 import tempfile
 import textwrap
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -997,7 +998,12 @@ def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
             # failure to write is an OSError, which the CLI reports and goes on with the
             # other formats.
             cause = error.__context__
+            # The half-written zip XlsxWriter opened lives on in the traceback's frames; left
+            # there, it is closed by the garbage collector after the stream is gone (an
+            # "exception ignored" at some later point). Closed now, while the stream is open.
+            traceback.clear_frames(error.__traceback__)
             if isinstance(cause, OSError):
+                traceback.clear_frames(cause.__traceback__)
                 raise cause from None
             raise
         except Exception:  # not on Ctrl-C: then the folder goes at once, unwritten
