@@ -1,6 +1,9 @@
-"""The terminal summary: one table row per region, then the verdict and the gaps."""
+"""The terminal summary: a table row per region called or excluded by name (those not enabled
+or left out by a region list folded into a line each), then the verdict and the gaps."""
 
 from __future__ import annotations
+
+import textwrap
 
 from document.rules import UNSELECTED, one_line
 from document.schema import AnalysisStatistics, Region, ScanDocument
@@ -88,10 +91,16 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
     if examined:
         lines.insert(2, "Accounts examined: " + "; ".join(clean(text) for text, _ in examined))
     rows = []
+    # Regions nobody called for a plain reason are one line each, not a row each: a quick
+    # check of two regions stays a two-row table.
     unselected = [r["region"] for r in document["regions"]
                   if r["status"] == "EXCLUDED" and r["reason"] == UNSELECTED]
+    off = [r for r in document["regions"] if r["status"] == "NOT_ENABLED"]
+    not_enabled = [r["region"] + (f" ({r['reason']})" if r["reason"] not in (None, "DISABLED")
+                                  else "") for r in off]
+    folded = {*unselected, *(r["region"] for r in off)}
     for region in document["regions"]:
-        if region["region"] in unselected:
+        if region["region"] in folded:
             continue
         active, public = _counts(region)
         rows.append((clean(region["region"]), clean(region["status"]),
@@ -105,9 +114,13 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
             reason = reason[: reason_width - 2] + "…"
         lines.append(f"{region_name:<16}{status:<13}{reason:<{reason_width}}{active:>8}"
                      f"{public:>8}")
+    if not_enabled:
+        lines += textwrap.wrap("(not enabled: " + ", ".join(clean(r) for r in not_enabled)
+                               + ")", width, subsequent_indent=" ", break_on_hyphens=False)
     if unselected:
-        lines.append(f"(excluded, {UNSELECTED}: " + ", ".join(clean(r) for r in unselected)
-                     + ")")
+        lines += textwrap.wrap(f"(excluded, {UNSELECTED}: "
+                               + ", ".join(clean(r) for r in unselected) + ")", width,
+                               subsequent_indent=" ", break_on_hyphens=False)
     if any(r[3].endswith("+") for r in rows):
         lines.append("(+: incomplete, more findings may exist)")
     lines.append("")
