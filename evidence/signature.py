@@ -162,6 +162,18 @@ def signature_bytes(record: SignatureFile) -> bytes | None:
         return None
 
 
+def _signed(record: SignatureFile, manifest: bytes) -> tuple[bytes, bytes] | str:
+    """(the manifest's digest, the signature) when the record is about these bytes and its
+    signature decodes; otherwise why not, in a few words."""
+    digest = hashlib.sha256(manifest).digest()
+    if digest.hex() != record["manifest_sha256"]:
+        return "manifest.json is not the file that was signed (its SHA-256 differs)"
+    signature = signature_bytes(record)
+    if signature is None:
+        return "the signature is not base64"
+    return digest, signature
+
+
 def check_offline(record: SignatureFile, manifest: bytes) -> str | None:
     """None when the signature in `record` verifies for these manifest bytes with the public
     key it holds; otherwise why not, in a few words."""
@@ -169,12 +181,10 @@ def check_offline(record: SignatureFile, manifest: bytes) -> str | None:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-    digest = hashlib.sha256(manifest).digest()
-    if digest.hex() != record["manifest_sha256"]:
-        return "manifest.json is not the file that was signed (its SHA-256 differs)"
-    signature = signature_bytes(record)
-    if signature is None:
-        return "the signature is not base64"
+    signed = _signed(record, manifest)
+    if isinstance(signed, str):
+        return signed
+    digest, signature = signed
     try:
         key = serialization.load_pem_public_key(record["public_key_pem"].encode("ascii"))
     except (ValueError, UnicodeEncodeError):
@@ -213,12 +223,10 @@ def public_key_der(pem_text: str) -> bytes | None:
 def check_online(kms: KMSClient, record: SignatureFile, manifest: bytes) -> str | None:
     """kms:Verify instead of the public key in the file: None when KMS says it is valid.
     EvidenceError when KMS cannot be asked (that is no answer about the pack)."""
-    digest = hashlib.sha256(manifest).digest()
-    if digest.hex() != record["manifest_sha256"]:
-        return "manifest.json is not the file that was signed (its SHA-256 differs)"
-    signature = signature_bytes(record)
-    if signature is None:
-        return "the signature is not base64"
+    signed = _signed(record, manifest)
+    if isinstance(signed, str):
+        return signed
+    digest, signature = signed
     try:
         answer = kms.verify(KeyId=record["key_arn"], Message=digest, MessageType="RAW",
                             Signature=signature,

@@ -550,6 +550,16 @@ def _online_kms(profile: str | None) -> Callable[[str], KMSClient]:
     return lambda key_arn: kms_client(session, options, key_arn)
 
 
+def _internal_error(exc: Exception, debug: bool) -> int:
+    """A defect, not bad input: one line (the traceback with --debug), exit 4."""
+    if debug:
+        log.exception("internal error")
+    else:
+        log.error("internal error: %s: %s (run with --debug for details)",
+                  type(exc).__name__, exc)
+    return EXIT_INTERNAL
+
+
 def _verify(argv: list[str]) -> int:
     """aa-scan verify DIR: 0 intact, 1 tampered, 2 a folder or manifest it cannot read."""
     from evidence.manifest import EvidenceError
@@ -577,12 +587,7 @@ def _verify(argv: list[str]) -> int:
         log.error("%s", exc)
         return exc.exit_code
     except Exception as exc:
-        if args.debug:
-            log.exception("internal error")
-        else:
-            log.error("internal error: %s: %s (run with --debug for details)",
-                      type(exc).__name__, exc)
-        return EXIT_INTERNAL
+        return _internal_error(exc, args.debug)
     finally:
         close_logging()
     sys.stdout.write("".join(f"{line}\n" for line in result.lines()))
@@ -614,12 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("interrupted")
         return 130
     except Exception as exc:
-        if args.debug:
-            log.exception("internal error")
-        else:
-            log.error("internal error: %s: %s (run with --debug for details)",
-                      type(exc).__name__, exc)
-        return EXIT_INTERNAL
+        return _internal_error(exc, args.debug)
     finally:
         close_logging()
 
