@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Literal
 
@@ -187,3 +187,19 @@ def one_line(text: str) -> str:
 # The exclusion reason of a region discovery lists that the configured region list leaves
 # out (listed, never dropped; the terminal folds them into one line).
 UNSELECTED = "not in the configured region list (regions: / --regions)"
+
+
+def member_outcome(status: str, cells: Iterable[str]) -> str:
+    """An account's one answer in the member view (scan.json member_view.accounts[]): its
+    status when it was not examined (SUSPENDED, ERROR); else FAIL if a region failed, ERROR
+    if one could not be read, PASS if one passed, and NO REGION when no enabled region was
+    examined (then it met nothing)."""
+    if status != "ASSESSED":
+        return status
+    values = set(cells)
+    return ("FAIL" if "FAIL" in values else "ERROR" if "ERROR" in values else
+            "PASS" if "PASS" in values else "NO REGION")
+
+
+# The member view's summary key of each outcome; the others are counted in none.
+MEMBER_SUMMARY_KEYS = {"PASS": "pass", "FAIL": "fail", "ERROR": "error"}

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypedDict
 
+from document.rules import member_outcome
 from document.schema import ControlRef, Gap, ScanDocument
 
 DATA_FILE = "controls.json"
@@ -157,9 +158,10 @@ def _member_view(document: ScanDocument) -> dict[str, Any] | None:
     view = document.get("member_view")
     if view is None:
         return None
-    failing = [a["account_id"] for a in view["accounts"] if "FAIL" in a["regions"].values()]
-    open_ = [a["account_id"] for a in view["accounts"] if a["account_id"] not in failing and (
-        a["status"] == "ERROR" or "ERROR" in a["regions"].values())]
+    outcomes = [(a["account_id"], member_outcome(a["status"], a["regions"].values()))
+                for a in view["accounts"]]
+    failing = [account for account, outcome in outcomes if outcome == "FAIL"]
+    open_ = [account for account, outcome in outcomes if outcome == "ERROR"]
     counts = view["summary"]
     text = (f"the member view lists each account's own analyzers: {counts['pass']} of "
             f"{counts['accounts']} account(s) pass in every region examined, "

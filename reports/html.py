@@ -18,7 +18,15 @@ from typing import IO, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from document.rules import ANALYSIS_LABELS, Analysis, GapCode, analysis_of, reveal, type_label
+from document.rules import (
+    ANALYSIS_LABELS,
+    Analysis,
+    GapCode,
+    analysis_of,
+    member_outcome,
+    reveal,
+    type_label,
+)
 from document.schema import Finding, Gap, ScanDocument
 from evidence.controls import assess
 from evidence.scope import completeness, configuration_sha256, scope
@@ -683,11 +691,7 @@ MAX_MEMBER_ROWS = 500  # the workbook's Member accounts sheet has every account
 
 
 def _member_outcome(account: Mapping[str, Any]) -> str:
-    if account["status"] != "ASSESSED":
-        return str(account["status"])
-    values = set(account["regions"].values())
-    return ("FAIL" if "FAIL" in values else "ERROR" if "ERROR" in values else
-            "PASS" if "PASS" in values else "NO REGION")
+    return member_outcome(account["status"], account["regions"].values())
 
 
 def _members(document: ScanDocument) -> dict[str, Any] | None:

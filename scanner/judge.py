@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from document.rules import (
+    MEMBER_SUMMARY_KEYS,
     NOT_VISIBLE,
     Analysis,
     GapCode,
@@ -20,6 +21,7 @@ from document.rules import (
     Severity,
     Verdict,
     analysis_of,
+    member_outcome,
 )
 
 from .model import (
@@ -1038,7 +1040,6 @@ def judge_members(members: MemberScan, scans: tuple[RegionScan, ...],
                                           None, {}, {}))
             continue
         if account.error is not None:  # not examined: each region it should have been is ERROR
-            counts["error"] += 1
             verdicts.append(MemberVerdict(
                 account.account_id, account.name, "ERROR", account.error,
                 {scan.region: "ERROR" if scan.scanned else "NOT_ENABLED" for scan in scans
@@ -1055,18 +1056,15 @@ def judge_members(members: MemberScan, scans: tuple[RegionScan, ...],
             cells[scan.region], error = _member_cell(account.regions.get(scan.region))
             if error is not None:
                 errors[scan.region] = error
-        values = set(cells.values())
-        # PASS only where some region passed and none failed or errored: an account with no
-        # enabled region examined was not judged (counted in none of the three, like a
-        # suspended account).
-        if values & {"FAIL", "ERROR", "PASS"}:
-            counts["fail" if "FAIL" in values else "error" if "ERROR" in values else
-                   "pass"] += 1
         failed = [r for r, cell in cells.items() if cell == "FAIL"]
         if failed:
             failing[account.account_id] = failed
         verdicts.append(MemberVerdict(account.account_id, account.name, "ASSESSED", None,
                                       cells, errors))
+    for verdict in verdicts:
+        key = MEMBER_SUMMARY_KEYS.get(member_outcome(verdict.status, verdict.regions.values()))
+        if key is not None:
+            counts[key] += 1
     commands = _member_remediation(failing, management)
     return MemberView(members.role_name, tuple(verdicts), counts, members.error,
                       ACCOUNT_ANALYZER_TEMPLATE if commands else None, commands,
