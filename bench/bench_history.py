@@ -115,7 +115,7 @@ def main() -> int:
         baseline = store.load(store.baseline(current["organization"]["id"],
                                              current["identity"]["account_id"],
                                              current["started_at"]).run_id)
-        block = changes(run_view(current), baseline, "history")
+        block = changes(run_view(current), [baseline], "history")
         results["diff_seconds"] = time.perf_counter() - started
         results["diff_counts"] = block["counts"]
         records = store.runs(current["organization"]["id"], current["identity"]["account_id"])

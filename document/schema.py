@@ -147,6 +147,9 @@ class Finding(TypedDict):
     updated_at: str | None
     analyzed_at: str | None
     error: str | None
+    # Added after version 1: the earliest createdAt the history knows for what the finding
+    # grants, when older than its own (an analyzer re-created since gave it a new id).
+    first_seen_at: NotRequired[str]
 
 
 class AnalysisFinding(TypedDict):
@@ -235,6 +238,9 @@ class Gap(TypedDict):
     # gap about where the scan ran, what kept them from being assessed ([]: none of them
     # requires what it is about, e.g. an unused-access analyzer the configuration asks for).
     controls: NotRequired[list[ControlRef]]
+    # Added after version 1: the analyzer type the gap is about (None: none). With scope,
+    # region and code, a gap's identity from run to run.
+    analyzer_type: NotRequired[str | None]
 
 
 class Baseline(TypedDict):
@@ -254,6 +260,9 @@ class RegionChange(TypedDict):
 class UnknownRegion(TypedDict):
     region: str
     reason: str
+    # Added after version 1: which of the two were compared (absent: neither).
+    gaps_compared: NotRequired[bool]
+    findings_compared: NotRequired[bool]
 
 
 class GapChange(TypedDict):
@@ -262,6 +271,7 @@ class GapChange(TypedDict):
     code: str
     severity: str
     title: str
+    analyzer_type: NotRequired[str | None]
 
 
 class NewFinding(TypedDict):
@@ -280,15 +290,52 @@ class ClosedFinding(TypedDict):
     status_now: str | None  # RESOLVED or ARCHIVED when collected; None: no longer listed
 
 
+class ChangedFinding(TypedDict):
+    """An active finding whose state changed under the same id."""
+
+    region: str
+    id: str
+    resource_type: str
+    resource: str | None
+    is_public: bool
+    was_public: bool
+    fields: list[str]  # is_public, principal, action, condition, resource, ..., updated_at
+    before: dict[str, Any]  # the values of `fields` before, and after
+    after: dict[str, Any]
+
+
+class ComparedWith(TypedDict):
+    region: str
+    what: str  # gaps or findings
+    run_id: str
+    started_at: str
+
+
+class Requirement(TypedDict):
+    before: list[str] | None
+    after: list[str] | None
+
+
+class NotCompared(TypedDict):
+    gaps: int
+    public_findings: int | None
+
+
 class Changes(TypedDict):
-    baseline: Baseline | None  # None: the first recorded run
+    baseline: Baseline | None  # None: the first recorded run (or see history_error)
     regions: list[RegionChange]  # only regions whose status changed
-    unknown: list[UnknownRegion]  # regions whose findings and gaps cannot be compared
+    unknown: list[UnknownRegion]  # regions whose gaps or findings were not compared
     gaps_opened: list[GapChange]
     gaps_closed: list[GapChange]
     findings_new: list[NewFinding]
     findings_closed: list[ClosedFinding]
     counts: dict[str, int]
+    # Added after version 1 (absent from older documents).
+    findings_changed: NotRequired[list[ChangedFinding]]
+    compared_with: NotRequired[list[ComparedWith]]  # regions compared with an older run
+    requirement: NotRequired[Requirement | None]  # None: unchanged
+    not_compared: NotRequired[NotCompared]  # what the new-* gates count as new
+    history_error: NotRequired[str | None]  # the history could not be read or written
 
 
 class TrendPoint(TypedDict):
@@ -311,6 +358,7 @@ class OldestPublic(TypedDict):
     resource: str | None
     created_at: str | None
     age_days: float
+    first_seen_at: NotRequired[str | None]  # the grant's earliest createdAt, when older
 
 
 class TimeToResolve(TypedDict):

@@ -7,7 +7,6 @@ results are plain values for scan.json, so no renderer needs pandas.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -34,16 +33,22 @@ def trend(runs: Sequence[RunRecord], limit: int = TREND_RUNS) -> list[dict[str, 
     columns = ["run_id", "started_at", "verdict", "complete", "regions_total", "covered",
                "gaps", "errors", "active_findings", "public_findings"]
     frame = frame[columns].astype(object).where(frame[columns].notna(), None)
-    return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{str(k): _plain(v, str(k) in _COUNTS) for k, v in row.items()}
+            for row in frame.to_dict("records")]
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python ones (json cannot encode numpy's)."""
+# Counts a coverage-only run leaves unknown (None): pandas holds the column as floats then.
+_COUNTS = frozenset({"regions_total", "covered", "gaps", "errors", "active_findings",
+                     "public_findings"})
+
+
+def _plain(value: Any, count: bool = False) -> Any:
+    """numpy scalars to Python ones (json cannot encode numpy's); counts as int."""
     if value is None:
         return None
     if hasattr(value, "item"):
-        return value.item()
-    return value
+        value = value.item()
+    return int(value) if count else value
 
 
 def _days(frame: pd.DataFrame, start: str, end: str | pd.Timestamp) -> pd.Series:
@@ -54,8 +59,10 @@ def _days(frame: pd.DataFrame, start: str, end: str | pd.Timestamp) -> pd.Series
 
 
 def finding_age(document: ScanDocument) -> dict[str, Any] | None:
-    """Age of the active findings (from Access Analyzer's own createdAt) per resource type,
-    the oldest active public finding, and the time to resolve from RESOLVED findings."""
+    """Age of the active findings per resource type, the oldest active public finding, and the
+    time to resolve from RESOLVED findings. A finding's age runs from Access Analyzer's own
+    createdAt, or from the earliest createdAt of its grant when the history carried one over
+    an analyzer re-created (`first_seen_at`)."""
     findings = document["findings"]
     if document["summary"]["coverage_only"] or not findings:
         return None
@@ -65,8 +72,9 @@ def finding_age(document: ScanDocument) -> dict[str, Any] | None:
     columns = ("region", "id", "resource_type", "resource", "is_public", "error", "status",
                "created_at", "updated_at")
     frame = pd.DataFrame({c: [f[c] for f in findings] for c in columns})  # type: ignore[literal-required]
+    frame["since"] = [f.get("first_seen_at") or f["created_at"] for f in findings]
     active = frame[frame["status"] == "ACTIVE"].copy()
-    active["age"] = _days(active, "created_at", as_of)
+    active["age"] = _days(active, "since", as_of)
     active["bucket"] = pd.cut(active["age"], _EDGES, right=False, labels=list(AGE_BUCKETS))
     table = pd.crosstab(active["resource_type"], active["bucket"]).reindex(
         columns=list(AGE_BUCKETS), fill_value=0)
@@ -79,7 +87,9 @@ def finding_age(document: ScanDocument) -> dict[str, Any] | None:
         row = public.sort_values(["age", "region", "id"], ascending=[False, True, True]).iloc[0]
         oldest = {"region": row["region"], "id": row["id"],
                   "resource_type": row["resource_type"], "resource": row["resource"],
-                  "created_at": row["created_at"], "age_days": round(float(row["age"]), 1)}
+                  "created_at": row["created_at"], "age_days": round(float(row["age"]), 1),
+                  "first_seen_at": (row["since"] if row["since"] != row["created_at"]
+                                    else None)}
     return {
         "as_of": document["started_at"],
         "buckets": list(AGE_BUCKETS),
@@ -110,15 +120,3 @@ def time_to_resolve(frame: pd.DataFrame) -> dict[str, Any] | None:
                                           grouped.median(), grouped.quantile(0.9),
                                           strict=True)},
     }
-
-
-def age_in_days(created_at: str | None, as_of: str) -> float | None:
-    """One finding's age (for the workbook's age column), without pandas."""
-    if not created_at:
-        return None
-    try:
-        start = dt.datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-        end = dt.datetime.fromisoformat(as_of.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return round((end - start).total_seconds() / 86400, 1)

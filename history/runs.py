@@ -7,10 +7,11 @@ one given as a scan.json (`--baseline FILE`) are compared by the same code.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from document.schema import Finding, ScanDocument
+from document.schema import Finding, Gap, ScanDocument
 
 
 class FindingView(NamedTuple):
@@ -30,15 +31,19 @@ class FindingView(NamedTuple):
     updated_at: str | None
     # What the finding is about, whatever analyzer reported it: resource, owner account,
     # principal, action, condition and public flag. Re-creating an analyzer changes every
-    # finding id but not this. Read from the history, or computed when first needed from
-    # the document's finding (`source`): most runs never need most of them.
-    fingerprint: bytes | None = None
-    source: Finding | None = None
+    # finding id but not this.
+    fingerprint: bytes
+    # Principal, action and condition as canonical JSON (None: a history written before
+    # they were kept), so a finding that changed under the same id can say how.
+    access: str | None = None
+    # The earliest createdAt known for this grant, when an analyzer re-created since gave
+    # the finding a new id and a new createdAt (None: its own createdAt).
+    first_seen: str | None = None
 
     @property
     def state(self) -> tuple[object, ...]:
-        """Everything but how the fingerprint is held: what two views of one finding share."""
-        return self[:11]
+        """What makes two sightings of a finding the same stored row."""
+        return self[:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,16 @@ class RegionView:
     complete: bool
     findings_collected: bool
     analyzer_arn: str | None  # whose findings were read
+    # ORGANIZATION or ACCOUNT: the zone of trust of the analyzer whose findings were read
+    # (None: none read, or a history written before it was kept).
+    findings_scope: str | None = None
+
+
+def gap_subject(gap: Gap) -> str:
+    """What a gap is about beyond its code: the analyzer type ('' when about no type), so two
+    gaps of one code in one region (an ORGANIZATION analyzer and an internal-access one, both
+    FAILED) never share an identity."""
+    return gap.get("analyzer_type") or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +73,9 @@ class GapView:
     code: str
     severity: str
     title: str
+    # The analyzer type it is about ('' when about none; None: a history or scan.json
+    # written before gaps said so, matched on scope, region and code alone).
+    subject: str | None = ""
 
 
 @dataclass(frozen=True)
@@ -72,12 +90,15 @@ class RunView:
     gaps: tuple[GapView, ...]
     findings: tuple[FindingView, ...] = field(repr=False)
     schema_version: int = 1
+    # The configured requirement (coverage_types), in order; None: not recorded.
+    requirement: tuple[str, ...] | None = None
+    finished_at: str = ""
 
 
 def fingerprint(resource: str | None, owner: str | None, principal: object, action: object,
                 condition: object, is_public: bool | None) -> bytes:
     """A stable 16-byte digest of what a finding grants, independent of its id. (repr() of
-    plain values: deterministic, C-speed, and it runs for every finding new to the history.)"""
+    plain values: deterministic, C-speed.)"""
     text = repr((resource, owner, _items(principal),
                  sorted(action) if isinstance(action, list) else action,
                  _items(condition), is_public))
@@ -93,14 +114,10 @@ def canonical(values: object) -> bytes:
     return repr(values).encode("utf-8", "surrogatepass")
 
 
-def fingerprint_of(finding: FindingView) -> bytes:
-    if finding.fingerprint is not None:
-        return finding.fingerprint
-    source = finding.source
-    assert source is not None, "a finding from the history carries its fingerprint"
-    return fingerprint(source["resource"], source["resource_owner_account"],
-                       source["principal"], source["action"], source["condition"],
-                       source["is_public"])
+def access_text(finding: Finding) -> str:
+    """Principal, action and condition of a finding as canonical JSON."""
+    return json.dumps([finding["principal"], sorted(finding["action"]), finding["condition"]],
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def finding_view(finding: Finding) -> FindingView:
@@ -108,7 +125,10 @@ def finding_view(finding: Finding) -> FindingView:
         finding["region"], finding["analyzer_arn"], finding["id"], finding["resource_type"],
         finding["resource"], finding["resource_owner_account"], finding["is_public"],
         finding["error"], finding["status"], finding["created_at"], finding["updated_at"],
-        None, finding)
+        fingerprint(finding["resource"], finding["resource_owner_account"],
+                    finding["principal"], finding["action"], finding["condition"],
+                    finding["is_public"]),
+        access_text(finding), finding.get("first_seen_at"))
 
 
 def run_id_of(document: ScanDocument) -> str:
@@ -122,6 +142,14 @@ def run_id_of(document: ScanDocument) -> str:
     return "imported-" + hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
 
 
+def requirement_of(document: ScanDocument) -> tuple[str, ...] | None:
+    """The analyzer types the run required in every region (None: not recorded)."""
+    types = document["configuration"].get("coverage_types")
+    if isinstance(types, list) and all(isinstance(t, str) for t in types):
+        return tuple(types)
+    return None
+
+
 def run_view(document: ScanDocument) -> RunView:
     """The view of a scan document."""
     regions = {}
@@ -129,8 +157,10 @@ def run_view(document: ScanDocument) -> RunView:
         source = region["findings_analyzer"]
         regions[region["region"]] = RegionView(
             region["region"], region["status"], region["reason"], region["complete"],
-            region["findings_collected"], source["arn"] if source else None)
-    gaps = tuple(GapView(g["scope"], g["region"], g["code"], g["severity"], g["title"])
+            region["findings_collected"], source["arn"] if source else None,
+            region["findings_scope"] if source else None)
+    gaps = tuple(GapView(g["scope"], g["region"], g["code"], g["severity"], g["title"],
+                         gap_subject(g) if "analyzer_type" in g else None)
                  for g in document["gaps"])
     summary = document["summary"]
     return RunView(
@@ -140,4 +170,5 @@ def run_view(document: ScanDocument) -> RunView:
         interrupted=summary["interrupted"], coverage_only=summary["coverage_only"],
         regions=regions, gaps=gaps,
         findings=tuple(finding_view(f) for f in document["findings"]),
-        schema_version=document["schema_version"])
+        schema_version=document["schema_version"], requirement=requirement_of(document),
+        finished_at=document["finished_at"])

@@ -8,6 +8,10 @@ run whose findings did not change therefore writes nothing for them: it closes t
 findings it no longer sees and opens spans for new ones. Runs are recorded in one IMMEDIATE
 transaction, so two scheduled runs that overlap are both recorded, one after the other.
 
+Which earlier runs a run may be compared with is exact, whatever the clock says: `marks()`,
+read when the run starts, is the last seq of every series then; a run recorded after that
+(two runs started in the same second) is never the baseline of this one.
+
 What this module does not do: decide anything (history.diff), or fail a scan (the caller
 turns a HistoryError into a warning).
 """
@@ -18,8 +22,10 @@ import bisect
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +39,10 @@ from .runs import (
     RegionView,
     RunView,
     canonical,
-    fingerprint_of,
     run_view,
 )
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: gap subjects, requirements, zones of trust, access, first seen
 BUSY_TIMEOUT_MS = 60_000  # an overlapping run records first; this one waits its turn
 
 _SCHEMA = """
@@ -71,7 +76,8 @@ CREATE TABLE IF NOT EXISTS runs (
     public_findings INTEGER,
     cross_account_findings INTEGER,
     source TEXT NOT NULL,
-    recorded_at TEXT NOT NULL);
+    recorded_at TEXT NOT NULL,
+    requirement TEXT);  -- coverage_types as JSON; NULL: recorded before version 2
 CREATE INDEX IF NOT EXISTS runs_by_series ON runs (series, started_at);
 CREATE TABLE IF NOT EXISTS run_regions (
     run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -81,7 +87,10 @@ CREATE TABLE IF NOT EXISTS run_regions (
     complete INTEGER NOT NULL,
     findings_collected INTEGER NOT NULL,
     analyzer_arn TEXT,
+    findings_scope TEXT,
     PRIMARY KEY (run, region)) WITHOUT ROWID;
+-- Every gap of a run, one row each: no key of (scope, region, code) can fold two gaps into
+-- one (a region can hold a NOT_ACTIVE gap per required analyzer type).
 CREATE TABLE IF NOT EXISTS run_gaps (
     run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     scope TEXT NOT NULL,
@@ -89,7 +98,8 @@ CREATE TABLE IF NOT EXISTS run_gaps (
     code TEXT NOT NULL,
     severity TEXT NOT NULL,
     title TEXT NOT NULL,
-    PRIMARY KEY (run, scope, region, code)) WITHOUT ROWID;
+    subject TEXT);  -- the analyzer type ('' none); NULL: recorded before version 2
+CREATE INDEX IF NOT EXISTS run_gaps_by_run ON run_gaps (run, region);
 CREATE TABLE IF NOT EXISTS findings (
     id INTEGER PRIMARY KEY,
     series INTEGER NOT NULL REFERENCES series (id),
@@ -105,7 +115,9 @@ CREATE TABLE IF NOT EXISTS findings (
     status TEXT NOT NULL,
     created_at TEXT,
     updated_at TEXT,
-    fingerprint BLOB NOT NULL);
+    fingerprint BLOB NOT NULL,
+    access TEXT,  -- principal, action, condition (JSON); NULL: recorded before version 2
+    first_seen TEXT);  -- the grant's earliest createdAt, when older than its own
 -- One row per (series, digest): kept so by the writer, which reads the series' digests
 -- inside its IMMEDIATE transaction (a unique index on random digests cost a second a run).
 CREATE INDEX IF NOT EXISTS findings_by_series ON findings (series);
@@ -115,6 +127,23 @@ CREATE TABLE IF NOT EXISTS sightings (
     last_seq INTEGER,  -- NULL: open, seen by every run of the series since first_seq
     PRIMARY KEY (finding, first_seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sightings_by_last ON sightings (last_seq, finding);
+"""
+
+# Version 1 to 2, in the transaction that opens the file: new columns are NULL ("not
+# recorded"), and run_gaps loses the primary key that folded two gaps into one.
+_MIGRATE_1 = """
+ALTER TABLE runs ADD COLUMN requirement TEXT;
+ALTER TABLE run_regions ADD COLUMN findings_scope TEXT;
+ALTER TABLE findings ADD COLUMN access TEXT;
+ALTER TABLE findings ADD COLUMN first_seen TEXT;
+CREATE TABLE run_gaps_2 (
+    run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    scope TEXT NOT NULL, region TEXT NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
+    title TEXT NOT NULL, subject TEXT);
+INSERT INTO run_gaps_2 SELECT run, scope, region, code, severity, title, NULL FROM run_gaps;
+DROP TABLE run_gaps;
+ALTER TABLE run_gaps_2 RENAME TO run_gaps;
+CREATE INDEX run_gaps_by_run ON run_gaps (run, region);
 """
 
 
@@ -144,9 +173,33 @@ class RunRecord:
 
 
 def _digest(finding: FindingView) -> bytes:
-    """What makes two sightings the same stored finding: the state the history keeps (a
-    finding whose grant changes gets a new updatedAt from Access Analyzer)."""
+    """What makes two sightings the same stored finding: the state the history keeps, what
+    it grants included (a principal that changes under the same id and updatedAt is a new
+    state too)."""
     return hashlib.blake2b(canonical(finding.state), digest_size=16).digest()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a script, one at a time (to run them inside one transaction,
+    which executescript would commit first)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    if buffer.strip():
+        yield buffer
+
+
+Mark = dict[tuple[str, str], int]  # (organization, account) -> the last seq recorded
+
+
+def _create_private(path: Path) -> None:
+    """A new history file readable by its owner only (SQLite gives its -wal and -shm files
+    the database's permissions): it holds every finding of the organization."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _now() -> str:
@@ -160,26 +213,57 @@ class HistoryStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000,
                                        isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._wal()
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA synchronous = NORMAL")
             # A run inserts its new findings' digests into a unique index at random places:
             # a larger page cache keeps that index in memory (64 MiB at most).
             self._db.execute("PRAGMA cache_size = -65536")
-            self._db.executescript(_SCHEMA)  # idempotent; each statement its own transaction
             with self._write():
-                row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-                if row is None:
-                    self._db.execute("INSERT INTO meta VALUES ('version', ?)",
-                                     (str(STORE_VERSION),))
-                elif int(row[0]) > STORE_VERSION:
-                    raise HistoryError(f"{path}: history version {row[0]} is newer than this "
-                                       f"aa-scan understands ({STORE_VERSION})")
+                self._migrate()
         except (sqlite3.Error, OSError, ValueError) as exc:
             raise HistoryError(f"{path}: {exc}") from None
+
+    def _wal(self) -> None:
+        """Switch to WAL, waiting like every other write: SQLite does not call the busy
+        handler for this switch, so two processes opening a new history at once would fail
+        with "database is locked" instead of taking turns."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.005
+        while True:
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    def _migrate(self) -> None:
+        """Create the tables of a new history, or bring an older one up to this version
+        (inside the opening transaction: a second process waits, then finds it done)."""
+        tables = {name for (name,) in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = None
+        if "meta" in tables:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            version = int(row[0]) if row else None
+        if version is not None and version > STORE_VERSION:
+            raise HistoryError(f"{self.path}: history version {version} is newer than this "
+                               f"aa-scan understands ({STORE_VERSION})")
+        if version == 1:
+            for statement in _statements(_MIGRATE_1):
+                self._db.execute(statement)
+        for statement in _statements(_SCHEMA):  # idempotent
+            self._db.execute(statement)
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)",
+                         (str(STORE_VERSION),))
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -202,11 +286,22 @@ class HistoryStore:
             raise
         self._db.execute("COMMIT")
 
+    def check_writable(self) -> None:
+        """HistoryError unless a run could be recorded now (a read-only file or file system
+        reads fine and fails only when the run is recorded, after its reports)."""
+        try:
+            with self._write():
+                self._db.execute("UPDATE meta SET value = value WHERE key = 'version'")
+        except sqlite3.Error as exc:
+            raise HistoryError(f"{self.path}: cannot be written: {exc}") from None
+
     # -- recording ---------------------------------------------------------------------------
     def record(self, document: ScanDocument, source: str = "scan",
-               view: RunView | None = None) -> RunRecord:
+               view: RunView | None = None,
+               first_seen: Mapping[tuple[str, str], str] | None = None) -> RunRecord:
         """Record a run (a no-op for a run id already recorded); returns its record.
-        `view`: the document's run_view, when the caller has it already."""
+        `view`: the document's run_view, when the caller has it already; `first_seen`: the
+        earliest createdAt of findings matched to older ones (the comparison's)."""
         view = view or run_view(document)
         try:
             with self._write():
@@ -219,7 +314,7 @@ class HistoryStore:
                 run = self._insert_run(document, view, series, seq, source)
                 self._insert_regions(run, view)
                 self._insert_gaps(run, view)
-                self._insert_findings(series, seq, view.findings)
+                self._insert_findings(series, seq, view.findings, first_seen or {})
         except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: {exc}") from None
         record = self._record_of(view.run_id)
@@ -240,8 +335,8 @@ class HistoryStore:
             "INSERT INTO runs (run_id, series, seq, started_at, finished_at, role, tool_version,"
             " schema_version, complete, interrupted, coverage_only, verdict, incomplete_reasons,"
             " regions_total, covered, gaps, errors, active_findings, public_findings,"
-            " cross_account_findings, source, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cross_account_findings, source, recorded_at, requirement)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (view.run_id, series, seq, document["started_at"], document["finished_at"],
              document["organization"]["scanning_account_role"], document["tool"]["version"],
              document["schema_version"], summary["complete"], summary["interrupted"],
@@ -249,22 +344,24 @@ class HistoryStore:
              json.dumps(summary["incomplete_reasons"], ensure_ascii=False),
              summary["regions_total"], summary["covered"], summary["gaps"], summary["errors"],
              summary["active_findings"], summary["public_findings"],
-             summary["cross_account_findings"], source, _now()))
+             summary["cross_account_findings"], source, _now(),
+             None if view.requirement is None else json.dumps(list(view.requirement))))
         return int(cursor.lastrowid or 0)
 
     def _insert_regions(self, run: int, view: RunView) -> None:
         self._db.executemany(
-            "INSERT INTO run_regions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO run_regions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(run, r.region, r.status, r.reason, r.complete, r.findings_collected,
-              r.analyzer_arn) for r in view.regions.values()])
+              r.analyzer_arn, r.findings_scope) for r in view.regions.values()])
 
     def _insert_gaps(self, run: int, view: RunView) -> None:
         self._db.executemany(
-            "INSERT OR IGNORE INTO run_gaps VALUES (?, ?, ?, ?, ?, ?)",
-            [(run, g.scope, g.region or "", g.code, g.severity, g.title) for g in view.gaps])
+            "INSERT INTO run_gaps VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run, g.scope, g.region or "", g.code, g.severity, g.title, g.subject)
+             for g in view.gaps])
 
-    def _insert_findings(self, series: int, seq: int, findings: tuple[FindingView, ...]
-                         ) -> None:
+    def _insert_findings(self, series: int, seq: int, findings: tuple[FindingView, ...],
+                         first_seen: Mapping[tuple[str, str], str]) -> None:
         known = dict(self._db.execute("SELECT digest, id FROM findings WHERE series = ?",
                                       (series,)))
         digests = [_digest(f) for f in findings]
@@ -273,14 +370,15 @@ class HistoryStore:
         for digest, finding in zip(digests, findings, strict=True):
             if digest not in known:
                 known[digest] = next_id
-                new.append((next_id, series, digest, *finding.state, fingerprint_of(finding)))
+                new.append((next_id, series, digest, *finding.state, finding.access,
+                            first_seen.get((finding.region, finding.id), finding.first_seen)))
                 next_id += 1
         if new:
             self._db.executemany(
                 "INSERT INTO findings (id, series, digest, region, analyzer_arn, finding_id, "
                 "resource_type, resource, owner_account, is_public, error, status, created_at, "
-                "updated_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                new)
+                "updated_at, fingerprint, access, first_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new)
         seen = {known[d] for d in digests}
         # Open spans (last_seq NULL) were seen by the previous run of the series: a finding
         # seen again needs no write at all; one gone closes its span; one new opens one.
@@ -310,6 +408,14 @@ class HistoryStore:
                          bool(coverage_only), verdict, total, covered, gaps, errors, active,
                          public, source)
 
+    def marks(self) -> Mark:
+        """The last seq of every series: what had been recorded when a run started."""
+        try:
+            return {(org, account): seq for org, account, seq in self._db.execute(
+                "SELECT organization_id, account_id, last_seq FROM series")}
+        except sqlite3.Error as exc:
+            raise HistoryError(f"{self.path}: {exc}") from None
+
     def runs(self, organization_id: str | None, account_id: str) -> list[RunRecord]:
         """Every recorded run of a series, oldest first (by start time)."""
         try:
@@ -321,59 +427,98 @@ class HistoryStore:
             raise HistoryError(f"{self.path}: {exc}") from None
         return [self._record(row) for row in rows]
 
+    def earlier(self, organization_id: str | None, account_id: str, started_at: str,
+                mark: Mark | None, exclude_run: str | None = None) -> list[RunRecord]:
+        """The runs of a series a run that started at `started_at` may look back on, oldest
+        first: recorded before it started (by `mark`, when it was read; else finished by
+        then, to the second) and not started after it."""
+        last = None if mark is None else mark.get((organization_id or "", account_id), 0)
+        return [r for r in self.runs(organization_id, account_id)
+                if r.run_id != exclude_run and r.started_at <= started_at
+                and (r.seq <= last if last is not None else r.finished_at <= started_at)]
+
     def baseline(self, organization_id: str | None, account_id: str, before: str,
-                 exclude_run: str | None = None) -> RunRecord | None:
-        """The latest run of the series that started before `before` (or in the same second:
-        times have one-second resolution, and a recorded run finished first) and was not
-        interrupted: what a scheduled run is compared with."""
-        candidates = [r for r in self.runs(organization_id, account_id)
-                      if r.started_at <= before and not r.interrupted
-                      and r.run_id != exclude_run]
+                 exclude_run: str | None = None, mark: Mark | None = None
+                 ) -> RunRecord | None:
+        """The latest run that may be this run's baseline (see `earlier`) and was not
+        interrupted."""
+        candidates = [r for r in self.earlier(organization_id, account_id, before, mark,
+                                              exclude_run) if not r.interrupted]
         return candidates[-1] if candidates else None
 
-    def load(self, run_id: str) -> RunView:
-        """A recorded run as the diff sees it."""
+    def load(self, run_id: str, regions: Collection[str] | None = None,
+             organization_gaps: bool = True) -> RunView:
+        """A recorded run as the diff sees it: every region's status; the gaps and findings
+        of `regions` only when given (and the organization's gaps unless told not to)."""
         try:
             row = self._db.execute(
                 "SELECT r.id, r.seq, r.series, r.started_at, s.organization_id, s.account_id,"
-                " r.interrupted, r.coverage_only, r.schema_version FROM runs r"
-                " JOIN series s ON s.id = r.series WHERE r.run_id = ?", (run_id,)).fetchone()
+                " r.interrupted, r.coverage_only, r.schema_version, r.requirement,"
+                " r.finished_at FROM runs r JOIN series s ON s.id = r.series"
+                " WHERE r.run_id = ?", (run_id,)).fetchone()
             if row is None:
                 raise HistoryError(f"{self.path}: no recorded run {run_id}")
-            run, seq, series, started, organization, account, interrupted, coverage, version = row
-            regions = {r[0]: RegionView(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5])
-                       for r in self._db.execute(
-                           "SELECT region, status, reason, complete, findings_collected, "
-                           "analyzer_arn FROM run_regions WHERE run = ?", (run,))}
-            gaps = tuple(GapView(g[0], g[1] or None, g[2], g[3], g[4]) for g in self._db.execute(
-                "SELECT scope, region, code, severity, title FROM run_gaps WHERE run = ?",
-                (run,)))
-            findings = tuple(
-                FindingView(f[0], f[1], f[2], f[3], f[4], f[5],
-                            None if f[6] is None else bool(f[6]), f[7], f[8], f[9], f[10], f[11])
-                for f in self._db.execute(
-                    "SELECT f.region, f.analyzer_arn, f.finding_id, f.resource_type, f.resource,"
-                    " f.owner_account, f.is_public, f.error, f.status, f.created_at,"
-                    " f.updated_at, f.fingerprint FROM sightings s"
-                    " JOIN findings f ON f.id = s.finding"
-                    " WHERE f.series = ? AND s.first_seq <= ?"
-                    " AND (s.last_seq IS NULL OR s.last_seq >= ?)", (series, seq, seq)))
+            (run, seq, series, started, organization, account, interrupted, coverage, version,
+             requirement, finished) = row
+            views = {r[0]: RegionView(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6])
+                     for r in self._db.execute(
+                         "SELECT region, status, reason, complete, findings_collected, "
+                         "analyzer_arn, findings_scope FROM run_regions WHERE run = ?", (run,))}
+            wanted = None if regions is None else set(regions)
+            gaps = tuple(
+                GapView(g[0], g[1] or None, g[2], g[3], g[4], g[5])
+                for g in self._db.execute(
+                    "SELECT scope, region, code, severity, title, subject FROM run_gaps"
+                    " WHERE run = ? ORDER BY rowid", (run,))
+                if wanted is None or (g[1] in wanted if g[1] else organization_gaps))
+            findings = self._findings(series, seq, wanted)
         except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: {exc}") from None
         return RunView(run_id, started, organization or None, account, bool(interrupted),
-                       bool(coverage), regions, gaps, findings, version)
+                       bool(coverage), views, gaps, findings, version,
+                       None if requirement is None else tuple(json.loads(requirement)),
+                       finished)
+
+    def _findings(self, series: int, seq: int, regions: set[str] | None
+                  ) -> tuple[FindingView, ...]:
+        query = ("SELECT f.region, f.analyzer_arn, f.finding_id, f.resource_type, f.resource,"
+                 " f.owner_account, f.is_public, f.error, f.status, f.created_at,"
+                 " f.updated_at, f.fingerprint, f.access, f.first_seen FROM sightings s"
+                 " JOIN findings f ON f.id = s.finding"
+                 " WHERE f.series = ? AND s.first_seq <= ?"
+                 " AND (s.last_seq IS NULL OR s.last_seq >= ?)")
+        parameters: list[object] = [series, seq, seq]
+        if regions is not None:
+            if not regions:
+                return ()
+            query += f" AND f.region IN ({', '.join('?' * len(regions))})"
+            parameters += sorted(regions)
+        return tuple(
+            FindingView(f[0], f[1], f[2], f[3], f[4], f[5],
+                        None if f[6] is None else bool(f[6]), f[7], f[8], f[9], f[10], f[11],
+                        f[12], f[13])
+            for f in self._db.execute(query, parameters))
+
+    def load_regions(self, run_id: str) -> RunView:
+        """A run's statuses and requirement, without its gaps and findings (cheap: what the
+        choice of a region's baseline reads)."""
+        return self.load(run_id, regions=(), organization_gaps=False)
 
     # -- pruning -----------------------------------------------------------------------------
     def prune(self, keep: int) -> int:
-        """Keep the `keep` most recent runs of each series (by start time); returns how many
-        runs were removed. Findings no remaining run saw go with them."""
+        """Keep the `keep` most recent runs of each series (by start time), and never the
+        runs a next run is compared with: the latest one not interrupted, and for each region
+        the latest one that knew its gaps and the latest that knew its findings. Returns how
+        many runs were removed; findings no remaining run saw go with them."""
         removed = 0
         try:
             with self._write():
                 for (series,) in self._db.execute("SELECT id FROM series").fetchall():
-                    old = self._db.execute(
+                    protected = self._protected(series)
+                    old = [r for r in self._db.execute(
                         "SELECT id, seq FROM runs WHERE series = ? ORDER BY started_at DESC, "
                         "seq DESC LIMIT -1 OFFSET ?", (series, keep)).fetchall()
+                        if r[0] not in protected]
                     if not old:
                         continue
                     self._db.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in old])
@@ -384,6 +529,35 @@ class HistoryStore:
         except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: {exc}") from None
         return removed
+
+    def _protected(self, series: int) -> set[int]:
+        """The runs of a series a next run may be compared with (see prune)."""
+        runs = self._db.execute(
+            "SELECT id, coverage_only FROM runs WHERE series = ? AND NOT interrupted"
+            " ORDER BY started_at DESC, seq DESC", (series,)).fetchall()
+        if not runs:
+            return set()
+        protected = {runs[0][0]}
+        coverage_only = {run: bool(flag) for run, flag in runs}
+        gaps_seen: set[str] = set()
+        findings_seen: set[str] = set()
+        statuses: dict[int, list[tuple[str, str, bool, bool]]] = {}
+        for run, region, status, complete, collected in self._db.execute(
+                "SELECT r.run, r.region, r.status, r.complete, r.findings_collected"
+                " FROM run_regions r JOIN runs u ON u.id = r.run WHERE u.series = ?"
+                " AND NOT u.interrupted", (series,)):
+            statuses.setdefault(run, []).append((region, status, bool(complete),
+                                                 bool(collected)))
+        for run, _ in runs:  # newest first
+            for region, status, complete, collected in statuses.get(run, []):
+                if status in ("COVERED", "GAP") and region not in gaps_seen:
+                    gaps_seen.add(region)
+                    protected.add(run)
+                if (status in ("COVERED", "GAP") and complete and collected
+                        and not coverage_only[run] and region not in findings_seen):
+                    findings_seen.add(region)
+                    protected.add(run)
+        return protected
 
     def _trim(self, series: int, kept: list[int]) -> None:
         """Drop sightings no kept run falls in, and findings left without a sighting."""

@@ -1,24 +1,26 @@
 """A run's place in the audit trail: its baseline, what changed, the trend; then its record.
 
-Two steps around the writing of the reports, so the history can never cost a scan:
-`prepare` reads (the baseline, the earlier runs) and adds `changes`, `trend` and
-`finding_age` to the document; `record` stores the run once its reports are written. A
-history that cannot be read or written is a warning (HistoryError); a baseline that cannot
-be compared is the user's error (BaselineError).
+Three steps around a run, so the history can never cost a scan: `begin` notes, when the run
+starts, what the history holds (only runs recorded by then can be its baseline); `prepare`
+reads (the earlier runs) and adds `changes`, `trend` and `finding_age` to the document;
+`record` stores the run once its reports are written. A history that cannot be read or
+written is said in the document and on stderr (HistoryError), never a lost scan; a baseline
+that cannot be compared is the user's error (BaselineError).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
 
-from .diff import changes
+from .diff import compare, first_run, plan
 from .runs import RunView, run_id_of, run_view
-from .store import HistoryError, HistoryStore, RunRecord
+from .store import HistoryError, HistoryStore, Mark, RunRecord
 
 log = logging.getLogger("aa_scan")
 
@@ -34,13 +36,34 @@ class HistorySettings:
     baseline: Path | None  # a scan.json to compare with, instead of the history's choice
 
 
+@dataclass(frozen=True)
+class Start:
+    """What the history held when the run started (`begin`)."""
+
+    mark: Mark | None  # None: it could not be read then
+    error: str | None = None
+
+
+def begin(settings: HistorySettings) -> Start:
+    """Note the runs recorded before this one starts: a run that records while this one
+    scans (two started in the same second) is never its baseline."""
+    if settings.path is None or not settings.path.exists():
+        return Start({})
+    try:
+        with HistoryStore(settings.path) as store:
+            return Start(store.marks())
+    except HistoryError as exc:
+        return Start(None, str(exc))
+
+
 def _record_of(document: ScanDocument) -> RunRecord:
     summary = document["summary"]
-    return RunRecord(run_id_of(document), 0, document["started_at"], document["finished_at"],
-                     summary["complete"], summary["interrupted"], summary["coverage_only"],
-                     summary["verdict"], summary["regions_total"], summary["covered"],
-                     summary["gaps"], summary["errors"], summary["active_findings"],
-                     summary["public_findings"], "scan")
+    # This run is the last point of its own trend, whatever else started in its second.
+    return RunRecord(run_id_of(document), 1 << 62, document["started_at"],
+                     document["finished_at"], summary["complete"], summary["interrupted"],
+                     summary["coverage_only"], summary["verdict"], summary["regions_total"],
+                     summary["covered"], summary["gaps"], summary["errors"],
+                     summary["active_findings"], summary["public_findings"], "scan")
 
 
 def _baseline_file(path: Path, document: ScanDocument) -> ScanDocument:
@@ -50,9 +73,13 @@ def _baseline_file(path: Path, document: ScanDocument) -> ScanDocument:
         raise BaselineError(f"--baseline {exc}") from None
     mine, theirs = document["organization"]["id"], baseline["organization"]["id"]
     if mine != theirs:
-        raise BaselineError(f"--baseline {path} is a scan of organization {theirs or 'unknown'}"
-                            f", not of {mine or 'unknown'}: runs of different organizations "
+        raise BaselineError(f"--baseline {path} is a scan of organization {theirs or 'none'}"
+                            f", not of {mine or 'none'}: runs of different organizations "
                             "cannot be compared")
+    account, other = document["identity"]["account_id"], baseline["identity"]["account_id"]
+    if mine is None and account != other:
+        raise BaselineError(f"--baseline {path} is a scan of account {other}, not of {account}"
+                            ": runs of different standalone accounts cannot be compared")
     if baseline["schema_version"] > SCHEMA_VERSION:  # load_document refuses this already
         raise BaselineError(f"--baseline {path}: a newer scan document")
     return baseline
@@ -65,56 +92,93 @@ class Prepared:
     document: ScanDocument
     view: RunView | None  # the run as the history records it (built once, used twice)
     settings: HistorySettings
+    first_seen: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     def record(self, source: str = "scan") -> None:
-        record(self.document, self.settings, source, self.view)
+        record(self.document, self.settings, source, self.view, self.first_seen)
 
 
-def prepare(document: ScanDocument, settings: HistorySettings) -> Prepared:
+def _candidates(store: HistoryStore, current: RunView, records: list[RunRecord]
+                ) -> list[RunView]:
+    """The earlier runs, newest first, each holding what `plan` compares it for: the
+    baseline every region's status and the organization's gaps, an older run the regions
+    it is some region's latest knowledge of."""
+    usable = [r for r in reversed(records) if not r.interrupted]
+    light = [store.load_regions(r.run_id) for r in usable]
+    if not light:
+        return []
+    needed: dict[str, set[str]] = {}
+    for region in set(current.regions) | set(light[0].regions):
+        for pick in plan(current, light, region):
+            if pick.run is not None:
+                needed.setdefault(pick.run.run_id, set()).add(region)
+    return [store.load(view.run_id, needed.get(view.run_id, set()),
+                       organization_gaps=index == 0)
+            if index == 0 or view.run_id in needed else view
+            for index, view in enumerate(light)]
+
+
+def prepare(document: ScanDocument, settings: HistorySettings,
+            start: Start | None = None) -> Prepared:
     """The document with `changes`, `trend` and `finding_age` (what can be known)."""
     from .analysis import finding_age, trend  # pandas: only where these tables are made
 
+    start = start or Start({} if settings.path is None else None)
     enriched: dict[str, Any] = dict(document)
     enriched["run_id"] = run_id_of(document)
     compared = settings.path is not None or settings.baseline is not None
     current = run_view(document) if compared else None
     earlier: list[RunRecord] = []
-    baseline_view, source = None, "history"
+    candidates: list[RunView] = []
+    source, problem = "history", None
     if settings.baseline is not None:
-        baseline_view, source = run_view(_baseline_file(settings.baseline, document)), "file"
-    if settings.path is not None:
+        candidates, source = [run_view(_baseline_file(settings.baseline, document))], "file"
+    if settings.path is not None and current is not None:
         try:
             with HistoryStore(settings.path) as store:
-                organization = document["organization"]["id"]
-                account = document["identity"]["account_id"]
-                earlier = [r for r in store.runs(organization, account)
-                           if r.run_id != enriched["run_id"]]
-                if baseline_view is None:
-                    chosen = store.baseline(organization, account, document["started_at"],
-                                            exclude_run=enriched["run_id"])
-                    baseline_view = store.load(chosen.run_id) if chosen else None
+                earlier = store.earlier(current.organization_id, current.account_id,
+                                        current.started_at, start.mark, current.run_id)
+                if settings.baseline is None:
+                    candidates = _candidates(store, current, earlier)
+                store.check_writable()
         except HistoryError as exc:
-            log.warning("history not used: %s", exc)
+            problem = str(exc)
+            log.warning("history: %s", exc)
+        if start.mark is None and problem is None and start.error:
+            log.warning("history: could not be read when the run started (%s); runs "
+                        "recorded since are compared by their finishing time", start.error)
+    first_seen: Mapping[tuple[str, str], str] = {}
     if current is not None:
         # Without a history and without a baseline file, nothing was compared: no block
         # (a null baseline would claim this is the first recorded run).
-        enriched["changes"] = changes(current, baseline_view, source)
+        if problem is not None and settings.baseline is None:
+            enriched["changes"] = first_run(f"the history could not be used: {problem}")
+        else:
+            comparison = compare(current, candidates, source, problem and
+                                 f"the history could not be used: {problem}")
+            enriched["changes"] = comparison.block
+            first_seen = comparison.first_seen
+    if first_seen:
+        enriched["findings"] = [
+            {**f, "first_seen_at": seen} if (seen := first_seen.get((f["region"], f["id"])))
+            else f for f in document["findings"]]
     if settings.path is not None:
         enriched["trend"] = trend([*earlier, _record_of(document)])
-    age = finding_age(document)
+    age = finding_age(enriched)  # type: ignore[arg-type]
     if age is not None:
         enriched["finding_age"] = age
-    return Prepared(enriched, current, settings)  # type: ignore[arg-type]
+    return Prepared(enriched, current, settings, first_seen)  # type: ignore[arg-type]
 
 
 def record(document: ScanDocument, settings: HistorySettings, source: str = "scan",
-           view: RunView | None = None) -> None:
+           view: RunView | None = None,
+           first_seen: Mapping[tuple[str, str], str] | None = None) -> None:
     """Store the run (and prune); a history that cannot be written is a warning."""
     if settings.path is None:
         return
     try:
         with HistoryStore(settings.path) as store:
-            store.record(document, source, view)
+            store.record(document, source, view, first_seen)
             if settings.keep is not None:
                 store.prune(settings.keep)
     except HistoryError as exc:

@@ -51,7 +51,8 @@ def _gap(gap: Gap) -> schema.Gap:
     return {"scope": gap.scope, "region": gap.region, "code": gap.code.value,
             "severity": gap.severity.value, "title": gap.title, "detail": gap.detail,
             "remediation": gap.remediation, "remediation_note": gap.remediation_note,
-            "controls": controls_for_gap(gap.code.value, gap.analyzer_type)}
+            "controls": controls_for_gap(gap.code.value, gap.analyzer_type),
+            "analyzer_type": gap.analyzer_type}
 
 
 def _zero() -> schema.TypeCounts:

@@ -146,6 +146,165 @@ def test_a_corrupt_or_newer_history_is_a_clear_error(tmp_path):
             else None
 
 
+def _open(path: str, barrier, errors) -> None:
+    barrier.wait()
+    try:
+        HistoryStore(__import__("pathlib").Path(path)).close()
+    except HistoryError as exc:
+        errors.put(str(exc))
+
+
+def test_many_processes_opening_a_new_history_at_once_take_turns(tmp_path):
+    """Switching a new file to WAL does not wait on SQLite's busy handler: before opening
+    retried it, 6 of 40 rounds of three processes failed with "database is locked" (so 30
+    rounds pass by chance less than once in a hundred)."""
+    context = multiprocessing.get_context("fork")
+    errors = context.Queue()
+    for attempt in range(30):
+        barrier = context.Barrier(3)
+        path = str(tmp_path / f"h{attempt}.sqlite")
+        workers = [context.Process(target=_open, args=(path, barrier, errors))
+                   for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [w.exitcode for w in workers] == [0] * 3
+        assert errors.empty(), errors.get()
+
+
+def test_a_new_history_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        store.record(document("a", "2026-11-01T00:00:00Z", stable(2)))
+        assert (path.stat().st_mode & 0o777) == 0o600
+        assert (tmp_path / "h.sqlite-wal").stat().st_mode & 0o077 == 0
+
+
+def test_prune_never_removes_what_the_next_run_is_compared_with(tmp_path):
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record(document("complete", "2026-11-01T00:00:00Z"))
+        store.record(document("stopped", "2026-11-08T00:00:00Z", interrupted=True))
+        assert store.prune(keep=1) == 0
+        assert store.baseline(ORG, ACCOUNT, "2026-11-09T00:00:00Z").run_id == "complete"
+    with HistoryStore(tmp_path / "regions.sqlite") as store:
+        # eu-west-1 assessed in run a only; b and c exclude it: a is its latest knowledge.
+        store.record(document("a", "2026-11-01T00:00:00Z"))
+        for run, day in (("b", 2), ("c", 3)):
+            excluded = make_document([covered("us-east-1", []),
+                                      region_scan("eu-west-1", excluded="left out"),
+                                      region_scan("ap-east-1", error=DENIED)])
+            excluded.update(run_id=run, started_at=f"2026-11-0{day}T00:00:00Z")
+            store.record(excluded)
+        assert store.prune(keep=1) == 1
+        assert [r.run_id for r in store.runs(ORG, ACCOUNT)] == ["a", "c"]
+
+
+# The tables a history of version 1 (aa-scan until this change) holds.
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    organization_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (organization_id, account_id));
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
+    series INTEGER NOT NULL REFERENCES series (id),
+    seq INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tool_version TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    complete INTEGER NOT NULL,
+    interrupted INTEGER NOT NULL,
+    coverage_only INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    incomplete_reasons TEXT NOT NULL,
+    regions_total INTEGER NOT NULL,
+    covered INTEGER NOT NULL,
+    gaps INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    active_findings INTEGER,
+    public_findings INTEGER,
+    cross_account_findings INTEGER,
+    source TEXT NOT NULL,
+    recorded_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_by_series ON runs (series, started_at);
+CREATE TABLE IF NOT EXISTS run_regions (
+    run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    region TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    complete INTEGER NOT NULL,
+    findings_collected INTEGER NOT NULL,
+    analyzer_arn TEXT,
+    PRIMARY KEY (run, region)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_gaps (
+    run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    scope TEXT NOT NULL,
+    region TEXT NOT NULL,  -- '' for an organization gap
+    code TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    title TEXT NOT NULL,
+    PRIMARY KEY (run, scope, region, code)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS findings (
+    id INTEGER PRIMARY KEY,
+    series INTEGER NOT NULL REFERENCES series (id),
+    digest BLOB NOT NULL,
+    region TEXT NOT NULL,
+    analyzer_arn TEXT NOT NULL,
+    finding_id TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource TEXT,
+    owner_account TEXT,
+    is_public INTEGER,
+    error TEXT,
+    status TEXT NOT NULL,
+    created_at TEXT,
+    updated_at TEXT,
+    fingerprint BLOB NOT NULL);
+-- One row per (series, digest): kept so by the writer, which reads the series' digests
+-- inside its IMMEDIATE transaction (a unique index on random digests cost a second a run).
+CREATE INDEX IF NOT EXISTS findings_by_series ON findings (series);
+CREATE TABLE IF NOT EXISTS sightings (
+    finding INTEGER NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER,  -- NULL: open, seen by every run of the series since first_seq
+    PRIMARY KEY (finding, first_seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sightings_by_last ON sightings (last_seq, finding);
+"""
+
+
+def test_a_version_1_history_is_upgraded_in_place_and_compared(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(V1_SCHEMA)
+    db.execute("INSERT INTO meta VALUES ('version', '1')")
+    db.execute("INSERT INTO series (id, organization_id, account_id, last_seq) "
+               "VALUES (1, ?, ?, 1)", (ORG, ACCOUNT))
+    db.execute("INSERT INTO runs VALUES (1, 'old', 1, 1, '2026-10-01T00:00:00Z', "
+               "'2026-10-01T00:01:00Z', 'DELEGATED_ADMINISTRATOR', '0.9', 1, 1, 0, 0, "
+               "'NON_COMPLIANT', '[]', 3, 1, 1, 1, 0, 0, 0, 'scan', '2026-10-01T00:01:00Z')")
+    db.execute("INSERT INTO run_regions VALUES (1, 'us-east-1', 'COVERED', NULL, 1, 1, NULL)")
+    db.execute("INSERT INTO run_regions VALUES (1, 'eu-west-1', 'GAP', 'NO_ANALYZER', 1, 0, "
+               "NULL)")
+    db.execute("INSERT INTO run_gaps VALUES (1, 'region', 'eu-west-1', 'NO_ANALYZER', 'HIGH', "
+               "'No analyzer')")
+    db.close()
+    with HistoryStore(path) as store:
+        old = store.load("old")
+        assert old.requirement is None
+        assert [(g.code, g.subject) for g in old.gaps] == [("NO_ANALYZER", None)]
+        store.record(document("new", "2026-11-01T00:00:00Z"))
+        assert store.load("new").requirement == ("ORGANIZATION",)
+    assert sqlite3.connect(path).execute(
+        "SELECT value FROM meta WHERE key = 'version'").fetchone() == ("2",)
+
+
 def test_history_imports_neither_the_scanner_nor_the_reports():
     import subprocess
     import sys

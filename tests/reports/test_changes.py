@@ -32,7 +32,7 @@ def week_later() -> dict:
     before = make_document([covered("us-east-1", stable(4)), region_scan("eu-west-1", [])])
     after = make_document([covered("us-east-1", [*stable(2), finding(
         is_public=True, resource=HOSTILE)]), covered("eu-west-1"), region_scan("sa-east-1", [])])
-    after["changes"] = changes(run_view(after), run_view(before), "history")
+    after["changes"] = changes(run_view(after), [run_view(before)], "history")
     records = [RunRecord(f"run-{i}", i, f"2026-11-{i + 1:02d}T00:00:00Z",
                          f"2026-11-{i + 1:02d}T00:01:00Z", True, False, False, "NON_COMPLIANT",
                          3, 1 + (i % 2), 1, 0, 10 * i, i, "scan") for i in range(3)]
@@ -46,10 +46,10 @@ def test_the_console_says_what_changed_in_one_line():
     line = changes_line(document)
     # eu-west-1 had no analyzer to read findings from before: its findings are not compared.
     assert line == "Since 2026-11-01: +1 gap, -1 gap, 2 regions changed status, " \
-                   "+1 finding (1 public), 2 closed; unknown in 1 region (eu-west-1)"
+                   "+1 finding (1 public), 2 closed; not compared in 1 region (eu-west-1)"
     assert line in render_console(document)
     first = make_document([covered()])
-    first["changes"] = changes(run_view(first), None, "history")
+    first["changes"] = changes(run_view(first), [], "history")
     assert changes_line(first) == "First recorded run: nothing to compare with yet."
     assert changes_line(make_document([covered()])) is None  # not compared at all
 
@@ -72,7 +72,7 @@ def test_the_page_opens_with_what_changed_and_the_trend(tmp_path: Path):
 
 def test_the_first_recorded_run_says_so(tmp_path: Path):
     document = make_document([covered()])
-    document["changes"] = changes(run_view(document), None, "history")
+    document["changes"] = changes(run_view(document), [], "history")
     _, page = render(tmp_path, document)
     assert "This is the first recorded run" in squash(page.text())
 
