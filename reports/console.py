@@ -27,13 +27,18 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
 def changes_line(document: ScanDocument) -> str | None:
     """One line for a scheduled user: what changed since the baseline.
 
-    Since 2026-11-25: +1 gap, -2 gaps, +14 findings (3 public), 20 closed
+    Since 2026-11-25: +1 gap, -2 gaps, +14 findings (3 public), 1 changed (1 turned public),
+    20 closed
     """
     found = document.get("changes")
     if found is None:
         return None
     baseline = found["baseline"]
+    problem = found.get("history_error")
     if baseline is None:
+        if problem:
+            return (f"Not compared: {clean(problem)}. Nothing is called new or closed; the new-* "
+                    "gates count every gap and public finding as new.")
         return "First recorded run: nothing to compare with yet."
     counts = found["counts"]
     parts = [f"+{_plural(counts['gaps_opened'], 'gap')}",
@@ -41,15 +46,29 @@ def changes_line(document: ScanDocument) -> str | None:
     if counts["regions_changed"]:
         parts.append(f"{_plural(counts['regions_changed'], 'region')} changed status")
     if document["summary"]["active_findings"] is not None:
+        turned = counts.get("findings_turned_public", 0)
         parts.append(f"+{_plural(counts['findings_new'], 'finding')} "
-                     f"({counts['findings_new_public']} public)")
+                     f"({counts['findings_new_public'] - turned} public)")
+        if counts.get("findings_changed"):
+            parts.append(f"{counts['findings_changed']} changed"
+                         + (f" ({turned} turned public)" if turned else ""))
         parts.append(f"{counts['findings_closed']} closed")
     line = f"Since {baseline['started_at'][:10]}: " + ", ".join(parts)
+    requirement = found.get("requirement")
+    if requirement:
+        line += (f"; requirement changed ({_types(requirement['before'])} -> "
+                 f"{_types(requirement['after'])})")
     if found["unknown"]:
-        line += (f"; unknown in {_plural(len(found['unknown']), 'region')} ("
+        line += (f"; not compared in {_plural(len(found['unknown']), 'region')} ("
                  + ", ".join(clean(u["region"]) for u in found["unknown"][:5])
                  + (", ..." if len(found["unknown"]) > 5 else "") + ")")
+    if problem:
+        line += f"; {clean(problem)}"
     return line
+
+
+def _types(types: list[str] | None) -> str:
+    return "+".join(types) if types else "not recorded"
 
 
 def clean(value: object) -> str:

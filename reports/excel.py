@@ -521,7 +521,14 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
                "(written without the history, or before aa-scan kept one).", None, None, None]
         return
     baseline = found["baseline"]
+    problem = found.get("history_error")
     if baseline is None:
+        if problem:
+            yield [Styled("Not compared", _status_style("ERROR")), None,
+                   "The history could not be used: nothing was compared, and the new-gaps "
+                   "and new-public gates count every gap and public finding as new.", None,
+                   None, problem]
+            return
         yield ["First recorded run", None, "Nothing to compare with yet: the next run will "
                "show what changed since this one.", None, None, None]
         return
@@ -544,13 +551,43 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
         yield [Styled(kind, _status_style("GAP") if new["is_public"] else None), new["region"],
                new["resource"], None, "ACTIVE", f"{type_label(new['resource_type'])}; "
                f"finding {new['id']}"]
+    for change in found.get("findings_changed", []):
+        turned = change["is_public"] and not change["was_public"]
+        yield [Styled("Finding turned public" if turned else "Finding changed",
+                      _status_style("GAP") if turned else None), change["region"],
+               change["resource"],
+               "; ".join(f"{k}: {_change_text(v)}" for k, v in change["before"].items()) or None,
+               "; ".join(f"{k}: {_change_text(v)}" for k, v in change["after"].items()) or None,
+               f"{type_label(change['resource_type'])}; finding {change['id']}; changed: "
+               + ", ".join(change["fields"])]
     for closed in found["findings_closed"]:
         yield ["Closed finding", closed["region"], closed["resource"], "ACTIVE",
                closed["status_now"] or "no longer listed",
                f"{type_label(closed['resource_type'])}; finding {closed['id']}"]
+    requirement = found.get("requirement")
+    if requirement:
+        yield [Styled("Requirement changed", _status_style("ERROR")), None,
+               "coverage_types changed: gaps judged against another requirement are not "
+               "compared", " + ".join(requirement["before"] or ["not recorded"]),
+               " + ".join(requirement["after"] or ["not recorded"]), None]
     for unknown in found["unknown"]:
         yield [Styled("Not compared", _status_style("ERROR")), unknown["region"], None, None,
                None, unknown["reason"]]
+    for older in found.get("compared_with", []):
+        yield ["Compared with older run", older["region"], f"{older['what']} compared with the "
+               "latest run that knew them", None, None,
+               f"run {older['run_id']}, started {older['started_at']}"]
+    if problem:
+        yield [Styled("History", _status_style("ERROR")), None, problem, None, None, None]
+
+
+def _change_text(value: Any) -> str:
+    """A value of a changed finding (a flag, a principal, actions) as cell text."""
+    if isinstance(value, dict):
+        return tables.format_mapping(value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "none" if value is None else str(value)
 
 
 def trend_rows(document: ScanDocument) -> Iterator[list[Any]]:

@@ -600,8 +600,14 @@ def _changes(document: ScanDocument) -> dict[str, Any] | None:
         return None
     baseline = found["baseline"]
     if baseline is None:
-        return {"first": True}
+        return {"first": True, "history_error": found.get("history_error")}
     new_public = [f for f in found["findings_new"] if f["is_public"]]
+    changed = sorted(found.get("findings_changed", []),
+                     key=lambda f: (not (f["is_public"] and not f["was_public"]), f["region"],
+                                    f["resource"] or ""))
+    counts = found["counts"]
+    turned = counts.get("findings_turned_public", 0)
+    requirement = found.get("requirement")
     severity = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     return {
         "first": False,
@@ -619,6 +625,19 @@ def _changes(document: ScanDocument) -> dict[str, Any] | None:
         "new_public_more": max(0, len(new_public) - MAX_NEW_PUBLIC),
         "unknown": found["unknown"],
         "collected": document["summary"]["active_findings"] is not None,
+        "new_public_count": counts["findings_new_public"] - turned,
+        "changed_count": counts.get("findings_changed", 0),
+        "turned_count": turned,
+        "changed": [{"region": f["region"], "resource": f["resource"],
+                     "turned": f["is_public"] and not f["was_public"],
+                     "fields": ", ".join(f["fields"])} for f in changed[:MAX_NEW_PUBLIC]],
+        "changed_more": max(0, len(changed) - MAX_NEW_PUBLIC),
+        "requirement": requirement and {
+            "before": " + ".join(requirement["before"] or ["not recorded"]),
+            "after": " + ".join(requirement["after"] or ["not recorded"])},
+        "compared_with": [{**c, "since": day(parse_time(c["started_at"]))}
+                          for c in found.get("compared_with", [])],
+        "history_error": found.get("history_error"),
     }
 
 

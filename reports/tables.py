@@ -275,7 +275,7 @@ class FindingRow:
     error: str | None
     id: str
     analyzer_arn: str
-    age_days: float | None  # since created_at, as of the scan's start
+    age_days: float | None  # since created_at (or first_seen_at), as of the scan's start
 
 
 def finding_row_maker(document: ScanDocument) -> Callable[[Finding], FindingRow]:
@@ -288,6 +288,7 @@ def finding_row_maker(document: ScanDocument) -> Callable[[Finding], FindingRow]
     def make(f: Finding) -> FindingRow:
         owner = f["resource_owner_account"]
         created = parse_time(f["created_at"])
+        since = parse_time(f.get("first_seen_at")) or created  # a re-created analyzer's
         return FindingRow(
             region=f["region"], resource_type=f["resource_type"], resource=f["resource"],
             owner_account=owner, owner_name=accounts.get(owner, "") if owner else "",
@@ -297,8 +298,8 @@ def finding_row_maker(document: ScanDocument) -> Callable[[Finding], FindingRow]
             created_at=created, updated_at=parse_time(f["updated_at"]),
             analyzed_at=parse_time(f["analyzed_at"]), error=f["error"], id=f["id"],
             analyzer_arn=f["analyzer_arn"],
-            age_days=round((as_of - created).total_seconds() / 86400, 1)
-            if created and as_of else None)
+            age_days=round((as_of - since).total_seconds() / 86400, 1)
+            if since and as_of else None)
 
     return make
 
