@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from document.rules import one_line
 from document.schema import TOOL_NAME, ScanDocument
 from history.diff import regressions
-from history.trail import BaselineError, HistorySettings, prepare, record
+from history.trail import BaselineError, HistorySettings, begin, prepare, record
 from reports.console import render_console
 from reports.formats import OutputFormat, writer_for
 
@@ -196,6 +196,11 @@ def exit_code(document: ScanDocument, fail_on: FailOn) -> int:
     if fail_on is FailOn.NEVER:
         return EXIT_OK
     if fail_on in (FailOn.NEW_GAPS, FailOn.NEW_PUBLIC):
+        changes = document.get("changes")
+        if changes is not None and changes["baseline"] is None and changes.get("history_error"):
+            log.warning("--fail-on %s: no baseline, because %s; every gap%s counts as new",
+                        fail_on.value, changes["history_error"],
+                        " and public finding" if fail_on is FailOn.NEW_PUBLIC else "")
         new_gaps, new_public = regressions(document)
         if fail_on is FailOn.NEW_PUBLIC:
             check_gate(fail_on, new_public is None)
@@ -374,11 +379,12 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         if args.from_json is not None:
             return _render(args, options, trail, started, aws)
         directory = output_directory(options, started)
+        start = begin(trail)  # only runs recorded by now can be this one's baseline
         document, interrupted = _scan(options, signals, aws)
         refused: ScanError | None = None
         prepared = None
         try:
-            prepared = prepare(document, trail)
+            prepared = prepare(document, trail, start)
             document = prepared.document
         except BaselineError as exc:  # the scan is kept: reports first, then the refusal
             refused = ConfigError(str(exc))
@@ -433,13 +439,16 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
                  directory: Path, aws: _Aws) -> None:
     """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
     failure exits 2 and leaves the local folder as it is)."""
-    from evidence.manifest import EvidenceError
+    from evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, EvidenceError
 
     try:
         if options.sign_kms_key:
             _sign(options, directory, aws)
         if options.notify_sns:
-            _notify(options, document, written, aws)
+            pack = [directory / MANIFEST_NAME]
+            if options.sign_kms_key:
+                pack.append(directory / SIGNATURE_NAME)
+            _notify(options, document, [*written, *pack], aws)
         if options.upload:
             _upload(options, directory, aws)
     except EvidenceError as exc:

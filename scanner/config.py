@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
@@ -27,6 +27,8 @@ from reports.formats import OutputFormat
 
 from .errors import ConfigError
 from .model import REGION_NAME, AnalyzerType
+
+COMMAND_LINE = "command line"  # where a flag's setting came from, in messages
 
 DEFAULT_CONFIG_PATH = Path("config") / "regions.yaml"
 
@@ -458,14 +460,25 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
     )
 
 
-def check_evidence(options: Options) -> None:
-    """An upload key without an upload says nothing: refused rather than ignored (and the
-    member view needs the role it examines each account through)."""
+def check_evidence(options: Options,
+                   origin: Callable[[str, str], str | None] = lambda section, key: None
+                   ) -> None:
+    """A setting that says nothing without another is refused rather than ignored: an
+    upload key without an upload, the member view without the role it examines each account
+    through, or that role named on the command line without the member view. `origin`:
+    where a setting came from (the file's name, or "command line"), named in the message."""
+    def where(section: str, key: str) -> str:
+        return origin(section, key) or str(options.config_path or "configuration")
+
     if options.aws.member_accounts is not None and not options.aws.member_role_name:
-        raise ConfigError(f"{options.config_path or 'configuration'}: aws.member_accounts "
+        raise ConfigError(f"{where('aws', 'member_accounts')}: aws.member_accounts "
                           "(--member-accounts) needs aws.member_role_name (--member-role-name)")
+    if (options.aws.member_role_name and options.aws.member_accounts is None
+            and origin("aws", "member_role_name") == COMMAND_LINE):
+        raise ConfigError(f"{COMMAND_LINE}: --member-role-name is used only by the member view: "
+                          "add --member-accounts all (or a list of account ids), or leave it out")
     if options.upload_kms_key and not options.upload:
-        raise ConfigError(f"{options.config_path or 'configuration'}: evidence.upload_kms_key "
+        raise ConfigError(f"{where('evidence', 'upload_kms_key')}: evidence.upload_kms_key "
                           "(--upload-kms-key) needs evidence.upload (--upload s3://BUCKET/PREFIX/)")
 
 
@@ -508,7 +521,7 @@ def load_options(config_path: Path | None, overrides: Mapping[str, Any],
         used_path = path
     if base_document:
         layers.append((_Layer("built-in settings", {}), base_document))
-    layers.append((_Layer("command line", {}), _clean(overrides)))
+    layers.append((_Layer(COMMAND_LINE, {}), _clean(overrides)))
     merged: dict[str, Any] = {}
     unverified: dict[str, str] = {}
     for layer, settings in layers:
@@ -516,8 +529,18 @@ def load_options(config_path: Path | None, overrides: Mapping[str, Any],
         _check_regions(layer, valid, unverified)
         merged = _merge(merged, valid)
     options = _options(merged, used_path, unverified)
+
+    def origin(section: str, key: str) -> str | None:
+        """The last layer that set section.key."""
+        found = None
+        for layer, settings in layers:
+            value = settings.get(section)
+            if isinstance(value, Mapping) and value.get(key) is not None:
+                found = layer.label
+        return found
+
     check_selection(options)
-    check_evidence(options)
+    check_evidence(options, origin)
     return options
 
 

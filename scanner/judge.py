@@ -561,12 +561,21 @@ def _not_active_gap(kind: str, of_type: list[Analyzer], region: str, context: _C
     return gap
 
 
+def _additional(gap: Gap) -> Gap:
+    """A gap about an analyzer type required in addition to the primary one is MEDIUM,
+    whether the analyzer is missing or not ACTIVE: the severity says what the organization
+    lacks (an extra analysis, not the external-access coverage the controls require), not
+    why; the gap's text says why."""
+    return replace(gap, severity=Severity.MEDIUM)
+
+
 def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool, region: str,
                        context: _Context) -> Gap:
     """The gap for a required analyzer type that has no ACTIVE analyzer in the region."""
     of_type = [a for a in analyzers if a.type == kind]
     if of_type:
-        return _not_active_gap(kind, of_type, region, context)
+        gap = _not_active_gap(kind, of_type, region, context)
+        return gap if primary else _additional(gap)
     if not primary:
         return replace(_gap(GapCode.MISSING_REQUIRED_TYPE, "region", region, context,
                             type=kind, name=f"{kind.lower().replace('_', '-')}"),
@@ -796,7 +805,7 @@ def _organization_wide(kind: str, scans: tuple[RegionScan, ...], conclusive: boo
     if present:
         region = present[0][0]
         gap = _not_active_gap(kind, [a for r, a in present if r == region], region, context)
-        return replace(gap, scope="organization", region=None), None
+        return replace(_additional(gap), scope="organization", region=None), None
     # The command needs a region: the first one scanned (any region will do).
     gap = _gap(GapCode.MISSING_REQUIRED_TYPE, "organization", assessed[0], context,
                key=f"{GapCode.MISSING_REQUIRED_TYPE}:ORGANIZATION_WIDE", type=kind,
@@ -824,9 +833,13 @@ def _service_managed(kind: str, active: list[Analyzer], region: str, wide: bool,
 def service_managed_advisories(result: ScanResult, verdicts: Iterable[RegionVerdict],
                                context: _Context) -> list[Gap]:
     """Requirements that are met, but only by service-linked analyzers (managedBy): in each
-    covered region for a regional type, once for a type one analyzer anywhere meets."""
+    region judged (covered or with a gap) for a regional type, once for a type one analyzer
+    anywhere meets."""
     out: list[Gap] = []
-    covered = {v.region for v in verdicts if v.status == RegionStatus.COVERED}
+    # A gap or not: the advisory is about the analyzers that meet one requirement, whatever
+    # else the region lacks.
+    judged = {v.region for v in verdicts if v.status in (RegionStatus.COVERED,
+                                                          RegionStatus.GAP)}
     for kind in result.coverage_types:
         found = [(s.region, a) for s in result.regions for a in (s.analyzers or ())
                  if a.type == kind and a.status == "ACTIVE"]
@@ -837,7 +850,7 @@ def service_managed_advisories(result: ScanResult, verdicts: Iterable[RegionVerd
             continue
         for scan in result.regions:
             active = [a for region, a in found if region == scan.region]
-            if scan.region in covered and _managed_elsewhere(active):
+            if scan.region in judged and _managed_elsewhere(active):
                 out.append(_service_managed(kind, active, scan.region, False, context))
     return out
 

@@ -28,11 +28,16 @@ SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
 def changed(document: ScanDocument) -> bool:
-    """Whether there is anything to tell: a change since a baseline."""
+    """Whether there is anything to tell: a change since a baseline (a changed requirement,
+    and a history that could not be used, are news too)."""
     found = document.get("changes")
-    if found is None or found["baseline"] is None:
+    if found is None:
         return False
-    return any(found["counts"].values())
+    if found.get("history_error"):
+        return True
+    if found["baseline"] is None:
+        return False
+    return any(found["counts"].values()) or bool(found.get("requirement"))
 
 
 def message(document: ScanDocument, reports: Sequence[Path]) -> tuple[str, str]:
