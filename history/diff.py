@@ -36,7 +36,7 @@ from typing import Any
 from document.rules import RegionStatus, access_of
 from document.schema import ScanDocument
 
-from .runs import FindingView, GapView, RegionView, RunView
+from .runs import FindingView, GapView, RegionView, RunView, access_json
 
 ASSESSED = frozenset({RegionStatus.COVERED.value, RegionStatus.GAP.value})
 COUNT_KEYS = ("regions_changed", "gaps_opened", "gaps_closed", "findings_new",
@@ -241,9 +241,10 @@ _ACCESS_PARTS = ("principal", "action", "condition")
 
 
 def _access_parts(finding: FindingView) -> dict[str, Any] | None:
-    if finding.access is None:
+    text = access_json(finding)
+    if text is None:
         return None
-    values = json.loads(finding.access)
+    values = json.loads(text)
     return dict(zip(_ACCESS_PARTS, values, strict=True))
 
 
@@ -272,9 +273,10 @@ def _what_changed(before: FindingView, after: FindingView
                     note(name, was_parts[name], now_parts[name])
         elif not fields:
             fields.append("access")  # principal, action or condition (not recorded then)
-    was_time, now_time = _time(before.updated_at), _time(after.updated_at)
-    if was_time and now_time and now_time > was_time:
-        note("updated_at", before.updated_at, after.updated_at)
+    if before.updated_at != after.updated_at:
+        was_time, now_time = _time(before.updated_at), _time(after.updated_at)
+        if was_time and now_time and now_time > was_time:
+            note("updated_at", before.updated_at, after.updated_at)
     return fields, old, new
 
 
@@ -329,6 +331,8 @@ def _compare_findings(before_all: Sequence[FindingView], after_all: Sequence[Fin
 
 def _carry(was: FindingView, now: FindingView, first_seen: dict[tuple[str, str], str]) -> None:
     """A finding seen before keeps the earliest createdAt of its grant."""
+    if was.first_seen is None and now.first_seen is None and was.created_at == now.created_at:
+        return  # the same finding, its own createdAt (most of them: no time parsed)
     earliest = _earliest(was.first_seen, was.created_at, now.first_seen, now.created_at)
     if earliest is not None and earliest != now.created_at:
         first_seen[(now.region, now.id)] = earliest

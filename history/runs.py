@@ -34,11 +34,14 @@ class FindingView(NamedTuple):
     # finding id but not this.
     fingerprint: bytes
     # Principal, action and condition as canonical JSON (None: a history written before
-    # they were kept), so a finding that changed under the same id can say how.
+    # they were kept, or a view of a document: see access_json), so a finding that changed
+    # under the same id can say how.
     access: str | None = None
     # The earliest createdAt known for this grant, when an analyzer re-created since gave
     # the finding a new id and a new createdAt (None: its own createdAt).
     first_seen: str | None = None
+    # The document's finding this view is of (None: read from the history).
+    source: Finding | None = None
 
     @property
     def state(self) -> tuple[object, ...]:
@@ -120,6 +123,14 @@ def access_text(finding: Finding) -> str:
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def access_json(finding: FindingView) -> str | None:
+    """Principal, action and condition as canonical JSON: made when first needed (a new
+    finding, a changed one), since most runs never need most of them."""
+    if finding.access is not None or finding.source is None:
+        return finding.access
+    return access_text(finding.source)
+
+
 def finding_view(finding: Finding) -> FindingView:
     return FindingView(
         finding["region"], finding["analyzer_arn"], finding["id"], finding["resource_type"],
@@ -128,7 +139,7 @@ def finding_view(finding: Finding) -> FindingView:
         fingerprint(finding["resource"], finding["resource_owner_account"],
                     finding["principal"], finding["action"], finding["condition"],
                     finding["is_public"]),
-        access_text(finding), finding.get("first_seen_at"))
+        None, finding.get("first_seen_at"), finding)
 
 
 def run_id_of(document: ScanDocument) -> str:

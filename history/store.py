@@ -38,6 +38,7 @@ from .runs import (
     GapView,
     RegionView,
     RunView,
+    access_json,
     canonical,
     run_view,
 )
@@ -370,7 +371,7 @@ class HistoryStore:
         for digest, finding in zip(digests, findings, strict=True):
             if digest not in known:
                 known[digest] = next_id
-                new.append((next_id, series, digest, *finding.state, finding.access,
+                new.append((next_id, series, digest, *finding.state, access_json(finding),
                             first_seen.get((finding.region, finding.id), finding.first_seen)))
                 next_id += 1
         if new:
