@@ -469,8 +469,8 @@ def scope_label(scope: str | None) -> str | None:
     return SCOPE_LABELS.get(scope, scope) if scope else None
 
 
-CHANGES = Table("Changes", [Column("Change", 20), Column("Region", 16), Column("What", 60),
-                            Column("Before", 16), Column("After", 18), Column("Detail", 60)],
+CHANGES = Table("Changes", [Column("Change", 20), Column("Region", 16), Column("What", 50),
+                            Column("Before", 28), Column("After", 28), Column("Detail", 54)],
                 fit_width=True)
 AGES = Table("Finding age", [Column("Resource type", 28), Column("Under 7 days", 10),
                              Column("7-30 days", 10), Column("30-90 days", 10),
@@ -556,8 +556,8 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
         yield [Styled("Finding turned public" if turned else "Finding changed",
                       _status_style("GAP") if turned else None), change["region"],
                change["resource"],
-               "; ".join(f"{k}: {_change_text(v)}" for k, v in change["before"].items()) or None,
-               "; ".join(f"{k}: {_change_text(v)}" for k, v in change["after"].items()) or None,
+               "\n".join(f"{k}: {_change_text(v)}" for k, v in change["before"].items()) or None,
+               "\n".join(f"{k}: {_change_text(v)}" for k, v in change["after"].items()) or None,
                f"{type_label(change['resource_type'])}; finding {change['id']}; changed: "
                + ", ".join(change["fields"])]
     for closed in found["findings_closed"]:
@@ -587,6 +587,8 @@ def _change_text(value: Any) -> str:
         return tables.format_mapping(value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "none" if value is None else str(value)
 
 
