@@ -71,6 +71,16 @@ class GapCode(StrEnum):
 # are not visible from the scanning account.
 NOT_VISIBLE = "OrganizationAnalyzersNotVisible"
 
+# What AWS answers in a region that is not enabled for the account. An enabled opt-in region
+# answers the same to a token it does not accept, so a region called NOT_ENABLED for one of
+# these (its `reason`), when no region listing said so, is a guess, not a fact.
+NOT_ENABLED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId",
+                               "AuthFailure", "OptInRequired"})
+
+# Analyses of identities rather than of resources: one ACTIVE analyzer, in any region,
+# covers the whole organization (the IAM User Guide, creating an unused access analyzer).
+ORGANIZATION_WIDE_TYPES = frozenset({"ORGANIZATION_UNUSED_ACCESS"})
+
 # -- counting --------------------------------------------------------------------------------
 
 Access = Literal["public", "cross_account", "errors"]

@@ -305,10 +305,11 @@ class ChangedFinding(TypedDict):
 
 
 class ComparedWith(TypedDict):
-    region: str
+    region: str  # or "organization", for an organization check
     what: str  # gaps or findings
     run_id: str
     started_at: str
+    analyzer_type: NotRequired[str]  # for gaps: the type (or organization check) compared
 
 
 class Requirement(TypedDict):
@@ -398,6 +399,8 @@ class Summary(TypedDict):
     error_findings: NotRequired[int | None]
     # Added after version 1: the controls the verdict is evidence for.
     controls: NotRequired[list[ControlRef]]
+    # Added after version 1: organization-wide requirements this run could not judge.
+    requirements_not_judged: NotRequired[list[str]]
 
 
 class MemberAccount(TypedDict):

@@ -1,64 +1,85 @@
 """What changed since the earlier runs: the `changes` block of scan.json (pure).
 
-Rules, each stated once:
-- The baseline is the latest earlier run (recorded before this one started, and not
-  interrupted). Region statuses and the organization's gaps are compared with it.
-- A region's gaps are compared with the latest earlier run that knew them under the same
-  requirement (coverage_types): one that assessed the region with that requirement, or where
-  it was not enabled or not listed (nothing could exist there). Runs where the region was
-  excluded, not assessed, or judged against another requirement are passed over.
-- A region's findings are compared with the latest earlier run that knew them: read in full
-  from an analyzer with the same zone of trust, read from no analyzer when this run reads
-  none either, or a run where the region was not enabled or not listed. Runs where they were
-  not collected, incomplete, excluded, not assessed, or read through another zone of trust
-  (a narrowed or widened analyzer sees other findings, it does not close or open them) are
-  passed over.
-- Where no earlier run knew them, or this run does not, nothing is opened or closed in the
-  region: it is listed under `unknown` with the reason, and the gates count what is there as
-  new (`not_compared`).
-- Gaps are matched on (scope, region, code, analyzer type); a gap from a document written
-  before gaps named their analyzer type matches on (scope, region, code).
-- Findings are matched on (region, id), then what is left on the fingerprint of what they
-  grant (an analyzer re-created, under the same name or another, gives every finding a new
-  id and createdAt; the grant keeps its earliest createdAt, `first_seen`). A finding matched
-  on its id whose public flag, principal, action, condition, resource or error changed, or
-  whose updatedAt is newer, is `changed`; one that turned public is new public exposure.
+A run is compared piece by piece, each piece with the latest earlier run that knew it (the
+candidates: runs recorded before this one started and not interrupted, newest first; the
+first of them is the baseline):
+- a region's gaps about one required analyzer type: with the latest run that assessed the
+  region while requiring that type, or where the region was not enabled (a region listing
+  said so) or not listed: nothing could exist there;
+- a region's findings: with the latest run that read them in full through an analyzer with
+  the same zone of trust (or from which nothing could be read: not enabled, not listed);
+- an organization check: trusted access with the latest run that knew it; an
+  organization-wide requirement with the latest run that required and judged it; the other
+  organization gaps (where the scan ran) with the baseline;
+- region statuses with the baseline.
+A run passed over is one where the piece was unknown: the region excluded (a change of
+scope), not assessed, called not enabled only because of an error code, its findings not
+collected or incomplete, the type not required, the requirement not judged. Where no
+earlier run knew a piece, or this run does not, nothing is opened or closed there: it is
+listed under `unknown` with the reason, and the gates count what this run holds there as
+new (`not_compared`).
+
+Gaps are matched on (scope, region, code, analyzer type); findings on (region, id), then
+what is left on the fingerprint of what they grant (an analyzer re-created gives every
+finding a new id and createdAt; the grant keeps its earliest createdAt, `first_seen`). A
+finding matched on its id whose public flag, principal, action, condition, resource or
+error changed, or whose updatedAt is newer, is `changed`; one that turned public is new
+public exposure.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from document.rules import RegionStatus, access_of
+from document.rules import (
+    NOT_ENABLED_CODES,
+    ORGANIZATION_WIDE_TYPES,
+    GapCode,
+    RegionStatus,
+    access_of,
+)
 from document.schema import ScanDocument
 
-from .runs import FindingView, GapView, RegionView, RunView, access_json
+from .runs import FindingView, GapView, RegionView, RunView, access_json, earliest, parse_time
 
 ASSESSED = frozenset({RegionStatus.COVERED.value, RegionStatus.GAP.value})
 COUNT_KEYS = ("regions_changed", "gaps_opened", "gaps_closed", "findings_new",
               "findings_new_public", "findings_closed", "findings_changed",
               "findings_turned_public")
 SCOPE_CHANGED = "not compared (scope changed)"
+ORGANIZATION = "organization"  # the `region` of an organization check in `unknown`
+PRIMARY = "ORGANIZATION"  # the primary requirement of a run that did not record its own
 
 
-# -- what a run knew of a region ---------------------------------------------------------------
+# -- what a run knew of a piece ---------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _State:
-    """What one run knew of one region's gaps or findings: `kind` absent (nothing could
-    exist: not enabled, not listed), none (assessed, no analyzer to read findings from),
-    known, or skip (unknown there: `why`)."""
+    """What one run knew of one piece: `kind` absent (nothing could exist: not enabled, not
+    listed), none (assessed, no analyzer to read findings from), known, or skip (unknown
+    there: `why`)."""
 
     kind: str
     why: str = ""
     scope: str | None = None  # the zone of trust findings were read through
 
 
-def _not_assessed(view: RegionView) -> _State | None:
+ABSENT, KNOWN = _State("absent"), _State("known")
+
+
+def _region_state(view: RegionView | None) -> _State | None:
+    """The state of a region not assessed (None: assessed)."""
+    if view is None:
+        return ABSENT
+    if view.status == RegionStatus.NOT_ENABLED:
+        if view.reason in NOT_ENABLED_CODES:
+            return _State("skip", f"called not enabled only from the error {view.reason}, "
+                                  "not from a region listing")
+        return ABSENT
     if view.status == RegionStatus.EXCLUDED:
         return _State("skip", f"{SCOPE_CHANGED}: excluded ({view.reason or 'no reason'})")
     if view.status not in ASSESSED:
@@ -66,30 +87,24 @@ def _not_assessed(view: RegionView) -> _State | None:
     return None
 
 
-def _requirement_text(requirement: tuple[str, ...] | None) -> str:
-    return ", ".join(requirement) if requirement else "not recorded"
-
-
-def _gaps_state(run: RunView, region: str, requirement: tuple[str, ...] | None) -> _State:
-    view = run.regions.get(region)
-    if view is None or view.status == RegionStatus.NOT_ENABLED:
-        return _State("absent")
-    unknown = _not_assessed(view)
-    if unknown is not None:
-        return unknown
-    if run.requirement is None or run.requirement != requirement:
-        return _State("skip", f"{SCOPE_CHANGED}: judged against another requirement "
-                              f"({_requirement_text(run.requirement)})")
-    return _State("known")
+def _gaps_state(run: RunView, region: str, kind: str) -> _State:
+    """What `run` knew of the region's gaps about analyzer type `kind`."""
+    state = _region_state(run.regions.get(region))
+    if state is not None:
+        return state
+    if run.requirement is None:
+        return _State("skip", "its requirement was not recorded (an older aa-scan)")
+    if kind not in run.requirement:
+        return _State("skip", f"{SCOPE_CHANGED}: {kind} was not required")
+    return KNOWN
 
 
 def _findings_state(run: RunView, region: str) -> _State:
     view = run.regions.get(region)
-    if view is None or view.status == RegionStatus.NOT_ENABLED:
-        return _State("absent")
-    unknown = _not_assessed(view)
-    if unknown is not None:
-        return unknown
+    state = _region_state(view)
+    if state is not None:
+        return state
+    assert view is not None
     if run.coverage_only:
         return _State("skip", "findings not collected (coverage only)")
     if not view.findings_collected:
@@ -99,89 +114,150 @@ def _findings_state(run: RunView, region: str) -> _State:
     return _State("known", scope=view.findings_scope)
 
 
+def _organization_state(run: RunView, piece: str) -> _State:
+    """What `run` knew of an organization check: trusted_access, a type's organization-wide
+    requirement, or `where` (the gaps about where the scan ran, known in every run)."""
+    if piece == "trusted_access":
+        return KNOWN if run.trusted_access is not None else _State(
+            "skip", "trusted access unknown (ListAWSServiceAccessForOrganization failed)")
+    if piece in ORGANIZATION_WIDE_TYPES:
+        if run.requirement is None:
+            return _State("skip", "its requirement was not recorded (an older aa-scan)")
+        if piece not in run.requirement:
+            return _State("skip", f"{SCOPE_CHANGED}: {piece} was not required")
+        if run.not_judged is not None and piece in run.not_judged:
+            return _State("skip", f"the {piece} requirement was not judged")
+    return KNOWN
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The earlier run a piece is compared with (None: none), or why it is not compared."""
+
+    run: RunView | None
+    why: str | None
+
+
+def _walk(candidates: Sequence[RunView], state_of: Callable[[RunView], _State],
+          accept: Callable[[_State], bool], stop: bool = False,
+          refusal: Callable[[_State], str] = lambda then: then.why) -> Pick:
+    """The latest candidate whose state is accepted; runs whose state is a skip, or is not
+    accepted, are passed over (with `stop`, the first that is not a skip ends the walk).
+    Not found: why the first one passed over was."""
+    first_why: str | None = None
+    for run in candidates:
+        then = state_of(run)
+        if then.kind != "skip" and accept(then):
+            return Pick(run, None)
+        first_why = first_why or (then.why if then.kind == "skip" else refusal(then))
+        if stop and then.kind != "skip":
+            break
+    return Pick(None, first_why)
+
+
+def _not_found(pick: Pick, fallback: str = "no earlier run knew it") -> Pick:
+    if pick.run is not None:
+        return pick
+    why = pick.why or fallback
+    return Pick(None, why if why.startswith("not compared") else f"{why} in the baseline")
+
+
+def _gaps_pick(current: RunView, candidates: Sequence[RunView], region: str, kind: str
+               ) -> Pick:
+    now = _gaps_state(current, region, kind)
+    if now.kind == "skip":
+        then = _gaps_state(candidates[0], region, kind) if candidates else None
+        both = then is not None and then.kind == "skip" and then.why == now.why
+        return Pick(None, f"{now.why} {'in both runs' if both else 'in this run'}")
+    return _not_found(_walk(candidates, lambda run: _gaps_state(run, region, kind),
+                            lambda then: True))
+
+
+def _findings_pick(current: RunView, candidates: Sequence[RunView], region: str) -> Pick:
+    now = _findings_state(current, region)
+    if now.kind == "skip":
+        return Pick(None, f"{now.why} in this run")
+    def state(run: RunView) -> _State:
+        return _findings_state(run, region)
+
+    if now.kind == "known":
+        def refusal(then: _State) -> str:
+            return _scope_change(then.scope, now.scope) if then.kind == "known" else then.why
+
+        return _not_found(_walk(candidates, state, partial(_reads_through, scope=now.scope),
+                                refusal=refusal))
+    # Nothing read here now (no analyzer, or not enabled): compared only with a run that
+    # read nothing either; a run that read findings says they were not read now, not closed.
+    why_now = (now.why if now.kind == "none" else
+               "not enabled or not listed: its findings were not read, not closed")
+    found = _walk(candidates, state, lambda then: then.kind in ("absent", "none"), stop=True,
+                  refusal=lambda then: why_now)
+    if found.run is None and found.why == why_now:
+        return Pick(None, f"{why_now} in this run")
+    return Pick(found.run, None)  # found, or nothing read on either side: nothing to say
+
+
 def _scope_change(before: str | None, after: str | None) -> str:
     narrowed = before == "ORGANIZATION" and after == "ACCOUNT"
     return (f"not compared (analyzer scope {'narrowed' if narrowed else 'changed'}: "
             f"{before or 'unknown'} -> {after or 'unknown'})")
 
 
-def _findings_match(now: _State, then: _State) -> str | None:
-    """None when findings in these two states can be compared, else why not."""
-    if now.kind == "absent" or then.kind == "absent":
-        return None
-    if now.kind == "none" or then.kind == "none":
-        return None if now.kind == then.kind else then.why or now.why
-    if now.scope and then.scope and now.scope != then.scope:
-        return _scope_change(then.scope, now.scope)
-    return None
+def regional_types(run: RunView) -> tuple[str, ...]:
+    """The analyzer types required in each region (not the organization-wide ones)."""
+    return tuple(t for t in run.requirement or (PRIMARY,) if t not in ORGANIZATION_WIDE_TYPES)
 
 
-@dataclass(frozen=True)
-class Pick:
-    """The earlier run one region's gaps or findings are compared with (None: none), or
-    why they are not compared."""
-
-    run: RunView | None
-    why: str | None
-
-
-def _walk(candidates: Sequence[RunView], state_of: Any, match: Any, stop_early: bool
-          ) -> Pick:
-    """The latest candidate whose state of the region matches; else why the baseline's
-    did not. `stop_early`: the first candidate that is not a skip decides."""
-    first_why: str | None = None
-    for run in candidates:
-        then = state_of(run)
-        if then.kind == "skip":
-            why: str | None = then.why
-        else:
-            why = match(then)
-            if why is None:
-                return Pick(run, None)
-        first_why = first_why or why
-        if stop_early and then.kind != "skip":
-            break
-    return Pick(None, first_why)
-
-
-def _suffix(why: str, label: str) -> str:
-    return f"{why} {label}"
-
-
-def plan(current: RunView, candidates: Sequence[RunView], region: str) -> tuple[Pick, Pick]:
-    """(gaps, findings): what the region is compared with. `candidates`: the earlier runs
-    that may be compared with, newest first (the baseline first)."""
-    requirement = current.requirement
-    now = _gaps_state(current, region, requirement)
-    if now.kind == "skip":
-        then = _gaps_state(candidates[0], region, requirement) if candidates else None
-        same = then is not None and then.kind == "skip" and then.why == now.why
-        if same and current.regions[region].status == RegionStatus.EXCLUDED:
-            return Pick(None, None), Pick(None, None)  # left out of both: nothing to say
-        gaps = Pick(None, _suffix(now.why, "in both runs" if same else "in this run"))
+def plan(current: RunView, candidates: Sequence[RunView], region: str
+         ) -> tuple[dict[str, Pick], Pick]:
+    """What the region is compared with: per required analyzer type for its gaps, and for
+    its findings. `candidates`: the earlier runs, newest first (the baseline first)."""
+    gaps = {kind: _gaps_pick(current, candidates, region, kind)
+            for kind in regional_types(current)}
+    now_gaps = _region_state(current.regions.get(region))
+    now_findings = _findings_state(current, region)
+    if now_gaps is not None and now_gaps.kind == "skip" and now_findings.why == now_gaps.why:
+        findings = next(iter(gaps.values()))  # not assessed here: one reason for both
     else:
-        found = _walk(candidates, lambda run: _gaps_state(run, region, requirement),
-                      lambda then: None, stop_early=False)
-        gaps = found if found.run else Pick(
-            None, _suffix(found.why or "no earlier run", "in the baseline"))
-    now_f = _findings_state(current, region)
-    if now_f.kind == "skip" and now.kind == "skip":
-        findings = Pick(None, gaps.why)  # not assessed here: one reason for both
-    elif now_f.kind == "skip":
-        findings = Pick(None, _suffix(now_f.why, "in this run"))
-    else:
-        found = _walk(candidates, lambda run: _findings_state(run, region),
-                      lambda then: _findings_match(now_f, then),
-                      stop_early=now_f.kind != "known")
-        if found.run is not None:
-            findings = found
-        elif found.why == now_f.why and now_f.kind == "none":
-            findings = Pick(None, _suffix(now_f.why, "in this run"))
-        elif found.why and found.why.startswith("not compared (analyzer scope"):
-            findings = Pick(None, found.why)
-        else:
-            findings = Pick(None, _suffix(found.why or "no earlier run", "in the baseline"))
+        findings = _findings_pick(current, candidates, region)
     return gaps, findings
+
+
+def _reads_through(then: _State, scope: str | None) -> bool:
+    """Whether a run's findings compare with findings read now through `scope` (a zone of
+    trust not recorded compares with any)."""
+    return then.kind == "absent" or (then.kind == "known" and (
+        not scope or not then.scope or then.scope == scope))
+
+
+def still_needed(candidates: Sequence[RunView]) -> set[str]:
+    """The runs (newest first) a next run may be compared with, whatever it requires and
+    whatever it reads: the baseline, and for each piece the run each walk above would pick.
+    What pruning must keep."""
+    if not candidates:
+        return set()
+    needed = {candidates[0].run_id}
+    types = {PRIMARY} | {t for run in candidates for t in run.requirement or ()}
+    regions = {region for run in candidates for region in run.regions}
+
+    def keep(pick: Pick) -> None:
+        if pick.run is not None:
+            needed.add(pick.run.run_id)
+
+    for region in regions:
+        for kind in types - ORGANIZATION_WIDE_TYPES:
+            keep(_walk(candidates, partial(_gaps_state, region=region, kind=kind),
+                       lambda then: True))
+
+        def state(run: RunView, region: str = region) -> _State:
+            return _findings_state(run, region)
+
+        keep(_walk(candidates, state, lambda then: True, stop=True))  # reads nothing now
+        for scope in ("ORGANIZATION", "ACCOUNT"):
+            keep(_walk(candidates, state, partial(_reads_through, scope=scope)))
+    for piece in ("trusted_access", *(types & ORGANIZATION_WIDE_TYPES)):
+        keep(_walk(candidates, partial(_organization_state, piece=piece), lambda then: True))
+    return needed
 
 
 # -- gaps -------------------------------------------------------------------------------------
@@ -216,22 +292,27 @@ def _match_gaps(before: list[GapView], after: list[GapView]
     return opened, remaining
 
 
+def _region_gaps(run: RunView, region: str, kind: str, primary: str) -> list[GapView]:
+    """The run's gaps in the region about `kind` (a gap whose type is not recorded is about
+    the primary requirement)."""
+    return [g for g in run.gaps if g.scope != ORGANIZATION and g.region == region
+            and (g.subject or primary) == kind]
+
+
+def _organization_piece(gap: GapView) -> str:
+    if gap.code == GapCode.TRUSTED_ACCESS_DISABLED:
+        return "trusted_access"
+    if gap.subject in ORGANIZATION_WIDE_TYPES:
+        return gap.subject
+    return "where"
+
+
+def _organization_gaps(run: RunView, piece: str) -> list[GapView]:
+    return [g for g in run.gaps if (g.scope == ORGANIZATION or not g.region)
+            and _organization_piece(g) == piece]
+
+
 # -- findings ---------------------------------------------------------------------------------
-
-def _time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
-
-
-def _earliest(*texts: str | None) -> str | None:
-    known = [(t, text) for text in texts if text and (t := _time(text)) is not None]
-    return min(known)[1] if known else None
-
 
 def _public(finding: FindingView) -> bool:
     return access_of(finding.is_public, finding.error) == "public"
@@ -274,7 +355,7 @@ def _what_changed(before: FindingView, after: FindingView
         elif not fields:
             fields.append("access")  # principal, action or condition (not recorded then)
     if before.updated_at != after.updated_at:
-        was_time, now_time = _time(before.updated_at), _time(after.updated_at)
+        was_time, now_time = parse_time(before.updated_at), parse_time(after.updated_at)
         if was_time and now_time and now_time > was_time:
             note("updated_at", before.updated_at, after.updated_at)
     return fields, old, new
@@ -333,9 +414,9 @@ def _carry(was: FindingView, now: FindingView, first_seen: dict[tuple[str, str],
     """A finding seen before keeps the earliest createdAt of its grant."""
     if was.first_seen is None and now.first_seen is None and was.created_at == now.created_at:
         return  # the same finding, its own createdAt (most of them: no time parsed)
-    earliest = _earliest(was.first_seen, was.created_at, now.first_seen, now.created_at)
-    if earliest is not None and earliest != now.created_at:
-        first_seen[(now.region, now.id)] = earliest
+    first = earliest(was.first_seen, was.created_at, now.first_seen, now.created_at)
+    if first is not None and first != now.created_at:
+        first_seen[(now.region, now.id)] = first
 
 
 def _by_region(findings: Iterable[FindingView]) -> dict[str, list[FindingView]]:
@@ -371,82 +452,137 @@ def changes(current: RunView, candidates: Sequence[RunView], source: str,
     return compare(current, candidates, source, history_error).block
 
 
+def _requirement_key(requirement: tuple[str, ...] | None) -> object:
+    """The primary type and the set of the others: their order judges nothing."""
+    return None if requirement is None else (requirement[:1], frozenset(requirement[1:]))
+
+
+class _Tally:
+    """What the comparison found, piece by piece."""
+
+    def __init__(self, baseline: RunView) -> None:
+        self.baseline = baseline
+        self.opened: list[GapView] = []
+        self.closed: list[GapView] = []
+        self.not_compared_gaps = 0
+        self.unknown: dict[str, dict[str, Any]] = {}
+        self.compared_with: list[dict[str, Any]] = []
+
+    def gaps(self, where: str, what: str, pick: Pick, before: list[GapView],
+             now: list[GapView]) -> None:
+        """One piece's gaps: `before`, those of the run picked (if any)."""
+        if pick.run is None:
+            self.not_compared_gaps += len(now)
+            self.note(where, pick.why, gaps=False)
+            return
+        opened, closed = _match_gaps(before, now)
+        self.opened += opened
+        self.closed += closed
+        self.older(where, "gaps", pick, what)
+
+    def older(self, where: str, what: str, pick: Pick, kind: str | None = None) -> None:
+        if pick.run is not None and pick.run is not self.baseline:
+            entry = {"region": where, "what": what, "run_id": pick.run.run_id,
+                     "started_at": pick.run.started_at}
+            if kind:
+                entry["analyzer_type"] = kind
+            self.compared_with.append(entry)
+
+    def note(self, where: str, why: str | None, gaps: bool = True, findings: bool = True
+             ) -> None:
+        entry = self.unknown.setdefault(where, {"region": where, "reasons": [],
+                                                "gaps_compared": True,
+                                                "findings_compared": True})
+        if why and why not in entry["reasons"]:
+            entry["reasons"].append(why)
+        entry["gaps_compared"] &= gaps
+        entry["findings_compared"] &= findings
+
+
 def compare(current: RunView, candidates: Sequence[RunView], source: str,
             history_error: str | None = None) -> Comparison:
     """Everything that changed since the earlier runs. `candidates`: newest first, the
-    baseline first; an older one need only hold the regions `plan` picks it for."""
+    baseline first; an older one need only hold the regions `plan` picks it for (and its
+    organization gaps)."""
     if not candidates:
         return Comparison(first_run(history_error), {})
     baseline = candidates[0]
-    names = sorted(set(current.regions) | set(baseline.regions))
-    regions, unknown, compared_with = [], [], []
+    tally = _Tally(baseline)
     found = _Findings([], [], [], {})
-    opened: list[GapView] = []
-    closed: list[GapView] = []
-    not_compared_gaps = 0
     uncompared_public: set[str] = set()
-    now_gaps = _gaps_by_region(current.gaps)
+    regions = []
+    primary = regional_types(current)[0]
     now_findings = _by_region(current.findings)
-    for name in names:
+    then_findings: dict[str, dict[str, list[FindingView]]] = {}
+    for name in sorted(set(current.regions) | set(baseline.regions)):
         before, after = baseline.regions.get(name), current.regions.get(name)
         if (before.status if before else None) != (after.status if after else None):
             regions.append({"region": name, "before": before.status if before else None,
                             "after": after.status if after else None,
                             "before_reason": before.reason if before else None,
                             "after_reason": after.reason if after else None})
-        gaps_pick, findings_pick = plan(current, candidates, name)
-        if gaps_pick.run is not None:
-            o, c = _match_gaps(_gaps_by_region(gaps_pick.run.gaps).get(name, []),
-                               now_gaps.get(name, []))
-            opened += o
-            closed += c
-        else:
-            not_compared_gaps += len(now_gaps.get(name, []))
+        if (after is not None and after.status == RegionStatus.EXCLUDED and before is not None
+                and before.status == RegionStatus.EXCLUDED):
+            continue  # left out of both runs: nothing to compare, nothing to say
+        gap_picks, findings_pick = plan(current, candidates, name)
+        for kind, pick in gap_picks.items():
+            tally.gaps(name, kind, pick,
+                       _region_gaps(pick.run, name, kind, primary) if pick.run else [],
+                       _region_gaps(current, name, kind, primary))
         if findings_pick.run is not None:
-            _compare_findings(_by_region(findings_pick.run.findings).get(name, []),
+            run = findings_pick.run
+            if run.run_id not in then_findings:
+                then_findings[run.run_id] = _by_region(run.findings)
+            _compare_findings(then_findings[run.run_id].get(name, []),
                               now_findings.get(name, []), found)
+            tally.older(name, "findings", findings_pick)
         else:
             uncompared_public.add(name)
-        for what, pick in (("gaps", gaps_pick), ("findings", findings_pick)):
-            if pick.run is not None and pick.run is not baseline:
-                compared_with.append({"region": name, "what": what,
-                                      "run_id": pick.run.run_id,
-                                      "started_at": pick.run.started_at})
-        whys = list(dict.fromkeys(w for w in (gaps_pick.why, findings_pick.why) if w))
-        if whys:
-            unknown.append({"region": name, "reason": "; ".join(whys),
-                            "gaps_compared": gaps_pick.run is not None,
-                            "findings_compared": findings_pick.run is not None})
+            tally.note(name, findings_pick.why, findings=False)
+
+    pieces = ["where", *(t for t in current.requirement or () if t in ORGANIZATION_WIDE_TYPES)]
+    if current.organization_id is not None:
+        pieces.append("trusted_access")
+    for piece in pieces:
+        now = _organization_state(current, piece)
+        if now.kind == "skip":
+            pick = Pick(None, f"{now.why} in this run")
+        else:
+            pick = _not_found(_walk(candidates, partial(_organization_state, piece=piece),
+                                    lambda then: True))
+        tally.gaps(ORGANIZATION, piece, pick,
+                   _organization_gaps(pick.run, piece) if pick.run else [],
+                   _organization_gaps(current, piece))
 
     requirement = None
-    if baseline.requirement != current.requirement:
+    if _requirement_key(baseline.requirement) != _requirement_key(current.requirement):
         requirement = {"before": list(baseline.requirement or []) or None,
                        "after": list(current.requirement or []) or None}
-    org_opened, org_closed, org_unknown = _organization_gaps(current, baseline)
-    opened = org_opened + opened
-    closed = org_closed + closed
-    not_compared_gaps += org_unknown
     public_unknown = sum(1 for f in current.findings if f.region in uncompared_public
                          and f.status == "ACTIVE" and _public(f))
     new_public = sum(1 for f in found.new if f["is_public"])
     turned = sum(1 for f in found.changed if f["is_public"] and not f["was_public"])
+    unknown = [{"region": e["region"], "reason": "; ".join(e["reasons"]),
+                "gaps_compared": e["gaps_compared"],
+                "findings_compared": e["findings_compared"]}
+               for e in tally.unknown.values() if e["reasons"]]
     block = {
         "baseline": {"run_id": baseline.run_id, "started_at": baseline.started_at,
                      "source": source},
         "regions": regions,
         "unknown": unknown,
-        "gaps_opened": [_gap(g) for g in opened],
-        "gaps_closed": [_gap(g) for g in closed],
+        "gaps_opened": [_gap(g) for g in _organization_first(tally.opened)],
+        "gaps_closed": [_gap(g) for g in _organization_first(tally.closed)],
         "findings_new": found.new,
         "findings_closed": found.closed,
         "findings_changed": found.changed,
-        "compared_with": compared_with,
+        "compared_with": tally.compared_with,
         "requirement": requirement,
-        "not_compared": {"gaps": not_compared_gaps,
+        "not_compared": {"gaps": tally.not_compared_gaps,
                          "public_findings": None if current.coverage_only else public_unknown},
         "history_error": history_error,
-        "counts": {"regions_changed": len(regions), "gaps_opened": len(opened),
-                   "gaps_closed": len(closed), "findings_new": len(found.new),
+        "counts": {"regions_changed": len(regions), "gaps_opened": len(tally.opened),
+                   "gaps_closed": len(tally.closed), "findings_new": len(found.new),
                    # new public exposure: new public findings and findings turned public
                    "findings_new_public": new_public + turned,
                    "findings_closed": len(found.closed),
@@ -456,29 +592,8 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
     return Comparison(block, found.first_seen)
 
 
-def _gaps_by_region(gaps: Iterable[GapView]) -> dict[str, list[GapView]]:
-    grouped: dict[str, list[GapView]] = {}
-    for gap in gaps:
-        if gap.scope != "organization" and gap.region:
-            grouped.setdefault(gap.region, []).append(gap)
-    return grouped
-
-
-def _organization_gaps(current: RunView, baseline: RunView
-                       ) -> tuple[list[GapView], list[GapView], int]:
-    """(opened, closed, not compared): the organization's gaps against the baseline's. A gap
-    about an analyzer type that either run did not require is not compared."""
-    required_now = set(current.requirement or ())
-    required_then = set(baseline.requirement or ())
-
-    def comparable(gap: GapView) -> bool:
-        return not gap.subject or (gap.subject in required_now and gap.subject in required_then)
-
-    now = [g for g in current.gaps if g.scope == "organization" or not g.region]
-    then = [g for g in baseline.gaps if g.scope == "organization" or not g.region]
-    opened, closed = _match_gaps([g for g in then if comparable(g)],
-                                 [g for g in now if comparable(g)])
-    return opened, closed, sum(1 for g in now if not comparable(g))
+def _organization_first(gaps: list[GapView]) -> list[GapView]:
+    return sorted(gaps, key=lambda g: (g.scope != ORGANIZATION, g.region or ""))
 
 
 def regressions(document: ScanDocument) -> tuple[int, int | None]:

@@ -6,6 +6,7 @@ one given as a scan.json (`--baseline FILE`) are compared by the same code.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -96,6 +97,10 @@ class RunView:
     # The configured requirement (coverage_types), in order; None: not recorded.
     requirement: tuple[str, ...] | None = None
     finished_at: str = ""
+    # Whether trusted access was enabled (None: unknown, or not in an organization).
+    trusted_access: bool | None = None
+    # Organization-wide requirements the run could not judge (None: not recorded).
+    not_judged: tuple[str, ...] | None = ()
 
 
 def fingerprint(resource: str | None, owner: str | None, principal: object, action: object,
@@ -142,6 +147,23 @@ def finding_view(finding: Finding) -> FindingView:
         None, finding.get("first_seen_at"), finding)
 
 
+def parse_time(text: str | None) -> dt.datetime | None:
+    """An ISO 8601 time from a document or the history (None: none, or unreadable)."""
+    if not text:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
+def earliest(*texts: str | None) -> str | None:
+    """The earliest of some ISO 8601 times, as written (None: none could be read)."""
+    known = [(t, text) for text in texts if text and (t := parse_time(text)) is not None]
+    return min(known)[1] if known else None
+
+
 def run_id_of(document: ScanDocument) -> str:
     """The document's run id; for a scan.json written before run ids existed, one derived
     from what identifies the run, so importing the same file twice is one run."""
@@ -182,4 +204,6 @@ def run_view(document: ScanDocument) -> RunView:
         regions=regions, gaps=gaps,
         findings=tuple(finding_view(f) for f in document["findings"]),
         schema_version=document["schema_version"], requirement=requirement_of(document),
-        finished_at=document["finished_at"])
+        finished_at=document["finished_at"],
+        trusted_access=document["organization"]["trusted_access"],
+        not_judged=tuple(summary.get("requirements_not_judged", ())))

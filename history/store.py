@@ -40,6 +40,7 @@ from .runs import (
     RunView,
     access_json,
     canonical,
+    earliest,
     run_view,
 )
 
@@ -78,7 +79,9 @@ CREATE TABLE IF NOT EXISTS runs (
     cross_account_findings INTEGER,
     source TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
-    requirement TEXT);  -- coverage_types as JSON; NULL: recorded before version 2
+    requirement TEXT,  -- coverage_types as JSON; NULL: recorded before version 2
+    trusted_access INTEGER,  -- NULL: unknown (or recorded before version 2)
+    not_judged TEXT);  -- organization-wide requirements not judged (JSON); NULL: not recorded
 CREATE INDEX IF NOT EXISTS runs_by_series ON runs (series, started_at);
 CREATE TABLE IF NOT EXISTS run_regions (
     run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -134,6 +137,8 @@ CREATE INDEX IF NOT EXISTS sightings_by_last ON sightings (last_seq, finding);
 # recorded"), and run_gaps loses the primary key that folded two gaps into one.
 _MIGRATE_1 = """
 ALTER TABLE runs ADD COLUMN requirement TEXT;
+ALTER TABLE runs ADD COLUMN trusted_access INTEGER;
+ALTER TABLE runs ADD COLUMN not_judged TEXT;
 ALTER TABLE run_regions ADD COLUMN findings_scope TEXT;
 ALTER TABLE findings ADD COLUMN access TEXT;
 ALTER TABLE findings ADD COLUMN first_seen TEXT;
@@ -336,8 +341,9 @@ class HistoryStore:
             "INSERT INTO runs (run_id, series, seq, started_at, finished_at, role, tool_version,"
             " schema_version, complete, interrupted, coverage_only, verdict, incomplete_reasons,"
             " regions_total, covered, gaps, errors, active_findings, public_findings,"
-            " cross_account_findings, source, recorded_at, requirement)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cross_account_findings, source, recorded_at, requirement, trusted_access,"
+            " not_judged)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (view.run_id, series, seq, document["started_at"], document["finished_at"],
              document["organization"]["scanning_account_role"], document["tool"]["version"],
              document["schema_version"], summary["complete"], summary["interrupted"],
@@ -346,7 +352,9 @@ class HistoryStore:
              summary["regions_total"], summary["covered"], summary["gaps"], summary["errors"],
              summary["active_findings"], summary["public_findings"],
              summary["cross_account_findings"], source, _now(),
-             None if view.requirement is None else json.dumps(list(view.requirement))))
+             None if view.requirement is None else json.dumps(list(view.requirement)),
+             view.trusted_access,
+             None if view.not_judged is None else json.dumps(list(view.not_judged))))
         return int(cursor.lastrowid or 0)
 
     def _insert_regions(self, run: int, view: RunView) -> None:
@@ -365,15 +373,24 @@ class HistoryStore:
                          first_seen: Mapping[tuple[str, str], str]) -> None:
         known = dict(self._db.execute("SELECT digest, id FROM findings WHERE series = ?",
                                       (series,)))
+        had_rows = bool(known)
         digests = [_digest(f) for f in findings]
         next_id = self._db.execute("SELECT coalesce(max(id), 0) + 1 FROM findings").fetchone()[0]
         new = []
+        older = []  # stored rows that learned an earlier first_seen (the comparison's)
         for digest, finding in zip(digests, findings, strict=True):
+            carried = first_seen.get((finding.region, finding.id), finding.first_seen)
             if digest not in known:
                 known[digest] = next_id
                 new.append((next_id, series, digest, *finding.state, access_json(finding),
-                            first_seen.get((finding.region, finding.id), finding.first_seen)))
+                            carried))
                 next_id += 1
+            elif carried is not None:
+                older.append((carried, known[digest], carried))
+        if new and had_rows:
+            new = self._first_seen(series, new)
+        self._db.executemany("UPDATE findings SET first_seen = ? WHERE id = ? AND "
+                             "(first_seen IS NULL OR first_seen > ?)", older)
         if new:
             self._db.executemany(
                 "INSERT INTO findings (id, series, digest, region, analyzer_arn, finding_id, "
@@ -390,6 +407,25 @@ class HistoryStore:
                              "last_seq IS NULL", ((seq - 1, f) for f in open_now - seen))
         self._db.executemany("INSERT INTO sightings (finding, first_seq, last_seq) "
                              "VALUES (?, ?, NULL)", ((f, seq) for f in seen - open_now))
+
+    _FINGERPRINT, _CREATED, _FIRST_SEEN = 14, 12, -1  # in a new findings row
+
+    def _first_seen(self, series: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """New rows with the earliest createdAt the series holds for their grant, when older
+        than their own: a grant seen under another id before (an analyzer re-created; a run
+        imported later) keeps its age, whatever run compared what."""
+        grants = dict(self._db.execute(
+            "SELECT fingerprint, min(coalesce(first_seen, created_at)) FROM findings"
+            " WHERE series = ? GROUP BY fingerprint", (series,)))
+        out = []
+        for row in rows:
+            seen = grants.get(row[self._FINGERPRINT])
+            if seen is not None:
+                first = earliest(seen, row[self._FIRST_SEEN], row[self._CREATED])
+                if first is not None and first != row[self._CREATED]:
+                    row = (*row[:self._FIRST_SEEN], first)
+            out.append(row)
+        return out
 
     # -- reading -----------------------------------------------------------------------------
     _RECORD_COLUMNS = ("run_id, seq, started_at, finished_at, complete, interrupted, "
@@ -455,12 +491,13 @@ class HistoryStore:
             row = self._db.execute(
                 "SELECT r.id, r.seq, r.series, r.started_at, s.organization_id, s.account_id,"
                 " r.interrupted, r.coverage_only, r.schema_version, r.requirement,"
-                " r.finished_at FROM runs r JOIN series s ON s.id = r.series"
+                " r.finished_at, r.trusted_access, r.not_judged"
+                " FROM runs r JOIN series s ON s.id = r.series"
                 " WHERE r.run_id = ?", (run_id,)).fetchone()
             if row is None:
                 raise HistoryError(f"{self.path}: no recorded run {run_id}")
             (run, seq, series, started, organization, account, interrupted, coverage, version,
-             requirement, finished) = row
+             requirement, finished, trusted, not_judged) = row
             views = {r[0]: RegionView(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6])
                      for r in self._db.execute(
                          "SELECT region, status, reason, complete, findings_collected, "
@@ -478,7 +515,8 @@ class HistoryStore:
         return RunView(run_id, started, organization or None, account, bool(interrupted),
                        bool(coverage), views, gaps, findings, version,
                        None if requirement is None else tuple(json.loads(requirement)),
-                       finished)
+                       finished, None if trusted is None else bool(trusted),
+                       None if not_judged is None else tuple(json.loads(not_judged)))
 
     def _findings(self, series: int, seq: int, regions: set[str] | None
                   ) -> tuple[FindingView, ...]:
@@ -501,9 +539,9 @@ class HistoryStore:
             for f in self._db.execute(query, parameters))
 
     def load_regions(self, run_id: str) -> RunView:
-        """A run's statuses and requirement, without its gaps and findings (cheap: what the
-        choice of a region's baseline reads)."""
-        return self.load(run_id, regions=(), organization_gaps=False)
+        """A run's statuses, requirement and organization gaps, without its regions' gaps
+        and findings (cheap: what the choice of a region's baseline reads)."""
+        return self.load(run_id, regions=())
 
     # -- pruning -----------------------------------------------------------------------------
     def prune(self, keep: int) -> int:
@@ -533,32 +571,14 @@ class HistoryStore:
 
     def _protected(self, series: int) -> set[int]:
         """The runs of a series a next run may be compared with (see prune)."""
+        from .diff import still_needed
+
         runs = self._db.execute(
-            "SELECT id, coverage_only FROM runs WHERE series = ? AND NOT interrupted"
+            "SELECT id, run_id FROM runs WHERE series = ? AND NOT interrupted"
             " ORDER BY started_at DESC, seq DESC", (series,)).fetchall()
-        if not runs:
-            return set()
-        protected = {runs[0][0]}
-        coverage_only = {run: bool(flag) for run, flag in runs}
-        gaps_seen: set[str] = set()
-        findings_seen: set[str] = set()
-        statuses: dict[int, list[tuple[str, str, bool, bool]]] = {}
-        for run, region, status, complete, collected in self._db.execute(
-                "SELECT r.run, r.region, r.status, r.complete, r.findings_collected"
-                " FROM run_regions r JOIN runs u ON u.id = r.run WHERE u.series = ?"
-                " AND NOT u.interrupted", (series,)):
-            statuses.setdefault(run, []).append((region, status, bool(complete),
-                                                 bool(collected)))
-        for run, _ in runs:  # newest first
-            for region, status, complete, collected in statuses.get(run, []):
-                if status in ("COVERED", "GAP") and region not in gaps_seen:
-                    gaps_seen.add(region)
-                    protected.add(run)
-                if (status in ("COVERED", "GAP") and complete and collected
-                        and not coverage_only[run] and region not in findings_seen):
-                    findings_seen.add(region)
-                    protected.add(run)
-        return protected
+        ids = {run_id: run for run, run_id in runs}
+        views = [self.load_regions(run_id) for _, run_id in runs]
+        return {ids[run_id] for run_id in still_needed(views)}
 
     def _trim(self, series: int, kept: list[int]) -> None:
         """Drop sightings no kept run falls in, and findings left without a sighting."""

@@ -100,22 +100,40 @@ class Prepared:
 
 def _candidates(store: HistoryStore, current: RunView, records: list[RunRecord]
                 ) -> list[RunView]:
-    """The earlier runs, newest first, each holding what `plan` compares it for: the
-    baseline every region's status and the organization's gaps, an older run the regions
-    it is some region's latest knowledge of."""
+    """The earlier runs, newest first, each holding what `plan` compares it for: every run
+    its regions' statuses and its organization gaps, and the gaps and findings of the
+    regions it is the latest knowledge of."""
     usable = [r for r in reversed(records) if not r.interrupted]
     light = [store.load_regions(r.run_id) for r in usable]
     if not light:
         return []
     needed: dict[str, set[str]] = {}
     for region in set(current.regions) | set(light[0].regions):
-        for pick in plan(current, light, region):
+        gaps, findings = plan(current, light, region)
+        for pick in (*gaps.values(), findings):
             if pick.run is not None:
                 needed.setdefault(pick.run.run_id, set()).add(region)
-    return [store.load(view.run_id, needed.get(view.run_id, set()),
-                       organization_gaps=index == 0)
-            if index == 0 or view.run_id in needed else view
-            for index, view in enumerate(light)]
+    return [store.load(view.run_id, needed[view.run_id]) if view.run_id in needed else view
+            for view in light]
+
+
+def _no_baseline(document: ScanDocument, start: Start, earlier: list[RunRecord]
+                 ) -> str | None:
+    """Why a run with no earlier run to compare with is not the first recorded run (None:
+    it is)."""
+    organization = document["organization"]
+    if organization["id"] is None and organization["scanning_account_role"] not in (
+            "NOT_IN_ORGANIZATION",):
+        return ("the organization could not be identified (DescribeOrganization did not "
+                "answer): this run is not compared with the runs of an organization")
+    if earlier:
+        return (f"each of the {len(earlier)} earlier run(s) of this organization and account "
+                "was interrupted: none can be a baseline")
+    key = (organization["id"] or "", document["identity"]["account_id"])
+    if start.mark and start.mark.get(key):
+        return ("the runs recorded before this one started were pruned while it ran "
+                "(history.keep, by an overlapping run)")
+    return None
 
 
 def prepare(document: ScanDocument, settings: HistorySettings,
@@ -140,10 +158,13 @@ def prepare(document: ScanDocument, settings: HistorySettings,
                                         current.started_at, start.mark, current.run_id)
                 if settings.baseline is None:
                     candidates = _candidates(store, current, earlier)
+                    if not candidates:
+                        problem = _no_baseline(document, start, earlier)
                 store.check_writable()
         except HistoryError as exc:
             problem = str(exc)
-            log.warning("history: %s", exc)
+        if problem is not None:
+            log.warning("history: %s", problem)
         if start.mark is None and problem is None and start.error:
             log.warning("history: could not be read when the run started (%s); runs "
                         "recorded since are compared by their finishing time", start.error)

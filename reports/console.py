@@ -62,6 +62,12 @@ def changes_line(document: ScanDocument) -> str | None:
         line += (f"; not compared in {_plural(len(found['unknown']), 'region')} ("
                  + ", ".join(clean(u["region"]) for u in found["unknown"][:5])
                  + (", ..." if len(found["unknown"]) > 5 else "") + ")")
+    untold = found.get("not_compared")
+    if untold and (untold["gaps"] or untold["public_findings"]):
+        counted = [_plural(untold["gaps"], "gap")] if untold["gaps"] else []
+        if untold["public_findings"]:
+            counted.append(_plural(untold["public_findings"], "public finding"))
+        line += f"; {' and '.join(counted)} not compared (the new-* gates count them as new)"
     if problem:
         line += f"; {clean(problem)}"
     return line

@@ -201,6 +201,12 @@ def exit_code(document: ScanDocument, fail_on: FailOn) -> int:
             log.warning("--fail-on %s: no baseline, because %s; every gap%s counts as new",
                         fail_on.value, changes["history_error"],
                         " and public finding" if fail_on is FailOn.NEW_PUBLIC else "")
+        untold = changes.get("not_compared") if changes is not None else None
+        if untold and (untold["gaps"] or (fail_on is FailOn.NEW_PUBLIC
+                                          and untold["public_findings"])):
+            log.warning("--fail-on %s: %d gap(s) and %s public finding(s) could not be compared "
+                        "with an earlier run (see the changes' 'not compared'): counted as new",
+                        fail_on.value, untold["gaps"], untold["public_findings"] or 0)
         new_gaps, new_public = regressions(document)
         if fail_on is FailOn.NEW_PUBLIC:
             check_gate(fail_on, new_public is None)

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, replace
 
 from document.rules import (
     MEMBER_SUMMARY_KEYS,
+    NOT_ENABLED_CODES,
     NOT_VISIBLE,
+    ORGANIZATION_WIDE_TYPES,
     Analysis,
     GapCode,
     RegionStatus,
@@ -39,8 +41,6 @@ from .model import (
 
 DEFAULT_ANALYZER_NAME = "organization-external-access"
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-NOT_ENABLED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId",
-                               "AuthFailure", "OptInRequired"})
 TIMEOUT_CODES = frozenset({"ReadTimeoutError", "ConnectTimeoutError", "ConnectTimeout",
                            "EndpointConnectionError", "ConnectionClosedError"})
 
@@ -332,6 +332,8 @@ class Judgement:
     complete: bool
     incomplete_reasons: tuple[str, ...] = field(default=())
     members: MemberView | None = None  # the member view, beside the verdict (never in it)
+    # Organization-wide requirements (coverage types) this run could not judge.
+    not_judged: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -763,9 +765,6 @@ _VISIBILITY_GAPS = {
     ScanningRole.MANAGEMENT: GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR}
 
 
-# Analyses of identities rather than of resources: one ACTIVE analyzer, in any region,
-# covers the whole organization (the IAM User Guide, creating an unused access analyzer).
-ORGANIZATION_WIDE_TYPES = frozenset({AnalyzerType.ORGANIZATION_UNUSED_ACCESS.value})
 
 
 def _unread_regions(result: ScanResult, verdicts: Iterable[RegionVerdict]) -> list[str]:
@@ -908,6 +907,7 @@ def judge(result: ScanResult) -> Judgement:
     wide_gaps: list[Gap] = []
     wide_unknown: list[str] = []
     wide_open: list[str] = []
+    not_judged: list[str] = []
     unread = _unread_regions(result, verdicts)
     for kind in result.coverage_types:
         if kind in ORGANIZATION_WIDE_TYPES:
@@ -918,7 +918,9 @@ def judge(result: ScanResult) -> Judgement:
             if why is not None:
                 wide_unknown.append(why)
                 blocked.append(f"the {kind} requirement")
+                not_judged.append(kind)
             elif gap is None and unread and not _met_anywhere(kind, result.regions):
+                not_judged.append(kind)
                 # Not about where the scan ran: the analyzer may be in a region not read.
                 wide_open.append(
                     f"{kind} requirement not judged: no ACTIVE {kind} analyzer in the regions "
@@ -1003,7 +1005,7 @@ def judge(result: ScanResult) -> Judgement:
     members = judge_members(result.members, result.regions, org.management_account_id) \
         if result.members is not None else None
     return Judgement(role, role_detail, verdicts, gaps, tuple(advisories), verdict, complete,
-                     tuple(reasons), members)
+                     tuple(reasons), members, tuple(not_judged))
 
 
 # -- the member view (IAM.28, per account) ------------------------------------------------

@@ -28,8 +28,9 @@ SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
 def changed(document: ScanDocument) -> bool:
-    """Whether there is anything to tell: a change since a baseline (a changed requirement,
-    and a history that could not be used, are news too)."""
+    """Whether there is anything to tell: a change since a baseline. A changed requirement,
+    a history that could not be used, and what could not be compared (the new-* gates count
+    it as new) are news too."""
     found = document.get("changes")
     if found is None:
         return False
@@ -37,7 +38,9 @@ def changed(document: ScanDocument) -> bool:
         return True
     if found["baseline"] is None:
         return False
-    return any(found["counts"].values()) or bool(found.get("requirement"))
+    untold = found.get("not_compared") or {"gaps": 0, "public_findings": 0}
+    return (any(found["counts"].values()) or bool(found.get("requirement"))
+            or bool(untold["gaps"]) or bool(untold["public_findings"]))
 
 
 def message(document: ScanDocument, reports: Sequence[Path]) -> tuple[str, str]:
