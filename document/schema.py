@@ -304,6 +304,18 @@ class ChangedFinding(TypedDict):
     after: dict[str, Any]
 
 
+class ChangedGap(TypedDict):
+    scope: str
+    region: str | None
+    code: str
+    severity: str
+    title: str
+    analyzer_type: str | None
+    severity_before: str
+    title_before: str
+    escalated: bool  # the severity rose: the new-gaps gate counts it
+
+
 class ComparedWith(TypedDict):
     region: str  # or "organization", for an organization check
     what: str  # gaps or findings
@@ -332,6 +344,7 @@ class Changes(TypedDict):
     findings_closed: list[ClosedFinding]
     counts: dict[str, int]
     # Added after version 1 (absent from older documents).
+    gaps_changed: NotRequired[list["ChangedGap"]]  # open in both runs, retitled or re-rated
     findings_changed: NotRequired[list[ChangedFinding]]
     compared_with: NotRequired[list[ComparedWith]]  # regions compared with an older run
     requirement: NotRequired[Requirement | None]  # None: unchanged

@@ -3,28 +3,33 @@
 A run is compared piece by piece, each piece with the latest earlier run that knew it (the
 candidates: runs recorded before this one started and not interrupted, newest first; the
 first of them is the baseline):
-- a region's gaps about one required analyzer type: with the latest run that assessed the
-  region while requiring that type, or where the region was not enabled (a region listing
-  said so) or not listed: nothing could exist there;
+- a region's gaps about one analyzer type: with the latest run that assessed the region
+  from the same accounts (the caller and, with --admin-role-name, the administrator
+  accounts) while requiring that type or seeing it ACTIVE; or where a region listing said
+  the region was not enabled, or did not list it: nothing could exist there;
 - a region's findings: with the latest run that read them in full through an analyzer with
-  the same zone of trust (or from which nothing could be read: not enabled, not listed);
+  the same zone of trust; runs that read none (no analyzer, not enabled) are passed over,
+  and a run where nothing could exist is used only when no older run read them (a region
+  newly enabled); a run that read them through another zone of trust ends the walk;
 - an organization check: trusted access with the latest run that knew it; an
-  organization-wide requirement with the latest run that required and judged it; the other
-  organization gaps (where the scan ran) with the baseline;
+  organization-wide requirement with the latest run that required and judged it; the gaps
+  about where the scan ran with the latest run from the same accounts and region scope;
 - region statuses with the baseline.
 A run passed over is one where the piece was unknown: the region excluded (a change of
-scope), not assessed, called not enabled only because of an error code, its findings not
-collected or incomplete, the type not required, the requirement not judged. Where no
-earlier run knew a piece, or this run does not, nothing is opened or closed there: it is
-listed under `unknown` with the reason, and the gates count what this run holds there as
-new (`not_compared`).
+scope), not assessed, called not enabled only from an error code, missing from a region
+list that was botocore's, its active findings not collected or incomplete, the type not
+required, the requirement not judged, the run's facts not recorded (an older aa-scan).
+Where no earlier run knew a piece, or this run does not, nothing is opened or closed
+there: it is listed under `unknown` with the reason, and the gates count what this run
+holds there as new (`not_compared`).
 
-Gaps are matched on (scope, region, code, analyzer type); findings on (region, id), then
-what is left on the fingerprint of what they grant (an analyzer re-created gives every
-finding a new id and createdAt; the grant keeps its earliest createdAt, `first_seen`). A
-finding matched on its id whose public flag, principal, action, condition, resource or
-error changed, or whose updatedAt is newer, is `changed`; one that turned public is new
-public exposure.
+Gaps are matched on (scope, region, code, analyzer type); one matched whose severity rose
+is `escalated` (a regression for the gate). Findings are matched on (region, id), then what
+is left on the fingerprint of what they grant (an analyzer re-created gives every finding a
+new id and createdAt; the grant keeps its earliest createdAt, `first_seen`, while runs keep
+seeing it). A finding matched on its id whose public flag, principal, action, condition,
+resource or error changed, or whose updatedAt is newer, is `changed`; one that turned public
+is new public exposure.
 """
 
 from __future__ import annotations
@@ -44,10 +49,11 @@ from document.rules import (
 )
 from document.schema import ScanDocument
 
-from .runs import FindingView, GapView, RegionView, RunView, access_json, earliest, parse_time
+from .runs import FindingView, GapView, RunView, access_json, earliest, parse_time
 
 ASSESSED = frozenset({RegionStatus.COVERED.value, RegionStatus.GAP.value})
-COUNT_KEYS = ("regions_changed", "gaps_opened", "gaps_closed", "findings_new",
+COUNT_KEYS = ("regions_changed", "gaps_opened", "gaps_closed", "gaps_changed",
+              "gaps_escalated", "findings_new",
               "findings_new_public", "findings_closed", "findings_changed",
               "findings_turned_public")
 SCOPE_CHANGED = "not compared (scope changed)"
@@ -71,10 +77,12 @@ class _State:
 ABSENT, KNOWN = _State("absent"), _State("known")
 
 
-def _region_state(view: RegionView | None) -> _State | None:
-    """The state of a region not assessed (None: assessed)."""
+def _region_state(run: RunView, region: str) -> _State | None:
+    """The state of a region not assessed in `run` (None: assessed)."""
+    view = run.regions.get(region)
     if view is None:
-        return ABSENT
+        return ABSENT if run.listed else _State(
+            "skip", "not listed (its region list was botocore's, not a region listing)")
     if view.status == RegionStatus.NOT_ENABLED:
         if view.reason in NOT_ENABLED_CODES:
             return _State("skip", f"called not enabled only from the error {view.reason}, "
@@ -87,26 +95,37 @@ def _region_state(view: RegionView | None) -> _State | None:
     return None
 
 
-def _gaps_state(run: RunView, region: str, kind: str) -> _State:
-    """What `run` knew of the region's gaps about analyzer type `kind`."""
-    state = _region_state(run.regions.get(region))
+def _gaps_state(run: RunView, region: str, kind: str, vantage: tuple[str, ...]) -> _State:
+    """What `run` knew of the region's gaps about analyzer type `kind`, for a run judged
+    from the accounts `vantage`."""
+    state = _region_state(run, region)
     if state is not None:
         return state
+    if run.vantage != vantage:
+        return _State("skip", f"{SCOPE_CHANGED}: judged from the analyzers of accounts "
+                              f"{', '.join(run.vantage)}, not {', '.join(vantage)}")
+    if any(g.subject is None for g in run.gaps if g.region == region):
+        return _State("skip", "its gaps did not record their analyzer type (an older aa-scan)")
     if run.requirement is None:
         return _State("skip", "its requirement was not recorded (an older aa-scan)")
-    if kind not in run.requirement:
-        return _State("skip", f"{SCOPE_CHANGED}: {kind} was not required")
-    return KNOWN
+    if kind in run.requirement:
+        return KNOWN
+    view = run.regions[region]
+    if view.active_types is not None and kind in view.active_types:
+        return KNOWN  # not required, but ACTIVE: no gap about it could exist
+    return _State("skip", f"{SCOPE_CHANGED}: {kind} was not required")
 
 
 def _findings_state(run: RunView, region: str) -> _State:
-    view = run.regions.get(region)
-    state = _region_state(view)
+    state = _region_state(run, region)
     if state is not None:
         return state
-    assert view is not None
+    view = run.regions[region]
     if run.coverage_only:
         return _State("skip", "findings not collected (coverage only)")
+    if run.statuses is not None and "ACTIVE" not in run.statuses:
+        return _State("skip", "active findings not collected (finding_statuses: "
+                              f"{', '.join(run.statuses)})")
     if not view.findings_collected:
         return _State("none", "no analyzer to read findings from")
     if not view.complete:
@@ -114,9 +133,15 @@ def _findings_state(run: RunView, region: str) -> _State:
     return _State("known", scope=view.findings_scope)
 
 
-def _organization_state(run: RunView, piece: str) -> _State:
+def _excluded(run: RunView) -> frozenset[str]:
+    return frozenset(r.region for r in run.regions.values()
+                     if r.status == RegionStatus.EXCLUDED)
+
+
+def _organization_state(run: RunView, piece: str, current: RunView) -> _State:
     """What `run` knew of an organization check: trusted_access, a type's organization-wide
-    requirement, or `where` (the gaps about where the scan ran, known in every run)."""
+    requirement, or `where` (the gaps about where the scan ran: they depend on the accounts
+    examined and the regions left out)."""
     if piece == "trusted_access":
         return KNOWN if run.trusted_access is not None else _State(
             "skip", "trusted access unknown (ListAWSServiceAccessForOrganization failed)")
@@ -125,8 +150,16 @@ def _organization_state(run: RunView, piece: str) -> _State:
             return _State("skip", "its requirement was not recorded (an older aa-scan)")
         if piece not in run.requirement:
             return _State("skip", f"{SCOPE_CHANGED}: {piece} was not required")
-        if run.not_judged is not None and piece in run.not_judged:
+        if run.not_judged is None:
+            return _State("skip", f"whether the {piece} requirement was judged was not "
+                                  "recorded (an older aa-scan)")
+        if piece in run.not_judged:
             return _State("skip", f"the {piece} requirement was not judged")
+        if any(g.subject is None for g in run.gaps if g.scope == ORGANIZATION):
+            return _State("skip", "its gaps did not record their analyzer type")
+        return KNOWN
+    if run.vantage != current.vantage or _excluded(run) != _excluded(current):
+        return _State("skip", f"{SCOPE_CHANGED}: scanned from other accounts or regions")
     return KNOWN
 
 
@@ -164,33 +197,49 @@ def _not_found(pick: Pick, fallback: str = "no earlier run knew it") -> Pick:
 
 def _gaps_pick(current: RunView, candidates: Sequence[RunView], region: str, kind: str
                ) -> Pick:
-    now = _gaps_state(current, region, kind)
+    state = partial(_gaps_state, region=region, kind=kind, vantage=current.vantage)
+    now = state(current)
     if now.kind == "skip":
-        then = _gaps_state(candidates[0], region, kind) if candidates else None
+        then = state(candidates[0]) if candidates else None
         both = then is not None and then.kind == "skip" and then.why == now.why
         return Pick(None, f"{now.why} {'in both runs' if both else 'in this run'}")
-    return _not_found(_walk(candidates, lambda run: _gaps_state(run, region, kind),
-                            lambda then: True))
+    return _not_found(_walk(candidates, state, lambda then: True))
+
+
+def read_walk(candidates: Sequence[RunView], region: str, scope: str | None) -> Pick:
+    """The run findings read now through `scope` are compared with: the latest that read the
+    region's findings in full through the same zone of trust. Runs that read none (no
+    analyzer, not enabled, not listed) are passed over; the latest of them where nothing
+    could exist is used only when no older run read them (a region newly enabled: all new).
+    A run that read them through another zone of trust ends the walk: it saw fewer findings,
+    or more, so what it did not see may have come and gone since."""
+    fallback: RunView | None = None
+    first_why: str | None = None
+    for run in candidates:
+        then = _findings_state(run, region)
+        if then.kind == "known":
+            if not scope or not then.scope or then.scope == scope:
+                return Pick(run, None)
+            return Pick(None, _scope_change(then.scope, scope))
+        if then.kind == "absent":
+            fallback = fallback or run
+        else:
+            first_why = first_why or then.why
+    return Pick(fallback, None if fallback else first_why)
 
 
 def _findings_pick(current: RunView, candidates: Sequence[RunView], region: str) -> Pick:
     now = _findings_state(current, region)
     if now.kind == "skip":
         return Pick(None, f"{now.why} in this run")
-    def state(run: RunView) -> _State:
-        return _findings_state(run, region)
-
     if now.kind == "known":
-        def refusal(then: _State) -> str:
-            return _scope_change(then.scope, now.scope) if then.kind == "known" else then.why
-
-        return _not_found(_walk(candidates, state, partial(_reads_through, scope=now.scope),
-                                refusal=refusal))
+        return _not_found(read_walk(candidates, region, now.scope))
     # Nothing read here now (no analyzer, or not enabled): compared only with a run that
     # read nothing either; a run that read findings says they were not read now, not closed.
     why_now = (now.why if now.kind == "none" else
                "not enabled or not listed: its findings were not read, not closed")
-    found = _walk(candidates, state, lambda then: then.kind in ("absent", "none"), stop=True,
+    found = _walk(candidates, partial(_findings_state, region=region),
+                  lambda then: then.kind in ("absent", "none"), stop=True,
                   refusal=lambda then: why_now)
     if found.run is None and found.why == why_now:
         return Pick(None, f"{why_now} in this run")
@@ -214,20 +263,13 @@ def plan(current: RunView, candidates: Sequence[RunView], region: str
     its findings. `candidates`: the earlier runs, newest first (the baseline first)."""
     gaps = {kind: _gaps_pick(current, candidates, region, kind)
             for kind in regional_types(current)}
-    now_gaps = _region_state(current.regions.get(region))
+    now_gaps = _region_state(current, region)
     now_findings = _findings_state(current, region)
     if now_gaps is not None and now_gaps.kind == "skip" and now_findings.why == now_gaps.why:
         findings = next(iter(gaps.values()))  # not assessed here: one reason for both
     else:
         findings = _findings_pick(current, candidates, region)
     return gaps, findings
-
-
-def _reads_through(then: _State, scope: str | None) -> bool:
-    """Whether a run's findings compare with findings read now through `scope` (a zone of
-    trust not recorded compares with any)."""
-    return then.kind == "absent" or (then.kind == "known" and (
-        not scope or not then.scope or then.scope == scope))
 
 
 def still_needed(candidates: Sequence[RunView]) -> set[str]:
@@ -244,19 +286,21 @@ def still_needed(candidates: Sequence[RunView]) -> set[str]:
         if pick.run is not None:
             needed.add(pick.run.run_id)
 
+    # Where a next run may scan from: every vantage and region scope a candidate had.
+    scopes = {(run.vantage, _excluded(run)): run for run in reversed(candidates)}
     for region in regions:
         for kind in types - ORGANIZATION_WIDE_TYPES:
-            keep(_walk(candidates, partial(_gaps_state, region=region, kind=kind),
-                       lambda then: True))
-
-        def state(run: RunView, region: str = region) -> _State:
-            return _findings_state(run, region)
-
-        keep(_walk(candidates, state, lambda then: True, stop=True))  # reads nothing now
+            for vantage in {run.vantage for run in candidates}:
+                keep(_walk(candidates, partial(_gaps_state, region=region, kind=kind,
+                                               vantage=vantage), lambda then: True))
+        keep(_walk(candidates, partial(_findings_state, region=region), lambda then: True,
+                   stop=True))  # reads nothing now
         for scope in ("ORGANIZATION", "ACCOUNT"):
-            keep(_walk(candidates, state, partial(_reads_through, scope=scope)))
+            keep(read_walk(candidates, region, scope))
     for piece in ("trusted_access", *(types & ORGANIZATION_WIDE_TYPES)):
-        keep(_walk(candidates, partial(_organization_state, piece=piece), lambda then: True))
+        keep(_walk(candidates, partial(_organization_state, piece=piece,
+                                       current=candidates[0]), lambda then: True))
+    needed |= {run.run_id for run in scopes.values()}  # the latest of each: `where` gaps
     return needed
 
 
@@ -268,12 +312,13 @@ def _gap(gap: GapView) -> dict[str, Any]:
 
 
 def _match_gaps(before: list[GapView], after: list[GapView]
-                ) -> tuple[list[GapView], list[GapView]]:
-    """(opened, closed): on (scope, region, code, subject), then, for a gap whose subject is
-    not recorded, on (scope, region, code)."""
+                ) -> tuple[list[GapView], list[GapView], list[tuple[GapView, GapView]]]:
+    """(opened, closed, same gap before and after): on (scope, region, code, subject), then,
+    for a gap whose subject is not recorded, on (scope, region, code)."""
     remaining = list(before)
     opened = []
     unmatched = []
+    kept = []
     for gap in after:
         twin = next((g for g in remaining if (g.scope, g.region, g.code, g.subject)
                      == (gap.scope, gap.region, gap.code, gap.subject)), None)
@@ -281,6 +326,7 @@ def _match_gaps(before: list[GapView], after: list[GapView]
             unmatched.append(gap)
         else:
             remaining.remove(twin)
+            kept.append((twin, gap))
     for gap in unmatched:
         twin = next((g for g in remaining if (g.scope, g.region, g.code)
                      == (gap.scope, gap.region, gap.code)
@@ -289,7 +335,21 @@ def _match_gaps(before: list[GapView], after: list[GapView]
             opened.append(gap)
         else:
             remaining.remove(twin)
-    return opened, remaining
+            kept.append((twin, gap))
+    return opened, remaining, kept
+
+
+_RANK = {severity: rank for rank, severity in enumerate(("INFO", "LOW", "MEDIUM", "HIGH",
+                                                          "CRITICAL"))}
+
+
+def _changed_gap(before: GapView, after: GapView) -> dict[str, Any] | None:
+    """A gap that stayed open but changed (its analyzer FAILED where it was CREATING): its
+    title and severity before and after; `escalated` when its severity rose."""
+    if (before.severity, before.title) == (after.severity, after.title):
+        return None
+    return {**_gap(after), "severity_before": before.severity, "title_before": before.title,
+            "escalated": _RANK.get(after.severity, 0) > _RANK.get(before.severity, 0)}
 
 
 def _region_gaps(run: RunView, region: str, kind: str, primary: str) -> list[GapView]:
@@ -440,7 +500,7 @@ class Comparison:
 def first_run(history_error: str | None = None) -> dict[str, Any]:
     """The block of a run with nothing to compare with."""
     return {"baseline": None, "regions": [], "unknown": [], "gaps_opened": [],
-            "gaps_closed": [], "findings_new": [], "findings_closed": [],
+            "gaps_closed": [], "gaps_changed": [], "findings_new": [], "findings_closed": [],
             "findings_changed": [], "compared_with": [], "requirement": None,
             "not_compared": {"gaps": 0, "public_findings": 0},
             "history_error": history_error, "counts": dict.fromkeys(COUNT_KEYS, 0)}
@@ -464,6 +524,7 @@ class _Tally:
         self.baseline = baseline
         self.opened: list[GapView] = []
         self.closed: list[GapView] = []
+        self.changed: list[dict[str, Any]] = []
         self.not_compared_gaps = 0
         self.unknown: dict[str, dict[str, Any]] = {}
         self.compared_with: list[dict[str, Any]] = []
@@ -475,9 +536,10 @@ class _Tally:
             self.not_compared_gaps += len(now)
             self.note(where, pick.why, gaps=False)
             return
-        opened, closed = _match_gaps(before, now)
+        opened, closed, kept = _match_gaps(before, now)
         self.opened += opened
         self.closed += closed
+        self.changed += [c for was, gap in kept if (c := _changed_gap(was, gap))]
         self.older(where, "gaps", pick, what)
 
     def older(self, where: str, what: str, pick: Pick, kind: str | None = None) -> None:
@@ -544,12 +606,15 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
     if current.organization_id is not None:
         pieces.append("trusted_access")
     for piece in pieces:
-        now = _organization_state(current, piece)
+        state = partial(_organization_state, piece=piece, current=current)
+        now = state(current)
         if now.kind == "skip":
             pick = Pick(None, f"{now.why} in this run")
         else:
-            pick = _not_found(_walk(candidates, partial(_organization_state, piece=piece),
-                                    lambda then: True))
+            pick = _not_found(_walk(candidates, state, lambda then: True))
+        if (pick.run is None and piece == "where" and not _organization_gaps(current, piece)
+                and not _organization_gaps(baseline, piece)):
+            continue  # scanned from elsewhere, and no gap about it either side: nothing to say
         tally.gaps(ORGANIZATION, piece, pick,
                    _organization_gaps(pick.run, piece) if pick.run else [],
                    _organization_gaps(current, piece))
@@ -573,6 +638,7 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
         "unknown": unknown,
         "gaps_opened": [_gap(g) for g in _organization_first(tally.opened)],
         "gaps_closed": [_gap(g) for g in _organization_first(tally.closed)],
+        "gaps_changed": tally.changed,
         "findings_new": found.new,
         "findings_closed": found.closed,
         "findings_changed": found.changed,
@@ -582,7 +648,10 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
                          "public_findings": None if current.coverage_only else public_unknown},
         "history_error": history_error,
         "counts": {"regions_changed": len(regions), "gaps_opened": len(tally.opened),
-                   "gaps_closed": len(tally.closed), "findings_new": len(found.new),
+                   "gaps_closed": len(tally.closed),
+                   "gaps_changed": len(tally.changed),
+                   "gaps_escalated": sum(1 for g in tally.changed if g["escalated"]),
+                   "findings_new": len(found.new),
                    # new public exposure: new public findings and findings turned public
                    "findings_new_public": new_public + turned,
                    "findings_closed": len(found.closed),
@@ -617,7 +686,8 @@ def regressions(document: ScanDocument) -> tuple[int, int | None]:
             1 for f in document["findings"] if f["region"] in unknown
             and f["status"] == "ACTIVE" and access_of(f["is_public"], f["error"]) == "public")
         return gaps, public
-    gaps = counts["gaps_opened"] + untold["gaps"]
+    # A gap that stayed open but rose in severity is a regression too.
+    gaps = counts["gaps_opened"] + counts.get("gaps_escalated", 0) + untold["gaps"]
     if public_now is None:
         return gaps, None
     return gaps, counts["findings_new_public"] + (untold["public_findings"] or 0)

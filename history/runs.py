@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from document.rules import ORGANIZATION_WIDE_TYPES
 from document.schema import Finding, Gap, ScanDocument
 
 
@@ -61,13 +62,30 @@ class RegionView:
     # ORGANIZATION or ACCOUNT: the zone of trust of the analyzer whose findings were read
     # (None: none read, or a history written before it was kept).
     findings_scope: str | None = None
+    # The analyzer types with an ACTIVE analyzer here, required or not (None: not recorded).
+    active_types: tuple[str, ...] | None = None
 
 
-def gap_subject(gap: Gap) -> str:
+# Codes only ever about the primary requirement (a scan.json written before gaps named
+# their analyzer type is read with it).
+_PRIMARY_CODES = frozenset({"NO_ANALYZER", "ACCOUNT_SCOPE_ONLY"})
+
+
+def gap_subject(gap: Gap, requirement: tuple[str, ...] | None) -> str | None:
     """What a gap is about beyond its code: the analyzer type ('' when about no type), so two
     gaps of one code in one region (an ORGANIZATION analyzer and an internal-access one, both
-    FAILED) never share an identity."""
-    return gap.get("analyzer_type") or ""
+    FAILED) never share an identity. A gap of an older scan.json did not say: its type is
+    inferred where only one is possible, else None (not recorded)."""
+    if "analyzer_type" in gap:
+        return gap["analyzer_type"] or ""
+    if gap["code"] not in ("NO_ANALYZER", "ACCOUNT_SCOPE_ONLY", "NOT_ACTIVE",
+                           "MISSING_REQUIRED_TYPE"):
+        return ""
+    if requirement and gap["code"] in _PRIMARY_CODES:
+        return requirement[0]
+    wide = gap["scope"] == "organization"
+    possible = [t for t in requirement or () if (t in ORGANIZATION_WIDE_TYPES) == wide]
+    return possible[0] if len(possible) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +119,14 @@ class RunView:
     trusted_access: bool | None = None
     # Organization-wide requirements the run could not judge (None: not recorded).
     not_judged: tuple[str, ...] | None = ()
+    # Whether its regions came from a region listing (account:ListRegions or
+    # ec2:DescribeRegions), so a region it does not list was not there to list.
+    listed: bool = True
+    # The finding statuses it collected (None: not recorded).
+    statuses: tuple[str, ...] | None = ("ACTIVE",)
+    # The accounts whose analyzers it listed (the caller first examined; with
+    # --admin-role-name, the administrator accounts): where its verdicts were judged from.
+    vantage: tuple[str, ...] = ()
 
 
 def fingerprint(resource: str | None, owner: str | None, principal: object, action: object,
@@ -191,11 +217,19 @@ def run_view(document: ScanDocument) -> RunView:
         regions[region["region"]] = RegionView(
             region["region"], region["status"], region["reason"], region["complete"],
             region["findings_collected"], source["arn"] if source else None,
-            region["findings_scope"] if source else None)
+            region["findings_scope"] if source else None,
+            tuple(sorted({a["type"] for a in region["analyzers"] if a["status"] == "ACTIVE"})))
+    requirement = requirement_of(document)
     gaps = tuple(GapView(g["scope"], g["region"], g["code"], g["severity"], g["title"],
-                         gap_subject(g) if "analyzer_type" in g else None)
+                         gap_subject(g, requirement))
                  for g in document["gaps"])
     summary = document["summary"]
+    organization = document["organization"]
+    caller = document["identity"]["account_id"]
+    examined = [e["account_id"] for e in organization.get("examined_accounts", [])
+                if e["error"] is None]
+    statuses = document["configuration"].get("finding_statuses")
+    not_judged = summary.get("requirements_not_judged")
     return RunView(
         run_id=run_id_of(document), started_at=document["started_at"],
         organization_id=document["organization"]["id"],
@@ -203,7 +237,10 @@ def run_view(document: ScanDocument) -> RunView:
         interrupted=summary["interrupted"], coverage_only=summary["coverage_only"],
         regions=regions, gaps=gaps,
         findings=tuple(finding_view(f) for f in document["findings"]),
-        schema_version=document["schema_version"], requirement=requirement_of(document),
+        schema_version=document["schema_version"], requirement=requirement,
         finished_at=document["finished_at"],
-        trusted_access=document["organization"]["trusted_access"],
-        not_judged=tuple(summary.get("requirements_not_judged", ())))
+        trusted_access=organization["trusted_access"],
+        not_judged=None if not_judged is None else tuple(not_judged),
+        listed=document["discovery"]["source"] != "botocore (enablement unknown)",
+        statuses=tuple(statuses) if isinstance(statuses, list) else None,
+        vantage=tuple(sorted({caller, *examined})))

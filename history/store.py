@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS runs (
     recorded_at TEXT NOT NULL,
     requirement TEXT,  -- coverage_types as JSON; NULL: recorded before version 2
     trusted_access INTEGER,  -- NULL: unknown (or recorded before version 2)
-    not_judged TEXT);  -- organization-wide requirements not judged (JSON); NULL: not recorded
+    not_judged TEXT,  -- organization-wide requirements not judged (JSON); NULL: not recorded
+    facts TEXT);  -- what else bounds what it knew (JSON: listed, statuses, vantage)
 CREATE INDEX IF NOT EXISTS runs_by_series ON runs (series, started_at);
 CREATE TABLE IF NOT EXISTS run_regions (
     run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -92,6 +93,7 @@ CREATE TABLE IF NOT EXISTS run_regions (
     findings_collected INTEGER NOT NULL,
     analyzer_arn TEXT,
     findings_scope TEXT,
+    active_types TEXT,  -- types with an ACTIVE analyzer (JSON); NULL: not recorded
     PRIMARY KEY (run, region)) WITHOUT ROWID;
 -- Every gap of a run, one row each: no key of (scope, region, code) can fold two gaps into
 -- one (a region can hold a NOT_ACTIVE gap per required analyzer type).
@@ -139,7 +141,9 @@ _MIGRATE_1 = """
 ALTER TABLE runs ADD COLUMN requirement TEXT;
 ALTER TABLE runs ADD COLUMN trusted_access INTEGER;
 ALTER TABLE runs ADD COLUMN not_judged TEXT;
+ALTER TABLE runs ADD COLUMN facts TEXT;
 ALTER TABLE run_regions ADD COLUMN findings_scope TEXT;
+ALTER TABLE run_regions ADD COLUMN active_types TEXT;
 ALTER TABLE findings ADD COLUMN access TEXT;
 ALTER TABLE findings ADD COLUMN first_seen TEXT;
 CREATE TABLE run_gaps_2 (
@@ -342,8 +346,9 @@ class HistoryStore:
             " schema_version, complete, interrupted, coverage_only, verdict, incomplete_reasons,"
             " regions_total, covered, gaps, errors, active_findings, public_findings,"
             " cross_account_findings, source, recorded_at, requirement, trusted_access,"
-            " not_judged)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " not_judged, facts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?)",
             (view.run_id, series, seq, document["started_at"], document["finished_at"],
              document["organization"]["scanning_account_role"], document["tool"]["version"],
              document["schema_version"], summary["complete"], summary["interrupted"],
@@ -354,14 +359,18 @@ class HistoryStore:
              summary["cross_account_findings"], source, _now(),
              None if view.requirement is None else json.dumps(list(view.requirement)),
              view.trusted_access,
-             None if view.not_judged is None else json.dumps(list(view.not_judged))))
+             None if view.not_judged is None else json.dumps(list(view.not_judged)),
+             json.dumps({"listed": view.listed, "vantage": list(view.vantage),
+                         "statuses": None if view.statuses is None else list(view.statuses)})))
         return int(cursor.lastrowid or 0)
 
     def _insert_regions(self, run: int, view: RunView) -> None:
         self._db.executemany(
-            "INSERT INTO run_regions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO run_regions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(run, r.region, r.status, r.reason, r.complete, r.findings_collected,
-              r.analyzer_arn, r.findings_scope) for r in view.regions.values()])
+              r.analyzer_arn, r.findings_scope,
+              None if r.active_types is None else json.dumps(list(r.active_types)))
+             for r in view.regions.values()])
 
     def _insert_gaps(self, run: int, view: RunView) -> None:
         self._db.executemany(
@@ -410,13 +419,30 @@ class HistoryStore:
 
     _FINGERPRINT, _CREATED, _FIRST_SEEN = 14, 12, -1  # in a new findings row
 
+    def grant_ages(self, series: int) -> dict[bytes, str]:
+        """The earliest createdAt of each grant the latest recorded run of the series saw
+        (rows with an open span): a grant seen without a break keeps its age; one that was
+        gone and came back starts again."""
+        return dict(self._db.execute(
+            "SELECT f.fingerprint, min(coalesce(f.first_seen, f.created_at)) FROM findings f"
+            " JOIN sightings s ON s.finding = f.id WHERE f.series = ? AND s.last_seq IS NULL"
+            " GROUP BY f.fingerprint", (series,)))
+
+    def series_ages(self, organization_id: str | None, account_id: str) -> dict[bytes, str]:
+        """grant_ages of a series by its organization and account ({}: no such series)."""
+        try:
+            row = self._db.execute("SELECT id FROM series WHERE organization_id = ? AND "
+                                   "account_id = ?", (organization_id or "", account_id)
+                                   ).fetchone()
+            return self.grant_ages(row[0]) if row else {}
+        except sqlite3.Error as exc:
+            raise HistoryError(f"{self.path}: {exc}") from None
+
     def _first_seen(self, series: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """New rows with the earliest createdAt the series holds for their grant, when older
-        than their own: a grant seen under another id before (an analyzer re-created; a run
-        imported later) keeps its age, whatever run compared what."""
-        grants = dict(self._db.execute(
-            "SELECT fingerprint, min(coalesce(first_seen, created_at)) FROM findings"
-            " WHERE series = ? GROUP BY fingerprint", (series,)))
+        """New rows with the earliest createdAt of their grant when the previous run saw it
+        under another id (an analyzer re-created; a run imported later), whatever run
+        compared what (grant_ages)."""
+        grants = self.grant_ages(series)
         out = []
         for row in rows:
             seen = grants.get(row[self._FINGERPRINT])
@@ -491,17 +517,20 @@ class HistoryStore:
             row = self._db.execute(
                 "SELECT r.id, r.seq, r.series, r.started_at, s.organization_id, s.account_id,"
                 " r.interrupted, r.coverage_only, r.schema_version, r.requirement,"
-                " r.finished_at, r.trusted_access, r.not_judged"
+                " r.finished_at, r.trusted_access, r.not_judged, r.facts"
                 " FROM runs r JOIN series s ON s.id = r.series"
                 " WHERE r.run_id = ?", (run_id,)).fetchone()
             if row is None:
                 raise HistoryError(f"{self.path}: no recorded run {run_id}")
             (run, seq, series, started, organization, account, interrupted, coverage, version,
-             requirement, finished, trusted, not_judged) = row
-            views = {r[0]: RegionView(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6])
+             requirement, finished, trusted, not_judged, facts) = row
+            known = json.loads(facts) if facts else {}
+            views = {r[0]: RegionView(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6],
+                                      None if r[7] is None else tuple(json.loads(r[7])))
                      for r in self._db.execute(
                          "SELECT region, status, reason, complete, findings_collected, "
-                         "analyzer_arn, findings_scope FROM run_regions WHERE run = ?", (run,))}
+                         "analyzer_arn, findings_scope, active_types FROM run_regions "
+                         "WHERE run = ?", (run,))}
             wanted = None if regions is None else set(regions)
             gaps = tuple(
                 GapView(g[0], g[1] or None, g[2], g[3], g[4], g[5])
@@ -516,7 +545,11 @@ class HistoryStore:
                        bool(coverage), views, gaps, findings, version,
                        None if requirement is None else tuple(json.loads(requirement)),
                        finished, None if trusted is None else bool(trusted),
-                       None if not_judged is None else tuple(json.loads(not_judged)))
+                       None if not_judged is None else tuple(json.loads(not_judged)),
+                       listed=known.get("listed", True),
+                       statuses=None if known.get("statuses") is None
+                       else tuple(known["statuses"]),
+                       vantage=tuple(known.get("vantage") or (account,)))
 
     def _findings(self, series: int, seq: int, regions: set[str] | None
                   ) -> tuple[FindingView, ...]:

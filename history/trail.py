@@ -18,8 +18,8 @@ from typing import Any
 
 from document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
 
-from .diff import compare, first_run, plan
-from .runs import RunView, run_id_of, run_view
+from .diff import Comparison, compare, first_run, plan
+from .runs import RunView, earliest, run_id_of, run_view
 from .store import HistoryError, HistoryStore, Mark, RunRecord
 
 log = logging.getLogger("aa_scan")
@@ -136,6 +136,22 @@ def _no_baseline(document: ScanDocument, start: Start, earlier: list[RunRecord]
     return None
 
 
+def _age_unread(comparison: Comparison, current: RunView, store: HistoryStore) -> None:
+    """The earliest createdAt of findings in regions whose findings were not compared (a run
+    that read a re-created analyzer only in part), from the grants the latest recorded run
+    saw: a finding's age does not restart because one run could not compare it."""
+    unread = {u["region"] for u in comparison.block["unknown"] if not u["findings_compared"]}
+    findings = [f for f in current.findings if f.region in unread]
+    if not findings:
+        return
+    ages = store.series_ages(current.organization_id, current.account_id)
+    for finding in findings:
+        seen = ages.get(finding.fingerprint)
+        first = earliest(seen, finding.first_seen, finding.created_at) if seen else None
+        if first is not None and first != finding.created_at:
+            comparison.first_seen[(finding.region, finding.id)] = first
+
+
 def prepare(document: ScanDocument, settings: HistorySettings,
             start: Start | None = None) -> Prepared:
     """The document with `changes`, `trend` and `finding_age` (what can be known)."""
@@ -151,6 +167,7 @@ def prepare(document: ScanDocument, settings: HistorySettings,
     source, problem = "history", None
     if settings.baseline is not None:
         candidates, source = [run_view(_baseline_file(settings.baseline, document))], "file"
+    comparison = None
     if settings.path is not None and current is not None:
         try:
             with HistoryStore(settings.path) as store:
@@ -160,6 +177,9 @@ def prepare(document: ScanDocument, settings: HistorySettings,
                     candidates = _candidates(store, current, earlier)
                     if not candidates:
                         problem = _no_baseline(document, start, earlier)
+                if problem is None:
+                    comparison = compare(current, candidates, source)
+                    _age_unread(comparison, current, store)
                 store.check_writable()
         except HistoryError as exc:
             problem = str(exc)
@@ -168,15 +188,16 @@ def prepare(document: ScanDocument, settings: HistorySettings,
         if start.mark is None and problem is None and start.error:
             log.warning("history: could not be read when the run started (%s); runs "
                         "recorded since are compared by their finishing time", start.error)
-    first_seen: Mapping[tuple[str, str], str] = {}
+    first_seen: dict[tuple[str, str], str] = {}
     if current is not None:
         # Without a history and without a baseline file, nothing was compared: no block
         # (a null baseline would claim this is the first recorded run).
         if problem is not None and settings.baseline is None:
             enriched["changes"] = first_run(f"the history could not be used: {problem}")
         else:
-            comparison = compare(current, candidates, source, problem and
-                                 f"the history could not be used: {problem}")
+            if comparison is None or problem is not None:
+                comparison = compare(current, candidates, source, problem and
+                                     f"the history could not be used: {problem}")
             enriched["changes"] = comparison.block
             first_seen = comparison.first_seen
     if first_seen:

@@ -15,6 +15,7 @@ from .tables import (
     examined_accounts,
     findings_totals,
     lower_bound,
+    untold_text,
 )
 
 COLUMNS = ("REGION", "STATUS", "REASON", "ACTIVE", "PUBLIC")
@@ -43,6 +44,8 @@ def changes_line(document: ScanDocument) -> str | None:
     counts = found["counts"]
     parts = [f"+{_plural(counts['gaps_opened'], 'gap')}",
              f"-{_plural(counts['gaps_closed'], 'gap')}"]
+    if counts.get("gaps_escalated"):
+        parts.append(f"{_plural(counts['gaps_escalated'], 'gap')} more severe")
     if counts["regions_changed"]:
         parts.append(f"{_plural(counts['regions_changed'], 'region')} changed status")
     if document["summary"]["active_findings"] is not None:
@@ -62,12 +65,9 @@ def changes_line(document: ScanDocument) -> str | None:
         line += (f"; not compared in {_plural(len(found['unknown']), 'region')} ("
                  + ", ".join(clean(u["region"]) for u in found["unknown"][:5])
                  + (", ..." if len(found["unknown"]) > 5 else "") + ")")
-    untold = found.get("not_compared")
-    if untold and (untold["gaps"] or untold["public_findings"]):
-        counted = [_plural(untold["gaps"], "gap")] if untold["gaps"] else []
-        if untold["public_findings"]:
-            counted.append(_plural(untold["public_findings"], "public finding"))
-        line += f"; {' and '.join(counted)} not compared (the new-* gates count them as new)"
+    untold = untold_text(found)
+    if untold:
+        line += f"; {untold} not compared (the new-* gates count them as new)"
     if problem:
         line += f"; {clean(problem)}"
     return line

@@ -538,6 +538,12 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
     for gap in found["gaps_opened"]:
         yield [Styled("Gap opened", _status_style("GAP")), gap["region"] or "organization",
                gap["title"], None, gap["code"], gap["severity"]]
+    for moved in found.get("gaps_changed", []):
+        yield [Styled("Gap more severe" if moved["escalated"] else "Gap changed",
+                      _status_style("GAP") if moved["escalated"] else None),
+               moved["region"] or "organization", moved["title"],
+               f"{moved['severity_before']}: {moved['title_before']}", moved["severity"],
+               moved["code"]]
     for gap in found["gaps_closed"]:
         yield [Styled("Gap closed", _status_style("COVERED")), gap["region"] or "organization",
                gap["title"], gap["code"], None, gap["severity"]]
@@ -564,6 +570,11 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
         yield ["Closed finding", closed["region"], closed["resource"], "ACTIVE",
                closed["status_now"] or "no longer listed",
                f"{type_label(closed['resource_type'])}; finding {closed['id']}"]
+    untold = tables.untold_text(found)
+    if untold:
+        yield [Styled("Counted as new", _status_style("GAP")), None,
+               f"{untold} could not be compared with an earlier run: the new-gaps and "
+               "new-public gates count them as new", None, None, None]
     requirement = found.get("requirement")
     if requirement:
         yield [Styled("Requirement changed", _status_style("ERROR")), None,

@@ -57,6 +57,7 @@ from .tables import (
     region_type_matrix,
     resource_types,
     setting,
+    untold_text,
     unused_rows,
     unused_types,
 )
@@ -638,7 +639,10 @@ def _changes(document: ScanDocument) -> dict[str, Any] | None:
         "compared_with": [{**c, "since": day(parse_time(c["started_at"]))}
                           for c in found.get("compared_with", [])],
         "history_error": found.get("history_error"),
+        "escalated": [g for g in found.get("gaps_changed", []) if g["escalated"]],
+        "untold": untold_text(found),
     }
+
 
 
 def _series(points: list[tuple[float, float]], top: float) -> dict[str, Any]:

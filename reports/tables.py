@@ -24,6 +24,7 @@ from document.schema import (
     AnalysisAnalyzer,
     AnalysisBlock,
     AnalyzerEntry,
+    Changes,
     ErrorEntry,
     Finding,
     Region,
@@ -446,3 +447,18 @@ def unused_rows(document: ScanDocument) -> list[UnusedRow]:
                            a["by_finding_type"], None, None)
                  for a in stats.get("by_account", [])]
     return rows
+
+
+def untold_text(found: Changes) -> str | None:
+    """What the new-* gates count as new because it could not be compared, in words (None:
+    nothing)."""
+    untold = found.get("not_compared")
+    if not untold or not (untold["gaps"] or untold["public_findings"]):
+        return None
+    parts = []
+    if untold["gaps"]:
+        parts.append(f"{untold['gaps']:,} gap{'s' if untold['gaps'] != 1 else ''}")
+    if untold["public_findings"]:
+        count = untold["public_findings"]
+        parts.append(f"{count:,} public finding{'s' if count != 1 else ''}")
+    return " and ".join(parts)

@@ -770,12 +770,14 @@ _VISIBILITY_GAPS = {
 def _unread_regions(result: ScanResult, verdicts: Iterable[RegionVerdict]) -> list[str]:
     """Regions that may be enabled but whose analyzers were not listed: failed, excluded,
     or left out by the configuration's region list (an analyzer there is unseen)."""
-    status = {v.region: v.status for v in verdicts}
+    # A region called not enabled only from an error code (no listing said so) may be
+    # enabled: its analyzers are unseen too.
+    known_off = {v.region for v in verdicts if v.status == RegionStatus.NOT_ENABLED
+                 and v.reason not in NOT_ENABLED_CODES}
     listed = {s.region for s in result.regions if s.analyzers is not None}
     candidates = {s.region for s in result.regions} | {
         r.region for r in result.discovery.regions if r.enabled is not False}
-    return sorted(r for r in candidates
-                  if r not in listed and status.get(r) != RegionStatus.NOT_ENABLED)
+    return sorted(r for r in candidates if r not in listed and r not in known_off)
 
 
 def _met_anywhere(kind: str, scans: Iterable[RegionScan]) -> bool:

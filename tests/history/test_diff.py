@@ -39,6 +39,7 @@ def test_findings_matched_on_region_and_id():
     assert sorted(f["resource"] for f in result["findings_closed"]) == [
         "arn:aws:s3:::us-east-1-bucket-3", "arn:aws:s3:::us-east-1-bucket-4"]
     assert result["counts"] == {"regions_changed": 0, "gaps_opened": 0, "gaps_closed": 0,
+                                "gaps_changed": 0, "gaps_escalated": 0,
                                 "findings_new": 1, "findings_new_public": 1,
                                 "findings_closed": 2, "findings_changed": 0,
                                 "findings_turned_public": 0}

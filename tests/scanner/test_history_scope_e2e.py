@@ -138,10 +138,12 @@ def test_a_region_left_out_of_a_run_is_not_compared_and_found_again(monkeypatch,
                left_out.values())
     # Included again, each region is compared with the last run that assessed it.
     assert unknown(again) == {}
+    # (and the gaps about where the scan ran with the last run of the same region scope)
     assert {(c["region"], c["what"], c["run_id"])
             for c in again.document["changes"]["compared_with"]} == {
         (region, what, first.document["run_id"])
-        for region in ("eu-west-1", "ap-southeast-2") for what in ("gaps", "findings")}
+        for region in ("eu-west-1", "ap-southeast-2") for what in ("gaps", "findings")} | {
+        ("organization", "gaps", first.document["run_id"])}
 
 
 def test_a_change_while_a_region_was_left_out_is_listed_when_it_comes_back(monkeypatch,
