@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .files import load_json
 from .manifest import MANIFEST_NAME, SIGNATURE_NAME, EvidenceError, write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -144,8 +145,8 @@ def sign_manifest(kms: KMSClient, key_id: str, directory: Path) -> tuple[Path, S
 def parse_signature(data: bytes) -> SignatureFile | None:
     """The signature file, or None when it is not one (a tampered or foreign file)."""
     try:
-        loaded = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        loaded = load_json(data)
+    except ValueError:
         return None
     keys = SignatureFile.__required_keys__
     if not isinstance(loaded, dict) or not keys <= loaded.keys():

@@ -7,7 +7,10 @@ the expected key, against that), or by kms:Verify with `--online`. A manifest wh
 configuration says it was signed, in a folder without the signature, is a problem as well.
 
 A folder or manifest that cannot be read at all raises ManifestError: that is no answer
-about the pack, and the command exits 2 rather than 1.
+about the pack, and the command exits 2 rather than 1. The folder may have been prepared by
+an attacker: every file is read through evidence.files (no symbolic link followed, no FIFO
+or device opened for reading, sizes capped), and a name in the manifest that leads out of
+the folder is tampering, reported like any other.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ from typing import TYPE_CHECKING
 
 from document.rules import one_line
 
+from .files import SIGNATURE_LIMIT, FileProblem, digest_regular, open_folder, read_regular
 from .manifest import (
     MANIFEST_NAME,
     PACK_FILES,
     SIGNATURE_NAME,
     Manifest,
-    file_digest,
-    read_manifest,
+    ManifestError,
+    manifest_file_error,
+    parse_manifest,
+    read_manifest_bytes,
+    unsafe_artifacts,
 )
 from .signature import (
     SignatureFile,
@@ -51,7 +58,7 @@ class Verification:
     """What verify found: problems (each names a file) and what was checked."""
 
     directory: Path
-    artifacts: int = 0
+    artifacts: int | None = 0  # None: manifest.json was not read
     problems: list[str] = field(default_factory=list)
     signature: str = "not signed"
 
@@ -65,9 +72,10 @@ class Verification:
         if self.intact:
             return [f"INTACT {where}: {self.artifacts} artifact(s) match {MANIFEST_NAME}; "
                     f"signature: {self.signature}"]
+        counted = "" if self.artifacts is None else f" ({self.artifacts} artifact(s))"
         return [*self.problems,
-                f"TAMPERED {where}: {len(self.problems)} problem(s) against {MANIFEST_NAME} "
-                f"({self.artifacts} artifact(s))"]
+                f"TAMPERED {where}: {len(self.problems)} problem(s) against {MANIFEST_NAME}"
+                f"{counted}"]
 
 
 def _short(sha: str) -> str:
@@ -85,25 +93,34 @@ def _files(directory: Path) -> list[str]:
     return sorted(found)
 
 
-def _check_artifacts(directory: Path, manifest: Manifest, result: Verification) -> None:
+def _check_artifacts(directory: Path, folder: int, manifest: Manifest,
+                     result: Verification) -> None:
+    unsafe = unsafe_artifacts(manifest)
     named = {entry["path"] for entry in manifest["artifacts"]}
     result.artifacts = len(named)
+    for name in dict.fromkeys(unsafe):
+        result.problems.append(f"UNSAFE {one_line(name)}: {MANIFEST_NAME} names a path that is "
+                               "not a file of the run folder")
     for entry in manifest["artifacts"]:
+        if entry["path"] in unsafe:
+            continue
         name = one_line(entry["path"])
-        path = directory / entry["path"]
-        if path.is_symlink() or (path.exists() and not path.is_file()):
-            result.problems.append(f"CHANGED {name}: no longer a plain file")
-            continue
         try:
-            size, sha = file_digest(path)
-        except FileNotFoundError:
-            result.problems.append(f"MISSING {name}: named in {MANIFEST_NAME}, not in the "
-                                   "folder")
+            size, sha = digest_regular(entry["path"], dir_fd=folder,
+                                       expected_size=entry["bytes"])
+        except FileProblem as problem:
+            if problem.kind == "missing":
+                result.problems.append(f"MISSING {name}: named in {MANIFEST_NAME}, not in the "
+                                       "folder")
+            elif problem.kind == "unreadable":
+                result.problems.append(f"UNREADABLE {name}: {problem.text}")
+            else:
+                result.problems.append(f"CHANGED {name}: {problem.text}")
             continue
-        except OSError as exc:
-            result.problems.append(f"UNREADABLE {name}: {exc.strerror or exc}")
-            continue
-        if sha != entry["sha256"] or size != entry["bytes"]:
+        if size != entry["bytes"]:
+            result.problems.append(f"CHANGED {name}: {size:,} bytes, {MANIFEST_NAME} recorded "
+                                   f"{entry['bytes']:,} bytes")
+        elif sha != entry["sha256"]:
             result.problems.append(
                 f"CHANGED {name}: SHA-256 {_short(sha)} ({size:,} bytes), {MANIFEST_NAME} "
                 f"recorded {_short(entry['sha256'])} ({entry['bytes']:,} bytes)")
@@ -131,18 +148,34 @@ def verify_folder(directory: Path, *, public_key: str | None = None,
                   online: Callable[[str], KMSClient] | None = None) -> Verification:
     """Verify a run folder. `public_key` (PEM) and `key_arn`: the key the auditor expects
     the signature to be by; `online`: a KMS client for a key ARN, to ask kms:Verify."""
-    manifest, data = read_manifest(directory)
     result = Verification(directory)
-    _check_artifacts(directory, manifest, result)
-    signed_with = manifest.get("configuration", {}).get("sign_kms_key")
-    path = directory / SIGNATURE_NAME
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raw = None
-    except OSError as exc:
-        result.problems.append(f"UNREADABLE {SIGNATURE_NAME}: {exc.strerror or exc}")
+        data = read_manifest_bytes(directory)
+    except FileProblem as link:
+        if link.kind != "symlink":
+            raise manifest_file_error(directory, link) from None
+        # A link is a file someone put there, as for any other file of the folder.
+        result.problems.append(f"CHANGED {MANIFEST_NAME}: {link.text}, not the file "
+                               "aa-scan wrote")
+        result.artifacts = None
         return result
+    manifest = parse_manifest(data, str(directory / MANIFEST_NAME))
+    try:
+        folder = open_folder(directory)
+    except OSError as exc:
+        raise ManifestError(f"{directory}: cannot read: {exc.strerror or exc}") from None
+    try:
+        _check_artifacts(directory, folder, manifest, result)
+        try:
+            raw: bytes | None = read_regular(SIGNATURE_NAME, SIGNATURE_LIMIT, dir_fd=folder)
+        except FileProblem as unreadable:
+            if unreadable.kind != "missing":
+                result.problems.append(f"UNREADABLE {SIGNATURE_NAME}: {unreadable.text}")
+                return result
+            raw = None
+    finally:
+        os.close(folder)
+    signed_with = manifest.get("configuration", {}).get("sign_kms_key")
     if raw is None:
         if signed_with:
             result.problems.append(f"MISSING {SIGNATURE_NAME}: {MANIFEST_NAME} says the pack was "

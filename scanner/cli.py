@@ -493,6 +493,8 @@ def _load(path: Path, label: str = "") -> ScanDocument:
         return load_document(path)
     except DocumentError as exc:
         raise InputError(f"{label}{exc}") from None
+    except RecursionError:  # json's decoder on thousands of nested arrays or objects
+        raise InputError(f"{label}{path}: not valid JSON: nested too deeply") from None
 
 
 def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
@@ -550,6 +552,26 @@ def _online_kms(profile: str | None) -> Callable[[str], KMSClient]:
     return lambda key_arn: kms_client(session, options, key_arn)
 
 
+def _public_key(path: Path) -> str:
+    """The PEM of --public-key, read as a file of the pack is (no FIFO, device or huge file)
+    and checked to be a public key: anything else is the user's error, not the pack's."""
+    from evidence.files import PUBLIC_KEY_LIMIT, FileProblem, read_regular
+    from evidence.signature import public_key_der
+
+    try:
+        data = read_regular(path, PUBLIC_KEY_LIMIT)
+    except FileProblem as problem:
+        raise InputError(f"--public-key {path}: cannot read: {problem.text}") from None
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        text = ""
+    if not text or public_key_der(text) is None:
+        raise InputError(f"--public-key {path}: not a PEM public key (expected the output of "
+                         "aws kms get-public-key, as -----BEGIN PUBLIC KEY-----)")
+    return text
+
+
 def _internal_error(exc: Exception, debug: bool) -> int:
     """A defect, not bad input: one line (the traceback with --debug), exit 4."""
     if debug:
@@ -573,11 +595,7 @@ def _verify(argv: list[str]) -> int:
     try:
         expected = None
         if args.public_key is not None:
-            try:
-                expected = args.public_key.read_text(encoding="ascii")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(f"--public-key {args.public_key}: cannot read: "
-                                 f"{getattr(exc, 'strerror', None) or exc}") from None
+            expected = _public_key(args.public_key)
         result = verify_folder(args.directory, public_key=expected, key_arn=args.key_arn,
                                online=_online_kms(args.profile) if args.online else None)
     except EvidenceError as exc:
