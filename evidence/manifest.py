@@ -21,16 +21,17 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from document.rules import one_line
 from document.schema import ControlRef, ScanDocument, Tool
 
 from .controls import verdict_controls
 from .files import MANIFEST_LIMIT, FileProblem, load_json, open_folder, read_regular
+from .provenance import Source, live_source
 from .scope import Completeness, Scope, completeness, configuration_sha256, scope
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.json.sig"
 # Neither is an artifact: the manifest cannot hash itself, and the signature signs it.
@@ -73,6 +74,16 @@ class Environment(TypedDict):
     botocore: str
 
 
+class ManifestSigning(TypedDict):
+    """The KMS key the pack is signed with (manifest.json.sig), as KMS named it before the
+    scan; the signature's statement must name the same key."""
+
+    key_arn: str
+    key_spec: str
+    algorithm: str
+    public_key_sha256: str  # SHA-256 of the public key's DER (SubjectPublicKeyInfo)
+
+
 class Manifest(TypedDict):
     manifest_version: int
     tool: Tool
@@ -89,6 +100,11 @@ class Manifest(TypedDict):
     environment: Environment
     artifacts: list[Artifact]
     controls: list[ControlRef]
+    # Since manifest_version 2 (issue 20): the folder's name when it was written, and the
+    # key that signs the pack (null: not signed).
+    run_folder: NotRequired[str]
+    source: NotRequired[Source]
+    signing: NotRequired[ManifestSigning | None]
 
 
 def file_digest(path: Path) -> tuple[int, str]:
@@ -142,10 +158,13 @@ def artifacts(directory: Path, files: Iterable[Path]) -> list[Artifact]:
 
 def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path], *,
                    tool: Tool, configuration: Mapping[str, Any],
-                   env: Environment | None = None) -> Manifest:
+                   env: Environment | None = None,
+                   source: Source | None = None,
+                   signing: ManifestSigning | None = None) -> Manifest:
     """The manifest of a run folder: `files` are those the run wrote into `directory`;
     `configuration` is the effective configuration (the document's, with this run's
-    evidence settings); `tool` is the aa-scan writing the pack."""
+    evidence settings); `tool` is the aa-scan writing the pack; `signing`, the key that
+    will sign it."""
     org = document["organization"]
     identity = document["identity"]
     effective = dict(configuration)
@@ -166,6 +185,9 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
         "environment": env if env is not None else environment(),
         "artifacts": artifacts(directory, files),
         "controls": document["summary"].get("controls", verdict_controls()),
+        "run_folder": directory.resolve().name,
+        "source": source if source is not None else live_source(),
+        "signing": signing,
     }
 
 

@@ -7,14 +7,16 @@ call could not be assessed; the reports say so); 4 internal error; 128+N interru
 signal N (130 Ctrl-C, 143 SIGTERM), with what was collected saved to scan.json.
 
 `aa-scan verify DIR` (argv[0] == "verify"; every other command line is parsed exactly as
-before) checks a run folder against its manifest.json: 0 intact, 1 tampered, 2 a folder or
-manifest it cannot read.
+before) checks a run folder against its manifest.json and its signature: 0 authenticated
+(signed by the key the auditor pinned, a live scan; or intact with --hashes-only), 1
+tampered, 2 a folder, manifest or flag it cannot read, 3 intact but not authenticated.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import logging
 import os
 import signal
@@ -24,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -44,10 +46,16 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_kms import KMSClient
 
+    from evidence.provenance import Source
+    from evidence.signature import Signer
+    from evidence.verify import Pins
+
     from .aws import CallCounter
 
 log = logging.getLogger("aa_scan")
 EXIT_OK, EXIT_GAPS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+# aa-scan verify: an intact pack that is not an authenticated live scan.
+EXIT_NOT_AUTHENTICATED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,19 +139,29 @@ def build_parser() -> argparse.ArgumentParser:
 def build_verify_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="aa-scan verify",
-        description="Check that a run folder is the one aa-scan wrote: re-hash every file "
-                    "manifest.json names, report files missing, changed or added, and check "
-                    "manifest.json.sig (offline with the public key it holds, or --online).",
-        epilog="Exit codes: 0 intact, 1 tampered (one line per problem, naming the file), "
-               "2 a folder or manifest that cannot be read.")
+        description="Check that a run folder is the one an aa-scan live scan wrote: re-hash "
+                    "every file manifest.json names (files missing, changed or added are "
+                    "named), and check manifest.json.sig against the key you pin: "
+                    "--public-key (offline) or --key-arn (kms:Verify). The key inside the "
+                    "folder is only the signer's claim.",
+        epilog="Exit codes: 0 authenticated (every file matches, signed by the pinned key, a "
+               "live scan; or, with --hashes-only, every file matches), 1 tampered (one line "
+               "per problem, naming the file), 2 a folder, manifest or flag that cannot be "
+               "read, 3 intact but not authenticated (unsigned, no key pinned, a re-render or "
+               "a demo: the last line says what was and was not proved).")
     parser.add_argument("directory", type=Path, metavar="DIR", help="the run folder")
-    parser.add_argument("--online", action="store_true", help="ask kms:Verify instead of "
-                        "checking the signature with the public key in manifest.json.sig")
     parser.add_argument("--public-key", type=Path, metavar="PEM_FILE", help="the public key "
-                        "the signature must be by (obtained independently of the folder)")
-    parser.add_argument("--key-arn", metavar="ARN", help="the KMS key the signature must be "
-                        "by")
-    parser.add_argument("--profile", help="AWS profile for --online")
+                        "the signature must be by, obtained apart from the folder (aws kms "
+                        "get-public-key); checked offline")
+    parser.add_argument("--key-arn", metavar="ARN", help="the KMS key (its ARN, not an "
+                        "alias) the signature must be by; without --public-key it is checked "
+                        "by kms:Verify (implies --online)")
+    parser.add_argument("--online", action="store_true", help="also ask kms:Verify (about "
+                        "--key-arn, else about the key the signature names)")
+    parser.add_argument("--hashes-only", action="store_true", help="check the files against "
+                        "manifest.json and nothing else: exit 0 when they match, whoever "
+                        "wrote it")
+    parser.add_argument("--profile", help="AWS profile for kms:Verify")
     parser.add_argument("--debug", action="store_true", help="tracebacks on internal errors")
     return parser
 
@@ -212,8 +230,10 @@ def exit_code(document: ScanDocument, fail_on: FailOn) -> int:
     return EXIT_OK
 
 
-def output_directory(options: Options, started: dt.datetime) -> Path:
-    """The run's folder, created and checked writable before anything is scanned."""
+def output_directory(options: Options, started: dt.datetime, run_id: str | None = None) -> Path:
+    """The run's folder, created and checked writable before anything is scanned: by
+    default output/<run id> (a re-render, which has no run of its own: output/<time>), so
+    `aa-scan verify` can tell a pack under its own name from one copied under another."""
     if options.output_dir is not None:
         path = options.output_dir
         try:
@@ -222,7 +242,7 @@ def output_directory(options: Options, started: dt.datetime) -> Path:
             raise OutputError(f"cannot create the output folder {path}: "
                               f"{exc.strerror or exc}") from None
     else:
-        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        stamp = run_id or started.strftime("%Y%m%dT%H%M%SZ")
         for attempt in range(1, 1000):
             path = options.output_root / (stamp if attempt == 1 else f"{stamp}-{attempt}")
             try:
@@ -352,7 +372,36 @@ class _Aws:
         return self._session
 
 
+@dataclass(frozen=True)
+class _Pack:
+    """What the evidence pack of this run records beside the document: where its evidence
+    came from, and the key it is signed with (looked up before anything is scanned)."""
+
+    source: Source
+    signer: Signer | None = None
+
+
+def _signer(options: Options, aws: _Aws) -> Signer | None:
+    """The signing key, checked able to sign before anything is scanned or written."""
+    if not options.sign_kms_key:
+        return None
+    from evidence.manifest import EvidenceError
+    from evidence.signature import resolve_signer
+
+    from .aws import kms_client
+
+    try:
+        return resolve_signer(kms_client(aws.session(), options, options.sign_kms_key),
+                              options.sign_kms_key)
+    except EvidenceError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _run(args: argparse.Namespace, signals: _Signals) -> int:
+    from evidence.provenance import demo_source, live_source
+
+    from .document import new_run_id
+
     with ExitStack() as stack:
         base: Mapping[str, Any] = {}
         if args.demo:
@@ -373,8 +422,11 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         aws = _Aws(options)
         if args.from_json is not None:
             return _render(args, options, trail, started, aws)
-        directory = output_directory(options, started)
-        document, interrupted = _scan(options, signals, aws)
+        run_id = new_run_id(started)
+        pack = _Pack(demo_source(args.demo) if args.demo else live_source(),
+                     _signer(options, aws))
+        directory = output_directory(options, started, run_id)
+        document, interrupted = _scan(options, signals, aws, run_id)
         refused: ScanError | None = None
         prepared = None
         try:
@@ -384,7 +436,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             refused = ConfigError(str(exc))
         formats = (OutputFormat.JSON,) if interrupted else options.formats
         written = write_outputs(document, formats, directory)
-        manifest = write_pack_manifest(document, directory, written, options)
+        manifest = write_pack_manifest(document, directory, written, options, pack)
         _print_reports(document, [*written, manifest])
         if prepared is not None:
             prepared.record()
@@ -395,7 +447,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         if interrupted and signals.received is not None:
             log.warning("interrupted: what was collected is in %s", directory / "scan.json")
             return 128 + signals.received
-        _finish_pack(options, document, written, directory, aws)
+        _finish_pack(options, document, written, directory, aws, pack)
         return exit_code(document, options.fail_on)
 
 
@@ -414,14 +466,16 @@ def pack_configuration(document: ScanDocument, options: Options) -> dict[str, An
 
 
 def write_pack_manifest(document: ScanDocument, directory: Path, written: list[Path],
-                        options: Options) -> Path:
+                        options: Options, pack: _Pack) -> Path:
     """manifest.json, the last file of the folder: every file the run wrote, hashed."""
     from evidence.manifest import EvidenceError, build_manifest, write_manifest
 
     try:
         manifest = build_manifest(document, directory, written,
                                   tool={"name": TOOL_NAME, "version": __version__},
-                                  configuration=pack_configuration(document, options))
+                                  configuration=pack_configuration(document, options),
+                                  source=pack.source,
+                                  signing=pack.signer.record() if pack.signer else None)
         path = write_manifest(manifest, directory)
     except EvidenceError as exc:
         raise OutputError(str(exc)) from None
@@ -430,14 +484,14 @@ def write_pack_manifest(document: ScanDocument, directory: Path, written: list[P
 
 
 def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
-                 directory: Path, aws: _Aws) -> None:
+                 directory: Path, aws: _Aws, pack: _Pack) -> None:
     """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
     failure exits 2 and leaves the local folder as it is)."""
     from evidence.manifest import EvidenceError
 
     try:
-        if options.sign_kms_key:
-            _sign(options, directory, aws)
+        if pack.signer is not None:
+            _sign(options, directory, aws, pack.signer)
         if options.notify_sns:
             _notify(options, document, written, aws)
         if options.upload:
@@ -446,16 +500,15 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
         raise OutputError(str(exc)) from None
 
 
-def _sign(options: Options, directory: Path, aws: _Aws) -> None:
-    from evidence.signature import sign_manifest
+def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
+    from evidence.signature import sign_pack
 
     from .aws import kms_client
 
-    assert options.sign_kms_key is not None
-    kms = kms_client(aws.session(), options, options.sign_kms_key)
-    path, record = sign_manifest(kms, options.sign_kms_key, directory)
+    kms = kms_client(aws.session(), options, signer.key_arn)
+    path, record = sign_pack(kms, signer, directory)
     # The key ARN is KMS's answer: shown on one line, whatever it holds.
-    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {one_line(record['key_arn'])})\n")
+    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {one_line(signer.key_arn)})\n")
     sys.stdout.flush()
 
 
@@ -500,8 +553,21 @@ def _load(path: Path, label: str = "") -> ScanDocument:
 def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
             started: dt.datetime, aws: _Aws) -> int:
     """--from-json: re-render an earlier scan.json; compared with --baseline if given, and
-    recorded in the history if --history is given (how runs from before it are imported)."""
+    recorded in the history if --history is given (how runs from before it are imported).
+    The manifest says it is a re-render, of which file (its SHA-256) and which run."""
+    from evidence.provenance import file_sha256, render_source
+    from history.runs import run_id_of
+
+    try:
+        before = file_sha256(args.from_json)
+    except OSError:
+        before = None  # _load says why it cannot be read
     document = _load(args.from_json)
+    data = args.from_json.read_bytes()
+    if before != hashlib.sha256(data).hexdigest():
+        raise InputError(f"{args.from_json}: changed while it was read")
+    pack = _Pack(render_source(data, document.get("run_id")), _signer(options, aws))
+    document["run_id"] = run_id_of(document)
     if options.baseline is not None:
         try:
             document = prepare(document, replace(trail, path=None)).document
@@ -509,15 +575,16 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
             raise ConfigError(str(exc)) from None
     directory = output_directory(options, started)
     written = write_outputs(document, options.formats, directory)
-    manifest = write_pack_manifest(document, directory, written, options)
+    manifest = write_pack_manifest(document, directory, written, options, pack)
     _print_reports(document, [*written, manifest])
     if args.history:
         record(document, trail, source="import")
-    _finish_pack(replace(options, notify_sns=None), document, written, directory, aws)
+    _finish_pack(replace(options, notify_sns=None), document, written, directory, aws, pack)
     return exit_code(document, options.fail_on)
 
 
-def _scan(options: Options, signals: _Signals, aws: _Aws) -> tuple[ScanDocument, bool]:
+def _scan(options: Options, signals: _Signals, aws: _Aws,
+          run_id: str) -> tuple[ScanDocument, bool]:
     from .aws import ClientFactory
     from .document import build_document
     from .judge import judge
@@ -539,7 +606,7 @@ def _scan(options: Options, signals: _Signals, aws: _Aws) -> tuple[ScanDocument,
     if aws.calls is not None:
         result = replace(result, api_calls=aws.calls.snapshot())
     judgement = judge(result)
-    return build_document(result, judgement, options.summary()), result.interrupted
+    return build_document(result, judgement, options.summary(), run_id), result.interrupted
 
 
 def _online_kms(profile: str | None) -> Callable[[str], KMSClient]:
@@ -582,8 +649,33 @@ def _internal_error(exc: Exception, debug: bool) -> int:
     return EXIT_INTERNAL
 
 
+EXIT_VERIFY = {"authenticated": EXIT_OK, "hashes only": EXIT_OK, "tampered": EXIT_GAPS,
+               "not authenticated": EXIT_NOT_AUTHENTICATED}
+
+
+def _pins(args: argparse.Namespace) -> Pins:
+    """What the auditor pinned, checked: a usage error is exit 2, never a verdict on the
+    pack."""
+    from evidence.signature import KEY_ARN
+    from evidence.verify import Pins
+
+    if args.hashes_only and (args.public_key or args.key_arn or args.online):
+        raise ConfigError("--hashes-only checks no key: leave out --public-key, --key-arn "
+                          "and --online")
+    if args.key_arn is not None and not KEY_ARN.match(args.key_arn):
+        raise ConfigError(f"--key-arn {one_line(args.key_arn)}: expected a KMS key ARN "
+                          "(arn:aws:kms:REGION:ACCOUNT:key/ID); an alias is no pin, it can "
+                          "be pointed at another key")
+    public_key = _public_key(args.public_key) if args.public_key is not None else None
+    online = args.online or (args.key_arn is not None and public_key is None)
+    return Pins(public_key=public_key, key_arn=args.key_arn,
+                online=_online_kms(args.profile) if online else None,
+                hashes_only=args.hashes_only)
+
+
 def _verify(argv: list[str]) -> int:
-    """aa-scan verify DIR: 0 intact, 1 tampered, 2 a folder or manifest it cannot read."""
+    """aa-scan verify DIR: 0 authenticated, 1 tampered, 2 a folder, manifest or flag it
+    cannot read, 3 intact but not authenticated."""
     from evidence.manifest import EvidenceError
     from evidence.verify import verify_folder
 
@@ -593,11 +685,7 @@ def _verify(argv: list[str]) -> int:
         return int(exc.code or 0)
     setup_logging(args.debug)
     try:
-        expected = None
-        if args.public_key is not None:
-            expected = _public_key(args.public_key)
-        result = verify_folder(args.directory, public_key=expected, key_arn=args.key_arn,
-                               online=_online_kms(args.profile) if args.online else None)
+        result = verify_folder(args.directory, _pins(args))
     except EvidenceError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
@@ -610,7 +698,7 @@ def _verify(argv: list[str]) -> int:
         close_logging()
     sys.stdout.write("".join(f"{line}\n" for line in result.lines()))
     sys.stdout.flush()
-    return EXIT_OK if result.intact else EXIT_GAPS
+    return EXIT_VERIFY[result.outcome.value]
 
 
 def main(argv: list[str] | None = None) -> int:
