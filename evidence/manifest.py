@@ -28,7 +28,7 @@ from document.schema import ControlRef, ScanDocument, Tool
 
 from .controls import verdict_controls
 from .files import MANIFEST_LIMIT, FileProblem, load_json, open_folder, read_regular
-from .provenance import Source, live_source
+from .provenance import BaselineRecord, RunBy, Source, live_source, run_by
 from .scope import Completeness, Scope, completeness, configuration_sha256, scope
 
 MANIFEST_VERSION = 2
@@ -84,9 +84,26 @@ class ManifestSigning(TypedDict):
     public_key_sha256: str  # SHA-256 of the public key's DER (SubjectPublicKeyInfo)
 
 
+class ManifestTool(TypedDict):
+    name: str
+    version: str
+    # Run from a git checkout: its commit, and whether tracked files differ from it.
+    commit: NotRequired[str]
+    checkout_modified: NotRequired[bool]
+
+
+class Provenance(TypedDict):
+    """Where the evidence came from and who made it (evidence.provenance)."""
+
+    source: Source
+    command_line: list[str]  # credentials and external ids redacted
+    run_by: RunBy
+    baseline: BaselineRecord | None
+
+
 class Manifest(TypedDict):
     manifest_version: int
-    tool: Tool
+    tool: ManifestTool
     schema_version: int
     run_id: str | None
     started_at: str
@@ -104,6 +121,9 @@ class Manifest(TypedDict):
     # key that signs the pack (null: not signed).
     run_folder: NotRequired[str]
     source: NotRequired[Source]
+    command_line: NotRequired[list[str]]
+    run_by: NotRequired[RunBy]
+    baseline: NotRequired[BaselineRecord | None]
     signing: NotRequired[ManifestSigning | None]
 
 
@@ -157,20 +177,23 @@ def artifacts(directory: Path, files: Iterable[Path]) -> list[Artifact]:
 
 
 def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path], *,
-                   tool: Tool, configuration: Mapping[str, Any],
+                   tool: Tool | ManifestTool, configuration: Mapping[str, Any],
                    env: Environment | None = None,
-                   source: Source | None = None,
+                   provenance: Provenance | None = None,
                    signing: ManifestSigning | None = None) -> Manifest:
     """The manifest of a run folder: `files` are those the run wrote into `directory`;
     `configuration` is the effective configuration (the document's, with this run's
-    evidence settings); `tool` is the aa-scan writing the pack; `signing`, the key that
-    will sign it."""
+    evidence settings); `tool` is the aa-scan writing the pack; `provenance`, where the
+    evidence came from (a live scan when not given); `signing`, the key that will sign it."""
     org = document["organization"]
+    if provenance is None:
+        provenance = {"source": live_source(), "command_line": [], "run_by": run_by(),
+                      "baseline": None}
     identity = document["identity"]
     effective = dict(configuration)
     return {
         "manifest_version": MANIFEST_VERSION,
-        "tool": {"name": tool["name"], "version": tool["version"]},
+        "tool": dict(tool),  # type: ignore[typeddict-item]
         "schema_version": document["schema_version"],
         "run_id": document.get("run_id"),
         "started_at": document["started_at"],
@@ -186,7 +209,10 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
         "artifacts": artifacts(directory, files),
         "controls": document["summary"].get("controls", verdict_controls()),
         "run_folder": directory.resolve().name,
-        "source": source if source is not None else live_source(),
+        "source": provenance["source"],
+        "command_line": list(provenance["command_line"]),
+        "run_by": provenance["run_by"],
+        "baseline": provenance["baseline"],
         "signing": signing,
     }
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_kms import KMSClient
 
+    from evidence.manifest import ManifestTool, Provenance
     from evidence.provenance import Source
     from evidence.signature import Signer
     from evidence.verify import Pins
@@ -263,15 +264,26 @@ def output_directory(options: Options, started: dt.datetime, run_id: str | None 
 
 
 def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
-                  directory: Path) -> list[Path]:
-    """Every requested format; a failing writer does not stop the others (JSON goes first)."""
+                  directory: Path, pack: _Pack | None = None) -> list[Path]:
+    """Every requested format; a failing writer does not stop the others. JSON goes first:
+    the other reports state its SHA-256 (with the rest of the pack's integrity box)."""
+    from evidence.integrity import Integrity
+    from evidence.provenance import file_sha256, live_source
+
     written: list[Path] = []
     failures: list[str] = []
     ordered = sorted(formats, key=lambda f: f is not OutputFormat.JSON)
+    scan_json: str | None = None
     for output_format in ordered:
         started = time.monotonic()
+        integrity = Integrity(
+            str(document.get("run_id") or ""), scan_json,
+            pack.source if pack is not None else live_source(),
+            pack.signer.key_arn if pack is not None and pack.signer is not None else None)
         try:
-            path = writer_for(output_format)(document, directory)
+            path = writer_for(output_format)(document, directory, integrity=integrity)
+            if output_format is OutputFormat.JSON:
+                scan_json = file_sha256(path)
         except OSError as exc:
             failures.append(f"{output_format.value}: {exc.strerror or exc}")
             log.error("could not write the %s report: %s", output_format.value, exc)
@@ -375,10 +387,37 @@ class _Aws:
 @dataclass(frozen=True)
 class _Pack:
     """What the evidence pack of this run records beside the document: where its evidence
-    came from, and the key it is signed with (looked up before anything is scanned)."""
+    came from, the command line (redacted), and the key it is signed with (looked up before
+    anything is scanned)."""
 
     source: Source
     signer: Signer | None = None
+    command_line: tuple[str, ...] = ()
+
+
+# Flags whose value is a secret, written [REDACTED] in the manifest's command line.
+SECRET_FLAGS = ("--external-id",)
+
+
+def redacted_command_line(argv: list[str]) -> tuple[str, ...]:
+    """The command line as the manifest records it: the value of a secret flag (however
+    argparse would let it be abbreviated) and anything the log redactor knows to be a
+    credential replaced."""
+    shown = ["aa-scan"]
+    hide = False
+    for arg in argv:
+        if hide:
+            shown.append("[REDACTED]")
+            hide = False
+            continue
+        name, equals, _ = arg.partition("=")
+        if len(name) > 2 and name.startswith("--") and any(f.startswith(name)
+                                                           for f in SECRET_FLAGS):
+            shown.append(f"{name}=[REDACTED]" if equals else name)
+            hide = not equals
+            continue
+        shown.append(REDACTOR.scrub(arg))
+    return tuple(shown)
 
 
 def _signer(options: Options, aws: _Aws) -> Signer | None:
@@ -397,7 +436,7 @@ def _signer(options: Options, aws: _Aws) -> Signer | None:
         raise ConfigError(str(exc)) from None
 
 
-def _run(args: argparse.Namespace, signals: _Signals) -> int:
+def _run(args: argparse.Namespace, signals: _Signals, argv: list[str]) -> int:
     from evidence.provenance import demo_source, live_source
 
     from .document import new_run_id
@@ -420,11 +459,12 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         if options.baseline is not None:
             _load(options.baseline, "--baseline ")  # refused before anything is scanned
         aws = _Aws(options)
+        command_line = redacted_command_line(argv)
         if args.from_json is not None:
-            return _render(args, options, trail, started, aws)
+            return _render(args, options, trail, started, aws, command_line)
         run_id = new_run_id(started)
         pack = _Pack(demo_source(args.demo) if args.demo else live_source(),
-                     _signer(options, aws))
+                     _signer(options, aws), command_line)
         directory = output_directory(options, started, run_id)
         document, interrupted = _scan(options, signals, aws, run_id)
         refused: ScanError | None = None
@@ -435,7 +475,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         except BaselineError as exc:  # the scan is kept: reports first, then the refusal
             refused = ConfigError(str(exc))
         formats = (OutputFormat.JSON,) if interrupted else options.formats
-        written = write_outputs(document, formats, directory)
+        written = write_outputs(document, formats, directory, pack)
         manifest = write_pack_manifest(document, directory, written, options, pack)
         _print_reports(document, [*written, manifest])
         if prepared is not None:
@@ -465,16 +505,38 @@ def pack_configuration(document: ScanDocument, options: Options) -> dict[str, An
             "upload": options.upload, "upload_kms_key": options.upload_kms_key}
 
 
+def _tool() -> ManifestTool:
+    """aa-scan as the manifest names it: version, and the commit of the checkout it runs
+    from, if it does."""
+    from evidence.provenance import checkout_commit
+
+    tool: ManifestTool = {"name": TOOL_NAME, "version": __version__}
+    checkout = checkout_commit()
+    if checkout is not None:
+        tool["commit"], tool["checkout_modified"] = checkout
+    return tool
+
+
+def _provenance(document: ScanDocument, options: Options, pack: _Pack) -> Provenance:
+    from evidence.provenance import baseline_record, run_by
+
+    changes = document.get("changes")
+    baseline = changes["baseline"] if changes else None
+    return {"source": pack.source, "command_line": list(pack.command_line),
+            "run_by": run_by(),
+            "baseline": baseline_record(dict(baseline) if baseline else None, options.baseline,
+                                        options.output_root)}
+
+
 def write_pack_manifest(document: ScanDocument, directory: Path, written: list[Path],
                         options: Options, pack: _Pack) -> Path:
     """manifest.json, the last file of the folder: every file the run wrote, hashed."""
     from evidence.manifest import EvidenceError, build_manifest, write_manifest
 
     try:
-        manifest = build_manifest(document, directory, written,
-                                  tool={"name": TOOL_NAME, "version": __version__},
+        manifest = build_manifest(document, directory, written, tool=_tool(),
                                   configuration=pack_configuration(document, options),
-                                  source=pack.source,
+                                  provenance=_provenance(document, options, pack),
                                   signing=pack.signer.record() if pack.signer else None)
         path = write_manifest(manifest, directory)
     except EvidenceError as exc:
@@ -551,10 +613,12 @@ def _load(path: Path, label: str = "") -> ScanDocument:
 
 
 def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
-            started: dt.datetime, aws: _Aws) -> int:
+            started: dt.datetime, aws: _Aws, command_line: tuple[str, ...]) -> int:
     """--from-json: re-render an earlier scan.json; compared with --baseline if given, and
     recorded in the history if --history is given (how runs from before it are imported).
-    The manifest says it is a re-render, of which file (its SHA-256) and which run."""
+    The manifest says it is a re-render, of which file (its SHA-256) and which run; a
+    document whose summary, verdict or gaps disagree with its regions is refused."""
+    from evidence.consistency import disagreements, recomputed
     from evidence.provenance import file_sha256, render_source
     from history.runs import run_id_of
 
@@ -566,7 +630,15 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
     data = args.from_json.read_bytes()
     if before != hashlib.sha256(data).hexdigest():
         raise InputError(f"{args.from_json}: changed while it was read")
-    pack = _Pack(render_source(data, document.get("run_id")), _signer(options, aws))
+    found = disagreements(document)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise InputError(f"--from-json {args.from_json}: its summary, verdict or gaps disagree "
+                         f"with its regions: {found[0]}{more}; a re-render renders only what "
+                         "the regions say")
+    document["summary"].update(recomputed(document))  # type: ignore[typeddict-item]
+    pack = _Pack(render_source(data, document.get("run_id")), _signer(options, aws),
+                 command_line)
     document["run_id"] = run_id_of(document)
     if options.baseline is not None:
         try:
@@ -574,7 +646,7 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
         except BaselineError as exc:
             raise ConfigError(str(exc)) from None
     directory = output_directory(options, started)
-    written = write_outputs(document, options.formats, directory)
+    written = write_outputs(document, options.formats, directory, pack)
     manifest = write_pack_manifest(document, directory, written, options, pack)
     _print_reports(document, [*written, manifest])
     if args.history:
@@ -714,7 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     signals = _Signals()
     try:
         with signals:
-            return _run(args, signals)
+            return _run(args, signals, argv)
     except Interrupted:
         log.error("interrupted before anything was collected")
         return 128 + (signals.received or signal.SIGINT)

@@ -25,7 +25,7 @@ TOOL = {"name": "aa-scan", "version": "9.9.9"}
 FIELDS = ["manifest_version", "tool", "schema_version", "run_id", "started_at", "finished_at",
           "identity", "organization", "scope", "completeness", "configuration",
           "configuration_sha256", "environment", "artifacts", "controls", "run_folder",
-          "source", "signing"]
+          "source", "command_line", "run_by", "baseline", "signing"]
 
 
 def folder(tmp_path: Path) -> tuple[dict, list[Path]]:
