@@ -26,11 +26,20 @@ class RenderInput(TypedDict):
     bytes: int
 
 
+class RenderRun(TypedDict):
+    """The re-render itself: its own id (its role sessions' SourceIdentity, its upload key)
+    and when it ran."""
+
+    id: str
+    at: str
+
+
 class Source(TypedDict):
     kind: SourceKind
     # AWS_ENDPOINT_URL* variables in effect for the run: where its AWS calls went.
     endpoint_overrides: dict[str, str]
     input: NotRequired[RenderInput]  # re-render only
+    render: NotRequired[RenderRun]  # re-render only
     demo: NotRequired[str]  # the demo's variant
 
 
@@ -48,7 +57,7 @@ def demo_source(variant: str, environ: Mapping[str, str] | None = None) -> Sourc
     return {"kind": "demo", "endpoint_overrides": endpoint_overrides(environ), "demo": variant}
 
 
-def render_source(data: bytes, run_id: str | None) -> Source:
+def render_source(data: bytes, run_id: str | None, render: RenderRun) -> Source:
     """A re-render of the scan.json whose bytes are `data` (its run id as it records it)."""
     return {
         "kind": "re-render",
@@ -58,6 +67,7 @@ def render_source(data: bytes, run_id: str | None) -> Source:
             "run_id": run_id,
             "bytes": len(data),
         },
+        "render": render,
     }
 
 

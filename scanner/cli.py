@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
     from evidence.manifest import ManifestTool, Provenance
-    from evidence.provenance import Source
+    from evidence.provenance import RenderRun, Source
     from evidence.signature import Signer
     from evidence.verify import Pins
 
@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "s3://BUCKET/PREFIX/ and check every object (opt-in, the last step)")
     parser.add_argument("--upload-kms-key", metavar="KEY", help="encrypt the uploaded objects "
                         "with SSE-KMS and this key (default: SSE-S3)")
+    parser.add_argument("--upload-bucket-owner", metavar="ACCOUNT", help="the account that "
+                        "must own the upload bucket (default: the scanning account)")
     parser.add_argument("--demo", nargs="?", const="base", choices=("base", "later", "split"),
                         help="scan the bundled simulated organization (no AWS account "
                         "needed); 'later' is the same organization a week later, 'split' "
@@ -193,7 +195,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": str(args.baseline) if args.baseline else None,
         "notify": {"sns_topic_arn": args.notify_sns},
         "evidence": {"sign_kms_key": args.sign_kms_key, "upload": args.upload,
-                     "upload_kms_key": args.upload_kms_key},
+                     "upload_kms_key": args.upload_kms_key,
+                     "upload_bucket_owner": args.upload_bucket_owner},
     }
 
 
@@ -458,11 +461,14 @@ def _run(args: argparse.Namespace, signals: _Signals, argv: list[str]) -> int:
         trail = HistorySettings(options.history, options.history_keep, options.baseline)
         if options.baseline is not None:
             _load(options.baseline, "--baseline ")  # refused before anything is scanned
+        # Known before any AWS call: role sessions carry it (name and SourceIdentity). A
+        # re-render has no run of its own: this is the id of the re-render.
+        run_id = new_run_id(started)
+        options = replace(options, aws=replace(options.aws, run_id=run_id))
         aws = _Aws(options)
         command_line = redacted_command_line(argv)
         if args.from_json is not None:
             return _render(args, options, trail, started, aws, command_line)
-        run_id = new_run_id(started)
         pack = _Pack(demo_source(args.demo) if args.demo else live_source(),
                      _signer(options, aws), command_line)
         directory = output_directory(options, started, run_id)
@@ -557,7 +563,7 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
         if options.notify_sns:
             _notify(options, document, written, aws)
         if options.upload:
-            _upload(options, directory, aws)
+            _upload(options, document, directory, aws)
     except EvidenceError as exc:
         raise OutputError(str(exc)) from None
 
@@ -574,22 +580,27 @@ def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
     sys.stdout.flush()
 
 
-def _upload(options: Options, directory: Path, aws: _Aws) -> None:
-    from evidence.upload import parse_destination, upload_folder
+def _upload(options: Options, document: ScanDocument, directory: Path, aws: _Aws) -> None:
+    from evidence.upload import kms_key_arn, parse_destination, upload_folder
 
-    from .aws import s3_client
+    from .aws import kms_client, s3_client
 
     assert options.upload is not None
     try:
         destination = parse_destination(options.upload)
     except ValueError as exc:
         raise ConfigError(f"--upload: {exc}") from None
+    kms_key = None
+    if options.upload_kms_key:
+        kms_key = kms_key_arn(kms_client(aws.session(), options, options.upload_kms_key),
+                              options.upload_kms_key)
+    owner = options.upload_bucket_owner or document["identity"]["account_id"]
     uris = upload_folder(s3_client(aws.session(), options), directory, destination,
-                         options.upload_kms_key)
+                         bucket_owner=owner, kms_key=kms_key)
     sys.stdout.write("".join(f"Uploaded: {uri}\n" for uri in uris))
     sys.stdout.flush()
-    log.info("uploaded %d object(s) to %s, each checked (size, SHA-256, encryption)",
-             len(uris), options.upload)
+    log.info("uploaded %d object(s) to %s (bucket owner %s), each checked (size, SHA-256, "
+             "encryption)", len(uris), options.upload, owner)
 
 
 def _notify(options: Options, document: ScanDocument, written: list[Path], aws: _Aws) -> None:
@@ -637,7 +648,9 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
                          f"with its regions: {found[0]}{more}; a re-render renders only what "
                          "the regions say")
     document["summary"].update(recomputed(document))  # type: ignore[typeddict-item]
-    pack = _Pack(render_source(data, document.get("run_id")), _signer(options, aws),
+    render: RenderRun = {"id": options.aws.run_id or "",
+                         "at": started.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    pack = _Pack(render_source(data, document.get("run_id"), render), _signer(options, aws),
                  command_line)
     document["run_id"] = run_id_of(document)
     if options.baseline is not None:

@@ -47,7 +47,12 @@ class FailOn(StrEnum):
 class AwsOptions:
     profile: str | None = None
     role_arn: str | None = None
+    # Each role session aa-scan opens is named <role_session_name>-<run id> and, unless
+    # source_identity is false, carries SourceIdentity aa-scan-<run id>: CloudTrail ties
+    # every call to the run (run_id is set by the CLI when the run starts).
     role_session_name: str = "aa-scan"
+    source_identity: bool = True
+    run_id: str | None = None
     external_id: str | None = None
     # A role of this name in the management account and the delegated administrator, so one
     # run examines the organization analyzers of both (scanner.accounts).
@@ -110,6 +115,7 @@ class Options:
     sign_kms_key: str | None = None
     upload: str | None = None
     upload_kms_key: str | None = None
+    upload_bucket_owner: str | None = None  # None: the scanning account
     config_path: Path | None = None
     # Region names botocore does not know (newer than it, or typos): where each was given.
     # Region discovery decides: a name it lists is accepted, any other is an error.
@@ -148,6 +154,8 @@ class Options:
             "sign_kms_key": self.sign_kms_key,
             "upload": self.upload,
             "upload_kms_key": self.upload_kms_key,
+            "upload_bucket_owner": self.upload_bucket_owner,
+            "source_identity": self.aws.source_identity,
         }
 
 
@@ -453,6 +461,7 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
         sign_kms_key=evidence_doc.get("sign_kms_key"),
         upload=evidence_doc.get("upload"),
         upload_kms_key=evidence_doc.get("upload_kms_key"),
+        upload_bucket_owner=evidence_doc.get("upload_bucket_owner"),
         config_path=config_path,
         unverified_regions=dict(unverified),
     )
@@ -464,9 +473,11 @@ def check_evidence(options: Options) -> None:
     if options.aws.member_accounts is not None and not options.aws.member_role_name:
         raise ConfigError(f"{options.config_path or 'configuration'}: aws.member_accounts "
                           "(--member-accounts) needs aws.member_role_name (--member-role-name)")
-    if options.upload_kms_key and not options.upload:
-        raise ConfigError(f"{options.config_path or 'configuration'}: evidence.upload_kms_key "
-                          "(--upload-kms-key) needs evidence.upload (--upload s3://BUCKET/PREFIX/)")
+    for key, flag in (("upload_kms_key", "--upload-kms-key"),
+                      ("upload_bucket_owner", "--upload-bucket-owner")):
+        if getattr(options, key) and not options.upload:
+            raise ConfigError(f"{options.config_path or 'configuration'}: evidence.{key} "
+                              f"({flag}) needs evidence.upload (--upload s3://BUCKET/PREFIX/)")
 
 
 def check_selection(options: Options) -> None:

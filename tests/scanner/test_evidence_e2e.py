@@ -512,17 +512,45 @@ def test_a_key_that_cannot_sign_is_refused_before_anything_is_scanned(monkeypatc
 # -- upload -------------------------------------------------------------------------------------
 
 
+def evidence_key(world: Any) -> str:
+    """A symmetric key with the alias the upload is given, as the policy expects."""
+    kms = world.client("kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/aa-scan-evidence", TargetKeyId=key)
+    return str(key)
+
+
+def recording_s3(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every PutObject and HeadObject aa-scan's S3 client sends: (operation, parameters)."""
+    made = scanner.aws.s3_client
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def recording_client(*args: Any, **kwargs: Any) -> Any:
+        client = made(*args, **kwargs)
+        for operation in ("PutObject", "HeadObject"):
+            client.meta.events.register(
+                f"provide-client-params.s3.{operation}",
+                lambda params, operation=operation, **_: sent.append((operation, dict(params))))
+        return client
+
+    monkeypatch.setattr(scanner.aws, "s3_client", recording_client)
+    return sent
+
+
 @pytest.mark.parametrize("kms", [False, True])
 def test_the_upload_copies_and_checks_every_object(monkeypatch, run_scan, kms):
+    sent = recording_s3(monkeypatch)
     with env_world(monkeypatch, analyzers=ANALYZERS) as world:
         s3 = world.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         key = signing_key(world)
+        evidence = evidence_key(world) if kms else None
         extra = ("--upload-kms-key", "alias/aa-scan-evidence") if kms else ()
         run = run_scan("--sign-kms-key", key, "--upload", f"s3://{BUCKET}/audits/2026",
                        *extra, formats=ALL)
         assert run.code == 0, run.err
-        prefix = f"audits/2026/{run.directory.name}/"
+        # Under the run id, whatever the folder is called.
+        prefix = f"audits/2026/{run.document['run_id']}/"
         names = [*PACK, "manifest.json", "manifest.json.sig"]
         assert [line for line in run.out.splitlines() if line.startswith("Uploaded: ")] == [
             f"Uploaded: s3://{BUCKET}/{prefix}{name}" for name in names]
@@ -538,8 +566,54 @@ def test_the_upload_copies_and_checks_every_object(monkeypatch, run_scan, kms):
             assert head["ChecksumSHA256"] == base64.b64encode(sha).decode()
             assert recorded.get(name, sha.hex()) == sha.hex()
             assert head["ServerSideEncryption"] == ("aws:kms" if kms else "AES256")
-            if kms:
-                assert head["SSEKMSKeyId"].endswith("alias/aa-scan-evidence")
+            if kms:  # the key's ARN, checked on read-back
+                assert head["SSEKMSKeyId"] == evidence
+    # Every request names the bucket's owner (the scanning account); no put overwrites.
+    assert [op for op, _ in sent] == ["PutObject", "HeadObject"] * len(names)
+    assert all(params["ExpectedBucketOwner"] == "222222222222" for _, params in sent)
+    assert all(params["IfNoneMatch"] == "*" for op, params in sent if op == "PutObject")
+
+
+class TestWhereTheUploadWrites:
+    """The bucket owner, no overwrite, the KMS key checked: one world for the class."""
+
+    def test_the_configured_bucket_owner_is_sent_on_every_request(self, class_world, run_scan,
+                                                                  monkeypatch):
+        sent = recording_s3(monkeypatch)
+        class_world.client("s3").create_bucket(Bucket="aa-scan-owned")
+        run = run_scan("--upload", "s3://aa-scan-owned/", "--upload-bucket-owner",
+                       "444455556666")
+        # moto does not check the owner; S3 answers AccessDenied, which exits 2.
+        assert run.code == 0, run.err
+        assert sent and all(p["ExpectedBucketOwner"] == "444455556666" for _, p in sent)
+
+    def test_an_upload_never_overwrites_an_object(self, class_world, run_scan):
+        s3 = class_world.client("s3")
+        s3.create_bucket(Bucket="aa-scan-twice")
+        run = run_scan("--upload", "s3://aa-scan-twice/")
+        assert run.code == 0, run.err
+        key = f"{run.document['run_id']}/scan.json"
+        before = s3.get_object(Bucket="aa-scan-twice", Key=key)["Body"].read()
+        # The same pack again (another run folder, the same run id): refused, not replaced.
+        with pytest.raises(UploadError, match=r"failed after 0 of 2 object\(s\): an object "
+                                              r"is already there, and aa-scan never replaces"):
+            upload_folder(s3, run.directory, parse_destination("s3://aa-scan-twice"),
+                          bucket_owner="222222222222")
+        assert s3.get_object(Bucket="aa-scan-twice", Key=key)["Body"].read() == before
+
+    def test_a_re_render_uploads_beside_its_run_never_over_it(self, class_world, run_scan):
+        s3 = class_world.client("s3")
+        s3.create_bucket(Bucket="aa-scan-renders")
+        run = run_scan("--upload", "s3://aa-scan-renders/")
+        render = run_scan("--from-json", str(run.directory / "scan.json"), "--upload",
+                          "s3://aa-scan-renders/")
+        assert (run.code, render.code) == (0, 0), render.err
+        render_id = manifest_of(render.directory)["source"]["render"]["id"]
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="aa-scan-renders")["Contents"])
+        run_id = run.document["run_id"]
+        assert keys == sorted([f"{run_id}/manifest.json", f"{run_id}/scan.json",
+                               f"{run_id}/re-render-{render_id}/manifest.json",
+                               f"{run_id}/re-render-{render_id}/scan.json"])
 
 
 def test_an_upload_failing_half_way_exits_2_and_leaves_the_folder_intact(monkeypatch, run_scan,
@@ -566,13 +640,13 @@ def test_an_upload_failing_half_way_exits_2_and_leaves_the_folder_intact(monkeyp
         run = run_scan("--upload", f"s3://{BUCKET}/audits/", formats=ALL)
         listed = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert run.code == 2
-    target = f"s3://{BUCKET}/audits/{run.directory.name}/report.xlsx"
+    target = f"s3://{BUCKET}/audits/{run.document['run_id']}/report.xlsx"
     errors = [line for line in run.err.splitlines() if line.startswith("ERROR")]
     assert errors == [f"ERROR upload to {target} failed after 1 of 4 object(s): AccessDenied: "
                       f"Access Denied by the bucket policy; the local folder {run.directory} is "
                       "intact"]
     assert "Traceback" not in run.err
-    assert listed == [f"audits/{run.directory.name}/report.html"]
+    assert listed == [f"audits/{run.document['run_id']}/report.html"]
     assert "Uploaded:" not in run.out
     assert verify(capsys, run.directory, "--hashes-only")[0] == 0
 
@@ -622,9 +696,10 @@ def test_a_file_changed_after_the_manifest_is_not_uploaded(monkeypatch, run_scan
         (run.directory / "report.xlsx").write_bytes(b"not the workbook aa-scan wrote")
         with pytest.raises(UploadError, match=r"failed after 1 of 4 object\(s\): report.xlsx "
                                               r"changed after manifest.json was written"):
-            upload_folder(s3, run.directory, parse_destination(f"s3://{BUCKET}"))
+            upload_folder(s3, run.directory, parse_destination(f"s3://{BUCKET}"),
+                          bucket_owner="222222222222")
         listed = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-    assert listed == [f"{run.directory.name}/report.html"]
+    assert listed == [f"{run.document['run_id']}/report.html"]
 
 
 @pytest.mark.parametrize("head, problem", [
@@ -640,6 +715,21 @@ def test_a_file_changed_after_the_manifest_is_not_uploaded(monkeypatch, run_scan
 ])
 def test_an_object_that_is_not_what_was_sent_is_named(head, problem):
     assert _mismatch(head, 10, "abc=", "AES256") == problem
+
+
+KEY = "arn:aws:kms:us-east-1:222222222222:key/11111111-2222-3333-4444-555555555555"
+
+
+@pytest.mark.parametrize("stored, problem", [
+    (KEY, None),
+    (KEY.replace("1111", "9999"), f"the object is encrypted with KMS key "
+                                  f"{KEY.replace('1111', '9999')}, not {KEY}"),
+    (None, f"the object is encrypted with KMS key None, not {KEY}"),
+])
+def test_an_object_under_another_kms_key_is_named(stored, problem):
+    head = {"ContentLength": 10, "ChecksumSHA256": "abc=", "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": stored}
+    assert _mismatch(head, 10, "abc=", "aws:kms", KEY) == problem
 
 
 @pytest.mark.parametrize("uri, bucket, prefix", [

@@ -150,7 +150,11 @@ class TestAReRender:
                 "run_id": run.document["run_id"],
                 "bytes": len(data),
             },
+            # The re-render's own id (its role sessions' SourceIdentity, its upload place).
+            "render": manifest["source"]["render"],
         }
+        assert set(manifest["source"]["render"]) == {"id", "at"}
+        assert manifest["source"]["render"]["id"] != run.document["run_id"]
         assert manifest["run_id"] == run.document["run_id"]
         assert live[0] == 0, live
         assert rendered[0] == 3, rendered
