@@ -235,13 +235,28 @@ def exit_code(document: ScanDocument, fail_on: FailOn) -> int:
 
 
 def output_directory(options: Options, started: dt.datetime, run_id: str | None = None) -> Path:
-    """The run's folder, created and checked writable before anything is scanned: by
-    default output/<run id> (a re-render, which has no run of its own: output/<time>), so
-    `aa-scan verify` can tell a pack under its own name from one copied under another."""
+    """The run's folder, created (its owner's only) and checked writable before anything is
+    scanned: by default output/<run id> (a re-render, which has no run of its own:
+    output/<time>), so `aa-scan verify` can tell a pack under its own name from one copied
+    under another. --output-dir is refused when it already holds files (two runs in one
+    folder make a pack that no manifest describes) or is a symbolic link."""
     if options.output_dir is not None:
         path = options.output_dir
+        if path.is_symlink():
+            raise OutputError(f"--output-dir {path} is a symbolic link (to "
+                              f"{os.readlink(path)}): give the folder itself")
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            if not path.is_dir():
+                raise OutputError(f"--output-dir {path} is not a folder") from None
+            held = sorted(p.name for p in path.iterdir())
+            if held:
+                shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3
+                                               else "")
+                raise OutputError(f"--output-dir {path} already holds files ({shown}): a run "
+                                  "folder holds one run's files, so give a new or empty "
+                                  "folder") from None
         except OSError as exc:
             raise OutputError(f"cannot create the output folder {path}: "
                               f"{exc.strerror or exc}") from None
@@ -250,7 +265,7 @@ def output_directory(options: Options, started: dt.datetime, run_id: str | None 
         for attempt in range(1, 1000):
             path = options.output_root / (stamp if attempt == 1 else f"{stamp}-{attempt}")
             try:
-                path.mkdir(parents=True, exist_ok=False)
+                path.mkdir(mode=0o700, parents=True, exist_ok=False)
                 break
             except FileExistsError:
                 continue
@@ -342,6 +357,19 @@ def demo_world(variant: str) -> Iterator[Mapping[str, Any]]:
         REDACTOR.add(environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"],
                      environment["AWS_SESSION_TOKEN"])
         yield getattr(world, "config_overrides", {})
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """What the run creates is its owner's only, whatever umask it was started with: run
+    folders 0700; reports, manifest, signature, the history (SQLite gives its -wal and -shm
+    the database's mode), the log and its rotation lock 0600. The process's umask is put
+    back afterwards (aa-scan may run inside another program, or a test)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 class _Signals:
@@ -798,7 +826,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.debug)
     signals = _Signals()
     try:
-        with signals:
+        with signals, private_files():
             return _run(args, signals, argv)
     except Interrupted:
         log.error("interrupted before anything was collected")
