@@ -60,6 +60,8 @@ MESSAGE = (
     "that): json.dumps({statement, run_id, manifest_sha256, key_arn, signed_at}, "
     'sort_keys=True, separators=(",", ":"))'
 )
+# KMS signs RAW messages of at most 4 KB; aa-scan's statements are a few hundred bytes.
+STATEMENT_LIMIT = 4096
 ECDSA = "ECDSA_SHA_256"
 RSA_PSS = "RSASSA_PSS_SHA_256"
 
@@ -306,6 +308,8 @@ def parse_signature(data: bytes) -> Signed | None:
         return None
     signature = _decode(loaded["signature"])
     text = loaded["statement"]
+    if len(text) > STATEMENT_LIMIT:
+        return None
     try:
         message = text.encode("ascii")
         statement = load_json(message)
@@ -318,6 +322,9 @@ def parse_signature(data: bytes) -> Signed | None:
         or set(statement) != set(keys)
         or not _strings(statement, keys)
         or statement["statement"] != STATEMENT
+        # One text, one reading: no duplicate keys, spaces or escapes another parser might
+        # read otherwise.
+        or statement_text(cast(Statement, statement)) != text
     ):
         return None
     return Signed(
@@ -396,9 +403,14 @@ def check_with_kms(kms: KMSClient, key_arn: str, signed: Signed) -> str | None:
             SigningAlgorithm=cast(Any, signed.algorithm),
         )
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
+        error = exc.response.get("Error", {})
+        code = error.get("Code")
         if code in ("KMSInvalidSignatureException", "InvalidSignatureException"):
             return "kms:Verify says the signature is not valid"
+        if code in ("ValidationException", "InvalidKeyUsageException"):
+            # The signature names an algorithm the key does not sign with (aa-scan's own
+            # messages are always valid ones): that key did not make it.
+            return f"kms:Verify refuses it for this key ({code}: {error.get('Message')})"
         raise _aws_error("kms:Verify", key_arn, exc) from None
     except BotoCoreError as exc:
         raise _aws_error("kms:Verify", key_arn, exc) from None

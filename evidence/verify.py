@@ -231,8 +231,7 @@ def source_text(manifest: Mapping[str, Any]) -> tuple[str, str | None]:
         sha = given.get("sha256")
         what = (
             f"a re-render (--from-json) of a scan.json with SHA-256 "
-            f"{_short(sha) if isinstance(sha, str) else 'unknown'} (run "
-            f"{_text(given.get('run_id'))})"
+            f"{_short(_text(sha))} (run {_text(given.get('run_id'))})"
         )
         return what, (
             f"that a live scan wrote these reports: they are {what}; verify that run's own pack"
@@ -351,6 +350,15 @@ def _check_signature(
         result.problems.append(
             f"CHANGED {MANIFEST_NAME}: SHA-256 {_short(digest)}, {SIGNATURE_NAME} signed "
             f"{_short(signed.manifest_sha256)}"
+        )
+        return
+    version = manifest["manifest_version"]
+    if not signed.bound and version >= 2:
+        # aa-scan never wrote this pair: a version 1 signature (a bare SHA-256, which a key
+        # used elsewhere might have signed) does not stand for a manifest that has its own.
+        result.problems.append(
+            f"SIGNATURE {SIGNATURE_NAME}: a version 1 signature on a version {version} "
+            f"{MANIFEST_NAME}, which aa-scan signs with a statement"
         )
         return
     how = f"{signed.algorithm}, signed {one_line(signed.signed_at)}"

@@ -39,7 +39,14 @@ from reports.formats import OutputFormat, writer_for
 
 from . import __version__
 from .config import FailOn, Options, load_options
-from .errors import ConfigError, InputError, Interrupted, OutputError, ScanError
+from .errors import (
+    ConfigError,
+    CredentialsError,
+    InputError,
+    Interrupted,
+    OutputError,
+    ScanError,
+)
 from .logs import REDACTOR, add_file_log, close_logging, set_level, setup_logging
 
 if TYPE_CHECKING:
@@ -591,7 +598,7 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
         if options.notify_sns:
             _notify(options, document, written, aws)
         if options.upload:
-            _upload(options, document, directory, aws)
+            _upload(options, document, directory, aws, pack.source["kind"] == "re-render")
     except EvidenceError as exc:
         raise OutputError(str(exc)) from None
 
@@ -608,7 +615,21 @@ def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
     sys.stdout.flush()
 
 
-def _upload(options: Options, document: ScanDocument, directory: Path, aws: _Aws) -> None:
+def _caller_account(options: Options, aws: _Aws) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .aws import ClientFactory, error_from
+
+    try:
+        return ClientFactory(aws.session(), options).sts().get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as exc:
+        code, message = error_from(exc)
+        raise CredentialsError(f"sts:GetCallerIdentity failed (the upload's bucket owner): "
+                               f"{code}: {message}") from None
+
+
+def _upload(options: Options, document: ScanDocument, directory: Path, aws: _Aws,
+            rendered: bool) -> None:
     from evidence.upload import kms_key_arn, parse_destination, upload_folder
 
     from .aws import kms_client, s3_client
@@ -622,7 +643,10 @@ def _upload(options: Options, document: ScanDocument, directory: Path, aws: _Aws
     if options.upload_kms_key:
         kms_key = kms_key_arn(kms_client(aws.session(), options, options.upload_kms_key),
                               options.upload_kms_key)
-    owner = options.upload_bucket_owner or document["identity"]["account_id"]
+    # The scanning account of a live scan is this run's caller; a re-render's document may
+    # say anything, so its default is the caller's own account, asked of STS.
+    owner = options.upload_bucket_owner or (
+        _caller_account(options, aws) if rendered else document["identity"]["account_id"])
     uris = upload_folder(s3_client(aws.session(), options), directory, destination,
                          bucket_owner=owner, kms_key=kms_key)
     sys.stdout.write("".join(f"Uploaded: {uri}\n" for uri in uris))

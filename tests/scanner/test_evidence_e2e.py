@@ -374,6 +374,14 @@ class TestASignedPack:
         by_pem = verify(capsys, directory, "--public-key",
                         str(public_key_file(world, victim, tmp_path)))
         unpinned = verify(capsys, directory)
+        if version == 1:
+            # A bare SHA-256 signature stands for no version 2 manifest, pinned or not.
+            for code, lines, _err in (by_arn, by_pem, unpinned):
+                assert code == 1
+                assert lines[0] == ("SIGNATURE manifest.json.sig: a version 1 signature on a "
+                                    "version 2 manifest.json, which aa-scan signs with a "
+                                    "statement")
+            return
         assert by_arn[0] == 1, by_arn
         assert by_arn[1][0] == ("SIGNATURE manifest.json.sig: kms:Verify says the signature is "
                                 f"not valid (key {victim})")
@@ -386,6 +394,62 @@ class TestASignedPack:
         assert unpinned[1][-1].startswith("NOT AUTHENTICATED: proved: the 3 artifact(s) match "
                                           "manifest.json; signature: consistent with the public "
                                           f"key it holds, which claims to be {victim}")
+
+    def test_a_forgery_by_a_key_of_another_kind_is_tampered_not_unreadable(self, signed,
+                                                                           capsys):
+        """Found attacking it: signed with an RSA key, the victim's ECC key pinned by ARN,
+        kms:Verify refused the algorithm and verify exited 2, as if KMS could not be asked."""
+        world, victim, directory = signed
+        attacker = signing_key(world, "RSA_2048")
+        manifest = forge_report(directory, pem(world.client("kms").get_public_key(
+            KeyId=attacker)["PublicKey"]))
+        record = json.loads((directory / "manifest.json.sig").read_text())
+        statement = {**json.loads(record["statement"]), "key_arn": victim,
+                     "manifest_sha256": hashlib.sha256(manifest).hexdigest()}
+        text = json.dumps(statement, sort_keys=True, separators=(",", ":"))
+        signature = world.client("kms").sign(KeyId=attacker, Message=text.encode(),
+                                             MessageType="RAW",
+                                             SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+        rewrite_signature(directory, statement=text, algorithm="RSASSA_PSS_SHA_256",
+                          signature=base64.b64encode(signature).decode(),
+                          public_key_pem=pem(world.client("kms").get_public_key(
+                              KeyId=attacker)["PublicKey"]))
+        code, lines, err = verify(capsys, directory, "--key-arn", victim)
+        assert code == 1, err
+        assert lines[0].startswith("SIGNATURE manifest.json.sig: kms:Verify refuses it for this "
+                                   "key (ValidationException: ")
+
+    def test_a_bare_hash_signed_by_the_pinned_key_stands_for_no_new_manifest(self, signed,
+                                                                             capsys):
+        """Found attacking it: a version 1 signature (the manifest's SHA-256 alone) by the
+        pinned key, which a key also used elsewhere may have signed for someone, made a
+        forged version 2 manifest AUTHENTICATED."""
+        world, key, directory = signed
+        record = json.loads((directory / "manifest.json.sig").read_text())
+        manifest = forge_report(directory, record["public_key_pem"])
+        digest = hashlib.sha256(manifest).digest()
+        (directory / "manifest.json.sig").write_text(json.dumps({
+            "signature_version": 1, "file": "manifest.json", "manifest_sha256": digest.hex(),
+            "message": "", "message_type": "RAW", "key_arn": key, "key_spec": "ECC_NIST_P256",
+            "algorithm": "ECDSA_SHA_256", "signed_at": "2026-12-01T00:00:00Z",
+            "public_key_pem": record["public_key_pem"], "signature": kms_sign(world, key,
+                                                                              digest)}))
+        code, lines, _ = verify(capsys, directory, "--key-arn", key)
+        assert code == 1, lines
+        assert lines[0].startswith("SIGNATURE manifest.json.sig: a version 1 signature on a "
+                                   "version 2 manifest.json")
+
+    def test_a_statement_that_reads_two_ways_is_not_a_signature_file(self, signed, capsys):
+        """Found attacking it: a statement with a key twice (or spaces) parses, and another
+        JSON parser may keep the other value."""
+        world, key, directory = signed
+        record = json.loads((directory / "manifest.json.sig").read_text())
+        text = record["statement"][:-1] + ',"run_id":"another"}'
+        rewrite_signature(directory, statement=text, signature=kms_sign(world, key,
+                                                                        text.encode()))
+        code, lines, _ = verify(capsys, directory, "--key-arn", key)
+        assert code == 1
+        assert lines[0] == "SIGNATURE manifest.json.sig: not a signature file aa-scan wrote"
 
     def test_the_statement_cannot_be_edited_after_signing(self, signed, capsys):
         _world, key, directory = signed
@@ -600,6 +664,21 @@ class TestWhereTheUploadWrites:
             upload_folder(s3, run.directory, parse_destination("s3://aa-scan-twice"),
                           bucket_owner="222222222222")
         assert s3.get_object(Bucket="aa-scan-twice", Key=key)["Body"].read() == before
+
+    def test_a_re_render_sends_its_own_account_as_the_bucket_owner(self, class_world, run_scan,
+                                                                  monkeypatch, tmp_path):
+        """Found attacking it: a re-render took the bucket owner from the scan.json it read,
+        which anyone can edit to name the account that re-created the bucket."""
+        class_world.client("s3").create_bucket(Bucket="aa-scan-owner")
+        run = run_scan()
+        edited = json.loads((run.directory / "scan.json").read_text())
+        edited["identity"]["account_id"] = "999999999999"
+        source = tmp_path / "edited.json"
+        source.write_text(json.dumps(edited))
+        sent = recording_s3(monkeypatch)
+        render = run_scan("--from-json", str(source), "--upload", "s3://aa-scan-owner/")
+        assert render.code == 0, render.err
+        assert sent and {p["ExpectedBucketOwner"] for _, p in sent} == {"222222222222"}
 
     def test_a_re_render_uploads_beside_its_run_never_over_it(self, class_world, run_scan):
         s3 = class_world.client("s3")
