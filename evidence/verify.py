@@ -314,6 +314,23 @@ def _check_pinned(signed: Signed, pins: Pins, how: str, result: Verification) ->
     return True
 
 
+def _ask_kms_too(signed: Signed, pins: Pins, result: Verification) -> None:
+    """kms:Verify about the key the signature names, asked for beside a pinned public key."""
+    assert pins.online is not None
+    key_arn = one_line(signed.key_arn)
+    if not KEY_ARN.match(signed.key_arn):
+        result.problems.append(
+            f"SIGNATURE {SIGNATURE_NAME}: its key ARN is not a KMS key ARN, so kms:Verify "
+            f"cannot be asked (key {key_arn}, {one_line(signed.algorithm)})"
+        )
+        return
+    problem = check_with_kms(pins.online(signed.key_arn), signed.key_arn, signed)
+    if problem is not None:
+        result.problems.append(f"SIGNATURE {SIGNATURE_NAME}: {problem} (key {key_arn})")
+    elif result.proved_signer is not None:
+        result.proved_signer += f"; kms:Verify agrees it is {key_arn}'s"
+
+
 def _check_bindings(signed: Signed, manifest: Manifest, pins: Pins, result: Verification) -> None:
     """What the signature says against what the manifest says, and against the pins."""
     problems = result.problems
@@ -367,7 +384,11 @@ def _check_signature(
     if not _check_pinned(signed, pins, how, result):
         return
     _check_bindings(signed, manifest, pins, result)
-    if result.problems or pins.pinned:
+    if result.problems:
+        return
+    if pins.pinned:
+        if pins.online is not None and pins.key_arn is None:
+            _ask_kms_too(signed, pins, result)  # --online beside --public-key
         return
     key_arn = one_line(signed.key_arn)
     embedded = load_public_key(signed.public_key_pem)
@@ -441,7 +462,13 @@ def verify_folder(directory: Path, pins: Pins | None = None) -> Verification:
     result.evidence_of = evidence_text(directory, manifest)
     _, not_live = source_text(manifest)
     signing = _mapping(manifest.get("signing"))
-    configured = _mapping(manifest.get("configuration")).get("sign_kms_key")
+    # Since manifest_version 2 the manifest says itself whether a signature follows (an
+    # interrupted run is not signed, whatever its configuration asked).
+    configured = (
+        _mapping(manifest.get("configuration")).get("sign_kms_key")
+        if manifest["manifest_version"] < 2
+        else None
+    )
     if raw is None:
         if signing or configured:
             result.problems.append(

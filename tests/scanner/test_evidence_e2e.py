@@ -235,6 +235,8 @@ def test_a_signed_pack_is_authenticated_only_against_a_pinned_key(monkeypatch, r
         by_arn = verify(capsys, run.directory, "--key-arn", key)  # implies --online
         by_pem = verify(capsys, run.directory, "--public-key",
                         str(public_key_file(world, key, tmp_path)))
+        both = verify(capsys, run.directory, "--public-key",
+                      str(public_key_file(world, key, tmp_path)), "--online")
     record = json.loads((run.directory / "manifest.json.sig").read_text())
     manifest = (run.directory / "manifest.json").read_bytes()
     statement = json.loads(record["statement"])
@@ -260,6 +262,7 @@ def test_a_signed_pack_is_authenticated_only_against_a_pinned_key(monkeypatch, r
     assert by_pem[0] == 0, by_pem
     assert by_pem[1][-1].startswith("AUTHENTICATED: manifest.json is signed by the key pinned "
                                     f"with --public-key (it names itself {key}; {algorithm}")
+    assert both[0] == 0 and both[1][-1].endswith(f"; kms:Verify agrees it is {key}'s")
 
 
 @pytest.fixture(scope="class")
