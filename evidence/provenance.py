@@ -57,16 +57,13 @@ def demo_source(variant: str, environ: Mapping[str, str] | None = None) -> Sourc
     return {"kind": "demo", "endpoint_overrides": endpoint_overrides(environ), "demo": variant}
 
 
-def render_source(data: bytes, run_id: str | None, render: RenderRun) -> Source:
-    """A re-render of the scan.json whose bytes are `data` (its run id as it records it)."""
+def render_source(sha256: str, size: int, run_id: str | None, render: RenderRun) -> Source:
+    """A re-render of the scan.json with this SHA-256 and size (its run id as it records
+    it)."""
     return {
         "kind": "re-render",
         "endpoint_overrides": {},
-        "input": {
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "run_id": run_id,
-            "bytes": len(data),
-        },
+        "input": {"sha256": sha256, "run_id": run_id, "bytes": size},
         "render": render,
     }
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import logging
 import os
 import signal
@@ -687,13 +686,21 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
     from evidence.provenance import file_sha256, render_source
     from history.runs import run_id_of
 
+    def state() -> tuple[int, int, int] | None:
+        try:
+            found = args.from_json.stat()
+        except OSError:
+            return None  # _load says why it cannot be read
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    before = state()
     try:
-        before = file_sha256(args.from_json)
+        sha256 = file_sha256(args.from_json)
+        size = args.from_json.stat().st_size
     except OSError:
-        before = None  # _load says why it cannot be read
+        sha256, size = "", 0
     document = _load(args.from_json)
-    data = args.from_json.read_bytes()
-    if before != hashlib.sha256(data).hexdigest():
+    if state() != before:  # the SHA-256 the manifest records is of what was rendered
         raise InputError(f"{args.from_json}: changed while it was read")
     found = disagreements(document)
     if found:
@@ -704,8 +711,8 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
     document["summary"].update(recomputed(document))  # type: ignore[typeddict-item]
     render: RenderRun = {"id": options.aws.run_id or "",
                          "at": started.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    pack = _Pack(render_source(data, document.get("run_id"), render), _signer(options, aws),
-                 command_line)
+    pack = _Pack(render_source(sha256, size, document.get("run_id"), render),
+                 _signer(options, aws), command_line)
     document["run_id"] = run_id_of(document)
     if options.baseline is not None:
         try:
