@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,14 @@ ONE_ANALYZER = [
 ALL = "json,html,xlsx"
 
 
+@pytest.fixture(scope="module")
+def world() -> Iterator[Any]:
+    """One world for the module (two of three regions without an analyzer), in the
+    environment until its last test; each test counts its calls from zero."""
+    with pytest.MonkeyPatch.context() as patch, env_world(patch, analyzers=ONE_ANALYZER) as made:
+        yield made
+
+
 def manifest_of(directory: Path) -> dict[str, Any]:
     return json.loads((directory / "manifest.json").read_text())
 
@@ -46,7 +55,7 @@ def verify(
     return code, capsys.readouterr().out.splitlines()
 
 
-def test_the_manifest_records_the_source_command_line_and_who_ran_it(monkeypatch, run_scan):
+def test_the_manifest_records_the_source_command_line_and_who_ran_it(world, monkeypatch, run_scan):
     for name in ("GITLAB_CI", "CODEBUILD_BUILD_ID", "JENKINS_URL", "BUILDKITE", "CI"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
@@ -54,9 +63,8 @@ def test_the_manifest_records_the_source_command_line_and_who_ran_it(monkeypatch
     monkeypatch.setenv("GITHUB_RUN_ID", "4242")
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_not-to-be-recorded")
     monkeypatch.setenv("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE")
-    with env_world(monkeypatch, analyzers=ONE_ANALYZER) as world:
-        run = run_scan("--external-id", "the-external-id-secret", "--workers", "4")
-        endpoint = world.environment()["AWS_ENDPOINT_URL"]
+    run = run_scan("--external-id", "the-external-id-secret", "--workers", "4")
+    endpoint = world.environment()["AWS_ENDPOINT_URL"]
     assert run.code == 1, run.err
     manifest = manifest_of(run.directory)
     text = (run.directory / "manifest.json").read_text()
@@ -103,21 +111,18 @@ def test_an_external_id_is_redacted_however_it_is_written(abbreviated):
     assert shown[-2:] == ("--ext", "[REDACTED]")
 
 
-def test_a_re_render_of_an_edited_scan_json_is_refused(monkeypatch, run_scan, tmp_path):
+def test_a_re_render_of_an_edited_scan_json_is_refused(world, run_scan, tmp_path):
     """Issue 20 §3: gaps removed and the verdict set to COMPLIANT, the regions still GAP:
     re-rendered and signed, it said Verdict: COMPLIANT and exited 0."""
-    with env_world(monkeypatch, analyzers=ONE_ANALYZER) as world:
-        run = run_scan()
-        assert run.code == 1
-        edited = json.loads((run.directory / "scan.json").read_text())
-        assert edited["summary"]["gaps"] == 2
-        edited["gaps"] = [g for g in edited["gaps"] if g["scope"] != "region"]
-        edited["summary"]["verdict"] = "COMPLIANT"
-        source = tmp_path / "edited.json"
-        source.write_text(json.dumps(edited))
-        render = run_scan(
-            "--from-json", str(source), "--sign-kms-key", signing_key(world), formats=ALL
-        )
+    run = run_scan()
+    assert run.code == 1
+    edited = json.loads((run.directory / "scan.json").read_text())
+    assert edited["summary"]["gaps"] == 2
+    edited["gaps"] = [g for g in edited["gaps"] if g["scope"] != "region"]
+    edited["summary"]["verdict"] = "COMPLIANT"
+    source = tmp_path / "edited.json"
+    source.write_text(json.dumps(edited))
+    render = run_scan("--from-json", str(source), "--sign-kms-key", signing_key(world), formats=ALL)
     assert render.code == 2
     errors = [line for line in render.err.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1, render.err
@@ -131,14 +136,13 @@ def test_a_re_render_of_an_edited_scan_json_is_refused(monkeypatch, run_scan, tm
 class TestAReRender:
     """A consistent re-render, signed: the manifest and verify say what it is."""
 
-    def test_a_signed_re_render_is_never_taken_for_a_live_scan(self, monkeypatch, run_scan, capsys):
-        with env_world(monkeypatch, analyzers=ONE_ANALYZER) as world:
-            key = signing_key(world)
-            run = run_scan("--sign-kms-key", key)
-            source = run.directory / "scan.json"
-            render = run_scan("--from-json", str(source), "--sign-kms-key", key, formats=ALL)
-            live = verify(capsys, run.directory, "--key-arn", key)
-            rendered = verify(capsys, render.directory, "--key-arn", key)
+    def test_a_signed_re_render_is_never_taken_for_a_live_scan(self, world, run_scan, capsys):
+        key = signing_key(world)
+        run = run_scan("--sign-kms-key", key)
+        source = run.directory / "scan.json"
+        render = run_scan("--from-json", str(source), "--sign-kms-key", key, formats=ALL)
+        live = verify(capsys, run.directory, "--key-arn", key)
+        rendered = verify(capsys, render.directory, "--key-arn", key)
         assert render.code == 1, render.err
         manifest = manifest_of(render.directory)
         data = source.read_bytes()
@@ -175,35 +179,34 @@ class TestAReRender:
         )
 
 
-def test_the_manifest_anchors_the_baseline_to_its_pack(monkeypatch, tmp_path, capsys):
+def test_the_manifest_anchors_the_baseline_to_its_pack(world, monkeypatch, tmp_path, capsys):
     """Runs in the default folders (output/<run id>): the second names the first as its
     baseline, with the SHA-256 of the first one's manifest; with --baseline FILE, the
     manifest beside that file."""
     monkeypatch.chdir(tmp_path)
-    with env_world(monkeypatch, analyzers=ONE_ANALYZER):
-        assert main(["--log-file", "", "--format", "json"]) == 1
-        assert main(["--log-file", "", "--format", "json"]) == 1
-        # Named by run id: within one second, the order of the names is the random part's.
-        first, second = sorted(
-            (p for p in (tmp_path / "output").iterdir() if p.is_dir()),
-            key=lambda p: manifest_of(p)["baseline"] is not None,
+    assert main(["--log-file", "", "--format", "json"]) == 1
+    assert main(["--log-file", "", "--format", "json"]) == 1
+    # Named by run id: within one second, the order of the names is the random part's.
+    first, second = sorted(
+        (p for p in (tmp_path / "output").iterdir() if p.is_dir()),
+        key=lambda p: manifest_of(p)["baseline"] is not None,
+    )
+    assert (
+        main(
+            [
+                "--log-file",
+                "",
+                "--format",
+                "json",
+                "--no-history",
+                "--baseline",
+                str(first / "scan.json"),
+                "--output-dir",
+                str(tmp_path / "third"),
+            ]
         )
-        assert (
-            main(
-                [
-                    "--log-file",
-                    "",
-                    "--format",
-                    "json",
-                    "--no-history",
-                    "--baseline",
-                    str(first / "scan.json"),
-                    "--output-dir",
-                    str(tmp_path / "third"),
-                ]
-            )
-            == 1
-        )
+        == 1
+    )
     capsys.readouterr()
     manifest = manifest_of(second)
     first_manifest = (first / "manifest.json").read_bytes()
@@ -221,10 +224,9 @@ def test_the_manifest_anchors_the_baseline_to_its_pack(monkeypatch, tmp_path, ca
 
 
 @pytest.mark.parametrize("formats", [ALL, "html,xlsx"])
-def test_the_reports_carry_the_integrity_box(monkeypatch, run_scan, formats):
-    with env_world(monkeypatch, analyzers=ONE_ANALYZER) as world:
-        key = signing_key(world)
-        run = run_scan("--sign-kms-key", key, formats=formats)
+def test_the_reports_carry_the_integrity_box(world, run_scan, formats):
+    key = signing_key(world)
+    run = run_scan("--sign-kms-key", key, formats=formats)
     assert run.code == 1, run.err
     run_id = manifest_of(run.directory)["run_id"]
     page = (run.directory / "report.html").read_text()

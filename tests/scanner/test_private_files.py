@@ -10,6 +10,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,13 @@ from .conftest import env_world
 ANALYZERS = [
     {"type": "ORGANIZATION", "name": "org", "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"]}
 ]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[Any]:
+    """One world for the module, in the environment until its last test."""
+    with pytest.MonkeyPatch.context() as patch, env_world(patch, analyzers=ANALYZERS) as made:
+        yield made
 
 
 def mode(path: Path) -> int:
@@ -36,10 +44,9 @@ def open_umask() -> Iterator[None]:
         os.umask(previous)
 
 
-def test_a_run_creates_only_private_files(monkeypatch, tmp_path, capsys, open_umask):
+def test_a_run_creates_only_private_files(world, monkeypatch, tmp_path, capsys, open_umask):
     monkeypatch.chdir(tmp_path)
-    with env_world(monkeypatch, analyzers=ANALYZERS):
-        code = main(["--regions", "us-east-1"])  # the defaults: output/, its log, history
+    code = main(["--regions", "us-east-1"])  # the defaults: output/, its log, history
     capsys.readouterr()
     assert code == 0
     output = tmp_path / "output"
@@ -61,12 +68,11 @@ def test_a_run_creates_only_private_files(monkeypatch, tmp_path, capsys, open_um
     assert os.umask(0o022) == 0o022
 
 
-def test_an_output_dir_holding_another_runs_files_is_refused(monkeypatch, tmp_path, capsys):
+def test_an_output_dir_holding_another_runs_files_is_refused(world, tmp_path, capsys):
     out = tmp_path / "out"
-    with env_world(monkeypatch, analyzers=ANALYZERS):
-        first = main(["--output-dir", str(out), "--log-file", "", "--no-history"])
-        before = sorted(p.name for p in out.iterdir())
-        second = main(["--output-dir", str(out), "--log-file", "", "--no-history"])
+    first = main(["--output-dir", str(out), "--log-file", "", "--no-history"])
+    before = sorted(p.name for p in out.iterdir())
+    second = main(["--output-dir", str(out), "--log-file", "", "--no-history"])
     err = capsys.readouterr().err
     assert (first, second) == (0, 2)
     errors = [line for line in err.splitlines() if line.startswith("ERROR")]
@@ -80,15 +86,14 @@ def test_an_output_dir_holding_another_runs_files_is_refused(monkeypatch, tmp_pa
     assert main(["verify", str(out), "--hashes-only"]) == 0
 
 
-def test_an_output_dir_that_is_a_symbolic_link_is_refused(monkeypatch, tmp_path, capsys):
+def test_an_output_dir_that_is_a_symbolic_link_is_refused(world, tmp_path, capsys):
     target = tmp_path / "elsewhere"
     target.mkdir()
     link = tmp_path / "out"
     link.symlink_to(target)
-    with env_world(monkeypatch, analyzers=ANALYZERS) as world:
-        world.stats.reset()
-        code = main(["--output-dir", str(link), "--log-file", "", "--no-history"])
-        called = world.stats.snapshot()["operations"]
+    world.stats.reset()
+    code = main(["--output-dir", str(link), "--log-file", "", "--no-history"])
+    called = world.stats.snapshot()["operations"]
     err = capsys.readouterr().err
     assert code == 2
     assert [line for line in err.splitlines() if line.startswith("ERROR")] == [
@@ -97,10 +102,9 @@ def test_an_output_dir_that_is_a_symbolic_link_is_refused(monkeypatch, tmp_path,
     assert list(target.iterdir()) == [] and not called
 
 
-def test_an_empty_output_dir_is_used(monkeypatch, tmp_path, capsys):
+def test_an_empty_output_dir_is_used(world, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    with env_world(monkeypatch, analyzers=ANALYZERS):
-        assert main(["--output-dir", str(out), "--log-file", "", "--no-history"]) == 0
+    assert main(["--output-dir", str(out), "--log-file", "", "--no-history"]) == 0
     capsys.readouterr()
     assert (out / "manifest.json").exists()
