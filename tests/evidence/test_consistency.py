@@ -30,28 +30,63 @@ def test_the_gaps_that_make_a_result_incomplete_are_the_judges():
     assert blocking == ASSESSMENT_GAPS
 
 
-@pytest.mark.parametrize("name, document", [
-    ("covered", lambda: make_document([covered("us-east-1", FINDINGS)])),
-    ("gaps", lambda: make_document([covered("us-east-1"), region_scan("sa-east-1", []),
-                                    region_scan("eu-west-1", [analyzer("eu-west-1",
-                                                                       status="FAILED")])])),
-    ("errors", lambda: make_document([covered(), region_scan("eu-west-1", error=DENIED)])),
-    ("findings incomplete", lambda: make_document([region_scan(
-        "us-east-1", [analyzer()], FINDINGS, findings_errors=[ApiError("Throttling", "slow",
-                                                                      "ListFindings")])])),
-    ("not enabled and excluded", lambda: make_document([
-        covered(), region_scan("af-south-1", enabled=False),
-        region_scan("us-west-1", excluded="unused")])),
-    ("coverage only", lambda: make_document([covered(), region_scan("sa-east-1", [])],
-                                            coverage_only=True)),
-    ("member account", lambda: make_document([region_scan("us-east-1", [])], account=MEMBER)),
-    ("trusted access disabled", lambda: make_document([covered()],
-                                                      org=organization(trusted=False))),
-    ("interrupted", lambda: make_document([covered()], interrupted=True)),
-    ("nothing assessed", lambda: make_document([region_scan("eu-west-1", error=DENIED)])),
-    ("unused access required", lambda: make_document(
-        [covered()], coverage_types=("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS"))),
-])
+@pytest.mark.parametrize(
+    "name, document",
+    [
+        ("covered", lambda: make_document([covered("us-east-1", FINDINGS)])),
+        (
+            "gaps",
+            lambda: make_document(
+                [
+                    covered("us-east-1"),
+                    region_scan("sa-east-1", []),
+                    region_scan("eu-west-1", [analyzer("eu-west-1", status="FAILED")]),
+                ]
+            ),
+        ),
+        ("errors", lambda: make_document([covered(), region_scan("eu-west-1", error=DENIED)])),
+        (
+            "findings incomplete",
+            lambda: make_document(
+                [
+                    region_scan(
+                        "us-east-1",
+                        [analyzer()],
+                        FINDINGS,
+                        findings_errors=[ApiError("Throttling", "slow", "ListFindings")],
+                    )
+                ]
+            ),
+        ),
+        (
+            "not enabled and excluded",
+            lambda: make_document(
+                [
+                    covered(),
+                    region_scan("af-south-1", enabled=False),
+                    region_scan("us-west-1", excluded="unused"),
+                ]
+            ),
+        ),
+        (
+            "coverage only",
+            lambda: make_document([covered(), region_scan("sa-east-1", [])], coverage_only=True),
+        ),
+        ("member account", lambda: make_document([region_scan("us-east-1", [])], account=MEMBER)),
+        (
+            "trusted access disabled",
+            lambda: make_document([covered()], org=organization(trusted=False)),
+        ),
+        ("interrupted", lambda: make_document([covered()], interrupted=True)),
+        ("nothing assessed", lambda: make_document([region_scan("eu-west-1", error=DENIED)])),
+        (
+            "unused access required",
+            lambda: make_document(
+                [covered()], coverage_types=("ORGANIZATION", "ORGANIZATION_UNUSED_ACCESS")
+            ),
+        ),
+    ],
+)
 def test_every_document_the_judge_builds_agrees_with_itself(name, document):
     built = document()
     assert disagreements(built) == [], name
@@ -60,9 +95,16 @@ def test_every_document_the_judge_builds_agrees_with_itself(name, document):
 
 
 def gap_document() -> dict:
-    return make_document([covered("us-east-1"), region_scan("sa-east-1", []),
-                          region_scan("eu-west-1", []), region_scan("ap-south-1", []),
-                          region_scan("ca-central-1", [])], account=ADMIN)
+    return make_document(
+        [
+            covered("us-east-1"),
+            region_scan("sa-east-1", []),
+            region_scan("eu-west-1", []),
+            region_scan("ap-south-1", []),
+            region_scan("ca-central-1", []),
+        ],
+        account=ADMIN,
+    )
 
 
 def test_gaps_removed_and_the_verdict_set_to_compliant_is_refused():
@@ -73,29 +115,52 @@ def test_gaps_removed_and_the_verdict_set_to_compliant_is_refused():
     document["summary"]["verdict"] = "COMPLIANT"
     found = disagreements(document)
     # With the gaps gone the verdict agrees with gaps[]: the regions still say GAP.
-    assert found == [f"region {r} is GAP (NO_ANALYZER) but gaps[] has no gap there"
-                     for r in ("sa-east-1", "eu-west-1", "ap-south-1", "ca-central-1")]
+    assert found == [
+        f"region {r} is GAP (NO_ANALYZER) but gaps[] has no gap there"
+        for r in ("sa-east-1", "eu-west-1", "ap-south-1", "ca-central-1")
+    ]
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda d: d["summary"].update(verdict="COMPLIANT"),
-     "summary.verdict is 'COMPLIANT', the regions say 'NON_COMPLIANT'"),
-    (lambda d: d["summary"].update(gaps=0), "summary.gaps is 0, the regions say 4"),
-    (lambda d: d["summary"].update(public_findings=0), "summary.public_findings is 0, the "
-                                                       "regions say 1"),
-    (lambda d: d["regions"][1].update(status="COVERED", reason=None),
-     "summary.covered is 1, the regions say 2"),
-    (lambda d: d["gaps"].append({**d["gaps"][-1], "region": "us-east-1"}),
-     "gaps[] has a gap in region us-east-1, which is not GAP"),
-    (lambda d: d["regions"][0].update(status="ERROR"),
-     "summary.errors is 0, the regions say 1"),
-    (lambda d: d["summary"].update(complete=False),
-     "summary.complete is false without incomplete_reasons"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            lambda d: d["summary"].update(verdict="COMPLIANT"),
+            "summary.verdict is 'COMPLIANT', the regions say 'NON_COMPLIANT'",
+        ),
+        (lambda d: d["summary"].update(gaps=0), "summary.gaps is 0, the regions say 4"),
+        (
+            lambda d: d["summary"].update(public_findings=0),
+            "summary.public_findings is 0, the regions say 1",
+        ),
+        (
+            lambda d: d["regions"][1].update(status="COVERED", reason=None),
+            "summary.covered is 1, the regions say 2",
+        ),
+        (
+            lambda d: d["gaps"].append({**d["gaps"][-1], "region": "us-east-1"}),
+            "gaps[] has a gap in region us-east-1, which is not GAP",
+        ),
+        (
+            lambda d: d["regions"][0].update(status="ERROR"),
+            "summary.errors is 0, the regions say 1",
+        ),
+        (
+            lambda d: d["summary"].update(complete=False),
+            "summary.complete is false without incomplete_reasons",
+        ),
+    ],
+)
 def test_a_summary_that_disagrees_with_the_regions_is_named(edit, expected):
-    document = make_document([covered("us-east-1", FINDINGS), region_scan("sa-east-1", []),
-                              region_scan("eu-west-1", []), region_scan("ap-south-1", []),
-                              region_scan("ca-central-1", [])])
+    document = make_document(
+        [
+            covered("us-east-1", FINDINGS),
+            region_scan("sa-east-1", []),
+            region_scan("eu-west-1", []),
+            region_scan("ap-south-1", []),
+            region_scan("ca-central-1", []),
+        ]
+    )
     assert disagreements(document) == []
     edited = copy.deepcopy(document)
     edit(edited)
