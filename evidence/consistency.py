@@ -85,7 +85,8 @@ def disagreements(document: ScanDocument) -> list[str]:
     summary: dict[str, Any] = dict(document["summary"])
     found = []
     for key, value in recomputed(document).items():
-        if summary.get(key) != value:
+        # A key a document of its time did not have (error_findings) says nothing.
+        if key in summary and summary[key] != value:
             found.append(f"summary.{key} is {summary.get(key)!r}, the regions say {value!r}")
     if summary["complete"] and summary["incomplete_reasons"]:
         found.append("summary.complete is true beside incomplete_reasons")

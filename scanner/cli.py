@@ -708,7 +708,8 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
         raise InputError(f"--from-json {args.from_json}: its summary, verdict or gaps disagree "
                          f"with its regions: {found[0]}{more}; a re-render renders only what "
                          "the regions say")
-    document["summary"].update(recomputed(document))  # type: ignore[typeddict-item]
+    document["summary"].update({k: v for k, v in recomputed(document).items()  # type: ignore[typeddict-item]
+                                if k in document["summary"]})
     render: RenderRun = {"id": options.aws.run_id or "",
                          "at": started.strftime("%Y-%m-%dT%H:%M:%SZ")}
     pack = _Pack(render_source(sha256, size, document.get("run_id"), render),

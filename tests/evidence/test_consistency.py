@@ -165,3 +165,9 @@ def test_a_summary_that_disagrees_with_the_regions_is_named(edit, expected):
     edited = copy.deepcopy(document)
     edit(edited)
     assert expected in disagreements(edited)
+
+
+def test_a_document_from_before_a_summary_key_existed_is_not_refused():
+    document = make_document([covered("us-east-1", FINDINGS)])
+    del document["summary"]["error_findings"]  # added after version 1 was published
+    assert disagreements(document) == []
