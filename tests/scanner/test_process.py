@@ -16,6 +16,8 @@ import boto3
 import pytest
 import yaml
 
+from scanner.cli import main
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,7 +78,7 @@ def scanner_env(world_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_files(
-        slow_world, tmp_path, signum, code):
+        slow_world, tmp_path, capsys, signum, code):
     out = tmp_path / "out"
     kms = boto3.client("kms", region_name="us-east-1",
                        endpoint_url=slow_world["AWS_ENDPOINT_URL"],
@@ -116,9 +118,7 @@ def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_fil
     assert any(not r["complete"] for r in document["regions"])
     # Not signed, and the manifest says so: intact and not authenticated, never tampered.
     assert manifest["signing"] is None
-    verify = subprocess.run([sys.executable, "run_scan.py", "verify", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
-    assert verify.returncode == 3, verify.stdout + verify.stderr
+    assert main(["verify", str(out)]) == 3, capsys.readouterr()
 
 
 def test_two_concurrent_processes_share_and_rotate_one_log_intact(tmp_path):
