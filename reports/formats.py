@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from enum import StrEnum
 from importlib import import_module
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from document.schema import ScanDocument
-from evidence.integrity import Integrity
+
+if TYPE_CHECKING:  # the writers import it when they run
+    from evidence.integrity import Integrity
 
 
 class Writer(Protocol):
