@@ -58,7 +58,11 @@ class Integrity:
                 f"yes: {SIGNATURE_NAME}, a signature by KMS key {self.signing_key_arn} of "
                 f"{MANIFEST_NAME}'s SHA-256 with the run id, the key and the time"
             )
-            check = f"aa-scan verify <this folder> --key-arn {self.signing_key_arn}"
+            # Never the key this report names: whoever forged the report wrote that too.
+            check = (
+                "aa-scan verify <this folder> --key-arn <ARN> (or --public-key <PEM>), with "
+                "the key you expect, obtained apart from this report"
+            )
         else:
             signed = (
                 "no: the hashes show the files match manifest.json, not who wrote it "
