@@ -21,15 +21,17 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from document.rules import one_line
 from document.schema import ControlRef, ScanDocument, Tool
 
 from .controls import verdict_controls
+from .files import MANIFEST_LIMIT, FileProblem, load_json, open_folder, read_regular
+from .provenance import BaselineRecord, RunBy, Source, live_source, run_by
 from .scope import Completeness, Scope, completeness, configuration_sha256, scope
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.json.sig"
 # Neither is an artifact: the manifest cannot hash itself, and the signature signs it.
@@ -72,9 +74,36 @@ class Environment(TypedDict):
     botocore: str
 
 
+class ManifestSigning(TypedDict):
+    """The KMS key the pack is signed with (manifest.json.sig), as KMS named it before the
+    scan; the signature's statement must name the same key."""
+
+    key_arn: str
+    key_spec: str
+    algorithm: str
+    public_key_sha256: str  # SHA-256 of the public key's DER (SubjectPublicKeyInfo)
+
+
+class ManifestTool(TypedDict):
+    name: str
+    version: str
+    # Run from a git checkout: its commit, and whether tracked files differ from it.
+    commit: NotRequired[str]
+    checkout_modified: NotRequired[bool]
+
+
+class Provenance(TypedDict):
+    """Where the evidence came from and who made it (evidence.provenance)."""
+
+    source: Source
+    command_line: list[str]  # credentials and external ids redacted
+    run_by: RunBy
+    baseline: BaselineRecord | None
+
+
 class Manifest(TypedDict):
     manifest_version: int
-    tool: Tool
+    tool: ManifestTool
     schema_version: int
     run_id: str | None
     started_at: str
@@ -88,6 +117,14 @@ class Manifest(TypedDict):
     environment: Environment
     artifacts: list[Artifact]
     controls: list[ControlRef]
+    # Since manifest_version 2 (issue 20): the folder's name when it was written, and the
+    # key that signs the pack (null: not signed).
+    run_folder: NotRequired[str]
+    source: NotRequired[Source]
+    command_line: NotRequired[list[str]]
+    run_by: NotRequired[RunBy]
+    baseline: NotRequired[BaselineRecord | None]
+    signing: NotRequired[ManifestSigning | None]
 
 
 def file_digest(path: Path) -> tuple[int, str]:
@@ -140,17 +177,23 @@ def artifacts(directory: Path, files: Iterable[Path]) -> list[Artifact]:
 
 
 def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path], *,
-                   tool: Tool, configuration: Mapping[str, Any],
-                   env: Environment | None = None) -> Manifest:
+                   tool: Tool | ManifestTool, configuration: Mapping[str, Any],
+                   env: Environment | None = None,
+                   provenance: Provenance | None = None,
+                   signing: ManifestSigning | None = None) -> Manifest:
     """The manifest of a run folder: `files` are those the run wrote into `directory`;
     `configuration` is the effective configuration (the document's, with this run's
-    evidence settings); `tool` is the aa-scan writing the pack."""
+    evidence settings); `tool` is the aa-scan writing the pack; `provenance`, where the
+    evidence came from (a live scan when not given); `signing`, the key that will sign it."""
     org = document["organization"]
+    if provenance is None:
+        provenance = {"source": live_source(), "command_line": [], "run_by": run_by(),
+                      "baseline": None}
     identity = document["identity"]
     effective = dict(configuration)
     return {
         "manifest_version": MANIFEST_VERSION,
-        "tool": {"name": tool["name"], "version": tool["version"]},
+        "tool": dict(tool),  # type: ignore[typeddict-item]
         "schema_version": document["schema_version"],
         "run_id": document.get("run_id"),
         "started_at": document["started_at"],
@@ -165,6 +208,12 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
         "environment": env if env is not None else environment(),
         "artifacts": artifacts(directory, files),
         "controls": document["summary"].get("controls", verdict_controls()),
+        "run_folder": directory.resolve().name,
+        "source": provenance["source"],
+        "command_line": list(provenance["command_line"]),
+        "run_by": provenance["run_by"],
+        "baseline": provenance["baseline"],
+        "signing": signing,
     }
 
 
@@ -210,12 +259,27 @@ def safe_path(name: str) -> bool:
     return not path.is_absolute() and ".." not in path.parts and path.parts[0] != ""
 
 
+def unsafe_artifacts(manifest: Manifest) -> list[str]:
+    """The names the manifest lists that are not files of the run folder: a path leading out
+    of it, the manifest or signature itself, a name listed twice. A manifest aa-scan wrote
+    has none; `aa-scan verify` reports each as tampering."""
+    seen: set[str] = set()
+    unsafe = []
+    for entry in manifest["artifacts"]:
+        name = entry["path"]
+        if not safe_path(name) or name in PACK_FILES or name in seen:
+            unsafe.append(name)
+        seen.add(name)
+    return unsafe
+
+
 def parse_manifest(data: bytes, where: str) -> Manifest:
-    """The manifest in `data`, checked as far as verifying needs; ManifestError otherwise."""
+    """The manifest in `data`, its shape checked as far as verifying needs; ManifestError
+    otherwise. The names it lists are not judged here (see unsafe_artifacts)."""
     try:
-        loaded = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{where}: not valid JSON: {exc}") from None
+        loaded = load_json(data)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
     if not isinstance(loaded, dict):
         raise ManifestError(f"{where}: not a manifest (expected a JSON object)")
     version = loaded.get("manifest_version")
@@ -227,35 +291,55 @@ def parse_manifest(data: bytes, where: str) -> Manifest:
     entries = loaded.get("artifacts")
     if not isinstance(entries, list):
         raise ManifestError(f"{where}: artifacts is not a list")
-    seen: set[str] = set()
     for index, entry in enumerate(entries):
         if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
                 and isinstance(entry.get("bytes"), int) and not isinstance(entry["bytes"], bool)
+                and entry["bytes"] >= 0
                 and isinstance(entry.get("sha256"), str) and _SHA256.match(entry["sha256"])):
             raise ManifestError(f"{where}: artifacts[{index}] is not a path, bytes and sha256")
-        if not safe_path(entry["path"]) or entry["path"] in PACK_FILES:
-            raise ManifestError(f"{where}: artifacts[{index}] names {entry['path']!r}, which is "
-                                "not a file of the run folder")
-        if entry["path"] in seen:
-            raise ManifestError(f"{where}: {entry['path']!r} is listed twice")
-        seen.add(entry["path"])
     if not isinstance(loaded.get("configuration", {}), dict):
         raise ManifestError(f"{where}: configuration is not an object")
     return cast(Manifest, loaded)
 
 
-def read_manifest(directory: Path) -> tuple[Manifest, bytes]:
-    """A folder's manifest and its exact bytes (what a signature covers)."""
+def read_manifest_bytes(directory: Path) -> bytes:
+    """The exact bytes of a folder's manifest.json (what a signature covers), read as
+    evidence.files reads a hostile folder: FileProblem when it is not a regular file of a
+    sensible size (a symbolic link included), ManifestError when the folder is not one."""
     if not directory.exists():
         raise ManifestError(f"{directory}: no such folder")
     if not directory.is_dir():
         raise ManifestError(f"{directory}: not a folder")
-    path = directory / MANIFEST_NAME
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: no manifest in this folder (was it written by an "
-                            "aa-scan with evidence packs?)") from None
+        folder = open_folder(directory)
     except OSError as exc:
-        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_manifest(data, str(path)), data
+        raise ManifestError(f"{directory}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return read_regular(MANIFEST_NAME, MANIFEST_LIMIT, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def manifest_file_error(directory: Path, problem: FileProblem) -> ManifestError:
+    path = directory / MANIFEST_NAME
+    if problem.kind == "missing":
+        return ManifestError(f"{path}: no manifest in this folder (was it written by an "
+                             "aa-scan with evidence packs?)")
+    return ManifestError(f"{path}: cannot read: {problem.text}")
+
+
+def read_manifest(directory: Path) -> tuple[Manifest, bytes]:
+    """A folder's manifest and its exact bytes, for the steps that follow a run (signing,
+    the upload): anything but a plain manifest naming only files of the folder is
+    ManifestError."""
+    try:
+        data = read_manifest_bytes(directory)
+    except FileProblem as problem:
+        raise manifest_file_error(directory, problem) from None
+    path = directory / MANIFEST_NAME
+    manifest = parse_manifest(data, str(path))
+    unsafe = unsafe_artifacts(manifest)
+    if unsafe:
+        raise ManifestError(f"{path}: artifacts name {unsafe[0]!r}, which is not a file of the "
+                            "run folder")
+    return manifest, data

@@ -42,6 +42,7 @@ from xlsxwriter.exceptions import FileCreateError
 from document.rules import UNSAFE, reveal, type_label
 from document.schema import AnalyzerEntry, ScanDocument
 from evidence.controls import assess
+from evidence.integrity import Integrity
 from evidence.scope import completeness, configuration_sha256, scope
 
 from . import tables
@@ -644,7 +645,8 @@ def _total(values: Iterable[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
+def summary_rows(document: ScanDocument,
+                 integrity: Integrity | None = None) -> Iterator[list[Any]]:
     summary = document["summary"]
     org = document["organization"]
     identity = document["identity"]
@@ -658,6 +660,9 @@ def summary_rows(document: ScanDocument) -> Iterator[list[Any]]:
         yield ["Verdict", "Incomplete because", reason]
     yield ["Verdict", "Interrupted", summary["interrupted"]]
     yield ["Verdict", "Coverage only (no findings)", summary["coverage_only"]]
+    if integrity is not None:
+        for item, value in integrity.rows():
+            yield ["Integrity", item, value]
     yield from scope_rows(document)
     yield from control_rows(document)
 
@@ -992,12 +997,13 @@ def member_rows(document: ScanDocument) -> Iterator[list[Any]]:
                "\n".join(why) or None]
 
 
-def sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
+def sheets(document: ScanDocument, integrity: Integrity | None = None
+           ) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
     """Every table of the workbook, in order, with its rows (lazily for the big ones)."""
     types = tables.resource_types(document)
     summary = replace(SUMMARY, tab_color=_TAB_COLOURS.get(document["summary"]["verdict"]))
     return [
-        (summary, summary_rows(document)),
+        (summary, summary_rows(document, integrity)),
         (CHANGES, change_rows(document)),
         (GAPS, gap_rows(document)),
         (REGIONS, region_rows(document)),
@@ -1023,7 +1029,8 @@ def _abandon(book: Book) -> None:
         book.close()
 
 
-def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
+def build_workbook(document: ScanDocument, stream: IO[bytes],
+                   integrity: Integrity | None = None) -> None:
     """The whole workbook into `stream` (which write_workbook renames into place)."""
     # XlsxWriter streams each sheet into a named temporary file and removes it once packed
     # into the workbook; after a failure it would stay, with the findings in it. In a folder
@@ -1039,7 +1046,7 @@ def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
                              "author": "aa-scan"})
         try:
             formats = _Formats.register(book)
-            for table, rows in sheets(document):
+            for table, rows in sheets(document, integrity):
                 _write_table(book, formats, table, rows)
             book.close()
         except FileCreateError as error:
@@ -1061,6 +1068,8 @@ def build_workbook(document: ScanDocument, stream: IO[bytes]) -> None:
             raise
 
 
-def write_workbook(document: ScanDocument, directory: Path) -> Path:
+def write_workbook(document: ScanDocument, directory: Path, *,
+                   integrity: Integrity | None = None) -> Path:
     """Write report.xlsx into `directory`, atomically, and return its path."""
-    return write_atomic(directory / FILE_NAME, lambda stream: build_workbook(document, stream))
+    return write_atomic(directory / FILE_NAME,
+                        lambda stream: build_workbook(document, stream, integrity))

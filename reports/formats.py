@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from document.schema import ScanDocument
 
-Writer = Callable[[ScanDocument, Path], Path]
+if TYPE_CHECKING:  # the writers import it when they run
+    from evidence.integrity import Integrity
+
+
+class Writer(Protocol):
+    """Writes one format of the document into a folder, returns the path; `integrity`: the
+    pack the file is written into, for the reports that show it."""
+
+    def __call__(
+        self, document: ScanDocument, directory: Path, *, integrity: Integrity | None = None
+    ) -> Path: ...
 
 
 class OutputFormat(StrEnum):

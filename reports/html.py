@@ -29,6 +29,7 @@ from document.rules import (
 )
 from document.schema import Finding, Gap, ScanDocument
 from evidence.controls import assess
+from evidence.integrity import Integrity
 from evidence.scope import completeness, configuration_sha256, scope
 
 from .files import write_atomic
@@ -757,9 +758,19 @@ def _members(document: ScanDocument) -> dict[str, Any] | None:
             "remediation": view.get("remediation")}
 
 
-def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
-            ) -> dict[str, Any]:
-    """Everything the template shows, as plain values (no markup)."""
+def _integrity(integrity: Integrity | None) -> list[dict[str, Any]] | None:
+    """The integrity box: identifiers and commands in a fixed-width font, sentences not."""
+    if integrity is None:
+        return None
+    return [{"item": item, "value": value, "mono": " " not in value or value.startswith("aa-scan ")}
+            for item, value in integrity.rows()]
+
+
+def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE,
+            integrity: Integrity | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain values (no markup). `integrity`: the pack
+    this page is written into (None: a page on its own, beside its scan.json)."""
+    has_scan_json = integrity is None or integrity.has_scan_json
     scan = _scan(document)
     regions = _regions(document)
     started = parse_time(document["started_at"])
@@ -789,6 +800,9 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
         "unknown_label": ANALYSIS_LABELS[Analysis.UNKNOWN],
         "errors": errors(document),
         "coverage_only": document["summary"]["coverage_only"],
+        "integrity": _integrity(integrity),
+        "has_scan_json": has_scan_json,
+        "record": "scan.json" if has_scan_json else "the workbook",
         "title": f"IAM Access Analyzer coverage — {scan['organization_id']}"
                  + (f" — {started:%Y-%m-%d}" if started else ""),
         # Goes into a CSS string (the printed page footer): letters, digits, a few marks.
@@ -796,21 +810,22 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
     }
 
 
-def render(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE
-           ) -> Iterable[str]:
+def render(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE,
+           integrity: Integrity | None = None) -> Iterable[str]:
     """The page, in chunks."""
     template = environment().get_template(TEMPLATE)
-    return template.generate(context(document, max_rows_per_type))
+    return template.generate(context(document, max_rows_per_type, integrity))
 
 
 def write_html(document: ScanDocument, directory: Path, *,
-               max_rows_per_type: int = MAX_ROWS_PER_TYPE) -> Path:
+               max_rows_per_type: int = MAX_ROWS_PER_TYPE,
+               integrity: Integrity | None = None) -> Path:
     """Write directory/report.html atomically: complete, or not there at all."""
 
     def write(stream: IO[bytes]) -> None:
         buffer: list[str] = []
         size = 0
-        for chunk in render(document, max_rows_per_type):
+        for chunk in render(document, max_rows_per_type, integrity):
             buffer.append(chunk)
             size += len(chunk)
             if size > 1 << 16:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from document.schema import FILE_NAME, ScanDocument
+from evidence.integrity import Integrity
 
 from .files import write_atomic
 
@@ -52,7 +53,10 @@ def _write_lines(stream: IO[bytes], items: list[Any]) -> None:
     stream.write(b"\n  ]")
 
 
-def write_json(document: ScanDocument, directory: Path) -> Path:
+def write_json(document: ScanDocument, directory: Path, *,
+               integrity: Integrity | None = None) -> Path:
+    """Write directory/scan.json atomically. `integrity` is not written: scan.json cannot
+    hold its own SHA-256 (the manifest records it)."""
     def write(stream: IO[bytes]) -> None:
         stream.write(b"{\n")
         for index, (key, value) in enumerate(document.items()):

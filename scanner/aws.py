@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from botocore.utils import parse_timestamp
 
 from . import __version__
-from .config import Options
+from .config import AwsOptions, Options
 from .errors import ConfigError, CredentialsError
 from .logs import REDACTOR
 from .model import ApiError
@@ -214,8 +214,13 @@ def make_session(options: Options, calls: CallCounter | None = None) -> boto3.Se
         return assume_role_session(session, aws.role_arn, options, calls)
     except ClientError as exc:
         code, message = error_from(exc)
+        hint = ""
+        if aws.source_identity and aws.run_id and code == "AccessDenied":
+            hint = (" (aa-scan sets SourceIdentity on its role sessions: the role's trust policy "
+                    "must also allow sts:SetSourceIdentity, or set aws.source_identity: false)")
         raise CredentialsError(
-            f"cannot assume role {aws.role_arn}: {code}: {message}".rstrip(": ")) from None
+            f"cannot assume role {aws.role_arn}: {code}: {message}".rstrip(": ") + hint
+        ) from None
     except NoCredentialsError:
         raise CredentialsError("no AWS credentials found to assume the role with") from None
     except BotoCoreError as exc:
@@ -238,6 +243,19 @@ class _GivenCredentialsProvider(CredentialProvider):
         return self._credentials
 
 
+def session_name(aws: AwsOptions) -> str:
+    """<role_session_name>-<run id>, within STS's 64 characters."""
+    if not aws.run_id:
+        return aws.role_session_name
+    return f"{aws.role_session_name}-{aws.run_id}"[:64]
+
+
+def source_identity(run_id: str) -> str:
+    """The SourceIdentity of every role session of a run: CloudTrail records it on each call
+    made with the session and with any session chained from it."""
+    return f"aa-scan-{run_id}"[:64]
+
+
 def role_credentials(sts: STSClient, role_arn: str, options: Options,
                      duration_seconds: int | None = None) -> RefreshableCredentials:
     """The role's credentials, assumed now through `sts` (with `--external-id` when one is
@@ -246,7 +264,9 @@ def role_credentials(sts: STSClient, role_arn: str, options: Options,
     lasts longer than a role session does not fail halfway. Raises ClientError or
     BotoCoreError when the role cannot be assumed."""
     aws = options.aws
-    request: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": aws.role_session_name}
+    request: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name(aws)}
+    if aws.source_identity and aws.run_id:
+        request["SourceIdentity"] = source_identity(aws.run_id)
     if aws.external_id:
         request["ExternalId"] = aws.external_id
     if duration_seconds is not None:

@@ -7,8 +7,9 @@ call could not be assessed; the reports say so); 4 internal error; 128+N interru
 signal N (130 Ctrl-C, 143 SIGTERM), with what was collected saved to scan.json.
 
 `aa-scan verify DIR` (argv[0] == "verify"; every other command line is parsed exactly as
-before) checks a run folder against its manifest.json: 0 intact, 1 tampered, 2 a folder or
-manifest it cannot read.
+before) checks a run folder against its manifest.json and its signature: 0 authenticated
+(signed by the key the auditor pinned, a live scan; or intact with --hashes-only), 1
+tampered, 2 a folder, manifest or flag it cannot read, 3 intact but not authenticated.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -37,17 +38,31 @@ from reports.formats import OutputFormat, writer_for
 
 from . import __version__
 from .config import FailOn, Options, load_options
-from .errors import ConfigError, InputError, Interrupted, OutputError, ScanError
+from .errors import (
+    ConfigError,
+    CredentialsError,
+    InputError,
+    Interrupted,
+    OutputError,
+    ScanError,
+)
 from .logs import REDACTOR, add_file_log, close_logging, set_level, setup_logging
 
 if TYPE_CHECKING:
     import boto3
     from mypy_boto3_kms import KMSClient
 
+    from evidence.manifest import ManifestTool, Provenance
+    from evidence.provenance import RenderRun, Source
+    from evidence.signature import Signer
+    from evidence.verify import Pins
+
     from .aws import CallCounter
 
 log = logging.getLogger("aa_scan")
 EXIT_OK, EXIT_GAPS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+# aa-scan verify: an intact pack that is not an authenticated live scan.
+EXIT_NOT_AUTHENTICATED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "s3://BUCKET/PREFIX/ and check every object (opt-in, the last step)")
     parser.add_argument("--upload-kms-key", metavar="KEY", help="encrypt the uploaded objects "
                         "with SSE-KMS and this key (default: SSE-S3)")
+    parser.add_argument("--upload-bucket-owner", metavar="ACCOUNT", help="the account that "
+                        "must own the upload bucket (default: the scanning account)")
     parser.add_argument("--demo", nargs="?", const="base", choices=("base", "later", "split"),
                         help="scan the bundled simulated organization (no AWS account "
                         "needed); 'later' is the same organization a week later, 'split' "
@@ -131,19 +148,29 @@ def build_parser() -> argparse.ArgumentParser:
 def build_verify_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="aa-scan verify",
-        description="Check that a run folder is the one aa-scan wrote: re-hash every file "
-                    "manifest.json names, report files missing, changed or added, and check "
-                    "manifest.json.sig (offline with the public key it holds, or --online).",
-        epilog="Exit codes: 0 intact, 1 tampered (one line per problem, naming the file), "
-               "2 a folder or manifest that cannot be read.")
+        description="Check that a run folder is the one an aa-scan live scan wrote: re-hash "
+                    "every file manifest.json names (files missing, changed or added are "
+                    "named), and check manifest.json.sig against the key you pin: "
+                    "--public-key (offline) or --key-arn (kms:Verify). The key inside the "
+                    "folder is only the signer's claim.",
+        epilog="Exit codes: 0 authenticated (every file matches, signed by the pinned key, a "
+               "live scan; or, with --hashes-only, every file matches), 1 tampered (one line "
+               "per problem, naming the file), 2 a folder, manifest or flag that cannot be "
+               "read, 3 intact but not authenticated (unsigned, no key pinned, a re-render or "
+               "a demo: the last line says what was and was not proved).")
     parser.add_argument("directory", type=Path, metavar="DIR", help="the run folder")
-    parser.add_argument("--online", action="store_true", help="ask kms:Verify instead of "
-                        "checking the signature with the public key in manifest.json.sig")
     parser.add_argument("--public-key", type=Path, metavar="PEM_FILE", help="the public key "
-                        "the signature must be by (obtained independently of the folder)")
-    parser.add_argument("--key-arn", metavar="ARN", help="the KMS key the signature must be "
-                        "by")
-    parser.add_argument("--profile", help="AWS profile for --online")
+                        "the signature must be by, obtained apart from the folder (aws kms "
+                        "get-public-key); checked offline")
+    parser.add_argument("--key-arn", metavar="ARN", help="the KMS key (its ARN, not an "
+                        "alias) the signature must be by; without --public-key it is checked "
+                        "by kms:Verify (implies --online)")
+    parser.add_argument("--online", action="store_true", help="also ask kms:Verify (about "
+                        "--key-arn, else about the key the signature names)")
+    parser.add_argument("--hashes-only", action="store_true", help="check the files against "
+                        "manifest.json and nothing else: exit 0 when they match, whoever "
+                        "wrote it")
+    parser.add_argument("--profile", help="AWS profile for kms:Verify")
     parser.add_argument("--debug", action="store_true", help="tracebacks on internal errors")
     return parser
 
@@ -174,7 +201,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": str(args.baseline) if args.baseline else None,
         "notify": {"sns_topic_arn": args.notify_sns},
         "evidence": {"sign_kms_key": args.sign_kms_key, "upload": args.upload,
-                     "upload_kms_key": args.upload_kms_key},
+                     "upload_kms_key": args.upload_kms_key,
+                     "upload_bucket_owner": args.upload_bucket_owner},
     }
 
 
@@ -223,21 +251,38 @@ def exit_code(document: ScanDocument, fail_on: FailOn) -> int:
     return EXIT_OK
 
 
-def output_directory(options: Options, started: dt.datetime) -> Path:
-    """The run's folder, created and checked writable before anything is scanned."""
+def output_directory(options: Options, started: dt.datetime, run_id: str | None = None) -> Path:
+    """The run's folder, created (its owner's only) and checked writable before anything is
+    scanned: by default output/<run id> (a re-render, which has no run of its own:
+    output/<time>), so `aa-scan verify` can tell a pack under its own name from one copied
+    under another. --output-dir is refused when it already holds files (two runs in one
+    folder make a pack that no manifest describes) or is a symbolic link."""
     if options.output_dir is not None:
         path = options.output_dir
+        if path.is_symlink():
+            raise OutputError(f"--output-dir {path} is a symbolic link (to "
+                              f"{os.readlink(path)}): give the folder itself")
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            if not path.is_dir():
+                raise OutputError(f"--output-dir {path} is not a folder") from None
+            held = sorted(p.name for p in path.iterdir())
+            if held:
+                shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3
+                                               else "")
+                raise OutputError(f"--output-dir {path} already holds files ({shown}): a run "
+                                  "folder holds one run's files, so give a new or empty "
+                                  "folder") from None
         except OSError as exc:
             raise OutputError(f"cannot create the output folder {path}: "
                               f"{exc.strerror or exc}") from None
     else:
-        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        stamp = run_id or started.strftime("%Y%m%dT%H%M%SZ")
         for attempt in range(1, 1000):
             path = options.output_root / (stamp if attempt == 1 else f"{stamp}-{attempt}")
             try:
-                path.mkdir(parents=True, exist_ok=False)
+                path.mkdir(mode=0o700, parents=True, exist_ok=False)
                 break
             except FileExistsError:
                 continue
@@ -254,15 +299,26 @@ def output_directory(options: Options, started: dt.datetime) -> Path:
 
 
 def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
-                  directory: Path) -> list[Path]:
-    """Every requested format; a failing writer does not stop the others (JSON goes first)."""
+                  directory: Path, pack: _Pack | None = None) -> list[Path]:
+    """Every requested format; a failing writer does not stop the others. JSON goes first:
+    the other reports state its SHA-256 (with the rest of the pack's integrity box)."""
+    from evidence.integrity import Integrity
+    from evidence.provenance import file_sha256, live_source
+
     written: list[Path] = []
     failures: list[str] = []
     ordered = sorted(formats, key=lambda f: f is not OutputFormat.JSON)
+    scan_json: str | None = None
     for output_format in ordered:
         started = time.monotonic()
+        integrity = Integrity(
+            str(document.get("run_id") or ""), scan_json,
+            pack.source if pack is not None else live_source(),
+            pack.signer.key_arn if pack is not None and pack.signer is not None else None)
         try:
-            path = writer_for(output_format)(document, directory)
+            path = writer_for(output_format)(document, directory, integrity=integrity)
+            if output_format is OutputFormat.JSON:
+                scan_json = file_sha256(path)
         except OSError as exc:
             failures.append(f"{output_format.value}: {exc.strerror or exc}")
             log.error("could not write the %s report: %s", output_format.value, exc)
@@ -320,6 +376,19 @@ def demo_world(variant: str) -> Iterator[Mapping[str, Any]]:
         yield getattr(world, "config_overrides", {})
 
 
+@contextmanager
+def private_files() -> Iterator[None]:
+    """What the run creates is its owner's only, whatever umask it was started with: run
+    folders 0700; reports, manifest, signature, the history (SQLite gives its -wal and -shm
+    the database's mode), the log and its rotation lock 0600. The process's umask is put
+    back afterwards (aa-scan may run inside another program, or a test)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 class _Signals:
     """SIGINT/SIGTERM ask the scan to stop; a second one stops at once."""
 
@@ -363,7 +432,63 @@ class _Aws:
         return self._session
 
 
-def _run(args: argparse.Namespace, signals: _Signals) -> int:
+@dataclass(frozen=True)
+class _Pack:
+    """What the evidence pack of this run records beside the document: where its evidence
+    came from, the command line (redacted), and the key it is signed with (looked up before
+    anything is scanned)."""
+
+    source: Source
+    signer: Signer | None = None
+    command_line: tuple[str, ...] = ()
+
+
+# Flags whose value is a secret, written [REDACTED] in the manifest's command line.
+SECRET_FLAGS = ("--external-id",)
+
+
+def redacted_command_line(argv: list[str]) -> tuple[str, ...]:
+    """The command line as the manifest records it: the value of a secret flag (however
+    argparse would let it be abbreviated) and anything the log redactor knows to be a
+    credential replaced."""
+    shown = ["aa-scan"]
+    hide = False
+    for arg in argv:
+        if hide:
+            shown.append("[REDACTED]")
+            hide = False
+            continue
+        name, equals, _ = arg.partition("=")
+        if len(name) > 2 and name.startswith("--") and any(f.startswith(name)
+                                                           for f in SECRET_FLAGS):
+            shown.append(f"{name}=[REDACTED]" if equals else name)
+            hide = not equals
+            continue
+        shown.append(REDACTOR.scrub(arg))
+    return tuple(shown)
+
+
+def _signer(options: Options, aws: _Aws) -> Signer | None:
+    """The signing key, checked able to sign before anything is scanned or written."""
+    if not options.sign_kms_key:
+        return None
+    from evidence.manifest import EvidenceError
+    from evidence.signature import resolve_signer
+
+    from .aws import kms_client
+
+    try:
+        return resolve_signer(kms_client(aws.session(), options, options.sign_kms_key),
+                              options.sign_kms_key)
+    except EvidenceError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace, signals: _Signals, argv: list[str]) -> int:
+    from evidence.provenance import demo_source, live_source
+
+    from .document import new_run_id
+
     with ExitStack() as stack:
         base: Mapping[str, Any] = {}
         if args.demo:
@@ -381,12 +506,19 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         trail = HistorySettings(options.history, options.history_keep, options.baseline)
         if options.baseline is not None:
             _load(options.baseline, "--baseline ")  # refused before anything is scanned
+        # Known before any AWS call: role sessions carry it (name and SourceIdentity). A
+        # re-render has no run of its own: this is the id of the re-render.
+        run_id = new_run_id(started)
+        options = replace(options, aws=replace(options.aws, run_id=run_id))
         aws = _Aws(options)
+        command_line = redacted_command_line(argv)
         if args.from_json is not None:
-            return _render(args, options, trail, started, aws)
-        directory = output_directory(options, started)
+            return _render(args, options, trail, started, aws, command_line)
+        pack = _Pack(demo_source(args.demo) if args.demo else live_source(),
+                     _signer(options, aws), command_line)
+        directory = output_directory(options, started, run_id)
         start = begin(trail)  # only runs recorded by now can be this one's baseline
-        document, interrupted = _scan(options, signals, aws)
+        document, interrupted = _scan(options, signals, aws, run_id)
         refused: ScanError | None = None
         prepared = None
         try:
@@ -395,8 +527,10 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         except BaselineError as exc:  # the scan is kept: reports first, then the refusal
             refused = ConfigError(str(exc))
         formats = (OutputFormat.JSON,) if interrupted else options.formats
-        written = write_outputs(document, formats, directory)
-        manifest = write_pack_manifest(document, directory, written, options)
+        if interrupted:  # not signed: its manifest says so, and verify does not look for one
+            pack = replace(pack, signer=None)
+        written = write_outputs(document, formats, directory, pack)
+        manifest = write_pack_manifest(document, directory, written, options, pack)
         _print_reports(document, [*written, manifest])
         if prepared is not None:
             prepared.record()
@@ -407,7 +541,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         if interrupted and signals.received is not None:
             log.warning("interrupted: what was collected is in %s", directory / "scan.json")
             return 128 + signals.received
-        _finish_pack(options, document, written, directory, aws)
+        _finish_pack(options, document, written, directory, aws, pack)
         return exit_code(document, options.fail_on)
 
 
@@ -425,15 +559,39 @@ def pack_configuration(document: ScanDocument, options: Options) -> dict[str, An
             "upload": options.upload, "upload_kms_key": options.upload_kms_key}
 
 
+def _tool() -> ManifestTool:
+    """aa-scan as the manifest names it: version, and the commit of the checkout it runs
+    from, if it does."""
+    from evidence.provenance import checkout_commit
+
+    tool: ManifestTool = {"name": TOOL_NAME, "version": __version__}
+    checkout = checkout_commit()
+    if checkout is not None:
+        tool["commit"], tool["checkout_modified"] = checkout
+    return tool
+
+
+def _provenance(document: ScanDocument, options: Options, pack: _Pack) -> Provenance:
+    from evidence.provenance import baseline_record, run_by
+
+    changes = document.get("changes")
+    baseline = changes["baseline"] if changes else None
+    return {"source": pack.source, "command_line": list(pack.command_line),
+            "run_by": run_by(),
+            "baseline": baseline_record(dict(baseline) if baseline else None, options.baseline,
+                                        options.output_root)}
+
+
 def write_pack_manifest(document: ScanDocument, directory: Path, written: list[Path],
-                        options: Options) -> Path:
+                        options: Options, pack: _Pack) -> Path:
     """manifest.json, the last file of the folder: every file the run wrote, hashed."""
     from evidence.manifest import EvidenceError, build_manifest, write_manifest
 
     try:
-        manifest = build_manifest(document, directory, written,
-                                  tool={"name": TOOL_NAME, "version": __version__},
-                                  configuration=pack_configuration(document, options))
+        manifest = build_manifest(document, directory, written, tool=_tool(),
+                                  configuration=pack_configuration(document, options),
+                                  provenance=_provenance(document, options, pack),
+                                  signing=pack.signer.record() if pack.signer else None)
         path = write_manifest(manifest, directory)
     except EvidenceError as exc:
         raise OutputError(str(exc)) from None
@@ -442,54 +600,75 @@ def write_pack_manifest(document: ScanDocument, directory: Path, written: list[P
 
 
 def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
-                 directory: Path, aws: _Aws) -> None:
+                 directory: Path, aws: _Aws, pack: _Pack) -> None:
     """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
     failure exits 2 and leaves the local folder as it is)."""
     from evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, EvidenceError
 
     try:
-        if options.sign_kms_key:
-            _sign(options, directory, aws)
+        if pack.signer is not None:
+            _sign(options, directory, aws, pack.signer)
         if options.notify_sns:
-            pack = [directory / MANIFEST_NAME]
-            if options.sign_kms_key:
-                pack.append(directory / SIGNATURE_NAME)
-            _notify(options, document, [*written, *pack], aws)
+            files = [directory / MANIFEST_NAME]
+            if pack.signer is not None:
+                files.append(directory / SIGNATURE_NAME)
+            _notify(options, document, [*written, *files], aws)
         if options.upload:
-            _upload(options, directory, aws)
+            _upload(options, document, directory, aws, pack.source["kind"] == "re-render")
     except EvidenceError as exc:
         raise OutputError(str(exc)) from None
 
 
-def _sign(options: Options, directory: Path, aws: _Aws) -> None:
-    from evidence.signature import sign_manifest
+def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
+    from evidence.signature import sign_pack
 
     from .aws import kms_client
 
-    assert options.sign_kms_key is not None
-    kms = kms_client(aws.session(), options, options.sign_kms_key)
-    path, record = sign_manifest(kms, options.sign_kms_key, directory)
+    kms = kms_client(aws.session(), options, signer.key_arn)
+    path, record = sign_pack(kms, signer, directory)
     # The key ARN is KMS's answer: shown on one line, whatever it holds.
-    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {one_line(record['key_arn'])})\n")
+    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {one_line(signer.key_arn)})\n")
     sys.stdout.flush()
 
 
-def _upload(options: Options, directory: Path, aws: _Aws) -> None:
-    from evidence.upload import parse_destination, upload_folder
+def _caller_account(options: Options, aws: _Aws) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    from .aws import s3_client
+    from .aws import ClientFactory, error_from
+
+    try:
+        return ClientFactory(aws.session(), options).sts().get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as exc:
+        code, message = error_from(exc)
+        raise CredentialsError(f"sts:GetCallerIdentity failed (the upload's bucket owner): "
+                               f"{code}: {message}") from None
+
+
+def _upload(options: Options, document: ScanDocument, directory: Path, aws: _Aws,
+            rendered: bool) -> None:
+    from evidence.upload import kms_key_arn, parse_destination, upload_folder
+
+    from .aws import kms_client, s3_client
 
     assert options.upload is not None
     try:
         destination = parse_destination(options.upload)
     except ValueError as exc:
         raise ConfigError(f"--upload: {exc}") from None
+    kms_key = None
+    if options.upload_kms_key:
+        kms_key = kms_key_arn(kms_client(aws.session(), options, options.upload_kms_key),
+                              options.upload_kms_key)
+    # The scanning account of a live scan is this run's caller; a re-render's document may
+    # say anything, so its default is the caller's own account, asked of STS.
+    owner = options.upload_bucket_owner or (
+        _caller_account(options, aws) if rendered else document["identity"]["account_id"])
     uris = upload_folder(s3_client(aws.session(), options), directory, destination,
-                         options.upload_kms_key)
+                         bucket_owner=owner, kms_key=kms_key)
     sys.stdout.write("".join(f"Uploaded: {uri}\n" for uri in uris))
     sys.stdout.flush()
-    log.info("uploaded %d object(s) to %s, each checked (size, SHA-256, encryption)",
-             len(uris), options.upload)
+    log.info("uploaded %d object(s) to %s (bucket owner %s), each checked (size, SHA-256, "
+             "encryption)", len(uris), options.upload, owner)
 
 
 def _notify(options: Options, document: ScanDocument, written: list[Path], aws: _Aws) -> None:
@@ -508,29 +687,66 @@ def _load(path: Path, label: str = "") -> ScanDocument:
         return load_document(path)
     except DocumentError as exc:
         raise InputError(f"{label}{exc}") from None
+    except RecursionError:  # json's decoder on thousands of nested arrays or objects
+        raise InputError(f"{label}{path}: not valid JSON: nested too deeply") from None
 
 
 def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
-            started: dt.datetime, aws: _Aws) -> int:
+            started: dt.datetime, aws: _Aws, command_line: tuple[str, ...]) -> int:
     """--from-json: re-render an earlier scan.json; compared with --baseline if given, and
-    recorded in the history if --history is given (how runs from before it are imported)."""
+    recorded in the history if --history is given (how runs from before it are imported).
+    The manifest says it is a re-render, of which file (its SHA-256) and which run; a
+    document whose summary, verdict or gaps disagree with its regions is refused."""
+    from evidence.consistency import disagreements, recomputed
+    from evidence.provenance import file_sha256, render_source
+    from history.runs import run_id_of
+
+    def state() -> tuple[int, int, int] | None:
+        try:
+            found = args.from_json.stat()
+        except OSError:
+            return None  # _load says why it cannot be read
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    before = state()
+    try:
+        sha256 = file_sha256(args.from_json)
+        size = args.from_json.stat().st_size
+    except OSError:
+        sha256, size = "", 0
     document = _load(args.from_json)
+    if state() != before:  # the SHA-256 the manifest records is of what was rendered
+        raise InputError(f"{args.from_json}: changed while it was read")
+    found = disagreements(document)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise InputError(f"--from-json {args.from_json}: its summary, verdict or gaps disagree "
+                         f"with its regions: {found[0]}{more}; a re-render renders only what "
+                         "the regions say")
+    document["summary"].update({k: v for k, v in recomputed(document).items()  # type: ignore[typeddict-item]
+                                if k in document["summary"]})
+    render: RenderRun = {"id": options.aws.run_id or "",
+                         "at": started.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    pack = _Pack(render_source(sha256, size, document.get("run_id"), render),
+                 _signer(options, aws), command_line)
+    document["run_id"] = run_id_of(document)
     if options.baseline is not None:
         try:
             document = prepare(document, replace(trail, path=None)).document
         except BaselineError as exc:
             raise ConfigError(str(exc)) from None
     directory = output_directory(options, started)
-    written = write_outputs(document, options.formats, directory)
-    manifest = write_pack_manifest(document, directory, written, options)
+    written = write_outputs(document, options.formats, directory, pack)
+    manifest = write_pack_manifest(document, directory, written, options, pack)
     _print_reports(document, [*written, manifest])
     if args.history:
         record(document, trail, source="import")
-    _finish_pack(replace(options, notify_sns=None), document, written, directory, aws)
+    _finish_pack(replace(options, notify_sns=None), document, written, directory, aws, pack)
     return exit_code(document, options.fail_on)
 
 
-def _scan(options: Options, signals: _Signals, aws: _Aws) -> tuple[ScanDocument, bool]:
+def _scan(options: Options, signals: _Signals, aws: _Aws,
+          run_id: str) -> tuple[ScanDocument, bool]:
     from .aws import ClientFactory
     from .document import build_document
     from .judge import judge
@@ -552,7 +768,7 @@ def _scan(options: Options, signals: _Signals, aws: _Aws) -> tuple[ScanDocument,
     if aws.calls is not None:
         result = replace(result, api_calls=aws.calls.snapshot())
     judgement = judge(result)
-    return build_document(result, judgement, options.summary()), result.interrupted
+    return build_document(result, judgement, options.summary(), run_id), result.interrupted
 
 
 def _online_kms(profile: str | None) -> Callable[[str], KMSClient]:
@@ -565,6 +781,26 @@ def _online_kms(profile: str | None) -> Callable[[str], KMSClient]:
     return lambda key_arn: kms_client(session, options, key_arn)
 
 
+def _public_key(path: Path) -> str:
+    """The PEM of --public-key, read as a file of the pack is (no FIFO, device or huge file)
+    and checked to be a public key: anything else is the user's error, not the pack's."""
+    from evidence.files import PUBLIC_KEY_LIMIT, FileProblem, read_regular
+    from evidence.signature import public_key_der
+
+    try:
+        data = read_regular(path, PUBLIC_KEY_LIMIT)
+    except FileProblem as problem:
+        raise InputError(f"--public-key {path}: cannot read: {problem.text}") from None
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        text = ""
+    if not text or public_key_der(text) is None:
+        raise InputError(f"--public-key {path}: not a PEM public key (expected the output of "
+                         "aws kms get-public-key, as -----BEGIN PUBLIC KEY-----)")
+    return text
+
+
 def _internal_error(exc: Exception, debug: bool) -> int:
     """A defect, not bad input: one line (the traceback with --debug), exit 4."""
     if debug:
@@ -575,8 +811,33 @@ def _internal_error(exc: Exception, debug: bool) -> int:
     return EXIT_INTERNAL
 
 
+EXIT_VERIFY = {"authenticated": EXIT_OK, "hashes only": EXIT_OK, "tampered": EXIT_GAPS,
+               "not authenticated": EXIT_NOT_AUTHENTICATED}
+
+
+def _pins(args: argparse.Namespace) -> Pins:
+    """What the auditor pinned, checked: a usage error is exit 2, never a verdict on the
+    pack."""
+    from evidence.signature import KEY_ARN
+    from evidence.verify import Pins
+
+    if args.hashes_only and (args.public_key or args.key_arn or args.online):
+        raise ConfigError("--hashes-only checks no key: leave out --public-key, --key-arn "
+                          "and --online")
+    if args.key_arn is not None and not KEY_ARN.match(args.key_arn):
+        raise ConfigError(f"--key-arn {one_line(args.key_arn)}: expected a KMS key ARN "
+                          "(arn:aws:kms:REGION:ACCOUNT:key/ID); an alias is no pin, it can "
+                          "be pointed at another key")
+    public_key = _public_key(args.public_key) if args.public_key is not None else None
+    online = args.online or (args.key_arn is not None and public_key is None)
+    return Pins(public_key=public_key, key_arn=args.key_arn,
+                online=_online_kms(args.profile) if online else None,
+                hashes_only=args.hashes_only)
+
+
 def _verify(argv: list[str]) -> int:
-    """aa-scan verify DIR: 0 intact, 1 tampered, 2 a folder or manifest it cannot read."""
+    """aa-scan verify DIR: 0 authenticated, 1 tampered, 2 a folder, manifest or flag it
+    cannot read, 3 intact but not authenticated."""
     from evidence.manifest import EvidenceError
     from evidence.verify import verify_folder
 
@@ -586,15 +847,7 @@ def _verify(argv: list[str]) -> int:
         return int(exc.code or 0)
     setup_logging(args.debug)
     try:
-        expected = None
-        if args.public_key is not None:
-            try:
-                expected = args.public_key.read_text(encoding="ascii")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(f"--public-key {args.public_key}: cannot read: "
-                                 f"{getattr(exc, 'strerror', None) or exc}") from None
-        result = verify_folder(args.directory, public_key=expected, key_arn=args.key_arn,
-                               online=_online_kms(args.profile) if args.online else None)
+        result = verify_folder(args.directory, _pins(args))
     except EvidenceError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
@@ -607,7 +860,7 @@ def _verify(argv: list[str]) -> int:
         close_logging()
     sys.stdout.write("".join(f"{line}\n" for line in result.lines()))
     sys.stdout.flush()
-    return EXIT_OK if result.intact else EXIT_GAPS
+    return EXIT_VERIFY[result.outcome.value]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -622,8 +875,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.debug)
     signals = _Signals()
     try:
-        with signals:
-            return _run(args, signals)
+        with signals, private_files():
+            return _run(args, signals, argv)
     except Interrupted:
         log.error("interrupted before anything was collected")
         return 128 + (signals.received or signal.SIGINT)

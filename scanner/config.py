@@ -49,7 +49,12 @@ class FailOn(StrEnum):
 class AwsOptions:
     profile: str | None = None
     role_arn: str | None = None
+    # Each role session aa-scan opens is named <role_session_name>-<run id> and, unless
+    # source_identity is false, carries SourceIdentity aa-scan-<run id>: CloudTrail ties
+    # every call to the run (run_id is set by the CLI when the run starts).
     role_session_name: str = "aa-scan"
+    source_identity: bool = False
+    run_id: str | None = None
     external_id: str | None = None
     # A role of this name in the management account and the delegated administrator, so one
     # run examines the organization analyzers of both (scanner.accounts).
@@ -112,6 +117,7 @@ class Options:
     sign_kms_key: str | None = None
     upload: str | None = None
     upload_kms_key: str | None = None
+    upload_bucket_owner: str | None = None  # None: the scanning account
     config_path: Path | None = None
     # Region names botocore does not know (newer than it, or typos): where each was given.
     # Region discovery decides: a name it lists is accepted, any other is an error.
@@ -150,6 +156,8 @@ class Options:
             "sign_kms_key": self.sign_kms_key,
             "upload": self.upload,
             "upload_kms_key": self.upload_kms_key,
+            "upload_bucket_owner": self.upload_bucket_owner,
+            "source_identity": self.aws.source_identity,
         }
 
 
@@ -455,6 +463,7 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
         sign_kms_key=evidence_doc.get("sign_kms_key"),
         upload=evidence_doc.get("upload"),
         upload_kms_key=evidence_doc.get("upload_kms_key"),
+        upload_bucket_owner=evidence_doc.get("upload_bucket_owner"),
         config_path=config_path,
         unverified_regions=dict(unverified),
     )
@@ -477,9 +486,11 @@ def check_evidence(options: Options,
             and origin("aws", "member_role_name") == COMMAND_LINE):
         raise ConfigError(f"{COMMAND_LINE}: --member-role-name is used only by the member view: "
                           "add --member-accounts all (or a list of account ids), or leave it out")
-    if options.upload_kms_key and not options.upload:
-        raise ConfigError(f"{where('evidence', 'upload_kms_key')}: evidence.upload_kms_key "
-                          "(--upload-kms-key) needs evidence.upload (--upload s3://BUCKET/PREFIX/)")
+    for key, flag in (("upload_kms_key", "--upload-kms-key"),
+                      ("upload_bucket_owner", "--upload-bucket-owner")):
+        if getattr(options, key) and not options.upload:
+            raise ConfigError(f"{where('evidence', key)}: evidence.{key} "
+                              f"({flag}) needs evidence.upload (--upload s3://BUCKET/PREFIX/)")
 
 
 def check_selection(options: Options) -> None:

@@ -89,8 +89,10 @@ def add_file_log(path: Path, max_bytes: int, backups: int) -> None:
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # chmod: the log, its rotations and its lock file readable by their owner only.
         handler = ConcurrentRotatingFileHandler(str(path), maxBytes=max_bytes,
-                                                backupCount=backups, encoding="utf-8")
+                                                backupCount=backups, encoding="utf-8",
+                                                chmod=0o600)
     except OSError as exc:
         raise OutputError(f"cannot write the log file {path}: "
                           f"{exc.strerror or exc}") from None

@@ -24,7 +24,8 @@ from tests.builders import covered, make_document, organization, region_scan
 TOOL = {"name": "aa-scan", "version": "9.9.9"}
 FIELDS = ["manifest_version", "tool", "schema_version", "run_id", "started_at", "finished_at",
           "identity", "organization", "scope", "completeness", "configuration",
-          "configuration_sha256", "environment", "artifacts", "controls"]
+          "configuration_sha256", "environment", "artifacts", "controls", "run_folder",
+          "source", "command_line", "run_by", "baseline", "signing"]
 
 
 def folder(tmp_path: Path) -> tuple[dict, list[Path]]:
@@ -50,7 +51,7 @@ def test_the_manifest_holds_exactly_the_fields_the_issue_lists(tmp_path):
     path = write_manifest(manifest, tmp_path)
     written = json.loads(path.read_text())
     assert list(written) == FIELDS
-    assert written["manifest_version"] == 1 and written["tool"] == TOOL
+    assert written["manifest_version"] == 2 and written["tool"] == TOOL
     assert written["run_id"] == document["run_id"]
     assert written["identity"] == document["identity"]
     assert written["organization"] == {
@@ -114,7 +115,7 @@ def test_a_file_outside_the_run_folder_is_refused(tmp_path):
     ("{", "not valid JSON"),
     ("[]", "not a manifest"),
     ('{"artifacts": []}', "no manifest_version"),
-    ('{"manifest_version": 2, "artifacts": []}', "newer than this aa-scan understands"),
+    ('{"manifest_version": 3, "artifacts": []}', "newer than this aa-scan understands"),
     ('{"manifest_version": 1, "artifacts": {}}', "artifacts is not a list"),
     ('{"manifest_version": 1, "artifacts": [{"path": "a"}]}', "not a path, bytes and sha256"),
     ('{"manifest_version": 1, "artifacts": [{"path": "../../etc/passwd", "bytes": 1, '

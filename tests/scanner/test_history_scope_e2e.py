@@ -272,7 +272,7 @@ def test_keep_one_never_prunes_the_latest_complete_run(monkeypatch, run_scan, tm
         stopped = json.loads((complete.directory / "scan.json").read_text())
         stopped["run_id"] = "interrupted-run"
         stopped["started_at"] = stopped["finished_at"] = "2099-01-01T00:00:00Z"
-        stopped["summary"].update(interrupted=True, complete=False, verdict="INCOMPLETE",
+        stopped["summary"].update(interrupted=True, complete=False, verdict="NON_COMPLIANT",
                                   incomplete_reasons=["the scan was interrupted"])
         path = tmp_path / "stopped.json"
         path.write_text(json.dumps(stopped))

@@ -12,8 +12,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
+
+from scanner.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,12 +78,18 @@ def scanner_env(world_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_files(
-        slow_world, tmp_path, signum, code):
+        slow_world, tmp_path, capsys, signum, code):
     out = tmp_path / "out"
+    kms = boto3.client("kms", region_name="us-east-1",
+                       endpoint_url=slow_world["AWS_ENDPOINT_URL"],
+                       aws_access_key_id=slow_world["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=slow_world["AWS_SECRET_ACCESS_KEY"],
+                       aws_session_token=slow_world["AWS_SESSION_TOKEN"])
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
     sim_stats(slow_world, "DELETE")  # another test's scan may have been counted
     process = subprocess.Popen(
         [sys.executable, "run_scan.py", "--output-dir", str(out), "--log-file", "",
-         "--workers", "2"],
+         "--workers", "2", "--sign-kms-key", key],
         cwd=ROOT, env=scanner_env(slow_world), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     assert process.stderr is not None
@@ -107,6 +116,9 @@ def test_signal_stops_workers_keeps_what_was_collected_and_leaves_no_partial_fil
     assert "the scan was interrupted" in manifest["completeness"]["reasons"]
     assert [a["path"] for a in manifest["artifacts"]] == ["scan.json"]
     assert any(not r["complete"] for r in document["regions"])
+    # Not signed, and the manifest says so: intact and not authenticated, never tampered.
+    assert manifest["signing"] is None
+    assert main(["verify", str(out)]) == 3, capsys.readouterr()
 
 
 def test_two_concurrent_processes_share_and_rotate_one_log_intact(tmp_path):

@@ -10,20 +10,26 @@ from pathlib import Path
 from .conftest import env_world
 
 POLICY = Path(__file__).resolve().parents[2] / "config" / "iam-policy.json"
+VERIFIER_POLICY = POLICY.with_name("iam-policy-verifier.json")
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 READ = re.compile(r"^(List|Get|Describe)[A-Z]")
 # What an opt-in flag needs, each in a statement of its own that a read-only deployment
 # leaves out: flag -> (statement id, actions). Each holds a write or a signature; the reads
-# beside it (kms:GetPublicKey, s3:GetObject for HeadObject) serve only that flag.
+# beside it (kms:GetPublicKey, s3:GetObject for HeadObject) serve only that flag, as does
+# the one statement of reads alone, kms:DescribeKey (the SSE-KMS key's ARN, to check each
+# uploaded object's key on read-back).
 OPTIONAL = {
     "--notify-sns": ("AaScanOptionalNotifySns", {"sns:Publish"}),
-    "--sign-kms-key": ("AaScanOptionalSignManifest", {"kms:GetPublicKey", "kms:Sign",
-                                                      "kms:Verify"}),
+    "--sign-kms-key": ("AaScanOptionalSignManifest", {"kms:GetPublicKey", "kms:Sign"}),
     "--upload": ("AaScanOptionalUploadEvidence", {"s3:PutObject", "s3:GetObject"}),
     "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey"}),
-    "--admin-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole"}),
-    "--member-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole"}),
+    "--upload-kms-key (read-back)": ("AaScanOptionalUploadEvidenceKmsKey", {"kms:DescribeKey"}),
+    "--admin-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
+                                                        "sts:SetSourceIdentity"}),
+    "--member-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
+                                                         "sts:SetSourceIdentity"}),
 }
+READS_ONLY = {"AaScanOptionalUploadEvidenceKmsKey"}
 # The IAM action that authorizes an operation, where the two names differ (ListFindingsV2:
 # "ListFindings and ListFindingsV2 both use access-analyzer:ListFindings", API reference).
 AUTHORIZED_BY = {"s3:HeadObject": "s3:GetObject",
@@ -51,7 +57,23 @@ def test_the_policy_grants_only_reads_except_in_opt_in_statements():
         "Statement"] if s["Sid"].startswith("AaScanOptional")}
     assert statements == dict(OPTIONAL.values())
     for sid, actions in OPTIONAL.values():
-        assert any(not READ.match(a.split(":")[1]) for a in actions), sid
+        assert any(not READ.match(a.split(":")[1]) for a in actions) != (sid in READS_ONLY), sid
+
+
+def test_every_optional_statement_is_tied_to_the_organization_in_any_partition():
+    """Issue 20 §5: a write goes only to a resource of the caller's own organization, in
+    whichever partition it runs; kms:Verify is the verifier's, not the scanner's."""
+    document = json.loads(POLICY.read_text())
+    for statement in document["Statement"]:
+        resources = statement["Resource"]
+        for resource in resources if isinstance(resources, list) else [resources]:
+            assert resource == "*" or resource.startswith("arn:*:"), statement["Sid"]
+        if statement["Sid"].startswith("AaScanOptional"):
+            assert statement["Condition"]["StringEquals"] == {
+                "aws:ResourceOrgID": "${aws:PrincipalOrgID}"}, statement["Sid"]
+    assert "kms:Verify" not in policy_actions() | policy_actions(optional=True)
+    verifier = json.loads(VERIFIER_POLICY.read_text())
+    assert [a for s in verifier["Statement"] for a in s["Action"]] == ["kms:Verify"]
 
 
 def test_every_operation_of_a_full_scan_is_a_read_granted_by_the_policy(monkeypatch, run_scan):
@@ -91,6 +113,9 @@ def test_the_opt_in_flags_call_only_what_their_optional_statements_grant(monkeyp
                   "findings": [{"generate": {"count": 30}}]}]
     with env_world(monkeypatch, analyzers=analyzers) as world:
         key = world.client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+        evidence = world.client("kms").create_key()["KeyMetadata"]["KeyId"]
+        world.client("kms").create_alias(AliasName="alias/aa-scan-evidence",
+                                         TargetKeyId=evidence)
         world.client("s3").create_bucket(Bucket="aa-scan-evidence")
         world.stats.reset()  # the setup above used the scanner's credentials too
         run = run_scan("--sign-kms-key", key["KeyMetadata"]["Arn"],
@@ -100,8 +125,10 @@ def test_the_opt_in_flags_call_only_what_their_optional_statements_grant(monkeyp
     assert run.code == 0, run.err
     extra = {AUTHORIZED_BY.get(op, op) for op in called} - policy_actions()
     optional = {flag: actions for flag, (_sid, actions) in OPTIONAL.items()}
-    assert extra == {"kms:GetPublicKey", "kms:Sign", "s3:PutObject", "s3:GetObject"}
-    assert extra <= optional["--sign-kms-key"] | optional["--upload"]
+    assert extra == {"kms:GetPublicKey", "kms:Sign", "s3:PutObject", "s3:GetObject",
+                     "kms:DescribeKey"}
+    assert extra <= (optional["--sign-kms-key"] | optional["--upload"]
+                     | optional["--upload-kms-key (read-back)"])
     # kms:GenerateDataKey is S3's call on the caller's behalf with SSE-KMS, not aa-scan's.
     assert "kms:GenerateDataKey" not in called
 
@@ -116,7 +143,7 @@ def test_the_admin_role_adds_only_sts_assume_role_to_the_reads(monkeypatch, run_
         run = run_scan("--admin-role-name", "AuditRole")
         called = world.stats.snapshot()["operations"]
     assert run.code == 0, run.document["summary"]["incomplete_reasons"]
-    assert set(called) - policy_actions() == OPTIONAL["--admin-role-name"][1]
+    assert set(called) - policy_actions() == {"sts:AssumeRole"}
     assert called["sts:AssumeRole"] == 2
 
 
