@@ -32,11 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from history.analysis import trend  # noqa: E402
-from history.diff import changes  # noqa: E402
-from history.runs import run_view  # noqa: E402
-from history.store import HistoryStore  # noqa: E402
-from history.trail import HistorySettings, prepare  # noqa: E402
+from scanner.history.analysis import trend  # noqa: E402
+from scanner.history.diff import changes  # noqa: E402
+from scanner.history.runs import run_view  # noqa: E402
+from scanner.history.store import HistoryStore  # noqa: E402
+from scanner.history.trail import HistorySettings, prepare  # noqa: E402
 from tests.builders import analyzer, finding, make_document, region_scan  # noqa: E402
 
 CHURN = 0.01

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from document.schema import validate  # noqa: E402
+from reports.document.schema import validate  # noqa: E402
 from reports.formats import OutputFormat, writer_for  # noqa: E402
 
 

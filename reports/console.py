@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
-from document.rules import UNSELECTED, one_line
-from document.schema import AnalysisStatistics, Region, ScanDocument
+from reports.document.rules import UNSELECTED, one_line
+from reports.document.schema import AnalysisStatistics, Region, ScanDocument
 
 from .tables import (
     UNUSED_TYPE_LABELS,

@@ -39,11 +39,11 @@ from typing import IO, Any
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
-from document.rules import UNSAFE, reveal, type_label
-from document.schema import AnalyzerEntry, ScanDocument
-from evidence.controls import assess
-from evidence.integrity import Integrity
-from evidence.scope import completeness, configuration_sha256, scope
+from reports.document.controls import assess
+from reports.document.pack import Integrity
+from reports.document.rules import UNSAFE, reveal, type_label
+from reports.document.schema import AnalyzerEntry, ScanDocument
+from reports.document.scope import completeness, configuration_sha256, scope
 
 from . import tables
 from .console import changes_line

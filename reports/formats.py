@@ -8,10 +8,10 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from document.schema import ScanDocument
+from reports.document.schema import ScanDocument
 
 if TYPE_CHECKING:  # the writers import it when they run
-    from evidence.integrity import Integrity
+    from reports.document.pack import Integrity
 
 
 class Writer(Protocol):

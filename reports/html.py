@@ -18,7 +18,9 @@ from typing import IO, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from document.rules import (
+from reports.document.controls import assess
+from reports.document.pack import Integrity
+from reports.document.rules import (
     ANALYSIS_LABELS,
     Analysis,
     GapCode,
@@ -27,10 +29,8 @@ from document.rules import (
     reveal,
     type_label,
 )
-from document.schema import Finding, Gap, ScanDocument
-from evidence.controls import assess
-from evidence.integrity import Integrity
-from evidence.scope import completeness, configuration_sha256, scope
+from reports.document.schema import Finding, Gap, ScanDocument
+from reports.document.scope import completeness, configuration_sha256, scope
 
 from .files import write_atomic
 from .tables import (

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import IO, Any
 
-from document.schema import FILE_NAME, ScanDocument
-from evidence.integrity import Integrity
+from reports.document.pack import Integrity
+from reports.document.schema import FILE_NAME, ScanDocument
 
 from .files import write_atomic
 

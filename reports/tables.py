@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from document.rules import (
+from reports.document.rules import (
     ANALYSIS_LABELS,
     CLASSIC_RESOURCE_TYPES,
     UNUSED_FINDING_TYPES,
     access_of,
     analysis_of,
 )
-from document.schema import (
+from reports.document.schema import (
     AnalysisAnalyzer,
     AnalysisBlock,
     AnalyzerEntry,

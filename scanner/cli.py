@@ -29,12 +29,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from document.rules import one_line
-from document.schema import TOOL_NAME, ScanDocument
-from history.diff import regressions
-from history.trail import BaselineError, HistorySettings, begin, prepare, record
 from reports.console import render_console
+from reports.document.rules import one_line
+from reports.document.schema import TOOL_NAME, ScanDocument
 from reports.formats import OutputFormat, writer_for
+from scanner.history.diff import regressions
+from scanner.history.trail import BaselineError, HistorySettings, begin, prepare, record
 
 from . import __version__
 from .config import FailOn, Options, load_options
@@ -52,10 +52,10 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_kms import KMSClient
 
-    from evidence.manifest import ManifestTool, Provenance
-    from evidence.provenance import RenderRun, Source
-    from evidence.signature import Signer
-    from evidence.verify import Pins
+    from reports.document.pack import RenderRun, Source
+    from scanner.evidence.manifest import ManifestTool, Provenance
+    from scanner.evidence.signature import Signer
+    from scanner.evidence.verify import Pins
 
     from .aws import CallCounter
 
@@ -302,8 +302,8 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                   directory: Path, pack: _Pack | None = None) -> list[Path]:
     """Every requested format; a failing writer does not stop the others. JSON goes first:
     the other reports state its SHA-256 (with the rest of the pack's integrity box)."""
-    from evidence.integrity import Integrity
-    from evidence.provenance import file_sha256, live_source
+    from reports.document.pack import Integrity
+    from scanner.evidence.provenance import file_sha256, live_source
 
     written: list[Path] = []
     failures: list[str] = []
@@ -472,8 +472,8 @@ def _signer(options: Options, aws: _Aws) -> Signer | None:
     """The signing key, checked able to sign before anything is scanned or written."""
     if not options.sign_kms_key:
         return None
-    from evidence.manifest import EvidenceError
-    from evidence.signature import resolve_signer
+    from scanner.evidence.manifest import EvidenceError
+    from scanner.evidence.signature import resolve_signer
 
     from .aws import kms_client
 
@@ -485,7 +485,7 @@ def _signer(options: Options, aws: _Aws) -> Signer | None:
 
 
 def _run(args: argparse.Namespace, signals: _Signals, argv: list[str]) -> int:
-    from evidence.provenance import demo_source, live_source
+    from scanner.evidence.provenance import demo_source, live_source
 
     from .document import new_run_id
 
@@ -562,7 +562,7 @@ def pack_configuration(document: ScanDocument, options: Options) -> dict[str, An
 def _tool() -> ManifestTool:
     """aa-scan as the manifest names it: version, and the commit of the checkout it runs
     from, if it does."""
-    from evidence.provenance import checkout_commit
+    from scanner.evidence.provenance import checkout_commit
 
     tool: ManifestTool = {"name": TOOL_NAME, "version": __version__}
     checkout = checkout_commit()
@@ -572,7 +572,7 @@ def _tool() -> ManifestTool:
 
 
 def _provenance(document: ScanDocument, options: Options, pack: _Pack) -> Provenance:
-    from evidence.provenance import baseline_record, run_by
+    from scanner.evidence.provenance import baseline_record, run_by
 
     changes = document.get("changes")
     baseline = changes["baseline"] if changes else None
@@ -585,7 +585,7 @@ def _provenance(document: ScanDocument, options: Options, pack: _Pack) -> Proven
 def write_pack_manifest(document: ScanDocument, directory: Path, written: list[Path],
                         options: Options, pack: _Pack) -> Path:
     """manifest.json, the last file of the folder: every file the run wrote, hashed."""
-    from evidence.manifest import EvidenceError, build_manifest, write_manifest
+    from scanner.evidence.manifest import EvidenceError, build_manifest, write_manifest
 
     try:
         manifest = build_manifest(document, directory, written, tool=_tool(),
@@ -603,7 +603,8 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
                  directory: Path, aws: _Aws, pack: _Pack) -> None:
     """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
     failure exits 2 and leaves the local folder as it is)."""
-    from evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, EvidenceError
+    from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
+    from scanner.evidence.manifest import EvidenceError
 
     try:
         if pack.signer is not None:
@@ -620,7 +621,7 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
 
 
 def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
-    from evidence.signature import sign_pack
+    from scanner.evidence.signature import sign_pack
 
     from .aws import kms_client
 
@@ -646,7 +647,7 @@ def _caller_account(options: Options, aws: _Aws) -> str:
 
 def _upload(options: Options, document: ScanDocument, directory: Path, aws: _Aws,
             rendered: bool) -> None:
-    from evidence.upload import kms_key_arn, parse_destination, upload_folder
+    from scanner.evidence.upload import kms_key_arn, parse_destination, upload_folder
 
     from .aws import kms_client, s3_client
 
@@ -681,7 +682,7 @@ def _notify(options: Options, document: ScanDocument, written: list[Path], aws: 
 
 
 def _load(path: Path, label: str = "") -> ScanDocument:
-    from document.schema import DocumentError, load_document
+    from reports.document.schema import DocumentError, load_document
 
     try:
         return load_document(path)
@@ -697,9 +698,9 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
     recorded in the history if --history is given (how runs from before it are imported).
     The manifest says it is a re-render, of which file (its SHA-256) and which run; a
     document whose summary, verdict or gaps disagree with its regions is refused."""
-    from evidence.consistency import disagreements, recomputed
-    from evidence.provenance import file_sha256, render_source
-    from history.runs import run_id_of
+    from reports.document.consistency import disagreements, recomputed
+    from scanner.evidence.provenance import file_sha256, render_source
+    from scanner.history.runs import run_id_of
 
     def state() -> tuple[int, int, int] | None:
         try:
@@ -784,8 +785,8 @@ def _online_kms(profile: str | None) -> Callable[[str], KMSClient]:
 def _public_key(path: Path) -> str:
     """The PEM of --public-key, read as a file of the pack is (no FIFO, device or huge file)
     and checked to be a public key: anything else is the user's error, not the pack's."""
-    from evidence.files import PUBLIC_KEY_LIMIT, FileProblem, read_regular
-    from evidence.signature import public_key_der
+    from scanner.evidence.files import PUBLIC_KEY_LIMIT, FileProblem, read_regular
+    from scanner.evidence.signature import public_key_der
 
     try:
         data = read_regular(path, PUBLIC_KEY_LIMIT)
@@ -818,8 +819,8 @@ EXIT_VERIFY = {"authenticated": EXIT_OK, "hashes only": EXIT_OK, "tampered": EXI
 def _pins(args: argparse.Namespace) -> Pins:
     """What the auditor pinned, checked: a usage error is exit 2, never a verdict on the
     pack."""
-    from evidence.signature import KEY_ARN
-    from evidence.verify import Pins
+    from scanner.evidence.signature import KEY_ARN
+    from scanner.evidence.verify import Pins
 
     if args.hashes_only and (args.public_key or args.key_arn or args.online):
         raise ConfigError("--hashes-only checks no key: leave out --public-key, --key-arn "
@@ -838,8 +839,8 @@ def _pins(args: argparse.Namespace) -> Pins:
 def _verify(argv: list[str]) -> int:
     """aa-scan verify DIR: 0 authenticated, 1 tampered, 2 a folder, manifest or flag it
     cannot read, 3 intact but not authenticated."""
-    from evidence.manifest import EvidenceError
-    from evidence.verify import verify_folder
+    from scanner.evidence.manifest import EvidenceError
+    from scanner.evidence.verify import verify_folder
 
     try:
         args = build_verify_parser().parse_args(argv)

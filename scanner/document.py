@@ -12,15 +12,15 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from document import schema
-from document.rules import (
+from reports.document import schema
+from reports.document.controls import controls_for_gap, verdict_controls
+from reports.document.rules import (
     CLASSIC_RESOURCE_TYPES,
     Analysis,
     RegionStatus,
     access_of,
     analysis_of,
 )
-from evidence.controls import controls_for_gap, verdict_controls
 
 from . import __version__
 from .judge import Gap, Judgement, MemberView, RegionVerdict

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from document.rules import one_line
+from reports.document.rules import one_line
 
 
 class ScanError(Exception):

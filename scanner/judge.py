@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from document.rules import (
+from reports.document.rules import (
     MEMBER_SUMMARY_KEYS,
     NOT_ENABLED_CODES,
     NOT_VISIBLE,

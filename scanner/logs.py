@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from document.rules import one_line
+from reports.document.rules import one_line
 
 from .errors import OutputError
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from document import schema
+from reports.document import schema
 
 ACCESS_ANALYZER_PRINCIPAL = "access-analyzer.amazonaws.com"
 # What a region name looks like (us-east-1, ap-southeast-5, eusc-de-east-1 ...).

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from document.rules import one_line
-from document.schema import ScanDocument
 from reports.console import changes_line
+from reports.document.rules import one_line
+from reports.document.schema import ScanDocument
 
 from .aws import attempt
 from .model import ApiError

@@ -26,7 +26,7 @@ from typing import Any
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError
 
-from document.rules import UNSELECTED, Analysis, ScanningRole, analysis_of
+from reports.document.rules import UNSELECTED, Analysis, ScanningRole, analysis_of
 
 from .aws import ActingCredentials, ClientFactory, attempt, error_from, role_credentials
 from .collect.analyses import (

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from document.rules import CLASSIC_RESOURCE_TYPES
+from reports.document.rules import CLASSIC_RESOURCE_TYPES
 
 from .accessanalyzer import (
     INTERNAL_ACCESS_TYPES,

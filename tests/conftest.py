@@ -15,7 +15,7 @@ import gc
 
 import pytest
 
-from document.schema import validate
+from reports.document.schema import validate
 
 # Young objects collected after 50,000 net allocations instead of 700; generations 1 and 2 at
 # CPython's own ratio (a full collection also waits until the heap grew by a quarter).

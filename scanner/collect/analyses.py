@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from document.rules import Analysis, analysis_of
+from reports.document.rules import Analysis, analysis_of
 
 from ..aws import utc_text
 from ..model import (

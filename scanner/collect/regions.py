@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from document.rules import UNSELECTED
+from reports.document.rules import UNSELECTED
 
 from ..aws import attempt
 from ..model import REGION_NAME, ApiError, RegionAvailability, RegionDiscovery, RegionSource

@@ -8,12 +8,12 @@ from xml.etree import ElementTree
 
 from openpyxl import load_workbook
 
-from history.analysis import finding_age, trend
-from history.diff import changes
-from history.runs import run_view
-from history.store import RunRecord
 from reports import excel
 from reports.console import changes_line, render_console
+from scanner.history.analysis import finding_age, trend
+from scanner.history.diff import changes
+from scanner.history.runs import run_view
+from scanner.history.store import RunRecord
 from tests.builders import T0, covered, finding, make_document, region_scan
 from tests.reports.test_html import SCRIPT, render, squash
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from evidence.scope import configuration_sha256
+from reports.document.scope import configuration_sha256
 from reports.excel import write_workbook
 from reports.html import write_html
 from scanner.model import ApiError

@@ -11,8 +11,6 @@ import datetime as dt
 import errno
 import io
 import re
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -579,14 +577,6 @@ def test_a_failure_keeps_the_previous_report(tmp_path, document, monkeypatch):
         excel.write_workbook(document, tmp_path)
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xlsx"]
-
-
-def test_reports_never_import_the_scanner():
-    code = ("import sys, reports.excel; "
-            "bad = [m for m in sys.modules if m == 'scanner' or m.startswith('scanner.')]; "
-            "assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True,
-                   cwd=Path(__file__).resolve().parents[2])
 
 
 def test_by_resource_type_adds_up_with_the_findings_that_could_not_be_analyzed(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from document.schema import validate
 from reports.console import render_console
+from reports.document.schema import validate
 from reports.formats import OutputFormat, writer_for
 from scanner.model import ApiError
 from tests.builders import analyzer, finding, make_document, organization, region_scan

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from document.schema import validate
+from reports.document.schema import validate
 from scanner.cli import main
 from simulator import World, load_scenario
 

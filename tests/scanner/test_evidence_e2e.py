@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 import scanner.aws
-from evidence.signature import pem
-from evidence.upload import UploadError, _mismatch, parse_destination, upload_folder
 from scanner.cli import main
+from scanner.evidence.signature import pem
+from scanner.evidence.upload import UploadError, _mismatch, parse_destination, upload_folder
 
 from .conftest import env_world
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from history import store as history_store
+from scanner.history import store as history_store
 
 from .conftest import env_world, scenario
 

@@ -347,8 +347,8 @@ def test_a_baseline_pruned_by_an_overlapping_run_is_never_a_first_run(monkeypatc
     run. Expected: never "first recorded run" on a series that had runs when this one
     started: say that its baseline was pruned while it scanned (changes.history_error, in
     every report), or do not prune runs a run in flight noted (e.g. a lease table)."""
-    import history.trail as trail
     import scanner.cli as cli
+    import scanner.history.trail as trail
 
     history = tmp_path / "h.sqlite"
     cfg = config(tmp_path, "keep1", "ORGANIZATION", history=f"{{path: {history}, keep: 1}}")

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from document.rules import RegionStatus, ScanningRole
+from reports.document.rules import RegionStatus, ScanningRole
 from scanner.judge import GAP_TEXT, judge, scanning_role
 from scanner.model import ApiError, Identity, OrganizationFacts, RegionAvailability
 from tests.builders import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from document.rules import RegionStatus, Severity, Verdict
+from reports.document.rules import RegionStatus, Severity, Verdict
 from scanner.judge import judge
 from tests.builders import analyzer, make_document, make_scan_result, region_scan
 

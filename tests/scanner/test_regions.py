@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from document.rules import UNSELECTED
+from reports.document.rules import UNSELECTED
 from scanner.collect.regions import discover_regions, plan_regions
 from scanner.model import RegionSource
 

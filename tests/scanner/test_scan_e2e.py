@@ -550,7 +550,7 @@ def test_a_region_list_keeps_every_other_region_in_the_evidence(monkeypatch, run
     """Probe: `--regions us-east-1 --exclude eu-west-1` dropped eu-west-1 from regions[] and
     the manifest. Every region discovery lists stays, with why it was not called; the
     terminal folds those the list left out into one line."""
-    from document.rules import UNSELECTED
+    from reports.document.rules import UNSELECTED
 
     with env_world(monkeypatch, analyzers=[org_analyzer(["us-east-1"])]):
         run = run_scan("--regions", "us-east-1", "--exclude", "eu-west-1")

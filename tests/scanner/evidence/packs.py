@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evidence.manifest import build_manifest, write_manifest
 from reports.json_report import write_json
+from scanner.evidence.manifest import build_manifest, write_manifest
 from tests.builders import covered, make_document, region_scan
 
 TOOL = {"name": "aa-scan", "version": "9.9.9"}

@@ -23,13 +23,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .manifest import (
-    MANIFEST_NAME,
-    SIGNATURE_NAME,
-    EvidenceError,
-    file_digest,
-    read_manifest,
-)
+from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
+
+from .manifest import EvidenceError, file_digest, read_manifest
 from .signature import KEY_ARN
 
 if TYPE_CHECKING:

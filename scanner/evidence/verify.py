@@ -33,13 +33,12 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from document.rules import one_line
+from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
+from reports.document.rules import one_line
 
 from .files import SIGNATURE_LIMIT, FileProblem, digest_regular, open_folder, read_regular
 from .manifest import (
-    MANIFEST_NAME,
     PACK_FILES,
-    SIGNATURE_NAME,
     Manifest,
     ManifestError,
     manifest_file_error,

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from evidence import manifest as manifest_module
-from evidence.manifest import (
+from reports.document.scope import scope
+from scanner.evidence import manifest as manifest_module
+from scanner.evidence.manifest import (
     MANIFEST_NAME,
     ManifestError,
     build_manifest,
     read_manifest,
     write_manifest,
 )
-from evidence.scope import scope
 from tests.builders import covered, make_document, organization, region_scan
 
 TOOL = {"name": "aa-scan", "version": "9.9.9"}

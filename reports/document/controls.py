@@ -16,8 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypedDict
 
-from document.rules import member_outcome
-from document.schema import ControlRef, Gap, ScanDocument
+from reports.document.rules import member_outcome
+from reports.document.schema import ControlRef, Gap, ScanDocument
 
 DATA_FILE = "controls.json"
 # Region statuses (document.rules.RegionStatus) a scan assessed: it proves coverage or a gap.
@@ -89,7 +89,7 @@ def _control(entry: Mapping[str, Any]) -> Control:
 def mapping() -> ControlMapping:
     """The mapping in controls.json (read once; a broken file is a defect, not user input)."""
     raw: dict[str, Any] = json.loads(
-        (resources.files("evidence") / DATA_FILE).read_text("utf-8"))
+        (resources.files("reports.document") / DATA_FILE).read_text("utf-8"))
     return ControlMapping(controls=tuple(_control(c) for c in raw["controls"]),
                           external_access_types=frozenset(raw["external_access_types"]),
                           not_assessed_codes=frozenset(raw["not_assessed_codes"]))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from history.diff import changes, regressions
-from history.runs import run_view
+from scanner.history.diff import changes, regressions
+from scanner.history.runs import run_view
 from tests.builders import (
     DENIED,
     analyzer,

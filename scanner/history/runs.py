@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from document.rules import ORGANIZATION_WIDE_TYPES
-from document.schema import Finding, Gap, ScanDocument
+from reports.document.rules import ORGANIZATION_WIDE_TYPES
+from reports.document.schema import Finding, Gap, ScanDocument
 
 
 class FindingView(NamedTuple):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
+from reports.document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
 
 from .diff import Comparison, compare, first_run, plan
 from .runs import RunView, earliest, run_id_of, run_view

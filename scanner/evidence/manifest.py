@@ -23,17 +23,16 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any, NotRequired, TypedDict, cast
 
-from document.rules import one_line
-from document.schema import ControlRef, ScanDocument, Tool
+from reports.document.controls import verdict_controls
+from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME, Source
+from reports.document.rules import one_line
+from reports.document.schema import ControlRef, ScanDocument, Tool
+from reports.document.scope import Completeness, Scope, completeness, configuration_sha256, scope
 
-from .controls import verdict_controls
 from .files import MANIFEST_LIMIT, FileProblem, load_json, open_folder, read_regular
-from .provenance import BaselineRecord, RunBy, Source, live_source, run_by
-from .scope import Completeness, Scope, completeness, configuration_sha256, scope
+from .provenance import BaselineRecord, RunBy, live_source, run_by
 
 MANIFEST_VERSION = 2
-MANIFEST_NAME = "manifest.json"
-SIGNATURE_NAME = "manifest.json.sig"
 # Neither is an artifact: the manifest cannot hash itself, and the signature signs it.
 PACK_FILES = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

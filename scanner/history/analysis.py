@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from document.rules import access_of
-from document.schema import ScanDocument
+from reports.document.rules import access_of
+from reports.document.schema import ScanDocument
 
 from .store import RunRecord
 

@@ -40,14 +40,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from document.rules import (
+from reports.document.rules import (
     NOT_ENABLED_CODES,
     ORGANIZATION_WIDE_TYPES,
     GapCode,
     RegionStatus,
     access_of,
 )
-from document.schema import ScanDocument
+from reports.document.schema import ScanDocument
 
 from .runs import FindingView, GapView, RunView, access_json, earliest, parse_time
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME
 from scanner.cli import main
+from scanner.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME
 
 from .packs import make_pack
 

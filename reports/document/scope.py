@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from document.schema import ScanDocument
+from reports.document.schema import ScanDocument
 
 # Region statuses (document.rules.RegionStatus) of a region the scan called.
 SCANNED = frozenset({"COVERED", "GAP", "ERROR"})

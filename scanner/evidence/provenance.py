@@ -13,34 +13,9 @@ import os
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Literal, NotRequired, TypedDict
+from typing import TypedDict
 
-SourceKind = Literal["live", "re-render", "demo"]
-
-
-class RenderInput(TypedDict):
-    """The scan.json a re-render read."""
-
-    sha256: str
-    run_id: str | None
-    bytes: int
-
-
-class RenderRun(TypedDict):
-    """The re-render itself: its own id (its role sessions' SourceIdentity, its upload key)
-    and when it ran."""
-
-    id: str
-    at: str
-
-
-class Source(TypedDict):
-    kind: SourceKind
-    # AWS_ENDPOINT_URL* variables in effect for the run: where its AWS calls went.
-    endpoint_overrides: dict[str, str]
-    input: NotRequired[RenderInput]  # re-render only
-    render: NotRequired[RenderRun]  # re-render only
-    demo: NotRequired[str]  # the demo's variant
+from reports.document.pack import RenderRun, Source
 
 
 def endpoint_overrides(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -142,7 +117,7 @@ def checkout_commit(root: Path | None = None) -> tuple[str, bool] | None:
     from one (an installed wheel) or git cannot say."""
     import subprocess
 
-    root = root or Path(__file__).resolve().parents[1]
+    root = root or Path(__file__).resolve().parents[2]  # scanner/evidence/ -> the checkout
     if not (root / ".git").exists() or not (root / "pyproject.toml").is_file():
         return None
     # The checkout's own repository, whatever GIT_DIR or GIT_WORK_TREE the caller has.

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from document.rules import GapCode
-from document.schema import ScanDocument
+from reports.document.rules import GapCode
+from reports.document.schema import ScanDocument
 
 # The gaps about where the scan ran: the judge's GapText(..., blocks_assessment=True).
 ASSESSMENT_GAPS = frozenset(

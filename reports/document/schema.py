@@ -475,7 +475,7 @@ class ScanDocument(TypedDict):
 @cache
 def json_schema() -> dict[str, Any]:
     """The published JSON Schema of the document."""
-    text = (resources.files("document") / "scan.schema.json").read_text("utf-8")
+    text = (resources.files("reports.document") / "scan.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from document.schema import ScanDocument
+from reports.document.schema import ScanDocument
 
 from .runs import (
     FindingView,

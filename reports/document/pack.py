@@ -1,6 +1,9 @@
-"""The integrity box of report.html and the workbook's Summary sheet: which run this is, the
-SHA-256 of scan.json beside the report, the manifest that hashes every file, and whether the
-pack is signed and by which key. The same rows in both, so they cannot disagree.
+"""What the reports say of the evidence pack they belong to: the pack's file names, where
+its evidence came from (Source, as manifest.json records it), and the integrity box of
+report.html and the workbook's Summary sheet: which run this is, the SHA-256 of scan.json
+beside the report, the manifest that hashes every file, and whether the pack is signed and
+by which key. The same rows in both, so they cannot disagree. (scanner.evidence writes the
+pack; the reports only describe it.)
 
 The reports are written before manifest.json and its signature, so the box says what the
 run will write beside them (the signing key was checked able to sign before the scan); `aa-
@@ -10,9 +13,39 @@ scan verify` is how a reader checks it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, NotRequired, TypedDict
 
-from .manifest import MANIFEST_NAME, SIGNATURE_NAME
-from .provenance import Source
+MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "manifest.json.sig"
+
+SourceKind = Literal["live", "re-render", "demo"]
+
+
+class RenderInput(TypedDict):
+    """The scan.json a re-render read."""
+
+    sha256: str
+    run_id: str | None
+    bytes: int
+
+
+class RenderRun(TypedDict):
+    """The re-render itself: its own id (its role sessions' SourceIdentity, its upload key)
+    and when it ran."""
+
+    id: str
+    at: str
+
+
+class Source(TypedDict):
+    kind: SourceKind
+    # AWS_ENDPOINT_URL* variables in effect for the run: where its AWS calls went.
+    endpoint_overrides: dict[str, str]
+    input: NotRequired[RenderInput]  # re-render only
+    render: NotRequired[RenderRun]  # re-render only
+    demo: NotRequired[str]  # the demo's variant
+
+
 
 
 @dataclass(frozen=True)

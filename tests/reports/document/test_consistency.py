@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from evidence.consistency import ASSESSMENT_GAPS, disagreements, recomputed
+from reports.document.consistency import ASSESSMENT_GAPS, disagreements, recomputed
 from scanner.judge import GAP_TEXT
 from scanner.model import ApiError
 from tests.builders import (
