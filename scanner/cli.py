@@ -170,6 +170,10 @@ def build_verify_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hashes-only", action="store_true", help="check the files against "
                         "manifest.json and nothing else: exit 0 when they match, whoever "
                         "wrote it")
+    parser.add_argument("--accept-endpoint", action="append", metavar="URL", help="an "
+                        "endpoint that is not AWS's (a proxy you run) to accept as AWS for a "
+                        "scan sent through it (repeatable); by default such a scan proves "
+                        "nothing about AWS (exit 3)")
     parser.add_argument("--profile", help="AWS profile for kms:Verify")
     parser.add_argument("--debug", action="store_true", help="tracebacks on internal errors")
     return parser
@@ -833,7 +837,8 @@ def _pins(args: argparse.Namespace) -> Pins:
     online = args.online or (args.key_arn is not None and public_key is None)
     return Pins(public_key=public_key, key_arn=args.key_arn,
                 online=_online_kms(args.profile) if online else None,
-                hashes_only=args.hashes_only)
+                hashes_only=args.hashes_only,
+                accepted_endpoints=tuple(args.accept_endpoint or ()))
 
 
 def _verify(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from reports.document.rules import GapCode
+from reports.document.rules import ORGANIZATION_WIDE_TYPES, GapCode
 from reports.document.schema import ScanDocument
 
 # The gaps about where the scan ran: the judge's GapText(..., blocks_assessment=True).
@@ -104,4 +104,22 @@ def disagreements(document: ScanDocument) -> list[str]:
             found.append(f"region {name} is GAP for {region['reason']}, not a gap in gaps[]")
     for name in sorted(set(codes) - set(gap_regions)):
         found.append(f"gaps[] has a gap in region {name}, which is not GAP")
+    found += _covered_without_analyzers(document)
+    return found
+
+
+def _covered_without_analyzers(document: ScanDocument) -> list[str]:
+    """Regions COVERED though their own analyzer list holds no ACTIVE analyzer of a type the
+    configuration requires in each region: a status no scan could have given them."""
+    required = [t for t in document["configuration"].get("coverage_types") or ["ORGANIZATION"]
+                if t not in ORGANIZATION_WIDE_TYPES]
+    found = []
+    for region in document["regions"]:
+        if region["status"] != "COVERED":
+            continue
+        active = {a["type"] for a in region["analyzers"] if a["status"] == "ACTIVE"}
+        missing = [t for t in required if t not in active]
+        if missing:
+            found.append(f"region {region['region']} is COVERED without an ACTIVE "
+                         f"{', '.join(missing)} analyzer in its own list")
     return found

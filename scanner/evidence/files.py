@@ -21,8 +21,13 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from reports.document.rules import one_line
+
 # Bigger than any file aa-scan writes of the kind, by a wide margin.
 MANIFEST_LIMIT = 16 << 20
+# scan.json of 100,000 findings is about 60 MB: an artifact this large is not one aa-scan
+# wrote, and hashing it (a sparse file of terabytes) would keep verify busy for hours.
+ARTIFACT_LIMIT = 4 << 30
 SIGNATURE_LIMIT = 256 << 10
 PUBLIC_KEY_LIMIT = 64 << 10
 CHUNK = 1 << 20
@@ -43,12 +48,13 @@ class FileProblem(Exception):
 
     @property
     def text(self) -> str:
-        """What is wrong, in a few words for a report line."""
+        """What is wrong, in a few words for a report line (a link's target or a folder's
+        name is the pack's text: shown, never sent to the terminal as it is)."""
         if self.kind == "not a regular file":
-            return f"{self.detail}, not a regular file"
+            return one_line(f"{self.detail}, not a regular file")
         if self.kind == "too large":
-            return f"too large ({self.detail})"
-        return self.detail
+            return one_line(f"too large ({self.detail})")
+        return one_line(self.detail)
 
 
 def _file_type(mode: int) -> str:
@@ -112,6 +118,35 @@ def _open(name: str, dir_fd: int | None) -> int:
     return fd
 
 
+def list_files(folder: int) -> tuple[list[str], list[str]]:
+    """(every file under the folder, by its name relative to it; the folders that could not
+    be listed). Symbolic links are files, never followed; folders are opened one at a time
+    by descriptor, so no depth or path length stops the listing."""
+    found: list[str] = []
+    unlisted: list[str] = []
+    stack: list[tuple[int, str]] = [(os.dup(folder), "")]
+    while stack:
+        fd, prefix = stack.pop()
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    name = prefix + entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        try:
+                            child = os.open(entry.name, _FOLDER_FLAGS, dir_fd=fd)
+                        except OSError:
+                            unlisted.append(name)
+                            continue
+                        stack.append((child, name + "/"))
+                    else:
+                        found.append(name)
+        except OSError:
+            unlisted.append(prefix.rstrip("/") or ".")
+        finally:
+            os.close(fd)
+    return sorted(found), sorted(unlisted)
+
+
 def open_folder(directory: Path) -> int:
     """A descriptor of the run folder itself (the path the user gave, links followed)."""
     return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -147,6 +182,8 @@ def digest_regular(name: str, *, dir_fd: int, expected_size: int | None = None) 
         size = os.fstat(fd).st_size
         if expected_size is not None and size != expected_size:
             return size, ""
+        if size > ARTIFACT_LIMIT:
+            raise FileProblem("too large", f"{size:,} bytes, more than any file aa-scan writes")
         digest = hashlib.sha256()
         read = 0
         while chunk := os.read(fd, CHUNK):

@@ -20,7 +20,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import metadata
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
 from reports.document.controls import verdict_controls
@@ -251,11 +251,12 @@ def write_manifest(manifest: Manifest, directory: Path) -> Path:
 
 
 def safe_path(name: str) -> bool:
-    """A name the manifest may hold: relative, inside the folder, no tricks."""
+    """A name the manifest may hold: relative, inside the folder, in the one spelling aa-scan
+    writes (no "." or ".." part, no empty part: "./scan.json" is not a second name for
+    scan.json, "." is not a file)."""
     if not name or "\\" in name or "\x00" in name:
         return False
-    path = PurePosixPath(name)
-    return not path.is_absolute() and ".." not in path.parts and path.parts[0] != ""
+    return all(part not in ("", ".", "..") for part in name.split("/"))
 
 
 def unsafe_artifacts(manifest: Manifest) -> list[str]:

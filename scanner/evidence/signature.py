@@ -276,6 +276,10 @@ def _decode(text: str) -> bytes | None:
         return None
 
 
+# What a statement's manifest_sha256 is: never text a report line would print as it is.
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def parse_signature(data: bytes) -> Signed | None:
     """The signature file, or None when it is not one aa-scan wrote (tampered, foreign)."""
     try:
@@ -317,6 +321,7 @@ def parse_signature(data: bytes) -> Signed | None:
         or set(statement) != set(keys)
         or not _strings(statement, keys)
         or statement["statement"] != STATEMENT
+        or not SHA256_HEX.fullmatch(statement["manifest_sha256"])
         # One text, one reading: no duplicate keys, spaces or escapes another parser might
         # read otherwise.
         or statement_text(cast(Statement, statement)) != text

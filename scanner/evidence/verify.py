@@ -30,13 +30,22 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
 from reports.document.rules import one_line
 
-from .files import SIGNATURE_LIMIT, FileProblem, digest_regular, open_folder, read_regular
+from .files import (
+    SIGNATURE_LIMIT,
+    FileProblem,
+    digest_regular,
+    list_files,
+    open_folder,
+    read_regular,
+)
 from .manifest import (
     PACK_FILES,
     Manifest,
@@ -76,6 +85,8 @@ class Pins:
     key_arn: str | None = None  # a key ARN (KEY_ARN)
     online: Callable[[str], KMSClient] | None = None  # a KMS client for a key ARN
     hashes_only: bool = False
+    # Endpoints that are not AWS's that the auditor accepts as AWS (a proxy they run).
+    accepted_endpoints: tuple[str, ...] = ()
 
     @property
     def pinned(self) -> bool:
@@ -144,23 +155,12 @@ class Verification:
 
 
 def _short(sha: str) -> str:
-    return f"{sha[:16]}…"
+    return one_line(f"{sha[:16]}…")
 
 
 def _text(value: Any) -> str:
     """A value of the manifest for a report line: any JSON value, on one line."""
     return one_line(str(value)) if value not in (None, "") else "unknown"
-
-
-def _files(directory: Path) -> list[str]:
-    """Every file under the folder, by its name relative to it (symbolic links included, not
-    followed: a link is a file someone added)."""
-    found = []
-    for root, folders, names in os.walk(directory, followlinks=False):
-        base = Path(root)
-        for name in [*names, *(f for f in folders if (base / f).is_symlink())]:
-            found.append((base / name).relative_to(directory).as_posix())
-    return sorted(found)
 
 
 def _check_artifacts(
@@ -199,11 +199,17 @@ def _check_artifacts(
                 f"CHANGED {name}: SHA-256 {_short(sha)} ({size:,} bytes), {MANIFEST_NAME} "
                 f"recorded {_short(entry['sha256'])} ({entry['bytes']:,} bytes)"
             )
-    for name in _files(directory):
+    found, unlisted = list_files(folder)
+    for name in found:
         if name not in named and name not in PACK_FILES:
             result.problems.append(
                 f"ADDED {one_line(name)}: in the folder, not named in {MANIFEST_NAME}"
             )
+    for name in unlisted:
+        result.problems.append(
+            f"UNREADABLE {one_line(name)}/: a folder that could not be listed, so what it "
+            "holds cannot be checked"
+        )
 
 
 # -- what the pack says it is evidence of ------------------------------------------------------
@@ -213,8 +219,30 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def source_text(manifest: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(what kind of run wrote the pack, in words; why that is not a live scan, or None)."""
+@cache
+def _aws_domains() -> tuple[str, ...]:
+    """The DNS suffixes of AWS's partitions, as botocore knows them (amazonaws.com, api.aws,
+    amazonaws.com.cn, the GovCloud and ISO ones...)."""
+    import botocore.loaders
+
+    partitions = botocore.loaders.create_loader().load_data("partitions")["partitions"]
+    return tuple(sorted({suffix for p in partitions for key in ("dnsSuffix", "dualStackDnsSuffix")
+                         if (suffix := p["outputs"].get(key))}))
+
+
+def aws_endpoint(url: str) -> bool:
+    """Whether an endpoint is AWS's own: https, on a host of an AWS partition's domain."""
+    parsed = urlsplit(url)
+    host = (parsed.hostname or "").lower().rstrip(".")
+    return parsed.scheme == "https" and any(
+        host == domain or host.endswith("." + domain) for domain in _aws_domains())
+
+
+def source_text(manifest: Mapping[str, Any], accepted: tuple[str, ...] = ()
+                ) -> tuple[str, str | None]:
+    """(what kind of run wrote the pack, in words; why that is not a live scan of AWS, or
+    None). A live scan whose calls went to endpoints that are not AWS's (a simulator, a
+    proxy) proves nothing about AWS, unless the auditor accepts those endpoints."""
     source = _mapping(manifest.get("source"))
     kind = source.get("kind")
     overrides = _mapping(source.get("endpoint_overrides"))
@@ -224,6 +252,12 @@ def source_text(manifest: Mapping[str, Any]) -> tuple[str, str | None]:
             f"{_text(k)}={_text(v)}" for k, v in sorted(overrides.items())
         )
     if kind == "live":
+        elsewhere = sorted(f"{_text(k)}={_text(v)}" for k, v in overrides.items()
+                           if not (isinstance(v, str) and (aws_endpoint(v) or v in accepted)))
+        if elsewhere:
+            return f"a live scan{through}", (
+                "that AWS was scanned: its calls went to " + ", ".join(elsewhere)
+                + ", not to an AWS endpoint (--accept-endpoint URL accepts one you trust)")
         return f"a live scan{through}", None
     if kind == "re-render":
         given = _mapping(source.get("input"))
@@ -459,7 +493,7 @@ def verify_folder(directory: Path, pins: Pins | None = None) -> Verification:
     finally:
         os.close(folder)
     result.evidence_of = evidence_text(directory, manifest)
-    _, not_live = source_text(manifest)
+    _, not_live = source_text(manifest, pins.accepted_endpoints)
     signing = _mapping(manifest.get("signing"))
     # Since manifest_version 2 the manifest says itself whether a signature follows (an
     # interrupted run is not signed, whatever its configuration asked).
@@ -488,6 +522,12 @@ def verify_folder(directory: Path, pins: Pins | None = None) -> Verification:
         if signed is None:
             result.problems.append(
                 f"SIGNATURE {SIGNATURE_NAME}: not a signature file aa-scan wrote"
+            )
+            return result
+        if manifest["manifest_version"] >= 2 and not signing:
+            result.problems.append(
+                f"SIGNATURE {SIGNATURE_NAME}: {MANIFEST_NAME} says the pack is not signed, "
+                "yet a signature was added beside it"
             )
             return result
         _check_signature(signed, manifest, data, pins, result)

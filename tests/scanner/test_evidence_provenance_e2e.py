@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from scanner.cli import main
 
 from .conftest import env_world
+from .test_evidence_e2e import simulated
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 # Two of the three enabled regions without an analyzer: two gaps.
@@ -51,7 +52,7 @@ def signing_key(world: Any) -> str:
 def verify(
     capsys: pytest.CaptureFixture[str], directory: Path, *args: str
 ) -> tuple[int, list[str]]:
-    code = main(["verify", str(directory), *args])
+    code = main(["verify", str(directory), *args, *simulated(directory)])
     return code, capsys.readouterr().out.splitlines()
 
 
