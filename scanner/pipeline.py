@@ -92,7 +92,7 @@ class Outcome:
     interrupted_by: int | None = None  # the signal that stopped the scan; the reports are partial
 
 
-def _outcome(document: ScanDocument, directory: Path) -> Outcome:
+def outcome_of(document: ScanDocument, directory: Path) -> Outcome:
     """The typed outcome of the final document."""
     summary = document["summary"]
     changes = document.get("changes")
@@ -307,7 +307,7 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
     # derive(document) goes here: issue 21. Called once on the final document; the writers,
     # the manifest, the history's record and the outcome below all read what it returns.
 
-    outcome = _outcome(document, directory)
+    outcome = outcome_of(document, directory)
     formats = (OutputFormat.JSON,) if given.interrupted else options.formats
     written = write_outputs(document, formats, directory, pack)
     manifest = write_pack_manifest(document, directory, written, options, pack)
