@@ -1,9 +1,12 @@
 """aa-scan's own CPU per finding against the floor of any botocore client, one run.
 
-    python bench/bench_cpu.py                      # 80,000 findings, 30 regions, no latency
-    python bench/bench_cpu.py --findings 20000     # a smaller world
-    python bench/bench_cpu.py --latency            # the realistic shape (40-250 ms, 10 rps)
-    python bench/bench_cpu.py --repeat 5           # medians of 5 (default 3)
+    python -m bench.bench_cpu                      # 80,000 findings, 30 regions, no latency
+    python -m bench.bench_cpu --findings 20000     # a smaller world
+    python -m bench.bench_cpu --latency            # the realistic shape (40-250 ms, 10 rps)
+    python -m bench.bench_cpu --repeat 5           # medians of 5 (default 3)
+
+Run it from the repository root, as a module (no sys.path edits: the working directory
+is where `scanner`, `reports`, `simulator` and `bench` are imported from).
 
 One generated world (simulator.generate.large_world) is served from its own process, by
 default with no latency and no rate limit: the shape where the client's CPU bounds the
@@ -41,13 +44,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 BARE_VARIANTS = ("dateutil", "fast", "raw")
 
 
-# -- the bare loop (runs in its own process: `bench_cpu.py --bare-loop VARIANT REGIONS`) ---
+# -- the bare loop (its own process: this file run as a script, `--bare-loop VARIANT REGIONS`)
 def bare_loop(variant: str, regions: list[str], workers: int, attempts: int | None) -> int:
     """Page every ACTIVE finding of every region; print how many were read."""
     from concurrent.futures import ThreadPoolExecutor
@@ -130,6 +131,7 @@ def run_child(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, A
 
 
 def main() -> int:
+    """The whole benchmark (or, with --bare-loop, one bare loop in a child process)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--findings", type=int, default=80_000)
     parser.add_argument("--regions", type=int, default=30)
@@ -155,9 +157,8 @@ def main() -> int:
         return bare_loop(args.bare_loop[0], args.bare_loop[1].split(","), args.workers,
                          args.bare_attempts)
 
-    from bench_scan import World
-    from compare_scan import compare
-
+    from bench.bench_scan import World
+    from bench.compare_scan import compare
     from simulator.generate import large_world
 
     trees = dict(t.split("=", 1) for t in args.tree) or {"aa-scan": str(ROOT)}
@@ -216,6 +217,8 @@ def main() -> int:
                 record(f"run_scan.py --version{suffix}", run_child(
                     [python, str(tree / "run_scan.py"), "--version"], tree_env, tree))
             for variant in variants:
+                # This file as a script, as before it was a package: its imports are the
+                # standard library's, so the bare loop pays for botocore and nothing else.
                 result = record(f"bare botocore ({variant})", run_child(
                     [python, str(Path(__file__).resolve()), "--workers", str(args.workers),
                      *(["--bare-attempts", "20"] if args.latency else []),

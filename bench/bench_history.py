@@ -1,7 +1,10 @@
 """The history at the scale of a large organization: one run, every figure measured in it.
 
-    python bench/bench_history.py            # 100,000 findings a run, 52 runs
-    python bench/bench_history.py --quick    # 5,000 findings, 6 runs
+    python -m bench.bench_history            # 100,000 findings a run, 52 runs
+    python -m bench.bench_history --quick    # 5,000 findings, 6 runs
+
+Run it from the repository root, as a module: it imports the tests' builders
+(tests.builders) as a package from the working directory, with no sys.path edits.
 
 Builds scan documents the way aa-scan does (the real judge and document builder), with a
 weekly churn of 1% of the findings (closed and replaced by new ones), and measures:
@@ -29,15 +32,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from scanner.history.analysis import trend
+from scanner.history.diff import changes
+from scanner.history.runs import run_view
+from scanner.history.store import HistoryStore
+from scanner.history.trail import HistorySettings, prepare
+from tests.builders import analyzer, finding, make_document, region_scan
 
-from scanner.history.analysis import trend  # noqa: E402
-from scanner.history.diff import changes  # noqa: E402
-from scanner.history.runs import run_view  # noqa: E402
-from scanner.history.store import HistoryStore  # noqa: E402
-from scanner.history.trail import HistorySettings, prepare  # noqa: E402
-from tests.builders import analyzer, finding, make_document, region_scan  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CHURN = 0.01
 
@@ -53,6 +55,7 @@ def findings_of(week: int, count: int) -> list[Any]:
 
 
 def document(week: int, count: int) -> dict[str, Any]:
+    """The scan document of week `week`: `count` findings in one region, a run a week."""
     started = dt.datetime(2026, 1, 5, tzinfo=dt.UTC) + dt.timedelta(weeks=week)
     found = findings_of(week, count)
     regions = [region_scan("us-east-1", [analyzer()], found)]
@@ -64,16 +67,19 @@ def document(week: int, count: int) -> dict[str, Any]:
 
 
 def timed(function: Any, *args: Any) -> tuple[Any, float]:
+    """`function(*args)` and its wall seconds."""
     started = time.perf_counter()
     result = function(*args)
     return result, time.perf_counter() - started
 
 
 def size(path: Path) -> int:
+    """Bytes of the database with its -wal and -shm files."""
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
 def main() -> int:
+    """Record the runs, measure each figure, print and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()

@@ -1,8 +1,11 @@
 """The member view at organization scale against the limits of the API: one run, every
 figure measured in it.
 
-    python bench/bench_members.py            # 1,000 accounts x 17 regions
-    python bench/bench_members.py --quick    # 30 accounts x 3 regions, to check the script
+    python -m bench.bench_members            # 1,000 accounts x 17 regions
+    python -m bench.bench_members --quick    # 30 accounts x 3 regions, to check the script
+
+Run it from the repository root, as a module (no sys.path edits: the working directory
+is where `scanner`, `reports`, `simulator` and `bench` are imported from).
 
 It builds the member-view organization (simulator.generate.member_world: every account
 with the member role but a few, ACCOUNT analyzers in all, half or none of the regions, some
@@ -42,14 +45,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.bench_scan import World
+from simulator.generate import MEMBER_ROLE, expected_member_cells, member_world
+from simulator.scenario import load_scenario
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench_scan import World  # type: ignore[import-not-found]  # noqa: E402
-
-from simulator.generate import MEMBER_ROLE, expected_member_cells, member_world  # noqa: E402
-from simulator.scenario import load_scenario  # noqa: E402
 
 STS_RATE = 20.0
 STS_LATENCY_MS = 60.0
@@ -98,6 +98,7 @@ def run_members(world: World, out: Path, *args: str) -> dict[str, Any]:
 
 
 def member_cells(document: dict[str, Any]) -> dict[str, Any]:
+    """Each account's member-view cells (region -> PASS/FAIL/...), or its status if not assessed."""
     return {a["account_id"]: a["regions"] if a["status"] == "ASSESSED" else a["status"]
             for a in document["member_view"]["accounts"]}
 
@@ -146,6 +147,7 @@ def lower_bound(document: dict[str, Any], stats: dict[str, Any], list_accounts: 
 
 
 def main() -> int:
+    """Build and serve the world, run aa-scan once, measure, print and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="30 accounts x 3 regions")
     parser.add_argument("--accounts", type=int)
@@ -219,6 +221,7 @@ def main() -> int:
 
 
 def print_summary(r: dict[str, Any]) -> None:
+    """The results as a table on stdout."""
     bound = r["lower_bound"]
     rows = [
         ("lower bound", f"{bound['seconds']:.2f} s (bounded by {bound['bounded_by']}) = "

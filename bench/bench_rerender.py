@@ -1,7 +1,7 @@
 """Benchmark: `aa-scan --from-json` of a large scan.json, every report, phase by phase.
 
-    .venv/bin/python bench/bench_cpu.py --repeat 1 --bare raw --keep /tmp/cpu
-    .venv/bin/python bench/bench_rerender.py /tmp/cpu/aa-scan-0/scan.json
+    .venv/bin/python -m bench.bench_cpu --repeat 1 --bare raw --keep /tmp/cpu
+    .venv/bin/python -m bench.bench_rerender /tmp/cpu/aa-scan-0/scan.json
 
 (bench_cpu's world: 80,000 findings, 30 regions, 400 accounts; its aa-scan run writes the
 scan.json.) In this process, one after the other: reading the file, json.loads,
@@ -11,6 +11,9 @@ in a child process (`run_scan.py --from-json FILE --no-history --format json,htm
 its wall and CPU seconds and peak RSS. The machine is shared and noisy: CPU seconds and
 ratios from one run mean more than wall seconds; the load average is printed before and
 after.
+
+Run it from the repository root, as a module (no sys.path edits: the working directory
+is where `scanner`, `reports`, `simulator` and `bench` are imported from).
 """
 
 from __future__ import annotations
@@ -27,14 +30,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from reports.document.schema import validate
+from reports.formats import OutputFormat, writer_for
 
-from reports.document.schema import validate  # noqa: E402
-from reports.formats import OutputFormat, writer_for  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def load() -> str:
+    """The machine's load average, for the record (the machine is shared)."""
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
@@ -74,6 +77,7 @@ def whole(path: Path, out: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Time each step in this process, then the whole re-render in a child."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("scan_json", type=Path)
     options = parser.parse_args(argv)

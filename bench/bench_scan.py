@@ -1,7 +1,10 @@
 """aa-scan against the speed limit of the API: one run, every figure measured in it.
 
-    python bench/bench_scan.py            # 30 regions, 400 accounts, 100,000 findings
-    python bench/bench_scan.py --quick    # a small world, to check the script itself
+    python -m bench.bench_scan            # 30 regions, 400 accounts, 100,000 findings
+    python -m bench.bench_scan --quick    # a small world, to check the script itself
+
+Run it from the repository root, as a module (no sys.path edits: the working directory
+is where `scanner`, `reports`, `simulator` and `bench` are imported from).
 
 It builds the large simulated organization (simulator.generate.large_world: the largest
 region holds 40% of the findings, 40-250 ms per call depending on the region, about 10
@@ -50,11 +53,10 @@ from typing import Any
 import boto3
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from simulator.generate import large_world
+from simulator.scenario import load_scenario
 
-from simulator.generate import large_world  # noqa: E402
-from simulator.scenario import load_scenario  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PAGE = 100  # the simulated service's page-size cap, as aa-scan's default page size
 BURST_THROTTLED = 5  # calls throttled at the start of the burst region
@@ -82,6 +84,7 @@ class World:
         self.url = self.env["AWS_ENDPOINT_URL"]
 
     def stats(self, reset: bool = False) -> dict[str, Any]:
+        """The simulator's call statistics (reset them with `reset`)."""
         request = urllib.request.Request(f"{self.url}/_sim/stats",
                                          method="DELETE" if reset else "GET")
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -89,12 +92,14 @@ class World:
             return result
 
     def process_env(self) -> dict[str, str]:
+        """An environment for a child process that points boto3 at this world only."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(self.env)
         env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
         return env
 
     def client(self, service: str, region: str) -> Any:
+        """A boto3 client of this world."""
         return boto3.session.Session().client(
             service, region_name=region, endpoint_url=self.url,
             aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
@@ -102,6 +107,7 @@ class World:
             aws_session_token=self.env["AWS_SESSION_TOKEN"])
 
     def stop(self) -> None:
+        """Stop the simulator's process."""
         self.process.terminate()
         self.process.wait(timeout=30)
 
@@ -238,14 +244,14 @@ def burst_ratio(folder: Path, findings: int, runs: int) -> dict[str, Any]:
 
 def bare_workbook_ratio(scan_json: Path) -> dict[str, Any]:
     """The workbook writer against a bare XlsxWriter dump of the same rows, same process."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from bench_workbook import compare  # type: ignore[import-not-found]
+    from bench.bench_workbook import compare
 
     result: dict[str, Any] = compare(json.loads(scan_json.read_text()))
     return result
 
 
 def main() -> int:
+    """Build the worlds, run every measure, print and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small world (smoke test)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the slow reference")
@@ -341,6 +347,7 @@ def main() -> int:
 
 
 def print_summary(r: dict[str, Any]) -> None:
+    """The results as a table on stdout."""
     bound = r["lower_bound"]
     burst = r["burst"]
     counts = "exact" if burst["counts_exact"] else "NOT EXACT"

@@ -1,6 +1,6 @@
 """Benchmark: report.xlsx for 100,000 findings against a bare XlsxWriter dump of its rows.
 
-    .venv/bin/python bench/bench_workbook.py [--findings 100000] [--document scan.json]
+    .venv/bin/python -m bench.bench_workbook [--findings 100000] [--document scan.json]
                                              [--repeat 3] [--max-ratio 1.5] [--profile]
 
 The document is the demo's scan (run here unless --document names one) with its findings
@@ -11,6 +11,9 @@ in the same constant-memory mode, one plain `write_row` a row: no styles, widths
 filters or sanitising, and its rows are prepared before the clock starts, so the ratio
 charges the workbook with its own tabulation too. Best of --repeat runs each; exit status 1
 when the ratio is above --max-ratio.
+
+Run it from the repository root, as a module (no sys.path edits: the working directory
+is where `scanner`, `reports`, `simulator` and `bench` are imported from).
 """
 
 from __future__ import annotations
@@ -30,15 +33,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import xlsxwriter
+
+from reports import excel
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import xlsxwriter  # noqa: E402
-
-from reports import excel  # noqa: E402
 
 
 def demo_document(workdir: Path) -> dict[str, Any]:
+    """The demo's scan.json, scanned here (aa-scan --demo --format json)."""
     # The demo has gaps, so the scan exits non-zero by design: only the document matters.
     subprocess.run([sys.executable, str(ROOT / "run_scan.py"), "--demo", "--format", "json",
                     "--output-dir", str(workdir)], check=False, cwd=ROOT,
@@ -86,6 +89,7 @@ def scale(document: Mapping[str, Any], count: int) -> dict[str, Any]:
 
 
 def plain(value: Any) -> Any:
+    """A cell's value as the bare dump writes it: unstyled, datetimes naive UTC."""
     if isinstance(value, excel.Styled):
         value = value.value
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
@@ -100,6 +104,7 @@ def bare_rows(document: Mapping[str, Any]) -> list[tuple[str, list[Sequence[Any]
 
 
 def bare_dump(sheets: list[tuple[str, list[Sequence[Any]]]], path: Path) -> None:
+    """Write the rows with XlsxWriter alone: constant memory, no styles or sanitising."""
     book = xlsxwriter.Workbook(str(path), {
         "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
         "strings_to_numbers": False, "default_date_format": excel.DATE_FORMAT})
@@ -111,6 +116,7 @@ def bare_dump(sheets: list[tuple[str, list[Sequence[Any]]]], path: Path) -> None
 
 
 def best_of(repeat: int, run: Any) -> float:
+    """The fastest of `repeat` runs of `run`, in wall seconds."""
     times = []
     for _ in range(repeat):
         gc.collect()
@@ -136,6 +142,7 @@ def compare(document: Mapping[str, Any], repeat: int = 1) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Scale the document, time both writers, print the ratio (exit 1 above --max-ratio)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--findings", type=int, default=100_000)
     parser.add_argument("--document", type=Path, help="a scan.json to scale (default: demo)")

@@ -1,6 +1,6 @@
 """Are two scan.json files the same scan? Exits 0 if so, 1 with the differences if not.
 
-    python bench/compare_scan.py before/scan.json after/scan.json
+    python -m bench.compare_scan before/scan.json after/scan.json
 
 Ignores what legitimately changes from run to run: run_id, started_at, finished_at, timings
 and each region's seconds, the order of the findings (pages of a region's streams arrive in
@@ -20,6 +20,7 @@ VOLATILE = ("started_at", "finished_at", "timings", "run_id")
 
 
 def finding_lines(text: str) -> list[str]:
+    """The findings of a scan.json as its lines (one finding a line), sorted."""
     start = text.index('\n  "findings": [')
     end = text.index("\n  ]", start)
     body = text[start:end].split("\n")[1:]
@@ -27,6 +28,7 @@ def finding_lines(text: str) -> list[str]:
 
 
 def normalized(document: dict[str, Any]) -> dict[str, Any]:
+    """The document without what legitimately changes from run to run, nor its findings."""
     out = {k: v for k, v in document.items() if k not in VOLATILE and k != "findings"}
     # A region's counts list the classic types first, then the others in the order their
     # first finding arrived, which varies from run to run: compared without their order.
@@ -36,6 +38,7 @@ def normalized(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def differences(a: Any, b: Any, where: str = "") -> list[str]:
+    """Where two JSON values differ (key order and types included), one line each."""
     if isinstance(a, dict) and isinstance(b, dict):
         if list(a) != list(b):
             return [f"{where or '/'}: keys {list(a)} != {list(b)}"]
@@ -51,6 +54,7 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
 
 
 def compare(before: Path, after: Path) -> list[str]:
+    """What differs between two scan.json files (nothing: the same scan)."""
     texts = [before.read_text("utf-8"), after.read_text("utf-8")]
     documents = [json.loads(t) for t in texts]
     problems = differences(normalized(documents[0]), normalized(documents[1]))
@@ -68,6 +72,7 @@ def compare(before: Path, after: Path) -> list[str]:
 
 
 def main() -> int:
+    """Compare the two files named on the command line."""
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
-"""The command line: flags + config file -> Options; run; exit codes. The one place that turns
-errors into messages and exit codes.
+"""The command line: flags + config file -> Options; the pipeline; exit codes. The one place
+that turns errors into messages and exit codes (scanner.pipeline does the run itself and
+returns what it found, typed).
 
 Exit codes: 0 compliant and complete; 1 gaps (or findings, per --fail-on); 2 usage,
 configuration, credentials or output error (nothing scanned); 3 incomplete (some region or
@@ -15,49 +16,31 @@ tampered, 2 a folder, manifest or flag it cannot read, 3 intact but not authenti
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
 import signal
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from reports.console import render_console
-from reports.document.rules import one_line
-from reports.document.schema import TOOL_NAME, ScanDocument
-from reports.formats import OutputFormat, writer_for
-from scanner.history.diff import regressions
-from scanner.history.trail import BaselineError, HistorySettings, begin, prepare, record
+from reports.document.rules import Verdict, one_line
+from reports.formats import OutputFormat
 
 from . import __version__
 from .config import FailOn, Options, load_options
-from .errors import (
-    ConfigError,
-    CredentialsError,
-    InputError,
-    Interrupted,
-    OutputError,
-    ScanError,
-)
+from .errors import ConfigError, InputError, Interrupted, ScanError
 from .logs import REDACTOR, add_file_log, close_logging, set_level, setup_logging
+from .pipeline import Outcome, run
 
 if TYPE_CHECKING:
-    import boto3
     from mypy_boto3_kms import KMSClient
 
-    from reports.document.pack import RenderRun, Source
-    from scanner.evidence.manifest import ManifestTool, Provenance
-    from scanner.evidence.signature import Signer
     from scanner.evidence.verify import Pins
-
-    from .aws import CallCounter
 
 log = logging.getLogger("aa_scan")
 EXIT_OK, EXIT_GAPS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -66,11 +49,14 @@ EXIT_NOT_AUTHENTICATED = 3
 
 
 class _Parser(argparse.ArgumentParser):
+    """A usage error exits 2 and points to --help."""
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The flags of a scan (and of a re-render, --from-json)."""
     parser = _Parser(
         prog="aa-scan",
         description="Prove, region by region, that an AWS Organization is covered by IAM "
@@ -146,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_verify_parser() -> argparse.ArgumentParser:
+    """The flags of `aa-scan verify DIR`."""
     parser = _Parser(
         prog="aa-scan verify",
         description="Check that a run folder is the one an aa-scan live scan wrote: re-hash "
@@ -221,118 +208,40 @@ def check_gate(fail_on: FailOn, coverage_only: bool) -> None:
                           "--coverage-only")
 
 
-def exit_code(document: ScanDocument, fail_on: FailOn) -> int:
-    summary = document["summary"]
-    if not summary["complete"] or summary["verdict"] == "INCOMPLETE":
+def exit_code(outcome: Outcome, fail_on: FailOn) -> int:
+    """The exit code of a run that ran to its end, from what it found (see the module's
+    docstring); the warnings a --fail-on new-* gate owes the reader are logged here."""
+    if outcome.interrupted_by is not None:
+        log.warning("interrupted: what was collected is in %s", outcome.directory / "scan.json")
+        return 128 + outcome.interrupted_by
+    if not outcome.complete or outcome.verdict is Verdict.INCOMPLETE:
         return EXIT_INCOMPLETE
     if fail_on is FailOn.NEVER:
         return EXIT_OK
     if fail_on in (FailOn.NEW_GAPS, FailOn.NEW_PUBLIC):
-        changes = document.get("changes")
-        if changes is not None and changes["baseline"] is None and changes.get("history_error"):
+        new = outcome.regressions
+        if new.history_error:
             log.warning("--fail-on %s: no baseline, because %s; every gap%s counts as new",
-                        fail_on.value, changes["history_error"],
+                        fail_on.value, new.history_error,
                         " and public finding" if fail_on is FailOn.NEW_PUBLIC else "")
-        untold = changes.get("not_compared") if changes is not None else None
-        if untold and (untold["gaps"] or (fail_on is FailOn.NEW_PUBLIC
-                                          and untold["public_findings"])):
+        if new.not_compared_gaps or (fail_on is FailOn.NEW_PUBLIC
+                                     and new.not_compared_public):
             log.warning("--fail-on %s: %d gap(s) and %s public finding(s) could not be compared "
                         "with an earlier run (see the changes' 'not compared'): counted as new",
-                        fail_on.value, untold["gaps"], untold["public_findings"] or 0)
-        new_gaps, new_public = regressions(document)
+                        fail_on.value, new.not_compared_gaps, new.not_compared_public or 0)
         if fail_on is FailOn.NEW_PUBLIC:
-            check_gate(fail_on, new_public is None)
-            return EXIT_GAPS if new_gaps or new_public else EXIT_OK
-        return EXIT_GAPS if new_gaps else EXIT_OK
-    if document["gaps"]:
+            check_gate(fail_on, new.public_findings is None)
+            return EXIT_GAPS if new.gaps or new.public_findings else EXIT_OK
+        return EXIT_GAPS if new.gaps else EXIT_OK
+    if outcome.gaps:
         return EXIT_GAPS
     if fail_on in FINDINGS_GATES:
-        found = (summary["public_findings"] if fail_on is FailOn.PUBLIC
-                 else summary["active_findings"])
+        found = (outcome.public_findings if fail_on is FailOn.PUBLIC
+                 else outcome.active_findings)
         check_gate(fail_on, found is None)
         if found:
             return EXIT_GAPS
     return EXIT_OK
-
-
-def output_directory(options: Options, started: dt.datetime, run_id: str | None = None) -> Path:
-    """The run's folder, created (its owner's only) and checked writable before anything is
-    scanned: by default output/<run id> (a re-render, which has no run of its own:
-    output/<time>), so `aa-scan verify` can tell a pack under its own name from one copied
-    under another. --output-dir is refused when it already holds files (two runs in one
-    folder make a pack that no manifest describes) or is a symbolic link."""
-    if options.output_dir is not None:
-        path = options.output_dir
-        if path.is_symlink():
-            raise OutputError(f"--output-dir {path} is a symbolic link (to "
-                              f"{os.readlink(path)}): give the folder itself")
-        try:
-            path.mkdir(mode=0o700, parents=True)
-        except FileExistsError:
-            if not path.is_dir():
-                raise OutputError(f"--output-dir {path} is not a folder") from None
-            held = sorted(p.name for p in path.iterdir())
-            if held:
-                shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3
-                                               else "")
-                raise OutputError(f"--output-dir {path} already holds files ({shown}): a run "
-                                  "folder holds one run's files, so give a new or empty "
-                                  "folder") from None
-        except OSError as exc:
-            raise OutputError(f"cannot create the output folder {path}: "
-                              f"{exc.strerror or exc}") from None
-    else:
-        stamp = run_id or started.strftime("%Y%m%dT%H%M%SZ")
-        for attempt in range(1, 1000):
-            path = options.output_root / (stamp if attempt == 1 else f"{stamp}-{attempt}")
-            try:
-                path.mkdir(mode=0o700, parents=True, exist_ok=False)
-                break
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise OutputError(f"cannot create the output folder {path}: "
-                                  f"{exc.strerror or exc}") from None
-    try:
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise OutputError(f"the output folder {path} is not writable: "
-                          f"{exc.strerror or exc}") from None
-    return path
-
-
-def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
-                  directory: Path, pack: _Pack | None = None) -> list[Path]:
-    """Every requested format; a failing writer does not stop the others. JSON goes first:
-    the other reports state its SHA-256 (with the rest of the pack's integrity box)."""
-    from reports.document.pack import Integrity
-    from scanner.evidence.provenance import file_sha256, live_source
-
-    written: list[Path] = []
-    failures: list[str] = []
-    ordered = sorted(formats, key=lambda f: f is not OutputFormat.JSON)
-    scan_json: str | None = None
-    for output_format in ordered:
-        started = time.monotonic()
-        integrity = Integrity(
-            str(document.get("run_id") or ""), scan_json,
-            pack.source if pack is not None else live_source(),
-            pack.signer.key_arn if pack is not None and pack.signer is not None else None)
-        try:
-            path = writer_for(output_format)(document, directory, integrity=integrity)
-            if output_format is OutputFormat.JSON:
-                scan_json = file_sha256(path)
-        except OSError as exc:
-            failures.append(f"{output_format.value}: {exc.strerror or exc}")
-            log.error("could not write the %s report: %s", output_format.value, exc)
-            continue
-        written.append(path)
-        log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
-    if failures:
-        raise OutputError("could not write " + "; ".join(failures)
-                          + (f" (written: {', '.join(map(str, written))})" if written else ""))
-    return written
 
 
 @contextmanager
@@ -418,35 +327,6 @@ class _Signals:
             signal.signal(signum, handler)
 
 
-class _Aws:
-    """The AWS session of a run, made once when something first needs it (the scan, then
-    the signature and the upload reuse it: one role assumption, one set of counters)."""
-
-    def __init__(self, options: Options) -> None:
-        self.options = options
-        self.calls: CallCounter | None = None
-        self._session: boto3.Session | None = None
-
-    def session(self) -> boto3.Session:
-        if self._session is None:
-            from .aws import CallCounter, make_session
-
-            self.calls = CallCounter()
-            self._session = make_session(self.options, self.calls)
-        return self._session
-
-
-@dataclass(frozen=True)
-class _Pack:
-    """What the evidence pack of this run records beside the document: where its evidence
-    came from, the command line (redacted), and the key it is signed with (looked up before
-    anything is scanned)."""
-
-    source: Source
-    signer: Signer | None = None
-    command_line: tuple[str, ...] = ()
-
-
 # Flags whose value is a secret, written [REDACTED] in the manifest's command line.
 SECRET_FLAGS = ("--external-id",)
 
@@ -472,308 +352,34 @@ def redacted_command_line(argv: list[str]) -> tuple[str, ...]:
     return tuple(shown)
 
 
-def _signer(options: Options, aws: _Aws) -> Signer | None:
-    """The signing key, checked able to sign before anything is scanned or written."""
-    if not options.sign_kms_key:
-        return None
-    from scanner.evidence.manifest import EvidenceError
-    from scanner.evidence.signature import resolve_signer
-
-    from .aws import kms_client
-
-    try:
-        return resolve_signer(kms_client(aws.session(), options, options.sign_kms_key),
-                              options.sign_kms_key)
-    except EvidenceError as exc:
-        raise ConfigError(str(exc)) from None
+def options_of(args: argparse.Namespace, argv: list[str],
+               base: Mapping[str, Any]) -> Options:
+    """Every value of the command line, in the one frozen object past the parser: the
+    configuration file, the demo's settings (`base`) and the flags, validated; then what
+    only the command line says (the demo's variant, --from-json, whether a re-render is
+    recorded, the redacted command line)."""
+    options = load_options(args.config, _overrides(args), base)
+    return replace(options, demo=args.demo, from_json=args.from_json,
+                   record_rerender=args.from_json is not None and bool(args.history),
+                   command_line=redacted_command_line(argv))
 
 
 def _run(args: argparse.Namespace, signals: _Signals, argv: list[str]) -> int:
-    from scanner.evidence.provenance import demo_source, live_source
-
-    from .document import new_run_id
-
+    """Options from the command line (inside the demo world, with --demo), then the run."""
     with ExitStack() as stack:
         base: Mapping[str, Any] = {}
         if args.demo:
             if args.profile or args.from_json:
                 raise ConfigError("--demo cannot be combined with --profile or --from-json")
             base = stack.enter_context(demo_world(args.demo))
-        options = load_options(args.config, _overrides(args), base)
+        options = options_of(args, argv, base)
         if not args.debug:
             set_level(options.log.level)
-        if args.from_json is None:
+        if options.from_json is None:
             check_gate(options.fail_on, options.coverage_only)
         if options.log.file is not None:
             add_file_log(options.log.file, options.log.max_bytes, options.log.backups)
-        started = dt.datetime.now(dt.UTC)
-        trail = HistorySettings(options.history, options.history_keep, options.baseline)
-        if options.baseline is not None:
-            _load(options.baseline, "--baseline ")  # refused before anything is scanned
-        # Known before any AWS call: role sessions carry it (name and SourceIdentity). A
-        # re-render has no run of its own: this is the id of the re-render.
-        run_id = new_run_id(started)
-        options = replace(options, aws=replace(options.aws, run_id=run_id))
-        aws = _Aws(options)
-        command_line = redacted_command_line(argv)
-        if args.from_json is not None:
-            return _render(args, options, trail, started, aws, command_line)
-        pack = _Pack(demo_source(args.demo) if args.demo else live_source(),
-                     _signer(options, aws), command_line)
-        directory = output_directory(options, started, run_id)
-        start = begin(trail)  # only runs recorded by now can be this one's baseline
-        document, interrupted = _scan(options, signals, aws, run_id)
-        refused: ScanError | None = None
-        prepared = None
-        try:
-            prepared = prepare(document, trail, start)
-            document = prepared.document
-        except BaselineError as exc:  # the scan is kept: reports first, then the refusal
-            refused = ConfigError(str(exc))
-        formats = (OutputFormat.JSON,) if interrupted else options.formats
-        if interrupted:  # not signed: its manifest says so, and verify does not look for one
-            pack = replace(pack, signer=None)
-        written = write_outputs(document, formats, directory, pack)
-        manifest = write_pack_manifest(document, directory, written, options, pack)
-        _print_reports(document, [*written, manifest])
-        if prepared is not None:
-            prepared.record()
-        else:
-            record(document, trail)
-        if refused is not None:
-            raise refused
-        if interrupted and signals.received is not None:
-            log.warning("interrupted: what was collected is in %s", directory / "scan.json")
-            return 128 + signals.received
-        _finish_pack(options, document, written, directory, aws, pack)
-        return exit_code(document, options.fail_on)
-
-
-def _print_reports(document: ScanDocument, written: list[Path]) -> None:
-    sys.stdout.write(render_console(document))
-    sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
-    sys.stdout.flush()
-
-
-def pack_configuration(document: ScanDocument, options: Options) -> dict[str, Any]:
-    """The effective configuration the manifest records: the document's (what shaped the
-    result), with this run's evidence settings (the same values for a live scan; for a
-    re-render, those of the re-render)."""
-    return {**document["configuration"], "sign_kms_key": options.sign_kms_key,
-            "upload": options.upload, "upload_kms_key": options.upload_kms_key}
-
-
-def _tool() -> ManifestTool:
-    """aa-scan as the manifest names it: version, and the commit of the checkout it runs
-    from, if it does."""
-    from scanner.evidence.provenance import checkout_commit
-
-    tool: ManifestTool = {"name": TOOL_NAME, "version": __version__}
-    checkout = checkout_commit()
-    if checkout is not None:
-        tool["commit"], tool["checkout_modified"] = checkout
-    return tool
-
-
-def _provenance(document: ScanDocument, options: Options, pack: _Pack) -> Provenance:
-    from scanner.evidence.provenance import baseline_record, run_by
-
-    changes = document.get("changes")
-    baseline = changes["baseline"] if changes else None
-    return {"source": pack.source, "command_line": list(pack.command_line),
-            "run_by": run_by(),
-            "baseline": baseline_record(dict(baseline) if baseline else None, options.baseline,
-                                        options.output_root)}
-
-
-def write_pack_manifest(document: ScanDocument, directory: Path, written: list[Path],
-                        options: Options, pack: _Pack) -> Path:
-    """manifest.json, the last file of the folder: every file the run wrote, hashed."""
-    from scanner.evidence.manifest import EvidenceError, build_manifest, write_manifest
-
-    try:
-        manifest = build_manifest(document, directory, written, tool=_tool(),
-                                  configuration=pack_configuration(document, options),
-                                  provenance=_provenance(document, options, pack),
-                                  signing=pack.signer.record() if pack.signer else None)
-        path = write_manifest(manifest, directory)
-    except EvidenceError as exc:
-        raise OutputError(str(exc)) from None
-    log.info("wrote %s (%d artifact(s))", path, len(manifest["artifacts"]))
-    return path
-
-
-def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
-                 directory: Path, aws: _Aws, pack: _Pack) -> None:
-    """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
-    failure exits 2 and leaves the local folder as it is)."""
-    from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
-    from scanner.evidence.manifest import EvidenceError
-
-    try:
-        if pack.signer is not None:
-            _sign(options, directory, aws, pack.signer)
-        if options.notify_sns:
-            files = [directory / MANIFEST_NAME]
-            if pack.signer is not None:
-                files.append(directory / SIGNATURE_NAME)
-            _notify(options, document, [*written, *files], aws)
-        if options.upload:
-            _upload(options, document, directory, aws, pack.source["kind"] == "re-render")
-    except EvidenceError as exc:
-        raise OutputError(str(exc)) from None
-
-
-def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
-    from scanner.evidence.signature import sign_pack
-
-    from .aws import kms_client
-
-    kms = kms_client(aws.session(), options, signer.key_arn)
-    path, record = sign_pack(kms, signer, directory)
-    # The key ARN is KMS's answer: shown on one line, whatever it holds.
-    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {one_line(signer.key_arn)})\n")
-    sys.stdout.flush()
-
-
-def _caller_account(options: Options, aws: _Aws) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from .aws import ClientFactory, error_from
-
-    try:
-        return ClientFactory(aws.session(), options).sts().get_caller_identity()["Account"]
-    except (ClientError, BotoCoreError) as exc:
-        code, message = error_from(exc)
-        raise CredentialsError(f"sts:GetCallerIdentity failed (the upload's bucket owner): "
-                               f"{code}: {message}") from None
-
-
-def _upload(options: Options, document: ScanDocument, directory: Path, aws: _Aws,
-            rendered: bool) -> None:
-    from scanner.evidence.upload import kms_key_arn, parse_destination, upload_folder
-
-    from .aws import kms_client, s3_client
-
-    assert options.upload is not None
-    try:
-        destination = parse_destination(options.upload)
-    except ValueError as exc:
-        raise ConfigError(f"--upload: {exc}") from None
-    kms_key = None
-    if options.upload_kms_key:
-        kms_key = kms_key_arn(kms_client(aws.session(), options, options.upload_kms_key),
-                              options.upload_kms_key)
-    # The scanning account of a live scan is this run's caller; a re-render's document may
-    # say anything, so its default is the caller's own account, asked of STS.
-    owner = options.upload_bucket_owner or (
-        _caller_account(options, aws) if rendered else document["identity"]["account_id"])
-    uris = upload_folder(s3_client(aws.session(), options), directory, destination,
-                         bucket_owner=owner, kms_key=kms_key)
-    sys.stdout.write("".join(f"Uploaded: {uri}\n" for uri in uris))
-    sys.stdout.flush()
-    log.info("uploaded %d object(s) to %s (bucket owner %s), each checked (size, SHA-256, "
-             "encryption)", len(uris), options.upload, owner)
-
-
-def _notify(options: Options, document: ScanDocument, written: list[Path], aws: _Aws) -> None:
-    from .aws import sns_client
-    from .notify import publish
-
-    assert options.notify_sns is not None
-    publish(sns_client(aws.session(), options, options.notify_sns),
-            options.notify_sns, document, written)
-
-
-def _load(path: Path, label: str = "") -> ScanDocument:
-    from reports.document.schema import DocumentError, load_document
-
-    try:
-        return load_document(path)
-    except DocumentError as exc:
-        raise InputError(f"{label}{exc}") from None
-    except RecursionError:  # json's decoder on thousands of nested arrays or objects
-        raise InputError(f"{label}{path}: not valid JSON: nested too deeply") from None
-
-
-def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
-            started: dt.datetime, aws: _Aws, command_line: tuple[str, ...]) -> int:
-    """--from-json: re-render an earlier scan.json; compared with --baseline if given, and
-    recorded in the history if --history is given (how runs from before it are imported).
-    The manifest says it is a re-render, of which file (its SHA-256) and which run; a
-    document whose summary, verdict or gaps disagree with its regions is refused."""
-    from reports.document.consistency import disagreements, recomputed
-    from scanner.evidence.provenance import file_sha256, render_source
-    from scanner.history.runs import run_id_of
-
-    def state() -> tuple[int, int, int] | None:
-        try:
-            found = args.from_json.stat()
-        except OSError:
-            return None  # _load says why it cannot be read
-        return found.st_ino, found.st_size, found.st_mtime_ns
-
-    before = state()
-    try:
-        sha256 = file_sha256(args.from_json)
-        size = args.from_json.stat().st_size
-    except OSError:
-        sha256, size = "", 0
-    document = _load(args.from_json)
-    if state() != before:  # the SHA-256 the manifest records is of what was rendered
-        raise InputError(f"{args.from_json}: changed while it was read")
-    found = disagreements(document)
-    if found:
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        raise InputError(f"--from-json {args.from_json}: its summary, verdict or gaps disagree "
-                         f"with its regions: {found[0]}{more}; a re-render renders only what "
-                         "the regions say")
-    document["summary"].update({k: v for k, v in recomputed(document).items()  # type: ignore[typeddict-item]
-                                if k in document["summary"]})
-    render: RenderRun = {"id": options.aws.run_id or "",
-                         "at": started.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    pack = _Pack(render_source(sha256, size, document.get("run_id"), render),
-                 _signer(options, aws), command_line)
-    document["run_id"] = run_id_of(document)
-    if options.baseline is not None:
-        try:
-            document = prepare(document, replace(trail, path=None)).document
-        except BaselineError as exc:
-            raise ConfigError(str(exc)) from None
-    directory = output_directory(options, started)
-    written = write_outputs(document, options.formats, directory, pack)
-    manifest = write_pack_manifest(document, directory, written, options, pack)
-    _print_reports(document, [*written, manifest])
-    if args.history:
-        record(document, trail, source="import")
-    _finish_pack(replace(options, notify_sns=None), document, written, directory, aws, pack)
-    return exit_code(document, options.fail_on)
-
-
-def _scan(options: Options, signals: _Signals, aws: _Aws,
-          run_id: str) -> tuple[ScanDocument, bool]:
-    from .aws import ClientFactory
-    from .document import build_document
-    from .judge import judge
-    from .run import RegionDone, run_scan
-
-    session = aws.session()
-    factory = ClientFactory(session, options, aws.calls)
-
-    def progress(event: RegionDone) -> None:
-        scan = event.scan
-        state = (f"error {scan.analyzers_error.code}" if scan.analyzers_error
-                 else f"{len(scan.analyzers or ())} analyzer(s), {len(scan.findings)} finding(s)")
-        if scan.findings_errors:
-            state += f", {len(scan.findings_errors)} failed call(s)"
-        log.info("[%d/%d] %s: %s, %d call(s), %.1fs", event.done, event.total, scan.region,
-                 state, scan.api_calls, scan.seconds)
-
-    result = run_scan(options, factory, signals.cancel, progress)
-    if aws.calls is not None:
-        result = replace(result, api_calls=aws.calls.snapshot())
-    judgement = judge(result)
-    return build_document(result, judgement, options.summary(), run_id), result.interrupted
+        return exit_code(run(options, signals), options.fail_on)
 
 
 def _online_kms(profile: str | None) -> Callable[[str], KMSClient]:
@@ -899,4 +505,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def main_entry() -> None:
+    """The `aa-scan` console script."""
     sys.exit(main())

@@ -47,6 +47,8 @@ class FailOn(StrEnum):
 
 @dataclass(frozen=True)
 class AwsOptions:
+    """How aa-scan reaches AWS: credentials and roles, retries, rate and timeouts."""
+
     profile: str | None = None
     role_arn: str | None = None
     # Each role session aa-scan opens is named <role_session_name>-<run id> and, unless
@@ -84,6 +86,8 @@ class AwsOptions:
 
 @dataclass(frozen=True)
 class LogOptions:
+    """The rotating log file (None: none) and the level of aa-scan's logger."""
+
     file: Path | None = Path("output") / "aa-scan.log"
     max_bytes: int = 10 * 1024 * 1024
     backups: int = 5
@@ -122,6 +126,15 @@ class Options:
     # Region names botocore does not know (newer than it, or typos): where each was given.
     # Region discovery decides: a name it lists is accepted, any other is an error.
     unverified_regions: Mapping[str, str] = field(default_factory=dict)
+    # What the command line alone says (no configuration key; set by the CLI after loading):
+    # the demo's variant (a live scan of the simulated organization), the scan.json to
+    # re-render instead of scanning, whether that re-render is recorded in the history
+    # (--history given with --from-json: how runs from before it are imported), and the
+    # command line as the manifest records it (secrets redacted).
+    demo: str | None = None
+    from_json: Path | None = None
+    record_rerender: bool = False
+    command_line: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """The effective configuration: the settings that shaped the result and the run, as
@@ -176,6 +189,7 @@ def known_regions() -> frozenset[str]:
 
 @cache
 def config_schema() -> dict[str, Any]:
+    """schema/config.schema.json: what a configuration may hold (read once)."""
     import json
 
     text = (resources.files("scanner") / "schema" / "config.schema.json").read_text("utf-8")
@@ -207,6 +221,8 @@ def _marks(node: yaml.Node, path: tuple[str, ...] = ()) -> dict[tuple[str, ...],
 
 
 def read_config_file(path: Path) -> tuple[dict[str, Any], Marks]:
+    """A YAML configuration file and the line of each of its keys, or a ConfigError that
+    names the file (and the line, for YAML that does not parse)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -347,8 +347,8 @@ def test_a_baseline_pruned_by_an_overlapping_run_is_never_a_first_run(monkeypatc
     run. Expected: never "first recorded run" on a series that had runs when this one
     started: say that its baseline was pruned while it scanned (changes.history_error, in
     every report), or do not prune runs a run in flight noted (e.g. a lease table)."""
-    import scanner.cli as cli
     import scanner.history.trail as trail
+    import scanner.pipeline as pipeline
 
     history = tmp_path / "h.sqlite"
     cfg = config(tmp_path, "keep1", "ORGANIZATION", history=f"{{path: {history}, keep: 1}}")
@@ -358,7 +358,7 @@ def test_a_baseline_pruned_by_an_overlapping_run_is_never_a_first_run(monkeypatc
         baseline = run_scan("--config", cfg)
         overlapping = run_scan("--config", cfg, "--no-history")
         other = json.loads((overlapping.directory / "scan.json").read_text())
-        real_scan = cli._scan
+        real_scan = pipeline._scan
 
         def scan_while_another_run_records(*args, **kwargs):
             result = real_scan(*args, **kwargs)
@@ -366,7 +366,7 @@ def test_a_baseline_pruned_by_an_overlapping_run_is_never_a_first_run(monkeypatc
             trail.record(other, trail.HistorySettings(history, 1, None))
             return result
 
-        monkeypatch.setattr(cli, "_scan", scan_while_another_run_records)
+        monkeypatch.setattr(pipeline, "_scan", scan_while_another_run_records)
         run = run_scan("--config", cfg, "--fail-on", "new-gaps")
     changes = run.document["changes"]
     assert baseline.document["run_id"] != other["run_id"]

@@ -1,0 +1,563 @@
+"""One publish path for a live scan and a re-render: `Options` in, a typed `Outcome` out.
+
+A run first gets its scan document from one of two sources: a live scan (collect, judge,
+build the document; the demo is a live scan of the simulated organization) or a re-render
+(`--from-json`: an earlier scan.json, refused if its summary, verdict or gaps disagree with
+its regions). From there both take the same steps, in this order:
+
+1. prepare the history (the baseline, what changed, the trend, the finding age): reads only;
+2. derive the final document (issue 21: the one place for it is marked in `_publish`);
+3. write the reports (scan.json first), then manifest.json, and print the summary;
+4. record the run in the history (writes; a failure there is a warning, never a lost run);
+5. the opt-in writes to AWS: sign the manifest, notify SNS, upload the folder (the last).
+
+The CLI decides the exit code from the returned `Outcome` alone, and turns every `ScanError`
+raised here into a message; nothing here chooses an exit code or reads a flag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from reports.console import render_console
+from reports.document.rules import Verdict, one_line
+from reports.document.schema import TOOL_NAME, ScanDocument
+from reports.formats import OutputFormat, writer_for
+from scanner.history.diff import regressions
+from scanner.history.trail import BaselineError, HistorySettings, Start, begin, prepare, record
+
+from . import __version__
+from .config import Options
+from .errors import ConfigError, CredentialsError, InputError, OutputError
+
+if TYPE_CHECKING:
+    import boto3
+
+    from reports.document.pack import Source
+    from scanner.evidence.manifest import ManifestTool, Provenance
+    from scanner.evidence.signature import Signer
+    from scanner.history.trail import Prepared
+
+    from .aws import CallCounter
+
+log = logging.getLogger("aa_scan")
+
+
+class Stop(Protocol):
+    """How a run learns it was asked to stop (SIGINT, SIGTERM; the CLI handles them)."""
+
+    cancel: threading.Event  # set: the scan stops asking AWS and keeps what it has
+    received: int | None  # the signal that set it, once one came
+
+
+# -- what a run returns ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Regressions:
+    """What changed for the worse since the baseline (scanner.history.diff.regressions):
+    what could not be compared counts as new, and says so."""
+
+    gaps: int  # new (or escalated) gaps, with those not compared
+    public_findings: int | None  # new public findings, likewise; None: findings not read
+    not_compared_gaps: int  # of `gaps`, those that could not be compared
+    not_compared_public: int | None  # of `public_findings`, likewise
+    history_error: str | None  # there is no baseline because the history could not be used
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run found and where it put it: everything the exit code is decided from.
+
+    Read once from the final document (the one the reports and the manifest show), so the
+    exit code can never disagree with them.
+    """
+
+    directory: Path
+    complete: bool
+    verdict: Verdict
+    gaps: int  # every gap, regions' and organization's
+    active_findings: int | None  # None: findings not read (coverage only)
+    public_findings: int | None
+    regressions: Regressions
+    interrupted_by: int | None = None  # the signal that stopped the scan; the reports are partial
+
+
+def outcome_of(document: ScanDocument, directory: Path) -> Outcome:
+    """The typed outcome of the final document."""
+    summary = document["summary"]
+    changes = document.get("changes")
+    untold = changes.get("not_compared") if changes is not None else None
+    history_error = (changes.get("history_error") or None
+                     if changes is not None and changes["baseline"] is None else None)
+    new_gaps, new_public = regressions(document)
+    return Outcome(
+        directory=directory, complete=summary["complete"], verdict=Verdict(summary["verdict"]),
+        gaps=len(document["gaps"]), active_findings=summary["active_findings"],
+        public_findings=summary["public_findings"],
+        regressions=Regressions(new_gaps, new_public, untold["gaps"] if untold else 0,
+                                untold["public_findings"] if untold else None, history_error))
+
+
+# -- the run's AWS session and its evidence pack --------------------------------------------
+
+
+class _Aws:
+    """The AWS session of a run, made once when something first needs it (the scan, then
+    the signature and the upload reuse it: one role assumption, one set of counters)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.calls: CallCounter | None = None
+        self._session: boto3.Session | None = None
+
+    def session(self) -> boto3.Session:
+        if self._session is None:
+            from .aws import CallCounter, make_session
+
+            self.calls = CallCounter()
+            self._session = make_session(self.options, self.calls)
+        return self._session
+
+
+@dataclass(frozen=True)
+class _Pack:
+    """What the evidence pack of this run records beside the document: where its evidence
+    came from, the command line (redacted), and the key it is signed with (looked up before
+    anything is scanned)."""
+
+    source: Source
+    signer: Signer | None = None
+    command_line: tuple[str, ...] = ()
+
+    @property
+    def rerender(self) -> bool:
+        return self.source["kind"] == "re-render"
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A scan document in hand, from either source, and what publishing it depends on."""
+
+    document: ScanDocument
+    pack: _Pack
+    # A live scan: its folder (made before the scan) and what the history held when it
+    # started. A re-render: neither (its folder is made once its baseline is read).
+    directory: Path | None = None
+    start: Start | None = None
+    interrupted: bool = False
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def run(options: Options, stop: Stop) -> Outcome:
+    """Scan (or re-render `options.from_json`), publish, and return what was found."""
+    from .document import new_run_id
+
+    started = dt.datetime.now(dt.UTC)
+    trail = HistorySettings(options.history, options.history_keep, options.baseline)
+    if options.baseline is not None:
+        load_scan_json(options.baseline, "--baseline ")  # refused before anything is scanned
+    # Known before any AWS call: role sessions carry it (name and SourceIdentity). A
+    # re-render has no run of its own: this is the id of the re-render.
+    run_id = new_run_id(started)
+    options = replace(options, aws=replace(options.aws, run_id=run_id))
+    aws = _Aws(options)
+    if options.from_json is not None:
+        given = _rerender(options.from_json, options, started, aws)
+    else:
+        given = _live(options, started, trail, aws, stop)
+    return _publish(given, options, started, trail, aws, stop)
+
+
+def _live(options: Options, started: dt.datetime, trail: HistorySettings, aws: _Aws,
+          stop: Stop) -> _Document:
+    """A live scan (of AWS, or of the demo's simulated organization): the signing key and
+    the run folder are checked before anything is scanned."""
+    from scanner.evidence.provenance import demo_source, live_source
+
+    run_id = options.aws.run_id
+    assert run_id is not None
+    pack = _Pack(demo_source(options.demo) if options.demo else live_source(),
+                 _signer(options, aws), options.command_line)
+    directory = output_directory(options, started, run_id)
+    start = begin(trail)  # only runs recorded by now can be this one's baseline
+    document, interrupted = _scan(options, stop, aws, run_id)
+    if interrupted:  # not signed: its manifest says so, and verify does not look for one
+        pack = replace(pack, signer=None)
+    return _Document(document, pack, directory, start, interrupted)
+
+
+def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str) -> tuple[ScanDocument, bool]:
+    """Collect, judge, build the document; and whether the scan was interrupted."""
+    from .aws import ClientFactory
+    from .document import build_document
+    from .judge import judge
+    from .run import RegionDone, run_scan
+
+    session = aws.session()
+    factory = ClientFactory(session, options, aws.calls)
+
+    def progress(event: RegionDone) -> None:
+        scan = event.scan
+        state = (f"error {scan.analyzers_error.code}" if scan.analyzers_error
+                 else f"{len(scan.analyzers or ())} analyzer(s), {len(scan.findings)} finding(s)")
+        if scan.findings_errors:
+            state += f", {len(scan.findings_errors)} failed call(s)"
+        log.info("[%d/%d] %s: %s, %d call(s), %.1fs", event.done, event.total, scan.region,
+                 state, scan.api_calls, scan.seconds)
+
+    result = run_scan(options, factory, stop.cancel, progress)
+    if aws.calls is not None:
+        result = replace(result, api_calls=aws.calls.snapshot())
+    judgement = judge(result)
+    return build_document(result, judgement, options.summary(), run_id), result.interrupted
+
+
+def load_scan_json(path: Path, label: str = "") -> ScanDocument:
+    """A scan.json, validated against its schema; a file that is not one is an InputError."""
+    from reports.document.schema import DocumentError, load_document
+
+    try:
+        return load_document(path)
+    except DocumentError as exc:
+        raise InputError(f"{label}{exc}") from None
+    except RecursionError:  # json's decoder on thousands of nested arrays or objects
+        raise InputError(f"{label}{path}: not valid JSON: nested too deeply") from None
+
+
+def _rerender(path: Path, options: Options, started: dt.datetime, aws: _Aws) -> _Document:
+    """--from-json: an earlier scan.json. The manifest says it is a re-render, of which file
+    (its SHA-256) and which run; a document whose summary, verdict or gaps disagree with its
+    regions is refused."""
+    from reports.document.consistency import disagreements, recomputed
+    from reports.document.pack import RenderRun
+    from scanner.evidence.provenance import file_sha256, render_source
+    from scanner.history.runs import run_id_of
+
+    def state() -> tuple[int, int, int] | None:
+        try:
+            found = path.stat()
+        except OSError:
+            return None  # load_scan_json says why it cannot be read
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    before = state()
+    try:
+        sha256 = file_sha256(path)
+        size = path.stat().st_size
+    except OSError:
+        sha256, size = "", 0
+    document = load_scan_json(path)
+    if state() != before:  # the SHA-256 the manifest records is of what was rendered
+        raise InputError(f"{path}: changed while it was read")
+    found = disagreements(document)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise InputError(f"--from-json {path}: its summary, verdict or gaps disagree "
+                         f"with its regions: {found[0]}{more}; a re-render renders only what "
+                         "the regions say")
+    document["summary"].update({k: v for k, v in recomputed(document).items()  # type: ignore[typeddict-item]
+                                if k in document["summary"]})
+    render = RenderRun(id=options.aws.run_id or "", at=started.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    pack = _Pack(render_source(sha256, size, document.get("run_id"), render),
+                 _signer(options, aws), options.command_line)
+    document["run_id"] = run_id_of(document)
+    return _Document(document, pack)
+
+
+# -- publishing: the one path both sources take ---------------------------------------------
+
+
+def _publish(given: _Document, options: Options, started: dt.datetime,
+             trail: HistorySettings, aws: _Aws, stop: Stop) -> Outcome:
+    """Prepare the history, write the reports and the manifest, record the run, then the
+    opt-in writes to AWS."""
+    document, pack = given.document, given.pack
+    prepared: Prepared | None = None
+    refused: ConfigError | None = None
+    if not pack.rerender:
+        # A live scan is compared with its baseline (the history's choice or --baseline). A
+        # baseline it cannot be compared with is refused after its reports are written: what
+        # was collected is kept.
+        try:
+            prepared = prepare(document, trail, given.start)
+            document = prepared.document
+        except BaselineError as exc:
+            refused = ConfigError(str(exc))
+    elif options.baseline is not None:
+        # A re-render is compared with --baseline only (never the history's choice), and a
+        # baseline it cannot be compared with is refused before its folder is made.
+        try:
+            document = prepare(document, replace(trail, path=None)).document
+        except BaselineError as exc:
+            raise ConfigError(str(exc)) from None
+    directory = given.directory or output_directory(options, started)
+
+    # derive(document) goes here: issue 21. Called once on the final document; the writers,
+    # the manifest, the history's record and the outcome below all read what it returns.
+
+    outcome = outcome_of(document, directory)
+    formats = (OutputFormat.JSON,) if given.interrupted else options.formats
+    written = write_outputs(document, formats, directory, pack)
+    manifest = write_pack_manifest(document, directory, written, options, pack)
+    _print_reports(document, [*written, manifest])
+    if prepared is not None:
+        replace(prepared, document=document).record()
+    elif not pack.rerender:
+        record(document, trail)
+    elif options.record_rerender:  # how runs from before the history are imported
+        record(document, trail, source="import")
+    if refused is not None:
+        raise refused
+    if given.interrupted and stop.received is not None:
+        return replace(outcome, interrupted_by=stop.received)
+    _finish_pack(options, document, written, directory, aws, pack)
+    return outcome
+
+
+def output_directory(options: Options, started: dt.datetime, run_id: str | None = None) -> Path:
+    """The run's folder, created (its owner's only) and checked writable before anything is
+    scanned: by default output/<run id> (a re-render, which has no run of its own:
+    output/<time>), so `aa-scan verify` can tell a pack under its own name from one copied
+    under another. --output-dir is refused when it already holds files (two runs in one
+    folder make a pack that no manifest describes) or is a symbolic link."""
+    if options.output_dir is not None:
+        path = options.output_dir
+        if path.is_symlink():
+            raise OutputError(f"--output-dir {path} is a symbolic link (to "
+                              f"{os.readlink(path)}): give the folder itself")
+        try:
+            path.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            if not path.is_dir():
+                raise OutputError(f"--output-dir {path} is not a folder") from None
+            held = sorted(p.name for p in path.iterdir())
+            if held:
+                shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3
+                                               else "")
+                raise OutputError(f"--output-dir {path} already holds files ({shown}): a run "
+                                  "folder holds one run's files, so give a new or empty "
+                                  "folder") from None
+        except OSError as exc:
+            raise OutputError(f"cannot create the output folder {path}: "
+                              f"{exc.strerror or exc}") from None
+    else:
+        stamp = run_id or started.strftime("%Y%m%dT%H%M%SZ")
+        for attempt in range(1, 1000):
+            path = options.output_root / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+            try:
+                path.mkdir(mode=0o700, parents=True, exist_ok=False)
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise OutputError(f"cannot create the output folder {path}: "
+                                  f"{exc.strerror or exc}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"the output folder {path} is not writable: "
+                          f"{exc.strerror or exc}") from None
+    return path
+
+
+def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
+                  directory: Path, pack: _Pack | None = None) -> list[Path]:
+    """Every requested format; a failing writer does not stop the others. JSON goes first:
+    the other reports state its SHA-256 (with the rest of the pack's integrity box)."""
+    from reports.document.pack import Integrity
+    from scanner.evidence.provenance import file_sha256, live_source
+
+    written: list[Path] = []
+    failures: list[str] = []
+    ordered = sorted(formats, key=lambda f: f is not OutputFormat.JSON)
+    scan_json: str | None = None
+    for output_format in ordered:
+        started = time.monotonic()
+        integrity = Integrity(
+            str(document.get("run_id") or ""), scan_json,
+            pack.source if pack is not None else live_source(),
+            pack.signer.key_arn if pack is not None and pack.signer is not None else None)
+        try:
+            path = writer_for(output_format)(document, directory, integrity=integrity)
+            if output_format is OutputFormat.JSON:
+                scan_json = file_sha256(path)
+        except OSError as exc:
+            failures.append(f"{output_format.value}: {exc.strerror or exc}")
+            log.error("could not write the %s report: %s", output_format.value, exc)
+            continue
+        written.append(path)
+        log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
+    if failures:
+        raise OutputError("could not write " + "; ".join(failures)
+                          + (f" (written: {', '.join(map(str, written))})" if written else ""))
+    return written
+
+
+def _print_reports(document: ScanDocument, written: list[Path]) -> None:
+    sys.stdout.write(render_console(document))
+    sys.stdout.write("Reports: " + ", ".join(str(p) for p in written) + "\n")
+    sys.stdout.flush()
+
+
+# -- the evidence pack: manifest, signature, notification, upload ---------------------------
+
+
+def pack_configuration(document: ScanDocument, options: Options) -> dict[str, Any]:
+    """The effective configuration the manifest records: the document's (what shaped the
+    result), with this run's evidence settings (the same values for a live scan; for a
+    re-render, those of the re-render)."""
+    return {**document["configuration"], "sign_kms_key": options.sign_kms_key,
+            "upload": options.upload, "upload_kms_key": options.upload_kms_key}
+
+
+def _tool() -> ManifestTool:
+    """aa-scan as the manifest names it: version, and the commit of the checkout it runs
+    from, if it does."""
+    from scanner.evidence.provenance import checkout_commit
+
+    tool: ManifestTool = {"name": TOOL_NAME, "version": __version__}
+    checkout = checkout_commit()
+    if checkout is not None:
+        tool["commit"], tool["checkout_modified"] = checkout
+    return tool
+
+
+def _provenance(document: ScanDocument, options: Options, pack: _Pack) -> Provenance:
+    from scanner.evidence.provenance import baseline_record, run_by
+
+    changes = document.get("changes")
+    baseline = changes["baseline"] if changes else None
+    return {"source": pack.source, "command_line": list(pack.command_line),
+            "run_by": run_by(),
+            "baseline": baseline_record(dict(baseline) if baseline else None, options.baseline,
+                                        options.output_root)}
+
+
+def write_pack_manifest(document: ScanDocument, directory: Path, written: list[Path],
+                        options: Options, pack: _Pack) -> Path:
+    """manifest.json, the last file of the folder: every file the run wrote, hashed."""
+    from scanner.evidence.manifest import EvidenceError, build_manifest, write_manifest
+
+    try:
+        manifest = build_manifest(document, directory, written, tool=_tool(),
+                                  configuration=pack_configuration(document, options),
+                                  provenance=_provenance(document, options, pack),
+                                  signing=pack.signer.record() if pack.signer else None)
+        path = write_manifest(manifest, directory)
+    except EvidenceError as exc:
+        raise OutputError(str(exc)) from None
+    log.info("wrote %s (%d artifact(s))", path, len(manifest["artifacts"]))
+    return path
+
+
+def _signer(options: Options, aws: _Aws) -> Signer | None:
+    """The signing key, checked able to sign before anything is scanned or written."""
+    if not options.sign_kms_key:
+        return None
+    from scanner.evidence.manifest import EvidenceError
+    from scanner.evidence.signature import resolve_signer
+
+    from .aws import kms_client
+
+    try:
+        return resolve_signer(kms_client(aws.session(), options, options.sign_kms_key),
+                              options.sign_kms_key)
+    except EvidenceError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
+                 directory: Path, aws: _Aws, pack: _Pack) -> None:
+    """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
+    failure exits 2 and leaves the local folder as it is). A re-render tells no one: it
+    observed nothing new."""
+    from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
+    from scanner.evidence.manifest import EvidenceError
+
+    try:
+        if pack.signer is not None:
+            _sign(options, directory, aws, pack.signer)
+        if options.notify_sns and not pack.rerender:
+            files = [directory / MANIFEST_NAME]
+            if pack.signer is not None:
+                files.append(directory / SIGNATURE_NAME)
+            _notify(options, document, [*written, *files], aws)
+        if options.upload:
+            _upload(options, document, directory, aws, pack.rerender)
+    except EvidenceError as exc:
+        raise OutputError(str(exc)) from None
+
+
+def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
+    from scanner.evidence.signature import sign_pack
+
+    from .aws import kms_client
+
+    kms = kms_client(aws.session(), options, signer.key_arn)
+    path, record = sign_pack(kms, signer, directory)
+    # The key ARN is KMS's answer: shown on one line, whatever it holds.
+    sys.stdout.write(f"Signed: {path} ({record['algorithm']}, {one_line(signer.key_arn)})\n")
+    sys.stdout.flush()
+
+
+def _caller_account(options: Options, aws: _Aws) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .aws import ClientFactory, error_from
+
+    try:
+        return ClientFactory(aws.session(), options).sts().get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as exc:
+        code, message = error_from(exc)
+        raise CredentialsError(f"sts:GetCallerIdentity failed (the upload's bucket owner): "
+                               f"{code}: {message}") from None
+
+
+def _upload(options: Options, document: ScanDocument, directory: Path, aws: _Aws,
+            rendered: bool) -> None:
+    from scanner.evidence.upload import kms_key_arn, parse_destination, upload_folder
+
+    from .aws import kms_client, s3_client
+
+    assert options.upload is not None
+    try:
+        destination = parse_destination(options.upload)
+    except ValueError as exc:
+        raise ConfigError(f"--upload: {exc}") from None
+    kms_key = None
+    if options.upload_kms_key:
+        kms_key = kms_key_arn(kms_client(aws.session(), options, options.upload_kms_key),
+                              options.upload_kms_key)
+    # The scanning account of a live scan is this run's caller; a re-render's document may
+    # say anything, so its default is the caller's own account, asked of STS.
+    owner = options.upload_bucket_owner or (
+        _caller_account(options, aws) if rendered else document["identity"]["account_id"])
+    uris = upload_folder(s3_client(aws.session(), options), directory, destination,
+                         bucket_owner=owner, kms_key=kms_key)
+    sys.stdout.write("".join(f"Uploaded: {uri}\n" for uri in uris))
+    sys.stdout.flush()
+    log.info("uploaded %d object(s) to %s (bucket owner %s), each checked (size, SHA-256, "
+             "encryption)", len(uris), options.upload, owner)
+
+
+def _notify(options: Options, document: ScanDocument, written: list[Path], aws: _Aws) -> None:
+    from .aws import sns_client
+    from .notify import publish
+
+    assert options.notify_sns is not None
+    publish(sns_client(aws.session(), options, options.notify_sns),
+            options.notify_sns, document, written)
+
