@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -28,6 +27,7 @@ from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME, Source
 from reports.document.rules import one_line
 from reports.document.schema import ControlRef, ScanDocument, Tool
 from reports.document.scope import Completeness, Scope, completeness, configuration_sha256, scope
+from reports.files import write_bytes_atomic
 
 from .files import MANIFEST_LIMIT, FileProblem, load_json, open_folder, read_regular
 from .provenance import BaselineRecord, RunBy, live_source, run_by
@@ -221,25 +221,8 @@ def manifest_bytes(manifest: Manifest) -> bytes:
     return (json.dumps(manifest, indent=2, ensure_ascii=True) + "\n").encode("ascii")
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> Path:
-    """`data` into a temporary file beside `target`, flushed to disk, then renamed over it:
-    the file is complete or absent, never half written."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
-                                    dir=target.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return target
-
-
 def write_manifest(manifest: Manifest, directory: Path) -> Path:
+    """Write directory/manifest.json atomically (reports.files), the run's last file."""
     try:
         return write_bytes_atomic(directory / MANIFEST_NAME, manifest_bytes(manifest))
     except OSError as exc:

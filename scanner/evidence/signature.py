@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
+from reports.files import write_bytes_atomic
 
 from .files import load_json
-from .manifest import EvidenceError, ManifestSigning, read_manifest, write_bytes_atomic
+from .manifest import EvidenceError, ManifestSigning, read_manifest
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
