@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from reports import excel
 from reports.console import render_console
+from reports.excel import writer
 from reports.html import write_html
 from scanner.model import ApiError
 from tests.builders import analyzer, covered, finding, make_document, region_scan
@@ -35,12 +36,12 @@ def document():
 def rendered(document, tmp_path_factory):
     folder = tmp_path_factory.mktemp("reports")
     html = (write_html(document, folder, max_rows_per_type=2)).read_text()
-    original = excel.MAX_ROWS
-    excel.MAX_ROWS = 4  # 3 findings a sheet: the 6 findings need Findings and Findings (2)
+    original = writer.MAX_ROWS
+    writer.MAX_ROWS = 4  # 3 findings a sheet: the 6 findings need Findings and Findings (2)
     try:
         book = load_workbook(excel.write_workbook(document, folder))
     finally:
-        excel.MAX_ROWS = original
+        writer.MAX_ROWS = original
     return Page(html), book, render_console(document)
 
 

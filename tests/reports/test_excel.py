@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.escape import unescape
 
 from reports import excel, tables
+from reports.excel import cells, workbook, writer
 from reports.formats import OutputFormat, writer_for
 from scanner.model import ApiError, ArchiveRule
 from tests.builders import (
@@ -207,7 +208,7 @@ def test_column_widths_follow_content_within_bounds(book):
     for ws in book.worksheets:
         widths = [ws.column_dimensions[get_column_letter(i)].width
                   for i in range(1, ws.max_column + 1)]
-        assert all(excel.MIN_WIDTH <= w <= 90 for w in widths), (ws.title, widths)
+        assert all(writer.MIN_WIDTH <= w <= 90 for w in widths), (ws.title, widths)
     findings = book["Findings"]
     names = header(findings)
 
@@ -470,17 +471,17 @@ def test_tabs_and_newlines_are_kept(tmp_path):
 
 def test_over_long_values_are_truncated_with_a_marker(tmp_path):
     long = "A" * 40_000
-    exact = "B" * excel.MAX_CELL_CHARS
+    exact = "B" * cells.MAX_CELL_CHARS
     returns = "\r" * 40_000  # 7 characters each once escaped
     findings = [finding(resource=long), finding(resource=exact), finding(resource=returns)]
     document = make_document([covered(findings=findings)])
     ws = load_workbook(excel.write_workbook(document, tmp_path))["Findings"]
     first, second, third = column(ws, "Resource")
     marker = "… [truncated, 40000 characters]"
-    assert len(first) == excel.MAX_CELL_CHARS
-    assert first == "A" * (excel.MAX_CELL_CHARS - len(marker)) + marker
+    assert len(first) == cells.MAX_CELL_CHARS
+    assert first == "A" * (cells.MAX_CELL_CHARS - len(marker)) + marker
     assert second == exact
-    assert len(third) <= excel.MAX_CELL_CHARS
+    assert len(third) <= cells.MAX_CELL_CHARS
     assert third.endswith(marker)
     assert set(unescape(third[: -len(marker)])) == {"\r"}
 
@@ -490,7 +491,7 @@ def test_over_long_values_are_truncated_with_a_marker(tmp_path):
 def test_rows_beyond_the_sheet_limit_continue_on_further_sheets(tmp_path, monkeypatch):
     findings = [finding() for _ in range(7)]
     document = make_document([covered(findings=findings)])
-    monkeypatch.setattr(excel, "MAX_ROWS", 4)  # header + 3 rows per sheet
+    monkeypatch.setattr(writer, "MAX_ROWS", 4)  # header + 3 rows per sheet
     book = load_workbook(excel.write_workbook(document, tmp_path))
     titles = [t for t in book.sheetnames if t.startswith("Findings")]
     assert titles == ["Findings", "Findings (2)", "Findings (3)"]
@@ -508,7 +509,7 @@ def test_rows_beyond_the_sheet_limit_continue_on_further_sheets(tmp_path, monkey
 
 def test_a_table_that_fills_a_sheet_exactly_needs_no_continuation(tmp_path, monkeypatch):
     document = make_document([covered(findings=[finding() for _ in range(3)])])
-    monkeypatch.setattr(excel, "MAX_ROWS", 4)
+    monkeypatch.setattr(writer, "MAX_ROWS", 4)
     book = load_workbook(excel.write_workbook(document, tmp_path))
     assert "Findings (2)" not in book.sheetnames
     assert book["Findings"].max_row == 4
@@ -529,7 +530,7 @@ def test_a_failure_midway_leaves_no_report(tmp_path, document, monkeypatch):
         yield ["us-east-1", "arn", "rule", "filter", None, None]
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(excel, "archive_rule_rows", failing_rows)
+    monkeypatch.setattr(workbook, "archive_rule_rows", failing_rows)
     scratch = tmp_path / "tmp"  # where the sheets stream into their temporary files
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
@@ -572,7 +573,7 @@ def test_a_failure_keeps_the_previous_report(tmp_path, document, monkeypatch):
         raise RuntimeError("boom")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(excel, "error_rows", failing_rows)
+    monkeypatch.setattr(workbook, "error_rows", failing_rows)
     with pytest.raises(RuntimeError):
         excel.write_workbook(document, tmp_path)
     assert target.read_bytes() == b"previous"
