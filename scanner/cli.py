@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from reports.console import render_console
+from reports.document.derive import derive
 from reports.document.rules import one_line
 from reports.document.schema import TOOL_NAME, ScanDocument
 from reports.formats import OutputFormat, writer_for
@@ -526,6 +527,7 @@ def _run(args: argparse.Namespace, signals: _Signals, argv: list[str]) -> int:
             document = prepared.document
         except BaselineError as exc:  # the scan is kept: reports first, then the refusal
             refused = ConfigError(str(exc))
+        document = derive(document)  # once, on the final document: reports and manifest read it
         formats = (OutputFormat.JSON,) if interrupted else options.formats
         if interrupted:  # not signed: its manifest says so, and verify does not look for one
             pack = replace(pack, signer=None)
@@ -736,6 +738,7 @@ def _render(args: argparse.Namespace, options: Options, trail: HistorySettings,
             document = prepare(document, replace(trail, path=None)).document
         except BaselineError as exc:
             raise ConfigError(str(exc)) from None
+    document = derive(document)  # once, on the final document: reports and manifest read it
     directory = output_directory(options, started)
     written = write_outputs(document, options.formats, directory, pack)
     manifest = write_pack_manifest(document, directory, written, options, pack)

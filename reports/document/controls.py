@@ -14,10 +14,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, TypedDict
+from typing import Any
 
 from reports.document.rules import member_outcome
-from reports.document.schema import ControlRef, Gap, ScanDocument
+from reports.document.schema import (
+    ControlAnswer,
+    ControlRef,
+    ControlStatus,
+    Gap,
+    ScanDocument,
+    Tone,
+)
 
 DATA_FILE = "controls.json"
 # Region statuses (document.rules.RegionStatus) a scan assessed: it proves coverage or a gap.
@@ -113,30 +120,6 @@ def verdict_controls() -> list[ControlRef]:
 # -- how a document answers each control ------------------------------------------------------
 
 
-class SourceText(TypedDict):
-    url: str
-    publisher: str
-    says: str
-
-
-class ControlAnswer(TypedDict):
-    """One control as the reports show it: what it requires and what this scan shows."""
-
-    key: str
-    framework: str
-    id: str
-    title: str
-    versions: str  # "1.4.0, 1.5.0" or "" for an unversioned control
-    requires: str
-    evaluated: str
-    status: str  # Met, Not met, Not determined
-    tone: str  # ok, bad, warn (as the reports colour verdicts)
-    answer: list[str]
-    per_account: list[str]
-    sources: list[SourceText]
-    unconfirmed: str
-
-
 def _where(gap: Gap) -> str:
     return f"{gap['region'] or 'organization'}: {gap['code']}"
 
@@ -198,6 +181,8 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
         related = [g for g in document["gaps"] if control.cited_by(g.get("controls", []))]
         against = [g for g in related if g["code"] not in found.not_assessed_codes]
         blocking = [g for g in related if g["code"] in found.not_assessed_codes]
+        status: ControlStatus
+        tone: Tone
         if against:
             status, tone = "Not met", "bad"
         elif blocking or not complete or not assessed:

@@ -11,7 +11,7 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "aa-scan"
@@ -442,6 +442,75 @@ class MemberView(TypedDict):
     remediation: NotRequired[MemberRemediation | None]  # for FAIL cells
 
 
+# -- derived: what reports.document.derive computes from the rest of the document ----------
+
+
+class Scope(TypedDict):
+    """What the scan covers, as the manifest, report.html and report.xlsx state it."""
+
+    accounts: int | None  # accounts in the organization; None: ListAccounts did not answer
+    regions_enabled: list[str]
+    regions_scanned: list[str]
+    regions_not_enabled: list[str]
+    regions_excluded: dict[str, str]  # region -> the reason the configuration gives
+    coverage_types: list[str]
+    finding_statuses: list[str]
+
+
+class Completeness(TypedDict):
+    """Whether the result is complete, why not, and the API calls that made it."""
+
+    complete: bool
+    reasons: list[str]
+    api_calls: dict[str, int] | None  # None: the document predates per-operation counts
+
+
+class SourceText(TypedDict):
+    """A page a control's mapping was checked against, and what it says."""
+
+    url: str
+    publisher: str
+    says: str
+
+
+ControlStatus = Literal["Met", "Not met", "Not determined"]
+Tone = Literal["ok", "bad", "warn"]  # as the reports colour verdicts
+
+
+class ControlAnswer(TypedDict):
+    """One control as the reports show it: what it requires and what this scan shows."""
+
+    key: str
+    framework: str
+    id: str
+    title: str
+    versions: str  # "1.4.0, 1.5.0" or "" for an unversioned control
+    requires: str
+    evaluated: str
+    status: ControlStatus
+    tone: Tone
+    answer: list[str]
+    per_account: list[str]
+    sources: list[SourceText]
+    unconfirmed: str
+
+
+class Derived(TypedDict):
+    """Computed from the rest of the document by reports.document.derive, once per run, for
+    the reports and the manifest, which only read it. Recomputed whenever a document is
+    rendered (a scan.json read back included): never trusted from a file."""
+
+    scope: Scope
+    completeness: Completeness
+    configuration_sha256: str  # of the document's configuration (scope.canonical_json)
+    # The controls the verdict is evidence for: summary.controls, or for a document written
+    # before the mapping, every control of it.
+    controls: list[ControlRef]
+    # How the document answers each control; None for a document written before the mapping
+    # (its gaps carry no controls to answer with).
+    control_answers: list[ControlAnswer] | None
+
+
 class ScanDocument(TypedDict):
     schema_version: int
     tool: Tool
@@ -470,6 +539,9 @@ class ScanDocument(TypedDict):
     unused_access: NotRequired[AnalysisBlock]
     # With --member-accounts: each account's own view (IAM.28), beside the verdict.
     member_view: NotRequired[MemberView]
+    # Added after version 1: what derive computes for the reports and the manifest (absent
+    # from a document that has not been through it: every document the reports render has).
+    derived: NotRequired[Derived]
 
 
 @cache

@@ -9,10 +9,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from reports.document.controls import assess
+from reports.document.derive import derived_of
 from reports.document.pack import Integrity
 from reports.document.schema import ScanDocument
-from reports.document.scope import completeness, configuration_sha256, scope
 
 from .. import tables
 from ..console import changes_line
@@ -137,9 +136,10 @@ def _regions_text(regions: Sequence[str]) -> str:
 
 
 def scope_rows(document: ScanDocument) -> Iterator[list[Any]]:
-    """The scope statement, as report.html opens with it (evidence.scope)."""
-    found = scope(document)
-    done = completeness(document)
+    """The scope statement, as report.html opens with it (its derived scope)."""
+    derived = derived_of(document)
+    found = derived["scope"]
+    done = derived["completeness"]
     accounts = found["accounts"]
     yield ["Scope", "Population: accounts in the organization",
            "unknown (the account list could not be read)" if accounts is None else accounts]
@@ -158,14 +158,14 @@ def scope_rows(document: ScanDocument) -> Iterator[list[Any]]:
         for operation, number in calls.items():
             yield ["Scope", f"API calls: {operation}", number]
     yield ["Scope", "Parameters", "the effective configuration (Configuration rows below)"]
-    yield ["Scope", "Configuration SHA-256", configuration_sha256(document["configuration"])]
+    yield ["Scope", "Configuration SHA-256", derived["configuration_sha256"]]
     yield ["Scope", "Completeness", "complete" if done["complete"] else
            "incomplete: " + "; ".join(done["reasons"])]
 
 
 def control_rows(document: ScanDocument) -> Iterator[list[Any]]:
     """How the scan answers each control, coloured by the answer."""
-    answers = assess(document)
+    answers = derived_of(document)["control_answers"]
     if answers is None:
         yield ["Controls", "Controls", "not mapped: the scan document predates the mapping"]
         return

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reports.document.derive import derived_of
 from reports.document.rules import GapCode
 from reports.document.schema import Gap, ScanDocument
-from reports.document.scope import completeness, configuration_sha256, scope
 
 from ..tables import (
     SEVERITY_ORDER,
@@ -97,8 +97,9 @@ SCOPE_PARAMETERS = ("regions", "coverage_types", "finding_statuses", "coverage_o
 
 def scope_statement(document: ScanDocument) -> dict[str, Any]:
     """The first page's scope statement: population, query, parameters, completeness."""
-    found = scope(document)
-    done = completeness(document)
+    derived = derived_of(document)
+    found = derived["scope"]
+    done = derived["completeness"]
     calls = done["api_calls"]
     configuration = document["configuration"]
     return {
@@ -115,7 +116,7 @@ def scope_statement(document: ScanDocument) -> dict[str, Any]:
         "parameters": [{"key": key, "value": setting(configuration[key])}
                        for key in SCOPE_PARAMETERS if key in configuration],
         "settings": len(configuration),
-        "configuration_sha256": configuration_sha256(configuration),
+        "configuration_sha256": derived["configuration_sha256"],
         "complete": done["complete"],
         "reasons": done["reasons"],
     }

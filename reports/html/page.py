@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from reports.document.controls import assess
+from reports.document.derive import derived_of
 from reports.document.pack import Integrity
 from reports.document.rules import ANALYSIS_LABELS, Analysis
 from reports.document.schema import ScanDocument
@@ -59,7 +59,7 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE,
         "verdict": overview.verdict(document),
         "figures": overview.figures(document),
         "scope": overview.scope_statement(document),
-        "controls": assess(document),
+        "controls": derived_of(document)["control_answers"],
         "changes": changes.since_baseline(document),
         "trend": changes.trend(document),
         "ages": changes.ages(document),

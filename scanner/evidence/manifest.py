@@ -22,11 +22,11 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any, NotRequired, TypedDict, cast
 
-from reports.document.controls import verdict_controls
+from reports.document.derive import derived_of
 from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME, Source
 from reports.document.rules import one_line
-from reports.document.schema import ControlRef, ScanDocument, Tool
-from reports.document.scope import Completeness, Scope, completeness, configuration_sha256, scope
+from reports.document.schema import Completeness, ControlRef, ScanDocument, Scope, Tool
+from reports.document.scope import configuration_sha256
 from reports.files import write_bytes_atomic
 
 from .files import MANIFEST_LIMIT, FileProblem, load_json, open_folder, read_regular
@@ -180,7 +180,9 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
                    env: Environment | None = None,
                    provenance: Provenance | None = None,
                    signing: ManifestSigning | None = None) -> Manifest:
-    """The manifest of a run folder: `files` are those the run wrote into `directory`;
+    """The manifest of a run folder, from the derived document (reports.document.derive:
+    its scope, completeness and controls are read, not recomputed): `files` are those the
+    run wrote into `directory`;
     `configuration` is the effective configuration (the document's, with this run's
     evidence settings); `tool` is the aa-scan writing the pack; `provenance`, where the
     evidence came from (a live scan when not given); `signing`, the key that will sign it."""
@@ -189,6 +191,7 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
         provenance = {"source": live_source(), "command_line": [], "run_by": run_by(),
                       "baseline": None}
     identity = document["identity"]
+    derived = derived_of(document)
     effective = dict(configuration)
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -200,13 +203,16 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
         "identity": {"account_id": identity["account_id"], "arn": identity["arn"]},
         "organization": {"id": org["id"], "management_account_id": org["management_account_id"],
                          "scanning_account_role": org["scanning_account_role"]},
-        "scope": scope(document),
-        "completeness": completeness(document),
+        "scope": derived["scope"],
+        "completeness": derived["completeness"],
         "configuration": effective,
+        # Of the configuration recorded here, not the document's: a re-render records its own
+        # evidence settings (pack_configuration), so the two differ; scope.canonical_json says
+        # how anyone recomputes it.
         "configuration_sha256": configuration_sha256(effective),
         "environment": env if env is not None else environment(),
         "artifacts": artifacts(directory, files),
-        "controls": document["summary"].get("controls", verdict_controls()),
+        "controls": derived["controls"],
         "run_folder": directory.resolve().name,
         "source": provenance["source"],
         "command_line": list(provenance["command_line"]),

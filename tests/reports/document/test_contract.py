@@ -15,6 +15,9 @@ from tests.builders import covered, finding, make_document, region_scan
     (schema.Organization, ("organization",)), (schema.Region, ("$defs", "region")),
     (schema.Finding, ("$defs", "finding")), (schema.Gap, ("$defs", "gap")),
     (schema.TypeCounts, ("$defs", "type_counts")), (schema.AnalyzerEntry, ("$defs", "analyzer")),
+    (schema.Derived, ("$defs", "derived")), (schema.Scope, ("$defs", "derived", "scope")),
+    (schema.Completeness, ("$defs", "derived", "completeness")),
+    (schema.ControlAnswer, ("$defs", "control_answer")),
 ])
 def test_every_required_key_of_a_typed_dict_is_required_by_the_json_schema(typed, where):
     node = schema.json_schema()
