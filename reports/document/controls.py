@@ -22,6 +22,7 @@ from reports.document.schema import (
     ControlRef,
     ControlStatus,
     Gap,
+    Region,
     ScanDocument,
     Tone,
 )
@@ -34,6 +35,8 @@ LISTED_GAPS = 8  # gaps named in an answer; the rest are counted
 
 @dataclass(frozen=True)
 class Source:
+    """A page a control's mapping was checked against, and what it confirms."""
+
     url: str
     publisher: str
     says: str
@@ -62,11 +65,14 @@ class Control:
                  "title": self.title} for version in self.versions]
 
     def cited_by(self, refs: Iterable[ControlRef]) -> bool:
+        """Whether any of `refs` cites this control (any version)."""
         return any(r["framework"] == self.framework and r["id"] == self.id for r in refs)
 
 
 @dataclass(frozen=True)
 class ControlMapping:
+    """The whole of controls.json: the controls, and the analyzer types and gap codes they read."""
+
     controls: tuple[Control, ...]
     external_access_types: frozenset[str]
     not_assessed_codes: frozenset[str]
@@ -130,7 +136,7 @@ def _listed(items: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _external_owned(region: Mapping[str, Any], types: frozenset[str]) -> bool:
+def _external_owned(region: Region, types: frozenset[str]) -> bool:
     """An ACTIVE external access analyzer in the region's list (ListAnalyzers lists the
     scanning account's own analyzers)."""
     return any(a["type"] in types and a["status"] == "ACTIVE" for a in region["analyzers"])

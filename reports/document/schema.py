@@ -13,6 +13,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from reports.document.rules import (
+    AnalysisValue,
+    BaselineSource,
+    ClosedStatus,
+    ComparedWhat,
+    FindingsScope,
+    GapScope,
+    MemberCell,
+    MemberStatus,
+    RegionStatusValue,
+    ScanningRoleValue,
+    SeverityValue,
+    VerdictValue,
+)
+
 SCHEMA_VERSION = 1
 TOOL_NAME = "aa-scan"
 FILE_NAME = "scan.json"
@@ -23,25 +38,33 @@ class DocumentError(ValueError):
 
 
 class Tool(TypedDict):
+    """The aa-scan that wrote the document."""
+
     name: str
     version: str
 
 
 class Identity(TypedDict):
+    """Who scanned: the caller's account and ARN."""
+
     account_id: str
     arn: str
 
 
 class ErrorEntry(TypedDict):
+    """A failed call: its error code, message and, when known, the operation."""
+
     code: str
     message: str
     operation: NotRequired[str]
 
 
 class Organization(TypedDict):
+    """The organization as the scan saw it, and the scanning account's role in it."""
+
     id: str | None
     management_account_id: str | None
-    scanning_account_role: str  # a document.rules.ScanningRole value
+    scanning_account_role: ScanningRoleValue
     scanning_account_role_detail: str
     trusted_access: bool | None
     delegated_administrators: list[str] | None
@@ -53,19 +76,25 @@ class Organization(TypedDict):
 
 
 class ExaminedAccount(TypedDict):
+    """An account whose analyzers were listed, and how it was reached."""
+
     account_id: str
-    role: str  # a document.rules.ScanningRole value
+    role: ScanningRoleValue
     via: str  # "caller", or the ARN of the role assumed
     error: ErrorEntry | None
 
 
 class Timings(TypedDict):
+    """How long discovery, the regions and the whole scan took, in seconds."""
+
     discovery_seconds: float
     regions_seconds: float
     scan_seconds: float
 
 
 class Discovery(TypedDict):
+    """How the regions were listed, and what failed."""
+
     source: str
     errors: list[ErrorEntry]
 
@@ -80,6 +109,8 @@ class TypeCounts(TypedDict):
 
 
 class AnalyzerEntry(TypedDict):
+    """An analyzer listed in a region."""
+
     name: str
     arn: str
     type: str
@@ -90,11 +121,13 @@ class AnalyzerEntry(TypedDict):
     # customer's own), and what the type analyzes (a document.rules.Analysis value; unknown
     # for a type newer than the aa-scan that wrote the document).
     managed_by: NotRequired[str | None]
-    analysis: NotRequired[str]
+    analysis: NotRequired[AnalysisValue]
     account_id: NotRequired[str | None]  # the owner (from the ARN)
 
 
 class FindingsAnalyzer(TypedDict):
+    """The analyzer a region's findings were read from."""
+
     name: str
     arn: str
     type: str
@@ -103,6 +136,8 @@ class FindingsAnalyzer(TypedDict):
 
 
 class ArchiveRuleEntry(TypedDict):
+    """An archive rule of an analyzer."""
+
     analyzer_arn: str
     name: str
     filter: dict[str, Any]
@@ -111,14 +146,16 @@ class ArchiveRuleEntry(TypedDict):
 
 
 class Region(TypedDict):
+    """One region: its status and why, its analyzers, and its active findings counted."""
+
     region: str
-    status: str  # a document.rules.RegionStatus value
+    status: RegionStatusValue
     reason: str | None
     detail: str
     opt_in_status: str | None
     analyzers: list[AnalyzerEntry]
     findings_analyzer: FindingsAnalyzer | None
-    findings_scope: str | None  # ORGANIZATION, or ACCOUNT for an account-scoped analyzer
+    findings_scope: FindingsScope | None
     findings_collected: bool
     findings: dict[str, TypeCounts]  # resource type -> counts; {} when not collected
     archived: int | None
@@ -132,6 +169,8 @@ class Region(TypedDict):
 
 
 class Finding(TypedDict):
+    """An external-access finding (ListFindings), as collected."""
+
     region: str
     analyzer_arn: str
     id: str
@@ -171,12 +210,16 @@ class AnalysisFinding(TypedDict):
 
 
 class StatusCounts(TypedDict):
+    """Findings by status."""
+
     active: int
     archived: int
     resolved: int
 
 
 class AccountUnusedAccess(TypedDict):
+    """The unused-access findings of one account (GetFindingsStatistics)."""
+
     account: str
     active: int
     by_finding_type: dict[str, int]
@@ -226,10 +269,12 @@ class ControlRef(TypedDict):
 
 
 class Gap(TypedDict):
-    scope: str  # organization or region
+    """A gap or advisory: what is wrong, where, how severe, and the command that fixes it."""
+
+    scope: GapScope
     region: str | None
-    code: str  # a document.rules.GapCode value
-    severity: str  # a document.rules.Severity value
+    code: str  # a document.rules.GapCode value (the schema leaves codes open)
+    severity: SeverityValue
     title: str
     detail: str
     remediation: str
@@ -244,12 +289,16 @@ class Gap(TypedDict):
 
 
 class Baseline(TypedDict):
+    """The run this one is compared with, and where it came from."""
+
     run_id: str
     started_at: str
-    source: str  # history or file
+    source: BaselineSource
 
 
 class RegionChange(TypedDict):
+    """A region whose status changed since the baseline."""
+
     region: str
     before: str | None  # a region status; None: not in that run's list
     after: str | None
@@ -258,6 +307,8 @@ class RegionChange(TypedDict):
 
 
 class UnknownRegion(TypedDict):
+    """A region whose gaps or findings were not compared, and why."""
+
     region: str
     reason: str
     # Added after version 1: which of the two were compared (absent: neither).
@@ -266,15 +317,19 @@ class UnknownRegion(TypedDict):
 
 
 class GapChange(TypedDict):
-    scope: str
+    """A gap opened or closed since the baseline."""
+
+    scope: GapScope
     region: str | None
     code: str
-    severity: str
+    severity: SeverityValue
     title: str
     analyzer_type: NotRequired[str | None]
 
 
 class NewFinding(TypedDict):
+    """An active finding the baseline did not have."""
+
     region: str
     id: str
     resource_type: str
@@ -283,11 +338,13 @@ class NewFinding(TypedDict):
 
 
 class ClosedFinding(TypedDict):
+    """An active finding of the baseline no longer active."""
+
     region: str
     id: str
     resource_type: str
     resource: str | None
-    status_now: str | None  # RESOLVED or ARCHIVED when collected; None: no longer listed
+    status_now: ClosedStatus | None  # when collected; None: no longer listed
 
 
 class ChangedFinding(TypedDict):
@@ -305,10 +362,12 @@ class ChangedFinding(TypedDict):
 
 
 class ChangedGap(TypedDict):
-    scope: str
+    """A gap open in both runs whose title or severity changed."""
+
+    scope: GapScope
     region: str | None
     code: str
-    severity: str
+    severity: SeverityValue
     title: str
     analyzer_type: str | None
     severity_before: str
@@ -317,24 +376,32 @@ class ChangedGap(TypedDict):
 
 
 class ComparedWith(TypedDict):
+    """A region compared with a run older than the baseline: the latest that knew it."""
+
     region: str  # or "organization", for an organization check
-    what: str  # gaps or findings
+    what: ComparedWhat
     run_id: str
     started_at: str
     analyzer_type: NotRequired[str]  # for gaps: the type (or organization check) compared
 
 
 class Requirement(TypedDict):
+    """The configured coverage types before and after, when they changed."""
+
     before: list[str] | None
     after: list[str] | None
 
 
 class NotCompared(TypedDict):
+    """What this run holds that could not be compared (the new-* gates count it as new)."""
+
     gaps: int
     public_findings: int | None
 
 
 class Changes(TypedDict):
+    """What changed since the baseline run (the history's changes block)."""
+
     baseline: Baseline | None  # None: the first recorded run (or see history_error)
     regions: list[RegionChange]  # only regions whose status changed
     unknown: list[UnknownRegion]  # regions whose gaps or findings were not compared
@@ -353,9 +420,11 @@ class Changes(TypedDict):
 
 
 class TrendPoint(TypedDict):
+    """One recorded run in the trend."""
+
     run_id: str
     started_at: str
-    verdict: str
+    verdict: VerdictValue
     complete: bool
     regions_total: int
     covered: int
@@ -366,6 +435,8 @@ class TrendPoint(TypedDict):
 
 
 class OldestPublic(TypedDict):
+    """The oldest active public finding."""
+
     region: str
     id: str
     resource_type: str
@@ -376,6 +447,8 @@ class OldestPublic(TypedDict):
 
 
 class TimeToResolve(TypedDict):
+    """How long resolved findings took to resolve, in days."""
+
     resolved: int
     median_days: float
     p90_days: float
@@ -383,6 +456,8 @@ class TimeToResolve(TypedDict):
 
 
 class FindingAge(TypedDict):
+    """The active findings by age, and the time to resolve."""
+
     as_of: str
     buckets: list[str]
     by_type: dict[str, dict[str, int]]  # resource type -> bucket -> active findings
@@ -393,6 +468,8 @@ class FindingAge(TypedDict):
 
 
 class Summary(TypedDict):
+    """The counts, the verdict and whether the scan is complete."""
+
     regions_total: int
     covered: int
     gaps: int  # regions with a gap (organization gaps are in the document's gaps)
@@ -402,7 +479,7 @@ class Summary(TypedDict):
     active_findings: int | None  # None: not collected (coverage only)
     public_findings: int | None
     cross_account_findings: int | None
-    verdict: str  # a document.rules.Verdict value
+    verdict: VerdictValue
     complete: bool
     incomplete_reasons: list[str]
     coverage_only: bool
@@ -417,21 +494,27 @@ class Summary(TypedDict):
 
 
 class MemberAccount(TypedDict):
+    """One account of the member view: its status and each region's cell."""
+
     account_id: str
     name: str
-    status: str  # ASSESSED | SUSPENDED | ERROR
+    status: MemberStatus
     error: ErrorEntry | None  # the role could not be assumed
-    regions: dict[str, str]  # region -> PASS | FAIL | NOT_ENABLED | ERROR
+    regions: dict[str, MemberCell]
     region_errors: NotRequired[dict[str, ErrorEntry]]  # why each ERROR cell
 
 
 class MemberRemediation(TypedDict):
+    """How to give the failing accounts an analyzer of their own."""
+
     template: str  # CloudFormation: an ACCOUNT analyzer, for a service-managed StackSet
     commands: list[str]
     note: str
 
 
 class MemberView(TypedDict):
+    """The member view (--member-accounts): each account's own analyzers per region."""
+
     role_name: str
     accounts: list[MemberAccount]
     # accounts (every one, suspended included), pass, fail, error: an assessed account fails
@@ -512,6 +595,8 @@ class Derived(TypedDict):
 
 
 class ScanDocument(TypedDict):
+    """The whole scan document (scan.json)."""
+
     schema_version: int
     tool: Tool
     started_at: str

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from reports.document.schema import Completeness, ScanDocument, Scope
+from reports.document.schema import Completeness, Region, ScanDocument, Scope
 
 # Region statuses (document.rules.RegionStatus) of a region the scan called.
 SCANNED = frozenset({"COVERED", "GAP", "ERROR"})
@@ -24,7 +24,7 @@ ENABLED_OPT_IN = frozenset({"ENABLED", "ENABLED_BY_DEFAULT", "opt-in-not-require
                             "opted-in"})
 
 
-def _enabled(region: Mapping[str, Any]) -> bool:
+def _enabled(region: Region) -> bool:
     """Enabled for the account: anything the scan did not find disabled. An excluded region
     was not called, so only its opt-in status can say (unknown counts as enabled: the
     exclusion, not the account, kept it out)."""

@@ -3,11 +3,11 @@ Archive rules, Errors, and the Member accounts view (IAM.28 account by account).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from reports.document.rules import type_label
-from reports.document.schema import AnalyzerEntry, ScanDocument
+from reports.document.schema import AnalyzerEntry, ControlRef, ScanDocument
 
 from .. import tables
 from .writer import TOTAL, Column, Styled, Table, status_style
@@ -52,7 +52,7 @@ def gap_rows(document: ScanDocument) -> Iterator[list[Any]]:
                    gap["remediation_note"] or None, _controls_text(gap.get("controls"))]
 
 
-def _controls_text(controls: Sequence[Mapping[str, Any]] | None) -> str | None:
+def _controls_text(controls: Sequence[ControlRef] | None) -> str | None:
     """"CIS AWS Foundations Benchmark 1.20 (1.4.0, 2.0.0); AWS Security Hub IAM.28"."""
     if not controls:
         return None

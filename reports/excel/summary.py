@@ -11,6 +11,7 @@ from typing import Any
 
 from reports.document.derive import derived_of
 from reports.document.pack import Integrity
+from reports.document.rules import VerdictValue
 from reports.document.schema import ScanDocument
 
 from .. import tables
@@ -20,7 +21,8 @@ from .writer import LEFT, LOWER_BOUND, Column, Styled, Table, status_style
 
 SUMMARY = Table("Summary", [Column("Section", 18), Column("Item", 40), Column("Value", 90)],
                 cell_style=LEFT, fit_width=True)
-_TAB_COLOURS = {"COMPLIANT": "70AD47", "NON_COMPLIANT": "C00000", "INCOMPLETE": "FFC000"}
+_TAB_COLOURS: Mapping[VerdictValue, str] = {"COMPLIANT": "70AD47", "NON_COMPLIANT": "C00000",
+                                            "INCOMPLETE": "FFC000"}
 NOT_COLLECTED = "not collected (coverage only)"
 
 

@@ -10,6 +10,7 @@ from reports.document.schema import Finding, ScanDocument
 
 from ..tables import (
     UNUSED_TYPE_LABELS,
+    AnalysisKey,
     FindingRow,
     account_name,
     analysis_analyzers,
@@ -95,7 +96,7 @@ def _finding(row: FindingRow) -> dict[str, Any]:
             "created": day(row.created_at), "updated": day(row.updated_at)}
 
 
-def _analysis_rows(document: ScanDocument, key: Any, cap: int) -> list[dict[str, Any]]:
+def _analysis_rows(document: ScanDocument, key: AnalysisKey, cap: int) -> list[dict[str, Any]]:
     """Findings of internal or unused access as the page lists them (at most `cap`)."""
     block = analysis_block(document, key)
     found = block["findings"] if block else []
@@ -108,7 +109,7 @@ def _analysis_rows(document: ScanDocument, key: Any, cap: int) -> list[dict[str,
             for f in found[:cap]]
 
 
-def _analyzer_summary(document: ScanDocument, key: Any) -> list[dict[str, Any]]:
+def _analyzer_summary(document: ScanDocument, key: AnalysisKey) -> list[dict[str, Any]]:
     return [{"region": a["region"], "name": a["name"], "type": a["type"],
              "managed_by": a["managed_by"] or "",
              "active": a["statistics"]["active"] if a["statistics"] else None,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reports.document.derive import derived_of
-from reports.document.rules import GapCode
+from reports.document.rules import GapCode, ScanningRoleValue, VerdictValue
 from reports.document.schema import Gap, ScanDocument
 
 from ..tables import (
@@ -22,16 +22,16 @@ from ..tables import (
 )
 from .display import account_label, count, duration, number, when
 
-VERDICT_TONES: Mapping[str, str] = {"COMPLIANT": "ok", "NON_COMPLIANT": "bad",
+VERDICT_TONES: Mapping[VerdictValue, str] = {"COMPLIANT": "ok", "NON_COMPLIANT": "bad",
                                     "INCOMPLETE": "warn"}
-VERDICT_STATEMENTS: Mapping[str, str] = {
+VERDICT_STATEMENTS: Mapping[VerdictValue, str] = {
     "COMPLIANT": "Every assessed region is covered by the required IAM Access Analyzer "
                  "analyzers.",
     "NON_COMPLIANT": "IAM Access Analyzer coverage of the organization has gaps that need "
                      "remediation.",
     "INCOMPLETE": "The scan could not assess everything, so the result is not conclusive.",
 }
-ROLE_LABELS: Mapping[str, str] = {
+ROLE_LABELS: Mapping[ScanningRoleValue, str] = {
     "MANAGEMENT": "Management account",
     "DELEGATED_ADMINISTRATOR": "Delegated administrator",
     "MEMBER": "Member account",

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reports.document.rules import Analysis, analysis_of, member_outcome, type_label
-from reports.document.schema import ScanDocument
+from reports.document.schema import MemberAccount, ScanDocument
 
 from ..tables import (
     COUNT_KEYS,
@@ -38,7 +38,7 @@ def archive_rules(document: ScanDocument) -> list[dict[str, Any]]:
 
 def region_rows(document: ScanDocument) -> list[dict[str, Any]]:
     """Every region with its status, analyzers and counts, ordered by status then name."""
-    order = {s: i for i, s in enumerate(STATUS_ORDER)}
+    order: Mapping[str, int] = {s: i for i, s in enumerate(STATUS_ORDER)}
     gaps_by_region: dict[str, list[str]] = {}
     for gap in document["gaps"]:
         if gap["region"]:
@@ -138,7 +138,7 @@ MEMBER_CELLS = {"PASS": "pass", "FAIL": "FAIL", "ERROR": "error", "NOT_ENABLED":
 MAX_MEMBER_ROWS = 500  # the workbook's Member accounts sheet has every account
 
 
-def _member_outcome(account: Mapping[str, Any]) -> str:
+def _member_outcome(account: MemberAccount) -> str:
     return member_outcome(account["status"], account["regions"].values())
 
 

@@ -51,23 +51,31 @@ class ManifestError(EvidenceError):
 
 
 class Artifact(TypedDict):
+    """A file of the run folder: its path, size and SHA-256."""
+
     path: str  # relative to the run folder, with forward slashes
     bytes: int
     sha256: str
 
 
 class ManifestIdentity(TypedDict):
+    """Who scanned."""
+
     account_id: str
     arn: str
 
 
 class ManifestOrganization(TypedDict):
+    """The organization scanned, and the scanning account's role."""
+
     id: str | None
     management_account_id: str | None
     scanning_account_role: str
 
 
 class Environment(TypedDict):
+    """The interpreter and AWS libraries that wrote the pack."""
+
     python: str
     boto3: str
     botocore: str
@@ -84,6 +92,8 @@ class ManifestSigning(TypedDict):
 
 
 class ManifestTool(TypedDict):
+    """The aa-scan that wrote the pack, and its checkout when run from one."""
+
     name: str
     version: str
     # Run from a git checkout: its commit, and whether tracked files differ from it.
@@ -101,6 +111,8 @@ class Provenance(TypedDict):
 
 
 class Manifest(TypedDict):
+    """manifest.json."""
+
     manifest_version: int
     tool: ManifestTool
     schema_version: int
@@ -309,6 +321,7 @@ def read_manifest_bytes(directory: Path) -> bytes:
 
 
 def manifest_file_error(directory: Path, problem: FileProblem) -> ManifestError:
+    """The ManifestError for a manifest.json that could not be read as a regular file."""
     path = directory / MANIFEST_NAME
     if problem.kind == "missing":
         return ManifestError(f"{path}: no manifest in this folder (was it written by an "
