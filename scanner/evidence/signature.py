@@ -77,6 +77,8 @@ class Statement(TypedDict):
 
 
 class SignatureFile(TypedDict):
+    """manifest.json.sig: the statement KMS signed, the signature and the public key."""
+
     signature_version: int
     file: str
     statement: str  # the exact text signed
@@ -158,6 +160,7 @@ def _aws_error(action: str, key_id: str, exc: Exception) -> SigningError:
 
 
 def now_utc() -> str:
+    """The time now, as the signature statement records it: UTC, to the second, with a Z."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
