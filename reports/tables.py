@@ -26,13 +26,13 @@ from reports.document.schema import (
     AnalysisAnalyzer,
     AnalysisBlock,
     AnalyzerEntry,
-    Changes,
     ErrorEntry,
     Finding,
     Region,
     ScanDocument,
     TypeCounts,
 )
+from reports.document.trail import Changes
 
 STATUS_ORDER: tuple[RegionStatusValue, ...] = ("ERROR", "GAP", "COVERED", "EXCLUDED", "NOT_ENABLED")
 SEVERITY_ORDER: tuple[SeverityValue, ...] = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")

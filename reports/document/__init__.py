@@ -1,7 +1,8 @@
 """The scan document (scan.json), the contract between the scanner and every reader of it.
 
 - `schema`: its typed form (TypedDicts over the JSON Schema that ships beside it, each closed
-  set of values a Literal type from `rules`) and how a file is loaded and validated;
+  set of values a Literal type from `rules`) and how a file is loaded and validated, with
+  `trail`, the typed blocks the audit trail adds (changes, trend, finding_age);
 - `rules`: the rules every side applies the same way: the statuses and codes, how an active
   finding is counted, which resource types are always shown, the text cleaning that keeps
   hostile strings from AWS inert;

@@ -6,7 +6,7 @@ from typing import get_args, get_type_hints
 
 import pytest
 
-from reports.document import rules, schema
+from reports.document import rules, schema, trail
 from tests.builders import covered, finding, make_document, region_scan
 
 
@@ -18,6 +18,8 @@ from tests.builders import covered, finding, make_document, region_scan
     (schema.Derived, ("$defs", "derived")), (schema.Scope, ("$defs", "derived", "scope")),
     (schema.Completeness, ("$defs", "derived", "completeness")),
     (schema.ControlAnswer, ("$defs", "control_answer")),
+    (trail.Changes, ("$defs", "changes")), (trail.TrendPoint, ("$defs", "trend_point")),
+    (trail.FindingAge, ("$defs", "finding_age")),
 ])
 def test_every_required_key_of_a_typed_dict_is_required_by_the_json_schema(typed, where):
     node = schema.json_schema()
