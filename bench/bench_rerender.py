@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reports.document.derive import derive
 from reports.document.schema import validate
 from reports.formats import OutputFormat, writer_for
 
@@ -54,6 +55,7 @@ def phases(path: Path, out: Path) -> dict[str, tuple[float, float]]:
     text = step("read", lambda: path.read_text("utf-8"))
     document = step("json.loads", lambda: json.loads(text))
     step("validate", lambda: validate(document))  # compiling the schema included
+    document = step("derive", lambda: derive(document))  # as the pipeline does, once
     for output_format in (OutputFormat.JSON, OutputFormat.HTML, OutputFormat.XLSX):
         writer = writer_for(output_format)
         step(f"write {output_format.value}", lambda w=writer: w(document, out))

@@ -36,6 +36,7 @@ from typing import Any
 import xlsxwriter
 
 from reports import excel
+from reports.document.derive import derive
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(temporary)
         base = (json.loads(options.document.read_text("utf-8")) if options.document
                 else demo_document(workdir / "demo"))
-        document = scale(base, options.findings)
+        document = derive(scale(base, options.findings))  # as the pipeline does, once
         result = compare(document, options.repeat)
         ratio = result["ratio"]
         print(f"document: {len(document['findings']):,} findings, "

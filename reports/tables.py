@@ -17,6 +17,8 @@ from reports.document.rules import (
     ANALYSIS_LABELS,
     CLASSIC_RESOURCE_TYPES,
     UNUSED_FINDING_TYPES,
+    RegionStatusValue,
+    SeverityValue,
     access_of,
     analysis_of,
 )
@@ -24,16 +26,16 @@ from reports.document.schema import (
     AnalysisAnalyzer,
     AnalysisBlock,
     AnalyzerEntry,
-    Changes,
     ErrorEntry,
     Finding,
     Region,
     ScanDocument,
     TypeCounts,
 )
+from reports.document.trail import Changes
 
-STATUS_ORDER = ("ERROR", "GAP", "COVERED", "EXCLUDED", "NOT_ENABLED")
-SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
+STATUS_ORDER: tuple[RegionStatusValue, ...] = ("ERROR", "GAP", "COVERED", "EXCLUDED", "NOT_ENABLED")
+SEVERITY_ORDER: tuple[SeverityValue, ...] = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 STATUS_LABELS: Mapping[str, str] = {
     "COVERED": "Covered",
     "GAP": "Gap",
@@ -57,15 +59,18 @@ def resource_types(document: ScanDocument) -> list[str]:
 
 
 def zero() -> TypeCounts:
+    """Counts of nothing."""
     return {"active": 0, "public": 0, "cross_account": 0, "errors": 0}
 
 
 def copy(counts: TypeCounts) -> TypeCounts:
+    """A copy of counts."""
     return {"active": counts["active"], "public": counts["public"],
             "cross_account": counts["cross_account"], "errors": counts["errors"]}
 
 
 def add(total: TypeCounts, counts: TypeCounts) -> None:
+    """Add `other` into `total`."""
     total["active"] += counts["active"]
     total["public"] += counts["public"]
     total["cross_account"] += counts["cross_account"]
@@ -82,10 +87,12 @@ class MatrixRow:
 
     @property
     def collected(self) -> bool:
+        """Whether the region's findings were read."""
         return self.region["findings_collected"]
 
     @property
     def incomplete(self) -> bool:
+        """Whether the region's findings were read only in part (its counts are lower bounds)."""
         return self.collected and not self.region["complete"]
 
 
@@ -104,6 +111,7 @@ def region_type_matrix(document: ScanDocument, types: list[str]) -> list[MatrixR
 
 def matrix_totals(rows: list[MatrixRow], types: list[str]) -> tuple[dict[str, TypeCounts],
                                                                      TypeCounts]:
+    """The totals of the matrix: per resource type, and overall."""
     cells = {t: zero() for t in types}
     total = zero()
     for row in rows:
@@ -133,6 +141,7 @@ def lower_bound(document: ScanDocument) -> bool:
 
 
 def account_name(document: ScanDocument, account_id: str | None) -> str:
+    """The account's name as the organization lists it; empty when unknown."""
     accounts = document["organization"]["accounts"] or {}
     return accounts.get(account_id, "") if account_id else ""
 
@@ -164,6 +173,8 @@ def examined_accounts(document: ScanDocument) -> list[tuple[str, bool]]:
 
 @dataclass
 class AccountTotals:
+    """The active findings of one resource owner account."""
+
     account_id: str
     name: str
     counts: TypeCounts = field(default_factory=zero)
@@ -190,6 +201,7 @@ def account_totals(document: ScanDocument) -> list[AccountTotals]:
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
+    """A scan.json timestamp as an aware datetime; None when absent or not a time."""
     if not value:
         return None
     try:
@@ -200,6 +212,7 @@ def parse_time(value: str | None) -> dt.datetime | None:
 
 
 def format_mapping(mapping: Mapping[str, Any] | None) -> str:
+    """A mapping as "key: value; ..." text, values as JSON."""
     if not mapping:
         return ""
     return "; ".join(f"{k}: {v}" for k, v in mapping.items())
@@ -325,6 +338,8 @@ def headline(document: ScanDocument) -> str:
 
 @dataclass(frozen=True)
 class ErrorRow:
+    """A failed call, as the Errors tables list it."""
+
     scope: str
     region: str
     operation: str
@@ -380,6 +395,7 @@ def analysis_block(document: ScanDocument, key: AnalysisKey) -> AnalysisBlock | 
 
 
 def analysis_analyzers(document: ScanDocument, key: AnalysisKey) -> list[AnalysisAnalyzer]:
+    """The analyzers of internal or unused access the document lists."""
     block = analysis_block(document, key)
     return sorted(block["analyzers"], key=lambda a: (a["region"], a["name"])) if block else []
 
@@ -393,6 +409,8 @@ def unused_types(document: ScanDocument) -> list[str]:
 
 @dataclass(frozen=True)
 class InternalTypeRow:
+    """The findings of one internal-access analyzer for one resource type."""
+
     region: str
     analyzer: str
     managed_by: str | None
@@ -432,6 +450,8 @@ class UnusedRow:
 
 
 def unused_rows(document: ScanDocument) -> list[UnusedRow]:
+    """The unused-access counts: one row per analyzer, or per account of an organization
+    analyzer."""
     rows = []
     for each in analysis_analyzers(document, "unused_access"):
         stats = each["statistics"]

@@ -16,10 +16,16 @@ from reports.document import schema
 from reports.document.controls import controls_for_gap, verdict_controls
 from reports.document.rules import (
     CLASSIC_RESOURCE_TYPES,
+    FINDINGS_SCOPES,
+    GAP_SCOPES,
+    MEMBER_CELLS,
+    MEMBER_STATUSES,
     Analysis,
     RegionStatus,
+    ScanningRole,
     access_of,
     analysis_of,
+    one_of,
 )
 
 from . import __version__
@@ -36,6 +42,7 @@ from .model import (
 
 
 def iso(value: dt.datetime | None) -> str | None:
+    """A time as scan.json writes it: UTC, to the second, with a Z."""
     if value is None:
         return None
     if value.tzinfo is None:
@@ -48,7 +55,7 @@ def _error(error: ApiError) -> schema.ErrorEntry:
 
 
 def _gap(gap: Gap) -> schema.Gap:
-    return {"scope": gap.scope, "region": gap.region, "code": gap.code.value,
+    return {"scope": one_of(gap.scope, GAP_SCOPES), "region": gap.region, "code": gap.code.value,
             "severity": gap.severity.value, "title": gap.title, "detail": gap.detail,
             "remediation": gap.remediation, "remediation_note": gap.remediation_note,
             "controls": controls_for_gap(gap.code.value, gap.analyzer_type),
@@ -97,7 +104,8 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> schema.Region:
                                "selection": verdict.findings_selection,
                                "account_id": source.account_id}
                               if source else None),
-        "findings_scope": verdict.findings_label,
+        "findings_scope": (one_of(verdict.findings_label, FINDINGS_SCOPES)
+                           if verdict.findings_label is not None else None),
         "findings_collected": scan.findings_collected,
         "findings": counts,
         "archived": statistics.archived if statistics else None,
@@ -198,7 +206,7 @@ def build_document(result: ScanResult, judgement: Judgement,
             "examined_accounts": [
                 {"account_id": e.account_id, "via": e.via,
                  # the caller's role as judged (with the evidence of its own analyzers)
-                 "role": judgement.role.value if e.via == CALLER else e.role,
+                 "role": (judgement.role if e.via == CALLER else ScanningRole(e.role)).value,
                  "error": _error(e.error) if e.error else None}
                 for e in result.examined],
         },
@@ -248,8 +256,10 @@ def _member_view(view: MemberView) -> schema.MemberView:
         "role_name": view.role_name,
         "error": _error(view.error) if view.error else None,
         "accounts": [
-            {"account_id": a.account_id, "name": a.name, "status": a.status,
-             "error": _error(a.error) if a.error else None, "regions": dict(a.regions),
+            {"account_id": a.account_id, "name": a.name,
+             "status": one_of(a.status, MEMBER_STATUSES),
+             "error": _error(a.error) if a.error else None,
+             "regions": {r: one_of(cell, MEMBER_CELLS) for r, cell in a.regions.items()},
              "region_errors": {r: _error(e) for r, e in a.region_errors.items()}}
             for a in view.accounts],
         "summary": dict(view.summary),

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reports.console import render_console
+from reports.document.derive import derive
 from reports.document.rules import Verdict, one_line
 from reports.document.schema import TOOL_NAME, ScanDocument
 from reports.formats import OutputFormat, writer_for
@@ -304,8 +305,9 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
             raise ConfigError(str(exc)) from None
     directory = given.directory or output_directory(options, started)
 
-    # derive(document) goes here: issue 21. Called once on the final document; the writers,
-    # the manifest, the history's record and the outcome below all read what it returns.
+    # Once, on the final document: the writers, the manifest, the history's record and the
+    # outcome below all read what it returns.
+    document = derive(document)
 
     outcome = outcome_of(document, directory)
     formats = (OutputFormat.JSON,) if given.interrupted else options.formats

@@ -1,7 +1,7 @@
 """The import directions the architecture allows, as declared in pyproject.toml's
 [tool.importlinter] contracts (the reports never import the scanner, the product never
-imports the simulator, the scanner's layers point down): one check of the whole graph
-instead of a subprocess per package."""
+imports the simulator, the scanner's layers and the reports' layers point down): one check
+of the whole graph instead of a subprocess per package."""
 
 from __future__ import annotations
 

@@ -17,9 +17,10 @@ holds the judge's gap table to ASSESSMENT_GAPS.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
-from reports.document.rules import ORGANIZATION_WIDE_TYPES, GapCode
+from reports.document.rules import ORGANIZATION_WIDE_TYPES, GapCode, RegionStatusValue
 from reports.document.schema import ScanDocument
 
 # The gaps about where the scan ran: the judge's GapText(..., blocks_assessment=True).
@@ -30,7 +31,7 @@ ASSESSMENT_GAPS = frozenset(
         GapCode.ANALYZER_VISIBILITY_UNKNOWN,
     }
 )
-REGION_COUNTS = {
+REGION_COUNTS: Mapping[str, RegionStatusValue] = {
     "covered": "COVERED",
     "gaps": "GAP",
     "errors": "ERROR",

@@ -14,10 +14,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, TypedDict
+from typing import Any
 
 from reports.document.rules import member_outcome
-from reports.document.schema import ControlRef, Gap, ScanDocument
+from reports.document.schema import (
+    ControlAnswer,
+    ControlRef,
+    ControlStatus,
+    Gap,
+    Region,
+    ScanDocument,
+    Tone,
+)
 
 DATA_FILE = "controls.json"
 # Region statuses (document.rules.RegionStatus) a scan assessed: it proves coverage or a gap.
@@ -27,6 +35,8 @@ LISTED_GAPS = 8  # gaps named in an answer; the rest are counted
 
 @dataclass(frozen=True)
 class Source:
+    """A page a control's mapping was checked against, and what it confirms."""
+
     url: str
     publisher: str
     says: str
@@ -55,11 +65,14 @@ class Control:
                  "title": self.title} for version in self.versions]
 
     def cited_by(self, refs: Iterable[ControlRef]) -> bool:
+        """Whether any of `refs` cites this control (any version)."""
         return any(r["framework"] == self.framework and r["id"] == self.id for r in refs)
 
 
 @dataclass(frozen=True)
 class ControlMapping:
+    """The whole of controls.json: the controls, and the analyzer types and gap codes they read."""
+
     controls: tuple[Control, ...]
     external_access_types: frozenset[str]
     not_assessed_codes: frozenset[str]
@@ -113,30 +126,6 @@ def verdict_controls() -> list[ControlRef]:
 # -- how a document answers each control ------------------------------------------------------
 
 
-class SourceText(TypedDict):
-    url: str
-    publisher: str
-    says: str
-
-
-class ControlAnswer(TypedDict):
-    """One control as the reports show it: what it requires and what this scan shows."""
-
-    key: str
-    framework: str
-    id: str
-    title: str
-    versions: str  # "1.4.0, 1.5.0" or "" for an unversioned control
-    requires: str
-    evaluated: str
-    status: str  # Met, Not met, Not determined
-    tone: str  # ok, bad, warn (as the reports colour verdicts)
-    answer: list[str]
-    per_account: list[str]
-    sources: list[SourceText]
-    unconfirmed: str
-
-
 def _where(gap: Gap) -> str:
     return f"{gap['region'] or 'organization'}: {gap['code']}"
 
@@ -147,7 +136,7 @@ def _listed(items: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _external_owned(region: Mapping[str, Any], types: frozenset[str]) -> bool:
+def _external_owned(region: Region, types: frozenset[str]) -> bool:
     """An ACTIVE external access analyzer in the region's list (ListAnalyzers lists the
     scanning account's own analyzers)."""
     return any(a["type"] in types and a["status"] == "ACTIVE" for a in region["analyzers"])
@@ -198,6 +187,8 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
         related = [g for g in document["gaps"] if control.cited_by(g.get("controls", []))]
         against = [g for g in related if g["code"] not in found.not_assessed_codes]
         blocking = [g for g in related if g["code"] in found.not_assessed_codes]
+        status: ControlStatus
+        tone: Tone
         if against:
             status, tone = "Not met", "bad"
         elif blocking or not complete or not assessed:

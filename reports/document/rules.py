@@ -1,6 +1,8 @@
 """The rules every side of the scan document applies the same way, each defined once.
 
-- the values scan.json uses for region statuses, verdicts, severities, roles and gap codes;
+- the values scan.json uses for region statuses, verdicts, severities, roles and gap codes:
+  each a Literal type (what a document holds, checked by mypy wherever it is compared) and,
+  for the scanner, a StrEnum whose `.value` is of that Literal type;
 - how an active finding counts: public, cross-account, or could not be analyzed;
 - the resource types every report lists (the classic seven) and their labels;
 - which analysis an analyzer type runs (external, internal or unused access, or unknown);
@@ -12,10 +14,48 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar, get_args
+
+# The values of scan.json's closed sets, as its JSON Schema enumerates them. A validated
+# document holds plain strings, so the contract (document.schema) types them as Literal; the
+# StrEnums below are the same sets for code that builds documents, their `_value_` declared
+# so that `.value` is of the Literal type (tests/reports/document/test_contract.py holds each
+# enum, Literal and schema enum to one another).
+RegionStatusValue = Literal["COVERED", "GAP", "NOT_ENABLED", "EXCLUDED", "ERROR"]
+VerdictValue = Literal["COMPLIANT", "NON_COMPLIANT", "INCOMPLETE"]
+SeverityValue = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
+ScanningRoleValue = Literal["MANAGEMENT", "DELEGATED_ADMINISTRATOR", "MEMBER",
+                            "NOT_IN_ORGANIZATION", "UNKNOWN"]
+AnalysisValue = Literal["external_access", "internal_access", "unused_access", "unknown"]
+GapScope = Literal["organization", "region"]
+FindingsScope = Literal["ORGANIZATION", "ACCOUNT"]  # ACCOUNT: an account-scoped analyzer's
+MemberStatus = Literal["ASSESSED", "SUSPENDED", "ERROR"]
+MemberCell = Literal["PASS", "FAIL", "NOT_ENABLED", "ERROR"]
+BaselineSource = Literal["history", "file"]
+ClosedStatus = Literal["RESOLVED", "ARCHIVED"]
+ComparedWhat = Literal["gaps", "findings"]
+
+GAP_SCOPES: tuple[GapScope, ...] = get_args(GapScope)
+FINDINGS_SCOPES: tuple[FindingsScope, ...] = get_args(FindingsScope)
+MEMBER_STATUSES: tuple[MemberStatus, ...] = get_args(MemberStatus)
+MEMBER_CELLS: tuple[MemberCell, ...] = get_args(MemberCell)
+
+_Value = TypeVar("_Value", bound=str)
+
+
+def one_of(value: str, allowed: tuple[_Value, ...]) -> _Value:
+    """`value` as one of `allowed` (a Literal type's values), or ValueError: how a plain string
+    from the scanner's model becomes a value of the contract."""
+    for candidate in allowed:
+        if value == candidate:
+            return candidate
+    raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
 
 
 class RegionStatus(StrEnum):
+    """What a region is: covered, a gap, not enabled, excluded, or not assessed (ERROR)."""
+
+    _value_: RegionStatusValue
     COVERED = "COVERED"
     GAP = "GAP"
     NOT_ENABLED = "NOT_ENABLED"
@@ -24,12 +64,18 @@ class RegionStatus(StrEnum):
 
 
 class Verdict(StrEnum):
+    """The organization's verdict."""
+
+    _value_: VerdictValue
     COMPLIANT = "COMPLIANT"
     NON_COMPLIANT = "NON_COMPLIANT"
     INCOMPLETE = "INCOMPLETE"
 
 
 class Severity(StrEnum):
+    """The severity of a gap or advisory."""
+
+    _value_: SeverityValue
     CRITICAL = "CRITICAL"
     HIGH = "HIGH"
     MEDIUM = "MEDIUM"
@@ -38,6 +84,9 @@ class Severity(StrEnum):
 
 
 class ScanningRole(StrEnum):
+    """What the scanning account is in the organization."""
+
+    _value_: ScanningRoleValue
     MANAGEMENT = "MANAGEMENT"
     DELEGATED_ADMINISTRATOR = "DELEGATED_ADMINISTRATOR"
     MEMBER = "MEMBER"
@@ -100,6 +149,7 @@ def access_of(is_public: bool | None, error: str | None) -> Access:
 class Analysis(StrEnum):
     """What an analyzer type analyzes (the `analysis` of an analyzer in scan.json)."""
 
+    _value_: AnalysisValue
     EXTERNAL_ACCESS = "external_access"
     INTERNAL_ACCESS = "internal_access"
     UNUSED_ACCESS = "unused_access"
@@ -124,6 +174,7 @@ UNUSED_FINDING_TYPES: tuple[str, ...] = (
 
 
 def analysis_of(analyzer_type: str) -> Analysis:
+    """What an analyzer type analyzes (UNKNOWN for a type newer than this aa-scan)."""
     return _ANALYSES.get(analyzer_type, Analysis.UNKNOWN)
 
 
@@ -162,6 +213,7 @@ TYPE_LABELS: Mapping[str, str] = {
 
 
 def type_label(resource_type: str) -> str:
+    """A resource type as people read it ("S3 bucket"); an unlabelled type as it is."""
     return TYPE_LABELS.get(resource_type, resource_type)
 
 

@@ -11,7 +11,20 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
+
+from reports.document.rules import (
+    AnalysisValue,
+    FindingsScope,
+    GapScope,
+    MemberCell,
+    MemberStatus,
+    RegionStatusValue,
+    ScanningRoleValue,
+    SeverityValue,
+    VerdictValue,
+)
+from reports.document.trail import Changes, FindingAge, TrendPoint
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "aa-scan"
@@ -23,25 +36,33 @@ class DocumentError(ValueError):
 
 
 class Tool(TypedDict):
+    """The aa-scan that wrote the document."""
+
     name: str
     version: str
 
 
 class Identity(TypedDict):
+    """Who scanned: the caller's account and ARN."""
+
     account_id: str
     arn: str
 
 
 class ErrorEntry(TypedDict):
+    """A failed call: its error code, message and, when known, the operation."""
+
     code: str
     message: str
     operation: NotRequired[str]
 
 
 class Organization(TypedDict):
+    """The organization as the scan saw it, and the scanning account's role in it."""
+
     id: str | None
     management_account_id: str | None
-    scanning_account_role: str  # a document.rules.ScanningRole value
+    scanning_account_role: ScanningRoleValue
     scanning_account_role_detail: str
     trusted_access: bool | None
     delegated_administrators: list[str] | None
@@ -53,19 +74,25 @@ class Organization(TypedDict):
 
 
 class ExaminedAccount(TypedDict):
+    """An account whose analyzers were listed, and how it was reached."""
+
     account_id: str
-    role: str  # a document.rules.ScanningRole value
+    role: ScanningRoleValue
     via: str  # "caller", or the ARN of the role assumed
     error: ErrorEntry | None
 
 
 class Timings(TypedDict):
+    """How long discovery, the regions and the whole scan took, in seconds."""
+
     discovery_seconds: float
     regions_seconds: float
     scan_seconds: float
 
 
 class Discovery(TypedDict):
+    """How the regions were listed, and what failed."""
+
     source: str
     errors: list[ErrorEntry]
 
@@ -80,6 +107,8 @@ class TypeCounts(TypedDict):
 
 
 class AnalyzerEntry(TypedDict):
+    """An analyzer listed in a region."""
+
     name: str
     arn: str
     type: str
@@ -90,11 +119,13 @@ class AnalyzerEntry(TypedDict):
     # customer's own), and what the type analyzes (a document.rules.Analysis value; unknown
     # for a type newer than the aa-scan that wrote the document).
     managed_by: NotRequired[str | None]
-    analysis: NotRequired[str]
+    analysis: NotRequired[AnalysisValue]
     account_id: NotRequired[str | None]  # the owner (from the ARN)
 
 
 class FindingsAnalyzer(TypedDict):
+    """The analyzer a region's findings were read from."""
+
     name: str
     arn: str
     type: str
@@ -103,6 +134,8 @@ class FindingsAnalyzer(TypedDict):
 
 
 class ArchiveRuleEntry(TypedDict):
+    """An archive rule of an analyzer."""
+
     analyzer_arn: str
     name: str
     filter: dict[str, Any]
@@ -111,14 +144,16 @@ class ArchiveRuleEntry(TypedDict):
 
 
 class Region(TypedDict):
+    """One region: its status and why, its analyzers, and its active findings counted."""
+
     region: str
-    status: str  # a document.rules.RegionStatus value
+    status: RegionStatusValue
     reason: str | None
     detail: str
     opt_in_status: str | None
     analyzers: list[AnalyzerEntry]
     findings_analyzer: FindingsAnalyzer | None
-    findings_scope: str | None  # ORGANIZATION, or ACCOUNT for an account-scoped analyzer
+    findings_scope: FindingsScope | None
     findings_collected: bool
     findings: dict[str, TypeCounts]  # resource type -> counts; {} when not collected
     archived: int | None
@@ -132,6 +167,8 @@ class Region(TypedDict):
 
 
 class Finding(TypedDict):
+    """An external-access finding (ListFindings), as collected."""
+
     region: str
     analyzer_arn: str
     id: str
@@ -171,12 +208,16 @@ class AnalysisFinding(TypedDict):
 
 
 class StatusCounts(TypedDict):
+    """Findings by status."""
+
     active: int
     archived: int
     resolved: int
 
 
 class AccountUnusedAccess(TypedDict):
+    """The unused-access findings of one account (GetFindingsStatistics)."""
+
     account: str
     active: int
     by_finding_type: dict[str, int]
@@ -226,10 +267,12 @@ class ControlRef(TypedDict):
 
 
 class Gap(TypedDict):
-    scope: str  # organization or region
+    """A gap or advisory: what is wrong, where, how severe, and the command that fixes it."""
+
+    scope: GapScope
     region: str | None
-    code: str  # a document.rules.GapCode value
-    severity: str  # a document.rules.Severity value
+    code: str  # a document.rules.GapCode value (the schema leaves codes open)
+    severity: SeverityValue
     title: str
     detail: str
     remediation: str
@@ -243,156 +286,9 @@ class Gap(TypedDict):
     analyzer_type: NotRequired[str | None]
 
 
-class Baseline(TypedDict):
-    run_id: str
-    started_at: str
-    source: str  # history or file
-
-
-class RegionChange(TypedDict):
-    region: str
-    before: str | None  # a region status; None: not in that run's list
-    after: str | None
-    before_reason: str | None
-    after_reason: str | None
-
-
-class UnknownRegion(TypedDict):
-    region: str
-    reason: str
-    # Added after version 1: which of the two were compared (absent: neither).
-    gaps_compared: NotRequired[bool]
-    findings_compared: NotRequired[bool]
-
-
-class GapChange(TypedDict):
-    scope: str
-    region: str | None
-    code: str
-    severity: str
-    title: str
-    analyzer_type: NotRequired[str | None]
-
-
-class NewFinding(TypedDict):
-    region: str
-    id: str
-    resource_type: str
-    resource: str | None
-    is_public: bool | None
-
-
-class ClosedFinding(TypedDict):
-    region: str
-    id: str
-    resource_type: str
-    resource: str | None
-    status_now: str | None  # RESOLVED or ARCHIVED when collected; None: no longer listed
-
-
-class ChangedFinding(TypedDict):
-    """An active finding whose state changed under the same id."""
-
-    region: str
-    id: str
-    resource_type: str
-    resource: str | None
-    is_public: bool
-    was_public: bool
-    fields: list[str]  # is_public, principal, action, condition, resource, ..., updated_at
-    before: dict[str, Any]  # the values of `fields` before, and after
-    after: dict[str, Any]
-
-
-class ChangedGap(TypedDict):
-    scope: str
-    region: str | None
-    code: str
-    severity: str
-    title: str
-    analyzer_type: str | None
-    severity_before: str
-    title_before: str
-    escalated: bool  # the severity rose: the new-gaps gate counts it
-
-
-class ComparedWith(TypedDict):
-    region: str  # or "organization", for an organization check
-    what: str  # gaps or findings
-    run_id: str
-    started_at: str
-    analyzer_type: NotRequired[str]  # for gaps: the type (or organization check) compared
-
-
-class Requirement(TypedDict):
-    before: list[str] | None
-    after: list[str] | None
-
-
-class NotCompared(TypedDict):
-    gaps: int
-    public_findings: int | None
-
-
-class Changes(TypedDict):
-    baseline: Baseline | None  # None: the first recorded run (or see history_error)
-    regions: list[RegionChange]  # only regions whose status changed
-    unknown: list[UnknownRegion]  # regions whose gaps or findings were not compared
-    gaps_opened: list[GapChange]
-    gaps_closed: list[GapChange]
-    findings_new: list[NewFinding]
-    findings_closed: list[ClosedFinding]
-    counts: dict[str, int]
-    # Added after version 1 (absent from older documents).
-    gaps_changed: NotRequired[list["ChangedGap"]]  # open in both runs, retitled or re-rated
-    findings_changed: NotRequired[list[ChangedFinding]]
-    compared_with: NotRequired[list[ComparedWith]]  # regions compared with an older run
-    requirement: NotRequired[Requirement | None]  # None: unchanged
-    not_compared: NotRequired[NotCompared]  # what the new-* gates count as new
-    history_error: NotRequired[str | None]  # the history could not be read or written
-
-
-class TrendPoint(TypedDict):
-    run_id: str
-    started_at: str
-    verdict: str
-    complete: bool
-    regions_total: int
-    covered: int
-    gaps: int
-    errors: int
-    active_findings: int | None
-    public_findings: int | None
-
-
-class OldestPublic(TypedDict):
-    region: str
-    id: str
-    resource_type: str
-    resource: str | None
-    created_at: str | None
-    age_days: float
-    first_seen_at: NotRequired[str | None]  # the grant's earliest createdAt, when older
-
-
-class TimeToResolve(TypedDict):
-    resolved: int
-    median_days: float
-    p90_days: float
-    by_type: dict[str, dict[str, float]]
-
-
-class FindingAge(TypedDict):
-    as_of: str
-    buckets: list[str]
-    by_type: dict[str, dict[str, int]]  # resource type -> bucket -> active findings
-    total: dict[str, int]
-    unknown_age: int
-    oldest_public: OldestPublic | None
-    time_to_resolve: TimeToResolve | None
-
-
 class Summary(TypedDict):
+    """The counts, the verdict and whether the scan is complete."""
+
     regions_total: int
     covered: int
     gaps: int  # regions with a gap (organization gaps are in the document's gaps)
@@ -402,7 +298,7 @@ class Summary(TypedDict):
     active_findings: int | None  # None: not collected (coverage only)
     public_findings: int | None
     cross_account_findings: int | None
-    verdict: str  # a document.rules.Verdict value
+    verdict: VerdictValue
     complete: bool
     incomplete_reasons: list[str]
     coverage_only: bool
@@ -417,21 +313,27 @@ class Summary(TypedDict):
 
 
 class MemberAccount(TypedDict):
+    """One account of the member view: its status and each region's cell."""
+
     account_id: str
     name: str
-    status: str  # ASSESSED | SUSPENDED | ERROR
+    status: MemberStatus
     error: ErrorEntry | None  # the role could not be assumed
-    regions: dict[str, str]  # region -> PASS | FAIL | NOT_ENABLED | ERROR
+    regions: dict[str, MemberCell]
     region_errors: NotRequired[dict[str, ErrorEntry]]  # why each ERROR cell
 
 
 class MemberRemediation(TypedDict):
+    """How to give the failing accounts an analyzer of their own."""
+
     template: str  # CloudFormation: an ACCOUNT analyzer, for a service-managed StackSet
     commands: list[str]
     note: str
 
 
 class MemberView(TypedDict):
+    """The member view (--member-accounts): each account's own analyzers per region."""
+
     role_name: str
     accounts: list[MemberAccount]
     # accounts (every one, suspended included), pass, fail, error: an assessed account fails
@@ -442,7 +344,78 @@ class MemberView(TypedDict):
     remediation: NotRequired[MemberRemediation | None]  # for FAIL cells
 
 
+# -- derived: what reports.document.derive computes from the rest of the document ----------
+
+
+class Scope(TypedDict):
+    """What the scan covers, as the manifest, report.html and report.xlsx state it."""
+
+    accounts: int | None  # accounts in the organization; None: ListAccounts did not answer
+    regions_enabled: list[str]
+    regions_scanned: list[str]
+    regions_not_enabled: list[str]
+    regions_excluded: dict[str, str]  # region -> the reason the configuration gives
+    coverage_types: list[str]
+    finding_statuses: list[str]
+
+
+class Completeness(TypedDict):
+    """Whether the result is complete, why not, and the API calls that made it."""
+
+    complete: bool
+    reasons: list[str]
+    api_calls: dict[str, int] | None  # None: the document predates per-operation counts
+
+
+class SourceText(TypedDict):
+    """A page a control's mapping was checked against, and what it says."""
+
+    url: str
+    publisher: str
+    says: str
+
+
+ControlStatus = Literal["Met", "Not met", "Not determined"]
+Tone = Literal["ok", "bad", "warn"]  # as the reports colour verdicts
+
+
+class ControlAnswer(TypedDict):
+    """One control as the reports show it: what it requires and what this scan shows."""
+
+    key: str
+    framework: str
+    id: str
+    title: str
+    versions: str  # "1.4.0, 1.5.0" or "" for an unversioned control
+    requires: str
+    evaluated: str
+    status: ControlStatus
+    tone: Tone
+    answer: list[str]
+    per_account: list[str]
+    sources: list[SourceText]
+    unconfirmed: str
+
+
+class Derived(TypedDict):
+    """Computed from the rest of the document by reports.document.derive, once per run, for
+    the reports and the manifest, which only read it. Recomputed whenever a document is
+    rendered (a scan.json read back included): never trusted from a file."""
+
+    scope: Scope
+    completeness: Completeness
+    configuration_sha256: str  # of the document's configuration (scope.canonical_json)
+    # The controls the verdict is evidence for: summary.controls, or for a document written
+    # before the mapping, every control of it.
+    controls: list[ControlRef]
+    # How the document answers each control; None for a document written before the mapping
+    # (its gaps carry no controls to answer with).
+    control_answers: list[ControlAnswer] | None
+
+
 class ScanDocument(TypedDict):
+    """The whole scan document (scan.json)."""
+
     schema_version: int
     tool: Tool
     started_at: str
@@ -470,6 +443,9 @@ class ScanDocument(TypedDict):
     unused_access: NotRequired[AnalysisBlock]
     # With --member-accounts: each account's own view (IAM.28), beside the verdict.
     member_view: NotRequired[MemberView]
+    # Added after version 1: what derive computes for the reports and the manifest (absent
+    # from a document that has not been through it: every document the reports render has).
+    derived: NotRequired[Derived]
 
 
 @cache

@@ -3,8 +3,8 @@ the organization, regions enabled, scanned, not enabled and excluded with their 
 query (API operations and how often each was called), the parameters (the effective
 configuration) and whether the result is complete.
 
-The manifest, report.html and report.xlsx all state the scope from here, so they cannot
-disagree.
+reports.document.derive computes it once into the document (`derived`), from which the
+manifest, report.html and report.xlsx all state it, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
-from reports.document.schema import ScanDocument
+from reports.document.schema import Completeness, Region, ScanDocument, Scope
 
 # Region statuses (document.rules.RegionStatus) of a region the scan called.
 SCANNED = frozenset({"COVERED", "GAP", "ERROR"})
@@ -24,23 +24,7 @@ ENABLED_OPT_IN = frozenset({"ENABLED", "ENABLED_BY_DEFAULT", "opt-in-not-require
                             "opted-in"})
 
 
-class Scope(TypedDict):
-    accounts: int | None  # accounts in the organization; None: ListAccounts did not answer
-    regions_enabled: list[str]
-    regions_scanned: list[str]
-    regions_not_enabled: list[str]
-    regions_excluded: dict[str, str]  # region -> the reason the configuration gives
-    coverage_types: list[str]
-    finding_statuses: list[str]
-
-
-class Completeness(TypedDict):
-    complete: bool
-    reasons: list[str]
-    api_calls: dict[str, int] | None  # None: the document predates per-operation counts
-
-
-def _enabled(region: Mapping[str, Any]) -> bool:
+def _enabled(region: Region) -> bool:
     """Enabled for the account: anything the scan did not find disabled. An excluded region
     was not called, so only its opt-in status can say (unknown counts as enabled: the
     exclusion, not the account, kept it out)."""
@@ -56,6 +40,7 @@ def _strings(value: Any) -> list[str]:
 
 
 def scope(document: ScanDocument) -> Scope:
+    """The population, as the regions and the configuration of the document give it."""
     regions = document["regions"]
     accounts = document["organization"]["accounts"]
     configuration = document["configuration"]
@@ -75,6 +60,7 @@ def scope(document: ScanDocument) -> Scope:
 
 
 def completeness(document: ScanDocument) -> Completeness:
+    """Whether the result is complete (the summary's word), and the API calls made."""
     summary = document["summary"]
     calls = document.get("api_calls")
     return {"complete": summary["complete"], "reasons": list(summary["incomplete_reasons"]),
@@ -90,4 +76,5 @@ def canonical_json(value: Any) -> bytes:
 
 
 def configuration_sha256(configuration: Mapping[str, Any]) -> str:
+    """The SHA-256, in hex, of a configuration's canonical_json."""
     return hashlib.sha256(canonical_json(dict(configuration))).hexdigest()

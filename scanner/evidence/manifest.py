@@ -17,17 +17,17 @@ import json
 import os
 import platform
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
-from reports.document.controls import verdict_controls
+from reports.document.derive import derived_of
 from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME, Source
 from reports.document.rules import one_line
-from reports.document.schema import ControlRef, ScanDocument, Tool
-from reports.document.scope import Completeness, Scope, completeness, configuration_sha256, scope
+from reports.document.schema import Completeness, ControlRef, ScanDocument, Scope, Tool
+from reports.document.scope import configuration_sha256
+from reports.files import write_bytes_atomic
 
 from .files import MANIFEST_LIMIT, FileProblem, load_json, open_folder, read_regular
 from .provenance import BaselineRecord, RunBy, live_source, run_by
@@ -51,23 +51,31 @@ class ManifestError(EvidenceError):
 
 
 class Artifact(TypedDict):
+    """A file of the run folder: its path, size and SHA-256."""
+
     path: str  # relative to the run folder, with forward slashes
     bytes: int
     sha256: str
 
 
 class ManifestIdentity(TypedDict):
+    """Who scanned."""
+
     account_id: str
     arn: str
 
 
 class ManifestOrganization(TypedDict):
+    """The organization scanned, and the scanning account's role."""
+
     id: str | None
     management_account_id: str | None
     scanning_account_role: str
 
 
 class Environment(TypedDict):
+    """The interpreter and AWS libraries that wrote the pack."""
+
     python: str
     boto3: str
     botocore: str
@@ -84,6 +92,8 @@ class ManifestSigning(TypedDict):
 
 
 class ManifestTool(TypedDict):
+    """The aa-scan that wrote the pack, and its checkout when run from one."""
+
     name: str
     version: str
     # Run from a git checkout: its commit, and whether tracked files differ from it.
@@ -101,6 +111,8 @@ class Provenance(TypedDict):
 
 
 class Manifest(TypedDict):
+    """manifest.json."""
+
     manifest_version: int
     tool: ManifestTool
     schema_version: int
@@ -180,7 +192,9 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
                    env: Environment | None = None,
                    provenance: Provenance | None = None,
                    signing: ManifestSigning | None = None) -> Manifest:
-    """The manifest of a run folder: `files` are those the run wrote into `directory`;
+    """The manifest of a run folder, from the derived document (reports.document.derive:
+    its scope, completeness and controls are read, not recomputed): `files` are those the
+    run wrote into `directory`;
     `configuration` is the effective configuration (the document's, with this run's
     evidence settings); `tool` is the aa-scan writing the pack; `provenance`, where the
     evidence came from (a live scan when not given); `signing`, the key that will sign it."""
@@ -189,6 +203,7 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
         provenance = {"source": live_source(), "command_line": [], "run_by": run_by(),
                       "baseline": None}
     identity = document["identity"]
+    derived = derived_of(document)
     effective = dict(configuration)
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -200,13 +215,16 @@ def build_manifest(document: ScanDocument, directory: Path, files: Iterable[Path
         "identity": {"account_id": identity["account_id"], "arn": identity["arn"]},
         "organization": {"id": org["id"], "management_account_id": org["management_account_id"],
                          "scanning_account_role": org["scanning_account_role"]},
-        "scope": scope(document),
-        "completeness": completeness(document),
+        "scope": derived["scope"],
+        "completeness": derived["completeness"],
         "configuration": effective,
+        # Of the configuration recorded here, not the document's: a re-render records its own
+        # evidence settings (pack_configuration), so the two differ; scope.canonical_json says
+        # how anyone recomputes it.
         "configuration_sha256": configuration_sha256(effective),
         "environment": env if env is not None else environment(),
         "artifacts": artifacts(directory, files),
-        "controls": document["summary"].get("controls", verdict_controls()),
+        "controls": derived["controls"],
         "run_folder": directory.resolve().name,
         "source": provenance["source"],
         "command_line": list(provenance["command_line"]),
@@ -221,25 +239,8 @@ def manifest_bytes(manifest: Manifest) -> bytes:
     return (json.dumps(manifest, indent=2, ensure_ascii=True) + "\n").encode("ascii")
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> Path:
-    """`data` into a temporary file beside `target`, flushed to disk, then renamed over it:
-    the file is complete or absent, never half written."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
-                                    dir=target.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return target
-
-
 def write_manifest(manifest: Manifest, directory: Path) -> Path:
+    """Write directory/manifest.json atomically (reports.files), the run's last file."""
     try:
         return write_bytes_atomic(directory / MANIFEST_NAME, manifest_bytes(manifest))
     except OSError as exc:
@@ -321,6 +322,7 @@ def read_manifest_bytes(directory: Path) -> bytes:
 
 
 def manifest_file_error(directory: Path, problem: FileProblem) -> ManifestError:
+    """The ManifestError for a manifest.json that could not be read as a regular file."""
     path = directory / MANIFEST_NAME
     if problem.kind == "missing":
         return ManifestError(f"{path}: no manifest in this folder (was it written by an "

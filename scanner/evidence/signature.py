@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
+from reports.files import write_bytes_atomic
 
 from .files import load_json
-from .manifest import EvidenceError, ManifestSigning, read_manifest, write_bytes_atomic
+from .manifest import EvidenceError, ManifestSigning, read_manifest
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -76,6 +77,8 @@ class Statement(TypedDict):
 
 
 class SignatureFile(TypedDict):
+    """manifest.json.sig: the statement KMS signed, the signature and the public key."""
+
     signature_version: int
     file: str
     statement: str  # the exact text signed
@@ -157,6 +160,7 @@ def _aws_error(action: str, key_id: str, exc: Exception) -> SigningError:
 
 
 def now_utc() -> str:
+    """The time now, as the signature statement records it: UTC, to the second, with a Z."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 

@@ -11,6 +11,8 @@ from openpyxl import load_workbook
 
 from reports import excel
 from reports.console import render_console
+from reports.document.derive import derive
+from reports.excel import writer
 from reports.html import write_html
 from scanner.model import ApiError
 from tests.builders import analyzer, covered, finding, make_document, region_scan
@@ -34,13 +36,13 @@ def document():
 @pytest.fixture(scope="module")
 def rendered(document, tmp_path_factory):
     folder = tmp_path_factory.mktemp("reports")
-    html = (write_html(document, folder, max_rows_per_type=2)).read_text()
-    original = excel.MAX_ROWS
-    excel.MAX_ROWS = 4  # 3 findings a sheet: the 6 findings need Findings and Findings (2)
+    html = (write_html(derive(document), folder, max_rows_per_type=2)).read_text()
+    original = writer.MAX_ROWS
+    writer.MAX_ROWS = 4  # 3 findings a sheet: the 6 findings need Findings and Findings (2)
     try:
-        book = load_workbook(excel.write_workbook(document, folder))
+        book = load_workbook(excel.write_workbook(derive(document), folder))
     finally:
-        excel.MAX_ROWS = original
+        writer.MAX_ROWS = original
     return Page(html), book, render_console(document)
 
 
@@ -111,6 +113,6 @@ def test_split_findings_are_named_in_the_summary(document, rendered):
 
 def test_a_complete_scan_has_no_plus(tmp_path: Path):
     document = make_document([covered("us-east-1", [finding(), finding(error="X")])])
-    text = squash(Page(write_html(document, tmp_path).read_text()).text())
+    text = squash(Page(write_html(derive(document), tmp_path).read_text()).text())
     assert "2 Active findings" in text and "2+" not in text
     assert "1 Could not be analyzed" in text

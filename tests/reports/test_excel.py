@@ -21,6 +21,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.escape import unescape
 
 from reports import excel, tables
+from reports.document.derive import derive
+from reports.excel import cells, workbook, writer
 from reports.formats import OutputFormat, writer_for
 from scanner.model import ApiError, ArchiveRule
 from tests.builders import (
@@ -96,7 +98,7 @@ def document(valid_document):
 
 @pytest.fixture
 def book(document, tmp_path):
-    return load_workbook(excel.write_workbook(document, tmp_path))
+    return load_workbook(excel.write_workbook(derive(document), tmp_path))
 
 
 def header(ws) -> list:
@@ -157,7 +159,7 @@ def test_sheets_in_order_with_exact_headers(book):
 
 def test_seven_classic_types_even_without_findings(tmp_path, valid_document):
     document = valid_document(make_document([covered("us-east-1")]))
-    book = load_workbook(excel.write_workbook(document, tmp_path))
+    book = load_workbook(excel.write_workbook(derive(document), tmp_path))
     labels = header(book["By resource type"])[8::4]
     assert labels == [f"{label} active" for label in CLASSIC_LABELS]
     assert data(book["Findings"]) == []
@@ -207,7 +209,7 @@ def test_column_widths_follow_content_within_bounds(book):
     for ws in book.worksheets:
         widths = [ws.column_dimensions[get_column_letter(i)].width
                   for i in range(1, ws.max_column + 1)]
-        assert all(excel.MIN_WIDTH <= w <= 90 for w in widths), (ws.title, widths)
+        assert all(writer.MIN_WIDTH <= w <= 90 for w in widths), (ws.title, widths)
     findings = book["Findings"]
     names = header(findings)
 
@@ -394,7 +396,7 @@ def test_timezone_aware_times_are_stored_as_utc(tmp_path):
     document = make_document([covered()])
     document["started_at"] = "2026-11-01T12:00:00Z"
     document["finished_at"] = "2026-11-01T12:00:42.5Z"
-    book = load_workbook(excel.write_workbook(document, tmp_path))
+    book = load_workbook(excel.write_workbook(derive(document), tmp_path))
     assert summary_value(book["Summary"], "Finished (UTC)") == dt.datetime(2026, 11, 1, 12, 0,
                                                                            42, 500000)
 
@@ -412,7 +414,7 @@ def hostile_document() -> dict:
 
 def test_no_formula_anywhere_and_text_preserved(tmp_path, valid_document):
     document = valid_document(hostile_document())
-    path = excel.write_workbook(document, tmp_path)
+    path = excel.write_workbook(derive(document), tmp_path)
     for name, xml in sheet_xml(path).items():
         assert not re.search(r"<f[ >/]", xml), name
     book = load_workbook(path)
@@ -437,7 +439,7 @@ def test_no_formula_anywhere_and_text_preserved(tmp_path, valid_document):
 
 
 def test_formula_like_cells_are_text_with_quote_prefix(tmp_path):
-    path = excel.write_workbook(hostile_document(), tmp_path)
+    path = excel.write_workbook(derive(hostile_document()), tmp_path)
     ws = load_workbook(path)["Findings"]
     resources = [row[2] for row in ws.iter_rows(min_row=2)]
     assert all(cell.data_type == "s" for cell in resources)
@@ -453,7 +455,7 @@ def test_unsafe_characters_are_shown_not_stored(tmp_path):
     [U+XXXX] (the one cleaning rule of every report), never stored or silently dropped."""
     dirty = "bucket\x00-\x07one\x1b[31m\x0b\ud800\ufffe\uffff\x1f\u202egnp.exe"
     document = make_document([covered(findings=[finding(resource=dirty, error="bad\x08byte")])])
-    book = load_workbook(excel.write_workbook(document, tmp_path))
+    book = load_workbook(excel.write_workbook(derive(document), tmp_path))
     ws = book["Findings"]
     assert column(ws, "Resource") == [
         "bucket[U+0000]-[U+0007]one[U+001B][31m[U+000B][U+D800][U+FFFE][U+FFFF][U+001F]"
@@ -463,24 +465,24 @@ def test_unsafe_characters_are_shown_not_stored(tmp_path):
 
 def test_tabs_and_newlines_are_kept(tmp_path):
     document = make_document([covered(findings=[finding(resource="a\tb\nc", error="x\r\ny")])])
-    ws = load_workbook(excel.write_workbook(document, tmp_path))["Findings"]
+    ws = load_workbook(excel.write_workbook(derive(document), tmp_path))["Findings"]
     assert column(ws, "Resource") == ["a\tb\nc"]
     assert unescape(column(ws, "Error")[0]) == "x\r\ny"
 
 
 def test_over_long_values_are_truncated_with_a_marker(tmp_path):
     long = "A" * 40_000
-    exact = "B" * excel.MAX_CELL_CHARS
+    exact = "B" * cells.MAX_CELL_CHARS
     returns = "\r" * 40_000  # 7 characters each once escaped
     findings = [finding(resource=long), finding(resource=exact), finding(resource=returns)]
     document = make_document([covered(findings=findings)])
-    ws = load_workbook(excel.write_workbook(document, tmp_path))["Findings"]
+    ws = load_workbook(excel.write_workbook(derive(document), tmp_path))["Findings"]
     first, second, third = column(ws, "Resource")
     marker = "… [truncated, 40000 characters]"
-    assert len(first) == excel.MAX_CELL_CHARS
-    assert first == "A" * (excel.MAX_CELL_CHARS - len(marker)) + marker
+    assert len(first) == cells.MAX_CELL_CHARS
+    assert first == "A" * (cells.MAX_CELL_CHARS - len(marker)) + marker
     assert second == exact
-    assert len(third) <= excel.MAX_CELL_CHARS
+    assert len(third) <= cells.MAX_CELL_CHARS
     assert third.endswith(marker)
     assert set(unescape(third[: -len(marker)])) == {"\r"}
 
@@ -490,8 +492,8 @@ def test_over_long_values_are_truncated_with_a_marker(tmp_path):
 def test_rows_beyond_the_sheet_limit_continue_on_further_sheets(tmp_path, monkeypatch):
     findings = [finding() for _ in range(7)]
     document = make_document([covered(findings=findings)])
-    monkeypatch.setattr(excel, "MAX_ROWS", 4)  # header + 3 rows per sheet
-    book = load_workbook(excel.write_workbook(document, tmp_path))
+    monkeypatch.setattr(writer, "MAX_ROWS", 4)  # header + 3 rows per sheet
+    book = load_workbook(excel.write_workbook(derive(document), tmp_path))
     titles = [t for t in book.sheetnames if t.startswith("Findings")]
     assert titles == ["Findings", "Findings (2)", "Findings (3)"]
     assert book.sheetnames.index("Findings (3)") + 1 == book.sheetnames.index("By resource type")
@@ -508,8 +510,8 @@ def test_rows_beyond_the_sheet_limit_continue_on_further_sheets(tmp_path, monkey
 
 def test_a_table_that_fills_a_sheet_exactly_needs_no_continuation(tmp_path, monkeypatch):
     document = make_document([covered(findings=[finding() for _ in range(3)])])
-    monkeypatch.setattr(excel, "MAX_ROWS", 4)
-    book = load_workbook(excel.write_workbook(document, tmp_path))
+    monkeypatch.setattr(writer, "MAX_ROWS", 4)
+    book = load_workbook(excel.write_workbook(derive(document), tmp_path))
     assert "Findings (2)" not in book.sheetnames
     assert book["Findings"].max_row == 4
 
@@ -517,7 +519,7 @@ def test_a_table_that_fills_a_sheet_exactly_needs_no_continuation(tmp_path, monk
 # --- atomic writing ---------------------------------------------------------------------------
 
 def test_written_atomically_without_leftovers(tmp_path, document):
-    path = excel.write_workbook(document, tmp_path)
+    path = excel.write_workbook(derive(document), tmp_path)
     assert path == tmp_path / "report.xlsx"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xlsx"]
     with zipfile.ZipFile(path) as archive:
@@ -529,13 +531,13 @@ def test_a_failure_midway_leaves_no_report(tmp_path, document, monkeypatch):
         yield ["us-east-1", "arn", "rule", "filter", None, None]
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(excel, "archive_rule_rows", failing_rows)
+    monkeypatch.setattr(workbook, "archive_rule_rows", failing_rows)
     scratch = tmp_path / "tmp"  # where the sheets stream into their temporary files
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="disk on fire"):
-        excel.write_workbook(document, out)
+        excel.write_workbook(derive(document), out)
     assert list(out.iterdir()) == []
     assert list(scratch.iterdir()) == []  # the findings are not left behind in /tmp
 
@@ -560,7 +562,7 @@ def test_a_failure_to_write_the_file_is_an_os_error(document, tmp_path, monkeypa
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with pytest.raises(OSError, match="No space left on device"):
-        excel.build_workbook(document, FullDisk())
+        excel.build_workbook(derive(document), FullDisk())
     assert list(scratch.iterdir()) == []
 
 
@@ -572,9 +574,9 @@ def test_a_failure_keeps_the_previous_report(tmp_path, document, monkeypatch):
         raise RuntimeError("boom")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(excel, "error_rows", failing_rows)
+    monkeypatch.setattr(workbook, "error_rows", failing_rows)
     with pytest.raises(RuntimeError):
-        excel.write_workbook(document, tmp_path)
+        excel.write_workbook(derive(document), tmp_path)
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xlsx"]
 
@@ -583,7 +585,7 @@ def test_by_resource_type_adds_up_with_the_findings_that_could_not_be_analyzed(t
     document = make_document([covered("us-east-1", [
         finding(is_public=True), finding(), finding(error="ACCESS_DENIED"),
         finding(resource_type="AWS::KMS::Key", error="INTERNAL_ERROR")])])
-    book = load_workbook(excel.write_workbook(document, tmp_path))
+    book = load_workbook(excel.write_workbook(derive(document), tmp_path))
     ws = book["By resource type"]
     heads = header(ws)
     for row in data(ws):

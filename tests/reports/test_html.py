@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reports.document.derive import derive
 from reports.formats import OutputFormat, writer_for
 from reports.html import environment, visible, write_html
 from scanner.model import ApiError
@@ -123,7 +124,7 @@ def squash(text: str) -> str:
 
 
 def render(directory: Path, document: dict[str, Any], **options: Any) -> tuple[str, Page]:
-    path = write_html(document, directory, **options)
+    path = write_html(derive(document), directory, **options)
     assert path == directory / "report.html"
     text = path.read_text(encoding="utf-8")
     return text, Page(text)
@@ -402,14 +403,14 @@ def test_autoescape_is_on_for_every_template() -> None:
 
 
 def test_written_atomically_through_the_registry(tmp_path: Path) -> None:
-    path = writer_for(OutputFormat.HTML)(make_document(), tmp_path)
+    path = writer_for(OutputFormat.HTML)(derive(make_document()), tmp_path)
     assert path == tmp_path / "report.html"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
     assert path.read_bytes().decode("utf-8").rstrip().endswith("</html>")
 
 
 def test_a_failing_render_leaves_no_report(tmp_path: Path) -> None:
-    document = copy.deepcopy(make_document())
+    document = derive(copy.deepcopy(make_document()))
     document["regions"][0]["analyzers"] = [42]  # not an analyzer: preparing the page fails
     with pytest.raises(TypeError):
         write_html(document, tmp_path)
@@ -419,7 +420,7 @@ def test_a_failing_render_leaves_no_report(tmp_path: Path) -> None:
 def test_a_render_failing_midway_keeps_the_previous_report(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
-    write_html(make_document(), tmp_path)
+    write_html(derive(make_document()), tmp_path)
     before = (tmp_path / "report.html").read_bytes()
     calls = 0
 
@@ -433,7 +434,7 @@ def test_a_render_failing_midway_keeps_the_previous_report(tmp_path: Path,
     monkeypatch.setitem(environment().filters, "num", number)
     findings = [finding(resource=f"arn:aws:s3:::b-{i}") for i in range(50)]
     with pytest.raises(RuntimeError, match="halfway"):
-        write_html(make_document(regions=[covered(findings=findings)]), tmp_path)
+        write_html(derive(make_document(regions=[covered(findings=findings)])), tmp_path)
     assert calls > 40
     assert (tmp_path / "report.html").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reports.console import render_console
+from reports.document.derive import derive
 from reports.document.schema import validate
 from reports.formats import OutputFormat, writer_for
 from scanner.model import ApiError
@@ -43,7 +44,7 @@ def hostile_document(values: list[str]) -> dict:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=st.lists(text, min_size=1, max_size=8))
 def test_every_writer_survives_arbitrary_text(values):
-    document = hostile_document(values)
+    document = derive(hostile_document(values))
     validate(document)
     with tempfile.TemporaryDirectory() as folder:
         directory = Path(folder)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import get_type_hints
+from typing import get_args, get_type_hints
 
 import pytest
 
-from reports.document import rules, schema
+from reports.document import rules, schema, trail
 from tests.builders import covered, finding, make_document, region_scan
 
 
@@ -15,6 +15,11 @@ from tests.builders import covered, finding, make_document, region_scan
     (schema.Organization, ("organization",)), (schema.Region, ("$defs", "region")),
     (schema.Finding, ("$defs", "finding")), (schema.Gap, ("$defs", "gap")),
     (schema.TypeCounts, ("$defs", "type_counts")), (schema.AnalyzerEntry, ("$defs", "analyzer")),
+    (schema.Derived, ("$defs", "derived")), (schema.Scope, ("$defs", "derived", "scope")),
+    (schema.Completeness, ("$defs", "derived", "completeness")),
+    (schema.ControlAnswer, ("$defs", "control_answer")),
+    (trail.Changes, ("$defs", "changes")), (trail.TrendPoint, ("$defs", "trend_point")),
+    (trail.FindingAge, ("$defs", "finding_age")),
 ])
 def test_every_required_key_of_a_typed_dict_is_required_by_the_json_schema(typed, where):
     node = schema.json_schema()
@@ -60,3 +65,40 @@ def test_load_document_names_the_problem(tmp_path):
             schema.load_document(path)
     with pytest.raises(schema.DocumentError, match="no such file"):
         schema.load_document(tmp_path / "missing.json")
+
+
+def _schema_enum(*where: str) -> set[object]:
+    node = schema.json_schema()
+    for part in where:
+        node = node[part] if part in node else node["properties"][part]
+    return set(node["enum"] if "enum" in node else node["additionalProperties"]["enum"])
+
+
+@pytest.mark.parametrize("literal, enum, where", [
+    (rules.RegionStatusValue, rules.RegionStatus, ("$defs", "region", "status")),
+    (rules.VerdictValue, rules.Verdict, ("summary", "verdict")),
+    (rules.VerdictValue, None, ("$defs", "trend_point", "verdict")),
+    (rules.SeverityValue, rules.Severity, ("$defs", "gap", "severity")),
+    (rules.SeverityValue, None, ("$defs", "gap_change", "severity")),
+    (rules.ScanningRoleValue, rules.ScanningRole, ("organization", "scanning_account_role")),
+    (rules.AnalysisValue, rules.Analysis, ("$defs", "analyzer", "analysis")),
+    (rules.GapScope, None, ("$defs", "gap", "scope")),
+    (rules.FindingsScope, None, ("$defs", "region", "findings_scope")),
+    (rules.ClosedStatus, None, ("$defs", "changes", "findings_closed", "items", "status_now")),
+    (rules.ComparedWhat, None, ("$defs", "changes", "compared_with", "items", "what")),
+    (rules.MemberStatus, None, ("member_view", "accounts", "items", "status")),
+    (rules.MemberCell, None, ("member_view", "accounts", "items", "regions")),
+    (schema.ControlStatus, None, ("$defs", "control_answer", "status")),
+    (schema.Tone, None, ("$defs", "control_answer", "tone")),
+])
+def test_each_literal_type_is_its_enum_and_the_schema_enum(literal, enum, where):
+    values = set(get_args(literal))
+    assert values == _schema_enum(*where) - {None}, where
+    if enum is not None:
+        assert values == {member.value for member in enum}, enum.__name__
+
+
+def test_one_of_turns_a_model_string_into_a_contract_value_or_refuses():
+    assert rules.one_of("region", rules.GAP_SCOPES) == "region"
+    with pytest.raises(ValueError, match="'regional' is not one of organization, region"):
+        rules.one_of("regional", rules.GAP_SCOPES)

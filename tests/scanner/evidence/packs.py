@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reports.document.derive import derive
 from reports.json_report import write_json
 from scanner.evidence.manifest import build_manifest, write_manifest
 from tests.builders import covered, make_document, region_scan
@@ -20,7 +21,7 @@ def pack_document() -> dict[str, Any]:
 def make_pack(directory: Path, document: dict[str, Any] | None = None) -> Path:
     """`directory` (created) holding scan.json and manifest.json."""
     directory.mkdir(parents=True)
-    document = document or pack_document()
+    document = derive(document or pack_document())
     written = [write_json(document, directory)]
     manifest = build_manifest(
         document, directory, written, tool=TOOL, configuration=document["configuration"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.document.derive import derive
 from reports.document.scope import scope
 from scanner.evidence import manifest as manifest_module
 from scanner.evidence.manifest import (
@@ -36,6 +37,7 @@ def folder(tmp_path: Path) -> tuple[dict, list[Path]]:
         region_scan("me-central-1", excluded="never used", opt_in_status="DISABLED"),
     ])
     document["api_calls"] = {"ListFindings": 3, "ListAnalyzers": 2}
+    document = derive(document)  # as the run does, before the reports and the manifest
     files = []
     for name, content in (("scan.json", b'{"a": 1}\n'), ("report.html", b"<html>\x00\xff")):
         (tmp_path / name).write_bytes(content)

@@ -1,0 +1,102 @@
+"""The sheets of findings: every external-access finding (Findings, continued past Excel's row
+limit), and the internal-access and unused-access analyzers and their findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from reports.document.schema import ScanDocument
+
+from .. import tables
+from .coverage import scope_label
+from .writer import Column, Table
+
+FINDINGS = Table("Findings", [
+    Column("Region", 16), Column("Resource type", 28), Column("Resource", 60),
+    Column("Owner account", 15), Column("Owner name", 24), Column("Principal", 50),
+    Column("Actions", 40), Column("Conditions", 40), Column("Public", 8), Column("Status", 10),
+    Column("Scope", 26), Column("Created (UTC)", 20), Column("Age (days)", 10),
+    Column("Updated (UTC)", 20),
+    Column("Analyzed (UTC)", 20), Column("Error", 40), Column("Finding ID", 38),
+    Column("Analyzer ARN", 60)], cell_style=None)
+
+
+def finding_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    """The Findings sheet: every finding, one row each."""
+    for row in tables.finding_rows(document):
+        yield [row.region, row.resource_type, row.resource, row.owner_account,
+               row.owner_name or None, row.principal, ", ".join(row.actions),
+               row.condition or None, row.is_public, row.status, scope_label(row.scope),
+               row.created_at, row.age_days, row.updated_at, row.analyzed_at, row.error,
+               row.id, row.analyzer_arn]
+
+
+# --- internal access and unused access (issue 12): their own sheets, present when the scan
+# found an analyzer of the analysis ---------------------------------------------------------
+
+INTERNAL = Table("Internal access", [
+    Column("Region", 16), Column("Analyzer", 30), Column("Managed by", 26),
+    Column("Resource type", 30), Column("Active", 9), Column("Archived", 9),
+    Column("Resolved", 9)], fit_width=True)
+_ANALYSIS_FINDING_COLUMNS = [
+    Column("Region", 16), Column("Resource type", 28), Column("Resource", 60),
+    Column("Owner account", 15), Column("Owner name", 24), Column("Status", 10),
+    Column("Created (UTC)", 20), Column("Updated (UTC)", 20), Column("Analyzed (UTC)", 20),
+    Column("Error", 30), Column("Finding ID", 38), Column("Analyzer ARN", 60)]
+INTERNAL_FINDINGS = Table("Internal findings", _ANALYSIS_FINDING_COLUMNS, cell_style=None)
+UNUSED_FINDINGS = Table("Unused findings", [Column("Finding type", 24),
+                                            *_ANALYSIS_FINDING_COLUMNS], cell_style=None)
+
+
+def unused_table(kinds: Sequence[str]) -> Table:
+    """The Unused access sheet, with a column per finding type."""
+    return Table("Unused access", [
+        Column("Region", 16), Column("Analyzer", 30), Column("Managed by", 26),
+        Column("Account", 15), Column("Account name", 24), Column("Active", 9),
+        *(Column(tables.UNUSED_TYPE_LABELS.get(k, k), 12) for k in kinds),
+        Column("Archived", 9), Column("Resolved", 9)], fit_width=True)
+
+
+def internal_rows(document: ScanDocument) -> Iterator[list[Any]]:
+    """The Internal access sheet: counts per analyzer and resource type."""
+    for row in tables.internal_type_rows(document):
+        yield [row.region, row.analyzer, row.managed_by, row.resource_type, row.active,
+               row.archived, row.resolved]
+
+
+def unused_rows(document: ScanDocument, kinds: Sequence[str]) -> Iterator[list[Any]]:
+    """The Unused access sheet: counts per analyzer and account."""
+    for row in tables.unused_rows(document):
+        yield [row.region, row.analyzer, row.managed_by, row.account or "All accounts",
+               row.account_name or None, row.active,
+               *(row.by_type.get(k, 0) if row.active is not None else None for k in kinds),
+               row.archived, row.resolved]
+
+
+def analysis_finding_rows(document: ScanDocument, key: tables.AnalysisKey,
+                          with_type: bool) -> Iterator[list[Any]]:
+    """The findings of internal or unused access, one row each."""
+    block = tables.analysis_block(document, key)
+    for f in block["findings"] if block else ():
+        owner = f["resource_owner_account"]
+        yield [*((f["finding_type"],) if with_type else ()), f["region"], f["resource_type"],
+               f["resource"], owner, tables.account_name(document, owner) or None, f["status"],
+               tables.parse_time(f["created_at"]), tables.parse_time(f["updated_at"]),
+               tables.parse_time(f["analyzed_at"]), f["error"], f["id"], f["analyzer_arn"]]
+
+
+def analysis_sheets(document: ScanDocument) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
+    """The sheets of internal and unused access that this document has analyzers for."""
+    out: list[tuple[Table, Iterable[Sequence[Any]]]] = []
+    if tables.analysis_analyzers(document, "internal_access"):
+        out += [(INTERNAL, internal_rows(document)),
+                (INTERNAL_FINDINGS, analysis_finding_rows(document, "internal_access", False))]
+    if tables.analysis_analyzers(document, "unused_access"):
+        kinds = tables.unused_types(document)
+        out.append((unused_table(kinds), unused_rows(document, kinds)))
+        block = tables.analysis_block(document, "unused_access")
+        if block and any(a["findings_collected"] for a in block["analyzers"]):
+            out.append((UNUSED_FINDINGS, analysis_finding_rows(document, "unused_access",
+                                                               True)))
+    return out

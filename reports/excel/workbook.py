@@ -1,0 +1,116 @@
+"""report.xlsx: the sheets in order, built into one workbook and renamed into place."""
+
+from __future__ import annotations
+
+import tempfile
+import traceback
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import IO, Any
+
+import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
+
+from reports.document.pack import Integrity
+from reports.document.schema import ScanDocument
+
+from .. import tables
+from ..files import write_atomic
+from .changes import AGES, CHANGES, TREND, age_rows, change_rows, trend_rows
+from .coverage import (
+    ARCHIVE_RULES,
+    ERRORS,
+    GAPS,
+    REGIONS,
+    account_rows,
+    account_table,
+    archive_rule_rows,
+    error_rows,
+    gap_rows,
+    member_rows,
+    member_table,
+    region_rows,
+    type_rows,
+    type_table,
+)
+from .findings import FINDINGS, analysis_sheets, finding_rows
+from .summary import summary_rows, summary_table
+from .writer import DATE_FORMAT, Book, Table, write_sheets
+
+FILE_NAME = "report.xlsx"
+
+
+def sheets(document: ScanDocument, integrity: Integrity | None = None
+           ) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
+    """Every table of the workbook, in order, with its rows (lazily for the big ones)."""
+    types = tables.resource_types(document)
+    return [
+        (summary_table(document), summary_rows(document, integrity)),
+        (CHANGES, change_rows(document)),
+        (GAPS, gap_rows(document)),
+        (REGIONS, region_rows(document)),
+        (FINDINGS, finding_rows(document)),
+        (type_table(types), type_rows(document, types)),
+        (account_table(types), account_rows(document, types)),
+        (AGES, age_rows(document)),
+        (TREND, trend_rows(document)),
+        *analysis_sheets(document),
+        (ARCHIVE_RULES, archive_rule_rows(document)),
+        (ERRORS, error_rows(document)),
+        *([(member_table(document), member_rows(document))]
+          if "member_view" in document else []),
+    ]
+
+
+def _abandon(book: Book) -> None:
+    """After a failure, let XlsxWriter close the files each sheet has been streaming into.
+    XlsxWriter has no public call to abandon a workbook; closing it is the public way (it
+    writes what it has into the stream, a temporary file that write_atomic then removes; a
+    second failure there changes nothing: build_workbook removes the files all the same)."""
+    with suppress(Exception):
+        book.close()
+
+
+def build_workbook(document: ScanDocument, stream: IO[bytes],
+                   integrity: Integrity | None = None) -> None:
+    """The whole workbook into `stream` (which write_workbook renames into place)."""
+    # XlsxWriter streams each sheet into a named temporary file and removes it once packed
+    # into the workbook; after a failure it would stay, with the findings in it. In a folder
+    # of our own, they all go whatever happens.
+    with tempfile.TemporaryDirectory(prefix="aa-scan-xlsx-",
+                                     ignore_cleanup_errors=True) as scratch:
+        book = xlsxwriter.Workbook(stream, {
+            "constant_memory": True, "tmpdir": scratch,
+            # A string is always text: never a formula, a link or a number.
+            "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False, "default_date_format": DATE_FORMAT})
+        book.set_properties({"title": "aa-scan: IAM Access Analyzer coverage",
+                             "author": "aa-scan"})
+        try:
+            write_sheets(book, sheets(document, integrity))
+            book.close()
+        except FileCreateError as error:
+            _abandon(book)
+            # XlsxWriter wraps the OSError of writing the file (a full disk); a writer's
+            # failure to write is an OSError, which the CLI reports and goes on with the
+            # other formats.
+            cause = error.__context__
+            # The half-written zip XlsxWriter opened lives on in the traceback's frames; left
+            # there, it is closed by the garbage collector after the stream is gone (an
+            # "exception ignored" at some later point). Closed now, while the stream is open.
+            traceback.clear_frames(error.__traceback__)
+            if isinstance(cause, OSError):
+                traceback.clear_frames(cause.__traceback__)
+                raise cause from None
+            raise
+        except Exception:  # not on Ctrl-C: then the folder goes at once, unwritten
+            _abandon(book)
+            raise
+
+
+def write_workbook(document: ScanDocument, directory: Path, *,
+                   integrity: Integrity | None = None) -> Path:
+    """Write report.xlsx into `directory`, atomically, and return its path."""
+    return write_atomic(directory / FILE_NAME,
+                        lambda stream: build_workbook(document, stream, integrity))

@@ -1,0 +1,373 @@
+"""The workbook's engine: a `Table` (title, columns, cell style) and its rows in, one or more
+streamed sheets out.
+
+`write_sheets` registers the named `STYLES` once as cell formats, then a sheet writer streams
+each table: column widths from the first rows, the header, frozen panes, filters, print
+setup, row heights, continuation sheets past Excel's row limit ("Findings (2)", ...), and
+the cell rules of reports.excel.cells. Rows are lists of plain values; `Styled(value,
+style)` is a cell with its own look.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain, islice
+from typing import Any
+
+from reports.document.rules import UNSAFE
+
+from .cells import FORMULA_START, SHORT, clean_text
+
+# XlsxWriter's Workbook, Worksheet and Format (its package declares no types for mypy).
+Book = Any
+Sheet = Any
+Format = Any
+
+# Rows per sheet, header included (Excel's limit). Module constants so tests can lower them.
+MAX_ROWS = 1_048_576
+# Rows looked at to size the columns; the rest of a table streams through unseen.
+WIDTH_SAMPLE_ROWS = 500
+MIN_WIDTH = 6
+DATE_FORMAT = "yyyy-mm-dd h:mm:ss"  # the workbook's default, so plain datetimes need nothing
+LINE_HEIGHT = 15.0  # points per line of 11-point Calibri
+MAX_ROW_HEIGHT = 409.0  # Excel's limit
+
+# Styles, by name: each becomes one cell format of the workbook (see STYLES).
+HEADER = "aa-scan header"
+TEXT = "aa-scan text"
+LEFT = "aa-scan text left"
+BOOL = "aa-scan boolean"
+BOOL_LEFT = "aa-scan boolean left"
+BOOL_PLAIN = "aa-scan boolean plain"  # the booleans of the large, unstyled sheets
+# Excel shows booleans as TRUE/FALSE whatever the format; LibreOffice shows 1/0 unless told.
+BOOL_FORMAT = '"TRUE";"TRUE";"FALSE"'
+DATE = "aa-scan date"
+TOTAL = "aa-scan total"
+LOWER_BOUND = "aa-scan lower bound"  # a count shown as "80,048+", still a number
+_GREEN = ("C6EFCE", "006100")
+_RED = ("FFC7CE", "9C0006")
+_ORANGE = ("FCD5B4", "974706")
+_AMBER = ("FFEB9C", "9C5700")
+_GREY = ("E7E6E6", "595959")
+_COLOURS: Mapping[str, tuple[str, str]] = {
+    # Region status, verdict, gap severity: fill and font colour.
+    "COVERED": _GREEN, "GAP": _RED, "ERROR": _AMBER, "NOT_ENABLED": _GREY, "EXCLUDED": _GREY,
+    "COMPLIANT": _GREEN, "NON_COMPLIANT": _RED, "INCOMPLETE": _AMBER,
+    "CRITICAL": _RED, "HIGH": _RED, "MEDIUM": _ORANGE, "LOW": _AMBER, "INFO": _GREY,
+}
+_TAB_COLOURS = {"COMPLIANT": "70AD47", "NON_COMPLIANT": "C00000", "INCOMPLETE": "FFC000"}
+_TOP = {"valign": "top", "text_wrap": True}
+STYLES: Mapping[str, Mapping[str, Any]] = {
+    HEADER: {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78", "pattern": 1,
+             "valign": "vcenter", "text_wrap": True, "bottom": 1, "bottom_color": "#000000"},
+    TEXT: _TOP,
+    LEFT: {**_TOP, "align": "left"},
+    BOOL: {"num_format": BOOL_FORMAT, "valign": "top", "align": "center"},
+    BOOL_LEFT: {"num_format": BOOL_FORMAT, "valign": "top", "align": "left"},
+    BOOL_PLAIN: {"num_format": BOOL_FORMAT},
+    DATE: {"num_format": DATE_FORMAT, "valign": "top", "align": "left"},
+    TOTAL: {**_TOP, "bold": True, "top": 1, "top_color": "#000000"},
+    LOWER_BOUND: {"num_format": '#,##0"+"', "valign": "top", "align": "left"},
+    **{f"aa-scan {key}": {**_TOP, "bold": True, "font_color": f"#{font}",
+                          "bg_color": f"#{fill}", "pattern": 1}
+       for key, (fill, font) in _COLOURS.items()},
+}
+
+
+def status_style(key: str | None) -> str | None:
+    """The style of a status, verdict or severity colour; None for any other value."""
+    return f"aa-scan {key}" if key in _COLOURS else None
+
+
+@dataclass(frozen=True, slots=True)
+class Styled:
+    """A value with its own cell style (status colours, totals)."""
+
+    value: Any
+    style: str | None
+
+# --- sheets -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its header and the widest it may be."""
+
+    header: str
+    max_width: int = 40
+
+
+@dataclass(frozen=True)
+class Table:
+    """A sheet: its title, columns and how its cells look and print."""
+
+    title: str
+    columns: Sequence[Column]
+    # Small sheets: every cell top-aligned and wrapped, rows as tall as their text. Large ones
+    # (Findings) stay unstyled: plain values are what keeps 100,000 rows fast.
+    cell_style: str | None = TEXT
+    # Printing: one page wide (the reading sheets), landscape.
+    fit_width: bool = False
+    tab_color: str | None = None
+    # Draws on the first sheet once its rows are written (rows written, header excluded).
+    charts: Callable[[Book, Sheet, int], None] | None = None
+
+    @property
+    def headers(self) -> list[str]:
+        """The column headers, in order."""
+        return [c.header for c in self.columns]
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _display_length(value: Any) -> int:
+    if isinstance(value, Styled):
+        value = value.value
+    if value is None:
+        return 0
+    if isinstance(value, dt.datetime):
+        return len(DATE_FORMAT)
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, str):
+        return max(len(line) for line in value.split("\n")) if "\n" in value else len(value)
+    return len(str(value))
+
+
+def column_widths(table: Table, sample: Sequence[Sequence[Any]]) -> list[float]:
+    """Widths from the header and a sample of rows, bounded per column. A long header wraps at
+    word boundaries instead of widening a column of small numbers."""
+    widths = []
+    for index, column in enumerate(table.columns):
+        longest_word = max(len(word) for word in column.header.split())
+        content = max((_display_length(row[index]) for row in sample if index < len(row)),
+                      default=0)
+        wanted = math.ceil(max(content, longest_word, min(len(column.header), 14)) * 1.1) + 2
+        widths.append(float(max(MIN_WIDTH, min(wanted, column.max_width))))
+    return widths
+
+
+def _shown_width(stored: float) -> float:
+    """XlsxWriter's set_column takes the width Excel shows and stores it with the cell padding
+    added (5 pixels at 7 pixels a character, 11-point Calibri); column_widths are the widths
+    as stored in the file, padding included, so the padding comes off first."""
+    return (stored * 7 - 5) / 7
+
+
+def _line_count(value: Any, width: float) -> int:
+    """Lines a wrapped cell needs at `width` (an estimate: Excel measures glyphs, not
+    characters, and LibreOffice does not re-measure rows when it opens a file)."""
+    if isinstance(value, Styled):
+        value = value.value
+    if not isinstance(value, str) or not value:
+        return 1
+    per_line = max(1, math.floor((width - 2) / 1.1))  # the inverse of column_widths
+    if len(value) <= per_line and "\n" not in value:
+        return 1
+    lines = 0
+    for paragraph in value.split("\n"):
+        if len(paragraph) <= per_line:
+            lines += 1
+        else:
+            lines += len(textwrap.wrap(paragraph, per_line, break_on_hyphens=False)) or 1
+    return lines
+
+
+def row_height(row: Sequence[Any], widths: Sequence[float]) -> float | None:
+    """An explicit height for a row with wrapped text, None for a single line."""
+    lines = max((_line_count(v, w) for v, w in zip(row, widths, strict=False)), default=1)
+    return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines + 2) if lines > 1 else None
+
+
+@dataclass(frozen=True)
+class _Formats:
+    """The workbook's cell formats: one per style, and each again with a quote prefix (text
+    that looks like a formula stays text even when a user edits the cell)."""
+
+    plain: Mapping[str, Format]
+    quoted: Mapping[str | None, Format]
+
+    @classmethod
+    def register(cls, book: Book) -> _Formats:
+        plain = {name: book.add_format(dict(props)) for name, props in STYLES.items()}
+        quoted: dict[str | None, Format] = {
+            name: book.add_format({**props, "quote_prefix": True})
+            for name, props in STYLES.items()}
+        quoted[None] = book.add_format({"quote_prefix": True})
+        return cls(plain, quoted)
+
+
+class _SheetWriter:
+    """Streams one table into one or more sheets (continuing past MAX_ROWS).
+
+    A row is written with one `write_row` call of its plain values, in the table's cell
+    format; a cell that needs another format (a boolean, a date in a styled table, a Styled
+    value, text that looks like a formula) is left out of it and written on its own, into the
+    same row, right after."""
+
+    def __init__(self, book: Book, formats: _Formats, table: Table,
+                 widths: Sequence[float]) -> None:
+        self.book = book
+        self.formats = formats
+        self.table = table
+        self.widths = widths
+        self.base_style = table.cell_style
+        self.base = formats.plain[table.cell_style] if table.cell_style else None
+        self.bool_format = formats.plain[
+            BOOL_LEFT if table.cell_style == LEFT else BOOL if table.cell_style else BOOL_PLAIN]
+        self.date_format = formats.plain[DATE] if table.cell_style else None
+        self.sheets: list[Sheet] = []
+        self.ws: Sheet
+        self.rows_in_sheet = 0
+
+    def _open(self) -> None:
+        number = len(self.sheets) + 1
+        title = self.table.title if number == 1 else f"{self.table.title} ({number})"
+        ws = self.book.add_worksheet(title)
+        for index, width in enumerate(self.widths):
+            ws.set_column(index, index, _shown_width(width))
+        ws.freeze_panes(1, 0)
+        ws.repeat_rows(0)
+        ws.set_landscape()
+        if self.table.fit_width:
+            ws.fit_to_pages(1, 0)
+        ws.hide_gridlines(0)  # shown on screen and printed
+        if self.table.tab_color:
+            ws.set_tab_color(f"#{self.table.tab_color}")
+        self.ws = ws
+        self.sheets.append(ws)
+        height = row_height(self.table.headers, [w * 0.9 for w in self.widths])  # bold
+        if height:
+            ws.set_row(0, height)
+        header = self.formats.plain[HEADER]
+        for index, text in enumerate(self.table.headers):
+            ws.write_string(0, index, clean_text(text), header)
+        self.rows_in_sheet = 1
+
+    def _close(self) -> None:
+        self.ws.autofilter(0, 0, self.rows_in_sheet - 1, len(self.table.columns) - 1)
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> int:
+        limit = max(2, MAX_ROWS)
+        self._open()
+        written = 0
+        write_row = self.ws.write_row
+        convert = self._convert
+        wrapped = self.base_style is not None
+        base = self.base
+        for row in rows:
+            if self.rows_in_sheet >= limit:
+                self._close()
+                self._open()
+                write_row = self.ws.write_row
+            index = self.rows_in_sheet
+            if wrapped:
+                height = row_height(row, self.widths)
+                if height:
+                    self.ws.set_row(index, height)
+            values, apart = convert(row)
+            write_row(index, 0, values, base)
+            for column, value, cell_format in apart:
+                self._write_apart(index, column, value, cell_format)
+            self.rows_in_sheet += 1
+            written += 1
+        self._close()
+        if self.table.charts is not None and written:
+            self.table.charts(self.book, self.sheets[0], written)
+        return written
+
+    def _write_apart(self, row: int, column: int, value: Any, cell_format: Format) -> None:
+        # The typed calls, so that a string is a string whatever it holds.
+        if isinstance(value, bool):
+            self.ws.write_boolean(row, column, value, cell_format)
+        elif isinstance(value, str):
+            self.ws.write_string(row, column, value, cell_format)
+        elif isinstance(value, dt.datetime | dt.date):
+            self.ws.write_datetime(row, column, value, cell_format)
+        elif value is None:
+            self.ws.write_blank(row, column, None, cell_format)
+        else:
+            self.ws.write_number(row, column, value, cell_format)
+
+    def _convert(self, row: Sequence[Any]) -> tuple[list[Any], list[tuple[int, Any, Format]]]:
+        """The row's plain values (written as one row), and the cells written apart. Plain
+        values pass straight through; the fast path matters at 100,000 rows."""
+        out: list[Any] = []
+        apart: list[tuple[int, Any, Format]] = []
+        for column, value in enumerate(row):
+            kind = value.__class__
+            if kind is str:
+                # isprintable() is False for every control character, surrogate and
+                # non-character, so the regex only runs on the rare string that may need it.
+                if (len(value) > SHORT or value[:1] in FORMULA_START
+                        or not value.isprintable()):
+                    text = (clean_text(value) if len(value) > SHORT
+                            or UNSAFE.search(value) is not None else value)
+                    if value[:1] in FORMULA_START:
+                        apart.append((column, text, self.formats.quoted[self.base_style]))
+                        value = None
+                    else:
+                        value = text
+            elif kind is dt.datetime:
+                value = (value.replace(tzinfo=None) if value.tzinfo is dt.UTC
+                         else _naive_utc(value))
+                if self.date_format is not None:
+                    apart.append((column, value, self.date_format))
+                    value = None
+            elif value is None or kind is int or (kind is float and math.isfinite(value)):
+                pass
+            elif kind is bool:
+                apart.append((column, value, self.bool_format))
+                value = None
+            else:
+                apart.append((column, *self._other(value)))
+                value = None
+            out.append(value)
+        return out, apart
+
+    def _other(self, value: Any) -> tuple[Any, Format]:
+        """A value that is not a plain str, int, bool, datetime or None, with its format."""
+        style = self.base_style
+        if isinstance(value, Styled):
+            value, style = value.value, value.style or style
+            if isinstance(value, str):
+                return self._text(value, style)
+        if isinstance(value, bool):
+            return value, self.formats.plain[style] if style else self.bool_format
+        if isinstance(value, dt.datetime):
+            return _naive_utc(value), self.formats.plain[DATE]
+        if isinstance(value, dt.date):
+            return value, self.formats.plain[DATE]
+        if value is None or isinstance(value, int) or (
+                isinstance(value, float) and math.isfinite(value)):
+            return value, self.formats.plain[style] if style else None
+        return self._text(str(value), style)
+
+    def _text(self, value: str, style: str | None) -> tuple[str, Format]:
+        text = clean_text(value)
+        if value[:1] in FORMULA_START:
+            return text, self.formats.quoted[style]
+        return text, self.formats.plain[style] if style else None
+
+
+def _write_table(book: Book, formats: _Formats, table: Table,
+                 rows: Iterable[Sequence[Any]]) -> int:
+    iterator = iter(rows)
+    sample = list(islice(iterator, WIDTH_SAMPLE_ROWS))
+    writer = _SheetWriter(book, formats, table, column_widths(table, sample))
+    return writer.write(chain(sample, iterator))
+
+
+def write_sheets(book: Book, sheets: Iterable[tuple[Table, Iterable[Sequence[Any]]]]) -> None:
+    """Every table into `book`, in order, its rows streamed: the styles are registered as cell
+    formats once, then each table is one sheet (or more, past MAX_ROWS)."""
+    formats = _Formats.register(book)
+    for table, rows in sheets:
+        _write_table(book, formats, table, rows)
