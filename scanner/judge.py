@@ -38,9 +38,16 @@ from .model import (
     RegionScan,
     ScanResult,
 )
+from .selection import (
+    ACCESS_DENIED_CODES,
+    age_key,
+    findings_selection,
+    owns_active_organization_analyzer,
+    scanning_role,
+)
+from .selection import findings_source as findings_source  # the tests' way in
 
 DEFAULT_ANALYZER_NAME = "organization-external-access"
-ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 TIMEOUT_CODES = frozenset({"ReadTimeoutError", "ConnectTimeoutError", "ConnectTimeout",
                            "EndpointConnectionError", "ConnectionClosedError"})
 
@@ -386,55 +393,6 @@ def _gap(code: GapCode, scope: str, region: str | None, context: _Context, key: 
 # -- the scanning account ----------------------------------------------------------------
 
 
-def _owns_active_organization_analyzer(analyzers: Iterable[Analyzer]) -> bool:
-    """Only the management account or the current delegated administrator can hold one; a
-    former administrator keeps its analyzers, FAILED, so only ACTIVE ones are evidence."""
-    return any(a.type.startswith("ORGANIZATION") and a.status == "ACTIVE" for a in analyzers)
-
-
-def scanning_role(identity: Identity, org: OrganizationFacts,
-                  analyzers: Iterable[Analyzer] = ()) -> tuple[ScanningRole, str]:
-    """Which account ran the scan, with the evidence for it."""
-    if org.in_organization is False:
-        return (ScanningRole.NOT_IN_ORGANIZATION,
-                "Organizations: this account is not in an organization.")
-    me = identity.account_id
-    management = org.management_account_id
-    admins = org.delegated_administrators
-    if management is not None and management == me:
-        return (ScanningRole.MANAGEMENT,
-                "The scanning account is the organization's management account.")
-    if admins is not None and me in admins:
-        return (ScanningRole.DELEGATED_ADMINISTRATOR,
-                "Organizations lists the scanning account as Access Analyzer's delegated "
-                "administrator.")
-    if management is not None and admins is not None:
-        return ScanningRole.MEMBER, ("The scanning account is neither the management account "
-                                     "nor Access Analyzer's delegated administrator.")
-    owns = _owns_active_organization_analyzer(analyzers)
-    if management is None:
-        error = next((e for e in org.errors if "DescribeOrganization" in e.operation), None)
-        detail = f"DescribeOrganization failed: {error}." if error else (
-            "DescribeOrganization did not answer.")
-        if owns:
-            detail += (" The account owns ACTIVE organization analyzers, so it is the "
-                       "management account or the delegated administrator.")
-        return ScanningRole.UNKNOWN, detail
-    if owns:
-        return (ScanningRole.DELEGATED_ADMINISTRATOR,
-                "Inferred: the account is not the management account and owns ACTIVE "
-                "organization analyzers, which only the delegated administrator can have.")
-    error = next((e for e in org.errors if "ListDelegatedAdministrators" in e.operation), None)
-    if error is not None and error.code in ACCESS_DENIED_CODES:
-        return ScanningRole.MEMBER, (
-            "Inferred: Organizations refused ListDelegatedAdministrators, which it answers for "
-            "the management account and for delegated administrators. If this account is the "
-            "delegated administrator, allow organizations:ListDelegatedAdministrators for the "
-            "scanning role.")
-    return ScanningRole.UNKNOWN, (f"ListDelegatedAdministrators failed: {error}" if error
-                                  else "The delegated administrator could not be determined.")
-
-
 def absence_is_conclusive(role: ScanningRole, org: OrganizationFacts,
                           analyzers: Iterable[Analyzer]) -> bool:
     """Whether a region without a visible organization analyzer really has none.
@@ -448,7 +406,7 @@ def absence_is_conclusive(role: ScanningRole, org: OrganizationFacts,
     if role == ScanningRole.MANAGEMENT:
         return org.delegated_administrators == ()
     if role == ScanningRole.UNKNOWN:
-        return _owns_active_organization_analyzer(analyzers)
+        return owns_active_organization_analyzer(analyzers)
     return False
 
 
@@ -486,54 +444,6 @@ def explain_error(error: ApiError) -> str:
 _NOT_ACTIVE_ORDER = {"CREATING": 0, "DISABLED": 1, "FAILED": 2}
 
 
-def _age_key(analyzer: Analyzer) -> tuple[float, str, str]:
-    created = analyzer.created_at.timestamp() if analyzer.created_at else float("inf")
-    return created, analyzer.name, analyzer.arn
-
-
-def findings_source(analyzers: Iterable[Analyzer], prefer: str | None = None
-                    ) -> Analyzer | None:
-    """Whose findings to read: an ACTIVE organization analyzer, else an account one.
-
-    Exactly one is read, never several added up. With several ACTIVE analyzers of the same
-    scope (their archive rules can differ, so their active findings can too), one owned by
-    `prefer` (the delegated administrator, when both administrator accounts were examined)
-    comes first, then the oldest, then by name: the same analyzer on every run, whatever
-    order ListAnalyzers returns them in.
-    """
-    active = [a for a in analyzers if a.status == "ACTIVE" and a.type in EXTERNAL_ACCESS_TYPES]
-    for kind in (AnalyzerType.ORGANIZATION, AnalyzerType.ACCOUNT):
-        candidates = [a for a in active if a.type == kind]
-        if candidates:
-            return min(candidates, key=lambda a: (a.account_id != prefer, *_age_key(a)))
-    return None
-
-
-def findings_selection(analyzers: Iterable[Analyzer], source: Analyzer | None,
-                       prefer: str | None = None) -> str | None:
-    """Why `source` was read, when it was one of several candidates (None when it was not)."""
-    if source is None:
-        return None
-    peers = [a for a in analyzers if a.status == "ACTIVE" and a.type == source.type]
-    if len(peers) < 2:
-        return None
-    created = f", created {source.created_at:%Y-%m-%d %H:%M} UTC" if source.created_at else ""
-    owners = sorted({a.account_id or "?" for a in peers})
-    if len(owners) > 1:
-        why = ("the delegated administrator's" if prefer and source.account_id == prefer
-               else "the oldest")
-        others = ", ".join(f"{a.name} (account {a.account_id})"
-                           for a in sorted(peers, key=_age_key) if a is not source)
-        return (f"Findings read from {source.name} in account {source.account_id}, {why} of "
-                f"{len(peers)} ACTIVE {source.type} analyzers in accounts {', '.join(owners)}"
-                f"{created}; not read: {others} (one analyzer's findings, never added up "
-                "from two; archive rules can differ between analyzers).")
-    others = ", ".join(a.name for a in sorted(peers, key=_age_key) if a is not source)
-    return (f"Findings read from {source.name}, the oldest of {len(peers)} ACTIVE {source.type} "
-            f"analyzers{created}; not read: {others} (archive rules can differ between "
-            "analyzers, so their active findings can too).")
-
-
 def _state(analyzer: Analyzer) -> str:
     reason = f": {analyzer.status_reason}" if analyzer.status_reason else ""
     return f"{analyzer.name} ({analyzer.status}{reason})"
@@ -541,7 +451,7 @@ def _state(analyzer: Analyzer) -> str:
 
 def _not_active_gap(kind: str, of_type: list[Analyzer], region: str, context: _Context) -> Gap:
     """No analyzer of the type is ACTIVE: the gap names each with its status and reason."""
-    analyzer = min(of_type, key=lambda a: (_NOT_ACTIVE_ORDER.get(a.status, 3), _age_key(a)))
+    analyzer = min(of_type, key=lambda a: (_NOT_ACTIVE_ORDER.get(a.status, 3), age_key(a)))
     reason = analyzer.status_reason
     key = f"{GapCode.NOT_ACTIVE}:{reason or analyzer.status}"
     if reason == "AWS_SERVICE_ACCESS_DISABLED" and context.trusted_access is True:
@@ -551,7 +461,7 @@ def _not_active_gap(kind: str, of_type: list[Analyzer], region: str, context: _C
     others = ""
     if len(of_type) > 1:
         others = (f" None of the {len(of_type)} {kind} analyzers here is ACTIVE: "
-                  + ", ".join(_state(a) for a in sorted(of_type, key=_age_key)) + ".")
+                  + ", ".join(_state(a) for a in sorted(of_type, key=age_key)) + ".")
     gap = replace(_gap(GapCode.NOT_ACTIVE, "region", region, context,
                        key if key in GAP_TEXT else None, name=analyzer.name, type=kind,
                        status=analyzer.status, others=others,
@@ -559,7 +469,7 @@ def _not_active_gap(kind: str, of_type: list[Analyzer], region: str, context: _C
                   analyzer_type=kind)
     if len(of_type) > 1:
         gap = replace(gap, title=f"No {kind} analyzer in {region} is ACTIVE: "
-                      + ", ".join(_state(a) for a in sorted(of_type, key=_age_key)))
+                      + ", ".join(_state(a) for a in sorted(of_type, key=age_key)))
     return gap
 
 
@@ -823,7 +733,7 @@ def _service_managed(kind: str, active: list[Analyzer], region: str, wide: bool,
     """The advisory for a requirement met only by analyzers another service manages (for a
     type one analyzer anywhere meets, `region` is where the command creates the own one)."""
     present = ", ".join(f"{a.name}, managed by {a.managed_by}"
-                        for a in sorted(active, key=_age_key))
+                        for a in sorted(active, key=age_key))
     key = f"{GapCode.SERVICE_MANAGED_ANALYZER}:ORGANIZATION_WIDE" if wide else None
     gap = _gap(GapCode.SERVICE_MANAGED_ANALYZER, "organization" if wide else "region", region,
                context, key=key, type=kind, name=kind.lower().replace("_", "-"),

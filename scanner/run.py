@@ -50,7 +50,6 @@ from .collect.organization import (
 from .collect.regions import RegionPlan, discover_regions, plan_regions
 from .config import Options, verify_regions
 from .errors import ConfigError, Interrupted
-from .judge import findings_source, scanning_role
 from .model import (
     CALLER,
     AccountListing,
@@ -72,6 +71,7 @@ from .model import (
     RegionSource,
     ScanResult,
 )
+from .selection import findings_source, scanning_role
 
 log = logging.getLogger("aa_scan")
 MAX_PAGES_PER_STREAM = 100_000  # a service that never stops paging must not hang the scan
