@@ -18,7 +18,8 @@ from typing import Any
 
 from reports.document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
 
-from .diff import Comparison, compare, first_run, plan
+from .baselines import plan
+from .diff import Comparison, compare, first_run
 from .runs import RunView, earliest, run_id_of, run_view
 from .store import HistoryError, HistoryStore, Mark, RunRecord
 
@@ -31,6 +32,8 @@ class BaselineError(ValueError):
 
 @dataclass(frozen=True)
 class HistorySettings:
+    """Where the history is, how many runs it keeps, and a baseline file if one is given."""
+
     path: Path | None  # None: no history for this run
     keep: int | None  # runs kept per series; None: all
     baseline: Path | None  # a scan.json to compare with, instead of the history's choice
@@ -95,6 +98,7 @@ class Prepared:
     first_seen: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     def record(self, source: str = "scan") -> None:
+        """Store the run (see `record`)."""
         record(self.document, self.settings, source, self.view, self.first_seen)
 
 
