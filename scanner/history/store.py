@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reports.document.schema import ScanDocument
+from reports.document.schema import ScanDocument, TrendPoint
 
 from .baselines import still_needed
 from .runs import (
@@ -55,7 +55,10 @@ class HistoryError(Exception):
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One recorded run, as the trend and the baseline choice see it."""
+    """One recorded run, as the trend and the baseline choice see it: the scan document's
+    trend point (reports.document.schema.TrendPoint: every key of it, typed alike, which
+    `trend_point` checks) and what the store adds (seq, finished_at, interrupted,
+    coverage_only, source). Attributes, not a dict: callers read `record.run_id`."""
 
     run_id: str
     seq: int
@@ -72,6 +75,14 @@ class RunRecord:
     active_findings: int | None
     public_findings: int | None
     source: str
+
+    def trend_point(self) -> TrendPoint:
+        """The run as a point of the document's trend."""
+        return TrendPoint(run_id=self.run_id, started_at=self.started_at, verdict=self.verdict,
+                          complete=self.complete, regions_total=self.regions_total,
+                          covered=self.covered, gaps=self.gaps, errors=self.errors,
+                          active_findings=self.active_findings,
+                          public_findings=self.public_findings)
 
 
 def _digest(finding: FindingView) -> bytes:
