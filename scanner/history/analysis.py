@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
 from reports.document.rules import access_of
-from reports.document.schema import ScanDocument, TrendPoint
+from reports.document.schema import (
+    FindingAge,
+    OldestPublic,
+    ScanDocument,
+    TimeToResolve,
+    TrendPoint,
+)
 
 from .store import RunRecord
 
@@ -37,7 +42,7 @@ def _days(frame: pd.DataFrame, start: str, end: str | pd.Timestamp) -> pd.Series
     return (finish - begin).dt.total_seconds() / 86400
 
 
-def finding_age(document: ScanDocument) -> dict[str, Any] | None:
+def finding_age(document: ScanDocument) -> FindingAge | None:
     """Age of the active findings per resource type, the oldest active public finding, and the
     time to resolve from RESOLVED findings. A finding's age runs from Access Analyzer's own
     createdAt, or from the earliest createdAt of its grant when the history carried one over
@@ -57,11 +62,11 @@ def finding_age(document: ScanDocument) -> dict[str, Any] | None:
     active["bucket"] = pd.cut(active["age"], _EDGES, right=False, labels=list(AGE_BUCKETS))
     table = pd.crosstab(active["resource_type"], active["bucket"]).reindex(
         columns=list(AGE_BUCKETS), fill_value=0)
-    by_type = {str(t): {b: int(n) for b, n in row.items()} for t, row in table.iterrows()}
+    by_type = {str(t): {str(b): int(n) for b, n in row.items()} for t, row in table.iterrows()}
     public = active[[access_of(p, e) == "public"
                      for p, e in zip(active["is_public"], active["error"], strict=True)]]
     public = public[public["age"].notna()]
-    oldest = None
+    oldest: OldestPublic | None = None
     if not public.empty:
         row = public.sort_values(["age", "region", "id"], ascending=[False, True, True]).iloc[0]
         oldest = {"region": row["region"], "id": row["id"],
@@ -80,7 +85,7 @@ def finding_age(document: ScanDocument) -> dict[str, Any] | None:
     }
 
 
-def time_to_resolve(frame: pd.DataFrame) -> dict[str, Any] | None:
+def time_to_resolve(frame: pd.DataFrame) -> TimeToResolve | None:
     """Median and 90th percentile days from createdAt to the update that resolved it, over
     the RESOLVED findings collected (None when none were: finding_statuses decides)."""
     resolved = frame[frame["status"] == "RESOLVED"].copy()

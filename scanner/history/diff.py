@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from reports.document import schema
 from reports.document.rules import ORGANIZATION_WIDE_TYPES, GapCode, RegionStatus, access_of
 from reports.document.schema import ScanDocument
 
@@ -36,7 +37,7 @@ COUNT_KEYS = ("regions_changed", "gaps_opened", "gaps_closed", "gaps_changed",
 
 # -- gaps -------------------------------------------------------------------------------------
 
-def _gap(gap: GapView) -> dict[str, Any]:
+def _gap(gap: GapView) -> schema.GapChange:
     return {"scope": gap.scope, "region": gap.region, "code": gap.code,
             "severity": gap.severity, "title": gap.title, "analyzer_type": gap.subject or None}
 
@@ -73,12 +74,15 @@ _RANK = {severity: rank for rank, severity in enumerate(("INFO", "LOW", "MEDIUM"
                                                           "CRITICAL"))}
 
 
-def _changed_gap(before: GapView, after: GapView) -> dict[str, Any] | None:
+def _changed_gap(before: GapView, after: GapView) -> schema.ChangedGap | None:
     """A gap that stayed open but changed (its analyzer FAILED where it was CREATING): its
     title and severity before and after; `escalated` when its severity rose."""
     if (before.severity, before.title) == (after.severity, after.title):
         return None
-    return {**_gap(after), "severity_before": before.severity, "title_before": before.title,
+    return {"scope": after.scope, "region": after.region, "code": after.code,
+            "severity": after.severity, "title": after.title,
+            "analyzer_type": after.subject or None, "severity_before": before.severity,
+            "title_before": before.title,
             "escalated": _RANK.get(after.severity, 0) > _RANK.get(before.severity, 0)}
 
 
@@ -153,9 +157,9 @@ def _what_changed(before: FindingView, after: FindingView
 
 @dataclass
 class _Findings:
-    new: list[dict[str, Any]]
-    closed: list[dict[str, Any]]
-    changed: list[dict[str, Any]]
+    new: list[schema.NewFinding]
+    closed: list[schema.ClosedFinding]
+    changed: list[schema.ChangedFinding]
     first_seen: dict[tuple[str, str], str]
 
 
@@ -223,11 +227,11 @@ class Comparison:
     """The `changes` block, and the earliest createdAt of each finding matched to an earlier
     one whose grant is older than its own createdAt (for the age tables and the history)."""
 
-    block: dict[str, Any]
+    block: schema.Changes
     first_seen: dict[tuple[str, str], str]
 
 
-def first_run(history_error: str | None = None) -> dict[str, Any]:
+def first_run(history_error: str | None = None) -> schema.Changes:
     """The block of a run with nothing to compare with."""
     return {"baseline": None, "regions": [], "unknown": [], "gaps_opened": [],
             "gaps_closed": [], "gaps_changed": [], "findings_new": [], "findings_closed": [],
@@ -237,7 +241,7 @@ def first_run(history_error: str | None = None) -> dict[str, Any]:
 
 
 def changes(current: RunView, candidates: Sequence[RunView], source: str,
-            history_error: str | None = None) -> dict[str, Any]:
+            history_error: str | None = None) -> schema.Changes:
     """The `changes` block (see compare)."""
     return compare(current, candidates, source, history_error).block
 
@@ -247,6 +251,16 @@ def _requirement_key(requirement: tuple[str, ...] | None) -> object:
     return None if requirement is None else (requirement[:1], frozenset(requirement[1:]))
 
 
+@dataclass
+class _Unknown:
+    """Why a region's (or the organization's) gaps or findings were not compared."""
+
+    region: str
+    reasons: list[str] = field(default_factory=list)
+    gaps_compared: bool = True
+    findings_compared: bool = True
+
+
 class _Tally:
     """What the comparison found, piece by piece."""
 
@@ -254,10 +268,10 @@ class _Tally:
         self.baseline = baseline
         self.opened: list[GapView] = []
         self.closed: list[GapView] = []
-        self.changed: list[dict[str, Any]] = []
+        self.changed: list[schema.ChangedGap] = []
         self.not_compared_gaps = 0
-        self.unknown: dict[str, dict[str, Any]] = {}
-        self.compared_with: list[dict[str, Any]] = []
+        self.unknown: dict[str, _Unknown] = {}
+        self.compared_with: list[schema.ComparedWith] = []
 
     def gaps(self, where: str, what: str, pick: Pick, before: list[GapView],
              now: list[GapView]) -> None:
@@ -274,21 +288,20 @@ class _Tally:
 
     def older(self, where: str, what: str, pick: Pick, kind: str | None = None) -> None:
         if pick.run is not None and pick.run is not self.baseline:
-            entry = {"region": where, "what": what, "run_id": pick.run.run_id,
-                     "started_at": pick.run.started_at}
+            entry: schema.ComparedWith = {"region": where, "what": what,
+                                          "run_id": pick.run.run_id,
+                                          "started_at": pick.run.started_at}
             if kind:
                 entry["analyzer_type"] = kind
             self.compared_with.append(entry)
 
     def note(self, where: str, why: str | None, gaps: bool = True, findings: bool = True
              ) -> None:
-        entry = self.unknown.setdefault(where, {"region": where, "reasons": [],
-                                                "gaps_compared": True,
-                                                "findings_compared": True})
-        if why and why not in entry["reasons"]:
-            entry["reasons"].append(why)
-        entry["gaps_compared"] &= gaps
-        entry["findings_compared"] &= findings
+        entry = self.unknown.setdefault(where, _Unknown(where))
+        if why and why not in entry.reasons:
+            entry.reasons.append(why)
+        entry.gaps_compared &= gaps
+        entry.findings_compared &= findings
 
 
 def compare(current: RunView, candidates: Sequence[RunView], source: str,
@@ -302,7 +315,7 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
     tally = _Tally(baseline)
     found = _Findings([], [], [], {})
     uncompared_public: set[str] = set()
-    regions = []
+    regions: list[schema.RegionChange] = []
     primary = regional_types(current)[0]
     now_findings = _by_region(current.findings)
     then_findings: dict[str, dict[str, list[FindingView]]] = {}
@@ -344,7 +357,7 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
                    _organization_gaps(pick.run, piece) if pick.run else [],
                    _organization_gaps(current, piece))
 
-    requirement = None
+    requirement: schema.Requirement | None = None
     if _requirement_key(baseline.requirement) != _requirement_key(current.requirement):
         requirement = {"before": list(baseline.requirement or []) or None,
                        "after": list(current.requirement or []) or None}
@@ -352,11 +365,11 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
                          and f.status == "ACTIVE" and _public(f))
     new_public = sum(1 for f in found.new if f["is_public"])
     turned = sum(1 for f in found.changed if f["is_public"] and not f["was_public"])
-    unknown = [{"region": e["region"], "reason": "; ".join(e["reasons"]),
-                "gaps_compared": e["gaps_compared"],
-                "findings_compared": e["findings_compared"]}
-               for e in tally.unknown.values() if e["reasons"]]
-    block = {
+    unknown: list[schema.UnknownRegion] = [
+        {"region": e.region, "reason": "; ".join(e.reasons), "gaps_compared": e.gaps_compared,
+         "findings_compared": e.findings_compared}
+        for e in tally.unknown.values() if e.reasons]
+    block: schema.Changes = {
         "baseline": {"run_id": baseline.run_id, "started_at": baseline.started_at,
                      "source": source},
         "regions": regions,

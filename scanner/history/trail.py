@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from reports.document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
 
@@ -162,7 +161,7 @@ def prepare(document: ScanDocument, settings: HistorySettings,
     from .analysis import finding_age, trend  # pandas: only where these tables are made
 
     start = start or Start({} if settings.path is None else None)
-    enriched: dict[str, Any] = dict(document)
+    enriched = document.copy()
     enriched["run_id"] = run_id_of(document)
     compared = settings.path is not None or settings.baseline is not None
     current = run_view(document) if compared else None
@@ -210,10 +209,10 @@ def prepare(document: ScanDocument, settings: HistorySettings,
             else f for f in document["findings"]]
     if settings.path is not None:
         enriched["trend"] = trend([*earlier, _record_of(document)])
-    age = finding_age(enriched)  # type: ignore[arg-type]
+    age = finding_age(enriched)
     if age is not None:
         enriched["finding_age"] = age
-    return Prepared(enriched, current, settings, first_seen)  # type: ignore[arg-type]
+    return Prepared(enriched, current, settings, first_seen)
 
 
 def record(document: ScanDocument, settings: HistorySettings, source: str = "scan",
