@@ -35,6 +35,8 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from botocore.utils import parse_timestamp
 
+from reports.document.rules import utc_text as document_time
+
 from . import __version__
 from .config import AwsOptions, Options
 from .errors import ConfigError, CredentialsError
@@ -68,8 +70,8 @@ def _plain_utc(value: str) -> bool:
 
 
 def utc_text(value: Any) -> str | None:
-    """A timestamp as scan.json writes it, 'YYYY-MM-DDTHH:MM:SSZ' (UTC, whole seconds), from
-    the text the service sent or a datetime; None stays None.
+    """A timestamp as scan.json writes it (reports.document.rules.utc_text), from the text
+    the service sent or a datetime; None stays None.
 
     The usual text is already that but for the milliseconds: it is checked (an impossible
     date raises, as parsing it would) and cut, never parsed into a datetime and formatted
@@ -80,12 +82,7 @@ def utc_text(value: Any) -> str | None:
     if isinstance(value, str) and _plain_utc(value):
         dt.datetime.fromisoformat(value)  # a check: ValueError for an impossible date
         return value[:19] + "Z"
-    moment = value if isinstance(value, dt.datetime) else fast_timestamp(value)
-    if moment.tzinfo is not dt.UTC:
-        moment = (moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None
-                  else moment.astimezone(dt.UTC))
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (an f-string: 2.4x slower)
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    return document_time(value if isinstance(value, dt.datetime) else fast_timestamp(value))
 
 
 def fast_timestamp(value: Any) -> dt.datetime:

@@ -20,6 +20,7 @@ from reports.document.rules import (
     RegionStatus,
     access_of,
     analysis_of,
+    utc_text,
 )
 
 from . import __version__
@@ -36,11 +37,8 @@ from .model import (
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """A time as the document writes it (rules.utc_text); None stays None."""
+    return None if value is None else utc_text(value)
 
 
 def _error(error: ApiError) -> schema.ErrorEntry:

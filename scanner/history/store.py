@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reports.document.rules import utc_text
 from reports.document.schema import ScanDocument, TrendPoint
 
 from .baselines import still_needed
@@ -103,7 +104,7 @@ def _create_private(path: Path) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_text(dt.datetime.now(dt.UTC))
 
 
 class HistoryStore:
