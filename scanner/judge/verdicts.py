@@ -26,7 +26,7 @@ class Gap:
     remediation_note: str = ""
     blocks_assessment: bool = False
     # The analyzer type a gap is about (None: not about one type): which controls it bears
-    # on depends on it (evidence.controls).
+    # on depends on it (reports.document.controls).
     analyzer_type: str | None = None
 
 
