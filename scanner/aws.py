@@ -35,6 +35,8 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from botocore.utils import parse_timestamp
 
+from reports.document.rules import utc_text as document_time
+
 from . import __version__
 from .config import AwsOptions, Options
 from .errors import ConfigError, CredentialsError
@@ -68,8 +70,8 @@ def _plain_utc(value: str) -> bool:
 
 
 def utc_text(value: Any) -> str | None:
-    """A timestamp as scan.json writes it, 'YYYY-MM-DDTHH:MM:SSZ' (UTC, whole seconds), from
-    the text the service sent or a datetime; None stays None.
+    """A timestamp as scan.json writes it (reports.document.rules.utc_text), from the text
+    the service sent or a datetime; None stays None.
 
     The usual text is already that but for the milliseconds: it is checked (an impossible
     date raises, as parsing it would) and cut, never parsed into a datetime and formatted
@@ -80,12 +82,7 @@ def utc_text(value: Any) -> str | None:
     if isinstance(value, str) and _plain_utc(value):
         dt.datetime.fromisoformat(value)  # a check: ValueError for an impossible date
         return value[:19] + "Z"
-    moment = value if isinstance(value, dt.datetime) else fast_timestamp(value)
-    if moment.tzinfo is not dt.UTC:
-        moment = (moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None
-                  else moment.astimezone(dt.UTC))
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (an f-string: 2.4x slower)
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    return document_time(value if isinstance(value, dt.datetime) else fast_timestamp(value))
 
 
 def fast_timestamp(value: Any) -> dt.datetime:
@@ -184,6 +181,7 @@ class CallCounter:
                 self._counts[str(name)] += 1
 
     def snapshot(self) -> dict[str, int]:
+        """The calls counted so far, per operation name."""
         with self._lock:
             return dict(sorted(self._counts.items()))
 
@@ -345,22 +343,27 @@ class ActingCredentials(Credentials):
             self._local.credentials = before
 
     def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        """The current thread's account's credentials, as botocore signs with them."""
         return self._current().get_frozen_credentials()
 
     @property
     def access_key(self) -> str:  # type: ignore[override]
+        """The current thread's account's access key."""
         return str(self._current().get_frozen_credentials().access_key)
 
     @property
     def secret_key(self) -> str:  # type: ignore[override]
+        """The current thread's account's secret key."""
         return str(self._current().get_frozen_credentials().secret_key)
 
     @property
     def token(self) -> str | None:  # type: ignore[override]
+        """The current thread's account's session token."""
         return self._current().get_frozen_credentials().token
 
     @property
     def account_id(self) -> str | None:
+        """None: the account changes from call to call."""
         return None
 
 
@@ -378,6 +381,7 @@ def home_region(session: boto3.Session, options: Options) -> str:
 
 
 def client_config(options: Options, pool_size: int) -> Config:
+    """Retries, timeouts and a connection pool of `pool_size`, as the options say."""
     mode: Any = options.aws.retry_mode  # one of botocore's modes: the configuration checked it
     return Config(
         retries={"mode": mode, "total_max_attempts": options.aws.max_attempts},
@@ -418,6 +422,7 @@ class ClientFactory:
                                                  self.calls), self.options, self.calls)
 
     def sts(self) -> STSClient:
+        """An STS client in the home region."""
         return self.session.client("sts", region_name=self.home_region,
                                    config=self._global_config)
 
@@ -444,14 +449,17 @@ class ClientFactory:
         return factory
 
     def organizations(self) -> OrganizationsClient:
+        """An Organizations client in the home region."""
         return self.session.client("organizations", region_name=self.home_region,
                                    config=self._global_config)
 
     def account(self) -> AccountClient:
+        """An Account client (ListRegions) in the home region."""
         return self.session.client("account", region_name=self.home_region,
                                    config=self._global_config)
 
     def ec2(self) -> EC2Client:
+        """An EC2 client (DescribeRegions) in the home region."""
         return self.session.client("ec2", region_name=self.home_region,
                                    config=self._global_config)
 

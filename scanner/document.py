@@ -26,6 +26,7 @@ from reports.document.rules import (
     access_of,
     analysis_of,
     one_of,
+    utc_text,
 )
 
 from . import __version__
@@ -42,12 +43,8 @@ from .model import (
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    """A time as scan.json writes it: UTC, to the second, with a Z."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """A time as the document writes it (rules.utc_text); None stays None."""
+    return None if value is None else utc_text(value)
 
 
 def _error(error: ApiError) -> schema.ErrorEntry:

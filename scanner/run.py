@@ -11,35 +11,28 @@ largest region, which bounds the scan, never waits behind small ones.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError
 
-from reports.document.rules import UNSELECTED, Analysis, ScanningRole, analysis_of
+from reports.document.rules import UNSELECTED, Analysis, analysis_of
 
-from .aws import ActingCredentials, ClientFactory, attempt, error_from, role_credentials
-from .collect.analyses import (
-    analysis_analyzers,
-    analysis_statistics,
-    read_v2_page,
-    shortfall,
-)
+from .aws import ClientFactory, attempt, error_from
+from .collect.administrators import reach_administrators
+from .collect.analyses import analysis_analyzers, analysis_statistics, read_v2_page, shortfall
 from .collect.analyzers import findings_statistics, list_analyzers, list_archive_rules
 from .collect.findings import Stream, plan_streams, read_page
+from .collect.members import MemberCollection
 from .collect.organization import (
     OrganizationAnswers,
-    account_states,
     accounts,
     collect_identity,
     delegated_administrators,
@@ -48,9 +41,9 @@ from .collect.organization import (
     trusted_services,
 )
 from .collect.regions import RegionPlan, discover_regions, plan_regions
+from .collect.tasks import Continuation, continuation
 from .config import Options, verify_regions
 from .errors import ConfigError, Interrupted
-from .judge import findings_source, scanning_role
 from .model import (
     CALLER,
     AccountListing,
@@ -64,7 +57,6 @@ from .model import (
     Finding,
     FindingsStatistics,
     Identity,
-    MemberAccount,
     MemberScan,
     OrganizationFacts,
     RegionDiscovery,
@@ -72,51 +64,12 @@ from .model import (
     RegionSource,
     ScanResult,
 )
+from .pool import PriorityPool
+from .selection import findings_source, scanning_role
 
 log = logging.getLogger("aa_scan")
 MAX_PAGES_PER_STREAM = 100_000  # a service that never stops paging must not hang the scan
-
-
-class PriorityPool:
-    """A fixed set of daemon worker threads serving tasks lowest priority value first."""
-
-    def __init__(self, workers: int) -> None:
-        self._queue: queue.PriorityQueue[tuple[tuple[Any, ...], int, Any]] = queue.PriorityQueue()
-        self._sequence = itertools.count()
-        self._threads = [threading.Thread(target=self._work, name=f"aa-scan-{i}", daemon=True)
-                         for i in range(workers)]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, priority: tuple[Any, ...], fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._queue.put((priority, next(self._sequence), (future, fn, args)))
-        return future
-
-    def _work(self) -> None:
-        while True:
-            _, _, item = self._queue.get()
-            if item is None:
-                return
-            future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # handed to the main thread, which decides
-                future.set_exception(exc)
-
-    def shutdown(self) -> None:
-        """Cancel what has not started; let the idle workers exit."""
-        while True:
-            try:
-                _, _, item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                item[0].cancel()
-        for _ in self._threads:
-            self._queue.put(((float("inf"),), next(self._sequence), None))
+T = TypeVar("T")
 
 
 @dataclass
@@ -209,9 +162,6 @@ class RegionDone:
     total: int
 
 
-Continuation = Callable[[Any], None]  # what the main thread does with a task's result
-
-
 class Scan:
     """One run of the collection phase against one session."""
 
@@ -222,8 +172,9 @@ class Scan:
         self.factory = factory
         self.cancel = cancel or threading.Event()
         self.progress = progress or (lambda _: None)
-        # Each task's region (None for the member view's) and what to do with its result.
-        self._pending: dict[Future[Any], tuple[_Region | None, Continuation]] = {}
+        # Each task's region (None for the member view's) and what to do with its result
+        # (each continuation was checked against its call when submitted: see _submit).
+        self._pending: dict[Future[Any], tuple[_Region | None, Continuation[Any]]] = {}
         self._finished: queue.Queue[Future[Any]] = queue.Queue()  # done, not yet handled
         self._pool: PriorityPool | None = None
         self._done = 0
@@ -232,28 +183,29 @@ class Scan:
         self._examined: list[ExaminedAccount] = []
         self._reached: dict[str, ClientFactory] = {}
         self._prefer: str | None = None  # whose organization analyzer's findings to read
-        self._view: _MemberView | None = None
+        self._view: MemberCollection | None = None
 
     # -- scheduling ----------------------------------------------------------------------
-    def _submit(self, priority: tuple[Any, ...], region: _Region, then: Continuation,
-                operation: str, call: Callable[[], Any]) -> None:
+    def _submit(self, priority: tuple[float, ...], region: _Region, then: Continuation[T],
+                operation: str, call: Callable[[], T]) -> None:
         """Run `call` (one AWS call of `operation`) on a worker; `then` gets its result, or
         the ApiError it failed with, on the main thread."""
         assert self._pool is not None
-        future = self._pool.submit(priority, attempt, f"access-analyzer:{operation}", call)
+        future = self._pool.submit(priority, partial(attempt, f"access-analyzer:{operation}",
+                                                     call))
         self._pending[future] = (region, then)
         future.add_done_callback(self._finished.put)
         region.pending += 1
 
-    def _submit_other(self, priority: tuple[Any, ...], then: Continuation, operation: str,
-                      call: Callable[[], Any]) -> None:
+    def _submit_other(self, priority: tuple[float, ...], then: Continuation[T], operation: str,
+                      call: Callable[[], T]) -> None:
         """A task of no region (the member view's): `then` gets its result or ApiError."""
         assert self._pool is not None
-        future = self._pool.submit(priority, attempt, operation, call)
+        future = self._pool.submit(priority, partial(attempt, operation, call))
         self._pending[future] = (None, then)
         future.add_done_callback(self._finished.put)
 
-    def _wait(self) -> list[tuple[Future[Any], tuple[_Region | None, Continuation]]]:
+    def _wait(self) -> list[tuple[Future[Any], tuple[_Region | None, Continuation[Any]]]]:
         """The tasks finished since the last call (at least one), from the queue their
         futures report to: concurrent.futures.wait would visit every pending future on each
         call, and the member view keeps a thousand of them pending."""
@@ -273,6 +225,8 @@ class Scan:
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> ScanResult:
+        """Discover, plan and collect every region (and the member view, when asked), then
+        stop the workers; an interrupted run returns what it had, marked so."""
         started_at = dt.datetime.now(dt.UTC)
         clock = time.monotonic()
         discovered = clock
@@ -283,7 +237,11 @@ class Scan:
         try:
             identity, organization, discovery = self._discover()
             if self.options.aws.admin_role_name and organization.in_organization:
-                organization = self._reach_administrators(identity, organization)
+                reached = reach_administrators(self.factory, identity, organization,
+                                               self.options.aws.admin_role_name)
+                organization = reached.organization
+                self._examined += reached.examined
+                self._reached.update(reached.reached)
             else:
                 self._examined.append(ExaminedAccount(
                     identity.account_id, scanning_role(identity, organization)[0].value, CALLER))
@@ -361,67 +319,18 @@ class Scan:
                         examined.account_id, examined.error)
         return region
 
-    def _reach_administrators(self, identity: Identity, organization: OrganizationFacts
-                              ) -> OrganizationFacts:
-        """--admin-role-name: assume the role into the management account and the delegated
-        administrator, whichever the caller is not. From a member: into the management
-        account, whose answers then stand for the organization's (a member may not list the
-        delegated administrators), and from there into the delegated administrator (role
-        chaining). A role that cannot be assumed is recorded, not raised: the regions that
-        needed it are judged not assessed, with why."""
-        name = self.options.aws.admin_role_name
-        role, _ = scanning_role(identity, organization)
-        me = identity.account_id
-        self._examined.append(ExaminedAccount(me, role.value, CALLER))
-        partition = self.factory.partition
-
-        def hop(source: ClientFactory, account: str, as_role: ScanningRole
-                ) -> ClientFactory | None:
-            arn = f"arn:{partition}:iam::{account}:role/{name}"
-            reached = attempt("sts:AssumeRole", partial(source.assume, arn))
-            if isinstance(reached, ApiError):
-                log.warning("cannot examine account %s (%s): %s", account, as_role.value,
-                            reached)
-                self._examined.append(ExaminedAccount(account, as_role.value, arn, reached))
-                return None
-            log.info("examining account %s (%s) through %s", account, as_role.value, arn)
-            self._examined.append(ExaminedAccount(account, as_role.value, arn))
-            self._reached[account] = reached
-            return reached
-
-        management = organization.management_account_id
-        if management is None:
-            return organization  # no account known to hop to: the caller's view alone
-        source: ClientFactory | None = self.factory
-        if role != ScanningRole.MANAGEMENT:
-            source = hop(self.factory, management, ScanningRole.MANAGEMENT)
-            if source is not None and role != ScanningRole.DELEGATED_ADMINISTRATOR:
-                organization = self._organization_from(source.organizations())
-            if role == ScanningRole.DELEGATED_ADMINISTRATOR:
-                return organization
-        for admin in organization.delegated_administrators or ():
-            if admin != me and source is not None:
-                hop(source, admin, ScanningRole.DELEGATED_ADMINISTRATOR)
-        return organization
-
     def _start_members(self, identity: Identity, organization: OrganizationFacts,
                        regions: list[str]) -> None:
         """The member view, on the same pool as the organization scan and after it in
-        priority (see _MemberView). Its clients are made here, on the main thread."""
+        priority (see MemberCollection). Its clients are made here, on the main thread."""
         management = self._reached.get(organization.management_account_id or "", self.factory)
         own = {identity.account_id: self.factory, **self._reached}
         at_hand = {account: factory.session.get_credentials()
                    for account, factory in own.items()}
-        self._view = _MemberView(self, regions, management,
-                                 {a: c for a, c in at_hand.items() if c is not None})
+        self._view = MemberCollection(self.options, self.factory, self._submit_other, regions,
+                                      management,
+                                      {a: c for a, c in at_hand.items() if c is not None})
         self._view.start()
-
-    @staticmethod
-    def _organization_from(org: Any) -> OrganizationFacts:
-        """The four Organizations answers, asked again from the management account."""
-        return organization_facts(OrganizationAnswers(
-            describe_organization(org), trusted_services(org), delegated_administrators(org),
-            accounts(org)))
 
     def _discover(self) -> tuple[Identity, OrganizationFacts, RegionDiscovery]:
         """Identity, organization and enabled regions, all at once."""
@@ -433,19 +342,23 @@ class Scan:
         known = session.get_available_regions("accessanalyzer",
                                               partition_name=self.factory.partition)
         submit = self._pool.submit
-        identity_future = submit((0,), collect_identity, sts)
-        org_futures = [submit((0,), call, org) for call in (
-            describe_organization, trusted_services, delegated_administrators, accounts)]
-        regions_future = submit((0,), discover_regions, account, self.factory.ec2, known)
-        futures = [identity_future, regions_future, *org_futures]
+        identity_future = submit((0,), partial(collect_identity, sts))
+        described = submit((0,), partial(describe_organization, org))
+        services = submit((0,), partial(trusted_services, org))
+        admins = submit((0,), partial(delegated_administrators, org))
+        listed = submit((0,), partial(accounts, org))
+        regions_future = submit((0,), partial(discover_regions, account, self.factory.ec2,
+                                              known))
+        futures: list[Future[Any]] = [identity_future, regions_future, described, services,
+                                      admins, listed]
         while not all(f.done() for f in futures):
             if self.cancel.is_set():
                 raise Interrupted
             wait(futures, timeout=0.25)
-        identity: Identity = identity_future.result()  # a CredentialsError ends the run here
+        identity = identity_future.result()  # a CredentialsError ends the run here
         organization = organization_facts(OrganizationAnswers(
-            *(f.result() for f in org_futures)))
-        discovery: RegionDiscovery = regions_future.result()
+            described.result(), services.result(), admins.result(), listed.result()))
+        discovery = regions_future.result()
         for error in (*organization.errors, *discovery.errors):
             log.warning("%s", error)
         return identity, organization, discovery
@@ -461,7 +374,7 @@ class Scan:
             accounts = [(CALLER, each.client), *each.others.items()]
             each.waiting = len(accounts)
             for account, client in accounts:
-                self._submit((0,), each, partial(self._on_analyzers, each, account),
+                self._submit((0,), each, continuation(self._on_analyzers, each, account),
                              "ListAnalyzers", partial(list_analyzers, client))
 
     def _drain(self) -> None:
@@ -487,7 +400,8 @@ class Scan:
         self.progress(RegionDone(region.to_scan(), self._done, self._total))
 
     # -- continuations (main thread) -----------------------------------------------------
-    def _on_analyzers(self, region: _Region, account: str, result: Any) -> None:
+    def _on_analyzers(self, region: _Region, account: str,
+                      result: tuple[tuple[Analyzer, ...], int] | ApiError) -> None:
         """One examined account's ListAnalyzers; when every account has answered, the
         region's analyzers are their union and one analyzer's findings are read."""
         region.waiting -= 1
@@ -520,12 +434,14 @@ class Scan:
         owner = region.source.account_id
         region.source_client = region.others.get(owner or "", region.client)
         region.collecting = True
-        self._submit((1,), region, partial(self._on_statistics, region), "GetFindingsStatistics",
+        self._submit((1,), region, continuation(self._on_statistics, region),
+                     "GetFindingsStatistics",
                      partial(findings_statistics, region.source_client, region.source))
-        self._submit((1,), region, partial(self._on_rules, region), "ListArchiveRules",
+        self._submit((1,), region, continuation(self._on_rules, region), "ListArchiveRules",
                      partial(list_archive_rules, region.source_client, region.source))
 
-    def _on_rules(self, region: _Region, result: Any) -> None:
+    def _on_rules(self, region: _Region,
+                 result: tuple[tuple[ArchiveRule, ...], int] | ApiError) -> None:
         if isinstance(result, ApiError):
             region.errors.append(result)
             region.calls += 1
@@ -533,7 +449,7 @@ class Scan:
         region.rules, pages = result
         region.calls += pages
 
-    def _on_statistics(self, region: _Region, result: Any) -> None:
+    def _on_statistics(self, region: _Region, result: FindingsStatistics | ApiError) -> None:
         region.calls += 1
         if isinstance(result, ApiError):
             region.errors.append(result)
@@ -551,12 +467,13 @@ class Scan:
     def _submit_page(self, region: _Region, paging: _Paging, token: str | None) -> None:
         remaining = region.expected_pages - region.pages
         assert region.source is not None
-        self._submit((2, -remaining), region, partial(self._on_page, region, paging),
+        self._submit((2, -remaining), region, continuation(self._on_page, region, paging),
                      "ListFindings", partial(read_page, region.source_client, region.source,
                                              region.plan.region, paging.stream, token,
                                              self.options.page_size))
 
-    def _on_page(self, region: _Region, paging: _Paging, result: Any) -> None:
+    def _on_page(self, region: _Region, paging: _Paging,
+                 result: tuple[list[Finding], str | None] | ApiError) -> None:
         stream, tokens = paging.stream, paging.tokens
         region.calls += 1
         region.pages += 1
@@ -591,13 +508,14 @@ class Scan:
         client = region.others.get(analyzer.account_id or "") or region.client
         state = _Analysis(analyzer, internal or self.options.unused_findings, client)
         region.analyses.append(state)
-        self._submit((1,), region, partial(self._on_analysis_statistics, region, state),
+        self._submit((1,), region, continuation(self._on_analysis_statistics, region, state),
                      "GetFindingsStatistics",
                      partial(analysis_statistics, state.client, analyzer))
         if state.read_findings:
             self._submit_v2_page(region, state, None)
 
-    def _on_analysis_statistics(self, region: _Region, state: _Analysis, result: Any) -> None:
+    def _on_analysis_statistics(self, region: _Region, state: _Analysis,
+                                result: AnalysisStatistics | ApiError | None) -> None:
         region.calls += 1
         if isinstance(result, ApiError):
             state.errors.append(result)
@@ -605,12 +523,13 @@ class Scan:
             state.statistics = result
 
     def _submit_v2_page(self, region: _Region, state: _Analysis, token: str | None) -> None:
-        self._submit((2, 0), region, partial(self._on_v2_page, region, state),
+        self._submit((2, 0), region, continuation(self._on_v2_page, region, state),
                      "ListFindingsV2",
                      partial(read_v2_page, state.client, state.analyzer, region.plan.region,
                              self.options.finding_statuses, token, self.options.page_size))
 
-    def _on_v2_page(self, region: _Region, state: _Analysis, result: Any) -> None:
+    def _on_v2_page(self, region: _Region, state: _Analysis,
+                    result: tuple[list[AnalysisFinding], str | None] | ApiError) -> None:
         region.calls += 1
         if isinstance(result, ApiError):
             state.errors.append(result)
@@ -629,148 +548,6 @@ class Scan:
             return
         state.tokens.add(token)
         self._submit_v2_page(region, state, token)
-
-
-@dataclass
-class _Member:
-    """One account of the member view while its calls run (main thread only)."""
-
-    account_id: str
-    name: str
-    credentials: Credentials | None = None  # its own, while it is open; dropped when done
-    waiting: int = 0  # ListAnalyzers calls not answered yet
-    found: dict[str, tuple[Analyzer, ...] | ApiError] = field(default_factory=dict)
-
-
-def _list_as(acting: ActingCredentials, credentials: Credentials, client: Any
-             ) -> tuple[tuple[Analyzer, ...], int]:
-    with acting.acting_as(credentials):
-        return list_analyzers(client)
-
-
-class _MemberView:
-    """--member-accounts: every (or each asked-for) account's own analyzers in every region
-    scanned, as tasks on the scan's pool, after the organization scan's in priority.
-
-    ListAccounts (from the management account when its role was reached), then per account
-    an AssumeRole of the member role (paced by a limiter of its own that learns STS's rate;
-    the caller's own account and those reached with --admin-role-name use the credentials
-    at hand), then one ListAnalyzers per region, paced by the region's limiter. Every
-    account is read through one client per region (ActingCredentials: each call is signed
-    with its account's own refreshable credentials). At most `window` accounts are open at
-    once, so what is held (credentials, queued tasks) stays bounded whatever the size of
-    the organization, while enough calls wait in every region to keep its rate used.
-    """
-
-    def __init__(self, scan: Scan, regions: list[str], management: ClientFactory,
-                 at_hand: dict[str, Credentials]) -> None:
-        self.scan = scan
-        self.options = scan.options
-        self.regions = regions
-        self.management = management
-        self.at_hand = at_hand
-        self.role_name = self.options.aws.member_role_name or ""
-        self.window = max(8, 2 * self.options.workers)
-        self.acting = ActingCredentials()
-        self.sts: Any = None
-        self.clients: dict[str, Any] = {}
-        self.client_errors: dict[str, ApiError] = {}
-        self.queue: deque[_Member] = deque()
-        self.open = 0
-        self.accounts: dict[str, MemberAccount | _Member] = {}
-        self.error: ApiError | None = None
-
-    def start(self) -> None:
-        factory = self.scan.factory
-        self.sts = factory.paced_sts()
-        acting = factory.acting(self.acting)
-        for region in self.regions:
-            try:
-                self.clients[region] = acting.accessanalyzer(region)
-            except (BotoCoreError, ValueError) as exc:  # e.g. a name botocore rejects
-                self.client_errors[region] = ApiError(*error_from(exc), "botocore:client")
-        self.scan._submit_other((3,), self._on_accounts, "organizations:ListAccounts",
-                                partial(account_states, self.management.organizations()))
-
-    def result(self) -> MemberScan:
-        if self.error is not None:
-            return MemberScan(self.role_name, (), self.error)
-        done = tuple(a for a in self.accounts.values() if isinstance(a, MemberAccount))
-        log.info("member view: %d account(s) through %s", len(done), self.role_name)
-        return MemberScan(self.role_name, done)
-
-    def _on_accounts(self, listed: Any) -> None:
-        if isinstance(listed, ApiError):
-            log.warning("member view: cannot list the accounts: %s", listed)
-            self.error = listed
-            return
-        wanted = self.options.aws.member_account_ids()
-        known = {account_id: (name, status) for account_id, name, status in listed}
-        for account_id in (list(known) if wanted is None else wanted):
-            name, status = known.get(account_id, ("", ""))
-            if account_id not in known:
-                self.accounts[account_id] = MemberAccount(account_id, name, error=ApiError(
-                    "AccountNotFound", "not an account of the organization (ListAccounts)",
-                    "organizations:ListAccounts"))
-            elif status == "SUSPENDED":
-                self.accounts[account_id] = MemberAccount(account_id, name, suspended=True)
-            else:
-                member = _Member(account_id, name, self.at_hand.get(account_id))
-                self.accounts[account_id] = member
-                self.queue.append(member)
-        log.info("member view: %d account(s) to examine through %s", len(self.queue),
-                 self.role_name)
-        self._open_more()
-
-    def _open_more(self) -> None:
-        while self.queue and self.open < self.window:
-            member = self.queue.popleft()
-            self.open += 1
-            if member.credentials is not None:
-                self._list(member)
-                continue
-            arn = f"arn:{self.scan.factory.partition}:iam::{member.account_id}:role/" \
-                  f"{self.role_name}"
-            self.scan._submit_other((3,), partial(self._on_assumed, member), "sts:AssumeRole",
-                                    partial(role_credentials, self.sts, arn, self.options))
-
-    def _on_assumed(self, member: _Member, result: Any) -> None:
-        if isinstance(result, ApiError):
-            log.debug("member view: %s: %s", member.account_id, result)
-            self._close(member, result)
-            return
-        member.credentials = result
-        self._list(member)
-
-    def _list(self, member: _Member) -> None:
-        assert member.credentials is not None
-        member.waiting = len(self.regions)
-        for region in self.regions:
-            client = self.clients.get(region)
-            if client is None:
-                self._on_analyzers(member, region, self.client_errors[region])
-                continue
-            self.scan._submit_other(
-                (3,), partial(self._on_analyzers, member, region),
-                "access-analyzer:ListAnalyzers",
-                partial(_list_as, self.acting, member.credentials, client))
-        if not self.regions:
-            self._close(member)
-
-    def _on_analyzers(self, member: _Member, region: str, result: Any) -> None:
-        member.found[region] = result if isinstance(result, ApiError) else result[0]
-        member.waiting -= 1
-        if member.waiting == 0:
-            self._close(member)
-
-    def _close(self, member: _Member, error: ApiError | None = None) -> None:
-        """The account is done: its result is kept, its credentials dropped."""
-        self.accounts[member.account_id] = MemberAccount(
-            member.account_id, member.name, error=error,
-            regions={} if error else {r: member.found[r] for r in self.regions})
-        member.credentials = None
-        self.open -= 1
-        self._open_more()
 
 
 def run_scan(options: Options, factory: ClientFactory, cancel: threading.Event | None = None,

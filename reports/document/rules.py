@@ -6,11 +6,13 @@
 - how an active finding counts: public, cross-account, or could not be analyzed;
 - the resource types every report lists (the classic seven) and their labels;
 - which analysis an analyzer type runs (external, internal or unused access, or unknown);
-- which characters from AWS are never shown as they are, and how they are shown instead.
+- which characters from AWS are never shown as they are, and how they are shown instead;
+- how a time is written (utc_text).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -39,6 +41,10 @@ GAP_SCOPES: tuple[GapScope, ...] = get_args(GapScope)
 FINDINGS_SCOPES: tuple[FindingsScope, ...] = get_args(FindingsScope)
 MEMBER_STATUSES: tuple[MemberStatus, ...] = get_args(MemberStatus)
 MEMBER_CELLS: tuple[MemberCell, ...] = get_args(MemberCell)
+VERDICTS: tuple[VerdictValue, ...] = get_args(VerdictValue)
+SEVERITIES: tuple[SeverityValue, ...] = get_args(SeverityValue)
+BASELINE_SOURCES: tuple[BaselineSource, ...] = get_args(BaselineSource)
+CLOSED_STATUSES: tuple[ClosedStatus, ...] = get_args(ClosedStatus)
 
 _Value = TypeVar("_Value", bound=str)
 
@@ -265,3 +271,13 @@ def member_outcome(status: str, cells: Iterable[str]) -> str:
 
 # The member view's summary key of each outcome; the others are counted in none.
 MEMBER_SUMMARY_KEYS = {"PASS": "pass", "FAIL": "fail", "ERROR": "error"}
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """A moment as the scan document (and everything written beside it) writes time:
+    'YYYY-MM-DDTHH:MM:SSZ', in UTC, to the second; a naive datetime is taken as UTC."""
+    if moment.tzinfo is not dt.UTC:
+        moment = (moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None
+                  else moment.astimezone(dt.UTC))
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (an f-string: 2.4x slower)
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)

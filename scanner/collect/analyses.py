@@ -9,12 +9,11 @@ from ListFindingsV2, whose summary is all a report lists (no GetFindingV2 per fi
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from reports.document.rules import Analysis, analysis_of
 
-from ..aws import utc_text
 from ..model import (
     AccountUnusedAccess,
     AnalysisFinding,
@@ -23,6 +22,7 @@ from ..model import (
     ApiError,
     StatusCounts,
 )
+from .findings import finding_record
 
 if TYPE_CHECKING:
     from mypy_boto3_accessanalyzer import AccessAnalyzerClient
@@ -104,23 +104,7 @@ def read_v2_page(client: AccessAnalyzerClient, analyzer: Analyzer, region: str,
     response = client.list_findings_v2(**request)
     region = sys.intern(region)
     arn = sys.intern(analyzer.arn)
-    return ([_finding(item, region, arn) for item in response.get("findings", [])],
-            response.get("nextToken"))
-
-
-def _finding(item: Mapping[str, Any], region: str, analyzer_arn: str) -> AnalysisFinding:
-    owner = item.get("resourceOwnerAccount")
-    return {
-        "region": region,
-        "analyzer_arn": analyzer_arn,
-        "id": item["id"],
+    findings = [finding_record(item, region, arn, kind={
         "finding_type": sys.intern(item.get("findingType") or "UNKNOWN"),
-        "resource_type": sys.intern(item.get("resourceType") or "UNKNOWN"),
-        "resource": item.get("resource"),
-        "resource_owner_account": sys.intern(owner) if owner else None,
-        "status": sys.intern(item.get("status") or "UNKNOWN"),
-        "created_at": utc_text(item.get("createdAt")),
-        "updated_at": utc_text(item.get("updatedAt")),
-        "analyzed_at": utc_text(item.get("analyzedAt")),
-        "error": item.get("error"),
-    }
+    }) for item in response.get("findings", [])]
+    return cast(list[AnalysisFinding], findings), response.get("nextToken")

@@ -28,6 +28,7 @@ def list_analyzers(client: AccessAnalyzerClient) -> tuple[tuple[Analyzer, ...], 
 
 def list_archive_rules(client: AccessAnalyzerClient, analyzer: Analyzer
                        ) -> tuple[tuple[ArchiveRule, ...], int]:
+    """The analyzer's archive rules, and how many pages it took."""
     rules: list[ArchiveRule] = []
     pages = 0
     for page in client.get_paginator("list_archive_rules").paginate(analyzerName=analyzer.name):
@@ -41,6 +42,8 @@ def list_archive_rules(client: AccessAnalyzerClient, analyzer: Analyzer
 
 
 def findings_statistics(client: AccessAnalyzerClient, analyzer: Analyzer) -> FindingsStatistics:
+    """The external-access findings the analyzer counts, per status and resource type (all
+    None when the answer holds no external-access statistics)."""
     response = client.get_findings_statistics(analyzerArn=analyzer.arn)
     for entry in response.get("findingsStatistics", []):
         external = entry.get("externalAccessFindingsStatistics")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, cast
 
 from ..aws import utc_text
 from ..model import Analyzer, Finding, FindingsStatistics
@@ -120,23 +121,35 @@ def read_page(client: AccessAnalyzerClient, analyzer: Analyzer, region: str, str
     response = client.list_findings(**request)
     region = sys.intern(region)
     arn = sys.intern(analyzer.arn)
-    findings = [_finding(item, region, arn) for item in response.get("findings", [])]
-    return findings, response.get("nextToken")
+    findings = [finding_record(item, region, arn, access={
+        "principal": item.get("principal") or {},  # the page's own objects: not copied
+        "action": item.get("action") or [],
+        "condition": item.get("condition") or {},
+        "is_public": item.get("isPublic"),
+    }) for item in response.get("findings", [])]
+    return cast(list[Finding], findings), response.get("nextToken")
 
 
-def _finding(item: Mapping[str, Any], region: str, analyzer_arn: str) -> Finding:
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+def finding_record(item: Mapping[str, Any], region: str, analyzer_arn: str, *,
+                   kind: Mapping[str, Any] = _NOTHING, access: Mapping[str, Any] = _NOTHING
+                   ) -> dict[str, Any]:
+    """One finding of a ListFindings or ListFindingsV2 page as the model keeps it (a
+    Finding, an AnalysisFinding): the fields the two answers share, read one way, with what
+    only one of them has in its place: `kind` after the id (ListFindingsV2's findingType),
+    `access` after the resource (ListFindings' principal, action, condition, isPublic)."""
     owner = item.get("resourceOwnerAccount")
     return {
         "region": region,
         "analyzer_arn": analyzer_arn,
         "id": item["id"],
+        **kind,
         "resource_type": sys.intern(item.get("resourceType") or "UNKNOWN"),
         "resource": item.get("resource"),
         "resource_owner_account": sys.intern(owner) if owner else None,
-        "principal": item.get("principal") or {},  # the page's own objects: not copied
-        "action": item.get("action") or [],
-        "condition": item.get("condition") or {},
-        "is_public": item.get("isPublic"),
+        **access,
         "status": sys.intern(item.get("status") or "UNKNOWN"),
         "created_at": utc_text(item.get("createdAt")),
         "updated_at": utc_text(item.get("updatedAt")),

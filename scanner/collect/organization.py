@@ -25,6 +25,7 @@ CREDENTIAL_ERRORS = frozenset({
 
 
 def collect_identity(sts: STSClient) -> Identity:
+    """Who the credentials are; CredentialsError when they cannot be used at all."""
     try:
         response = sts.get_caller_identity()
     except ClientError as exc:
@@ -39,11 +40,13 @@ def collect_identity(sts: STSClient) -> Identity:
 
 
 def describe_organization(client: OrganizationsClient) -> dict[str, Any] | ApiError:
+    """The organization (id, management account), or why it could not be read."""
     return attempt("organizations:DescribeOrganization",
                    lambda: dict(client.describe_organization()["Organization"]))
 
 
 def trusted_services(client: OrganizationsClient) -> frozenset[str] | ApiError:
+    """The service principals with trusted access, or why they could not be listed."""
     def call() -> frozenset[str]:
         pages = client.get_paginator("list_aws_service_access_for_organization").paginate()
         return frozenset(s["ServicePrincipal"] for page in pages
@@ -53,6 +56,7 @@ def trusted_services(client: OrganizationsClient) -> frozenset[str] | ApiError:
 
 
 def delegated_administrators(client: OrganizationsClient) -> tuple[str, ...] | ApiError:
+    """Access Analyzer's delegated administrators, or why they could not be listed."""
     def call() -> tuple[str, ...]:
         pages = client.get_paginator("list_delegated_administrators").paginate(
             ServicePrincipal=ACCESS_ANALYZER_PRINCIPAL)
@@ -62,6 +66,7 @@ def delegated_administrators(client: OrganizationsClient) -> tuple[str, ...] | A
 
 
 def accounts(client: OrganizationsClient) -> dict[str, str] | ApiError:
+    """Every account of the organization (id -> name), or why they could not be listed."""
     def call() -> dict[str, str]:
         pages = client.get_paginator("list_accounts").paginate()
         return {a["Id"]: a.get("Name", "") for page in pages for a in page.get("Accounts", [])}

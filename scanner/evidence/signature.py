@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
+from reports.document.rules import utc_text
 from reports.files import write_bytes_atomic
 
 from .files import load_json
@@ -160,8 +161,8 @@ def _aws_error(action: str, key_id: str, exc: Exception) -> SigningError:
 
 
 def now_utc() -> str:
-    """The time now, as the signature statement records it: UTC, to the second, with a Z."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """Now, as the pack writes time (reports.document.rules.utc_text)."""
+    return utc_text(dt.datetime.now(dt.UTC))
 
 
 def resolve_signer(kms: KMSClient, key_id: str) -> Signer:

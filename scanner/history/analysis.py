@@ -1,5 +1,5 @@
-"""The tables a scheduled user reads over time, computed with pandas: the trend over the
-recorded runs, the age of active findings and the time it took to resolve findings.
+"""The tables a scheduled user reads over time: the trend over the recorded runs, and,
+computed with pandas, the age of active findings and the time it took to resolve findings.
 
 Imported only where these run (pandas takes about a third of a second to import), and its
 results are plain values for scan.json, so no renderer needs pandas.
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
 from reports.document.rules import access_of
 from reports.document.schema import ScanDocument
+from reports.document.trail import FindingAge, OldestPublic, TimeToResolve, TrendPoint
 
 from .store import RunRecord
 
@@ -23,32 +23,11 @@ _EDGES = (-math.inf, 7, 30, 90, math.inf)
 TREND_RUNS = 52  # a year of weekly runs
 
 
-def trend(runs: Sequence[RunRecord], limit: int = TREND_RUNS) -> list[dict[str, Any]]:
-    """Covered regions and active / public findings per recorded run, oldest first; runs
-    that were interrupted are left out (their figures are partial)."""
-    if not runs:
-        return []
-    frame = pd.DataFrame([r.__dict__ for r in runs])
-    frame = frame[~frame["interrupted"]].sort_values(["started_at", "seq"]).tail(limit)
-    columns = ["run_id", "started_at", "verdict", "complete", "regions_total", "covered",
-               "gaps", "errors", "active_findings", "public_findings"]
-    frame = frame[columns].astype(object).where(frame[columns].notna(), None)
-    return [{str(k): _plain(v, str(k) in _COUNTS) for k, v in row.items()}
-            for row in frame.to_dict("records")]
-
-
-# Counts a coverage-only run leaves unknown (None): pandas holds the column as floats then.
-_COUNTS = frozenset({"regions_total", "covered", "gaps", "errors", "active_findings",
-                     "public_findings"})
-
-
-def _plain(value: Any, count: bool = False) -> Any:
-    """numpy scalars to Python ones (json cannot encode numpy's); counts as int."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    return int(value) if count else value
+def trend(runs: Sequence[RunRecord], limit: int = TREND_RUNS) -> list[TrendPoint]:
+    """Covered regions and active / public findings per recorded run, oldest first (the
+    last `limit`); runs that were interrupted are left out (their figures are partial)."""
+    kept = sorted((r for r in runs if not r.interrupted), key=lambda r: (r.started_at, r.seq))
+    return [r.trend_point() for r in (kept[-limit:] if limit else [])]
 
 
 def _days(frame: pd.DataFrame, start: str, end: str | pd.Timestamp) -> pd.Series:
@@ -58,7 +37,7 @@ def _days(frame: pd.DataFrame, start: str, end: str | pd.Timestamp) -> pd.Series
     return (finish - begin).dt.total_seconds() / 86400
 
 
-def finding_age(document: ScanDocument) -> dict[str, Any] | None:
+def finding_age(document: ScanDocument) -> FindingAge | None:
     """Age of the active findings per resource type, the oldest active public finding, and the
     time to resolve from RESOLVED findings. A finding's age runs from Access Analyzer's own
     createdAt, or from the earliest createdAt of its grant when the history carried one over
@@ -78,11 +57,11 @@ def finding_age(document: ScanDocument) -> dict[str, Any] | None:
     active["bucket"] = pd.cut(active["age"], _EDGES, right=False, labels=list(AGE_BUCKETS))
     table = pd.crosstab(active["resource_type"], active["bucket"]).reindex(
         columns=list(AGE_BUCKETS), fill_value=0)
-    by_type = {str(t): {b: int(n) for b, n in row.items()} for t, row in table.iterrows()}
+    by_type = {str(t): {str(b): int(n) for b, n in row.items()} for t, row in table.iterrows()}
     public = active[[access_of(p, e) == "public"
                      for p, e in zip(active["is_public"], active["error"], strict=True)]]
     public = public[public["age"].notna()]
-    oldest = None
+    oldest: OldestPublic | None = None
     if not public.empty:
         row = public.sort_values(["age", "region", "id"], ascending=[False, True, True]).iloc[0]
         oldest = {"region": row["region"], "id": row["id"],
@@ -101,7 +80,7 @@ def finding_age(document: ScanDocument) -> dict[str, Any] | None:
     }
 
 
-def time_to_resolve(frame: pd.DataFrame) -> dict[str, Any] | None:
+def time_to_resolve(frame: pd.DataFrame) -> TimeToResolve | None:
     """Median and 90th percentile days from createdAt to the update that resolved it, over
     the RESOLVED findings collected (None when none were: finding_statuses decides)."""
     resolved = frame[frame["status"] == "RESOLVED"].copy()

@@ -1,27 +1,10 @@
 """What changed since the earlier runs: the `changes` block of scan.json (pure).
 
-A run is compared piece by piece, each piece with the latest earlier run that knew it (the
-candidates: runs recorded before this one started and not interrupted, newest first; the
-first of them is the baseline):
-- a region's gaps about one analyzer type: with the latest run that assessed the region
-  from the same accounts (the caller and, with --admin-role-name, the administrator
-  accounts) while requiring that type or seeing it ACTIVE; or where a region listing said
-  the region was not enabled, or did not list it: nothing could exist there;
-- a region's findings: with the latest run that read them in full through an analyzer with
-  the same zone of trust; runs that read none (no analyzer, not enabled) are passed over,
-  and a run where nothing could exist is used only when no older run read them (a region
-  newly enabled); a run that read them through another zone of trust ends the walk;
-- an organization check: trusted access with the latest run that knew it; an
-  organization-wide requirement with the latest run that required and judged it; the gaps
-  about where the scan ran with the latest run from the same accounts and region scope;
-- region statuses with the baseline.
-A run passed over is one where the piece was unknown: the region excluded (a change of
-scope), not assessed, called not enabled only from an error code, missing from a region
-list that was botocore's, its active findings not collected or incomplete, the type not
-required, the requirement not judged, the run's facts not recorded (an older aa-scan).
-Where no earlier run knew a piece, or this run does not, nothing is opened or closed
-there: it is listed under `unknown` with the reason, and the gates count what this run
-holds there as new (`not_compared`).
+Each piece of the run (a region's gaps per analyzer type, its findings, each organization
+check) is compared with the earlier run history.baselines picks for it; region statuses
+with the baseline. Where no earlier run knew a piece, or this run does not, nothing is
+opened or closed there: it is listed under `unknown` with the reason, and the gates count
+what this run holds there as new (`not_compared`).
 
 Gaps are matched on (scope, region, code, analyzer type); one matched whose severity rose
 is `escalated` (a regression for the gate). Findings are matched on (region, id), then what
@@ -35,280 +18,40 @@ is new public exposure.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from reports.document import trail
 from reports.document.rules import (
-    NOT_ENABLED_CODES,
+    BASELINE_SOURCES,
+    CLOSED_STATUSES,
+    GAP_SCOPES,
     ORGANIZATION_WIDE_TYPES,
+    SEVERITIES,
+    ComparedWhat,
     GapCode,
     RegionStatus,
     access_of,
+    one_of,
 )
 from reports.document.schema import ScanDocument
 
+from .baselines import ORGANIZATION, Pick, organization_pick, plan, regional_types
 from .runs import FindingView, GapView, RunView, access_json, earliest, parse_time
 
-ASSESSED = frozenset({RegionStatus.COVERED.value, RegionStatus.GAP.value})
 COUNT_KEYS = ("regions_changed", "gaps_opened", "gaps_closed", "gaps_changed",
               "gaps_escalated", "findings_new",
               "findings_new_public", "findings_closed", "findings_changed",
               "findings_turned_public")
-SCOPE_CHANGED = "not compared (scope changed)"
-ORGANIZATION = "organization"  # the `region` of an organization check in `unknown`
-PRIMARY = "ORGANIZATION"  # the primary requirement of a run that did not record its own
-
-
-# -- what a run knew of a piece ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _State:
-    """What one run knew of one piece: `kind` absent (nothing could exist: not enabled, not
-    listed), none (assessed, no analyzer to read findings from), known, or skip (unknown
-    there: `why`)."""
-
-    kind: str
-    why: str = ""
-    scope: str | None = None  # the zone of trust findings were read through
-
-
-ABSENT, KNOWN = _State("absent"), _State("known")
-
-
-def _region_state(run: RunView, region: str) -> _State | None:
-    """The state of a region not assessed in `run` (None: assessed)."""
-    view = run.regions.get(region)
-    if view is None:
-        return ABSENT if run.listed else _State(
-            "skip", "not listed (its region list was botocore's, not a region listing)")
-    if view.status == RegionStatus.NOT_ENABLED:
-        if view.reason in NOT_ENABLED_CODES:
-            return _State("skip", f"called not enabled only from the error {view.reason}, "
-                                  "not from a region listing")
-        return ABSENT
-    if view.status == RegionStatus.EXCLUDED:
-        return _State("skip", f"{SCOPE_CHANGED}: excluded ({view.reason or 'no reason'})")
-    if view.status not in ASSESSED:
-        return _State("skip", f"not assessed ({view.status}: {view.reason or 'no reason'})")
-    return None
-
-
-def _gaps_state(run: RunView, region: str, kind: str, vantage: tuple[str, ...]) -> _State:
-    """What `run` knew of the region's gaps about analyzer type `kind`, for a run judged
-    from the accounts `vantage`."""
-    state = _region_state(run, region)
-    if state is not None:
-        return state
-    if run.vantage != vantage:
-        return _State("skip", f"{SCOPE_CHANGED}: judged from the analyzers of accounts "
-                              f"{', '.join(run.vantage)}, not {', '.join(vantage)}")
-    if any(g.subject is None for g in run.gaps if g.region == region):
-        return _State("skip", "its gaps did not record their analyzer type (an older aa-scan)")
-    if run.requirement is None:
-        return _State("skip", "its requirement was not recorded (an older aa-scan)")
-    if kind in run.requirement:
-        return KNOWN
-    view = run.regions[region]
-    if view.active_types is not None and kind in view.active_types:
-        return KNOWN  # not required, but ACTIVE: no gap about it could exist
-    return _State("skip", f"{SCOPE_CHANGED}: {kind} was not required")
-
-
-def _findings_state(run: RunView, region: str) -> _State:
-    state = _region_state(run, region)
-    if state is not None:
-        return state
-    view = run.regions[region]
-    if run.coverage_only:
-        return _State("skip", "findings not collected (coverage only)")
-    if run.statuses is not None and "ACTIVE" not in run.statuses:
-        return _State("skip", "active findings not collected (finding_statuses: "
-                              f"{', '.join(run.statuses)})")
-    if not view.findings_collected:
-        return _State("none", "no analyzer to read findings from")
-    if not view.complete:
-        return _State("skip", "findings incomplete")
-    return _State("known", scope=view.findings_scope)
-
-
-def _excluded(run: RunView) -> frozenset[str]:
-    return frozenset(r.region for r in run.regions.values()
-                     if r.status == RegionStatus.EXCLUDED)
-
-
-def _organization_state(run: RunView, piece: str, current: RunView) -> _State:
-    """What `run` knew of an organization check: trusted_access, a type's organization-wide
-    requirement, or `where` (the gaps about where the scan ran: they depend on the accounts
-    examined and the regions left out)."""
-    if piece == "trusted_access":
-        return KNOWN if run.trusted_access is not None else _State(
-            "skip", "trusted access unknown (ListAWSServiceAccessForOrganization failed)")
-    if piece in ORGANIZATION_WIDE_TYPES:
-        if run.requirement is None:
-            return _State("skip", "its requirement was not recorded (an older aa-scan)")
-        if piece not in run.requirement:
-            return _State("skip", f"{SCOPE_CHANGED}: {piece} was not required")
-        if run.not_judged is None:
-            return _State("skip", f"whether the {piece} requirement was judged was not "
-                                  "recorded (an older aa-scan)")
-        if piece in run.not_judged:
-            return _State("skip", f"the {piece} requirement was not judged")
-        if any(g.subject is None for g in run.gaps if g.scope == ORGANIZATION):
-            return _State("skip", "its gaps did not record their analyzer type")
-        return KNOWN
-    if run.vantage != current.vantage or _excluded(run) != _excluded(current):
-        return _State("skip", f"{SCOPE_CHANGED}: scanned from other accounts or regions")
-    return KNOWN
-
-
-@dataclass(frozen=True)
-class Pick:
-    """The earlier run a piece is compared with (None: none), or why it is not compared."""
-
-    run: RunView | None
-    why: str | None
-
-
-def _walk(candidates: Sequence[RunView], state_of: Callable[[RunView], _State],
-          accept: Callable[[_State], bool], stop: bool = False,
-          refusal: Callable[[_State], str] = lambda then: then.why) -> Pick:
-    """The latest candidate whose state is accepted; runs whose state is a skip, or is not
-    accepted, are passed over (with `stop`, the first that is not a skip ends the walk).
-    Not found: why the first one passed over was."""
-    first_why: str | None = None
-    for run in candidates:
-        then = state_of(run)
-        if then.kind != "skip" and accept(then):
-            return Pick(run, None)
-        first_why = first_why or (then.why if then.kind == "skip" else refusal(then))
-        if stop and then.kind != "skip":
-            break
-    return Pick(None, first_why)
-
-
-def _not_found(pick: Pick, fallback: str = "no earlier run knew it") -> Pick:
-    if pick.run is not None:
-        return pick
-    why = pick.why or fallback
-    return Pick(None, why if why.startswith("not compared") else f"{why} in the baseline")
-
-
-def _gaps_pick(current: RunView, candidates: Sequence[RunView], region: str, kind: str
-               ) -> Pick:
-    state = partial(_gaps_state, region=region, kind=kind, vantage=current.vantage)
-    now = state(current)
-    if now.kind == "skip":
-        then = state(candidates[0]) if candidates else None
-        both = then is not None and then.kind == "skip" and then.why == now.why
-        return Pick(None, f"{now.why} {'in both runs' if both else 'in this run'}")
-    return _not_found(_walk(candidates, state, lambda then: True))
-
-
-def read_walk(candidates: Sequence[RunView], region: str, scope: str | None) -> Pick:
-    """The run findings read now through `scope` are compared with: the latest that read the
-    region's findings in full through the same zone of trust. Runs that read none (no
-    analyzer, not enabled, not listed) are passed over; the latest of them where nothing
-    could exist is used only when no older run read them (a region newly enabled: all new).
-    A run that read them through another zone of trust ends the walk: it saw fewer findings,
-    or more, so what it did not see may have come and gone since."""
-    fallback: RunView | None = None
-    first_why: str | None = None
-    for run in candidates:
-        then = _findings_state(run, region)
-        if then.kind == "known":
-            if not scope or not then.scope or then.scope == scope:
-                return Pick(run, None)
-            return Pick(None, _scope_change(then.scope, scope))
-        if then.kind == "absent":
-            fallback = fallback or run
-        else:
-            first_why = first_why or then.why
-    return Pick(fallback, None if fallback else first_why)
-
-
-def _findings_pick(current: RunView, candidates: Sequence[RunView], region: str) -> Pick:
-    now = _findings_state(current, region)
-    if now.kind == "skip":
-        return Pick(None, f"{now.why} in this run")
-    if now.kind == "known":
-        return _not_found(read_walk(candidates, region, now.scope))
-    # Nothing read here now (no analyzer, or not enabled): compared only with a run that
-    # read nothing either; a run that read findings says they were not read now, not closed.
-    why_now = (now.why if now.kind == "none" else
-               "not enabled or not listed: its findings were not read, not closed")
-    found = _walk(candidates, partial(_findings_state, region=region),
-                  lambda then: then.kind in ("absent", "none"), stop=True,
-                  refusal=lambda then: why_now)
-    if found.run is None and found.why == why_now:
-        return Pick(None, f"{why_now} in this run")
-    return Pick(found.run, None)  # found, or nothing read on either side: nothing to say
-
-
-def _scope_change(before: str | None, after: str | None) -> str:
-    narrowed = before == "ORGANIZATION" and after == "ACCOUNT"
-    return (f"not compared (analyzer scope {'narrowed' if narrowed else 'changed'}: "
-            f"{before or 'unknown'} -> {after or 'unknown'})")
-
-
-def regional_types(run: RunView) -> tuple[str, ...]:
-    """The analyzer types required in each region (not the organization-wide ones)."""
-    return tuple(t for t in run.requirement or (PRIMARY,) if t not in ORGANIZATION_WIDE_TYPES)
-
-
-def plan(current: RunView, candidates: Sequence[RunView], region: str
-         ) -> tuple[dict[str, Pick], Pick]:
-    """What the region is compared with: per required analyzer type for its gaps, and for
-    its findings. `candidates`: the earlier runs, newest first (the baseline first)."""
-    gaps = {kind: _gaps_pick(current, candidates, region, kind)
-            for kind in regional_types(current)}
-    now_gaps = _region_state(current, region)
-    now_findings = _findings_state(current, region)
-    if now_gaps is not None and now_gaps.kind == "skip" and now_findings.why == now_gaps.why:
-        findings = next(iter(gaps.values()))  # not assessed here: one reason for both
-    else:
-        findings = _findings_pick(current, candidates, region)
-    return gaps, findings
-
-
-def still_needed(candidates: Sequence[RunView]) -> set[str]:
-    """The runs (newest first) a next run may be compared with, whatever it requires and
-    whatever it reads: the baseline, and for each piece the run each walk above would pick.
-    What pruning must keep."""
-    if not candidates:
-        return set()
-    needed = {candidates[0].run_id}
-    types = {PRIMARY} | {t for run in candidates for t in run.requirement or ()}
-    regions = {region for run in candidates for region in run.regions}
-
-    def keep(pick: Pick) -> None:
-        if pick.run is not None:
-            needed.add(pick.run.run_id)
-
-    # Where a next run may scan from: every vantage and region scope a candidate had.
-    scopes = {(run.vantage, _excluded(run)): run for run in reversed(candidates)}
-    for region in regions:
-        for kind in types - ORGANIZATION_WIDE_TYPES:
-            for vantage in {run.vantage for run in candidates}:
-                keep(_walk(candidates, partial(_gaps_state, region=region, kind=kind,
-                                               vantage=vantage), lambda then: True))
-        keep(_walk(candidates, partial(_findings_state, region=region), lambda then: True,
-                   stop=True))  # reads nothing now
-        for scope in ("ORGANIZATION", "ACCOUNT"):
-            keep(read_walk(candidates, region, scope))
-    for piece in ("trusted_access", *(types & ORGANIZATION_WIDE_TYPES)):
-        keep(_walk(candidates, partial(_organization_state, piece=piece,
-                                       current=candidates[0]), lambda then: True))
-    needed |= {run.run_id for run in scopes.values()}  # the latest of each: `where` gaps
-    return needed
 
 
 # -- gaps -------------------------------------------------------------------------------------
 
-def _gap(gap: GapView) -> dict[str, Any]:
-    return {"scope": gap.scope, "region": gap.region, "code": gap.code,
-            "severity": gap.severity, "title": gap.title, "analyzer_type": gap.subject or None}
+def _gap(gap: GapView) -> trail.GapChange:
+    return {"scope": one_of(gap.scope, GAP_SCOPES), "region": gap.region, "code": gap.code,
+            "severity": one_of(gap.severity, SEVERITIES), "title": gap.title,
+            "analyzer_type": gap.subject or None}
 
 
 def _match_gaps(before: list[GapView], after: list[GapView]
@@ -343,12 +86,16 @@ _RANK = {severity: rank for rank, severity in enumerate(("INFO", "LOW", "MEDIUM"
                                                           "CRITICAL"))}
 
 
-def _changed_gap(before: GapView, after: GapView) -> dict[str, Any] | None:
+def _changed_gap(before: GapView, after: GapView) -> trail.ChangedGap | None:
     """A gap that stayed open but changed (its analyzer FAILED where it was CREATING): its
     title and severity before and after; `escalated` when its severity rose."""
     if (before.severity, before.title) == (after.severity, after.title):
         return None
-    return {**_gap(after), "severity_before": before.severity, "title_before": before.title,
+    now = _gap(after)
+    return {"scope": now["scope"], "region": now["region"], "code": now["code"],
+            "severity": now["severity"], "title": now["title"],
+            "analyzer_type": now["analyzer_type"], "severity_before": before.severity,
+            "title_before": before.title,
             "escalated": _RANK.get(after.severity, 0) > _RANK.get(before.severity, 0)}
 
 
@@ -423,9 +170,9 @@ def _what_changed(before: FindingView, after: FindingView
 
 @dataclass
 class _Findings:
-    new: list[dict[str, Any]]
-    closed: list[dict[str, Any]]
-    changed: list[dict[str, Any]]
+    new: list[trail.NewFinding]
+    closed: list[trail.ClosedFinding]
+    changed: list[trail.ChangedFinding]
     first_seen: dict[tuple[str, str], str]
 
 
@@ -464,10 +211,11 @@ def _compare_findings(before_all: Sequence[FindingView], after_all: Sequence[Fin
     ended_grants = {f.fingerprint: f.status for f in after_all if f.status != "ACTIVE"}
     for twins in by_grant.values():
         for was in twins:
+            now = ended.get(was.id) or ended_grants.get(was.fingerprint)
             out.closed.append({"region": was.region, "id": was.id,
                                "resource_type": was.resource_type, "resource": was.resource,
-                               "status_now": ended.get(was.id)
-                               or ended_grants.get(was.fingerprint)})
+                               "status_now": one_of(now, CLOSED_STATUSES)
+                               if now is not None and now in CLOSED_STATUSES else None})
 
 
 def _carry(was: FindingView, now: FindingView, first_seen: dict[tuple[str, str], str]) -> None:
@@ -493,11 +241,11 @@ class Comparison:
     """The `changes` block, and the earliest createdAt of each finding matched to an earlier
     one whose grant is older than its own createdAt (for the age tables and the history)."""
 
-    block: dict[str, Any]
+    block: trail.Changes
     first_seen: dict[tuple[str, str], str]
 
 
-def first_run(history_error: str | None = None) -> dict[str, Any]:
+def first_run(history_error: str | None = None) -> trail.Changes:
     """The block of a run with nothing to compare with."""
     return {"baseline": None, "regions": [], "unknown": [], "gaps_opened": [],
             "gaps_closed": [], "gaps_changed": [], "findings_new": [], "findings_closed": [],
@@ -507,7 +255,7 @@ def first_run(history_error: str | None = None) -> dict[str, Any]:
 
 
 def changes(current: RunView, candidates: Sequence[RunView], source: str,
-            history_error: str | None = None) -> dict[str, Any]:
+            history_error: str | None = None) -> trail.Changes:
     """The `changes` block (see compare)."""
     return compare(current, candidates, source, history_error).block
 
@@ -517,6 +265,16 @@ def _requirement_key(requirement: tuple[str, ...] | None) -> object:
     return None if requirement is None else (requirement[:1], frozenset(requirement[1:]))
 
 
+@dataclass
+class _Unknown:
+    """Why a region's (or the organization's) gaps or findings were not compared."""
+
+    region: str
+    reasons: list[str] = field(default_factory=list)
+    gaps_compared: bool = True
+    findings_compared: bool = True
+
+
 class _Tally:
     """What the comparison found, piece by piece."""
 
@@ -524,10 +282,10 @@ class _Tally:
         self.baseline = baseline
         self.opened: list[GapView] = []
         self.closed: list[GapView] = []
-        self.changed: list[dict[str, Any]] = []
+        self.changed: list[trail.ChangedGap] = []
         self.not_compared_gaps = 0
-        self.unknown: dict[str, dict[str, Any]] = {}
-        self.compared_with: list[dict[str, Any]] = []
+        self.unknown: dict[str, _Unknown] = {}
+        self.compared_with: list[trail.ComparedWith] = []
 
     def gaps(self, where: str, what: str, pick: Pick, before: list[GapView],
              now: list[GapView]) -> None:
@@ -542,23 +300,23 @@ class _Tally:
         self.changed += [c for was, gap in kept if (c := _changed_gap(was, gap))]
         self.older(where, "gaps", pick, what)
 
-    def older(self, where: str, what: str, pick: Pick, kind: str | None = None) -> None:
+    def older(self, where: str, what: ComparedWhat, pick: Pick, kind: str | None = None
+              ) -> None:
         if pick.run is not None and pick.run is not self.baseline:
-            entry = {"region": where, "what": what, "run_id": pick.run.run_id,
-                     "started_at": pick.run.started_at}
+            entry: trail.ComparedWith = {"region": where, "what": what,
+                                          "run_id": pick.run.run_id,
+                                          "started_at": pick.run.started_at}
             if kind:
                 entry["analyzer_type"] = kind
             self.compared_with.append(entry)
 
     def note(self, where: str, why: str | None, gaps: bool = True, findings: bool = True
              ) -> None:
-        entry = self.unknown.setdefault(where, {"region": where, "reasons": [],
-                                                "gaps_compared": True,
-                                                "findings_compared": True})
-        if why and why not in entry["reasons"]:
-            entry["reasons"].append(why)
-        entry["gaps_compared"] &= gaps
-        entry["findings_compared"] &= findings
+        entry = self.unknown.setdefault(where, _Unknown(where))
+        if why and why not in entry.reasons:
+            entry.reasons.append(why)
+        entry.gaps_compared &= gaps
+        entry.findings_compared &= findings
 
 
 def compare(current: RunView, candidates: Sequence[RunView], source: str,
@@ -572,7 +330,7 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
     tally = _Tally(baseline)
     found = _Findings([], [], [], {})
     uncompared_public: set[str] = set()
-    regions = []
+    regions: list[trail.RegionChange] = []
     primary = regional_types(current)[0]
     now_findings = _by_region(current.findings)
     then_findings: dict[str, dict[str, list[FindingView]]] = {}
@@ -606,12 +364,7 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
     if current.organization_id is not None:
         pieces.append("trusted_access")
     for piece in pieces:
-        state = partial(_organization_state, piece=piece, current=current)
-        now = state(current)
-        if now.kind == "skip":
-            pick = Pick(None, f"{now.why} in this run")
-        else:
-            pick = _not_found(_walk(candidates, state, lambda then: True))
+        pick = organization_pick(current, candidates, piece)
         if (pick.run is None and piece == "where" and not _organization_gaps(current, piece)
                 and not _organization_gaps(baseline, piece)):
             continue  # scanned from elsewhere, and no gap about it either side: nothing to say
@@ -619,7 +372,7 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
                    _organization_gaps(pick.run, piece) if pick.run else [],
                    _organization_gaps(current, piece))
 
-    requirement = None
+    requirement: trail.Requirement | None = None
     if _requirement_key(baseline.requirement) != _requirement_key(current.requirement):
         requirement = {"before": list(baseline.requirement or []) or None,
                        "after": list(current.requirement or []) or None}
@@ -627,13 +380,13 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
                          and f.status == "ACTIVE" and _public(f))
     new_public = sum(1 for f in found.new if f["is_public"])
     turned = sum(1 for f in found.changed if f["is_public"] and not f["was_public"])
-    unknown = [{"region": e["region"], "reason": "; ".join(e["reasons"]),
-                "gaps_compared": e["gaps_compared"],
-                "findings_compared": e["findings_compared"]}
-               for e in tally.unknown.values() if e["reasons"]]
-    block = {
+    unknown: list[trail.UnknownRegion] = [
+        {"region": e.region, "reason": "; ".join(e.reasons), "gaps_compared": e.gaps_compared,
+         "findings_compared": e.findings_compared}
+        for e in tally.unknown.values() if e.reasons]
+    block: trail.Changes = {
         "baseline": {"run_id": baseline.run_id, "started_at": baseline.started_at,
-                     "source": source},
+                     "source": one_of(source, BASELINE_SOURCES)},
         "regions": regions,
         "unknown": unknown,
         "gaps_opened": [_gap(g) for g in _organization_first(tally.opened)],

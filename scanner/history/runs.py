@@ -53,6 +53,8 @@ class FindingView(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class RegionView:
+    """What the history keeps of a region: its status and how its findings were read."""
+
     region: str
     status: str
     reason: str | None
@@ -90,6 +92,9 @@ def gap_subject(gap: Gap, requirement: tuple[str, ...] | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class GapView:
+    """What the history keeps of a gap: its identity (scope, region, code, subject), its
+    severity and title."""
+
     scope: str
     region: str | None
     code: str
@@ -102,6 +107,8 @@ class GapView:
 
 @dataclass(frozen=True)
 class RunView:
+    """A run as the comparison sees it, whichever it came from (a document or the store)."""
+
     run_id: str
     started_at: str
     organization_id: str | None
@@ -163,6 +170,7 @@ def access_json(finding: FindingView) -> str | None:
 
 
 def finding_view(finding: Finding) -> FindingView:
+    """The view of a document's finding (its access JSON made only when needed)."""
     return FindingView(
         finding["region"], finding["analyzer_arn"], finding["id"], finding["resource_type"],
         finding["resource"], finding["resource_owner_account"], finding["is_public"],

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from reports.document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
 
-from .diff import Comparison, compare, first_run, plan
+from .baselines import plan
+from .diff import Comparison, compare, first_run
 from .runs import RunView, earliest, run_id_of, run_view
 from .store import HistoryError, HistoryStore, Mark, RunRecord
 
@@ -31,6 +31,8 @@ class BaselineError(ValueError):
 
 @dataclass(frozen=True)
 class HistorySettings:
+    """Where the history is, how many runs it keeps, and a baseline file if one is given."""
+
     path: Path | None  # None: no history for this run
     keep: int | None  # runs kept per series; None: all
     baseline: Path | None  # a scan.json to compare with, instead of the history's choice
@@ -95,6 +97,7 @@ class Prepared:
     first_seen: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     def record(self, source: str = "scan") -> None:
+        """Store the run (see `record`)."""
         record(self.document, self.settings, source, self.view, self.first_seen)
 
 
@@ -158,7 +161,7 @@ def prepare(document: ScanDocument, settings: HistorySettings,
     from .analysis import finding_age, trend  # pandas: only where these tables are made
 
     start = start or Start({} if settings.path is None else None)
-    enriched: dict[str, Any] = dict(document)
+    enriched = document.copy()
     enriched["run_id"] = run_id_of(document)
     compared = settings.path is not None or settings.baseline is not None
     current = run_view(document) if compared else None
@@ -206,10 +209,10 @@ def prepare(document: ScanDocument, settings: HistorySettings,
             else f for f in document["findings"]]
     if settings.path is not None:
         enriched["trend"] = trend([*earlier, _record_of(document)])
-    age = finding_age(enriched)  # type: ignore[arg-type]
+    age = finding_age(enriched)
     if age is not None:
         enriched["finding_age"] = age
-    return Prepared(enriched, current, settings, first_seen)  # type: ignore[arg-type]
+    return Prepared(enriched, current, settings, first_seen)
 
 
 def record(document: ScanDocument, settings: HistorySettings, source: str = "scan",

@@ -47,6 +47,19 @@ def test_utc_text_is_what_formatting_the_parsed_time_gives(moment, style):
     assert utc_text(value) == iso(utc.replace(microsecond=0))
 
 
+@given(moment=st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30),
+                           timezones=st.none() | st.sampled_from(
+                               [dt.UTC, dt.timezone(dt.timedelta(hours=-8))])))
+def test_the_document_time_is_iso_8601_in_utc_to_the_second(moment):
+    """rules.utc_text, the one writer of the document's times, writes what isoformat does
+    (a naive time taken as UTC)."""
+    from reports.document.rules import utc_text
+
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    expected = aware.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    assert utc_text(moment) == expected
+
+
 def test_utc_text_refuses_an_impossible_date():
     import pytest
 

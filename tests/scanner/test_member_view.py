@@ -10,6 +10,7 @@ import pytest
 from botocore.credentials import Credentials
 from botocore.exceptions import NoCredentialsError
 
+import scanner.collect.members as members
 import scanner.run as runner
 from scanner.aws import ActingCredentials, ClientFactory, make_session
 from scanner.config import Options
@@ -209,14 +210,14 @@ def test_open_accounts_and_threads_stay_bounded(monkeypatch, run_scan):
                             rate_limit=200, sts_rate_limit=200, sts_latency_ms=5,
                             suspended_every=0, without_role_every=0)
     most = {"open": 0, "threads": 0}
-    original = runner._MemberView._list
+    original = members.MemberCollection._list
 
     def listing(self, member):
         most["open"] = max(most["open"], self.open)
         most["threads"] = max(most["threads"], threading.active_count())
         original(self, member)
 
-    monkeypatch.setattr(runner._MemberView, "_list", listing)
+    monkeypatch.setattr(members.MemberCollection, "_list", listing)
     with world_env(document, monkeypatch):
         before = threading.active_count()
         run = run_scan("--member-accounts", "all", "--member-role-name", MEMBER_ROLE,

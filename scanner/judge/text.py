@@ -1,0 +1,294 @@
+"""The wording of every gap and advisory, as data: severity, title, why it matters, the
+remediation command and where to run it (GAP_TEXT, keyed by gap code and variant), and
+`make_gap`, which fills an entry in with the region, account and analyzer names.
+
+The logic elsewhere in the judge only decides which entry applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reports.document.rules import GapCode, Severity
+
+from ..model import AnalyzerType
+from .verdicts import Gap
+
+DEFAULT_ANALYZER_NAME = "organization-external-access"
+
+
+@dataclass(frozen=True)
+class GapText:
+    """The wording of one gap: its fields are format strings filled in by `make_gap`."""
+
+    severity: Severity
+    title: str
+    detail: str
+    remediation: str  # the exact command
+    note: str = ""  # where or when to run it
+    # True when the gap is about where the scan ran rather than about the organization:
+    # it makes the result INCOMPLETE instead of NON_COMPLIANT.
+    blocks_assessment: bool = False
+
+
+_IN_ADMIN = "Run in account {admin}, the {admin_role}."
+_IN_MANAGEMENT = "Run in the management account {management}."
+_CREATE = ("aws accessanalyzer create-analyzer --analyzer-name {name} --type {type} "
+           "--region {region}")
+_RECREATE = ("aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region} && "
+             + _CREATE)
+_SCAN_AS_ADMIN = "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>"
+_ENABLE_TRUSTED_ACCESS = ("aws organizations enable-aws-service-access --service-principal "
+                          "access-analyzer.amazonaws.com")
+
+_ADMIN_ROLE_TITLE = ("Not every account that can hold organization analyzers was examined "
+                     "through the role {role_name}")
+_ADMIN_ROLE_DETAIL = ("This run was to examine the organization analyzers of both the "
+                      "management account and the delegated administrator (--admin-role-name "
+                      "{role_name}), but {why}.")
+_ADMIN_ROLE_REMEDIATION = "aws iam get-role --role-name {role_name}"
+_ADMIN_ROLE_NOTE = ("Run in each account named above: the role must exist and trust the account "
+                    "that assumes it (the management account, for the hop from a member "
+                    "account), with the external id given by --external-id if its trust policy "
+                    "requires one.")
+
+GAP_TEXT: dict[str, GapText] = {
+    GapCode.TRUSTED_ACCESS_DISABLED: GapText(
+        Severity.CRITICAL,
+        "Trusted access for IAM Access Analyzer is not enabled in AWS Organizations",
+        "Without trusted access, organization analyzers cannot be created and existing ones "
+        "are disabled (status reason AWS_SERVICE_ACCESS_DISABLED): no region is analyzed "
+        "across the organization.",
+        _ENABLE_TRUSTED_ACCESS, _IN_MANAGEMENT),
+    GapCode.NOT_IN_ORGANIZATION: GapText(
+        Severity.CRITICAL,
+        "The scanned account {account} is not a member of an AWS Organization",
+        "An analyzer whose zone of trust is the organization needs an organization: only "
+        "account-scoped analysis is possible here, and access from other accounts you own "
+        "is reported as external.",
+        "aws organizations describe-organization",
+        "Check that the intended account was scanned; to scan an organization, re-run "
+        "aa-scan with --role-arn into its delegated administrator."),
+    GapCode.SCANNED_FROM_MEMBER_ACCOUNT: GapText(
+        Severity.HIGH,
+        "The scan ran in member account {account}, which cannot see organization analyzers",
+        "Organization analyzers exist only in the management account or in the account "
+        "registered as Access Analyzer's delegated administrator. From a member account "
+        "their absence proves nothing, so regions were not assessed instead of being "
+        "reported as gaps. {role_detail}",
+        _SCAN_AS_ADMIN, "Scan from the {admin_role}.", blocks_assessment=True),
+    f"{GapCode.SCANNED_FROM_MEMBER_ACCOUNT}:ADVISORY": GapText(
+        Severity.INFO,
+        "The scan ran in member account {account}, which cannot see organization analyzers",
+        "Organization analyzers exist only in the management account or in the account "
+        "registered as Access Analyzer's delegated administrator. No region was held back "
+        "by this (none could be listed here for other reasons, shown per region), but a "
+        "scan from a member account cannot prove coverage. {role_detail}",
+        _SCAN_AS_ADMIN, "Scan from the {admin_role}."),
+    GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR: GapText(
+        Severity.MEDIUM,
+        "The scan ran in the management account, but account {admin} is the delegated "
+        "administrator",
+        "Organization analyzers created by the delegated administrator are not visible from "
+        "the management account, so what has no ACTIVE analyzer visible here was not "
+        "assessed: {blocked}.",
+        _SCAN_AS_ADMIN, "Scan from the delegated administrator.", blocks_assessment=True),
+    f"{GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR}:ADVISORY": GapText(
+        Severity.INFO,
+        "The scan ran in the management account; account {admin} is the delegated "
+        "administrator",
+        "Every assessed region has an ACTIVE organization analyzer owned by the management "
+        "account, which covers the region whichever of the two accounts owns it, so the "
+        "verdict stands. The delegated administrator's own analyzers are not visible from "
+        "here and were not examined (their findings and archive rules may differ).",
+        _SCAN_AS_ADMIN, "To examine the delegated administrator's analyzers, scan from it."),
+    GapCode.ANALYZER_VISIBILITY_UNKNOWN: GapText(
+        Severity.HIGH,
+        "Could not tell whether organization analyzers are visible from account {account}",
+        "Organization analyzers live in the management account or the delegated "
+        "administrator, and Organizations did not say which account this is. {role_detail} "
+        "What has no visible ACTIVE analyzer was not assessed rather than reported as a gap: "
+        "{blocked}.",
+        "aws iam put-role-policy --role-name <audit-role> --policy-name aa-scan "
+        "--policy-document file://config/iam-policy.json",
+        "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
+        "(in account {account}), or scan from the delegated administrator with --role-arn.",
+        blocks_assessment=True),
+    f"{GapCode.ANALYZER_VISIBILITY_UNKNOWN}:ADVISORY": GapText(
+        Severity.INFO,
+        "Could not tell whether organization analyzers are visible from account {account}",
+        "Organization analyzers live in the management account or the delegated "
+        "administrator, and Organizations did not say which account this is. {role_detail} "
+        "No region was held back by this (none could be listed for other reasons, shown "
+        "per region).",
+        "aws iam put-role-policy --role-name <audit-role> --policy-name aa-scan "
+        "--policy-document file://config/iam-policy.json",
+        "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
+        "(in account {account}), or scan from the delegated administrator with --role-arn."),
+    f"{GapCode.ANALYZER_VISIBILITY_UNKNOWN}:MANAGEMENT_NOT_EXAMINED": GapText(
+        Severity.INFO,
+        "The gaps were judged on the delegated administrator's own analyzers",
+        "An organization analyzer the management account ({management}) created before the "
+        "delegation keeps analyzing its region, and it is not visible from account {account}: "
+        "the management account was not examined. Where it holds one, a gap listed here "
+        "({blocked}) is covered after all.",
+        "aa-scan --admin-role-name <role-name-in-the-management-account>",
+        "Run from account {account}; the role must exist in account {management} and trust "
+        "it (config/iam-policy.json, statement AaScanOptionalAssumeRoles)."),
+    GapCode.NO_ANALYZER: GapText(
+        Severity.HIGH,
+        "No analyzer with the organization as zone of trust in {region}",
+        "Resources in {region} are not analyzed for external access across the "
+        "organization: public or cross-account grants created there go unreported.",
+        _CREATE, _IN_ADMIN),
+    GapCode.ACCOUNT_SCOPE_ONLY: GapText(
+        Severity.HIGH,
+        "Only an account-scoped analyzer ({present}) in {region}",
+        "An analyzer whose zone of trust is one account reports access from other accounts "
+        "of the organization as external and does not see the other member accounts' "
+        "resources at all. Its findings are shown, labelled as account-scoped.",
+        _CREATE, _IN_ADMIN),
+    GapCode.NOT_ACTIVE: GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}",
+        "An analyzer that is not ACTIVE does not generate findings{reason_text}.{others}",
+        _RECREATE, _IN_ADMIN),
+    f"{GapCode.NOT_ACTIVE}:CREATING": GapText(
+        Severity.MEDIUM,
+        "The {type} analyzer {name} in {region} is still being created",
+        "It becomes ACTIVE when the first analysis completes; until then it reports "
+        "nothing.{others}",
+        "aws accessanalyzer get-analyzer --analyzer-name {name} --region {region}",
+        "Re-run aa-scan when the analyzer is ACTIVE."),
+    f"{GapCode.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED": GapText(
+        Severity.CRITICAL,
+        "The {type} analyzer {name} in {region} is {status}: trusted access was disabled",
+        "Trusted access for Access Analyzer was removed in AWS Organizations, which disables "
+        "every organization analyzer.{others}",
+        _ENABLE_TRUSTED_ACCESS + " && " + _RECREATE,
+        "Enable trusted access in the management account {management}, then re-create the "
+        "analyzer in account {admin}, the {admin_role}."),
+    # Trusted access is on again: an analyzer it disabled stays disabled until re-created.
+    f"{GapCode.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED:TRUSTED_ACCESS_ENABLED": GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}: it was disabled while trusted "
+        "access was off",
+        "Trusted access for Access Analyzer is enabled in AWS Organizations now, but an "
+        "analyzer disabled while it was off does not come back: it has to be re-created."
+        "{others}",
+        _RECREATE, _IN_ADMIN),
+    f"{GapCode.NOT_ACTIVE}:DELEGATED_ADMINISTRATOR_DEREGISTERED": GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}: its account is no longer the "
+        "delegated administrator",
+        "Analyzers of a deregistered delegated administrator stop working; the current "
+        "administrator must create its own (a failed analyzer keeps its name until "
+        "deleted).{others}",
+        _RECREATE, _IN_ADMIN),
+    f"{GapCode.NOT_ACTIVE}:SERVICE_LINKED_ROLE_CREATION_FAILED": GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}: the service-linked role could "
+        "not be created in member accounts",
+        "Access Analyzer could not create AWSServiceRoleForAccessAnalyzer in some member "
+        "accounts (often an SCP denying iam:CreateServiceLinkedRole).{others}",
+        _RECREATE,
+        "Allow iam:CreateServiceLinkedRole in the member accounts first, then run in account "
+        "{admin}, the {admin_role}."),
+    f"{GapCode.NOT_ACTIVE}:ORGANIZATION_DELETED": GapText(
+        Severity.HIGH,
+        "The {type} analyzer {name} in {region} is {status}: its organization was deleted",
+        "The zone of trust no longer exists.{others}",
+        "aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}",
+        _IN_ADMIN),
+    GapCode.MISSING_REQUIRED_TYPE: GapText(
+        Severity.MEDIUM,
+        "No active {type} analyzer in {region}",
+        "The configuration requires an analyzer of type {type} in every region.",
+        _CREATE, _IN_ADMIN),
+    f"{GapCode.MISSING_REQUIRED_TYPE}:ORGANIZATION_WIDE": GapText(
+        Severity.MEDIUM,
+        "No active {type} analyzer in any region",
+        "The configuration requires an analyzer of type {type}. Its analysis covers every "
+        "region from the one it is created in (IAM User Guide: an unused access analyzer is "
+        "not needed in each Region), and none of the regions scanned has an ACTIVE one.",
+        _CREATE, _IN_ADMIN + " Any one region will do."),
+    GapCode.SERVICE_MANAGED_ANALYZER: GapText(
+        Severity.INFO,
+        "The {type} requirement in {region} rests on {present}",
+        "A service-linked analyzer belongs to the service that created it, not to the "
+        "organization: that service deletes it when it is turned off (or no longer needs "
+        "it), and its configuration and archive rules are the service's. The requirement is "
+        "met today; create the organization's own analyzer so it stays met.",
+        _CREATE, _IN_ADMIN),
+    f"{GapCode.SERVICE_MANAGED_ANALYZER}:ORGANIZATION_WIDE": GapText(
+        Severity.INFO,
+        "The {type} requirement rests on {present}",
+        "A service-linked analyzer belongs to the service that created it, not to the "
+        "organization: that service deletes it when it is turned off (or no longer needs "
+        "it), and its configuration and archive rules are the service's. The requirement is "
+        "met today; create the organization's own analyzer (in any one region) so it stays "
+        "met.",
+        _CREATE, _IN_ADMIN + " Any one region will do."),
+    GapCode.UNKNOWN_ANALYZER_TYPE: GapText(
+        Severity.INFO,
+        "Analyzer type(s) this version of aa-scan does not know: {present}",
+        "Listed as they are and not read: {others}. They meet no requirement of the "
+        "configuration and their findings are in no report; a newer aa-scan may know them.",
+        "aa-scan --version",
+        "Compare with the latest release; upgrade aa-scan where it is installed."),
+    GapCode.NO_DELEGATED_ADMINISTRATOR: GapText(
+        Severity.LOW,
+        "No delegated administrator is registered for IAM Access Analyzer",
+        "Organization analyzers then have to live in the management account; AWS recommends "
+        "delegating security tooling to a dedicated account.",
+        "aws organizations register-delegated-administrator --account-id "
+        "<security-account-id> --service-principal access-analyzer.amazonaws.com",
+        _IN_MANAGEMENT),
+}
+
+
+# A role of --admin-role-name that could not be assumed (or an account not listed in some
+# regions): the gap of where the scan ran, worded for what held the regions back.
+for _code in (GapCode.SCANNED_FROM_MEMBER_ACCOUNT,
+              GapCode.SCANNED_FROM_MANAGEMENT_WITH_DELEGATED_ADMINISTRATOR,
+              GapCode.ANALYZER_VISIBILITY_UNKNOWN):
+    GAP_TEXT[f"{_code}:ADMIN_ROLE"] = GapText(
+        Severity.HIGH, _ADMIN_ROLE_TITLE,
+        _ADMIN_ROLE_DETAIL + " What has no ACTIVE analyzer visible in the accounts examined "
+        "was not assessed: {blocked}.", _ADMIN_ROLE_REMEDIATION, _ADMIN_ROLE_NOTE,
+        blocks_assessment=True)
+    GAP_TEXT[f"{_code}:ADMIN_ROLE:ADVISORY"] = GapText(
+        Severity.INFO, _ADMIN_ROLE_TITLE,
+        _ADMIN_ROLE_DETAIL + " No region was held back by this: each assessed region has an "
+        "ACTIVE analyzer in the accounts examined, which covers it whichever account owns "
+        "it; the other account's own analyzers (their findings and archive rules) were not "
+        "examined.", _ADMIN_ROLE_REMEDIATION, _ADMIN_ROLE_NOTE)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The accounts a gap's wording names (and whether trusted access is on, which picks the
+    wording of an analyzer it disabled)."""
+
+    account: str
+    admin: str
+    admin_role: str
+    management: str
+    trusted_access: bool | None = None
+
+
+def make_gap(code: GapCode, scope: str, region: str | None, context: Context,
+             key: str | None = None, **values: str) -> Gap:
+    """The gap `code` (its variant `key`, when given) in GAP_TEXT's wording, filled in with
+    the context's accounts and `values`; a placeholder left unnamed is empty."""
+    text = GAP_TEXT[key or code]
+    fill = {"region": region or "", "account": context.account, "admin": context.admin,
+            "admin_role": context.admin_role, "management": context.management,
+            "name": DEFAULT_ANALYZER_NAME, "type": AnalyzerType.ORGANIZATION.value,
+            "present": "", "status": "", "reason_text": "", "role_detail": "", "others": "",
+            "blocked": "", "why": "", "role_name": "<admin-role>", **values}
+    return Gap(scope=scope, region=region, code=code, severity=text.severity,
+               title=text.title.format(**fill), detail=text.detail.format(**fill),
+               remediation=text.remediation.format(**fill),
+               remediation_note=text.note.format(**fill),
+               blocks_assessment=text.blocks_assessment)
