@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from reports.console import render_console
 from reports.document.derive import derive
-from reports.document.rules import Verdict, one_line
+from reports.document.rules import Verdict, one_line, utc_text
 from reports.document.schema import TOOL_NAME, ScanDocument
 from reports.formats import OutputFormat, writer_for
 from scanner.history.diff import regressions
@@ -270,7 +270,7 @@ def _rerender(path: Path, options: Options, started: dt.datetime, aws: _Aws) -> 
                          "the regions say")
     document["summary"].update({k: v for k, v in recomputed(document).items()  # type: ignore[typeddict-item]
                                 if k in document["summary"]})
-    render = RenderRun(id=options.aws.run_id or "", at=started.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    render = RenderRun(id=options.aws.run_id or "", at=utc_text(started))
     pack = _Pack(render_source(sha256, size, document.get("run_id"), render),
                  _signer(options, aws), options.command_line)
     document["run_id"] = run_id_of(document)
