@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from reports.console import render_console
 from reports.document.derive import derive
 from reports.document.rules import Verdict, one_line, utc_text
-from reports.document.schema import TOOL_NAME, ScanDocument
+from reports.document.schema import FILE_NAME, TOOL_NAME, ScanDocument
 from reports.formats import OutputFormat, writer_for
 from scanner.history.diff import regressions
 from scanner.history.trail import BaselineError, HistorySettings, Start, begin, prepare, record
@@ -189,7 +189,8 @@ def _live(options: Options, started: dt.datetime, trail: HistorySettings, aws: _
 
     run_id = options.aws.run_id
     assert run_id is not None
-    pack = _Pack(demo_source(options.demo) if options.demo else live_source(),
+    pack = _Pack(demo_source(options.demo) if options.demo
+                 else live_source(profile=options.aws.profile),
                  _signer(options, aws), options.command_line)
     directory = output_directory(options, started, run_id)
     start = begin(trail)  # only runs recorded by now can be this one's baseline
@@ -271,7 +272,7 @@ def _rerender(path: Path, options: Options, started: dt.datetime, aws: _Aws) -> 
     document["summary"].update({k: v for k, v in recomputed(document).items()  # type: ignore[typeddict-item]
                                 if k in document["summary"]})
     render = RenderRun(id=options.aws.run_id or "", at=utc_text(started))
-    pack = _Pack(render_source(sha256, size, document.get("run_id"), render),
+    pack = _Pack(render_source(sha256, size, document.get("run_id"), render, path),
                  _signer(options, aws), options.command_line)
     document["run_id"] = run_id_of(document)
     return _Document(document, pack)
@@ -296,6 +297,9 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
             document = prepared.document
         except BaselineError as exc:
             refused = ConfigError(str(exc))
+            # The run ends with this refusal, before any signing: its pack says from the start
+            # that it is not signed (as an interrupted run's does), so it verifies as it is.
+            pack = replace(pack, signer=None)
     elif options.baseline is not None:
         # A re-render is compared with --baseline only (never the history's choice), and a
         # baseline it cannot be compared with is refused before its folder is made.
@@ -314,18 +318,45 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
     written = write_outputs(document, formats, directory, pack)
     manifest = write_pack_manifest(document, directory, written, options, pack)
     _print_reports(document, [*written, manifest])
+    # What anchors this run to its pack when a later run compares with it: the scan.json it
+    # wrote (an import: the file it imported, which the pack of its run may name).
+    given_input = pack.source.get("input")
+    scan_sha256 = (given_input["sha256"] if pack.rerender and given_input
+                   else _sha256_of(directory / FILE_NAME)
+                   if directory / FILE_NAME in written else None)
     if prepared is not None:
-        replace(prepared, document=document).record()
+        replace(prepared, document=document).record(scan_sha256=scan_sha256)
     elif not pack.rerender:
-        record(document, trail)
+        record(document, trail, scan_sha256=scan_sha256)
     elif options.record_rerender:  # how runs from before the history are imported
-        record(document, trail, source="import")
+        record(document, trail, source="import", scan_sha256=scan_sha256)
     if refused is not None:
         raise refused
     if given.interrupted and stop.received is not None:
         return replace(outcome, interrupted_by=stop.received)
     _finish_pack(options, document, written, directory, aws, pack)
     return outcome
+
+
+def _sha256_of(path: Path) -> str | None:
+    from scanner.evidence.provenance import file_sha256
+
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
+def _make_private(path: Path) -> None:
+    """An existing empty folder given with --output-dir, made its owner's only like one this
+    run creates (a folder of another user is refused: the pack would not be private)."""
+    if path.stat().st_uid != os.geteuid():
+        raise OutputError(f"--output-dir {path} belongs to another user: give a folder of "
+                          "your own")
+    try:
+        path.chmod(0o700)
+    except OSError as exc:
+        raise OutputError(f"cannot make {path} private: {exc.strerror or exc}") from None
 
 
 def output_directory(options: Options, started: dt.datetime, run_id: str | None = None) -> Path:
@@ -351,6 +382,7 @@ def output_directory(options: Options, started: dt.datetime, run_id: str | None 
                 raise OutputError(f"--output-dir {path} already holds files ({shown}): a run "
                                   "folder holds one run's files, so give a new or empty "
                                   "folder") from None
+            _make_private(path)
         except OSError as exc:
             raise OutputError(f"cannot create the output folder {path}: "
                               f"{exc.strerror or exc}") from None

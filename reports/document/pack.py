@@ -27,6 +27,9 @@ class RenderInput(TypedDict):
     sha256: str
     run_id: str | None
     bytes: int
+    # The SHA-256 of the manifest.json beside it, when that is its run's pack and names this
+    # very scan.json (None: no such pack beside it: not a scan.json that run's pack holds).
+    pack_manifest_sha256: NotRequired[str | None]
 
 
 class RenderRun(TypedDict):
@@ -66,7 +69,11 @@ class Integrity:
             sha = given["sha256"] if given else "unknown"
             run = (given["run_id"] if given else None) or "unknown"
             return (
-                f"a re-render (--from-json) of a scan.json with SHA-256 {sha} (run {run}), "
+                f"a re-render (--from-json) of a scan.json with SHA-256 {sha} (run {run}"
+                + ("; the scan.json its run's own pack names" if given and
+                   given.get("pack_manifest_sha256") else
+                   "; not found in a pack of that run" if given and
+                   "pack_manifest_sha256" in given else "") + "), "
                 "not a live scan"
             )
         if source["kind"] == "demo":

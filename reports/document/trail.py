@@ -23,6 +23,9 @@ class Baseline(TypedDict):
     run_id: str
     started_at: str
     source: BaselineSource
+    # Added after version 1: the SHA-256 of the baseline's scan.json, when known (the one it
+    # wrote, or the file imported or given): what anchors it to its evidence pack.
+    scan_json_sha256: NotRequired[str | None]
 
 
 class RegionChange(TypedDict):

@@ -2,8 +2,10 @@
 
 A scan of AWS, a re-render of an earlier scan.json (`--from-json`) and a scan of the demo's
 simulated organization write the same reports; only the manifest tells them apart, and
-`aa-scan verify` says which it is. Endpoint overrides (AWS_ENDPOINT_URL and its per-service
-forms) are recorded too: a "live" scan through one did not necessarily talk to AWS.
+`aa-scan verify` says which it is. Endpoint overrides are recorded too, wherever botocore
+takes them from (AWS_ENDPOINT_URL and its per-service forms, endpoint_url in the AWS config
+file's profile or services section): a "live" scan through one did not necessarily talk to
+AWS.
 """
 
 from __future__ import annotations
@@ -17,28 +19,68 @@ from typing import TypedDict
 
 from reports.document.pack import RenderRun, Source
 
+# The services aa-scan calls (a scan, the optional writes, the member view's roles).
+SERVICES = ("accessanalyzer", "sts", "organizations", "account", "ec2", "iam", "kms", "s3",
+            "sns")
 
-def endpoint_overrides(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every AWS_ENDPOINT_URL* variable set, by name."""
+
+def endpoint_overrides(environ: Mapping[str, str] | None = None,
+                       profile: str | None = None) -> dict[str, str]:
+    """Every endpoint botocore would send a call to instead of AWS's own, by where it is set:
+    each AWS_ENDPOINT_URL* variable, and each service's endpoint_url in the AWS config file
+    (the profile's, or its services section's)."""
     environ = os.environ if environ is None else environ
-    return {k: v for k, v in sorted(environ.items()) if k.startswith("AWS_ENDPOINT_URL") and v}
+    found = {k: v for k, v in sorted(environ.items()) if k.startswith("AWS_ENDPOINT_URL") and v}
+    found.update(_configured_endpoints(environ, profile))
+    return found
 
 
-def live_source(environ: Mapping[str, str] | None = None) -> Source:
-    return {"kind": "live", "endpoint_overrides": endpoint_overrides(environ)}
+def _configured_endpoints(environ: Mapping[str, str], profile: str | None) -> dict[str, str]:
+    """endpoint_url settings of the AWS config file, per service, as botocore resolves them
+    (botocore.configprovider.ConfiguredEndpointProvider; the variables are read above)."""
+    import botocore.exceptions
+    import botocore.session
+    from botocore.configprovider import ConfiguredEndpointProvider
+
+    if environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return {}
+    try:
+        session = botocore.session.Session(profile=profile)
+        full, scoped = session.full_config, session.get_scoped_config()
+    except botocore.exceptions.BotoCoreError:
+        return {}  # no usable configuration: nothing configured in it either
+    if str(scoped.get("ignore_configured_endpoint_urls", "")).lower() == "true":
+        return {}
+    found = {}
+    for service in SERVICES:
+        url = ConfiguredEndpointProvider(full, scoped, service, environ={}).provide()
+        if url:
+            found[f"AWS config file: {service}"] = str(url)
+    return found
+
+
+def live_source(environ: Mapping[str, str] | None = None, profile: str | None = None
+                ) -> Source:
+    return {"kind": "live", "endpoint_overrides": endpoint_overrides(environ, profile)}
 
 
 def demo_source(variant: str, environ: Mapping[str, str] | None = None) -> Source:
-    return {"kind": "demo", "endpoint_overrides": endpoint_overrides(environ), "demo": variant}
+    return {"kind": "demo", "endpoint_overrides": endpoint_overrides(environ, None),
+            "demo": variant}
 
 
-def render_source(sha256: str, size: int, run_id: str | None, render: RenderRun) -> Source:
+def render_source(sha256: str, size: int, run_id: str | None, render: RenderRun,
+                  input_path: Path | None = None) -> Source:
     """A re-render of the scan.json with this SHA-256 and size (its run id as it records
-    it)."""
+    it), anchored, like a baseline, to the pack beside it when that pack is its run's and
+    names this very scan.json."""
+    anchor = (pack_manifest_of(input_path.parent, run_id, sha256)
+              if input_path is not None and run_id else None)
     return {
         "kind": "re-render",
         "endpoint_overrides": {},
-        "input": {"sha256": sha256, "run_id": run_id, "bytes": size},
+        "input": {"sha256": sha256, "run_id": run_id, "bytes": size,
+                  "pack_manifest_sha256": anchor},
         "render": render,
     }
 
@@ -159,7 +201,7 @@ class BaselineRecord(TypedDict):
     manifest_sha256: str | None  # None: its manifest.json was not found (or not its own)
 
 
-def _manifest_of(folder: Path, run_id: str, scan_json_sha256: str | None) -> str | None:
+def pack_manifest_of(folder: Path, run_id: str, scan_json_sha256: str | None) -> str | None:
     """SHA-256 of folder/manifest.json when it is the pack of run `run_id` (and, when given,
     names a scan.json with that SHA-256); otherwise None. Read as a hostile file."""
     from .files import MANIFEST_LIMIT, FileProblem, load_json, read_regular
@@ -188,7 +230,8 @@ def baseline_record(
     """The baseline of a document's `changes` (None: compared with nothing, or a first
     run). Its manifest is looked for beside the --baseline file, or, for a baseline the
     history chose, in the run folder named by its run id under `output_root` (where aa-scan
-    writes runs by default); it counts only if it is that run's."""
+    writes runs by default); it counts only if it is that run's and names the very scan.json
+    compared with (the file's SHA-256, or the one the history recorded)."""
     if not baseline:
         return None
     run_id = str(baseline.get("run_id") or "")
@@ -200,9 +243,13 @@ def baseline_record(
         except OSError:
             sha = None
         if sha is not None:
-            found = _manifest_of(baseline_file.parent, run_id, sha)
+            found = pack_manifest_of(baseline_file.parent, run_id, sha)
     elif run_id and "/" not in run_id and run_id not in (".", ".."):
-        found = _manifest_of(output_root / run_id, run_id, None)
+        # The history's copy of the run is anchored to the pack only if it is the scan.json
+        # that pack names (an edited copy imported under the run's id is not).
+        recorded = baseline.get("scan_json_sha256")
+        if isinstance(recorded, str):
+            found = pack_manifest_of(output_root / run_id, run_id, recorded)
     return {
         "run_id": run_id,
         "started_at": str(baseline.get("started_at") or ""),

@@ -262,9 +262,17 @@ def source_text(manifest: Mapping[str, Any], accepted: tuple[str, ...] = ()
     if kind == "re-render":
         given = _mapping(source.get("input"))
         sha = given.get("sha256")
+        run = _text(given.get("run_id"))
+        anchor = given.get("pack_manifest_sha256")
+        held = (
+            f"the scan.json run {run}'s own pack names (that pack's {MANIFEST_NAME}: SHA-256 "
+            f"{_short(_text(anchor))})" if anchor else
+            f"not found in a pack of run {run} (no {MANIFEST_NAME} of that run naming it was "
+            "beside it)" if "pack_manifest_sha256" in given else "its pack not looked for"
+        )
         what = (
             f"a re-render (--from-json) of a scan.json with SHA-256 "
-            f"{_short(_text(sha))} (run {_text(given.get('run_id'))})"
+            f"{_short(_text(sha))} (run {run}; {held})"
         )
         return what, (
             f"that a live scan wrote these reports: they are {what}; verify that run's own pack"

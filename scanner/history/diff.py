@@ -386,7 +386,8 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
         for e in tally.unknown.values() if e.reasons]
     block: trail.Changes = {
         "baseline": {"run_id": baseline.run_id, "started_at": baseline.started_at,
-                     "source": one_of(source, BASELINE_SOURCES)},
+                     "source": one_of(source, BASELINE_SOURCES),
+                     "scan_json_sha256": baseline.scan_sha256},
         "regions": regions,
         "unknown": unknown,
         "gaps_opened": [_gap(g) for g in _organization_first(tally.opened)],

@@ -134,6 +134,9 @@ class RunView:
     # The accounts whose analyzers it listed (the caller first examined; with
     # --admin-role-name, the administrator accounts): where its verdicts were judged from.
     vantage: tuple[str, ...] = ()
+    # The SHA-256 of the scan.json this view is of, when known (the one a run wrote, the
+    # file imported or given as --baseline): what anchors a baseline to its evidence pack.
+    scan_sha256: str | None = None
 
 
 def fingerprint(resource: str | None, owner: str | None, principal: object, action: object,

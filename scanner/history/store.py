@@ -255,6 +255,7 @@ class HistoryStore:
              view.trusted_access,
              None if view.not_judged is None else json.dumps(list(view.not_judged)),
              json.dumps({"listed": view.listed, "vantage": list(view.vantage),
+                         "scan_sha256": view.scan_sha256,
                          "statuses": None if view.statuses is None else list(view.statuses)})))
         return int(cursor.lastrowid or 0)
 
@@ -443,7 +444,8 @@ class HistoryStore:
                        listed=known.get("listed", True),
                        statuses=None if known.get("statuses") is None
                        else tuple(known["statuses"]),
-                       vantage=tuple(known.get("vantage") or (account,)))
+                       vantage=tuple(known.get("vantage") or (account,)),
+                       scan_sha256=known.get("scan_sha256"))
 
     def _findings(self, series: int, seq: int, regions: set[str] | None
                   ) -> tuple[FindingView, ...]:

@@ -10,9 +10,10 @@ that cannot be compared is the user's error (BaselineError).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reports.document.schema import SCHEMA_VERSION, DocumentError, ScanDocument, load_document
@@ -68,6 +69,18 @@ def _record_of(document: ScanDocument) -> RunRecord:
                      summary["active_findings"], summary["public_findings"], "scan")
 
 
+def _sha256(path: Path) -> str | None:
+    """The SHA-256 of a file read just before (None: it cannot be read again)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 def _baseline_file(path: Path, document: ScanDocument) -> ScanDocument:
     try:
         baseline = load_document(path)
@@ -96,9 +109,9 @@ class Prepared:
     settings: HistorySettings
     first_seen: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
-    def record(self, source: str = "scan") -> None:
+    def record(self, source: str = "scan", scan_sha256: str | None = None) -> None:
         """Store the run (see `record`)."""
-        record(self.document, self.settings, source, self.view, self.first_seen)
+        record(self.document, self.settings, source, self.view, self.first_seen, scan_sha256)
 
 
 def _candidates(store: HistoryStore, current: RunView, records: list[RunRecord]
@@ -169,7 +182,8 @@ def prepare(document: ScanDocument, settings: HistorySettings,
     candidates: list[RunView] = []
     source, problem = "history", None
     if settings.baseline is not None:
-        candidates, source = [run_view(_baseline_file(settings.baseline, document))], "file"
+        given = run_view(_baseline_file(settings.baseline, document))
+        candidates, source = [replace(given, scan_sha256=_sha256(settings.baseline))], "file"
     comparison = None
     if settings.path is not None and current is not None:
         try:
@@ -217,10 +231,14 @@ def prepare(document: ScanDocument, settings: HistorySettings,
 
 def record(document: ScanDocument, settings: HistorySettings, source: str = "scan",
            view: RunView | None = None,
-           first_seen: Mapping[tuple[str, str], str] | None = None) -> None:
-    """Store the run (and prune); a history that cannot be written is a warning."""
+           first_seen: Mapping[tuple[str, str], str] | None = None,
+           scan_sha256: str | None = None) -> None:
+    """Store the run (and prune); a history that cannot be written is a warning.
+    `scan_sha256`: the SHA-256 of the scan.json the run wrote (or, for an import, of the file
+    imported), which anchors it to its pack when a later run is compared with it."""
     if settings.path is None:
         return
+    view = replace(view or run_view(document), scan_sha256=scan_sha256)
     try:
         with HistoryStore(settings.path) as store:
             store.record(document, source, view, first_seen)

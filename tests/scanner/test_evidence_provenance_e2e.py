@@ -154,6 +154,9 @@ class TestAReRender:
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "run_id": run.document["run_id"],
                 "bytes": len(data),
+                # The run's own scan.json: anchored to the pack beside it, as a baseline is.
+                "pack_manifest_sha256": hashlib.sha256(
+                    (run.directory / "manifest.json").read_bytes()).hexdigest(),
             },
             # The re-render's own id (its role sessions' SourceIdentity, its upload place).
             "render": manifest["source"]["render"],
@@ -165,8 +168,8 @@ class TestAReRender:
         assert rendered[0] == 3, rendered
         assert (
             f"a re-render (--from-json) of a scan.json with SHA-256 "
-            f"{hashlib.sha256(data).hexdigest()[:16]}… (run {run.document['run_id']})"
-            in rendered[1][0]
+            f"{hashlib.sha256(data).hexdigest()[:16]}… (run {run.document['run_id']}; the "
+            f"scan.json run {run.document['run_id']}'s own pack names" in rendered[1][0]
         )
         assert rendered[1][1].startswith(
             f"NOT AUTHENTICATED: proved: the 3 artifact(s) match "
@@ -176,7 +179,10 @@ class TestAReRender:
             "Not proved: that a live scan wrote these reports: they "
             "are a re-render (--from-json) of a scan.json with "
             f"SHA-256 {hashlib.sha256(data).hexdigest()[:16]}… (run "
-            f"{run.document['run_id']}); verify that run's own pack"
+            f"{run.document['run_id']}; the scan.json run {run.document['run_id']}'s own pack "
+            f"names (that pack's manifest.json: SHA-256 "
+            f"{hashlib.sha256((run.directory / 'manifest.json').read_bytes()).hexdigest()[:16]}"
+            "…)); verify that run's own pack"
         )
 
 

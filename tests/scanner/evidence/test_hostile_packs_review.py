@@ -288,7 +288,6 @@ def test_a_signed_scan_of_the_simulator_is_not_an_authenticated_live_scan(world,
     assert "AWS_ENDPOINT_URL" in lines[-1]
 
 
-@pytest.mark.xfail(strict=True, reason="pending: fixed in the one pipeline (issue 21)")
 def test_an_endpoint_set_in_the_aws_config_file_is_recorded(world, run_scan, capsys,
                                                            monkeypatch, tmp_path):
     """Observed: botocore also takes endpoint_url from the AWS config file (a profile's
@@ -321,7 +320,6 @@ def test_an_endpoint_set_in_the_aws_config_file_is_recorded(world, run_scan, cap
 # -- 5. a run refused for its baseline leaves a pack that says it is signed ---------------------
 
 
-@pytest.mark.xfail(strict=True, reason="pending: fixed in the one pipeline (issue 21)")
 def test_a_run_refused_for_its_baseline_leaves_a_pack_that_verifies(world, run_scan, capsys,
                                                                    tmp_path):
     """Observed: with --sign-kms-key and a --baseline of another organization, the scan runs,
@@ -353,7 +351,6 @@ def test_a_run_refused_for_its_baseline_leaves_a_pack_that_verifies(world, run_s
 # -- 6. an --output-dir that exists is used with its own permissions -----------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="pending: fixed in the one pipeline (issue 21)")
 def test_an_existing_empty_output_dir_is_made_private(world, tmp_path, capsys):
     """Observed: output_directory() creates a new run folder 0700, but an existing empty
     --output-dir is used as it is: made 0777 (or 0755) beforehand, it stays so, and the
@@ -413,7 +410,6 @@ def test_a_re_render_refuses_a_region_covered_by_no_analyzer(world, run_scan, tm
     assert "Verdict: COMPLIANT" not in render.out
 
 
-@pytest.mark.xfail(strict=True, reason="pending: fixed in the one pipeline (issue 21)")
 def test_verify_tells_a_re_render_of_the_runs_own_scan_json_from_an_edited_one(world, run_scan,
                                                                              capsys,
                                                                              tmp_path):
@@ -448,7 +444,6 @@ def test_verify_tells_a_re_render_of_the_runs_own_scan_json_from_an_edited_one(w
     assert said(honest.directory) != said(forged.directory)
 
 
-@pytest.mark.xfail(strict=True, reason="pending: fixed in the one pipeline (issue 21)")
 def test_a_baseline_from_the_history_is_anchored_only_to_the_pack_it_was(world, monkeypatch,
                                                                         tmp_path, capsys):
     """Observed: run R is scanned without the history (output/R, two gaps); an edited,
