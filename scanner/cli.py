@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--from-json", type=Path, help="re-render the reports of an earlier "
                         "scan.json without calling AWS (with --history: record it there too)")
     parser.add_argument("--history", help="the history of runs (SQLite; default: "
-                        "output/history.sqlite)")
+                        "output/history.sqlite), or s3://BUCKET/KEY to keep it in S3 (read at "
+                        "the start, written back with a conditional write)")
     parser.add_argument("--no-history", action="store_true", help="do not read or record the "
                         "history for this run")
     parser.add_argument("--baseline", type=Path, help="compare with this earlier scan.json "

@@ -9,6 +9,8 @@ its regions). From there both take the same steps, in this order:
 2. derive the final document (issue 21: the one place for it is marked in `_publish`);
 3. write the reports (scan.json first), then manifest.json, and print the summary;
 4. record the run in the history (writes; a failure there is a warning, never a lost run);
+   a history in S3 (--history s3://) is read before the scan and written back here with a
+   conditional write (scanner.history_s3), and one S3 did not take exits 2 after step 5;
 5. the opt-in writes to AWS: sign the manifest, notify SNS, upload the folder (the last).
 
 The CLI decides the exit code from the returned `Outcome` alone, and turns every `ScanError`
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from scanner.evidence.manifest import ManifestTool, Provenance
     from scanner.evidence.signature import Signer
     from scanner.history.trail import Prepared
+    from scanner.history_s3 import LocalCopy, S3History
 
     from .aws import CallCounter
 
@@ -174,11 +178,42 @@ def run(options: Options, stop: Stop) -> Outcome:
     run_id = new_run_id(started)
     options = replace(options, aws=replace(options.aws, run_id=run_id))
     aws = _Aws(options)
-    if options.from_json is not None:
-        given = _rerender(options.from_json, options, started, aws)
-    else:
-        given = _live(options, started, trail, aws, stop)
-    return _publish(given, options, started, trail, aws, stop)
+    remote = _fetch_history(options, aws)  # --history s3://: read before anything is scanned
+    try:
+        if remote is not None:
+            trail = replace(trail, path=remote[1].path)
+        if options.from_json is not None:
+            given = _rerender(options.from_json, options, started, aws)
+        else:
+            given = _live(options, started, trail, aws, stop)
+        return _publish(given, options, started, trail, aws, stop, remote)
+    finally:
+        if remote is not None:
+            remote[0].close()
+
+
+def _fetch_history(options: Options, aws: _Aws) -> tuple[S3History, LocalCopy] | None:
+    """--history s3://BUCKET/KEY: the history downloaded into a private local copy, in a
+    bucket of the scanning account (or --upload-bucket-owner's); one that cannot be read is
+    a configuration error, before anything is scanned."""
+    if options.history_s3 is None:
+        return None
+    from scanner.history_s3 import HistoryS3Error, S3History, parse_history_location
+
+    from .aws import s3_client
+
+    try:
+        location = parse_history_location(options.history_s3)
+    except ValueError as exc:
+        raise ConfigError(f"--history: {exc}") from None
+    owner = options.upload_bucket_owner or _caller_account(options, aws, "the history's")
+    history = S3History(s3_client(aws.session(), options), location, bucket_owner=owner,
+                        kms_key=options.upload_kms_key)
+    try:
+        return history, history.fetch()
+    except HistoryS3Error as exc:
+        history.close()
+        raise ConfigError(str(exc)) from None
 
 
 def _live(options: Options, started: dt.datetime, trail: HistorySettings, aws: _Aws,
@@ -282,7 +317,8 @@ def _rerender(path: Path, options: Options, started: dt.datetime, aws: _Aws) -> 
 
 
 def _publish(given: _Document, options: Options, started: dt.datetime,
-             trail: HistorySettings, aws: _Aws, stop: Stop) -> Outcome:
+             trail: HistorySettings, aws: _Aws, stop: Stop,
+             remote: tuple[S3History, LocalCopy] | None = None) -> Outcome:
     """Prepare the history, write the reports and the manifest, record the run, then the
     opt-in writes to AWS."""
     document, pack = given.document, given.pack
@@ -324,18 +360,49 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
     scan_sha256 = (given_input["sha256"] if pack.rerender and given_input
                    else _sha256_of(directory / FILE_NAME)
                    if directory / FILE_NAME in written else None)
-    if prepared is not None:
-        replace(prepared, document=document).record(scan_sha256=scan_sha256)
-    elif not pack.rerender:
-        record(document, trail, scan_sha256=scan_sha256)
-    elif options.record_rerender:  # how runs from before the history are imported
-        record(document, trail, source="import", scan_sha256=scan_sha256)
+
+    def record_run(history: Path | None) -> None:
+        """Record the run into the history at `history` (again, into a fresh copy, when a
+        history in S3 was written by another run meanwhile)."""
+        settings = replace(trail, path=history)
+        if prepared is not None:
+            replace(prepared, document=document, settings=settings).record(
+                scan_sha256=scan_sha256)
+        elif not pack.rerender:
+            record(document, settings, scan_sha256=scan_sha256)
+        elif options.record_rerender:  # how runs from before the history are imported
+            record(document, settings, source="import", scan_sha256=scan_sha256)
+
+    record_run(trail.path)
+    # Held until the opt-in writes are done: a history S3 did not take exits 2, after them.
+    failures = [failure] if (failure := _publish_history(remote, record_run)) else []
+    if refused is not None or (given.interrupted and stop.received is not None):
+        for failure in failures:
+            log.error("%s", failure)
     if refused is not None:
         raise refused
     if given.interrupted and stop.received is not None:
         return replace(outcome, interrupted_by=stop.received)
     _finish_pack(options, document, written, directory, aws, pack)
+    if failures:
+        raise OutputError(failures[0])
     return outcome
+
+
+def _publish_history(remote: tuple[S3History, LocalCopy] | None,
+                     record_run: Callable[[Path], None]) -> str | None:
+    """The local copy of a history in S3, written back (see scanner.history_s3); why it
+    could not be, or None."""
+    if remote is None:
+        return None
+    from scanner.history_s3 import HistoryS3Error
+
+    history, copy = remote
+    try:
+        history.publish(copy, record_run)
+    except HistoryS3Error as exc:
+        return str(exc)
+    return None
 
 
 def _sha256_of(path: Path) -> str | None:
@@ -547,7 +614,7 @@ def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
     sys.stdout.flush()
 
 
-def _caller_account(options: Options, aws: _Aws) -> str:
+def _caller_account(options: Options, aws: _Aws, whose: str = "the upload's") -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from .aws import ClientFactory, error_from
@@ -556,7 +623,7 @@ def _caller_account(options: Options, aws: _Aws) -> str:
         return ClientFactory(aws.session(), options).sts().get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as exc:
         code, message = error_from(exc)
-        raise CredentialsError(f"sts:GetCallerIdentity failed (the upload's bucket owner): "
+        raise CredentialsError(f"sts:GetCallerIdentity failed ({whose} bucket owner): "
                                f"{code}: {message}") from None
 
 

@@ -24,6 +24,10 @@ OPTIONAL = {
     "--upload": ("AaScanOptionalUploadEvidence", {"s3:PutObject", "s3:GetObject"}),
     "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey"}),
     "--upload-kms-key (read-back)": ("AaScanOptionalUploadEvidenceKmsKey", {"kms:DescribeKey"}),
+    # --history s3://BUCKET/KEY: the history read and written back (s3:ListBucket, so a
+    # history not there yet is NoSuchKey rather than AccessDenied).
+    "--history s3://": ("AaScanOptionalHistoryS3", {"s3:GetObject", "s3:PutObject",
+                                                    "s3:ListBucket"}),
     "--admin-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
                                                         "sts:SetSourceIdentity"}),
     "--member-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
