@@ -119,6 +119,7 @@ class Options:
     history_keep: int | None = None  # runs kept per organization and account; None: all
     baseline: Path | None = None  # a scan.json to compare with instead of the history's choice
     notify_sns: str | None = None  # an SNS topic to tell when something changed (opt-in)
+    security_hub: bool = False  # import the gaps into Security Hub (opt-in, scanner.securityhub)
     # The evidence pack's opt-in writes: sign manifest.json with this KMS key, copy the run
     # folder to this s3://bucket/prefix/ (SSE-KMS with upload_kms_key, else SSE-S3).
     sign_kms_key: str | None = None
@@ -158,6 +159,7 @@ class Options:
             "history": self.history_s3 or (str(self.history) if self.history else None),
             "baseline": str(self.baseline) if self.baseline else None,
             "notify_sns": self.notify_sns,
+            "security_hub": self.security_hub,
             "role_arn": self.aws.role_arn,
             "admin_role_name": self.aws.admin_role_name,
             "member_accounts": self.aws.member_accounts,
@@ -482,6 +484,7 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
         history_keep=history_doc.get("keep", defaults.history_keep),
         baseline=Path(document["baseline"]) if document.get("baseline") else None,
         notify_sns=notify_doc.get("sns_topic_arn"),
+        security_hub=document.get("security_hub", defaults.security_hub),
         sign_kms_key=evidence_doc.get("sign_kms_key"),
         upload=evidence_doc.get("upload"),
         upload_kms_key=evidence_doc.get("upload_kms_key"),

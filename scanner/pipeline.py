@@ -11,7 +11,8 @@ its regions). From there both take the same steps, in this order:
 4. record the run in the history (writes; a failure there is a warning, never a lost run);
    a history in S3 (--history s3://) is read before the scan and written back here with a
    conditional write (scanner.history_s3), and one S3 did not take exits 2 after step 5;
-5. the opt-in writes to AWS: sign the manifest, notify SNS, upload the folder (the last).
+5. the opt-in writes to AWS: sign the manifest, notify SNS, import the gaps into Security
+   Hub (a failure there exits 2 after the upload), upload the folder (the last).
 
 The CLI decides the exit code from the returned `Outcome` alone, and turns every `ScanError`
 raised here into a message; nothing here chooses an exit code or reads a flag.
@@ -383,7 +384,7 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
         raise refused
     if given.interrupted and stop.received is not None:
         return replace(outcome, interrupted_by=stop.received)
-    _finish_pack(options, document, written, directory, aws, pack)
+    failures += _finish_pack(options, document, written, directory, aws, pack)
     if failures:
         raise OutputError(failures[0])
     return outcome
@@ -581,13 +582,15 @@ def _signer(options: Options, aws: _Aws) -> Signer | None:
 
 
 def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
-                 directory: Path, aws: _Aws, pack: _Pack) -> None:
-    """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
-    failure exits 2 and leaves the local folder as it is). A re-render tells no one: it
-    observed nothing new."""
+                 directory: Path, aws: _Aws, pack: _Pack) -> list[str]:
+    """The opt-in steps after the reports, in order: sign, notify, Security Hub, upload (the
+    last: its failure exits 2 and leaves the local folder as it is). A re-render tells no
+    one: it observed nothing new. A Security Hub import that fails does not stop the upload:
+    why it failed is returned, and the run exits 2 after it."""
     from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
     from scanner.evidence.manifest import EvidenceError
 
+    failures: list[str] = []
     try:
         if pack.signer is not None:
             _sign(options, directory, aws, pack.signer)
@@ -596,10 +599,38 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
             if pack.signer is not None:
                 files.append(directory / SIGNATURE_NAME)
             _notify(options, document, [*written, *files], aws)
+        if options.security_hub and not pack.rerender:
+            failures += _security_hub(options, document, aws)
         if options.upload:
             _upload(options, document, directory, aws, pack.rerender)
     except EvidenceError as exc:
         raise OutputError(str(exc)) from None
+    return failures
+
+
+def _security_hub(options: Options, document: ScanDocument, aws: _Aws) -> list[str]:
+    """--security-hub: the gaps into the caller's own Security Hub, in the home region (see
+    scanner.securityhub); why it failed, if it did."""
+    from scanner.securityhub import SecurityHubError, Target, import_gaps
+
+    from .aws import client_config, home_region
+
+    session = aws.session()
+    region = home_region(session, options)
+    identity = document["identity"]
+    target = Target(identity["account_id"], region,
+                    identity["arn"].split(":")[1] if identity["arn"].count(":") > 1 else "aws")
+    client = session.client("securityhub", region_name=region,
+                            config=client_config(options, 2))
+    try:
+        done = import_gaps(client, document, target)
+    except SecurityHubError as exc:
+        return [str(exc)]
+    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED, {done.passed} "
+                     f"closed as PASSED, into account {target.account} in {region} "
+                     f"({target.product_arn}, {done.calls} call(s))\n")
+    sys.stdout.flush()
+    return []
 
 
 def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:

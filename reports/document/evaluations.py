@@ -26,7 +26,7 @@ from typing import Any, Literal, cast
 
 from reports.document.controls import Control, mapping
 from reports.document.rules import GapCode
-from reports.document.schema import Gap, Region, ScanDocument
+from reports.document.schema import ControlRef, Gap, Region, ScanDocument
 
 EvaluationStatus = Literal["PASS", "FAIL", "NOT_ASSESSED", "SKIPPED"]
 EvaluationKind = Literal["region", "member", "organization"]
@@ -109,6 +109,13 @@ def acceptance(gap: Gap) -> str | None:
     parts = [f"{key}: {exception[key]}" for key in ("reason", "owner", "expires", "ticket")
              if exception.get(key)]
     return "accepted exception: " + ("; ".join(parts) or "no reason recorded")
+
+
+def requirement(ref: ControlRef) -> str:
+    """A control as a requirement is named where findings are read: "CIS AWS Foundations
+    Benchmark v3.0.0/1.20" (Security Hub's own form), "AWS Security Hub/IAM.28"."""
+    version = f" v{ref['version']}" if ref["version"] else ""
+    return f"{ref['framework']}{version}/{ref['id']}"
 
 
 def scope_key(document: ScanDocument) -> str:
