@@ -212,6 +212,8 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
             else "MEMBER_NO_ANALYZER" if status == "FAIL" else status)
     references = [s.url for s in control.sources] if control else None
     event = _CloudComplianceFinding(
+        # OCSF's caption; the library defaults to its enum's name, "ComplianceFinding".
+        class_name="Compliance Finding",
         metadata=events.metadata(uid, code), activity_id=ActivityID.Create,
         activity_name=ActivityID.Create.name, type_uid=ComplianceFindingTypeID.Create,
         type_name="Compliance Finding: Create", time=events.time, severity_id=severity,
