@@ -182,7 +182,9 @@ def run(options: Options, stop: Stop) -> Outcome:
     remote = _fetch_history(options, aws)  # --history s3://: read before anything is scanned
     try:
         if remote is not None:
-            trail = replace(trail, path=remote[1].path)
+            history, copy = remote
+            trail = replace(trail, path=copy.path, label=history.location.uri,
+                            unavailable=copy.deleted)
         if options.from_json is not None:
             given = _rerender(options.from_json, options, started, aws)
         else:
@@ -195,8 +197,8 @@ def run(options: Options, stop: Stop) -> Outcome:
 
 def _fetch_history(options: Options, aws: _Aws) -> tuple[S3History, LocalCopy] | None:
     """--history s3://BUCKET/KEY: the history downloaded into a private local copy, in a
-    bucket of the scanning account (or --upload-bucket-owner's); one that cannot be read is
-    a configuration error, before anything is scanned."""
+    bucket of the scanning account; one that cannot be read is a configuration error, before
+    anything is scanned."""
     if options.history_s3 is None:
         return None
     from scanner.history_s3 import HistoryS3Error, S3History, parse_history_location
@@ -207,7 +209,9 @@ def _fetch_history(options: Options, aws: _Aws) -> tuple[S3History, LocalCopy] |
         location = parse_history_location(options.history_s3)
     except ValueError as exc:
         raise ConfigError(f"--history: {exc}") from None
-    owner = options.upload_bucket_owner or _caller_account(options, aws, "the history's")
+    # The history lives beside the scanner: the scanning account's bucket, whatever account
+    # the packs are uploaded to (--upload-bucket-owner).
+    owner = _caller_account(options, aws, "the history's")
     history = S3History(s3_client(aws.session(), options), location, bucket_owner=owner,
                         kms_key=options.upload_kms_key)
     try:

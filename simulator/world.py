@@ -127,6 +127,8 @@ def _s3_operation(method: str, path: str, query_string: str) -> str:
         return f"{verb}Object"
     if not bucket:
         return "ListBuckets"
+    if method == "GET" and "versions" in query:
+        return "ListObjectVersions"
     for name, label in _S3_SUBRESOURCES.items():
         if name in query:
             return f"{verb}Bucket{label}"

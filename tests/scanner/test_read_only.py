@@ -31,7 +31,8 @@ OPTIONAL = {
     # --history s3://BUCKET/KEY: the history read and written back (s3:ListBucket, so a
     # history not there yet is NoSuchKey rather than AccessDenied).
     "--history s3://": ("AaScanOptionalHistoryS3", {"s3:GetObject", "s3:PutObject",
-                                                    "s3:ListBucket"}),
+                                                    "s3:ListBucket",
+                                                    "s3:ListBucketVersions"}),
     "--admin-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
                                                         "sts:SetSourceIdentity"}),
     "--member-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
