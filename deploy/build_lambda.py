@@ -48,7 +48,8 @@ LEFT_OUT_TOP = frozenset({"simulator", "bin"})
 
 class _TemplateLoader(yaml.SafeLoader):
     """YAML with CloudFormation's short-form functions read in their long form: !Ref as
-    {"Ref": value}, !Condition as {"Condition": value}, !Sub and the others as {"Fn::Sub": value}."""
+    {"Ref": value}, !Condition as {"Condition": value}, !Sub and the others as
+    {"Fn::Sub": value}."""
 
 
 def _function(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:

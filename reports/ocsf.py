@@ -19,9 +19,11 @@ uses) and stating its schema version (`metadata.version`, the library's OCSF_VER
   created and updated times, and its status.
 
 Every `finding_info.uid` is stable from run to run (the evaluation's organization, account,
-region and control; a finding's analyzer ARN and id), so a consumer sees the same evaluation
-updated each week, not a new one; `metadata.uid` is the event's own (it includes the run id)
-and `metadata.correlation_uid` the run's, so the events of one run can be told apart.
+region and control; a finding's grant: region, resource, owner, principal, action and
+condition, so a re-created analyzer's new finding ids change nothing), so a consumer sees
+the same evaluation updated each week, not a new one; `metadata.uid` is the event's own (it
+includes the run id) and `metadata.correlation_uid` the run's, so the events of one run can
+be told apart.
 
 The library's ComplianceFinding has no `cloud` (OCSF's cloud profile adds it to every class):
 `_CloudComplianceFinding` adds it, typed by the library's own Cloud model.
@@ -58,7 +60,7 @@ from py_ocsf_models.objects.remediation import Remediation
 from py_ocsf_models.objects.resource_details import ResourceDetails
 
 from reports.document.controls import Control
-from reports.document.evaluations import Evaluation, EvaluationStatus, evaluations
+from reports.document.evaluations import Evaluation, EvaluationStatus, evaluations, scope_key
 from reports.document.rules import access_of, type_label
 from reports.document.schema import Finding, Gap, ScanDocument
 
@@ -106,10 +108,14 @@ class _CloudComplianceFinding(ComplianceFinding):  # type: ignore[misc]
 
 
 def _millis(text: str | None) -> int | None:
-    """scan.json's UTC text ('YYYY-MM-DDTHH:MM:SSZ') as OCSF's timestamp (ms since epoch)."""
+    """scan.json's UTC text ('YYYY-MM-DDTHH:MM:SS(.fff)Z', any form the schema accepts) as
+    OCSF's timestamp (ms since epoch)."""
     if not text:
         return None
-    moment = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00", 1) if text.endswith("Z")
+                                       else text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp() * 1000)
 
 
@@ -188,6 +194,9 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
         view = events.document.get("member_view")
         remediation = view.get("remediation") if view is not None else None
         fix = "\n".join(remediation["commands"]) if remediation else ""
+    elif status == "NOT_ASSESSED" and evaluation.kind == "member" and not evaluation.region:
+        title = f"Not assessed: {evaluation.title}"
+        fix = "Allow organizations:ListAccounts to the scanning role, then run again."
     elif status == "NOT_ASSESSED":
         title = f"Not assessed: {evaluation.title}"
         fix = ("Give the scanning role sight of it (an SCP or IAM denial is the usual cause), "
@@ -231,7 +240,21 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
     return _plain(event)
 
 
-def _detection_event(events: _Events, finding: Finding) -> dict[str, Any]:
+def grant_uid(scope: str, finding: Finding) -> str:
+    """A finding's uid from what it grants (region, resource, owner, principal, action,
+    condition), not from its analyzer or finding id: an analyzer re-created (new ARN, new
+    finding ids, what AWS does) reports the same grants under the same uids, as the history
+    matches them, so a SIEM keeps one open finding per grant instead of orphaning the old
+    uids. A finding that could not be analyzed (no grant) is its resource and error."""
+    grant = [finding["region"], finding["resource"], finding["resource_owner_account"],
+             finding["principal"], sorted(finding["action"]), finding["condition"],
+             finding["error"] if finding["is_public"] is None else None]
+    digest = hashlib.sha256(json.dumps(grant, sort_keys=True, ensure_ascii=True,
+                                       separators=(",", ":")).encode("ascii")).hexdigest()
+    return f"aa-scan/{scope}/access/{digest[:40]}"
+
+
+def _detection_event(events: _Events, finding: Finding, uid: str) -> dict[str, Any]:
     """One Access Analyzer finding as a validated OCSF Detection Finding."""
     access = access_of(finding["is_public"], finding["error"])
     severity, kind, fix = _ACCESS[access]
@@ -244,7 +267,6 @@ def _detection_event(events: _Events, finding: Finding) -> dict[str, Any]:
         title = f"{label} {resource} is shared outside the zone of trust with {who}"
     else:
         title = f"{label} {resource} could not be analyzed: {finding['error']}"
-    uid = f"{finding['analyzer_arn']}/finding/{finding['id']}"
     status = _FINDING_STATUS.get(finding["status"], StatusID.Other)
     created = _millis(finding["created_at"])
     event = DetectionFinding(
@@ -290,8 +312,14 @@ def ocsf_events(document: ScanDocument) -> Iterator[dict[str, Any]]:
         else:
             for control in evaluation.controls:
                 yield _compliance_event(events, evaluation, control)
+    scope = scope_key(document)
+    seen: set[str] = set()
     for finding in document["findings"]:
-        yield _detection_event(events, finding)
+        uid = grant_uid(scope, finding)
+        if uid in seen:  # the same grant reported twice (two analyzers): each its own uid
+            uid = f"{uid}/{finding['analyzer_arn']}/finding/{finding['id']}"
+        seen.add(uid)
+        yield _detection_event(events, finding, uid)
 
 
 def write_ocsf(document: ScanDocument, directory: Path, *,

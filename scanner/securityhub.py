@@ -42,8 +42,9 @@ from reports.document.evaluations import (
     evaluations,
     requirement,
     scope_key,
+    scope_known,
 )
-from reports.document.rules import utc_text
+from reports.document.rules import not_enabled_is_known, utc_text
 from reports.document.schema import Gap, ScanDocument
 
 if TYPE_CHECKING:
@@ -163,15 +164,19 @@ def _closed(earlier: Mapping[str, Any], now: str, run_id: str) -> dict[str, Any]
 def _looked_again(document: ScanDocument, earlier: Mapping[str, Any],
                   checks: Sequence[Evaluation]) -> bool:
     """Whether this scan assessed again what an earlier finding was about: its region
-    (covered, a gap, or no longer enabled), or its organization check (answered)."""
+    (covered, a gap, or listed as no longer enabled: a NOT_ENABLED guessed from an error
+    code is not looking), or its organization check (answered)."""
     fields = earlier.get("ProductFields") or {}
     region, code = fields.get("aa-scan/region"), fields.get("aa-scan/code")
     if region == "organization":
         return any(c.status in ("PASS", "FAIL") for c in checks
                    if c.kind == "organization" and any(
                        code in k.codes for k in ORGANIZATION_CHECKS if k.key == c.name))
-    status = {r["region"]: r["status"] for r in document["regions"]}.get(str(region))
-    return status in ("COVERED", "GAP", "NOT_ENABLED")
+    seen = {r["region"]: r for r in document["regions"]}.get(str(region))
+    if seen is None:
+        return False
+    return seen["status"] in ("COVERED", "GAP") or (
+        seen["status"] == "NOT_ENABLED" and not_enabled_is_known(seen["reason"]))
 
 
 def _pages(client: SecurityHubClient, target: Target) -> Iterator[Mapping[str, Any]]:
@@ -204,6 +209,11 @@ def import_gaps(client: SecurityHubClient, document: ScanDocument, target: Targe
                 ) -> Imported:
     """Import the document's gaps (FAILED) and close the earlier ones it no longer has
     (PASSED); SecurityHubError when Security Hub refuses any of it."""
+    if not scope_known(document):
+        raise SecurityHubError(
+            "--security-hub: nothing imported: the organization's id is unknown "
+            "(DescribeOrganization did not answer), and findings keyed on anything else "
+            "could never be updated or closed by a later run")
     now = _now()
     prefix = f"aa-scan/{scope_key(document)}/"
     try:
@@ -221,6 +231,10 @@ def import_gaps(client: SecurityHubClient, document: ScanDocument, target: Targe
               and _looked_again(document, f, checks)]
     batch = [*findings, *closed]
     calls = 0
+    # Security Hub refuses findings one by one (the rest of a batch is imported): every batch
+    # is sent, so one refused finding never keeps the others (closures last) from landing,
+    # and the refusals are said once, at the end.
+    refused: list[Mapping[str, Any]] = []
     for start in range(0, len(batch), BATCH):
         chunk = batch[start:start + BATCH]
         try:
@@ -231,9 +245,11 @@ def import_gaps(client: SecurityHubClient, document: ScanDocument, target: Targe
                 f"{start} of {len(batch)} finding(s): {_error(exc)}") from None
         calls += 1
         if answer["FailedCount"]:
-            first = answer["FailedFindings"][0]
-            raise SecurityHubError(
-                f"--security-hub: {answer['FailedCount']} of {len(chunk)} finding(s) of a "
-                f"batch were refused ({first.get('Id')}: {first.get('ErrorCode')}: "
-                f"{first.get('ErrorMessage')})")
+            refused += answer.get("FailedFindings") or [{}] * answer["FailedCount"]
+    if refused:
+        first = refused[0]
+        raise SecurityHubError(
+            f"--security-hub: {len(refused)} of {len(batch)} finding(s) were refused, the "
+            f"others imported ({first.get('Id')}: {first.get('ErrorCode')}: "
+            f"{first.get('ErrorMessage')})")
     return Imported(len(findings), len(closed), calls)

@@ -125,6 +125,16 @@ def scope_key(document: ScanDocument) -> str:
     return organization or f"account-{document['identity']['account_id']}"
 
 
+def scope_known(document: ScanDocument) -> bool:
+    """Whether `scope_key` is the scope every run of this organization will name: not when
+    the scanning account is (or may be) in an organization whose id did not answer. A
+    consumer that keeps state by uid (Security Hub) must not write under a key that the
+    next run, knowing the id, will never read again."""
+    organization = document["organization"]
+    return bool(organization["id"]) or \
+        organization["scanning_account_role"] == "NOT_IN_ORGANIZATION"
+
+
 def _split(gaps: list[Gap]) -> tuple[tuple[Gap, ...], tuple[tuple[Gap, str], ...]]:
     failing: list[Gap] = []
     accepted: list[tuple[Gap, str]] = []
@@ -166,6 +176,15 @@ def _members(document: ScanDocument, controls: tuple[Control, ...]) -> Iterator[
     if view is None:
         return
     scope = scope_key(document)
+    failure = view.get("error")
+    if failure:  # the accounts could not be listed: nothing was examined, and that is said
+        yield Evaluation(
+            uid=f"aa-scan/{scope}/member/view", kind="member", name="member view",
+            title="Every member account owns an ACTIVE external access analyzer in each "
+            "enabled region", status="NOT_ASSESSED",
+            account_id=document["identity"]["account_id"], account_name=None, region=None,
+            reason=f"cannot list the accounts: {failure['code']}: {failure['message']}",
+            controls=controls)
     for account in view["accounts"]:
         errors = account.get("region_errors") or {}
         for region, cell in sorted(account["regions"].items()):

@@ -132,6 +132,13 @@ NOT_VISIBLE = "OrganizationAnalyzersNotVisible"
 NOT_ENABLED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId",
                                "AuthFailure", "OptInRequired"})
 
+
+def not_enabled_is_known(reason: str | None) -> bool:
+    """Whether a region called NOT_ENABLED with this `reason` is known not to be enabled (a
+    region listing said so), rather than guessed from an error code: only the former was
+    looked at again by the run, so only it can close what an earlier run found there."""
+    return reason not in NOT_ENABLED_CODES
+
 # Analyses of identities rather than of resources: one ACTIVE analyzer, in any region,
 # covers the whole organization (the IAM User Guide, creating an unused access analyzer).
 ORGANIZATION_WIDE_TYPES = frozenset({"ORGANIZATION_UNUSED_ACCESS"})

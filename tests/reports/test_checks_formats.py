@@ -133,10 +133,10 @@ def test_detection_findings_carry_status_and_first_seen(tmp_path):
     document = derive(make_document([covered("us-east-1", [record, archived])],
                                     finding_statuses=("ACTIVE", "ARCHIVED")))
     events = json.loads(write_ocsf(document, tmp_path).read_text())
-    found = {e["finding_info"]["uid"].rsplit("/", 1)[-1]: e for e in events
-             if e["class_uid"] == 2004}
-    assert found[record["id"]]["finding_info"]["first_seen_time"] == 1735689600000
-    assert found[archived["id"]]["status"] == "Archived"
+    found = {e["resources"][0]["uid"]: e for e in events if e["class_uid"] == 2004}
+    assert len(found) == 2
+    assert found[record["resource"]]["finding_info"]["first_seen_time"] == 1735689600000
+    assert found[archived["resource"]]["status"] == "Archived"
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
