@@ -8,11 +8,12 @@ labels, how a configuration value or an archive-rule filter reads as one line.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# How a filter reads: one home, the archive-rule rule beside it.
+from reports.document.archive_rules import filter_text as filter_text
 from reports.document.rules import (
     ANALYSIS_LABELS,
     CLASSIC_RESOURCE_TYPES,
@@ -231,31 +232,6 @@ def setting(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(setting(v) for v in value) if value else "none"
     return str(value)
-
-
-_FILTER_OPERATORS = {"eq": ("is", "is one of"), "neq": ("is not", "is none of"),
-                     "contains": ("contains", "contains any of")}
-
-
-def filter_text(rule_filter: Any) -> str:
-    """An archive-rule filter as a sentence: criteria joined by AND, values within one by OR."""
-    if not isinstance(rule_filter, Mapping):
-        return "" if rule_filter is None else json.dumps(rule_filter, ensure_ascii=False,
-                                                          default=str)
-    parts = []
-    for key, criterion in rule_filter.items():
-        if not isinstance(criterion, Mapping):
-            parts.append(f"{key} {json.dumps(criterion, ensure_ascii=False, default=str)}")
-            continue
-        for operator, values in criterion.items():
-            if operator == "exists":
-                parts.append(f"{key} {'exists' if values else 'does not exist'}")
-                continue
-            values = list(values) if isinstance(values, list | tuple) else [values]
-            one, many = _FILTER_OPERATORS.get(operator, (operator, operator))
-            parts.append(f"{key} {one if len(values) == 1 else many} "
-                         f"{', '.join(str(v) for v in values)}")
-    return " AND ".join(parts) or "no filter"
 
 
 def scope_of(document: ScanDocument) -> dict[str, str | None]:

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from reports.document.archive_rules import ArchiveRuleClass
 from reports.document.rules import (
     AnalysisValue,
     FindingsScope,
@@ -397,6 +398,19 @@ class ControlAnswer(TypedDict):
     unconfirmed: str
 
 
+class ArchiveRuleAssessment(TypedDict):
+    """An archive rule classified from its filter (reports.document.archive_rules), with the
+    findings its analyzer holds in the region: ARCHIVED and ACTIVE (None: unknown)."""
+
+    region: str
+    analyzer_arn: str
+    name: str
+    classification: ArchiveRuleClass
+    why: str
+    archived: int | None
+    active: int | None
+
+
 class Derived(TypedDict):
     """Computed from the rest of the document by reports.document.derive, once per run, for
     the reports and the manifest, which only read it. Recomputed whenever a document is
@@ -411,6 +425,9 @@ class Derived(TypedDict):
     # How the document answers each control; None for a document written before the mapping
     # (its gaps carry no controls to answer with).
     control_answers: list[ControlAnswer] | None
+    # Added after issue 23: every archive rule, classified (absent from a document derived
+    # before it).
+    archive_rules: NotRequired[list[ArchiveRuleAssessment]]
 
 
 class ScanDocument(TypedDict):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reports.document.derive import rule_assessments
 from reports.document.rules import Analysis, analysis_of, member_outcome, type_label
 from reports.document.schema import MemberAccount, ScanDocument
 
@@ -23,17 +24,35 @@ from ..tables import (
 )
 from .display import STATUS_TONES
 
+RULE_LABELS = {"broad": "Can archive public findings",
+               "public_named": "Archives public findings of named resources",
+               "narrow": "Narrow"}
+RULE_TONES = {"broad": "bad", "public_named": "warn", "narrow": "ok"}
+
 
 def archive_rules(document: ScanDocument) -> list[dict[str, Any]]:
-    """Archive rules, each once with the regions it is in (they are usually the same)."""
+    """Archive rules, each once with the regions it is in (they are usually the same), its
+    class (can it archive public findings?) and, per region, the findings its analyzer holds
+    archived and active there (0 active beside many archived is worth a look)."""
     rules: dict[tuple[str, str], dict[str, Any]] = {}
+    assessed = {(a["region"], a["analyzer_arn"], a["name"]): a
+                for a in rule_assessments(document)}
     for region in document["regions"]:
         for rule in region["archive_rules"]:
             text = filter_text(rule["filter"])
-            entry = rules.setdefault((rule["name"], text), {"name": rule["name"], "filter": text,
-                                                            "regions": []})
-            entry["regions"].append(region["region"])
-    return sorted(rules.values(), key=lambda r: (r["name"], r["filter"]))
+            found = assessed.get((region["region"], rule["analyzer_arn"], rule["name"]))
+            kind = found["classification"] if found else "narrow"
+            entry = rules.setdefault((rule["name"], text), {
+                "name": rule["name"], "filter": text, "regions": [],
+                "classification": kind, "label": RULE_LABELS[kind], "tone": RULE_TONES[kind],
+                "why": found["why"] if found else ""})
+            archived, active = (found["archived"], found["active"]) if found else (None, None)
+            entry["regions"].append({
+                "region": region["region"], "archived": archived, "active": active,
+                "suspicious": bool(archived) and active == 0})
+    order = {"broad": 0, "public_named": 1, "narrow": 2}
+    return sorted(rules.values(), key=lambda r: (order[r["classification"]], r["name"],
+                                                 r["filter"]))
 
 
 def region_rows(document: ScanDocument) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from reports.document.rules import (
 
 from ..model import Analyzer, RegionScan, ScanResult
 from ..selection import age_key, scanning_role
+from .archive import archive_rule_advisories
 from .members import judge_members
 from .region import analyzer_state, as_additional, judge_region, not_active_gap
 from .role import (
@@ -231,6 +232,7 @@ def judge(result: ScanResult) -> Judgement:
     unknown = unknown_type_advisory(result, context)
     if unknown is not None:
         advisories.append(unknown)
+    advisories += archive_rule_advisories(result.regions, context)
 
     region_gaps = [gap for v in verdicts for gap in v.gaps]
     gaps = tuple(org_gaps + wide_gaps + region_gaps)

@@ -152,8 +152,10 @@ def test_sheets_in_order_with_exact_headers(book):
         "Account ID", "Account name", "Active", "Public", "Cross-account",
         "Could not be analyzed", "Regions",
         *(f"{label} active" for label in [*CLASSIC_LABELS, "SNS topic"])]
-    assert header(book["Archive rules"]) == ["Region", "Analyzer ARN", "Rule name", "Filter",
-                                             "Created (UTC)", "Updated (UTC)"]
+    assert header(book["Archive rules"]) == [
+        "Region", "Analyzer ARN", "Rule name", "Filter", "Can archive public findings", "Why",
+        "Archived findings (its analyzer, region)", "Active findings (its analyzer, region)",
+        "Created (UTC)", "Updated (UTC)"]
     assert header(book["Errors"]) == ["Scope", "Region", "Operation", "Code", "Message"]
 
 
@@ -373,7 +375,9 @@ def test_archive_rules_and_errors(book):
     assert rule[3] == ("principal.AWS is one of arn:aws:iam::999988887777:root, "
                        "arn:aws:iam::999988887778:root AND condition.aws:PrincipalOrgID exists "
                        "AND isPublic is false")
-    assert rule[4:] == [dt.datetime(2026, 11, 1, 12, 0), dt.datetime(2026, 11, 1, 13, 0)]
+    assert rule[4] == "No"  # a named partner and an organization condition: narrow
+    assert rule[6:8] == [0, 3]  # the archived and active findings of its analyzer there
+    assert rule[8:] == [dt.datetime(2026, 11, 1, 12, 0), dt.datetime(2026, 11, 1, 13, 0)]
     assert data(book["Errors"]) == [
         ["organization", None, "organizations:ListAccounts", "AccessDenied", "no ListAccounts"],
         ["region", "us-west-2", "access-analyzer:ListFindingsV2", "ThrottlingException",
