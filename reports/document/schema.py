@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from reports.document.archive_rules import ArchiveRuleClass
+from reports.document.exceptions import AcceptedBy, AcceptedCounts, ExceptionsBlock
 from reports.document.rules import (
     AnalysisValue,
     FindingsScope,
@@ -188,6 +189,8 @@ class Finding(TypedDict):
     # Added after version 1: the earliest createdAt the history knows for what the finding
     # grants, when older than its own (an analyzer re-created since gave it a new id).
     first_seen_at: NotRequired[str]
+    # Added with issue 23: the exception that accepts this (active) finding; absent: none.
+    exception: NotRequired[AcceptedBy]
 
 
 class AnalysisFinding(TypedDict):
@@ -285,6 +288,9 @@ class Gap(TypedDict):
     # Added after version 1: the analyzer type the gap is about (None: none). With scope,
     # region and code, a gap's identity from run to run.
     analyzer_type: NotRequired[str | None]
+    # Added with issue 23: the exception that accepts this gap (absent: none). An accepted
+    # gap is still a gap; no --fail-on gate counts it, and the verdict says it rests on it.
+    exception: NotRequired[AcceptedBy]
 
 
 class Summary(TypedDict):
@@ -311,6 +317,8 @@ class Summary(TypedDict):
     controls: NotRequired[list[ControlRef]]
     # Added after version 1: organization-wide requirements this run could not judge.
     requirements_not_judged: NotRequired[list[str]]
+    # Added with issue 23: what exceptions accepted (absent: the configuration had none).
+    accepted: NotRequired[AcceptedCounts]
 
 
 class MemberAccount(TypedDict):
@@ -460,6 +468,9 @@ class ScanDocument(TypedDict):
     unused_access: NotRequired[AnalysisBlock]
     # With --member-accounts: each account's own view (IAM.28), beside the verdict.
     member_view: NotRequired[MemberView]
+    # Added with issue 23: the register of exceptions (accepted risk), judged as of the
+    # scan's start (absent: the configuration had none).
+    exceptions: NotRequired[ExceptionsBlock]
     # Added after version 1: what derive computes for the reports and the manifest (absent
     # from a document that has not been through it: every document the reports render has).
     derived: NotRequired[Derived]

@@ -259,6 +259,22 @@ GAP_TEXT: dict[str, GapText] = {
         "intended, an aa-scan exception states it with a reason, an owner and an expiry, in "
         "every report; the archive rule hides it with none of them.",
         _GET_ARCHIVE_RULE, _ARCHIVE_RULE_NOTE),
+    GapCode.EXCEPTION_EXPIRED: GapText(
+        Severity.MEDIUM,
+        "The exception for {what} expired on {expires}: it accepts nothing any more",
+        "Accepted by {owner}{ticket} until {expires} ({reason}). Since that day, what it "
+        "matches counts again in every report and gate: {matched}.",
+        "Edit {source}: renew the exception, with a new expires approved again, or remove it",
+        "Or fix what it accepted: its gaps are listed with the commands that fix them, its "
+        "findings with their resources."),
+    GapCode.EXCEPTION_EXPIRING: GapText(
+        Severity.LOW,
+        "The exception for {what} expires on {expires}, in {days}",
+        "Accepted by {owner}{ticket} ({reason}); it accepts {matched}. After {expires} that "
+        "counts again in every report and gate (--fail-on included).",
+        "Edit {source}: renew the exception, with a new expires approved again, or remove it",
+        "Or fix what it accepts before then: its gaps are listed with the commands that fix "
+        "them, its findings with their resources."),
     GapCode.NO_DELEGATED_ADMINISTRATOR: GapText(
         Severity.LOW,
         "No delegated administrator is registered for IAM Access Analyzer",
