@@ -369,7 +369,7 @@ def counts_of(acceptance: Acceptance, findings: Iterable[CountedFinding]) -> Acc
 def verdict_text(verdict: str, accepted: AcceptedCounts | None) -> str:
     """The verdict as every report states it: never a plain COMPLIANT when it rests on
     exceptions ("COMPLIANT with 2 accepted exceptions")."""
-    if not accepted or not accepted["exceptions"]:
+    if verdict != "COMPLIANT" or not accepted or not accepted["exceptions"]:
         return verdict
     count = accepted["exceptions"]
     return f"{verdict} with {count} accepted exception{'s' if count != 1 else ''}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from reports.document.rules import type_label
 from reports.document.schema import ScanDocument
+from reports.document.trail import Changes
 
 from .. import tables
 from .writer import DATE_FORMAT, TOTAL, Book, Column, Sheet, Styled, Table, status_style
@@ -56,6 +57,33 @@ TREND = Table("Trend", [Column("Run", 34), Column("Started (UTC)", 20), Column("
                         Column("Gaps", 8), Column("Not assessed", 10), Column("Active", 10),
                         Column("Public", 10)], cell_style=None, fit_width=True,
               charts=_trend_charts)
+
+
+def _register_rows(found: Changes) -> Iterator[list[Any]]:
+    """The exceptions added, removed, expired and changed, and what they no longer
+    accept (counted again: the new-* gates count it)."""
+    register = found.get("exceptions")
+    if register is None:
+        return
+    for kind, label, entries in (
+            ("added", "Exception added", register["added"]),
+            ("removed", "Exception removed", register["removed"]),
+            ("expired", "Exception expired", register["expired"]),
+            ("changed", "Exception changed", register["changed"])):
+        for entry in entries:
+            before = "; ".join(f"{k.removesuffix('_before')}: {v}" for k, v in entry.items()
+                               if k.endswith("_before")) or None
+            yield [Styled(label, status_style("GAP") if kind == "expired" else None), None,
+                   entry["key"], before, f"until {entry['expires']}",
+                   f"{entry['owner']}" + (f", {entry['ticket']}" if entry["ticket"] else "")]
+    for gap in register["gaps_no_longer_accepted"]:
+        yield [Styled("Gap no longer accepted", status_style("GAP")),
+               gap["region"] or "organization", gap["title"], gap.get("exception"), None,
+               gap["code"]]
+    for lost in register["findings_no_longer_accepted"]:
+        yield [Styled("Finding no longer accepted", status_style("GAP") if lost["is_public"]
+                      else None), lost["region"], lost["resource"], lost.get("exception"),
+               None, f"{type_label(lost['resource_type'])}; finding {lost['id']}"]
 
 
 def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
@@ -111,6 +139,7 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
                "\n".join(f"{k}: {_change_text(v)}" for k, v in change["after"].items()) or None,
                f"{type_label(change['resource_type'])}; finding {change['id']}; changed: "
                + ", ".join(change["fields"])]
+    yield from _register_rows(found)
     for closed in found["findings_closed"]:
         yield ["Closed finding", closed["region"], closed["resource"], "ACTIVE",
                closed["status_now"] or "no longer listed",

@@ -16,7 +16,8 @@ from .writer import TOTAL, Column, Styled, Table, status_style
 GAPS = Table("Gaps", [Column("Kind", 10), Column("Scope", 14), Column("Region", 16),
                       Column("Severity", 10), Column("Code", 22), Column("Title", 40),
                       Column("Detail", 50), Column("Remediation", 60),
-                      Column("Where and when to run it", 45), Column("Controls", 40)],
+                      Column("Where and when to run it", 45), Column("Controls", 40),
+                      Column("Accepted (exception)", 45)],
             fit_width=True)
 REGIONS = Table("Regions", [
     Column("Region", 16), Column("Status", 14), Column("Reason", 22), Column("Detail", 40),
@@ -53,10 +54,14 @@ def gap_rows(document: ScanDocument) -> Iterator[list[Any]]:
     for kind, gaps in (("Gap", document["gaps"]), ("Advisory", document["advisories"])):
         for gap in gaps:
             severity = gap["severity"]
-            yield [Styled(kind, status_style("GAP") if kind == "Gap" else status_style("INFO")),
+            accepted = gap.get("exception")
+            label = "Accepted gap" if accepted else kind
+            style = ("INFO" if kind != "Gap" else "MEDIUM" if accepted else "GAP")
+            yield [Styled(label, status_style(style)),
                    gap["scope"], gap["region"], Styled(severity, status_style(severity)),
                    gap["code"], gap["title"], gap["detail"], gap["remediation"],
-                   gap["remediation_note"] or None, _controls_text(gap.get("controls"))]
+                   gap["remediation_note"] or None, _controls_text(gap.get("controls")),
+                   tables.accepted_text(accepted) if accepted else None]
 
 
 def _controls_text(controls: Sequence[ControlRef] | None) -> str | None:

@@ -15,6 +15,7 @@ from ..tables import (
     COUNT_KEYS,
     STATUS_LABELS,
     STATUS_ORDER,
+    accepted_text,
     account_totals,
     filter_text,
     lower_bound,
@@ -59,9 +60,13 @@ def region_rows(document: ScanDocument) -> list[dict[str, Any]]:
     """Every region with its status, analyzers and counts, ordered by status then name."""
     order: Mapping[str, int] = {s: i for i, s in enumerate(STATUS_ORDER)}
     gaps_by_region: dict[str, list[str]] = {}
+    accepted_by_region: dict[str, list[str]] = {}
     for gap in document["gaps"]:
         if gap["region"]:
             gaps_by_region.setdefault(gap["region"], []).append(gap["title"])
+            if "exception" in gap:
+                accepted_by_region.setdefault(gap["region"], []).append(
+                    f"{gap['code']} {accepted_text(gap['exception'])}")
     rows = []
     for region in document["regions"]:
         status = region["status"]
@@ -78,6 +83,7 @@ def region_rows(document: ScanDocument) -> list[dict[str, Any]]:
             "reason": region["reason"] or "",
             "detail": region["detail"],
             "gaps": titles if len(titles) > 1 else [],
+            "accepted": accepted_by_region.get(region["region"], []),
             "analyzers": [{"name": a["name"], "type": a["type"], "status": a["status"],
                            "status_reason": a["status_reason"] or "",
                            "active": a["status"] == "ACTIVE",
