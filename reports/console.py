@@ -11,6 +11,7 @@ from reports.document.schema import AnalysisStatistics, Region, ScanDocument
 
 from .tables import (
     STATE_LABELS,
+    STATE_ORDER,
     UNUSED_TYPE_LABELS,
     AnalysisKey,
     accepted_text,
@@ -217,9 +218,11 @@ def accepted_lines(document: ScanDocument) -> list[str]:
         lines.append(f"Accepted findings: {counts['findings']} ({counts['public_findings']} "
                      "public), not counted by --fail-on (see the reports)")
     states: list[str] = [r.entry["state"] for r in rows]
-    lines.append(f"Exceptions ({len(rows)}): " + ", ".join(
-        f"{states.count(state)} {label.lower()}" for state, label in STATE_LABELS.items()
-        if states.count(state)) + f"; judged as of {document['started_at'][:10]} (UTC)")
+    by_state = ", ".join(f"{states.count(state)} {STATE_LABELS[state].lower()}"
+                         for state in sorted(STATE_LABELS, key=lambda k: STATE_ORDER[k])
+                         if states.count(state))
+    lines.append(f"Exceptions ({len(rows)}): {by_state}; judged as of "
+                 f"{document['started_at'][:10]} (UTC)")
     for row in rows:
         entry = row.entry
         if entry["state"] == "active":

@@ -316,7 +316,7 @@ def headline(document: ScanDocument) -> str:
     if verdict == "NON_COMPLIANT":
         suffix = "" if summary["complete"] else " (scan incomplete)"
         more = accepted["gaps"] if accepted else 0
-        also = f", {more} more accepted" if more else ""
+        also = f" + {more} accepted" if more else ""
         return f"{gaps} gap{'s' if gaps != 1 else ''}{also}{suffix}"
     return "Incomplete"
 
@@ -366,9 +366,20 @@ def register_rows(document: ScanDocument) -> list[RegisterRow]:
     for entry in block["entries"]:
         matched = [f"{g['code']} in {g['region'] or 'the organization'}"
                    for g in entry["matched"]["gaps"]]
-        matched += [f"{f['resource'] or f['id']} ({f['region']}"
-                    + (", public)" if f["is_public"] else ")")
-                    for f in entry["matched"]["findings"]]
+        # A resource's findings once, with the regions they were found in.
+        by_resource: dict[str, list[tuple[str, bool]]] = {}
+        for f in entry["matched"]["findings"]:
+            by_resource.setdefault(f["resource"] or f["id"], []).append(
+                (f["region"], bool(f["is_public"])))
+        for resource, places in by_resource.items():
+            public = sum(1 for _, is_public in places if is_public)
+            kind = ("public" if public == len(places) else
+                    f"{public} public" if public else "cross-account")
+            regions = sorted({r for r, _ in places})
+            count = f"{len(places)} finding{'s' if len(places) != 1 else ''}, {kind}"
+            matched.append(f"{resource} ({count}) in " + (
+                regions[0] if len(regions) == 1 else
+                f"{len(regions)} regions: {', '.join(regions)}"))
         rows.append(RegisterRow(entry, STATE_LABELS.get(entry["state"], entry["state"]),
                                 what_text(entry), matched, _days_text(entry["days_left"])))
     return sorted(rows, key=lambda r: STATE_ORDER.get(r.entry["state"], 9))

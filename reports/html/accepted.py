@@ -12,7 +12,7 @@ from ..tables import SEVERITY_ORDER, accepted_text, parse_time, register_rows
 from .display import day
 from .overview import gap_entry
 
-MAX_FINDINGS = 200  # accepted findings listed (all are counted; the workbook has them all)
+MAX_FINDINGS = 200  # rows of accepted findings (all are counted; the workbook has them all)
 STATE_TONES = {"active": "ok", "expiring": "warn", "expired": "bad", "unused": "off"}
 
 
@@ -35,7 +35,7 @@ def accepted_risk(document: ScanDocument) -> dict[str, Any]:
     block = document.get("exceptions")
     if block is None:
         return {"configured": False, "register": [], "gaps": [], "findings": [],
-                "findings_total": 0}
+                "findings_total": 0, "findings_rows": 0}
     register = []
     for row in register_rows(document):
         entry = row.entry
@@ -46,19 +46,27 @@ def accepted_risk(document: ScanDocument) -> dict[str, Any]:
             "source": entry["source"], "matched": row.matched, "accepted": entry["accepted"],
             "note": entry["note"] or ""})
     findings = [f for f in document["findings"] if "exception" in f]
-    findings.sort(key=lambda f: (not (f["is_public"] and not f["error"]), f["region"],
-                                 f["resource"] or ""))
+    # One row per resource and exception (a bucket public in 13 regions is one row), public
+    # first.
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in findings:
+        public = bool(f["is_public"]) and not f["error"]
+        group = groups.setdefault((f["resource"] or f["id"], f["exception"]["key"]), {
+            "resource": f["resource"] or f["id"], "type": type_label(f["resource_type"]),
+            "regions": [], "public": 0, "accepted": accepted_text(f["exception"])})
+        group["regions"].append(f["region"])
+        group["public"] += public
+    grouped = sorted(groups.values(), key=lambda g: (not g["public"], g["resource"]))
+    for group in grouped:
+        group["count"] = len(group["regions"])
+        group["regions"] = sorted(set(group["regions"]))
     states = [r.entry["state"] for r in register_rows(document)]
     return {
         "configured": True, "as_of": day(parse_time(block["as_of"])),
         "expiring_days": block["expiring_days"], "register": register,
         "gaps": _accepted_gaps(document),
-        "findings": [{"resource": f["resource"] or f["id"], "region": f["region"],
-                      "type": type_label(f["resource_type"]),
-                      "public": bool(f["is_public"]) and not f["error"],
-                      "accepted": accepted_text(f["exception"])}
-                     for f in findings[:MAX_FINDINGS]],
-        "findings_total": len(findings),
+        "findings": grouped[:MAX_FINDINGS], "findings_total": len(findings),
+        "findings_rows": len(grouped),
         "counts": {state: states.count(state)
                    for state in ("expired", "expiring", "unused", "active")},
     }

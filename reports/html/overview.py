@@ -76,12 +76,14 @@ def figures(document: ScanDocument) -> list[dict[str, Any]]:
         return count(value) + (plus if value is not None else "")
 
     accepted = summary.get("accepted")
-    resting = ([{"label": "Accepted by exceptions",
+    resting = ([{"label": f"Accepted by exceptions: {number(accepted['gaps'])} gap"
+                          f"{'s' if accepted['gaps'] != 1 else ''}, "
+                          f"{number(accepted['findings'])} finding"
+                          f"{'s' if accepted['findings'] != 1 else ''}",
                  "value": number(accepted["gaps"] + accepted["findings"]),
                  "of": "", "tone": "warn" if accepted["exceptions"] else "plain"}]
                if accepted is not None else [])
     return [
-        *resting,
         {"label": "Regions covered", "value": number(summary["covered"]),
          "of": number(summary["regions_total"]), "tone": "ok"},
         {"label": "Regions with gaps", "value": number(summary["gaps"]), "of": "",
@@ -101,6 +103,7 @@ def figures(document: ScanDocument) -> list[dict[str, Any]]:
         {"label": "Could not be analyzed",
          "value": found(None if totals is None else totals["errors"]), "of": "",
          "tone": "warn" if totals and totals["errors"] else "plain"},
+        *resting,
     ]
 
 

@@ -78,7 +78,7 @@ def test_the_workbook_has_an_exceptions_sheet_and_cells_that_are_never_formulas(
     path = excel.write_workbook(derive(document()), tmp_path)
     book = load_workbook(path)
     ws = book["Exceptions"]
-    assert header(ws)[:4] == ["State", "Accepts", "Kind", "Region"]
+    assert header(ws)[:4] == ["State", "Accepts", "Reason", "Owner"]
     assert column(ws, "State") == ["Expired", "Expiring soon", "Unused", "Active"]
     hostile = next(c for row in ws.iter_rows(min_row=2) for c in row if c.value == FORMULA)
     assert hostile.data_type == "s" and hostile.quotePrefix
@@ -107,7 +107,7 @@ def test_a_scan_without_exceptions_says_so_in_its_own_place(tmp_path: Path):
 def test_the_terminal_lists_what_is_accepted_and_what_expired():
     lines = render_console(document()).splitlines()
     assert "Accepted (1, not counted by --fail-on):" in lines
-    assert any(line.startswith("Exceptions (4): 1 active, 1 expiring soon, 1 expired, 1 unused")
+    assert any(line.startswith("Exceptions (4): 1 expired, 1 expiring soon, 1 unused, 1 active")
                for line in lines)
     expired = next(line for line in lines if line.strip().startswith("EXPIRED"))
     assert "gap NO_ANALYZER in sa-east-1" in expired and "expired 31 days ago" in expired
