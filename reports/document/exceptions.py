@@ -24,7 +24,7 @@ NotRequired as a type.)
 """
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NotRequired, TypedDict
 
@@ -214,6 +214,51 @@ def _rank(spec: ExceptionSpec) -> int:
     return 2 + region + (2 if "*" in resource else 0)
 
 
+def _candidates(specs: Sequence[ExceptionSpec]
+                ) -> Callable[[str, str | None], list[ExceptionSpec]]:
+    """A function giving the finding exceptions that may match a finding (by id, exact ARN,
+    or a pattern whose literal prefix the resource starts with or whose literal suffix it
+    ends with), most specific first (the order of `specs`): matches_finding decides;
+    each finding is looked up, not compared with every exception (100,000 findings against
+    1,000 patterns would be a hundred million comparisons)."""
+    order = {id(s): i for i, s in enumerate(specs)}
+    by_id: dict[str, list[ExceptionSpec]] = {}
+    exact: dict[str, list[ExceptionSpec]] = {}
+    by_prefix: dict[str, list[ExceptionSpec]] = {}
+    by_suffix: dict[str, list[ExceptionSpec]] = {}
+    for spec in specs:
+        resource = spec["resource"]
+        if spec["finding_id"] is not None:
+            by_id.setdefault(spec["finding_id"], []).append(spec)
+        elif resource is not None and "*" not in resource:
+            exact.setdefault(resource, []).append(spec)
+        elif resource is not None:
+            # Indexed by the longer of its literal ends (arn:aws:s3:::*-logs by "-logs").
+            prefix, suffix = resource.split("*", 1)[0], resource.rsplit("*", 1)[1]
+            # ([-1]: a prefix may have no colon at all, "*:aws:s3:::site" has none.)
+            if len(suffix) > len(prefix.rsplit(":", 1)[-1]) + 1:
+                by_suffix.setdefault(suffix, []).append(spec)
+            else:
+                by_prefix.setdefault(prefix, []).append(spec)
+    prefixes = sorted({len(p) for p in by_prefix})
+    suffixes = sorted({len(p) for p in by_suffix})
+
+    def candidates(finding_id: str, resource: str | None) -> list[ExceptionSpec]:
+        found = list(by_id.get(finding_id, ()))
+        if resource is not None:
+            found += exact.get(resource, ())
+            for length in prefixes:
+                found += by_prefix.get(resource[:length], ())
+            for length in suffixes:
+                if length <= len(resource):
+                    found += by_suffix.get(resource[len(resource) - length:], ())
+        if len(found) > 1:
+            found.sort(key=lambda s: order[id(s)])
+        return found
+
+    return candidates
+
+
 @dataclass(frozen=True)
 class Acceptance:
     """What the exceptions of a scan decided: the register, and which exception accepts
@@ -303,15 +348,11 @@ def judge_exceptions(specs: Sequence[ExceptionSpec], gaps: Sequence[MatchedGap],
             accepted[chosen] += 1
     finding_keys: dict[tuple[str, str], str] = {}
     if finding_specs:
-        by_id: dict[str, list[ExceptionSpec]] = {}
-        for spec in finding_specs:
-            if spec["finding_id"] is not None:
-                by_id.setdefault(spec["finding_id"], []).append(spec)
-        by_resource = [s for s in finding_specs if s["finding_id"] is None]
+        candidates_of = _candidates(finding_specs)
         for finding in findings:
             if finding["status"] != "ACTIVE":
                 continue
-            candidates = by_id.get(finding["id"], []) + by_resource
+            candidates = candidates_of(finding["id"], finding["resource"])
             chosen = None
             for spec in candidates:
                 if matches_finding(spec, finding["region"], finding["id"],
@@ -379,7 +420,9 @@ def what_text(spec: ExceptionSpec) -> str:
     """What an exception accepts, in words."""
     where = "every region" if spec["region"] == ANY_REGION else spec["region"]
     if spec["kind"] == "gap":
-        return f"gap {spec['code']} in {where}"
+        # A wildcard also accepts the gap in a region enabled after it was approved: said.
+        later = " (regions enabled later included)" if spec["region"] == ANY_REGION else ""
+        return f"gap {spec['code']} in {where}{later}"
     if spec["finding_id"] is not None:
         return f"finding {spec['finding_id']} in {where}"
     return f"findings of {spec['resource']} in {where}"

@@ -7,10 +7,13 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reports.document.exceptions import (
     days_left,
     judge_exceptions,
+    matches_finding,
     pattern_matches,
     verdict_text,
 )
@@ -138,3 +141,30 @@ def test_the_verdict_never_reads_plain_compliant_when_it_rests_on_exceptions():
     assert verdict_text("COMPLIANT", one) == "COMPLIANT with 1 accepted exception"
     assert verdict_text("COMPLIANT", {**accepted, "exceptions": 0}) == "COMPLIANT"
     assert verdict_text("NON_COMPLIANT", accepted) == "NON_COMPLIANT"  # its gaps say why
+
+
+ALPHABET = "ab*:-/"
+
+
+@settings(max_examples=300, deadline=None)
+@given(patterns=st.lists(st.tuples(st.sampled_from(["arn:aws:s3:::", "arn", "", "*:"]),
+                                   st.text(ALPHABET, min_size=1, max_size=8)),
+                         min_size=1, max_size=6),
+       resources=st.lists(st.text(ALPHABET.replace("*", ""), max_size=10), max_size=12))
+def test_the_index_finds_exactly_what_comparing_every_exception_finds(patterns, resources):
+    """Findings are looked up by id, exact ARN and literal ends, never compared with every
+    exception: the same acceptances as comparing each finding with each exception (a pattern
+    whose literal prefix has no colon, "*:aws:s3:::site", included)."""
+    specs = list({e["key"]: e for e in (
+        exception(resource=head + p) for head, p in patterns)}.values())
+    findings = [{"region": "us-east-1", "id": f"f{i}", "resource": "arn:aws:s3:::" + r,
+                 "status": "ACTIVE", "is_public": False} for i, r in enumerate(resources)]
+    found = judge_exceptions(specs, [], findings, "2026-11-01T00:00:00Z", {})
+    for finding in findings:
+        matching = [s for s in specs if matches_finding(s, "us-east-1", finding["id"],
+                                                        finding["resource"])]
+        accepted = found.findings.get(("us-east-1", finding["id"]))
+        assert (accepted is None) == (not matching)
+        if matching:  # the most specific (an exact ARN before a pattern), then the first
+            assert accepted == min(matching, key=lambda s: ("*" in (s["resource"] or ""),
+                                                            specs.index(s)))["key"]
