@@ -153,6 +153,9 @@ def _acceptance_disagreements(document: ScanDocument) -> list[str]:
                     "exception accepts them, and the document has no exceptions"]
         return []
     found = []
+    if "accepted" not in document["summary"]:
+        # Without it the verdict would read as a plain COMPLIANT that rests on exceptions.
+        found.append("summary.accepted is missing beside the document's exceptions")
     if block["as_of"] != document["started_at"]:
         found.append(f"exceptions.as_of is {block['as_of']!r}, not the scan's start "
                      f"{document['started_at']!r}: exceptions are judged as of the scan")
