@@ -109,8 +109,9 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
     yield ["Baseline", None, f"run {baseline['run_id']}, started {started}", None, None,
            "from the history" if baseline["source"] == "history" else "the baseline file given"]
     for gap in found["gaps_opened"]:
+        # An accepted one is listed as accepted, not as a plain new gap (the gates skip it).
         yield [Styled("Gap opened", status_style("GAP")), gap["region"] or "organization",
-               gap["title"], None, gap["code"], gap["severity"]]
+               gap["title"], None, gap["code"], gap["severity"] + _accepted(gap.get("exception"))]
     for moved in found.get("gaps_changed", []):
         yield [Styled("Gap more severe" if moved["escalated"] else "Gap changed",
                       status_style("GAP") if moved["escalated"] else None),
@@ -129,7 +130,7 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
         kind = "New public finding" if new["is_public"] else "New finding"
         yield [Styled(kind, status_style("GAP") if new["is_public"] else None), new["region"],
                new["resource"], None, "ACTIVE", f"{type_label(new['resource_type'])}; "
-               f"finding {new['id']}"]
+               f"finding {new['id']}" + _accepted(new.get("exception"))]
     for change in found.get("findings_changed", []):
         turned = change["is_public"] and not change["was_public"]
         yield [Styled("Finding turned public" if turned else "Finding changed",
@@ -164,6 +165,11 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
                f"run {older['run_id']}, started {older['started_at']}"]
     if problem:
         yield [Styled("History", status_style("ERROR")), None, problem, None, None, None]
+
+
+def _accepted(key: str | None) -> str:
+    """The Detail of a new gap or finding an exception accepts: which one."""
+    return f"; accepted by {key}" if key else ""
 
 
 def _change_text(value: Any) -> str:
