@@ -9,7 +9,10 @@ its regions). From there both take the same steps, in this order:
 2. derive the final document (issue 21: the one place for it is marked in `_publish`);
 3. write the reports (scan.json first), then manifest.json, and print the summary;
 4. record the run in the history (writes; a failure there is a warning, never a lost run);
-5. the opt-in writes to AWS: sign the manifest, notify SNS, upload the folder (the last).
+   a history in S3 (--history s3://) is read before the scan and written back here with a
+   conditional write (scanner.history_s3), and one S3 did not take exits 2 after step 5;
+5. the opt-in writes to AWS: sign the manifest, notify SNS, import the gaps into Security
+   Hub (a failure there exits 2 after the upload), upload the folder (the last).
 
 The CLI decides the exit code from the returned `Outcome` alone, and turns every `ScanError`
 raised here into a message; nothing here chooses an exit code or reads a flag.
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
     from scanner.evidence.manifest import ManifestTool, Provenance
     from scanner.evidence.signature import Signer
     from scanner.history.trail import Prepared
+    from scanner.history_s3 import LocalCopy, S3History
 
     from .aws import CallCounter
 
@@ -183,11 +188,46 @@ def run(options: Options, stop: Stop) -> Outcome:
     run_id = new_run_id(started)
     options = replace(options, aws=replace(options.aws, run_id=run_id))
     aws = _Aws(options)
-    if options.from_json is not None:
-        given = _rerender(options.from_json, options, started, aws)
-    else:
-        given = _live(options, started, trail, aws, stop)
-    return _publish(given, options, started, trail, aws, stop)
+    remote = _fetch_history(options, aws)  # --history s3://: read before anything is scanned
+    try:
+        if remote is not None:
+            history, copy = remote
+            trail = replace(trail, path=copy.path, label=history.location.uri,
+                            unavailable=copy.deleted)
+        if options.from_json is not None:
+            given = _rerender(options.from_json, options, started, aws)
+        else:
+            given = _live(options, started, trail, aws, stop)
+        return _publish(given, options, started, trail, aws, stop, remote)
+    finally:
+        if remote is not None:
+            remote[0].close()
+
+
+def _fetch_history(options: Options, aws: _Aws) -> tuple[S3History, LocalCopy] | None:
+    """--history s3://BUCKET/KEY: the history downloaded into a private local copy, in a
+    bucket of the scanning account; one that cannot be read is a configuration error, before
+    anything is scanned."""
+    if options.history_s3 is None:
+        return None
+    from scanner.history_s3 import HistoryS3Error, S3History, parse_history_location
+
+    from .aws import s3_client
+
+    try:
+        location = parse_history_location(options.history_s3)
+    except ValueError as exc:
+        raise ConfigError(f"--history: {exc}") from None
+    # The history lives beside the scanner: the scanning account's bucket, whatever account
+    # the packs are uploaded to (--upload-bucket-owner).
+    owner = _caller_account(options, aws, "the history's")
+    history = S3History(s3_client(aws.session(), options), location, bucket_owner=owner,
+                        kms_key=options.upload_kms_key)
+    try:
+        return history, history.fetch()
+    except HistoryS3Error as exc:
+        history.close()
+        raise ConfigError(str(exc)) from None
 
 
 def _live(options: Options, started: dt.datetime, trail: HistorySettings, aws: _Aws,
@@ -291,7 +331,8 @@ def _rerender(path: Path, options: Options, started: dt.datetime, aws: _Aws) -> 
 
 
 def _publish(given: _Document, options: Options, started: dt.datetime,
-             trail: HistorySettings, aws: _Aws, stop: Stop) -> Outcome:
+             trail: HistorySettings, aws: _Aws, stop: Stop,
+             remote: tuple[S3History, LocalCopy] | None = None) -> Outcome:
     """Prepare the history, write the reports and the manifest, record the run, then the
     opt-in writes to AWS."""
     document, pack = given.document, given.pack
@@ -333,18 +374,49 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
     scan_sha256 = (given_input["sha256"] if pack.rerender and given_input
                    else _sha256_of(directory / FILE_NAME)
                    if directory / FILE_NAME in written else None)
-    if prepared is not None:
-        replace(prepared, document=document).record(scan_sha256=scan_sha256)
-    elif not pack.rerender:
-        record(document, trail, scan_sha256=scan_sha256)
-    elif options.record_rerender:  # how runs from before the history are imported
-        record(document, trail, source="import", scan_sha256=scan_sha256)
+
+    def record_run(history: Path | None) -> None:
+        """Record the run into the history at `history` (again, into a fresh copy, when a
+        history in S3 was written by another run meanwhile)."""
+        settings = replace(trail, path=history)
+        if prepared is not None:
+            replace(prepared, document=document, settings=settings).record(
+                scan_sha256=scan_sha256)
+        elif not pack.rerender:
+            record(document, settings, scan_sha256=scan_sha256)
+        elif options.record_rerender:  # how runs from before the history are imported
+            record(document, settings, source="import", scan_sha256=scan_sha256)
+
+    record_run(trail.path)
+    # Held until the opt-in writes are done: a history S3 did not take exits 2, after them.
+    failures = [failure] if (failure := _publish_history(remote, record_run)) else []
+    if refused is not None or (given.interrupted and stop.received is not None):
+        for failure in failures:
+            log.error("%s", failure)
     if refused is not None:
         raise refused
     if given.interrupted and stop.received is not None:
         return replace(outcome, interrupted_by=stop.received)
-    _finish_pack(options, document, written, directory, aws, pack)
+    failures += _finish_pack(options, document, written, directory, aws, pack)
+    if failures:
+        raise OutputError(failures[0])
     return outcome
+
+
+def _publish_history(remote: tuple[S3History, LocalCopy] | None,
+                     record_run: Callable[[Path], None]) -> str | None:
+    """The local copy of a history in S3, written back (see scanner.history_s3); why it
+    could not be, or None."""
+    if remote is None:
+        return None
+    from scanner.history_s3 import HistoryS3Error
+
+    history, copy = remote
+    try:
+        history.publish(copy, record_run)
+    except HistoryS3Error as exc:
+        return str(exc)
+    return None
 
 
 def _sha256_of(path: Path) -> str | None:
@@ -523,13 +595,15 @@ def _signer(options: Options, aws: _Aws) -> Signer | None:
 
 
 def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
-                 directory: Path, aws: _Aws, pack: _Pack) -> None:
-    """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
-    failure exits 2 and leaves the local folder as it is). A re-render tells no one: it
-    observed nothing new."""
+                 directory: Path, aws: _Aws, pack: _Pack) -> list[str]:
+    """The opt-in steps after the reports, in order: sign, notify, Security Hub, upload (the
+    last: its failure exits 2 and leaves the local folder as it is). A re-render tells no
+    one: it observed nothing new. A Security Hub import that fails does not stop the upload:
+    why it failed is returned, and the run exits 2 after it."""
     from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
     from scanner.evidence.manifest import EvidenceError
 
+    failures: list[str] = []
     try:
         if pack.signer is not None:
             _sign(options, directory, aws, pack.signer)
@@ -538,10 +612,38 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
             if pack.signer is not None:
                 files.append(directory / SIGNATURE_NAME)
             _notify(options, document, [*written, *files], aws)
+        if options.security_hub and not pack.rerender:
+            failures += _security_hub(options, document, aws)
         if options.upload:
             _upload(options, document, directory, aws, pack.rerender)
     except EvidenceError as exc:
         raise OutputError(str(exc)) from None
+    return failures
+
+
+def _security_hub(options: Options, document: ScanDocument, aws: _Aws) -> list[str]:
+    """--security-hub: the gaps into the caller's own Security Hub, in the home region (see
+    scanner.securityhub); why it failed, if it did."""
+    from scanner.securityhub import SecurityHubError, Target, import_gaps
+
+    from .aws import client_config, home_region
+
+    session = aws.session()
+    region = home_region(session, options)
+    identity = document["identity"]
+    target = Target(identity["account_id"], region,
+                    identity["arn"].split(":")[1] if identity["arn"].count(":") > 1 else "aws")
+    client = session.client("securityhub", region_name=region,
+                            config=client_config(options, 2))
+    try:
+        done = import_gaps(client, document, target)
+    except SecurityHubError as exc:
+        return [str(exc)]
+    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED, {done.passed} "
+                     f"closed as PASSED, into account {target.account} in {region} "
+                     f"({target.product_arn}, {done.calls} call(s))\n")
+    sys.stdout.flush()
+    return []
 
 
 def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
@@ -556,7 +658,7 @@ def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
     sys.stdout.flush()
 
 
-def _caller_account(options: Options, aws: _Aws) -> str:
+def _caller_account(options: Options, aws: _Aws, whose: str = "the upload's") -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from .aws import ClientFactory, error_from
@@ -565,7 +667,7 @@ def _caller_account(options: Options, aws: _Aws) -> str:
         return ClientFactory(aws.session(), options).sts().get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as exc:
         code, message = error_from(exc)
-        raise CredentialsError(f"sts:GetCallerIdentity failed (the upload's bucket owner): "
+        raise CredentialsError(f"sts:GetCallerIdentity failed ({whose} bucket owner): "
                                f"{code}: {message}") from None
 
 
