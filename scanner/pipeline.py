@@ -639,8 +639,11 @@ def _security_hub(options: Options, document: ScanDocument, aws: _Aws) -> list[s
         done = import_gaps(client, document, target)
     except SecurityHubError as exc:
         return [str(exc)]
-    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED, {done.passed} "
-                     f"closed as PASSED, into account {target.account} in {region} "
+    workflow = "".join((f" ({done.suppressed} accepted: SUPPRESSED)" if done.suppressed else "",
+                        f" ({done.reopened} no longer accepted: back to NEW)"
+                        if done.reopened else ""))
+    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED{workflow}, "
+                     f"{done.passed} closed as PASSED, into account {target.account} in {region} "
                      f"({target.product_arn}, {done.calls} call(s))\n")
     sys.stdout.flush()
     return []
