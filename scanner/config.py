@@ -656,6 +656,10 @@ def verify_regions(options: Options, listed: frozenset[str] | None) -> None:
                               "(neither botocore nor the account's region list knows it)")
 
 
+# Where --demo's own values come from, as errors and the exception register name it.
+DEMO_SETTINGS = "the demo's own settings (simulator/demo.py)"
+
+
 def load_options(config_path: Path | None, overrides: Mapping[str, Any],
                  base_document: Mapping[str, Any] | None = None,
                  exceptions_path: Path | None = None,
@@ -673,7 +677,9 @@ def load_options(config_path: Path | None, overrides: Mapping[str, Any],
         layers.append((_Layer(str(path), marks), from_file))
         used_path = path
     if base_document:
-        layers.append((_Layer("built-in settings", {}), base_document))
+        # Named for what it is: an exception register citing "built-in settings" would read
+        # like a default of the tool.
+        layers.append((_Layer(DEMO_SETTINGS, {}), base_document))
     risk_file = None
     if exceptions_path is not None:
         risk_file = read_yaml_file(exceptions_path, "exceptions file")

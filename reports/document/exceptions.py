@@ -57,7 +57,8 @@ class ExceptionSpec(TypedDict):
     owner: str
     expires: str  # YYYY-MM-DD: the last day it accepts (UTC)
     ticket: str | None
-    source: str  # where it was configured: "exceptions.yaml:12", "built-in settings"
+    # Where it was configured: "exceptions.yaml:12", "the demo's own settings (...)".
+    source: str
 
 
 class AcceptedBy(TypedDict):

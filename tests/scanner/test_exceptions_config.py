@@ -176,3 +176,14 @@ def test_the_command_line_exits_2_and_a_rerender_refuses_new_exceptions(tmp_path
     assert main(["--from-json", "scan.json", "--exceptions", str(good), "--log-file", ""]) == 2
     assert "a re-render (--from-json) keeps the exceptions its scan.json was judged with" in (
         capsys.readouterr().err)
+
+
+def test_the_demos_exceptions_name_the_demo_as_their_source(tmp_path, monkeypatch):
+    """An auditor reading --demo's register sees where its exceptions come from, not
+    "built-in settings", which reads like a default of the tool."""
+    from simulator.demo import demo_exceptions
+
+    monkeypatch.chdir(tmp_path)  # no config/regions.yaml here
+    options = load_options(None, {}, {"exceptions": demo_exceptions(TODAY)}, today=TODAY)
+    assert {e["source"] for e in options.exceptions} == {
+        "the demo's own settings (simulator/demo.py)"}
