@@ -8,15 +8,19 @@ uses) and stating its schema version (`metadata.version`, the library's OCSF_VER
   as assessed or not assessed, and each account x region of the member view when it ran,
   once per control of the mapping (reports/document/controls.json): `compliance.standards`
   and `compliance.control` from the mapping, `compliance.status` Pass, Fail, or Unknown for
-  a region that was not assessed (nothing was seen there, so nothing is claimed; Warning is
-  kept for a control failed only by gaps accepted as exceptions), the gap's title, severity
-  and remediation, `cloud.account` and `cloud.region`; plus one per organization check
-  (trusted access, where the scan ran, ...). Regions not enabled or excluded are no
-  evaluation and have no event;
+  a region that was not assessed (nothing was seen there, so nothing is claimed), the gap's
+  title, severity and remediation, `cloud.account` and `cloud.region`; plus one per
+  organization check (trusted access, where the scan ran, ...). Regions not enabled or
+  excluded are no evaluation and have no event. A control failed only by gaps accepted as
+  exceptions (issue 23) is Fail, as report.html's Controls section says (not met there, by
+  decision; OCSF's Warning means "no result for lack of information"), with the finding
+  `status` Suppressed and the exception (key, expiry, reason, owner, ticket) in
+  `status_detail`;
 - a **Detection Finding** (class 2004) per Access Analyzer finding collected (by default the
   active ones): the resource (ARN, type, region), the owner account in `cloud.account`,
   public or cross-account, what it grants (principal, action, condition) as evidence, its
-  created and updated times, and its status.
+  created and updated times, and its status (Suppressed, the exception in `status_detail`,
+  when an exception accepts it).
 
 Every `finding_info.uid` is stable from run to run (the evaluation's organization, account,
 region and control; a finding's grant: region, resource, owner, principal, action and
@@ -60,7 +64,13 @@ from py_ocsf_models.objects.remediation import Remediation
 from py_ocsf_models.objects.resource_details import ResourceDetails
 
 from reports.document.controls import Control
-from reports.document.evaluations import Evaluation, EvaluationStatus, evaluations, scope_key
+from reports.document.evaluations import (
+    Evaluation,
+    EvaluationStatus,
+    acceptance_text,
+    evaluations,
+    scope_key,
+)
 from reports.document.rules import access_of, type_label
 from reports.document.schema import Finding, Gap, ScanDocument
 
@@ -81,6 +91,8 @@ _SEVERITY: Mapping[str, SeverityID] = {
 _ANSWER: Mapping[EvaluationStatus, tuple[ComplianceStatusID, StatusID, SeverityID]] = {
     "PASS": (ComplianceStatusID.Pass, StatusID.Resolved, SeverityID.Informational),
     "FAIL": (ComplianceStatusID.Fail, StatusID.New, SeverityID.High),
+    # Not met, by the organization's decision: reviewed and suppressed until it expires.
+    "ACCEPTED": (ComplianceStatusID.Fail, StatusID.Suppressed, SeverityID.High),
     "NOT_ASSESSED": (ComplianceStatusID.Unknown, StatusID.New, SeverityID.Medium),
 }
 # An Access Analyzer finding's access -> (severity, what it is, what to do about it).
@@ -201,9 +213,12 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
         title = f"Not assessed: {evaluation.title}"
         fix = ("Give the scanning role sight of it (an SCP or IAM denial is the usual cause), "
                "or exclude the region with its reason.")
-    elif accepted:
-        compliance_status = ComplianceStatusID.Warning
-        detail = "; ".join(how for _, how in accepted)
+    elif status == "ACCEPTED" and accepted:
+        gaps = [g for g, _ in accepted]
+        title, description, fix = _gap_text(gaps)
+        title = f"Accepted: {title}"
+        severity = max(_SEVERITY[g["severity"]] for g in gaps)
+        detail = "\n".join(how for _, how in accepted)
     uid = evaluation.uid if control is None else f"{evaluation.uid}/{control.key}"
     if control is not None:
         compliance = Compliance(standards=_standards(control), control=control.id,
@@ -218,6 +233,7 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
             requirements=[r for c in cited_controls for r in _requirements(c)] or None,
             desc=evaluation.title, status_id=compliance_status)
     code = (cited[0]["code"] if status == "FAIL" and cited
+            else accepted[0][0]["code"] if status == "ACCEPTED" and accepted
             else "MEMBER_NO_ANALYZER" if status == "FAIL" else status)
     references = [s.url for s in control.sources] if control else None
     event = _CloudComplianceFinding(
@@ -268,6 +284,11 @@ def _detection_event(events: _Events, finding: Finding, uid: str) -> dict[str, A
     else:
         title = f"{label} {resource} could not be analyzed: {finding['error']}"
     status = _FINDING_STATUS.get(finding["status"], StatusID.Other)
+    detail = finding["error"]
+    accepted = finding.get("exception")
+    if accepted is not None:  # only an ACTIVE finding is accepted
+        status = StatusID.Suppressed
+        detail = "\n".join(t for t in (acceptance_text(accepted), detail) if t)
     created = _millis(finding["created_at"])
     event = DetectionFinding(
         metadata=events.metadata(uid, "ACCESS_ANALYZER_FINDING"),
@@ -275,7 +296,7 @@ def _detection_event(events: _Events, finding: Finding, uid: str) -> dict[str, A
         type_uid=DetectionFindingTypeID.Create, type_name="Detection Finding: Create",
         time=events.time, severity_id=severity, severity=severity.name,
         status_id=status, status=status.name, status_code=finding["status"],
-        status_detail=finding["error"], message=title,
+        status_detail=detail, message=title,
         finding_info=FindingInformation(
             uid=uid, title=title[:1000], types=[f"IAM Access Analyzer/{kind}"],
             desc=(f"IAM Access Analyzer (external access) reports that {label} {resource} in "

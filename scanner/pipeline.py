@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reports.console import render_console
 from reports.document.derive import derive
@@ -91,7 +91,9 @@ class Outcome:
     directory: Path
     complete: bool
     verdict: Verdict
-    gaps: int  # every gap, regions' and organization's
+    # Every gap, regions' and organization's, and the active and public findings, that no
+    # exception accepts (what --fail-on gaps, findings and public count).
+    gaps: int
     active_findings: int | None  # None: findings not read (coverage only)
     public_findings: int | None
     regressions: Regressions
@@ -106,10 +108,17 @@ def outcome_of(document: ScanDocument, directory: Path) -> Outcome:
     history_error = (changes.get("history_error") or None
                      if changes is not None and changes["baseline"] is None else None)
     new_gaps, new_public = regressions(document)
+    accepted = summary.get("accepted")
+
+    def unaccepted(count: int | None, key: Literal["findings", "public_findings"]
+                   ) -> int | None:
+        return None if count is None else count - (accepted[key] if accepted else 0)
+
     return Outcome(
         directory=directory, complete=summary["complete"], verdict=Verdict(summary["verdict"]),
-        gaps=len(document["gaps"]), active_findings=summary["active_findings"],
-        public_findings=summary["public_findings"],
+        gaps=sum(1 for g in document["gaps"] if "exception" not in g),
+        active_findings=unaccepted(summary["active_findings"], "findings"),
+        public_findings=unaccepted(summary["public_findings"], "public_findings"),
         regressions=Regressions(new_gaps, new_public, untold["gaps"] if untold else 0,
                                 untold["public_findings"] if untold else None, history_error))
 
@@ -262,7 +271,7 @@ def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str) -> tuple[ScanDoc
     result = run_scan(options, factory, stop.cancel, progress)
     if aws.calls is not None:
         result = replace(result, api_calls=aws.calls.snapshot())
-    judgement = judge(result)
+    judgement = judge(result, options.exceptions)
     return build_document(result, judgement, options.summary(), run_id), result.interrupted
 
 
@@ -630,8 +639,11 @@ def _security_hub(options: Options, document: ScanDocument, aws: _Aws) -> list[s
         done = import_gaps(client, document, target)
     except SecurityHubError as exc:
         return [str(exc)]
-    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED, {done.passed} "
-                     f"closed as PASSED, into account {target.account} in {region} "
+    workflow = "".join((f" ({done.suppressed} accepted: SUPPRESSED)" if done.suppressed else "",
+                        f" ({done.reopened} no longer accepted: back to NEW)"
+                        if done.reopened else ""))
+    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED{workflow}, "
+                     f"{done.passed} closed as PASSED, into account {target.account} in {region} "
                      f"({target.product_arn}, {done.calls} call(s))\n")
     sys.stdout.flush()
     return []

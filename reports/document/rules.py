@@ -120,6 +120,11 @@ class GapCode(StrEnum):
     # advisories: what the coverage rests on
     SERVICE_MANAGED_ANALYZER = "SERVICE_MANAGED_ANALYZER"
     UNKNOWN_ANALYZER_TYPE = "UNKNOWN_ANALYZER_TYPE"
+    # advisories: an archive rule that can archive public findings unseen
+    BROAD_ARCHIVE_RULE = "BROAD_ARCHIVE_RULE"
+    # advisories: accepted risk (exceptions) that no longer accepts, or soon will not
+    EXCEPTION_EXPIRED = "EXCEPTION_EXPIRED"
+    EXCEPTION_EXPIRING = "EXCEPTION_EXPIRING"
 
 
 # The reason of a region that was not assessed because the analyzers that would decide it
