@@ -152,3 +152,23 @@ def test_a_finding_accepted_by_an_arn_pattern_is_not_counted_by_fail_on_public(
     assert accepted.document["summary"]["public_findings"] == 3
     assert accepted.document["summary"]["accepted"]["public_findings"] == 3
     assert everything.code == 1  # the cross-account finding no exception accepts
+
+
+def test_the_html_lists_what_changed_in_the_exceptions_since_the_last_run(monkeypatch, run_scan,
+                                                                         tmp_path):
+    """Exceptions added, removed and renewed between two runs of one history are listed in
+    report.html's "Since" panel (a dict's `items` once read as dict.items: exit 4)."""
+    first = write(tmp_path, "first.yaml",
+                  gap_exception("ap-southeast-2", "NO_ANALYZER", SOON, "RISK-102"),
+                  gap_exception("us-east-1", "NO_ANALYZER", LATER, "RISK-103"))
+    second = write(tmp_path, "second.yaml",
+                   gap_exception("ap-southeast-2", "NO_ANALYZER", LATER, "RISK-102"),
+                   gap_exception("eu-west-1", "ACCOUNT_SCOPE_ONLY", LATER))
+    with env_world(monkeypatch, analyzers=ANALYZERS):
+        run_scan("--exceptions", first)
+        run = run_scan("--exceptions", second, formats="json,html")
+    assert run.code == 0, run.err
+    page = (run.directory / "report.html").read_text()
+    for title in ("Exceptions added", "Exceptions removed", "Exceptions renewed or changed"):
+        assert f"<h3>{title}</h3>" in page
+    assert "gap:us-east-1:NO_ANALYZER" in page.split("Exceptions removed", 1)[1]
