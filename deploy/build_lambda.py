@@ -17,8 +17,10 @@ dependency changes in pyproject.toml, regenerate it from a fresh virtual environ
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -100,9 +102,84 @@ def _statements(policy: dict[str, Any]) -> tuple[list[tuple[dict[str, Any], str 
     return found, problems
 
 
+# What a template's resource names, made concrete for comparing with the policy's patterns.
+_SAMPLE = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
+_ARN = {"AWS::S3::Bucket": ("BucketName", "arn:aws:s3:::{}"),
+        "AWS::SNS::Topic": ("TopicName", "arn:aws:sns:us-east-1:123456789012:{}")}
+
+
+def _without_resource(statement: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in statement.items() if k != "Resource"}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _substitute(text: str, resources: dict[str, Any]) -> str | None:
+    """A Fn::Sub string with the sample account and region, and each ${Resource.Arn} or
+    ${Resource} its ARN; None when a name is not known."""
+    unknown: list[str] = []
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in _SAMPLE:
+            return _SAMPLE[name]
+        arn = _arn_of(name.removesuffix(".Arn"), resources)
+        if arn is None:
+            unknown.append(name)
+            return ""
+        return arn
+
+    made = re.sub(r"\$\{([A-Za-z0-9:.]+)\}", one, text)
+    return None if unknown else made
+
+
+def _arn_of(name: str, resources: dict[str, Any]) -> str | None:
+    spec = resources.get(name) or {}
+    known = _ARN.get(spec.get("Type", ""))
+    if known is None:
+        return None
+    given = (spec.get("Properties") or {}).get(known[0])
+    if isinstance(given, dict) and "Fn::Sub" in given:
+        given = _substitute(given["Fn::Sub"], resources)
+    return known[1].format(given) if isinstance(given, str) else None
+
+
+def _concrete(value: Any, resources: dict[str, Any]) -> str | None:
+    """A statement's resource as an ARN (strings as they are; !GetAtt X.Arn, !Ref of a topic
+    and !Sub with the template's own resources); None: not one this check can read."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return _substitute(value["Fn::Sub"], resources)
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        name, _, attribute = (target if isinstance(target, str) else ".".join(target)
+                              ).partition(".")
+        return _arn_of(name, resources) if attribute == "Arn" else None
+    if isinstance(value, dict) and "Ref" in value:
+        return _arn_of(str(value["Ref"]), resources)
+    return None
+
+
+def _beyond(statement: dict[str, Any], source: dict[str, Any],
+            resources: dict[str, Any]) -> list[str]:
+    """The template statement's resources that the policy's statement does not cover: the
+    template may name fewer resources (its own bucket, its own topic), never more."""
+    patterns = [str(p) for p in _listed(source.get("Resource"))]
+    out = []
+    for value in _listed(statement.get("Resource")):
+        arn = _concrete(value, resources)
+        if arn is None or not any(fnmatch.fnmatchcase(arn, p) for p in patterns):
+            out.append(json.dumps(value))
+    return out
+
+
 def policy_differences(template: dict[str, Any] | None = None) -> list[str]:
     """How what the template grants the scanner role differs from config/iam-policy.json;
-    [] when the role holds one policy of the policy's own statements (by Sid, each once),
+    [] when the role holds one policy of the policy's own statements (by Sid, each once, the
+    same actions and conditions, on the same resources or fewer: its own bucket, its topic),
     every read-only one, the opt-in ones each under the condition that says the deployment
     uses it, the Lambda logging policy and nothing else (no other policy attached to it)."""
     template = template or load_template()
@@ -122,8 +199,10 @@ def policy_differences(template: dict[str, Any] | None = None) -> list[str]:
         seen.add(str(sid))
         if sid not in source:
             problems.append(f"{sid}: not in {POLICY.name}")
-        elif statement != source[sid]:
+        elif _without_resource(statement) != _without_resource(source[sid]):
             problems.append(f"{sid}: differs from {POLICY.name}")
+        elif beyond := _beyond(statement, source[sid], resources):
+            problems += [f"{sid}: grants {r}, beyond {POLICY.name}" for r in beyond]
         elif condition != OPT_IN_CONDITIONS.get(str(sid)):
             problems.append(f"{sid}: granted under {condition or 'no condition'}, not "
                             f"{OPT_IN_CONDITIONS.get(str(sid)) or 'always'}")

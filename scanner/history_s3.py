@@ -228,7 +228,14 @@ class S3History:
             except BotoCoreError as exc:
                 raise HistoryS3Error(f"--history {self.location.uri}: the run was not "
                                      f"recorded: {_why(exc)}") from None
+            existed = copy.etag is not None
             copy = self.fetch()
+            if copy.deleted or (existed and copy.etag is None):
+                # Deleted while this run scanned: never a new history over the deleted one.
+                raise HistoryS3Error(
+                    f"--history {self.location.uri}: the run was not recorded: the history "
+                    "was deleted while this run scanned"
+                    + (f" ({copy.deleted})" if copy.deleted else ""))
             record(copy.path)
         raise HistoryS3Error(f"--history {self.location.uri}: the run was not recorded: "
                              f"another run wrote the history before each of {ATTEMPTS} "

@@ -1,4 +1,5 @@
-"""--notify-sns: a short plain-text summary to an SNS topic when something changed.
+"""--notify-sns: a short plain-text summary to an SNS topic when something changed, or when
+the scan is incomplete.
 
 A write to AWS made only when asked (like the evidence pack's signature and upload): the
 scan itself stays read-only. config/iam-policy.json grants sns:Publish in a statement of its
@@ -31,7 +32,10 @@ SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 def changed(document: ScanDocument) -> bool:
     """Whether there is anything to tell: a change since a baseline. A changed requirement,
     a history that could not be used, and what could not be compared (the new-* gates count
-    it as new) are news too."""
+    it as new) are news too, and so is a scan that could not see everything: a scheduled
+    run incomplete week after week must reach someone, changed or not."""
+    if not document["summary"].get("complete", True):
+        return True
     found = document.get("changes")
     if found is None:
         return False
@@ -55,6 +59,12 @@ def message(document: ScanDocument, reports: Sequence[Path]) -> tuple[str, str]:
     summary = document["summary"]
     lines.append(f"Regions: {summary['covered']} covered, {summary['gaps']} with gaps, "
                  f"{summary['errors']} not assessed.")
+    if not summary.get("complete", True):
+        reasons = summary.get("incomplete_reasons") or []
+        lines.append(one_line("The scan is INCOMPLETE: " + ("; ".join(reasons[:5])
+                                                            or "see the report")
+                              + (f" (and {len(reasons) - 5} more)" if len(reasons) > 5
+                                 else "")))
     lines.append(f"Run {document.get('run_id', '')} started {document['started_at']}.")
     lines += ["Reports:", *(f"  {path}" for path in reports)]
     return subject, "\n".join(line for line in lines if line)
@@ -62,7 +72,8 @@ def message(document: ScanDocument, reports: Sequence[Path]) -> tuple[str, str]:
 
 def publish(sns: SNSClient, topic_arn: str, document: ScanDocument,
             reports: Sequence[Path]) -> ApiError | None:
-    """Publish when something changed; the error, if the publish failed."""
+    """Publish when something changed or the scan is incomplete; the error, if the publish
+    failed."""
     if not changed(document):
         log.info("nothing changed since the baseline: nothing published to %s", topic_arn)
         return None

@@ -198,3 +198,22 @@ def test_the_command_line_follows_the_environment():
                     "--upload", "s3://b/packs/", "--fail-on", "gaps", "--admin-role-name",
                     "aa-scan-admin", "--member-accounts", "all", "--member-role-name",
                     "aa-scan-member"]
+
+
+def test_the_template_may_narrow_a_statements_resources_never_widen_them():
+    """The S3 statements name the stack's own bucket (narrower than the policy's aa-scan-*):
+    accepted. A resource the policy's patterns do not cover, or one the check cannot read,
+    is refused."""
+    template = load_template()
+    statements = template["Resources"]["ScannerRole"]["Properties"]["Policies"][0][
+        "PolicyDocument"]["Statement"]
+    history = next(s for s in statements if s.get("Sid") == "AaScanOptionalHistoryS3")
+    assert {"Fn::GetAtt": "EvidenceBucket.Arn"} in history["Resource"]
+    assert policy_differences(template) == []
+    history["Resource"].append("arn:aws:s3:::someone-elses-bucket/*")
+    history["Resource"].append({"Fn::ImportValue": "a-bucket"})
+    assert policy_differences(template) == [
+        "AaScanOptionalHistoryS3: grants \"arn:aws:s3:::someone-elses-bucket/*\", beyond "
+        f"{POLICY.name}",
+        f"AaScanOptionalHistoryS3: grants {{\"Fn::ImportValue\": \"a-bucket\"}}, beyond "
+        f"{POLICY.name}"]
