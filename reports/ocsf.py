@@ -38,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -70,8 +71,9 @@ from reports.document.evaluations import (
     acceptance_text,
     evaluations,
     scope_key,
+    scope_known,
 )
-from reports.document.rules import access_of, type_label
+from reports.document.rules import access_of, grant_fingerprint, type_label
 from reports.document.schema import Finding, Gap, ScanDocument
 
 from .files import write_atomic
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
     from reports.document.pack import Integrity
 
 FILE_NAME = "findings.ocsf.json"
+log = logging.getLogger("aa_scan")
 _ENCODE = json.JSONEncoder(ensure_ascii=True, check_circular=False).encode
 PRODUCT_URL = "https://github.com/aa-scan/aa-scan"
 
@@ -94,6 +97,10 @@ _ANSWER: Mapping[EvaluationStatus, tuple[ComplianceStatusID, StatusID, SeverityI
     # Not met, by the organization's decision: reviewed and suppressed until it expires.
     "ACCEPTED": (ComplianceStatusID.Fail, StatusID.Suppressed, SeverityID.High),
     "NOT_ASSESSED": (ComplianceStatusID.Unknown, StatusID.New, SeverityID.Medium),
+    # Not enabled, excluded, or no organization: no evaluation now. Emitted all the same,
+    # closed (Resolved, compliance Other, the reason in status_detail), so what a SIEM holds
+    # from a run that did evaluate it (a region since disabled) is closed, not left open.
+    "SKIPPED": (ComplianceStatusID.Other, StatusID.Resolved, SeverityID.Informational),
 }
 # An Access Analyzer finding's access -> (severity, what it is, what to do about it).
 _ACCESS: Mapping[str, tuple[SeverityID, str, str]] = {
@@ -219,7 +226,12 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
         title = f"Accepted: {title}"
         severity = max(_SEVERITY[g["severity"]] for g in gaps)
         detail = "\n".join(how for _, how in accepted)
+    elif status == "SKIPPED":
+        title = f"Not applicable: {evaluation.title}"
+        detail = f"not applicable: {evaluation.reason}" if evaluation.reason else \
+            "not applicable"
     uid = evaluation.uid if control is None else f"{evaluation.uid}/{control.key}"
+    closing = status == "SKIPPED"
     if control is not None:
         compliance = Compliance(standards=_standards(control), control=control.id,
                                 requirements=_requirements(control), desc=control.requires,
@@ -239,9 +251,12 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
     event = _CloudComplianceFinding(
         # OCSF's caption; the library defaults to its enum's name, "ComplianceFinding".
         class_name="Compliance Finding",
-        metadata=events.metadata(uid, code), activity_id=ActivityID.Create,
-        activity_name=ActivityID.Create.name, type_uid=ComplianceFindingTypeID.Create,
-        type_name="Compliance Finding: Create", time=events.time, severity_id=severity,
+        metadata=events.metadata(uid, code),
+        activity_id=ActivityID.Close if closing else ActivityID.Create,
+        activity_name=(ActivityID.Close if closing else ActivityID.Create).name,
+        type_uid=ComplianceFindingTypeID.Close if closing else ComplianceFindingTypeID.Create,
+        type_name=f"Compliance Finding: {'Close' if closing else 'Create'}",
+        time=events.time, severity_id=severity,
         severity=severity.name, status_id=finding_status, status=finding_status.name,
         status_detail=detail, message=title, compliance=compliance,
         finding_info=FindingInformation(uid=uid, title=title[:1000], desc=description,
@@ -256,18 +271,19 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
     return _plain(event)
 
 
-def grant_uid(scope: str, finding: Finding) -> str:
-    """A finding's uid from what it grants (region, resource, owner, principal, action,
-    condition), not from its analyzer or finding id: an analyzer re-created (new ARN, new
-    finding ids, what AWS does) reports the same grants under the same uids, as the history
-    matches them, so a SIEM keeps one open finding per grant instead of orphaning the old
-    uids. A finding that could not be analyzed (no grant) is its resource and error."""
-    grant = [finding["region"], finding["resource"], finding["resource_owner_account"],
-             finding["principal"], sorted(finding["action"]), finding["condition"],
-             finding["error"] if finding["is_public"] is None else None]
-    digest = hashlib.sha256(json.dumps(grant, sort_keys=True, ensure_ascii=True,
-                                       separators=(",", ":")).encode("ascii")).hexdigest()
-    return f"aa-scan/{scope}/access/{digest[:40]}"
+def grant_uid(scope: str, region: str, grant: str) -> str:
+    """A finding's uid from what it grants (the history's fingerprint: resource, owner,
+    principal, action, condition, public), not from its analyzer or finding id: an analyzer
+    re-created (new ARN, new finding ids, what AWS does) reports the same grants under the
+    same uids, as the history matches them. A finding that goes away, or whose grant
+    changes, is closed under its uid (changes.findings_closed, findings_changed)."""
+    return f"aa-scan/{scope}/access/{region}/{grant}"
+
+
+def finding_grant(finding: Finding) -> str:
+    return grant_fingerprint(finding["resource"], finding["resource_owner_account"],
+                             finding["principal"], finding["action"], finding["condition"],
+                             finding["is_public"]).hex()
 
 
 def _detection_event(events: _Events, finding: Finding, uid: str) -> dict[str, Any]:
@@ -325,10 +341,15 @@ def ocsf_events(document: ScanDocument) -> Iterator[dict[str, Any]]:
     compliance findings (organization checks, regions, member cells), then the detection
     findings."""
     events = _Events(document)
+    if not scope_known(document):
+        # Keyed on anything but the organization, every uid would be orphaned in the SIEM
+        # once the id answers again (Security Hub refuses the same way).
+        log.warning("%s: no events: the organization's id is unknown (DescribeOrganization "
+                    "did not answer), and events keyed on anything else could never be "
+                    "updated or closed by a later run", FILE_NAME)
+        return
     for evaluation in evaluations(document):
-        if evaluation.status == "SKIPPED":
-            continue
-        if evaluation.kind == "organization":
+        if evaluation.kind == "organization" or not evaluation.controls:
             yield _compliance_event(events, evaluation, None)
         else:
             for control in evaluation.controls:
@@ -336,11 +357,56 @@ def ocsf_events(document: ScanDocument) -> Iterator[dict[str, Any]]:
     scope = scope_key(document)
     seen: set[str] = set()
     for finding in document["findings"]:
-        uid = grant_uid(scope, finding)
+        uid = grant_uid(scope, finding["region"], finding_grant(finding))
         if uid in seen:  # the same grant reported twice (two analyzers): each its own uid
             uid = f"{uid}/{finding['analyzer_arn']}/finding/{finding['id']}"
         seen.add(uid)
         yield _detection_event(events, finding, uid)
+    yield from _closures(events, document, scope, seen)
+
+
+def _closures(events: _Events, document: ScanDocument, scope: str, open_now: set[str]
+              ) -> Iterator[dict[str, Any]]:
+    """A Close event (status Resolved) under the uid of each finding of the baseline this
+    run no longer reports, and of each grant that changed under the same finding id."""
+    found = document.get("changes")
+    if not found:
+        return
+    gone: list[tuple[str, str, str | None, str, str]] = []
+    for closed in found["findings_closed"]:
+        if "grant" in closed:
+            why = (f"status now {closed['status_now']}" if closed["status_now"]
+                   else "no longer listed")
+            gone.append((closed["region"], closed["grant"], closed["resource"],
+                         closed["resource_type"], why))
+    for changed in found["findings_changed"]:
+        if "grant_before" in changed:
+            gone.append((changed["region"], changed["grant_before"], changed["resource"],
+                         changed["resource_type"],
+                         f"what it grants changed ({', '.join(changed['fields'])})"))
+    done: set[str] = set()
+    for region, grant, resource, resource_type, why in gone:
+        uid = grant_uid(scope, region, grant)
+        if uid in open_now or uid in done:
+            continue
+        done.add(uid)
+        label = type_label(resource_type)
+        title = f"{label} {resource or 'a resource'}: finding closed ({why})"
+        event = DetectionFinding(
+            metadata=events.metadata(uid, "ACCESS_ANALYZER_FINDING_CLOSED"),
+            activity_id=ActivityID.Close, activity_name=ActivityID.Close.name,
+            type_uid=DetectionFindingTypeID.Close, type_name="Detection Finding: Close",
+            time=events.time, severity_id=SeverityID.Informational,
+            severity=SeverityID.Informational.name, status_id=StatusID.Resolved,
+            status=StatusID.Resolved.name, status_detail=why, message=title,
+            finding_info=FindingInformation(
+                uid=uid, title=title[:1000], types=["IAM Access Analyzer/Closed"],
+                desc=(f"aa-scan's previous run reported this access; this run does not "
+                      f"({why}).")),
+            cloud=events.cloud(None, region),
+            resources=[ResourceDetails(uid=resource, name=resource, type=resource_type,
+                                       region=region, cloud_partition=events.partition)])
+        yield _plain(event)
 
 
 def write_ocsf(document: ScanDocument, directory: Path, *,

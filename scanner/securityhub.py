@@ -53,6 +53,7 @@ from reports.document.evaluations import (
     requirement,
     scope_key,
     scope_known,
+    vantage,
 )
 from reports.document.rules import not_enabled_is_known, utc_text
 from reports.document.schema import Gap, ScanDocument
@@ -146,6 +147,7 @@ def _asff(document: ScanDocument, gap: Gap, target: Target, created: str | None,
         "ProductFields": {"aa-scan/code": gap["code"], "aa-scan/scope": gap["scope"],
                           "aa-scan/region": gap["region"] or "organization",
                           "aa-scan/analyzer_type": gap.get("analyzer_type") or "any",
+                          "aa-scan/vantage": ",".join(vantage(document)),
                           "aa-scan/run_id": str(document.get("run_id") or "")},
         "Resources": [{"Type": "AwsAccount", "Id": f"AWS::::Account:{target.account}",
                        "Partition": target.partition, "Region": region}],
@@ -220,20 +222,34 @@ def _closed(earlier: Mapping[str, Any], now: str, run_id: str) -> dict[str, Any]
 
 def _looked_again(document: ScanDocument, earlier: Mapping[str, Any],
                   checks: Sequence[Evaluation]) -> bool:
-    """Whether this scan assessed again what an earlier finding was about: its region
-    (covered, a gap, or listed as no longer enabled: a NOT_ENABLED guessed from an error
-    code is not looking), or its organization check (answered)."""
+    """Whether this scan assessed again what an earlier finding was about, as the history
+    decides (scanner/history/baselines.py): its region (covered, a gap, or listed as no
+    longer enabled: a NOT_ENABLED guessed from an error code is not looking) or its
+    organization check (answered); for a gap about an analyzer type, a run that required
+    that type or saw it ACTIVE there; judged from the same accounts when the finding
+    recorded them."""
     fields = earlier.get("ProductFields") or {}
     region, code = fields.get("aa-scan/region"), fields.get("aa-scan/code")
+    kind = fields.get("aa-scan/analyzer_type") or "any"
+    judged_from = fields.get("aa-scan/vantage")
+    if judged_from is not None and judged_from != ",".join(vantage(document)):
+        return False  # judged from other accounts' analyzers: not the same question
+    types = document["configuration"].get("coverage_types")
+    required = set(types) if isinstance(types, list) else set()
     if region == "organization":
+        if kind != "any" and kind not in required:
+            return False  # a type this run did not require: never looked for
         return any(c.status in ("PASS", "FAIL") for c in checks
                    if c.kind == "organization" and any(
                        code in k.codes for k in ORGANIZATION_CHECKS if k.key == c.name))
     seen = {r["region"]: r for r in document["regions"]}.get(str(region))
     if seen is None:
         return False
-    return seen["status"] in ("COVERED", "GAP") or (
-        seen["status"] == "NOT_ENABLED" and not_enabled_is_known(seen["reason"]))
+    if seen["status"] == "NOT_ENABLED":
+        return not_enabled_is_known(seen["reason"])
+    active = {a["type"] for a in seen["analyzers"] if a["status"] == "ACTIVE"}
+    return seen["status"] in ("COVERED", "GAP") and (
+        kind == "any" or kind in required or kind in active)
 
 
 def _pages(client: SecurityHubClient, target: Target) -> Iterator[Mapping[str, Any]]:

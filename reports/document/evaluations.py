@@ -145,6 +145,16 @@ def scope_key(document: ScanDocument) -> str:
     return organization or f"account-{document['identity']['account_id']}"
 
 
+def vantage(document: ScanDocument) -> tuple[str, ...]:
+    """The accounts whose analyzers the scan listed (the caller, and each administrator
+    account it examined without error): where its verdicts were judged from. A gap judged
+    from other accounts is not looked at again by this scan."""
+    caller = document["identity"]["account_id"]
+    examined = [e["account_id"] for e in document["organization"].get("examined_accounts", [])
+                if e["error"] is None]
+    return tuple(sorted({caller, *examined}))
+
+
 def scope_known(document: ScanDocument) -> bool:
     """Whether `scope_key` is the scope every run of this organization will name: not when
     the scanning account is (or may be) in an organization whose id did not answer. A
@@ -197,14 +207,15 @@ def _members(document: ScanDocument, controls: tuple[Control, ...]) -> Iterator[
         return
     scope = scope_key(document)
     failure = view.get("error")
-    if failure:  # the accounts could not be listed: nothing was examined, and that is said
-        yield Evaluation(
-            uid=f"aa-scan/{scope}/member/view", kind="member", name="member view",
-            title="Every member account owns an ACTIVE external access analyzer in each "
-            "enabled region", status="NOT_ASSESSED",
-            account_id=document["identity"]["account_id"], account_name=None, region=None,
-            reason=f"cannot list the accounts: {failure['code']}: {failure['message']}",
-            controls=controls)
+    # The view itself: whether it could list the accounts. Always a row when it ran, so a
+    # consumer keying on uids sees "not assessed" resolved once the accounts are listed.
+    yield Evaluation(
+        uid=f"aa-scan/{scope}/member/view", kind="member", name="member view",
+        title="The member view listed the organization's accounts",
+        status="NOT_ASSESSED" if failure else "PASS",
+        account_id=document["identity"]["account_id"], account_name=None, region=None,
+        reason=(f"cannot list the accounts: {failure['code']}: {failure['message']}"
+                if failure else ""))  # no control: a check of the view, not of an account
     for account in view["accounts"]:
         errors = account.get("region_errors") or {}
         for region, cell in sorted(account["regions"].items()):
@@ -260,10 +271,26 @@ def _organization(document: ScanDocument) -> Iterator[Evaluation]:
             controls=cited)
 
 
+def _completeness(document: ScanDocument) -> Evaluation:
+    """Whether the scan saw everything it set out to (summary.complete): a check of its own,
+    so a format that lists checks is never all-pass for a scan that could not read what it
+    judges (findings denied, a region not assessed, an interrupted run)."""
+    summary = document["summary"]
+    account = document["identity"]["account_id"]
+    reasons = summary.get("incomplete_reasons") or []
+    complete = summary.get("complete", True)
+    return Evaluation(
+        uid=f"aa-scan/{scope_key(document)}/organization/scan-complete", kind="organization",
+        name="scan-complete", title="The scan saw everything it judges",
+        status="PASS" if complete else "NOT_ASSESSED", account_id=account,
+        account_name=(document["organization"]["accounts"] or {}).get(account), region=None,
+        reason="" if complete else "incomplete: " + ("; ".join(reasons) or "see scan.json"))
+
+
 def evaluations(document: ScanDocument) -> list[Evaluation]:
     """Every check of the document: the organization checks, the regions (in the
     document's order), then the member view's cells (account by account)."""
     controls = mapping().controls
-    return [*_organization(document),
+    return [*_organization(document), _completeness(document),
             *(_region(document, r, controls) for r in document["regions"]),
             *_members(document, controls)]

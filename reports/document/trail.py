@@ -108,6 +108,9 @@ class ClosedFinding(TypedDict):
     resource_type: str
     resource: str | None
     status_now: ClosedStatus | None  # when collected; None: no longer listed
+    # The history's fingerprint of what it granted (rules.grant_fingerprint, hex): the OCSF
+    # uid a SIEM holds it under, so it can be closed there too.
+    grant: NotRequired[str]
 
 
 class ChangedFinding(TypedDict):
@@ -122,6 +125,8 @@ class ChangedFinding(TypedDict):
     fields: list[str]  # is_public, principal, action, condition, resource, ..., updated_at
     before: dict[str, Any]  # the values of `fields` before, and after
     after: dict[str, Any]
+    # When what it grants changed: the fingerprint before (hex), an OCSF uid now superseded.
+    grant_before: NotRequired[str]
 
 
 class ChangedGap(TypedDict):

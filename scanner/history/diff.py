@@ -221,11 +221,14 @@ def _compare_findings(before_all: Sequence[FindingView], after_all: Sequence[Fin
         out.lapsed(was, finding)
         fields, old, new = _what_changed(was, finding)
         if fields:
-            out.changed.append({
+            change: trail.ChangedFinding = {
                 "region": finding.region, "id": finding.id,
                 "resource_type": finding.resource_type, "resource": finding.resource,
                 "is_public": _public(finding), "was_public": _public(was),
-                "fields": fields, "before": old, "after": new})
+                "fields": fields, "before": old, "after": new}
+            if was.fingerprint != finding.fingerprint:
+                change["grant_before"] = was.fingerprint.hex()
+            out.changed.append(change)
     for was in before.values():
         by_grant.setdefault(was.fingerprint, []).append(was)
     for finding in unmatched:
@@ -251,7 +254,8 @@ def _compare_findings(before_all: Sequence[FindingView], after_all: Sequence[Fin
             out.closed.append({"region": was.region, "id": was.id,
                                "resource_type": was.resource_type, "resource": was.resource,
                                "status_now": one_of(now, CLOSED_STATUSES)
-                               if now is not None and now in CLOSED_STATUSES else None})
+                               if now is not None and now in CLOSED_STATUSES else None,
+                               "grant": was.fingerprint.hex()})
 
 
 def _carry(was: FindingView, now: FindingView, first_seen: dict[tuple[str, str], str]) -> None:

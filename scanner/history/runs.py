@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from reports.document.evaluations import vantage
 from reports.document.rules import ORGANIZATION_WIDE_TYPES
+from reports.document.rules import grant_fingerprint as fingerprint
 from reports.document.schema import Finding, Gap, ScanDocument
 
 
@@ -166,20 +168,6 @@ class RunView:
     accepted_findings: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
-def fingerprint(resource: str | None, owner: str | None, principal: object, action: object,
-                condition: object, is_public: bool | None) -> bytes:
-    """A stable 16-byte digest of what a finding grants, independent of its id. (repr() of
-    plain values: deterministic, C-speed.)"""
-    text = repr((resource, owner, _items(principal),
-                 sorted(action) if isinstance(action, list) else action,
-                 _items(condition), is_public))
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
-def _items(mapping: object) -> object:
-    return sorted(mapping.items()) if isinstance(mapping, dict) else mapping
-
-
 def canonical(values: object) -> bytes:
     """Plain values as deterministic bytes, for digests."""
     return repr(values).encode("utf-8", "surrogatepass")
@@ -270,9 +258,6 @@ def run_view(document: ScanDocument) -> RunView:
                 if "exception" in f} if block else {}
     summary = document["summary"]
     organization = document["organization"]
-    caller = document["identity"]["account_id"]
-    examined = [e["account_id"] for e in organization.get("examined_accounts", [])
-                if e["error"] is None]
     statuses = document["configuration"].get("finding_statuses")
     not_judged = summary.get("requirements_not_judged")
     return RunView(
@@ -288,5 +273,5 @@ def run_view(document: ScanDocument) -> RunView:
         not_judged=None if not_judged is None else tuple(not_judged),
         listed=document["discovery"]["source"] != "botocore (enablement unknown)",
         statuses=tuple(statuses) if isinstance(statuses, list) else None,
-        vantage=tuple(sorted({caller, *examined})), exceptions=exceptions,
+        vantage=vantage(document), exceptions=exceptions,
         accepted_findings=accepted)

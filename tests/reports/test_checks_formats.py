@@ -90,11 +90,14 @@ def test_the_member_view_is_an_evaluation_per_cell_and_a_test_case_per_account()
     document = derive(_member_view(make_document([covered("us-east-1"),
                                                   covered("eu-west-1")])))
     members = [e for e in evaluations(document) if e.kind == "member"]
-    assert {(e.account_id, e.region, e.status) for e in members} == {
+    view, *cells = members
+    assert (view.name, view.status, view.controls) == ("member view", "PASS", ())
+    assert {(e.account_id, e.region, e.status) for e in cells} == {
         (ADMIN, "us-east-1", "PASS"), (MEMBER, "us-east-1", "FAIL"),
         (MEMBER, "eu-west-1", "NOT_ASSESSED")}
     events = [e for e in ocsf_events(document) if "/member/" in e["finding_info"]["uid"]]
-    assert len(events) == 3 * 4  # each cell, once per control of the mapping
+    # each cell, once per control of the mapping; and the view itself, once
+    assert len(events) == 3 * 4 + 1
     failed = [e for e in events if e["compliance"]["status_id"] == 3]
     assert {e["cloud"]["account"]["uid"] for e in failed} == {MEMBER}
     assert all("create-stack-set" in e["remediation"]["desc"] for e in failed)

@@ -95,7 +95,11 @@ def test_ocsf_events_are_valid_stable_and_match_the_golden_file(monkeypatch, run
                                                          "4.0.0")]
     denied = compliance[f"aa-scan/{organization}/region/222222222222/ap-southeast-2/cis-1.20"]
     assert denied["compliance"]["status_id"] == 0 and "AccessDenied" in denied["status_detail"]
-    assert not [u for u in compliance if "/af-south-1/" in u]  # not enabled: no evaluation
+    # Not enabled: no evaluation, but each control closed under its uid (a SIEM holding an
+    # earlier Fail for a region since disabled sees it resolved), compliance Other.
+    closed = [e for u, e in compliance.items() if "/af-south-1/" in u]
+    assert len(closed) == 4 and {(e["status"], e["compliance"]["status_id"], e["activity_id"])
+                                 for e in closed} == {("Resolved", 99, 3)}
     detections = [e for e in events if e["class_uid"] == 2004]
     assert len(detections) == 2
     public = next(e for e in detections if e["resources"][0]["uid"] == "arn:aws:s3:::public-site")
@@ -117,13 +121,17 @@ def test_junit_has_a_case_per_region_and_organization_check(monkeypatch, run_sca
     (run,) = _scan(monkeypatch, run_scan, formats="junit")
     root = ET.parse(run.directory / "junit.xml").getroot()
     assert root.tag == "testsuites"
-    assert (root.get("failures"), root.get("errors")) == ("1", "1")
+    # eu-west-1 fails; ap-southeast-2 could not be assessed, so neither could the scan be
+    # complete: two errors.
+    assert (root.get("failures"), root.get("errors")) == ("1", "2")
     cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    incomplete = cases[("aa-scan.organization", "scan-complete")].find("error")
+    assert incomplete is not None and "ap-southeast-2" in incomplete.get("message", "")
     assert {n for (k, n) in cases if k == "aa-scan.regions"} == {
         "us-east-1", "eu-west-1", "ap-southeast-2", "af-south-1"}
     assert {n for (k, n) in cases if k == "aa-scan.organization"} == {
         "in-organization", "trusted-access", "delegated-administrator", "vantage",
-        "organization-wide-requirements"}
+        "organization-wide-requirements", "scan-complete"}
     failure = cases[("aa-scan.regions", "eu-west-1")].find("failure")
     assert failure is not None and failure.get("type") == "ACCOUNT_SCOPE_ONLY"
     assert failure.get("message", "").startswith("Only an account-scoped analyzer")
@@ -191,7 +199,8 @@ def test_junit_passes_accepted_risk_with_its_exception(monkeypatch, run_scan, tm
     """CI does not fail on accepted risk (as no --fail-on gate counts it) and says why."""
     run, later = _accepted_scan(monkeypatch, run_scan, tmp_path)
     root = ET.parse(run.directory / "junit.xml").getroot()
-    assert (root.get("failures"), root.get("errors")) == ("0", "1")  # ap-southeast-2 only
+    # ap-southeast-2 only, and the scan it left incomplete
+    assert (root.get("failures"), root.get("errors")) == ("0", "2")
     case = next(c for c in root.iter("testcase") if c.get("name") == "eu-west-1")
     assert case.find("failure") is None and case.find("skipped") is None
     out = case.findtext("system-out") or ""

@@ -22,7 +22,9 @@ OPTIONAL = {
     "--notify-sns": ("AaScanOptionalNotifySns", {"sns:Publish"}),
     "--sign-kms-key": ("AaScanOptionalSignManifest", {"kms:GetPublicKey", "kms:Sign"}),
     "--upload": ("AaScanOptionalUploadEvidence", {"s3:PutObject", "s3:GetObject"}),
-    "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey"}),
+    # kms:Decrypt: a history written SSE-KMS is read back by the next run.
+    "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey",
+                                                                 "kms:Decrypt"}),
     "--upload-kms-key (read-back)": ("AaScanOptionalUploadEvidenceKmsKey", {"kms:DescribeKey"}),
     # --security-hub: the gaps imported, the earlier imports read (to close those gone), in
     # the caller's own account only.
