@@ -13,6 +13,7 @@ from reports.document.derive import derived_of
 from reports.document.pack import Integrity
 from reports.document.rules import VerdictValue
 from reports.document.schema import ScanDocument
+from reports.document.scope import REGION_COUNT_LABELS, region_counts, regions_sentence
 
 from .. import tables
 from ..console import changes_line
@@ -102,11 +103,16 @@ def summary_rows(document: ScanDocument,
     for key, value in document["configuration"].items():
         yield ["Configuration", str(key), _readable(value)]
 
-    yield ["Regions", "Regions scanned", summary["regions_total"]]
-    for status, number in (("COVERED", summary["covered"]), ("GAP", summary["gaps"]),
-                           ("ERROR", summary["errors"]), ("NOT_ENABLED", summary["not_enabled"]),
-                           ("EXCLUDED", summary["excluded"])):
-        yield ["Regions", Styled(tables.STATUS_LABELS[status], status_style(status)), number]
+    counts = region_counts(document)
+    numbers: dict[str, int] = dict(counts.items())
+    styles = {"covered": "COVERED", "gaps": "GAP", "not_assessed": "ERROR",
+              "excluded": "EXCLUDED", "not_enabled": "NOT_ENABLED"}
+    for key in ("assessed", "covered", "gaps", "not_assessed", "enabled", "excluded",
+                "not_enabled", "listed"):
+        label = REGION_COUNT_LABELS[key] + (" (of the regions assessed)" if key == "covered"
+                                            else "")
+        style = styles.get(key)
+        yield ["Regions", Styled(label, status_style(style)) if style else label, numbers[key]]
 
     totals = tables.findings_totals(document)
     bound = LOWER_BOUND if tables.lower_bound(document) else None
@@ -145,11 +151,11 @@ def scope_rows(document: ScanDocument) -> Iterator[list[Any]]:
     accounts = found["accounts"]
     yield ["Scope", "Population: accounts in the organization",
            "unknown (the account list could not be read)" if accounts is None else accounts]
-    yield ["Scope", "Regions enabled", len(found["regions_enabled"])]
-    yield ["Scope", "Regions called", _regions_text(found["regions_scanned"])]
-    yield ["Scope", "Regions not enabled", _regions_text(found["regions_not_enabled"])]
+    yield ["Scope", "Regions", regions_sentence(region_counts(document))]
+    yield ["Scope", "Regions scanned, by name", _regions_text(found["regions_scanned"])]
+    yield ["Scope", "Regions not enabled, by name", _regions_text(found["regions_not_enabled"])]
     excluded = found["regions_excluded"]
-    yield ["Scope", "Regions excluded", "; ".join(f"{r}: {why or 'no reason given'}"
+    yield ["Scope", "Regions excluded, with the reason", "; ".join(f"{r}: {why or 'no reason given'}"
                                                   for r, why in excluded.items()) or "none"]
     calls = done["api_calls"]
     if calls is None:

@@ -100,8 +100,8 @@ def test_the_first_page_states_population_query_parameters_and_completeness(tmp_
     assert found.order.index("scope") < found.order.index("toc-h")
     assert found.order.index("verdict-h") < found.order.index("scope")
     assert found.text["scope-population"] == (
-        "3 accounts in organization o-abcdef1234; 4 regions enabled, 3 scanned, 1 not enabled, "
-        "1 excluded.")
+        "3 accounts in organization o-abcdef1234; regions covered: 1 of 2 regions assessed "
+        "(1 with gaps); 4 enabled: 1 not assessed, 1 excluded; 1 not enabled.")
     assert found.text["scope-scanned"] == "me-south-1, sa-east-1, us-east-1"
     assert found.text["scope-not-enabled"] == "af-south-1"
     assert found.text["scope-excluded"] == f"us-west-1: decommissioned {SCRIPT}"
@@ -181,10 +181,11 @@ def test_the_summary_sheet_carries_the_scope_statement_and_the_gaps_their_contro
     scope = {row[1]: row[2] for row in rows if row[0] == "Scope"}
     assert scope == {
         "Population: accounts in the organization": 3,
-        "Regions enabled": 4,
-        "Regions called": "me-south-1, sa-east-1, us-east-1",
-        "Regions not enabled": "af-south-1",
-        "Regions excluded": f"us-west-1: decommissioned {SCRIPT}",
+        "Regions": "covered: 1 of 2 regions assessed (1 with gaps); 4 enabled: 1 not "
+                   "assessed, 1 excluded; 1 not enabled",
+        "Regions scanned, by name": "me-south-1, sa-east-1, us-east-1",
+        "Regions not enabled, by name": "af-south-1",
+        "Regions excluded, with the reason": f"us-west-1: decommissioned {SCRIPT}",
         "Query (API calls)": 11,
         "API calls: GetCallerIdentity": 1, "API calls: ListAnalyzers": 3,
         "API calls: ListFindings": 7,

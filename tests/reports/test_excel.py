@@ -310,10 +310,14 @@ def test_summary(book, document):
     assert summary_value(ws, "Duration (seconds)") == 42
     assert summary_value(ws, "coverage_types") == "ORGANIZATION"
     assert summary_value(ws, "config_file") == "—"
-    for label, expected in (("Covered", 2), ("Gap", 2), ("Not assessed", 1),
-                            ("Not enabled", 1), ("Excluded", 1)):
+    # The regions counted one way (reports.document.scope): covered of the regions assessed.
+    for label, expected in (("Regions assessed", 4), ("Regions covered (of the regions "
+                            "assessed)", 2), ("Regions with gaps", 2),
+                            ("Regions not assessed", 1), ("Regions not enabled", 1),
+                            ("Regions excluded", 1), ("Regions enabled", 6),
+                            ("Regions listed", 7)):
         assert summary_value(ws, label) == expected, label
-    assert summary_value(ws, "Regions scanned") == 7
+    assert summary_value(ws, "Regions").startswith("covered: 2 of 4 regions assessed")  # Scope
     assert summary_value(ws, "Active findings") == 5
     assert summary_value(ws, "Public") == 1
     assert summary_value(ws, "Cross-account") == 4

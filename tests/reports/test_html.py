@@ -274,7 +274,7 @@ def test_gaps_carry_their_remediation_commands(tmp_path: Path) -> None:
                              org=organization(trusted=False, admins=()), account=MANAGEMENT)
     _, page = render(tmp_path, document)
     commands = set(page.pre)
-    assert ("aws accessanalyzer create-analyzer --analyzer-name organization-external-access "
+    assert ("aws accessanalyzer create-analyzer --analyzer-name organization-analyzer "
             "--type ORGANIZATION --region sa-east-1") in commands
     assert ("aws organizations enable-aws-service-access --service-principal "
             "access-analyzer.amazonaws.com") in commands
