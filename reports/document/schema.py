@@ -417,6 +417,9 @@ class ControlAnswer(TypedDict):
     per_account: list[str]
     sources: list[SourceText]
     unconfirmed: str
+    # Added with issue 22: which reading the status rests on (the member view's per-account
+    # result, or the organization-wide analysis alone).
+    reading: NotRequired[str]
 
 
 class Derived(TypedDict):

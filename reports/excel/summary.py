@@ -181,5 +181,6 @@ def control_rows(document: ScanDocument) -> Iterator[list[Any]]:
     for answer in answers:
         versions = f" v{answer['versions']}" if answer["versions"] else ""
         yield ["Controls", f"{answer['framework']}{versions} {answer['id']}",
-               Styled(f"{answer['status']}: {answer['title']}",
+               Styled(f"{answer['status']}: {answer['title']} (reading: "
+                      f"{answer.get('reading', 'not recorded')})",
                       status_style(tones.get(answer["tone"])))]

@@ -94,7 +94,7 @@ def test_the_member_view_is_an_evaluation_per_cell_and_a_test_case_per_account()
         (ADMIN, "us-east-1", "PASS"), (MEMBER, "us-east-1", "FAIL"),
         (MEMBER, "eu-west-1", "NOT_ASSESSED")}
     events = [e for e in ocsf_events(document) if "/member/" in e["finding_info"]["uid"]]
-    assert len(events) == 3 * 4  # each cell, once per control of the mapping
+    assert len(events) == 3 * 6  # each cell, once per control of the mapping
     failed = [e for e in events if e["compliance"]["status_id"] == 3]
     assert {e["cloud"]["account"]["uid"] for e in failed} == {MEMBER}
     assert all("create-stack-set" in e["remediation"]["desc"] for e in failed)

@@ -338,7 +338,9 @@ def test_gaps_and_advisories(book, document):
                                              "detail", "remediation", "remediation_note")]
     # The controls the gap bears on, each once with its versions.
     assert gap[-1] == ("CIS AWS Foundations Benchmark 1.20 (1.4.0, 1.5.0, 2.0.0, 3.0.0, 4.0.0); "
-                       "CIS AWS Foundations Benchmark 1.19 (5.0.0); AWS Security Hub IAM.28; "
+                       "CIS AWS Foundations Benchmark 1.19 (5.0.0); CIS AWS Foundations "
+                       "Benchmark 2.19 (6.0.0); CIS AWS Foundations Benchmark 2.18 (7.0.0); "
+                       "AWS Security Hub IAM.28; "
                        "AWS Config managed rule iam-external-access-analyzer-enabled")
     assert advisory[-1] is None  # no delegated administrator: advice no control requires
 
