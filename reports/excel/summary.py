@@ -104,15 +104,16 @@ def summary_rows(document: ScanDocument,
         yield ["Configuration", str(key), _readable(value)]
 
     counts = region_counts(document)
-    numbers: dict[str, int] = dict(counts.items())
     styles = {"covered": "COVERED", "gaps": "GAP", "not_assessed": "ERROR",
               "excluded": "EXCLUDED", "not_enabled": "NOT_ENABLED"}
-    for key in ("assessed", "covered", "gaps", "not_assessed", "enabled", "excluded",
-                "not_enabled", "listed"):
+    for key, number in (("assessed", counts["assessed"]), ("covered", counts["covered"]),
+                        ("gaps", counts["gaps"]), ("not_assessed", counts["not_assessed"]),
+                        ("enabled", counts["enabled"]), ("excluded", counts["excluded"]),
+                        ("not_enabled", counts["not_enabled"]), ("listed", counts["listed"])):
         label = REGION_COUNT_LABELS[key] + (" (of the regions assessed)" if key == "covered"
                                             else "")
         style = styles.get(key)
-        yield ["Regions", Styled(label, status_style(style)) if style else label, numbers[key]]
+        yield ["Regions", Styled(label, status_style(style)) if style else label, number]
 
     totals = tables.findings_totals(document)
     bound = LOWER_BOUND if tables.lower_bound(document) else None
@@ -155,8 +156,9 @@ def scope_rows(document: ScanDocument) -> Iterator[list[Any]]:
     yield ["Scope", "Regions scanned, by name", _regions_text(found["regions_scanned"])]
     yield ["Scope", "Regions not enabled, by name", _regions_text(found["regions_not_enabled"])]
     excluded = found["regions_excluded"]
-    yield ["Scope", "Regions excluded, with the reason", "; ".join(f"{r}: {why or 'no reason given'}"
-                                                  for r, why in excluded.items()) or "none"]
+    yield ["Scope", "Regions excluded, with the reason",
+           "; ".join(f"{r}: {why or 'no reason given'}" for r, why in excluded.items())
+           or "none"]
     calls = done["api_calls"]
     if calls is None:
         yield ["Scope", "Query (API calls)", "not recorded: the scan document predates "

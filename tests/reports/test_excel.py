@@ -194,15 +194,23 @@ def test_frozen_header_autofilter_and_styled_header_on_every_sheet(book):
         assert ws.print_title_rows == "$1:$1", ws.title
 
 
-def test_reading_sheets_print_one_page_wide(book):
-    for title in ("Summary", "Gaps", "Regions"):
-        ws = book[title]
+def test_every_sheet_prints_one_page_wide(book):
+    """Issue 22: no sheet prints as strips of columns, page after page."""
+    for ws in book.worksheets:
+        title = ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage is True, title
         # 1 is the attribute's default (ECMA-376 18.3.1.63): a writer may leave it out.
         assert ws.page_setup.fitToWidth in (1, None), title
         assert ws.page_setup.fitToHeight == 0, title
         assert ws.page_setup.orientation == "landscape", title
-    assert not book["Findings"].sheet_properties.pageSetUpPr.fitToPage
+        assert ws.page_setup.paperSize in (9, "9"), title  # A4
+    # The Gaps sheet is narrow enough to print at 8 pt or more: fit-to-width scales its
+    # 11-point text to 8 points or more while its widths (characters of 11-point Calibri)
+    # add up to no more than an A4 landscape page's 140 characters x 11/8.
+    gaps = book["Gaps"]
+    total = sum(gaps.column_dimensions[get_column_letter(i)].width
+                for i in range(1, gaps.max_column + 1))
+    assert total * 8 / 11 <= 140, total
 
 
 def test_column_widths_follow_content_within_bounds(book):
