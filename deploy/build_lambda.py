@@ -47,7 +47,9 @@ LEFT_OUT_TOP = frozenset({"simulator", "bin"})
 
 
 class _TemplateLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form functions (!Ref, !Sub ...) read as {tag: value}."""
+    """YAML with CloudFormation's short-form functions read in their long form: !Ref as
+    {"Ref": value}, !Condition as {"Condition": value}, !Sub and the others as
+    {"Fn::Sub": value}."""
 
 
 def _function(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
@@ -58,7 +60,7 @@ def _function(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {suffix: value}
+    return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
 
 
 _TemplateLoader.add_multi_constructor("!", _function)
@@ -70,19 +72,69 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return loaded
 
 
+# Each opt-in statement is granted only when the deployment uses it: the condition of the
+# template that decides it (the others, notify, upload and the history, it always uses).
+OPT_IN_CONDITIONS = {"AaScanOptionalSignManifest": "SigningKey",
+                     "AaScanOptionalSecurityHub": "SecurityHubOn",
+                     "AaScanOptionalAssumeRoles": "RolesGiven"}
+MANAGED = "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+_POLICY_TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy",
+                           "AWS::IAM::RolePolicy"})
+
+
+def _statements(policy: dict[str, Any]) -> tuple[list[tuple[dict[str, Any], str | None]],
+                                                  list[str]]:
+    """(statement, the condition it is granted under) pairs of the role's one policy, and
+    what is wrong with its shape (an If whose else is not NoValue)."""
+    found: list[tuple[dict[str, Any], str | None]] = []
+    problems: list[str] = []
+    for entry in policy["PolicyDocument"]["Statement"]:
+        branch = entry.get("Fn::If") if isinstance(entry, dict) else None
+        if branch is None:
+            found.append((entry, None))
+        elif (isinstance(branch, list) and len(branch) == 3
+              and branch[2] == {"Ref": "AWS::NoValue"} and isinstance(branch[1], dict)):
+            found.append((branch[1], str(branch[0])))
+        else:
+            problems.append(f"a conditional statement that grants something either way: {entry}")
+    return found, problems
+
+
 def policy_differences(template: dict[str, Any] | None = None) -> list[str]:
-    """How the scanner role's statements differ from config/iam-policy.json's (by Sid); []
-    when every statement is the policy's own, and every read-only one is there."""
+    """How what the template grants the scanner role differs from config/iam-policy.json;
+    [] when the role holds one policy of the policy's own statements (by Sid, each once),
+    every read-only one, the opt-in ones each under the condition that says the deployment
+    uses it, the Lambda logging policy and nothing else (no other policy attached to it)."""
     template = template or load_template()
-    role = template["Resources"]["ScannerRole"]["Properties"]
-    (policy,) = role["Policies"]
-    deployed = {s.get("Sid"): s for s in policy["PolicyDocument"]["Statement"]}
+    resources = template["Resources"]
+    role = resources["ScannerRole"]["Properties"]
+    problems: list[str] = []
+    policies = role.get("Policies") or []
+    if len(policies) != 1:
+        return [f"the scanner role holds {len(policies)} inline policies, not one"]
+    found, problems = _statements(policies[0])
     source = {s["Sid"]: s for s in json.loads(POLICY.read_text("utf-8"))["Statement"]}
-    problems = [f"{sid}: not in {POLICY.name}" for sid in deployed if sid not in source]
-    problems += [f"{sid}: differs from {POLICY.name}" for sid, s in deployed.items()
-                 if sid in source and s != source[sid]]
+    seen: set[str] = set()
+    for statement, condition in found:
+        sid = statement.get("Sid")
+        if sid in seen:
+            problems.append(f"{sid}: granted twice")
+        seen.add(str(sid))
+        if sid not in source:
+            problems.append(f"{sid}: not in {POLICY.name}")
+        elif statement != source[sid]:
+            problems.append(f"{sid}: differs from {POLICY.name}")
+        elif condition != OPT_IN_CONDITIONS.get(str(sid)):
+            problems.append(f"{sid}: granted under {condition or 'no condition'}, not "
+                            f"{OPT_IN_CONDITIONS.get(str(sid)) or 'always'}")
     problems += [f"{sid}: read-only, but not in the template" for sid in source
-                 if not sid.startswith("AaScanOptional") and sid not in deployed]
+                 if not sid.startswith("AaScanOptional") and sid not in seen]
+    managed = role.get("ManagedPolicyArns") or []
+    problems += [f"managed policy {arn} on the scanner role" for arn in managed
+                 if arn != {"Fn::Sub": MANAGED}]
+    problems += [f"{name}: a {spec['Type']} that names the scanner role"
+                 for name, spec in resources.items()
+                 if spec.get("Type") in _POLICY_TYPES and "ScannerRole" in json.dumps(spec)]
     return problems
 
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import textwrap
 
+from reports.document.exceptions import verdict_text
 from reports.document.rules import UNSELECTED, one_line
 from reports.document.schema import AnalysisStatistics, Region, ScanDocument
 from reports.document.scope import region_counts, regions_sentence
 
 from .tables import (
+    STATE_LABELS,
+    STATE_ORDER,
     UNUSED_TYPE_LABELS,
     AnalysisKey,
+    accepted_text,
     analysis_analyzers,
     examined_accounts,
     findings_totals,
     lower_bound,
+    register_rows,
     untold_text,
 )
 
@@ -57,6 +62,18 @@ def changes_line(document: ScanDocument) -> str | None:
             parts.append(f"{counts['findings_changed']} changed"
                          + (f" ({turned} turned public)" if turned else ""))
         parts.append(f"{counts['findings_closed']} closed")
+    lapsed = counts.get("gaps_no_longer_accepted", 0) + counts.get(
+        "public_no_longer_accepted", 0)
+    if counts.get("gaps_opened_accepted"):
+        parts[0] += f" ({counts['gaps_opened_accepted']} accepted)"
+    if lapsed:
+        parts.append(f"{lapsed} no longer accepted (an exception expired or was removed)")
+    register = found.get("exceptions")
+    if register is not None:
+        moved = [f"{len(register[k])} {k}" for k in ("added", "removed", "expired", "changed")
+                 if register[k]]
+        if moved:
+            parts.append("exceptions: " + ", ".join(moved))
     line = f"Since {baseline['started_at'][:10]}: " + ", ".join(parts)
     requirement = found.get("requirement")
     if requirement:
@@ -159,15 +176,15 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
                     f"public, {totals['cross_account']}{plus} cross-account, "
                     f"{totals['errors']}{plus} could not be analyzed).")
     lines.append(
-        f"Verdict: {clean(summary['verdict'])}. Regions "
-        f"{regions_sentence(region_counts(document))}. " + findings)
+        f"Verdict: {clean(verdict_text(summary['verdict'], summary.get('accepted')))}. "
+        f"Regions {regions_sentence(region_counts(document))}. " + findings)
     lines += analysis_lines(document)
     for reason in summary["incomplete_reasons"]:
         lines.append(f"Incomplete: {clean(reason)}")
     since = changes_line(document)
     if since:
         lines.append(since)
-    gaps = document["gaps"]
+    gaps = [g for g in document["gaps"] if "exception" not in g]
     if gaps:
         lines.append("")
         lines.append(f"Gaps ({len(gaps)}):")
@@ -182,6 +199,7 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
             lines.append(f"  {clean(region['region'])}: {clean(region['reason'] or '')}")
             lines += fix_lines(region.get("remediation", ""),
                                region.get("remediation_note", ""))
+    lines += accepted_lines(document)
     for advisory in document["advisories"]:
         lines.append(f"Advisory [{clean(advisory['severity'])}]: {clean(advisory['title'])}")
     return "\n".join(lines) + "\n"
@@ -194,6 +212,42 @@ def fix_lines(command: str, note: str) -> list[str]:
              for i, line in enumerate(command.strip().splitlines())]
     if note:
         lines.append(f"           {clean(note)}")
+    return lines
+
+
+def accepted_lines(document: ScanDocument) -> list[str]:
+    """The accepted gaps and findings, then the register: one line per exception that
+    expired, expires soon or matched nothing, the active ones counted."""
+    rows = register_rows(document)
+    if not rows:
+        return []
+    lines = [""]
+    accepted = [g for g in document["gaps"] if "exception" in g]
+    if accepted:
+        lines.append(f"Accepted ({len(accepted)}, not counted by --fail-on):")
+        for gap in accepted:
+            lines.append(f"  [{clean(gap['severity'])}] {clean(gap['title'])}")
+            lines.append(f"      {clean(accepted_text(gap['exception']))}")
+    counts = document["summary"].get("accepted")
+    if counts and counts["findings"]:
+        lines.append(f"Accepted findings: {counts['findings']} ({counts['public_findings']} "
+                     "public), not counted by --fail-on (see the reports)")
+    states: list[str] = [r.entry["state"] for r in rows]
+    by_state = ", ".join(f"{states.count(state)} {STATE_LABELS[state].lower()}"
+                         for state in sorted(STATE_LABELS, key=lambda k: STATE_ORDER[k])
+                         if states.count(state))
+    lines.append(f"Exceptions ({len(rows)}): {by_state}; judged as of "
+                 f"{document['started_at'][:10]} (UTC)")
+    for row in rows:
+        entry = row.entry
+        if entry["state"] == "active":
+            continue
+        ticket = f", {entry['ticket']}" if entry["ticket"] else ""
+        line = (f"  {entry['state'].upper():<9}{clean(entry['expires'])} {clean(row.what)} "
+                f"({clean(entry['owner'])}{clean(ticket)}; {row.days})")
+        if entry["note"]:
+            line += f": {clean(entry['note'])}"
+        lines.append(line)
     return lines
 
 

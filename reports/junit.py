@@ -112,6 +112,13 @@ def _members(suite: _Suite, document: ScanDocument) -> None:
     if view is None:
         return
     remediation = view.get("remediation")
+    failure = view.get("error")
+    if failure:
+        case = suite.case("aa-scan.member-accounts", "member view")
+        suite.outcome(case, "error", f"not assessed: cannot list the accounts: "
+                      f"{failure['code']}: {failure['message']}",
+                      "No member account was examined, so no verdict is claimed for any: "
+                      "allow organizations:ListAccounts to the scanning role.", "NotAssessed")
     for account in view["accounts"]:
         outcome = member_outcome(account["status"], account["regions"].values())
         case = suite.case("aa-scan.member-accounts", f"{account['account_id']} "

@@ -8,20 +8,26 @@ uses) and stating its schema version (`metadata.version`, the library's OCSF_VER
   as assessed or not assessed, and each account x region of the member view when it ran,
   once per control of the mapping (reports/document/controls.json): `compliance.standards`
   and `compliance.control` from the mapping, `compliance.status` Pass, Fail, or Unknown for
-  a region that was not assessed (nothing was seen there, so nothing is claimed; Warning is
-  kept for a control failed only by gaps accepted as exceptions), the gap's title, severity
-  and remediation, `cloud.account` and `cloud.region`; plus one per organization check
-  (trusted access, where the scan ran, ...). Regions not enabled or excluded are no
-  evaluation and have no event;
+  a region that was not assessed (nothing was seen there, so nothing is claimed), the gap's
+  title, severity and remediation, `cloud.account` and `cloud.region`; plus one per
+  organization check (trusted access, where the scan ran, ...). Regions not enabled or
+  excluded are no evaluation and have no event. A control failed only by gaps accepted as
+  exceptions (issue 23) is Fail, as report.html's Controls section says (not met there, by
+  decision; OCSF's Warning means "no result for lack of information"), with the finding
+  `status` Suppressed and the exception (key, expiry, reason, owner, ticket) in
+  `status_detail`;
 - a **Detection Finding** (class 2004) per Access Analyzer finding collected (by default the
   active ones): the resource (ARN, type, region), the owner account in `cloud.account`,
   public or cross-account, what it grants (principal, action, condition) as evidence, its
-  created and updated times, and its status.
+  created and updated times, and its status (Suppressed, the exception in `status_detail`,
+  when an exception accepts it).
 
 Every `finding_info.uid` is stable from run to run (the evaluation's organization, account,
-region and control; a finding's analyzer ARN and id), so a consumer sees the same evaluation
-updated each week, not a new one; `metadata.uid` is the event's own (it includes the run id)
-and `metadata.correlation_uid` the run's, so the events of one run can be told apart.
+region and control; a finding's grant: region, resource, owner, principal, action and
+condition, so a re-created analyzer's new finding ids change nothing), so a consumer sees
+the same evaluation updated each week, not a new one; `metadata.uid` is the event's own (it
+includes the run id) and `metadata.correlation_uid` the run's, so the events of one run can
+be told apart.
 
 The library's ComplianceFinding has no `cloud` (OCSF's cloud profile adds it to every class):
 `_CloudComplianceFinding` adds it, typed by the library's own Cloud model.
@@ -58,7 +64,13 @@ from py_ocsf_models.objects.remediation import Remediation
 from py_ocsf_models.objects.resource_details import ResourceDetails
 
 from reports.document.controls import Control
-from reports.document.evaluations import Evaluation, EvaluationStatus, evaluations
+from reports.document.evaluations import (
+    Evaluation,
+    EvaluationStatus,
+    acceptance_text,
+    evaluations,
+    scope_key,
+)
 from reports.document.rules import access_of, type_label
 from reports.document.schema import Finding, Gap, ScanDocument
 
@@ -79,6 +91,8 @@ _SEVERITY: Mapping[str, SeverityID] = {
 _ANSWER: Mapping[EvaluationStatus, tuple[ComplianceStatusID, StatusID, SeverityID]] = {
     "PASS": (ComplianceStatusID.Pass, StatusID.Resolved, SeverityID.Informational),
     "FAIL": (ComplianceStatusID.Fail, StatusID.New, SeverityID.High),
+    # Not met, by the organization's decision: reviewed and suppressed until it expires.
+    "ACCEPTED": (ComplianceStatusID.Fail, StatusID.Suppressed, SeverityID.High),
     "NOT_ASSESSED": (ComplianceStatusID.Unknown, StatusID.New, SeverityID.Medium),
 }
 # An Access Analyzer finding's access -> (severity, what it is, what to do about it).
@@ -106,10 +120,14 @@ class _CloudComplianceFinding(ComplianceFinding):  # type: ignore[misc]
 
 
 def _millis(text: str | None) -> int | None:
-    """scan.json's UTC text ('YYYY-MM-DDTHH:MM:SSZ') as OCSF's timestamp (ms since epoch)."""
+    """scan.json's UTC text ('YYYY-MM-DDTHH:MM:SS(.fff)Z', any form the schema accepts) as
+    OCSF's timestamp (ms since epoch)."""
     if not text:
         return None
-    moment = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00", 1) if text.endswith("Z")
+                                       else text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp() * 1000)
 
 
@@ -188,13 +206,19 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
         view = events.document.get("member_view")
         remediation = view.get("remediation") if view is not None else None
         fix = "\n".join(remediation["commands"]) if remediation else ""
+    elif status == "NOT_ASSESSED" and evaluation.kind == "member" and not evaluation.region:
+        title = f"Not assessed: {evaluation.title}"
+        fix = "Allow organizations:ListAccounts to the scanning role, then run again."
     elif status == "NOT_ASSESSED":
         title = f"Not assessed: {evaluation.title}"
         fix = ("Give the scanning role sight of it (an SCP or IAM denial is the usual cause), "
                "or exclude the region with its reason.")
-    elif accepted:
-        compliance_status = ComplianceStatusID.Warning
-        detail = "; ".join(how for _, how in accepted)
+    elif status == "ACCEPTED" and accepted:
+        gaps = [g for g, _ in accepted]
+        title, description, fix = _gap_text(gaps)
+        title = f"Accepted: {title}"
+        severity = max(_SEVERITY[g["severity"]] for g in gaps)
+        detail = "\n".join(how for _, how in accepted)
     uid = evaluation.uid if control is None else f"{evaluation.uid}/{control.key}"
     if control is not None:
         compliance = Compliance(standards=_standards(control), control=control.id,
@@ -209,6 +233,7 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
             requirements=[r for c in cited_controls for r in _requirements(c)] or None,
             desc=evaluation.title, status_id=compliance_status)
     code = (cited[0]["code"] if status == "FAIL" and cited
+            else accepted[0][0]["code"] if status == "ACCEPTED" and accepted
             else "MEMBER_NO_ANALYZER" if status == "FAIL" else status)
     references = [s.url for s in control.sources] if control else None
     event = _CloudComplianceFinding(
@@ -231,7 +256,21 @@ def _compliance_event(events: _Events, evaluation: Evaluation, control: Control 
     return _plain(event)
 
 
-def _detection_event(events: _Events, finding: Finding) -> dict[str, Any]:
+def grant_uid(scope: str, finding: Finding) -> str:
+    """A finding's uid from what it grants (region, resource, owner, principal, action,
+    condition), not from its analyzer or finding id: an analyzer re-created (new ARN, new
+    finding ids, what AWS does) reports the same grants under the same uids, as the history
+    matches them, so a SIEM keeps one open finding per grant instead of orphaning the old
+    uids. A finding that could not be analyzed (no grant) is its resource and error."""
+    grant = [finding["region"], finding["resource"], finding["resource_owner_account"],
+             finding["principal"], sorted(finding["action"]), finding["condition"],
+             finding["error"] if finding["is_public"] is None else None]
+    digest = hashlib.sha256(json.dumps(grant, sort_keys=True, ensure_ascii=True,
+                                       separators=(",", ":")).encode("ascii")).hexdigest()
+    return f"aa-scan/{scope}/access/{digest[:40]}"
+
+
+def _detection_event(events: _Events, finding: Finding, uid: str) -> dict[str, Any]:
     """One Access Analyzer finding as a validated OCSF Detection Finding."""
     access = access_of(finding["is_public"], finding["error"])
     severity, kind, fix = _ACCESS[access]
@@ -244,8 +283,12 @@ def _detection_event(events: _Events, finding: Finding) -> dict[str, Any]:
         title = f"{label} {resource} is shared outside the zone of trust with {who}"
     else:
         title = f"{label} {resource} could not be analyzed: {finding['error']}"
-    uid = f"{finding['analyzer_arn']}/finding/{finding['id']}"
     status = _FINDING_STATUS.get(finding["status"], StatusID.Other)
+    detail = finding["error"]
+    accepted = finding.get("exception")
+    if accepted is not None:  # only an ACTIVE finding is accepted
+        status = StatusID.Suppressed
+        detail = "\n".join(t for t in (acceptance_text(accepted), detail) if t)
     created = _millis(finding["created_at"])
     event = DetectionFinding(
         metadata=events.metadata(uid, "ACCESS_ANALYZER_FINDING"),
@@ -253,7 +296,7 @@ def _detection_event(events: _Events, finding: Finding) -> dict[str, Any]:
         type_uid=DetectionFindingTypeID.Create, type_name="Detection Finding: Create",
         time=events.time, severity_id=severity, severity=severity.name,
         status_id=status, status=status.name, status_code=finding["status"],
-        status_detail=finding["error"], message=title,
+        status_detail=detail, message=title,
         finding_info=FindingInformation(
             uid=uid, title=title[:1000], types=[f"IAM Access Analyzer/{kind}"],
             desc=(f"IAM Access Analyzer (external access) reports that {label} {resource} in "
@@ -290,8 +333,14 @@ def ocsf_events(document: ScanDocument) -> Iterator[dict[str, Any]]:
         else:
             for control in evaluation.controls:
                 yield _compliance_event(events, evaluation, control)
+    scope = scope_key(document)
+    seen: set[str] = set()
     for finding in document["findings"]:
-        yield _detection_event(events, finding)
+        uid = grant_uid(scope, finding)
+        if uid in seen:  # the same grant reported twice (two analyzers): each its own uid
+            uid = f"{uid}/{finding['analyzer_arn']}/finding/{finding['id']}"
+        seen.add(uid)
+        yield _detection_event(events, finding, uid)
 
 
 def write_ocsf(document: ScanDocument, directory: Path, *,

@@ -8,11 +8,13 @@ labels, how a configuration value or an archive-rule filter reads as one line.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# How a filter reads: one home, the archive-rule rule beside it.
+from reports.document.archive_rules import filter_text as filter_text
+from reports.document.exceptions import AcceptedBy, ExceptionEntry, what_text
 from reports.document.rules import (
     ANALYSIS_LABELS,
     CLASSIC_RESOURCE_TYPES,
@@ -233,31 +235,6 @@ def setting(value: Any) -> str:
     return str(value)
 
 
-_FILTER_OPERATORS = {"eq": ("is", "is one of"), "neq": ("is not", "is none of"),
-                     "contains": ("contains", "contains any of")}
-
-
-def filter_text(rule_filter: Any) -> str:
-    """An archive-rule filter as a sentence: criteria joined by AND, values within one by OR."""
-    if not isinstance(rule_filter, Mapping):
-        return "" if rule_filter is None else json.dumps(rule_filter, ensure_ascii=False,
-                                                          default=str)
-    parts = []
-    for key, criterion in rule_filter.items():
-        if not isinstance(criterion, Mapping):
-            parts.append(f"{key} {json.dumps(criterion, ensure_ascii=False, default=str)}")
-            continue
-        for operator, values in criterion.items():
-            if operator == "exists":
-                parts.append(f"{key} {'exists' if values else 'does not exist'}")
-                continue
-            values = list(values) if isinstance(values, list | tuple) else [values]
-            one, many = _FILTER_OPERATORS.get(operator, (operator, operator))
-            parts.append(f"{key} {one if len(values) == 1 else many} "
-                         f"{', '.join(str(v) for v in values)}")
-    return " AND ".join(parts) or "no filter"
-
-
 def scope_of(document: ScanDocument) -> dict[str, str | None]:
     """Analyzer ARN -> the scope of its findings (ORGANIZATION, or ACCOUNT when labelled)."""
     scopes: dict[str, str | None] = {}
@@ -290,6 +267,7 @@ class FindingRow:
     id: str
     analyzer_arn: str
     age_days: float | None  # since created_at (or first_seen_at), as of the scan's start
+    exception: AcceptedBy | None = None  # the exception that accepts it
 
 
 def finding_row_maker(document: ScanDocument) -> Callable[[Finding], FindingRow]:
@@ -313,7 +291,7 @@ def finding_row_maker(document: ScanDocument) -> Callable[[Finding], FindingRow]
             analyzed_at=parse_time(f["analyzed_at"]), error=f["error"], id=f["id"],
             analyzer_arn=f["analyzer_arn"],
             age_days=round((as_of - since).total_seconds() / 86400, 1)
-            if since and as_of else None)
+            if since and as_of else None, exception=f.get("exception"))
 
     return make
 
@@ -324,16 +302,87 @@ def finding_rows(document: ScanDocument) -> Iterator[FindingRow]:
 
 
 def headline(document: ScanDocument) -> str:
-    """The verdict at a glance: Compliant / N gaps / Incomplete."""
+    """The verdict at a glance: Compliant / Compliant with N accepted exceptions / N gaps /
+    Incomplete. Never a plain Compliant when it rests on exceptions."""
     summary = document["summary"]
     verdict = summary["verdict"]
-    gaps = len(document["gaps"])
+    accepted = summary.get("accepted")
+    gaps = sum(1 for g in document["gaps"] if "exception" not in g)
+    resting = accepted["exceptions"] if accepted else 0
     if verdict == "COMPLIANT":
+        if resting:
+            return f"Compliant with {resting} accepted exception{'s' if resting != 1 else ''}"
         return "Compliant"
     if verdict == "NON_COMPLIANT":
         suffix = "" if summary["complete"] else " (scan incomplete)"
-        return f"{gaps} gap{'s' if gaps != 1 else ''}{suffix}"
+        more = accepted["gaps"] if accepted else 0
+        also = f" + {more} accepted" if more else ""
+        return f"{gaps} gap{'s' if gaps != 1 else ''}{also}{suffix}"
     return "Incomplete"
+
+
+# -- accepted risk ------------------------------------------------------------------------------
+
+STATE_LABELS: Mapping[str, str] = {"active": "Active", "expiring": "Expiring soon",
+                                   "expired": "Expired", "unused": "Unused"}
+STATE_ORDER: Mapping[str, int] = {"expired": 0, "expiring": 1, "unused": 2, "active": 3}
+
+
+def accepted_text(exception: AcceptedBy) -> str:
+    """An accepted item's exception on one line: until when, by whom, the ticket, why."""
+    ticket = f", {exception['ticket']}" if exception["ticket"] else ""
+    soon = " (expiring soon)" if exception["state"] == "expiring" else ""
+    return (f"accepted until {exception['expires']}{soon} by {exception['owner']}{ticket}: "
+            f"{exception['reason']}")
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    """One exception of the register, as the reports list it."""
+
+    entry: ExceptionEntry
+    state: str  # the state's label
+    what: str
+    matched: list[str]  # what it matched, one phrase each
+    days: str  # "in 12 days", "today", "expired 3 days ago"
+
+
+def _days_text(left: int) -> str:
+    if left < -(10**5):
+        return "not a date"
+    if left < 0:
+        return f"expired {-left} day{'s' if left != -1 else ''} ago"
+    if left == 0:
+        return "last day"
+    return f"{left} day{'s' if left != 1 else ''} left"
+
+
+def register_rows(document: ScanDocument) -> list[RegisterRow]:
+    """The exceptions of the document, expired first, then expiring, unused and active."""
+    block = document.get("exceptions")
+    if block is None:
+        return []
+    rows = []
+    for entry in block["entries"]:
+        matched = [f"{g['code']} in {g['region'] or 'the organization'}"
+                   for g in entry["matched"]["gaps"]]
+        # A resource's findings once, with the regions they were found in.
+        by_resource: dict[str, list[tuple[str, bool]]] = {}
+        for f in entry["matched"]["findings"]:
+            by_resource.setdefault(f["resource"] or f["id"], []).append(
+                (f["region"], bool(f["is_public"])))
+        for resource, places in by_resource.items():
+            public = sum(1 for _, is_public in places if is_public)
+            kind = ("public" if public == len(places) else
+                    f"{public} public" if public else "cross-account")
+            regions = sorted({r for r, _ in places})
+            count = f"{len(places)} finding{'s' if len(places) != 1 else ''}, {kind}"
+            matched.append(f"{resource} ({count}) in " + (
+                regions[0] if len(regions) == 1 else
+                f"{len(regions)} regions: {', '.join(regions)}"))
+        rows.append(RegisterRow(entry, STATE_LABELS.get(entry["state"], entry["state"]),
+                                what_text(entry), matched, _days_text(entry["days_left"])))
+    return sorted(rows, key=lambda r: STATE_ORDER.get(r.entry["state"], 9))
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-on", choices=[f.value for f in FailOn],
                         help="what makes a complete scan exit 1 (default: gaps; new-gaps and "
                         "new-public: only a regression since the baseline)")
+    parser.add_argument("--exceptions", type=Path, metavar="FILE", help="accepted risk from "
+                        "this YAML file (a list under `exceptions:`, e.g. owned by the risk "
+                        "team), added to the configuration's own exceptions")
     parser.add_argument("--workers", type=int, help="concurrent API calls (default: 32)")
     parser.add_argument("--profile", help="AWS profile to use")
     parser.add_argument("--role-arn", help="assume this role first (e.g. into the delegated "
@@ -364,7 +367,7 @@ def options_of(args: argparse.Namespace, argv: list[str],
     configuration file, the demo's settings (`base`) and the flags, validated; then what
     only the command line says (the demo's variant, --from-json, whether a re-render is
     recorded, the redacted command line)."""
-    options = load_options(args.config, _overrides(args), base)
+    options = load_options(args.config, _overrides(args), base, args.exceptions)
     return replace(options, demo=args.demo, from_json=args.from_json,
                    record_rerender=args.from_json is not None and bool(args.history),
                    command_line=redacted_command_line(argv))
@@ -374,6 +377,11 @@ def _run(args: argparse.Namespace, signals: _Signals, argv: list[str]) -> int:
     """Options from the command line (inside the demo world, with --demo), then the run."""
     with ExitStack() as stack:
         base: Mapping[str, Any] = {}
+        if args.from_json and args.exceptions:
+            # A re-render renders what its scan decided: exceptions applied afresh to an old
+            # scan would be a judgement of its own, made today and signed as that scan's.
+            raise ConfigError("--exceptions applies to a scan: a re-render (--from-json) "
+                              "keeps the exceptions its scan.json was judged with")
         if args.demo:
             if args.profile or args.from_json:
                 raise ConfigError("--demo cannot be combined with --profile or --from-json")

@@ -11,6 +11,7 @@ region discovery must then list.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from collections.abc import Callable, Mapping
@@ -19,10 +20,11 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
+from reports.document.exceptions import ANY_REGION, ExceptionSpec, spec_key
 from reports.formats import OutputFormat
 
 from .errors import ConfigError
@@ -127,6 +129,11 @@ class Options:
     upload_kms_key: str | None = None
     upload_bucket_owner: str | None = None  # None: the scanning account
     config_path: Path | None = None
+    # Accepted risk: the exceptions of every layer (the file, the demo's settings and
+    # --exceptions FILE), in order; and that file with the SHA-256 of its bytes.
+    exceptions: tuple[ExceptionSpec, ...] = ()
+    exceptions_file: Path | None = None
+    exceptions_sha256: str | None = None
     # Region names botocore does not know (newer than it, or typos): where each was given.
     # Region discovery decides: a name it lists is accepted, any other is an error.
     unverified_regions: Mapping[str, str] = field(default_factory=dict)
@@ -176,6 +183,12 @@ class Options:
             "upload_kms_key": self.upload_kms_key,
             "upload_bucket_owner": self.upload_bucket_owner,
             "source_identity": self.aws.source_identity,
+            # The exceptions the scan was judged with, and the file of the risk team (its
+            # SHA-256: the manifest hashes this configuration, so the pack names the file).
+            "exceptions": [dict(e) for e in self.exceptions],
+            "exceptions_file": ({"path": str(self.exceptions_file),
+                                 "sha256": self.exceptions_sha256}
+                                if self.exceptions_file else None),
         }
 
 
@@ -212,43 +225,121 @@ def _validator() -> Any:
 # -- reading a file ---------------------------------------------------------------------------
 
 Marks = Mapping[tuple[str, ...], str]
+# A configuration or an exceptions file is a few kilobytes: anything past this is refused
+# before it is parsed.
+MAX_FILE_BYTES = 1 << 20
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
 def _marks(node: yaml.Node, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], str]:
-    """Line numbers of every key, so errors can point into the file."""
+    """Line numbers of every key and list item, so errors can point into the file."""
     marks: dict[tuple[str, ...], str] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = (*path, str(key_node.value))
             marks[key] = f":{key_node.start_mark.line + 1}"
             marks.update(_marks(value_node, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            key = (*path, str(index))
+            marks[key] = f":{item.start_mark.line + 1}"
+            marks.update(_marks(item, key))
     return marks
 
 
-def read_config_file(path: Path) -> tuple[dict[str, Any], Marks]:
-    """A YAML configuration file and the line of each of its keys, or a ConfigError that
-    names the file (and the line, for YAML that does not parse)."""
+def _line(mark: Any) -> str:
+    return f":{mark.line + 1}" if mark is not None else ""
+
+
+def _check_structure(path: Path, text: str) -> yaml.Node | None:
+    """The file's node tree, refused when it holds what a configuration never needs and
+    an attacker would use: an alias (`*name`, which can make a small file expand without
+    bound), or a key given twice in one mapping (YAML keeps the last one silently, so an
+    `expires:` further down would win over the one a reviewer read)."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError(f"{path}{_line(event.start_mark)}: YAML aliases (*{event.anchor})"
+                              " are not accepted in a configuration: write the value out")
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    pending = [node] if node is not None else []
+    while pending:
+        current = pending.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in current.value:
+                name = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if name in seen:
+                    raise ConfigError(f"{path}:{line}: {name!r} is given twice in one mapping "
+                                      f"(first on line {seen[name]}); YAML would keep only "
+                                      "the last")
+                seen[name] = line
+                pending.append(value_node)
+        elif isinstance(current, yaml.SequenceNode):
+            pending.extend(current.value)
+        elif isinstance(current, yaml.ScalarNode) and current.tag == _TIMESTAMP_TAG:
+            try:
+                yaml.SafeLoader(text).construct_yaml_timestamp(current)
+            except (ValueError, OverflowError) as exc:
+                raise ConfigError(f"{path}{_line(current.start_mark)}: {current.value!r} is "
+                                  f"not a date ({exc})") from None
+    return node
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A configuration (or exceptions) file as read: its settings, the line of each key and
+    list item, and the SHA-256 of its bytes (the manifest records it)."""
+
+    path: Path
+    document: dict[str, Any]
+    marks: Marks
+    sha256: str
+
+
+def read_yaml_file(path: Path, what: str = "configuration file") -> ConfigFile:
+    """A YAML file of settings, or a ConfigError that names the file (and the line, for YAML
+    that does not parse or holds an alias, a duplicate key or a date that is no date)."""
+    import hashlib
+
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the configuration file: "
-                          f"{getattr(exc, 'strerror', None) or exc}") from None
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: the {what} is larger than {MAX_FILE_BYTES // 1024} KiB")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: not UTF-8 ({exc.reason} at byte "
+                          f"{exc.start})") from None
+    try:
+        node = _check_structure(path, text)
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = str(getattr(exc, "context", None) or "")
+        if any("alias" in t or "anchor" in t for t in (str(problem), context)):
+            problem = f"{problem} (a value that starts with * or & must be quoted: \"*\")"
         raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    digest = hashlib.sha256(data).hexdigest()
     if document is None:
-        return {}, {}
+        return ConfigFile(path, {}, {}, digest)
     if not isinstance(document, Mapping):
-        raise ConfigError(f"{path}: the configuration must be a mapping of keys, got "
+        raise ConfigError(f"{path}: the {what} must be a mapping of keys, got "
                           f"{_kind(document)}")
-    return dict(document), _marks(node) if node is not None else {}
+    return ConfigFile(path, dict(document), _marks(node) if node is not None else {}, digest)
+
+
+def read_config_file(path: Path) -> tuple[dict[str, Any], Marks]:
+    """A YAML configuration file and the line of each of its keys (see read_yaml_file)."""
+    found = read_yaml_file(path)
+    return found.document, found.marks
 
 
 # -- validating one layer ---------------------------------------------------------------------
@@ -257,10 +348,22 @@ _SEPARATORS = re.compile(r"[,\s]+")
 
 
 def _shape(value: Any, schema: Mapping[str, Any]) -> Any:
-    """Apply the schema's x-list and x-case annotations before validation."""
+    """Apply the schema's x-list, x-case and x-date annotations before validation (into
+    mappings, and into the items of a list of mappings)."""
+    schema = _resolve(schema)
     if isinstance(value, Mapping) and "properties" in schema:
         properties = schema["properties"]
         return {k: _shape(v, properties[k]) if k in properties else v for k, v in value.items()}
+    if isinstance(value, list):
+        items = next((_resolve(b).get("items") for b in schema.get("anyOf", ())
+                      if _resolve(b).get("type") == "array"), None)
+        if isinstance(items, Mapping) and "properties" in _resolve(items):
+            return [_shape(v, items) for v in value]
+    # An unquoted YAML date (2027-03-31) is a date; a date with a time is left as it is (and
+    # refused: an exception expires on a day).
+    if schema.get("x-date") and isinstance(value, dt.date) and not isinstance(
+            value, dt.datetime):
+        return value.isoformat()
     if schema.get("x-list") and isinstance(value, str) and value not in schema.get(
             "x-keywords", ()):
         value = [part for part in _SEPARATORS.split(value) if part]
@@ -279,13 +382,16 @@ def _shape(value: Any, schema: Mapping[str, Any]) -> Any:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
+    if isinstance(value, dt.date):
+        return f"{value.isoformat(sep=' ') if isinstance(value, dt.datetime) else value}"
     if isinstance(value, bool):
         return f"{str(value).lower()}"
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    shown = repr(value)
+    return shown if len(shown) <= 80 else f"{shown[:60]}... ({len(str(value))} characters)"
 
 
 def _unknown(value: str, options: Any, what: str = "value") -> str:
@@ -346,14 +452,17 @@ class _Layer:
         self.label = label
         self.marks = marks
 
-    def where(self, path: tuple[str | int, ...]) -> str:
+    def line(self, path: tuple[str | int, ...]) -> str:
+        """The layer and the line of a value: "regions.yaml:12" (the label alone when the
+        layer has no lines, or the nearest enclosing value that has one)."""
         keys = tuple(str(p) for p in path)
-        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-        key = key or "top level"
-        # A list item has no mark of its own: the line of the nearest key that has one.
         mark = next((self.marks[keys[:n]] for n in range(len(keys), 0, -1)
                      if keys[:n] in self.marks), "")
-        return f"{self.label}{mark}: {key}"
+        return f"{self.label}{mark}"
+
+    def where(self, path: tuple[str | int, ...]) -> str:
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        return f"{self.line(path)}: {key or 'top level'}"
 
     def fail(self, path: tuple[str | int, ...], message: str) -> ConfigError:
         return ConfigError(f"{self.where(path)}: {message}")
@@ -378,6 +487,10 @@ class _Layer:
             return self.fail((*path, str(extra)),
                              f"unknown key{hint} (valid: {', '.join(allowed)})")
         schema = _schema_at(path)
+        if error.validator == "required" and isinstance(error.instance, Mapping):
+            missing = next(k for k in error.validator_value if k not in error.instance)
+            return self.fail(path, f"{missing} is missing (each needs "
+                             f"{', '.join(error.validator_value)})")
         if error.validator == "enum" and isinstance(error.instance, str):
             while path and isinstance(path[-1], int):  # a list's value is named by its list
                 path = path[:-1]
@@ -543,11 +656,19 @@ def verify_regions(options: Options, listed: frozenset[str] | None) -> None:
                               "(neither botocore nor the account's region list knows it)")
 
 
+# Where --demo's own values come from, as errors and the exception register name it.
+DEMO_SETTINGS = "the demo's own settings (simulator/demo.py)"
+
+
 def load_options(config_path: Path | None, overrides: Mapping[str, Any],
-                 base_document: Mapping[str, Any] | None = None) -> Options:
+                 base_document: Mapping[str, Any] | None = None,
+                 exceptions_path: Path | None = None,
+                 today: dt.date | None = None) -> Options:
     """The configuration file (explicit, or config/regions.yaml if present), then
     `base_document` (the demo's built-in settings), then the flags (`overrides`, in the
-    file's own shape, so a flag is validated exactly like the key it overrides)."""
+    file's own shape, so a flag is validated exactly like the key it overrides). The
+    exceptions of every layer and of `exceptions_path` (--exceptions FILE) are added up, not
+    replaced; `today` (UTC; default: now) bounds how far ahead one may expire."""
     path = config_path or DEFAULT_CONFIG_PATH
     layers: list[tuple[_Layer, Mapping[str, Any]]] = []
     used_path = None
@@ -556,15 +677,37 @@ def load_options(config_path: Path | None, overrides: Mapping[str, Any],
         layers.append((_Layer(str(path), marks), from_file))
         used_path = path
     if base_document:
-        layers.append((_Layer("built-in settings", {}), base_document))
+        # Named for what it is: an exception register citing "built-in settings" would read
+        # like a default of the tool.
+        layers.append((_Layer(DEMO_SETTINGS, {}), base_document))
+    risk_file = None
+    if exceptions_path is not None:
+        risk_file = read_yaml_file(exceptions_path, "exceptions file")
+        extra = sorted(k for k in risk_file.document if k != "exceptions")
+        if extra:
+            raise ConfigError(f"{exceptions_path}{risk_file.marks.get((extra[0],), '')}: an "
+                              "exceptions file holds only `exceptions:` (a list); "
+                              f"{', '.join(extra)} belong in the configuration file")
+        layers.append((_Layer(str(exceptions_path), risk_file.marks), risk_file.document))
     layers.append((_Layer(COMMAND_LINE, {}), _clean(overrides)))
     merged: dict[str, Any] = {}
     unverified: dict[str, str] = {}
+    specs: dict[str, ExceptionSpec] = {}
+    today = today or dt.datetime.now(dt.UTC).date()
     for layer, settings in layers:
         valid = layer.validate(settings)
         _check_regions(layer, valid, unverified)
+        for spec in _exceptions(layer, valid.pop("exceptions", None), unverified, today):
+            twin = specs.get(spec["key"])
+            if twin is not None:
+                raise ConfigError(f"{spec['source']}: exceptions: the same {spec['kind']} "
+                                  f"exception as {twin['source']} (both match "
+                                  f"{spec['key']}): give each thing one exception")
+            specs[spec["key"]] = spec
         merged = _merge(merged, valid)
-    options = _options(merged, used_path, unverified)
+    options = replace(_options(merged, used_path, unverified), exceptions=tuple(specs.values()),
+                      exceptions_file=exceptions_path,
+                      exceptions_sha256=risk_file.sha256 if risk_file else None)
 
     def origin(section: str, key: str) -> str | None:
         """The last layer that set section.key."""
@@ -578,6 +721,72 @@ def load_options(config_path: Path | None, overrides: Mapping[str, Any],
     check_selection(options)
     check_evidence(options, origin)
     return options
+
+
+# No exception is forever, nor close to it: one is reviewed at least this often.
+MAX_EXCEPTION_DAYS = 3 * 365 + 1
+
+
+def _arn_pattern_problem(pattern: str) -> str | None:
+    """Why a resource pattern may not be used (None: it may): it must be an ARN whose
+    resource part names something, so that no exception accepts every resource at once."""
+    fields = pattern.split(":", 5)
+    if len(fields) < 6:
+        return ("expected an ARN or an ARN pattern with its six fields "
+                "(arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)")
+    if not fields[5].replace("*", "").strip():
+        return ("its resource part is only *: it would accept the findings of every resource "
+                "of the service; name the resource (a pattern such as "
+                "arn:aws:s3:::public-site-* is accepted)")
+    return None
+
+
+def _exceptions(layer: _Layer, items: Any, unverified: dict[str, str],
+                today: dt.date) -> list[ExceptionSpec]:
+    """A layer's exceptions (validated by the schema already), checked for what the schema
+    cannot say: what each accepts, a real date not too far ahead, a region that exists, a
+    resource pattern that names something."""
+    specs: list[ExceptionSpec] = []
+    for index, item in enumerate(items or ()):
+        where: tuple[str | int, ...] = ("exceptions", index)
+        gap = "code" in item
+        finding = "finding_id" in item or "resource" in item
+        if gap and finding:
+            raise layer.fail(where, "an exception accepts a gap (region and code) or findings "
+                             "(finding_id or resource), not both")
+        if not gap and not finding:
+            raise layer.fail(where, "say what it accepts: region and code for a gap, or "
+                             "finding_id or resource for findings")
+        if "finding_id" in item and "resource" in item:
+            raise layer.fail(where, "finding_id or resource, not both (one exception each)")
+        if gap and "region" not in item:
+            raise layer.fail((*where, "code"), "a gap exception needs region: a region name, "
+                             "or \"*\" for every region")
+        try:
+            expires = dt.date.fromisoformat(item["expires"])
+        except ValueError:
+            raise layer.fail((*where, "expires"), f"{item['expires']!r} is not a date "
+                             "(YYYY-MM-DD)") from None
+        if (expires - today).days > MAX_EXCEPTION_DAYS:
+            raise layer.fail((*where, "expires"), f"{expires} is more than 3 years after "
+                             f"today ({today}): an exception is reviewed at least every 3 "
+                             "years; give a nearer date")
+        resource = item.get("resource")
+        if resource is not None and (problem := _arn_pattern_problem(resource)):
+            raise layer.fail((*where, "resource"), problem)
+        region = item.get("region", ANY_REGION)
+        if region != ANY_REGION:
+            _region(layer, (*where, "region"), region, unverified)
+        kind: Literal["gap", "finding"] = "gap" if gap else "finding"
+        specs.append({
+            "key": spec_key(kind, region, item.get("code"), item.get("finding_id"), resource),
+            "kind": kind, "region": region, "code": item.get("code"),
+            "finding_id": item.get("finding_id"), "resource": resource,
+            "reason": item["reason"].strip(), "owner": item["owner"].strip(),
+            "expires": expires.isoformat(),
+            "ticket": item["ticket"].strip() if item.get("ticket") else None,
+            "source": layer.line(where)})
+    return specs
 
 
 def _clean(overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from reports.document import schema
 from reports.document.controls import controls_for_gap, verdict_controls
+from reports.document.exceptions import EXPIRING_DAYS, Acceptance, counts_of
 from reports.document.rules import (
     CLASSIC_RESOURCE_TYPES,
     FINDINGS_SCOPES,
@@ -51,12 +52,27 @@ def _error(error: ApiError) -> schema.ErrorEntry:
     return {"code": error.code, "message": error.message, "operation": error.operation}
 
 
-def _gap(gap: Gap) -> schema.Gap:
-    return {"scope": one_of(gap.scope, GAP_SCOPES), "region": gap.region, "code": gap.code.value,
-            "severity": gap.severity.value, "title": gap.title, "detail": gap.detail,
-            "remediation": gap.remediation, "remediation_note": gap.remediation_note,
-            "controls": controls_for_gap(gap.code.value, gap.analyzer_type),
-            "analyzer_type": gap.analyzer_type}
+def _gap(gap: Gap, acceptance: Acceptance | None = None) -> schema.Gap:
+    entry: schema.Gap = {
+        "scope": one_of(gap.scope, GAP_SCOPES), "region": gap.region, "code": gap.code.value,
+        "severity": gap.severity.value, "title": gap.title, "detail": gap.detail,
+        "remediation": gap.remediation, "remediation_note": gap.remediation_note,
+        "controls": controls_for_gap(gap.code.value, gap.analyzer_type),
+        "analyzer_type": gap.analyzer_type}
+    if gap.accepted_by is not None and acceptance is not None:
+        entry["exception"] = acceptance.accepted_by(gap.accepted_by)
+    return entry
+
+
+def _accepted_findings(findings: list[Finding], acceptance: Acceptance) -> list[Finding]:
+    """The findings, each one an exception accepts carrying it (a copy: the collector's
+    records stay as they were)."""
+    if not acceptance.findings:
+        return findings
+    carried = {key: acceptance.accepted_by(key) for key in set(acceptance.findings.values())}
+    return [{**f, "exception": carried[key]}
+            if (key := acceptance.findings.get((f["region"], f["id"]))) else f
+            for f in findings]
 
 
 def _zero() -> schema.TypeCounts:
@@ -176,6 +192,10 @@ def build_document(result: ScanResult, judgement: Judgement,
                                                                strict=True)]
     # The collector built each finding as the record scan.json writes: no conversion.
     findings = [f for scan in result.regions for f in scan.findings]
+    acceptance = judgement.acceptance
+    if acceptance is not None:
+        findings = _accepted_findings(findings, acceptance)
+    gaps = [_gap(g, acceptance) for g in judgement.gaps]
     statuses = [v.status for v in judgement.regions]
     totals = _zero()
     for region in regions:
@@ -218,7 +238,7 @@ def build_document(result: ScanResult, judgement: Judgement,
                       "errors": [_error(e) for e in result.discovery.errors]},
         "regions": regions,
         "findings": findings,
-        "gaps": [_gap(g) for g in judgement.gaps],
+        "gaps": gaps,
         "advisories": [_gap(g) for g in judgement.advisories],
         "summary": {
             "regions_total": len(regions),
@@ -247,6 +267,11 @@ def build_document(result: ScanResult, judgement: Judgement,
         document["unused_access"] = analysis_block(result.regions, Analysis.UNUSED_ACCESS)
     if judgement.members is not None:
         document["member_view"] = _member_view(judgement.members)
+    if acceptance is not None:
+        document["exceptions"] = {"as_of": document["started_at"],
+                                  "expiring_days": EXPIRING_DAYS,
+                                  "entries": acceptance.entries}
+        document["summary"]["accepted"] = counts_of(acceptance, findings)
     return document
 
 

@@ -88,11 +88,14 @@ def parse_history_location(uri: str) -> HistoryLocation:
 @dataclass(frozen=True)
 class LocalCopy:
     """The history as downloaded: its file, the ETag S3 gave it (None: there was no object)
-    and the SHA-256 of what was downloaded (None: nothing was)."""
+    and the SHA-256 of what was downloaded (None: nothing was). `deleted`: why there is no
+    object although the bucket holds the history (a delete marker hides its versions): the
+    run neither reads nor writes it."""
 
     path: Path
     etag: str | None
     sha256: str | None
+    deleted: str | None = None
 
 
 def _sha256(path: Path) -> str | None:
@@ -143,6 +146,9 @@ class S3History:
                                         ChecksumMode="ENABLED")
         except ClientError as exc:
             if _code(exc) in _ABSENT:
+                deleted = self._deleted(exc)
+                if deleted is not None:
+                    return LocalCopy(path, None, None, deleted)
                 log.info("history: %s does not exist yet: this is its first run",
                          self.location.uri)
                 return LocalCopy(path, None, None)
@@ -155,14 +161,44 @@ class S3History:
             raise HistoryS3Error(f"--history {self.location.uri}: cannot read it: "
                                  f"{_why(exc)}") from None
         descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(descriptor, "wb") as stream:
-            body = answer["Body"]
-            while chunk := body.read(1 << 20):
-                stream.write(chunk)
+        try:
+            with os.fdopen(descriptor, "wb") as stream:
+                body = answer["Body"]
+                while chunk := body.read(1 << 20):
+                    stream.write(chunk)
+        except (BotoCoreError, OSError, ValueError) as exc:  # the stream broke midway
+            raise HistoryS3Error(f"--history {self.location.uri}: cannot read it: the "
+                                 f"download failed midway: {_why(exc)}") from None
         etag = answer.get("ETag")
         log.info("history: read %s (%d bytes, ETag %s)", self.location.uri,
                  path.stat().st_size, etag)
         return LocalCopy(path, etag, _sha256(path))
+
+    def _deleted(self, absent: ClientError) -> str | None:
+        """Why a history S3 says is absent is not a first run: the object was deleted and a
+        versioned bucket still holds its versions (None: it never existed, or this cannot
+        be told: a warning says so)."""
+        headers = absent.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        marker = str(headers.get("x-amz-delete-marker", "")).lower() == "true"
+        try:
+            listed = self.s3.list_object_versions(
+                Bucket=self.location.bucket, Prefix=self.location.key, MaxKeys=10,
+                ExpectedBucketOwner=self.bucket_owner)
+        except (ClientError, BotoCoreError) as exc:
+            if not marker:
+                log.warning("history: %s does not exist, and whether it was deleted could not "
+                            "be checked (%s): taken as its first run", self.location.uri,
+                            _why(exc))
+                return None
+            listed = {"Versions": [], "DeleteMarkers": []}  # type: ignore[typeddict-item]
+        versions = [v for v in listed.get("Versions", []) if v.get("Key") == self.location.key]
+        if not marker and not any(m.get("Key") == self.location.key
+                                  for m in listed.get("DeleteMarkers", [])):
+            return None
+        return (f"{self.location.uri} was deleted: a delete marker hides "
+                f"{len(versions)}{'+' if listed.get('IsTruncated') else ''} earlier version(s) "
+                "of the history; restore the one you want (or delete the markers and "
+                "versions to start a new history) before the next run")
 
     def publish(self, copy: LocalCopy, record: Callable[[Path], None]) -> int:
         """Upload the copy the run recorded into; on a conflict, fetch again, `record` into

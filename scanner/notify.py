@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports.console import changes_line
+from reports.document.exceptions import verdict_text
 from reports.document.rules import one_line
 from reports.document.schema import ScanDocument
 
@@ -46,7 +47,8 @@ def changed(document: ScanDocument) -> bool:
 def message(document: ScanDocument, reports: Sequence[Path]) -> tuple[str, str]:
     """(subject, body): the verdict, the changes line and where the reports are."""
     organization = document["organization"]["id"] or "unknown organization"
-    verdict = document["summary"]["verdict"]
+    # Never a plain COMPLIANT when it rests on exceptions.
+    verdict = verdict_text(document["summary"]["verdict"], document["summary"].get("accepted"))
     since = changes_line(document) or ""
     subject = one_line(f"aa-scan: {verdict} for {organization}")[:SUBJECT_LIMIT]
     lines = [f"IAM Access Analyzer coverage of {organization}: {verdict}.", one_line(since)]

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reports.console import render_console
 from reports.document.derive import derive
@@ -91,7 +91,9 @@ class Outcome:
     directory: Path
     complete: bool
     verdict: Verdict
-    gaps: int  # every gap, regions' and organization's
+    # Every gap, regions' and organization's, and the active and public findings, that no
+    # exception accepts (what --fail-on gaps, findings and public count).
+    gaps: int
     active_findings: int | None  # None: findings not read (coverage only)
     public_findings: int | None
     regressions: Regressions
@@ -106,10 +108,17 @@ def outcome_of(document: ScanDocument, directory: Path) -> Outcome:
     history_error = (changes.get("history_error") or None
                      if changes is not None and changes["baseline"] is None else None)
     new_gaps, new_public = regressions(document)
+    accepted = summary.get("accepted")
+
+    def unaccepted(count: int | None, key: Literal["findings", "public_findings"]
+                   ) -> int | None:
+        return None if count is None else count - (accepted[key] if accepted else 0)
+
     return Outcome(
         directory=directory, complete=summary["complete"], verdict=Verdict(summary["verdict"]),
-        gaps=len(document["gaps"]), active_findings=summary["active_findings"],
-        public_findings=summary["public_findings"],
+        gaps=sum(1 for g in document["gaps"] if "exception" not in g),
+        active_findings=unaccepted(summary["active_findings"], "findings"),
+        public_findings=unaccepted(summary["public_findings"], "public_findings"),
         regressions=Regressions(new_gaps, new_public, untold["gaps"] if untold else 0,
                                 untold["public_findings"] if untold else None, history_error))
 
@@ -182,7 +191,9 @@ def run(options: Options, stop: Stop) -> Outcome:
     remote = _fetch_history(options, aws)  # --history s3://: read before anything is scanned
     try:
         if remote is not None:
-            trail = replace(trail, path=remote[1].path)
+            history, copy = remote
+            trail = replace(trail, path=copy.path, label=history.location.uri,
+                            unavailable=copy.deleted)
         if options.from_json is not None:
             given = _rerender(options.from_json, options, started, aws)
         else:
@@ -195,8 +206,8 @@ def run(options: Options, stop: Stop) -> Outcome:
 
 def _fetch_history(options: Options, aws: _Aws) -> tuple[S3History, LocalCopy] | None:
     """--history s3://BUCKET/KEY: the history downloaded into a private local copy, in a
-    bucket of the scanning account (or --upload-bucket-owner's); one that cannot be read is
-    a configuration error, before anything is scanned."""
+    bucket of the scanning account; one that cannot be read is a configuration error, before
+    anything is scanned."""
     if options.history_s3 is None:
         return None
     from scanner.history_s3 import HistoryS3Error, S3History, parse_history_location
@@ -207,7 +218,9 @@ def _fetch_history(options: Options, aws: _Aws) -> tuple[S3History, LocalCopy] |
         location = parse_history_location(options.history_s3)
     except ValueError as exc:
         raise ConfigError(f"--history: {exc}") from None
-    owner = options.upload_bucket_owner or _caller_account(options, aws, "the history's")
+    # The history lives beside the scanner: the scanning account's bucket, whatever account
+    # the packs are uploaded to (--upload-bucket-owner).
+    owner = _caller_account(options, aws, "the history's")
     history = S3History(s3_client(aws.session(), options), location, bucket_owner=owner,
                         kms_key=options.upload_kms_key)
     try:
@@ -258,7 +271,7 @@ def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str) -> tuple[ScanDoc
     result = run_scan(options, factory, stop.cancel, progress)
     if aws.calls is not None:
         result = replace(result, api_calls=aws.calls.snapshot())
-    judgement = judge(result)
+    judgement = judge(result, options.exceptions)
     return build_document(result, judgement, options.summary(), run_id), result.interrupted
 
 
@@ -626,8 +639,11 @@ def _security_hub(options: Options, document: ScanDocument, aws: _Aws) -> list[s
         done = import_gaps(client, document, target)
     except SecurityHubError as exc:
         return [str(exc)]
-    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED, {done.passed} "
-                     f"closed as PASSED, into account {target.account} in {region} "
+    workflow = "".join((f" ({done.suppressed} accepted: SUPPRESSED)" if done.suppressed else "",
+                        f" ({done.reopened} no longer accepted: back to NEW)"
+                        if done.reopened else ""))
+    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED{workflow}, "
+                     f"{done.passed} closed as PASSED, into account {target.account} in {region} "
                      f"({target.product_arn}, {done.calls} call(s))\n")
     sys.stdout.flush()
     return []

@@ -20,6 +20,15 @@ What is imported, batched at the API's 100 findings a call:
   same. A gap in a region this scan did not assess (an error, excluded) is left as it was:
   not seen is not fixed.
 
+A gap an exception accepts (issue 23) is imported FAILED all the same (the control is not
+met there, by the organization's decision, as report.html's Controls section says), titled
+"Accepted until <expiry>", with the exception in its description and ProductFields, and its
+workflow SUPPRESSED with the exception as its Note: set in the import when the finding is new,
+with BatchUpdateFindings when it exists (Security Hub ignores a provider's Workflow and Note
+in an update). When the exception expires or is removed, a finding aa-scan suppressed (its
+Note written by aa-scan) is set back to NEW: the same finding comes back, never a new one. A
+finding a person suppressed (their own Note) is left as they set it.
+
 Advisories are not imported (they are not gaps). A failure (Security Hub not enabled in the
 region, access denied, a finding refused) is a SecurityHubError: the run exits 2 with one
 line, after its reports and the other opt-in writes.
@@ -31,19 +40,21 @@ import datetime as dt
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reports.document.evaluations import (
     ORGANIZATION_CHECKS,
     Evaluation,
-    acceptance,
+    acceptance_text,
+    accepted_by,
     evaluations,
     requirement,
     scope_key,
+    scope_known,
 )
-from reports.document.rules import utc_text
+from reports.document.rules import not_enabled_is_known, utc_text
 from reports.document.schema import Gap, ScanDocument
 
 if TYPE_CHECKING:
@@ -54,6 +65,9 @@ log = logging.getLogger("aa_scan")
 SCHEMA_VERSION = "2018-10-08"
 BATCH = 100  # findings per BatchImportFindings: the API's limit
 GENERATOR = "aa-scan/coverage"
+NOTE_BY = "aa-scan"  # Note.UpdatedBy of the workflow updates aa-scan makes
+NOTE_MAX = 512  # Note.Text: at most 512 characters
+Workflow = Literal["NEW", "SUPPRESSED"]  # the workflow statuses aa-scan sets
 MAX_REQUIREMENTS = 32  # Compliance.RelatedRequirements holds at most 32
 _SEVERITY = {"CRITICAL": "CRITICAL", "HIGH": "HIGH", "MEDIUM": "MEDIUM", "LOW": "LOW",
              "INFO": "INFORMATIONAL"}
@@ -86,7 +100,9 @@ class Imported:
 
     failed: int  # gaps imported as FAILED
     passed: int  # earlier FAILED findings closed (PASSED)
-    calls: int  # BatchImportFindings calls
+    calls: int  # BatchImportFindings and BatchUpdateFindings calls
+    suppressed: int = 0  # of the FAILED: accepted by an exception, workflow SUPPRESSED
+    reopened: int = 0  # findings aa-scan had suppressed, no longer accepted: back to NEW
 
 
 def gap_id(document: ScanDocument, gap: Gap) -> str:
@@ -102,12 +118,16 @@ def _now() -> str:
 
 def _asff(document: ScanDocument, gap: Gap, target: Target, created: str | None,
           now: str) -> dict[str, Any]:
-    """One gap as an ASFF finding, FAILED."""
+    """One gap as an ASFF finding, FAILED (created None: a new finding)."""
     refs = gap.get("controls", [])
     requirements = list(dict.fromkeys(requirement(r) for r in refs))[:MAX_REQUIREMENTS]
     region = gap["region"] or target.region
-    accepted = acceptance(gap)
-    description = gap["detail"] + (f" ({accepted})" if accepted else "")
+    accepted = accepted_by(gap)
+    how = acceptance_text(accepted) if accepted is not None else None
+    # The acceptance first: a description is cut at 1,024 characters.
+    description = f"{how[:700]}. {gap['detail']}" if how else gap["detail"]
+    title = f"Accepted until {accepted['expires']}: {gap['title']}" if accepted \
+        else gap["title"]
     fix = " ".join(p for p in (gap["remediation"], gap["remediation_note"]) if p)
     finding: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
@@ -120,7 +140,7 @@ def _asff(document: ScanDocument, gap: Gap, target: Target, created: str | None,
         "CreatedAt": created or document["started_at"],
         "UpdatedAt": now,
         "Severity": {"Label": _SEVERITY[gap["severity"]], "Original": gap["severity"]},
-        "Title": gap["title"][:256],
+        "Title": title[:256],
         "Description": description[:1024],
         "Remediation": {"Recommendation": {"Text": fix[:512]}},
         "ProductFields": {"aa-scan/code": gap["code"], "aa-scan/scope": gap["scope"],
@@ -134,7 +154,45 @@ def _asff(document: ScanDocument, gap: Gap, target: Target, created: str | None,
     }
     if requirements:
         finding["Compliance"]["RelatedRequirements"] = requirements
+    if accepted is not None and how is not None:
+        finding["ProductFields"].update({
+            "aa-scan/accepted-by": accepted["key"], "aa-scan/accepted-until": accepted["expires"],
+            "aa-scan/accepted-owner": accepted["owner"][:256]})
+        if created is None:  # a new finding: its workflow in the import itself
+            finding["Workflow"] = {"Status": "SUPPRESSED"}
+            finding["Note"] = _note(how, now)
     return finding
+
+
+def _note(text: str, now: str) -> dict[str, str]:
+    return {"Text": text[:NOTE_MAX], "UpdatedBy": NOTE_BY, "UpdatedAt": now}
+
+
+def _workflow_updates(document: ScanDocument, earlier: Mapping[str, Mapping[str, Any]]
+                      ) -> tuple[list[tuple[str, Workflow, str]], int]:
+    """The workflow changes existing findings need, each (Id, status, note text): an
+    accepted gap's finding SUPPRESSED with its exception (again when the exception changed);
+    a finding aa-scan suppressed whose gap no exception accepts now, NEW (and how many)."""
+    updates: list[tuple[str, Workflow, str]] = []
+    reopened = 0
+    for gap in document["gaps"]:
+        before = earlier.get(gap_id(document, gap))
+        if before is None:
+            continue
+        status = (before.get("Workflow") or {}).get("Status")
+        note = before.get("Note") or {}
+        accepted = accepted_by(gap)
+        if accepted is not None:
+            text = acceptance_text(accepted)[:NOTE_MAX]
+            if status != "SUPPRESSED" or note.get("Text") != text:
+                updates.append((gap_id(document, gap), "SUPPRESSED", text))
+        elif status == "SUPPRESSED" and note.get("UpdatedBy") == NOTE_BY:
+            was = (before.get("ProductFields") or {}).get("aa-scan/accepted-by", "an exception")
+            updates.append((gap_id(document, gap), "NEW", (
+                f"No longer accepted: {was} expired or was removed (aa-scan run "
+                f"{document.get('run_id') or ''}); the gap counts again.")[:NOTE_MAX]))
+            reopened += 1
+    return updates, reopened
 
 
 def _closed(earlier: Mapping[str, Any], now: str, run_id: str) -> dict[str, Any]:
@@ -163,15 +221,19 @@ def _closed(earlier: Mapping[str, Any], now: str, run_id: str) -> dict[str, Any]
 def _looked_again(document: ScanDocument, earlier: Mapping[str, Any],
                   checks: Sequence[Evaluation]) -> bool:
     """Whether this scan assessed again what an earlier finding was about: its region
-    (covered, a gap, or no longer enabled), or its organization check (answered)."""
+    (covered, a gap, or listed as no longer enabled: a NOT_ENABLED guessed from an error
+    code is not looking), or its organization check (answered)."""
     fields = earlier.get("ProductFields") or {}
     region, code = fields.get("aa-scan/region"), fields.get("aa-scan/code")
     if region == "organization":
         return any(c.status in ("PASS", "FAIL") for c in checks
                    if c.kind == "organization" and any(
                        code in k.codes for k in ORGANIZATION_CHECKS if k.key == c.name))
-    status = {r["region"]: r["status"] for r in document["regions"]}.get(str(region))
-    return status in ("COVERED", "GAP", "NOT_ENABLED")
+    seen = {r["region"]: r for r in document["regions"]}.get(str(region))
+    if seen is None:
+        return False
+    return seen["status"] in ("COVERED", "GAP") or (
+        seen["status"] == "NOT_ENABLED" and not_enabled_is_known(seen["reason"]))
 
 
 def _pages(client: SecurityHubClient, target: Target) -> Iterator[Mapping[str, Any]]:
@@ -204,6 +266,11 @@ def import_gaps(client: SecurityHubClient, document: ScanDocument, target: Targe
                 ) -> Imported:
     """Import the document's gaps (FAILED) and close the earlier ones it no longer has
     (PASSED); SecurityHubError when Security Hub refuses any of it."""
+    if not scope_known(document):
+        raise SecurityHubError(
+            "--security-hub: nothing imported: the organization's id is unknown "
+            "(DescribeOrganization did not answer), and findings keyed on anything else "
+            "could never be updated or closed by a later run")
     now = _now()
     prefix = f"aa-scan/{scope_key(document)}/"
     try:
@@ -219,8 +286,14 @@ def import_gaps(client: SecurityHubClient, document: ScanDocument, target: Targe
     closed = [_closed(f, now, run_id) for i, f in sorted(earlier.items())
               if i not in current and (f.get("Compliance") or {}).get("Status") == "FAILED"
               and _looked_again(document, f, checks)]
+    updates, reopened = _workflow_updates(document, earlier)
+    suppressed = sum(1 for g in document["gaps"] if accepted_by(g) is not None)
     batch = [*findings, *closed]
     calls = 0
+    # Security Hub refuses findings one by one (the rest of a batch is imported): every batch
+    # is sent, so one refused finding never keeps the others (closures last) from landing,
+    # and the refusals are said once, at the end.
+    refused: list[Mapping[str, Any]] = []
     for start in range(0, len(batch), BATCH):
         chunk = batch[start:start + BATCH]
         try:
@@ -231,9 +304,46 @@ def import_gaps(client: SecurityHubClient, document: ScanDocument, target: Targe
                 f"{start} of {len(batch)} finding(s): {_error(exc)}") from None
         calls += 1
         if answer["FailedCount"]:
-            first = answer["FailedFindings"][0]
-            raise SecurityHubError(
-                f"--security-hub: {answer['FailedCount']} of {len(chunk)} finding(s) of a "
-                f"batch were refused ({first.get('Id')}: {first.get('ErrorCode')}: "
-                f"{first.get('ErrorMessage')})")
-    return Imported(len(findings), len(closed), calls)
+            refused += answer.get("FailedFindings") or [{}] * answer["FailedCount"]
+    refused_ids = {f.get("Id") for f in refused}
+    calls += _update_workflows(client, target,
+                               [u for u in updates if u[0] not in refused_ids])
+    if refused:
+        first = refused[0]
+        raise SecurityHubError(
+            f"--security-hub: {len(refused)} of {len(batch)} finding(s) were refused, the "
+            f"others imported ({first.get('Id')}: {first.get('ErrorCode')}: "
+            f"{first.get('ErrorMessage')})")
+    return Imported(len(findings), len(closed), calls, suppressed, reopened)
+
+
+def _update_workflows(client: SecurityHubClient, target: Target,
+                      updates: Sequence[tuple[str, Workflow, str]]) -> int:
+    """BatchUpdateFindings, one call per status and note (at most 100 findings each); the
+    calls made. SecurityHubError when any is refused or left unprocessed."""
+    grouped: dict[tuple[Workflow, str], list[str]] = {}
+    for finding_id, status, text in updates:
+        grouped.setdefault((status, text), []).append(finding_id)
+    calls = 0
+    for (status, text), ids in grouped.items():
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
+            try:
+                answer = client.batch_update_findings(
+                    FindingIdentifiers=[{"Id": i, "ProductArn": target.product_arn}
+                                        for i in chunk],
+                    Workflow={"Status": status},
+                    Note={"Text": text, "UpdatedBy": NOTE_BY})
+            except (ClientError, BotoCoreError) as exc:
+                raise SecurityHubError(
+                    f"--security-hub: BatchUpdateFindings (workflow {status}) in "
+                    f"{target.region} failed: {_error(exc)}") from None
+            calls += 1
+            left = answer.get("UnprocessedFindings") or []
+            if left:
+                first = left[0]
+                raise SecurityHubError(
+                    f"--security-hub: {len(left)} of {len(chunk)} finding(s) were not set "
+                    f"{status} ({first['FindingIdentifier']['Id']}: {first.get('ErrorCode')}: "
+                    f"{first.get('ErrorMessage')})")
+    return calls

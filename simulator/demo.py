@@ -37,10 +37,34 @@ DEMO_CONFIG: dict[str, Any] = {
     "exclude": {"us-west-1": "Decommissioned in 2025; blocked by the region-deny SCP."},
 }
 RESOLVED_IN_EU_WEST_1 = 3
+# The demo's accepted risk (issue 23), so `--demo` shows the register: one exception that
+# accepts a gap for months, one about to expire that accepts the public website's findings.
+# Their expiry is counted from the day the demo runs, so the register looks the same
+# whenever it is run (never from the user's config/regions.yaml, which a real scan reads).
+ACCEPTED_DAYS, EXPIRING_DAYS = 120, 9
+
+
+def demo_exceptions(today: dt.date) -> list[dict[str, Any]]:
+    """The demo's exceptions, as a configuration file would hold them, as of `today`."""
+    return [
+        {"region": "ap-northeast-1", "code": "ACCOUNT_SCOPE_ONLY",
+         "reason": "Tokyo hosts the sandbox account only; the organization analyzer is "
+                   "rolled out there with the Q2 landing-zone change",
+         "owner": "secops@acme.example", "ticket": "RISK-101",
+         "expires": (today + dt.timedelta(days=ACCEPTED_DAYS)).isoformat()},
+        {"resource": "arn:aws:s3:::acme-public-website",
+         "reason": "The marketing website is public by design until it moves behind "
+                   "CloudFront (origin access control)",
+         "owner": "web-platform@acme.example", "ticket": "RISK-117",
+         "expires": (today + dt.timedelta(days=EXPIRING_DAYS)).isoformat()},
+    ]
 
 
 class DemoWorld(World):
-    config_overrides = DEMO_CONFIG
+    @property
+    def config_overrides(self) -> dict[str, Any]:
+        """The demo's own settings: DEMO_CONFIG and its exceptions, dated from today."""
+        return {**DEMO_CONFIG, "exceptions": demo_exceptions(dt.datetime.now(dt.UTC).date())}
 
 
 def _later(scenario: Scenario) -> Scenario:

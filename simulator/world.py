@@ -19,6 +19,7 @@ A world is seeded from a `Scenario` and hands out the environment a boto3 progra
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -127,6 +128,8 @@ def _s3_operation(method: str, path: str, query_string: str) -> str:
         return f"{verb}Object"
     if not bucket:
         return "ListBuckets"
+    if method == "GET" and "versions" in query:
+        return "ListObjectVersions"
     for name, label in _S3_SUBRESOURCES.items():
         if name in query:
             return f"{verb}Bucket{label}"
@@ -172,6 +175,63 @@ def _security_hub_refusal(body: bytes, region: str, account: str
                           f"{finding.get('ProductArn')} for account "
                           f"{finding.get('AwsAccountId')}", 403)
     return None
+
+
+_WORKFLOW_STATUSES = ("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED")
+NOTE_MAX = 512  # Note.Text and Note.UpdatedBy: at most 512 characters each
+
+
+def _security_hub_batch_update(body: bytes, region: str, account: str
+                               ) -> tuple[int, dict[str, str], bytes]:
+    """BatchUpdateFindings (which moto lacks), the part aa-scan uses: a finding's
+    Workflow.Status and Note, for the caller's own findings in the region called; at most
+    100 a call; a finding not there is an UnprocessedFinding, not an error."""
+    from moto.securityhub.models import securityhub_backends
+
+    def answer(status: int, payload: Mapping[str, Any], code: str | None = None
+               ) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+        if code:
+            headers["x-amzn-ErrorType"] = code
+        return status, headers, json.dumps(payload).encode()
+
+    backend = securityhub_backends[account][region]
+    if not backend.enabled:
+        return answer(401, {"Code": "InvalidAccessException", "Message": f"Account "
+                            f"{account} is not subscribed to AWS Security Hub"},
+                      "InvalidAccessException")
+    request = json.loads(body or b"{}")
+    identifiers = request.get("FindingIdentifiers") or []
+    workflow = (request.get("Workflow") or {}).get("Status")
+    note = request.get("Note")
+    problem = None
+    if not identifiers or len(identifiers) > SECURITY_HUB_BATCH:
+        problem = f"FindingIdentifiers: 1 to {SECURITY_HUB_BATCH} findings per request"
+    elif workflow is not None and workflow not in _WORKFLOW_STATUSES:
+        problem = f"Workflow.Status: {workflow!r} is not one of {_WORKFLOW_STATUSES}"
+    elif note is not None and (not note.get("Text") or not note.get("UpdatedBy")
+                               or len(note["Text"]) > NOTE_MAX
+                               or len(note["UpdatedBy"]) > NOTE_MAX):
+        problem = f"Note: Text and UpdatedBy, each 1 to {NOTE_MAX} characters"
+    if problem:
+        return answer(400, {"Code": "InvalidInputException", "Message": problem},
+                      "InvalidInputException")
+    by_id = {f.id: f for f in backend.findings}
+    processed, unprocessed = [], []
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    for identifier in identifiers:
+        found = by_id.get(identifier.get("Id"))
+        if found is None or found.data.get("ProductArn") != identifier.get("ProductArn"):
+            unprocessed.append({"FindingIdentifier": identifier, "ErrorCode": "FindingNotFound",
+                                "ErrorMessage": "Finding Not Found"})
+            continue
+        if workflow is not None:
+            found.data["Workflow"] = {"Status": workflow}
+        if note is not None:
+            found.data["Note"] = {"Text": note["Text"], "UpdatedBy": note["UpdatedBy"],
+                                  "UpdatedAt": now}
+        processed.append(identifier)
+    return answer(200, {"ProcessedFindings": processed, "UnprocessedFindings": unprocessed})
 
 
 class World:
@@ -499,6 +559,9 @@ class World:
             refused = _security_hub_refusal(body, region, account)
             if refused:
                 return self._reply(start_response, *refused)
+        if service == "securityhub" and operation == "BatchUpdateFindings":
+            return self._reply(start_response, *_security_hub_batch_update(body, region,
+                                                                           account))
         if service == "ec2" and operation == "DescribeRegions":
             return self._reply(start_response, *self._describe_regions(body, environ))
         if service == "organizations":

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
+from reports.document.exceptions import ExceptionSpec, spec_key
 from scanner.aws import utc_text
 from scanner.document import build_document
 from scanner.judge import findings_source, judge
@@ -146,8 +147,27 @@ def make_scan_result(regions: Iterable[RegionScan] | None = None,
     )
 
 
-def make_document(regions: Iterable[RegionScan] | None = None, **kwargs: Any) -> dict[str, Any]:
+def exception(region: str | None = None, code: str | None = None, *,
+              finding_id: str | None = None, resource: str | None = None,
+              expires: str = "2026-12-31", reason: str = "accepted by the risk board",
+              owner: str = "secops@example.com", ticket: str | None = "RISK-101",
+              source: str = "exceptions.yaml:2") -> ExceptionSpec:
+    """An exception as the configuration gives it (a gap one with code, else a finding one;
+    T0 is 2026-11-01, so the default expiry is two months after it)."""
+    kind: Literal["gap", "finding"] = "gap" if code is not None else "finding"
+    where = region or "*"
+    return {"key": spec_key(kind, where, code, finding_id, resource), "kind": kind,
+            "region": where, "code": code, "finding_id": finding_id, "resource": resource,
+            "reason": reason, "owner": owner, "expires": expires, "ticket": ticket,
+            "source": source}
+
+
+def make_document(regions: Iterable[RegionScan] | None = None,
+                  exceptions: Sequence[ExceptionSpec] = (), **kwargs: Any) -> dict[str, Any]:
     """A scan.json document, through the real judge and document builder."""
     result = make_scan_result(regions, **kwargs)
-    return build_document(result, judge(result), {"config_file": None, "coverage_types":
-                                                  list(result.coverage_types)})
+    configuration: dict[str, Any] = {"config_file": None,
+                                     "coverage_types": list(result.coverage_types)}
+    if exceptions:
+        configuration["exceptions"] = [dict(e) for e in exceptions]
+    return build_document(result, judge(result, exceptions), configuration)

@@ -20,6 +20,14 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from reports.document.exceptions import (
+    Acceptance,
+    MatchedGap,
+    counts_of,
+    judge_exceptions,
+    spec_key,
+    spec_of,
+)
 from reports.document.rules import ORGANIZATION_WIDE_TYPES, GapCode, RegionStatusValue
 from reports.document.schema import ScanDocument
 
@@ -72,7 +80,14 @@ def recomputed(document: ScanDocument) -> dict[str, Any]:
     # may say it is incomplete for them, never complete against the regions.
     complete = bool(summary["complete"]) and not incomplete
     values["complete"] = complete
-    if any(g["code"] not in ASSESSMENT_GAPS for g in document["gaps"]):
+    # A gap an exception accepts (by the exceptions' own rule, never by what the gap says)
+    # does not make the organization non-compliant.
+    acceptance = acceptance_of(document)
+    accepted = acceptance.gaps if acceptance else [None] * len(document["gaps"])
+    if acceptance is not None:
+        values["accepted"] = counts_of(acceptance, document["findings"])
+    if any(g["code"] not in ASSESSMENT_GAPS and key is None
+           for g, key in zip(document["gaps"], accepted, strict=True)):
         values["verdict"] = "NON_COMPLIANT"
     elif not complete:
         values["verdict"] = "INCOMPLETE"
@@ -106,6 +121,73 @@ def disagreements(document: ScanDocument) -> list[str]:
     for name in sorted(set(codes) - set(gap_regions)):
         found.append(f"gaps[] has a gap in region {name}, which is not GAP")
     found += _covered_without_analyzers(document)
+    found += _acceptance_disagreements(document)
+    return found
+
+
+def acceptance_of(document: ScanDocument) -> Acceptance | None:
+    """The document's exceptions applied again to its gaps and findings, as of its start
+    (None: it has no exceptions)."""
+    block = document.get("exceptions")
+    if block is None:
+        return None
+    regions = {r["region"]: r["status"] for r in document["regions"]}
+    gaps: list[MatchedGap] = [{"scope": g["scope"], "region": g["region"], "code": g["code"],
+                               "analyzer_type": g.get("analyzer_type")}
+                              for g in document["gaps"]]
+    return judge_exceptions([spec_of(e) for e in block["entries"]], gaps,
+                            document["findings"], document["started_at"], regions,
+                            findings_read=not document["summary"]["coverage_only"])
+
+
+def _acceptance_disagreements(document: ScanDocument) -> list[str]:
+    """What the document says exceptions accepted that its exceptions, applied again as of
+    its start, do not: an exception moved in time, a key that hides what it matches, a gap
+    or finding marked accepted by none, a register that disagrees with the configuration."""
+    block = document.get("exceptions")
+    carried = [g for g in document["gaps"] if "exception" in g]
+    carried_findings = [f for f in document["findings"] if "exception" in f]
+    if block is None:
+        if carried or carried_findings:
+            return [f"{len(carried) + len(carried_findings)} gap(s) or finding(s) say an "
+                    "exception accepts them, and the document has no exceptions"]
+        return []
+    found = []
+    if "accepted" not in document["summary"]:
+        # Without it the verdict would read as a plain COMPLIANT that rests on exceptions.
+        found.append("summary.accepted is missing beside the document's exceptions")
+    if block["as_of"] != document["started_at"]:
+        found.append(f"exceptions.as_of is {block['as_of']!r}, not the scan's start "
+                     f"{document['started_at']!r}: exceptions are judged as of the scan")
+    for entry in block["entries"]:
+        matches = spec_key(entry["kind"], entry["region"], entry["code"],
+                           entry["finding_id"], entry["resource"])
+        if matches != entry["key"]:
+            found.append(f"exception {entry['key']!r} matches {matches!r}")
+    configured = document["configuration"].get("exceptions")
+    if configured is not None and configured != [spec_of(e) for e in block["entries"]]:
+        found.append("the exceptions of the register are not those of the configuration")
+    acceptance = acceptance_of(document)
+    assert acceptance is not None
+    again = {e["key"]: e for e in acceptance.entries}
+    for entry in block["entries"]:
+        if again.get(entry["key"]) != entry:
+            found.append(f"exception {entry['key']!r}: its state or matches are not what its "
+                         f"expiry and the scan give (as of {document['started_at']})")
+    for gap, accepting in zip(document["gaps"], acceptance.gaps, strict=True):
+        said = gap.get("exception")
+        if said != (acceptance.accepted_by(accepting) if accepting else None):
+            found.append(f"gap {gap['code']} in {gap['region'] or 'the organization'}: "
+                         f"accepted by {said['key'] if said else 'none'}, the exceptions say "
+                         f"{accepting or 'none'}")
+    wrong = 0
+    carriers = {key: acceptance.accepted_by(key) for key in set(acceptance.findings.values())}
+    for finding in document["findings"]:
+        by = acceptance.findings.get((finding["region"], finding["id"]))
+        if finding.get("exception") != (carriers[by] if by else None):
+            wrong += 1
+    if wrong:
+        found.append(f"{wrong} finding(s) accepted otherwise than the exceptions say")
     return found
 
 

@@ -202,6 +202,14 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
         if against:
             answer.append(f"{len(against)} gap(s) against it: "
                           + _listed([_where(g) for g in against]) + ".")
+            accepted = [g for g in against if "exception" in g]
+            if accepted:
+                # Accepted risk is the organization's decision, not the control's: it is
+                # still not met there, and the answer says who accepted it until when.
+                answer.append(f"{len(accepted)} of them accepted by exceptions (see Accepted "
+                              "risk), so the control is not met there by decision: "
+                              + _listed([f"{_where(g)} until {g['exception']['expires']}"
+                                         for g in accepted if "exception" in g]) + ".")
         if blocking:
             answer.append("Not determined where the scan ran from: "
                           + _listed([_where(g) for g in blocking]) + ".")

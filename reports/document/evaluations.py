@@ -2,8 +2,9 @@
 than draw a report: OCSF (reports.ocsf), JUnit (reports.junit) and Security Hub.
 
 - every region the scan listed: PASS (covered, or every gap it has bears on no control that
-  fails it), FAIL (its gaps), NOT_ASSESSED (an error, with its reason), SKIPPED (not enabled,
-  or excluded by the configuration, with the reason);
+  fails it), FAIL (its gaps), ACCEPTED (its gaps, every one accepted by an exception),
+  NOT_ASSESSED (an error, with its reason), SKIPPED (not enabled, or excluded by the
+  configuration, with the reason);
 - every account x region of the member view (--member-accounts), when it ran: PASS, FAIL,
   NOT_ASSESSED (ERROR cells, with the reason); a cell of a region not enabled is no check;
 - every organization check (ORGANIZATION_CHECKS, data): trusted access, the organization,
@@ -14,21 +15,27 @@ check; never the run id), so a consumer that keys on it sees one evaluation upda
 new one each week. The gaps and advisories are the document's own (their wording is the
 judge's); this module only sorts them into rows.
 
-Accepted exceptions (issue 23): `acceptance()` is the one place that reads whether a gap was
-accepted, and every row keeps an accepted gap apart from the failing ones (`accepted`).
+Accepted exceptions (issue 23, reports.document.exceptions): `acceptance()` is the one place
+that reads whether a gap was accepted (the `exception` an accepted gap carries, which a
+re-render checks against the document's own exceptions), and every row keeps an accepted gap
+apart from the failing ones (`accepted`). A check failed only by accepted gaps is ACCEPTED:
+not a failure a gate or CI counts, and not a pass either: the control is not met there, by
+the organization's decision (as report.html's Controls section says), so OCSF reports it
+Fail and Suppressed and Security Hub FAILED and SUPPRESSED.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Literal
 
 from reports.document.controls import Control, mapping
+from reports.document.exceptions import AcceptedBy
 from reports.document.rules import GapCode
 from reports.document.schema import ControlRef, Gap, Region, ScanDocument
 
-EvaluationStatus = Literal["PASS", "FAIL", "NOT_ASSESSED", "SKIPPED"]
+EvaluationStatus = Literal["PASS", "FAIL", "ACCEPTED", "NOT_ASSESSED", "SKIPPED"]
 EvaluationKind = Literal["region", "member", "organization"]
 
 # The region statuses (rules.RegionStatus) and what each is as a check.
@@ -89,26 +96,39 @@ class Evaluation:
 
     def control_status(self, control: Control) -> EvaluationStatus:
         """The check's answer for one control: a gap fails it only if it cites the control
-        (a missing unused-access analyzer fails no external-access control)."""
-        if self.status != "FAIL":
+        (a missing unused-access analyzer fails no external-access control); ACCEPTED when
+        only accepted gaps cite it."""
+        if self.status not in ("FAIL", "ACCEPTED"):
             return self.status
         if self.kind == "member":
             return "FAIL"
-        return "FAIL" if any(control.cited_by(g.get("controls", [])) for g in self.gaps) \
-            else "PASS"
+        if any(control.cited_by(g.get("controls", [])) for g in self.gaps):
+            return "FAIL"
+        if any(control.cited_by(g.get("controls", [])) for g, _ in self.accepted):
+            return "ACCEPTED"
+        return "PASS"
+
+
+def accepted_by(gap: Gap) -> AcceptedBy | None:
+    """The exception that accepts a gap (None: none does): the one place the formats that
+    list checks read it."""
+    return gap.get("exception")
+
+
+def acceptance_text(accepted: AcceptedBy) -> str:
+    """An acceptance as one line: "accepted by gap:us-west-2:ACCOUNT_SCOPE_ONLY until
+    2027-03-31 (expiring): reason: ...; owner: ...; ticket: ..." (an expired exception
+    accepts nothing, so never says so here: what it matched is a plain gap again)."""
+    state = " (expiring)" if accepted["state"] == "expiring" else ""
+    ticket = f"; ticket: {accepted['ticket']}" if accepted["ticket"] else ""
+    return (f"accepted by {accepted['key']} until {accepted['expires']}{state}: reason: "
+            f"{accepted['reason']}; owner: {accepted['owner']}{ticket}")
 
 
 def acceptance(gap: Gap) -> str | None:
-    """How a gap was accepted (issue 23: an exception with its reason, owner, expiry and
-    ticket), as one line; None when it was not. The one place the other formats read it: the
-    `exception` a gap carries once accepted exceptions land in scan.json; until then no gap
-    has one and this returns None."""
-    exception = cast(Mapping[str, Any], gap).get("exception")
-    if not isinstance(exception, Mapping):
-        return None
-    parts = [f"{key}: {exception[key]}" for key in ("reason", "owner", "expires", "ticket")
-             if exception.get(key)]
-    return "accepted exception: " + ("; ".join(parts) or "no reason recorded")
+    """How a gap was accepted (issue 23), as one line; None when it was not."""
+    accepted = accepted_by(gap)
+    return acceptance_text(accepted) if accepted is not None else None
 
 
 def requirement(ref: ControlRef) -> str:
@@ -123,6 +143,16 @@ def scope_key(document: ScanDocument) -> str:
     organization: the account)."""
     organization = document["organization"]["id"]
     return organization or f"account-{document['identity']['account_id']}"
+
+
+def scope_known(document: ScanDocument) -> bool:
+    """Whether `scope_key` is the scope every run of this organization will name: not when
+    the scanning account is (or may be) in an organization whose id did not answer. A
+    consumer that keeps state by uid (Security Hub) must not write under a key that the
+    next run, knowing the id, will never read again."""
+    organization = document["organization"]
+    return bool(organization["id"]) or \
+        organization["scanning_account_role"] == "NOT_IN_ORGANIZATION"
 
 
 def _split(gaps: list[Gap]) -> tuple[tuple[Gap, ...], tuple[tuple[Gap, str], ...]]:
@@ -146,7 +176,7 @@ def _region(document: ScanDocument, region: Region, controls: tuple[Control, ...
     failing, accepted = _split(here)
     status = _REGION_STATUS[region["status"]]
     if status == "FAIL" and not failing:
-        status = "PASS"  # every gap of the region is accepted
+        status = "ACCEPTED" if accepted else "PASS"  # every gap of the region is accepted
     reason = region["detail"] if status in ("NOT_ASSESSED", "SKIPPED") else ""
     if status == "SKIPPED" and region["status"] == "EXCLUDED":
         reason = f"excluded: {region['reason'] or 'no reason given'}"
@@ -166,6 +196,15 @@ def _members(document: ScanDocument, controls: tuple[Control, ...]) -> Iterator[
     if view is None:
         return
     scope = scope_key(document)
+    failure = view.get("error")
+    if failure:  # the accounts could not be listed: nothing was examined, and that is said
+        yield Evaluation(
+            uid=f"aa-scan/{scope}/member/view", kind="member", name="member view",
+            title="Every member account owns an ACTIVE external access analyzer in each "
+            "enabled region", status="NOT_ASSESSED",
+            account_id=document["identity"]["account_id"], account_name=None, region=None,
+            reason=f"cannot list the accounts: {failure['code']}: {failure['message']}",
+            controls=controls)
     for account in view["accounts"]:
         errors = account.get("region_errors") or {}
         for region, cell in sorted(account["regions"].items()):
@@ -195,17 +234,18 @@ def _organization(document: ScanDocument) -> Iterator[Evaluation]:
         gaps = [g for g in document["gaps"] if g["scope"] == "organization"
                 and g["code"] in check.codes]
         failing, accepted = _split(gaps)
-        status: EvaluationStatus = "FAIL" if failing else "PASS"
+        status: EvaluationStatus = "FAIL" if failing else "ACCEPTED" if accepted else "PASS"
         reason = ""
-        if not failing and check.key == "trusted-access" and in_organization \
+        # A check failed or accepted is answered: only a pass may be unknown instead.
+        if status == "PASS" and check.key == "trusted-access" and in_organization \
                 and organization["trusted_access"] is None:
             status, reason = "NOT_ASSESSED", ("ListAWSServiceAccessForOrganization did not "
                                               "answer: trusted access unknown")
-        elif not failing and check.key == "delegated-administrator" and in_organization \
+        elif status == "PASS" and check.key == "delegated-administrator" and in_organization \
                 and organization["delegated_administrators"] is None:
             status, reason = "NOT_ASSESSED", ("ListDelegatedAdministrators did not answer: "
                                               "the delegated administrator is unknown")
-        elif not failing and check.key == "organization-wide-requirements" and not_judged:
+        elif status == "PASS" and check.key == "organization-wide-requirements" and not_judged:
             status, reason = "NOT_ASSESSED", ("not judged: " + ", ".join(not_judged))
         elif not in_organization and check.key not in ("in-organization", "vantage"):
             status, reason = "SKIPPED", "the scanning account is in no organization"

@@ -120,6 +120,11 @@ class GapCode(StrEnum):
     # advisories: what the coverage rests on
     SERVICE_MANAGED_ANALYZER = "SERVICE_MANAGED_ANALYZER"
     UNKNOWN_ANALYZER_TYPE = "UNKNOWN_ANALYZER_TYPE"
+    # advisories: an archive rule that can archive public findings unseen
+    BROAD_ARCHIVE_RULE = "BROAD_ARCHIVE_RULE"
+    # advisories: accepted risk (exceptions) that no longer accepts, or soon will not
+    EXCEPTION_EXPIRED = "EXCEPTION_EXPIRED"
+    EXCEPTION_EXPIRING = "EXCEPTION_EXPIRING"
 
 
 # The reason of a region that was not assessed because the analyzers that would decide it
@@ -131,6 +136,13 @@ NOT_VISIBLE = "OrganizationAnalyzersNotVisible"
 # these (its `reason`), when no region listing said so, is a guess, not a fact.
 NOT_ENABLED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId",
                                "AuthFailure", "OptInRequired"})
+
+
+def not_enabled_is_known(reason: str | None) -> bool:
+    """Whether a region called NOT_ENABLED with this `reason` is known not to be enabled (a
+    region listing said so), rather than guessed from an error code: only the former was
+    looked at again by the run, so only it can close what an earlier run found there."""
+    return reason not in NOT_ENABLED_CODES
 
 # Analyses of identities rather than of resources: one ACTIVE analyzer, in any region,
 # covers the whole organization (the IAM User Guide, creating an unused access analyzer).

@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from reports.document.archive_rules import ArchiveRuleClass
+from reports.document.exceptions import AcceptedBy, AcceptedCounts, ExceptionsBlock
 from reports.document.rules import (
     AnalysisValue,
     FindingsScope,
@@ -191,6 +193,8 @@ class Finding(TypedDict):
     # Added after version 1: the earliest createdAt the history knows for what the finding
     # grants, when older than its own (an analyzer re-created since gave it a new id).
     first_seen_at: NotRequired[str]
+    # Added with issue 23: the exception that accepts this (active) finding; absent: none.
+    exception: NotRequired[AcceptedBy]
 
 
 class AnalysisFinding(TypedDict):
@@ -288,6 +292,9 @@ class Gap(TypedDict):
     # Added after version 1: the analyzer type the gap is about (None: none). With scope,
     # region and code, a gap's identity from run to run.
     analyzer_type: NotRequired[str | None]
+    # Added with issue 23: the exception that accepts this gap (absent: none). An accepted
+    # gap is still a gap; no --fail-on gate counts it, and the verdict says it rests on it.
+    exception: NotRequired[AcceptedBy]
 
 
 class Summary(TypedDict):
@@ -314,6 +321,8 @@ class Summary(TypedDict):
     controls: NotRequired[list[ControlRef]]
     # Added after version 1: organization-wide requirements this run could not judge.
     requirements_not_judged: NotRequired[list[str]]
+    # Added with issue 23: what exceptions accepted (absent: the configuration had none).
+    accepted: NotRequired[AcceptedCounts]
 
 
 class MemberAccount(TypedDict):
@@ -422,6 +431,19 @@ class ControlAnswer(TypedDict):
     reading: NotRequired[str]
 
 
+class ArchiveRuleAssessment(TypedDict):
+    """An archive rule classified from its filter (reports.document.archive_rules), with the
+    findings its analyzer holds in the region: ARCHIVED and ACTIVE (None: unknown)."""
+
+    region: str
+    analyzer_arn: str
+    name: str
+    classification: ArchiveRuleClass
+    why: str
+    archived: int | None
+    active: int | None
+
+
 class Derived(TypedDict):
     """Computed from the rest of the document by reports.document.derive, once per run, for
     the reports and the manifest, which only read it. Recomputed whenever a document is
@@ -436,6 +458,9 @@ class Derived(TypedDict):
     # How the document answers each control; None for a document written before the mapping
     # (its gaps carry no controls to answer with).
     control_answers: list[ControlAnswer] | None
+    # Added after issue 23: every archive rule, classified (absent from a document derived
+    # before it).
+    archive_rules: NotRequired[list[ArchiveRuleAssessment]]
 
 
 class ScanDocument(TypedDict):
@@ -468,6 +493,9 @@ class ScanDocument(TypedDict):
     unused_access: NotRequired[AnalysisBlock]
     # With --member-accounts: each account's own view (IAM.28), beside the verdict.
     member_view: NotRequired[MemberView]
+    # Added with issue 23: the register of exceptions (accepted risk), judged as of the
+    # scan's start (absent: the configuration had none).
+    exceptions: NotRequired[ExceptionsBlock]
     # Added after version 1: what derive computes for the reports and the manifest (absent
     # from a document that has not been through it: every document the reports render has).
     derived: NotRequired[Derived]

@@ -57,6 +57,9 @@ class GapChange(TypedDict):
     severity: SeverityValue
     title: str
     analyzer_type: NotRequired[str | None]
+    # Added with issue 23: the exception that accepts it now (an opened gap; the new-gaps
+    # gate does not count it), or that accepted it in the baseline (no longer accepted).
+    exception: NotRequired[str]
 
 
 class NewFinding(TypedDict):
@@ -67,6 +70,34 @@ class NewFinding(TypedDict):
     resource_type: str
     resource: str | None
     is_public: bool | None
+    # Added with issue 23: the exception that accepts it (now), or that accepted it in the
+    # baseline (findings no longer accepted).
+    exception: NotRequired[str]
+
+
+class ExceptionChange(TypedDict):
+    """An exception added, removed, expired or changed since the baseline (its key, and its
+    owner and expiry now, or in the baseline for one removed)."""
+
+    key: str
+    owner: str
+    expires: str
+    ticket: str | None
+    expires_before: NotRequired[str]  # changed: its expiry in the baseline
+    owner_before: NotRequired[str]
+
+
+class ExceptionChanges(TypedDict):
+    """What changed in the register since the baseline, and what it no longer accepts: a
+    gap or public finding accepted in the baseline and not now (its exception expired or
+    was removed) is a regression for the new-* gates, though it is not new."""
+
+    added: list[ExceptionChange]
+    removed: list[ExceptionChange]
+    expired: list[ExceptionChange]  # not expired in the baseline, expired now
+    changed: list[ExceptionChange]  # renewed, or given another owner or reason
+    gaps_no_longer_accepted: list[GapChange]
+    findings_no_longer_accepted: list[NewFinding]
 
 
 class ClosedFinding(TypedDict):
@@ -149,6 +180,9 @@ class Changes(TypedDict):
     requirement: NotRequired[Requirement | None]  # None: unchanged
     not_compared: NotRequired[NotCompared]  # what the new-* gates count as new
     history_error: NotRequired[str | None]  # the history could not be read or written
+    # Added with issue 23: the register of exceptions since the baseline (absent: neither
+    # run had exceptions).
+    exceptions: NotRequired[ExceptionChanges]
 
 
 class TrendPoint(TypedDict):

@@ -9,6 +9,7 @@ from typing import Any
 
 from reports.document.rules import type_label
 from reports.document.schema import ScanDocument
+from reports.document.trail import Changes
 
 from .. import tables
 from .writer import DATE_FORMAT, TOTAL, Book, Column, Sheet, Styled, Table, status_style
@@ -58,6 +59,33 @@ TREND = Table("Trend", [Column("Run", 34), Column("Started (UTC)", 20), Column("
               charts=_trend_charts)
 
 
+def _register_rows(found: Changes) -> Iterator[list[Any]]:
+    """The exceptions added, removed, expired and changed, and what they no longer
+    accept (counted again: the new-* gates count it)."""
+    register = found.get("exceptions")
+    if register is None:
+        return
+    for kind, label, entries in (
+            ("added", "Exception added", register["added"]),
+            ("removed", "Exception removed", register["removed"]),
+            ("expired", "Exception expired", register["expired"]),
+            ("changed", "Exception changed", register["changed"])):
+        for entry in entries:
+            before = "; ".join(f"{k.removesuffix('_before')}: {v}" for k, v in entry.items()
+                               if k.endswith("_before")) or None
+            yield [Styled(label, status_style("GAP") if kind == "expired" else None), None,
+                   entry["key"], before, f"until {entry['expires']}",
+                   f"{entry['owner']}" + (f", {entry['ticket']}" if entry["ticket"] else "")]
+    for gap in register["gaps_no_longer_accepted"]:
+        yield [Styled("Gap no longer accepted", status_style("GAP")),
+               gap["region"] or "organization", gap["title"], gap.get("exception"), None,
+               gap["code"]]
+    for lost in register["findings_no_longer_accepted"]:
+        yield [Styled("Finding no longer accepted", status_style("GAP") if lost["is_public"]
+                      else None), lost["region"], lost["resource"], lost.get("exception"),
+               None, f"{type_label(lost['resource_type'])}; finding {lost['id']}"]
+
+
 def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
     """The Changes sheet: the baseline, then every gap, region and finding that changed."""
     found = document.get("changes")
@@ -81,8 +109,9 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
     yield ["Baseline", None, f"run {baseline['run_id']}, started {started}", None, None,
            "from the history" if baseline["source"] == "history" else "the baseline file given"]
     for gap in found["gaps_opened"]:
+        # An accepted one is listed as accepted, not as a plain new gap (the gates skip it).
         yield [Styled("Gap opened", status_style("GAP")), gap["region"] or "organization",
-               gap["title"], None, gap["code"], gap["severity"]]
+               gap["title"], None, gap["code"], gap["severity"] + _accepted(gap.get("exception"))]
     for moved in found.get("gaps_changed", []):
         yield [Styled("Gap more severe" if moved["escalated"] else "Gap changed",
                       status_style("GAP") if moved["escalated"] else None),
@@ -101,7 +130,7 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
         kind = "New public finding" if new["is_public"] else "New finding"
         yield [Styled(kind, status_style("GAP") if new["is_public"] else None), new["region"],
                new["resource"], None, "ACTIVE", f"{type_label(new['resource_type'])}; "
-               f"finding {new['id']}"]
+               f"finding {new['id']}" + _accepted(new.get("exception"))]
     for change in found.get("findings_changed", []):
         turned = change["is_public"] and not change["was_public"]
         yield [Styled("Finding turned public" if turned else "Finding changed",
@@ -111,6 +140,7 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
                "\n".join(f"{k}: {_change_text(v)}" for k, v in change["after"].items()) or None,
                f"{type_label(change['resource_type'])}; finding {change['id']}; changed: "
                + ", ".join(change["fields"])]
+    yield from _register_rows(found)
     for closed in found["findings_closed"]:
         yield ["Closed finding", closed["region"], closed["resource"], "ACTIVE",
                closed["status_now"] or "no longer listed",
@@ -135,6 +165,11 @@ def change_rows(document: ScanDocument) -> Iterator[list[Any]]:
                f"run {older['run_id']}, started {older['started_at']}"]
     if problem:
         yield [Styled("History", status_style("ERROR")), None, problem, None, None, None]
+
+
+def _accepted(key: str | None) -> str:
+    """The Detail of a new gap or finding an exception accepts: which one."""
+    return f"; accepted by {key}" if key else ""
 
 
 def _change_text(value: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from reports.document.derive import rule_assessments
 from reports.document.rules import type_label
 from reports.document.schema import AnalyzerEntry, ControlRef, ScanDocument
 
@@ -14,9 +15,10 @@ from .writer import TOTAL, Column, Styled, Table, status_style
 
 # Narrow enough to print one A4 landscape page wide at 8 pt or more: the long texts wrap.
 GAPS = Table("Gaps", [Column("Kind", 9), Column("Scope", 10), Column("Region", 12),
-                      Column("Severity", 9), Column("Code", 14), Column("Title", 24),
-                      Column("Detail", 28), Column("Remediation", 36),
-                      Column("Where and when to run it", 22), Column("Controls", 16)],
+                      Column("Severity", 9), Column("Code", 14), Column("Title", 22),
+                      Column("Detail", 26), Column("Remediation", 34),
+                      Column("Where and when to run it", 22), Column("Controls", 14),
+                      Column("Accepted (exception)", 18)],
             fit_width=True)
 REGIONS = Table("Regions", [
     Column("Region", 16), Column("Status", 14), Column("Reason", 22), Column("Detail", 40),
@@ -27,8 +29,14 @@ REGIONS = Table("Regions", [
     Column("Error code", 22), Column("Error message", 40)], fit_width=True)
 ARCHIVE_RULES = Table("Archive rules", [
     Column("Region", 16), Column("Analyzer ARN", 50), Column("Rule name", 30),
-    Column("Filter", 70), Column("Created (UTC)", 20), Column("Updated (UTC)", 20)],
+    Column("Filter", 70), Column("Can archive public findings", 22), Column("Why", 60),
+    Column("Archived findings (its analyzer, region)", 14),
+    Column("Active findings (its analyzer, region)", 14),
+    Column("Created (UTC)", 20), Column("Updated (UTC)", 20)],
     fit_width=True)
+RULE_CELLS = {"broad": ("Yes: any new public grant", "GAP"),
+              "public_named": ("Yes: of named resources", "MEDIUM"),
+              "narrow": ("No", "COVERED")}
 ERRORS = Table("Errors", [Column("Scope", 18), Column("Region", 16), Column("Operation", 28),
                           Column("Code", 28), Column("Message", 80)], fit_width=True)
 SCOPE_LABELS = {"ORGANIZATION": "ORGANIZATION", "ACCOUNT": "ACCOUNT (account-scoped)"}
@@ -47,10 +55,14 @@ def gap_rows(document: ScanDocument) -> Iterator[list[Any]]:
     for kind, gaps in (("Gap", document["gaps"]), ("Advisory", document["advisories"])):
         for gap in gaps:
             severity = gap["severity"]
-            yield [Styled(kind, status_style("GAP") if kind == "Gap" else status_style("INFO")),
+            accepted = gap.get("exception")
+            label = "Accepted gap" if accepted else kind
+            style = ("INFO" if kind != "Gap" else "MEDIUM" if accepted else "GAP")
+            yield [Styled(label, status_style(style)),
                    gap["scope"], gap["region"], Styled(severity, status_style(severity)),
                    gap["code"], gap["title"], gap["detail"], gap["remediation"],
-                   gap["remediation_note"] or None, _controls_text(gap.get("controls"))]
+                   gap["remediation_note"] or None, _controls_text(gap.get("controls")),
+                   tables.accepted_text(accepted) if accepted else None]
 
 
 def _controls_text(controls: Sequence[ControlRef] | None) -> str | None:
@@ -143,12 +155,19 @@ def account_rows(document: ScanDocument, types: Sequence[str]) -> Iterator[list[
 
 
 def archive_rule_rows(document: ScanDocument) -> Iterator[list[Any]]:
-    """The Archive rules sheet: every rule of every region."""
+    """The Archive rules sheet: every rule of every region, classified (can it archive
+    public findings?), beside the findings its analyzer holds there."""
+    assessed = {(a["region"], a["analyzer_arn"], a["name"]): a
+                for a in rule_assessments(document)}
     for region in document["regions"]:
         for rule in region["archive_rules"]:
+            found = assessed.get((region["region"], rule["analyzer_arn"], rule["name"]))
+            label, style = RULE_CELLS[found["classification"] if found else "narrow"]
             yield [region["region"], rule["analyzer_arn"], rule["name"],
-                   tables.filter_text(rule["filter"]), tables.parse_time(rule["created_at"]),
-                   tables.parse_time(rule["updated_at"])]
+                   tables.filter_text(rule["filter"]), Styled(label, status_style(style)),
+                   found["why"] if found else None, found["archived"] if found else None,
+                   found["active"] if found else None,
+                   tables.parse_time(rule["created_at"]), tables.parse_time(rule["updated_at"])]
 
 
 def error_rows(document: ScanDocument) -> Iterator[list[Any]]:

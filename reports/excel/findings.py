@@ -19,7 +19,7 @@ FINDINGS = Table("Findings", [
     Column("Scope", 26), Column("Created (UTC)", 20), Column("Age (days)", 10),
     Column("Updated (UTC)", 20),
     Column("Analyzed (UTC)", 20), Column("Error", 40), Column("Finding ID", 38),
-    Column("Analyzer ARN", 60)], cell_style=None)
+    Column("Analyzer ARN", 60), Column("Accepted (exception)", 50)], cell_style=None)
 
 
 def finding_rows(document: ScanDocument) -> Iterator[list[Any]]:
@@ -29,7 +29,8 @@ def finding_rows(document: ScanDocument) -> Iterator[list[Any]]:
                row.owner_name or None, row.principal, ", ".join(row.actions),
                row.condition or None, row.is_public, row.status, scope_label(row.scope),
                row.created_at, row.age_days, row.updated_at, row.analyzed_at, row.error,
-               row.id, row.analyzer_arn]
+               row.id, row.analyzer_arn,
+               tables.accepted_text(row.exception) if row.exception else None]
 
 
 # --- internal access and unused access (issue 12): their own sheets, present when the scan

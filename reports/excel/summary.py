@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from reports.document.derive import derived_of
+from reports.document.exceptions import verdict_text
 from reports.document.pack import Integrity
 from reports.document.rules import VerdictValue
 from reports.document.schema import ScanDocument
@@ -27,9 +28,20 @@ _TAB_COLOURS: Mapping[VerdictValue, str] = {"COMPLIANT": "70AD47", "NON_COMPLIAN
 NOT_COLLECTED = "not collected (coverage only)"
 
 
+RESTING_COLOUR = "2E8BA0"  # a verdict that rests on exceptions: neither plain green nor red
+
+
+def _rests_on_exceptions(document: ScanDocument) -> bool:
+    accepted = document["summary"].get("accepted")
+    return document["summary"]["verdict"] == "COMPLIANT" and bool(
+        accepted and accepted["exceptions"])
+
+
 def summary_table(document: ScanDocument) -> Table:
     """The Summary sheet, its tab coloured by the verdict."""
-    return replace(SUMMARY, tab_color=_TAB_COLOURS.get(document["summary"]["verdict"]))
+    colour = (RESTING_COLOUR if _rests_on_exceptions(document)
+              else _TAB_COLOURS.get(document["summary"]["verdict"]))
+    return replace(SUMMARY, tab_color=colour)
 
 
 def _readable(value: Any) -> Any:
@@ -57,8 +69,21 @@ def summary_rows(document: ScanDocument,
     tool = document["tool"]
     regions = document["regions"]
     verdict = summary["verdict"]
-    yield ["Verdict", "Verdict", Styled(verdict, status_style(verdict))]
+    # Never a plain COMPLIANT when it rests on exceptions (and not in its green).
+    shown = verdict_text(verdict, summary.get("accepted"))
+    yield ["Verdict", "Verdict", Styled(shown, status_style(
+        "MEDIUM" if _rests_on_exceptions(document) else verdict))]
     yield ["Verdict", "Headline", tables.headline(document)]
+    accepted = summary.get("accepted")
+    if accepted is not None:
+        yield ["Verdict", "Accepted by exceptions (see the Exceptions sheet)",
+               f"{accepted['exceptions']} exception(s) accept {accepted['gaps']} gap(s) and "
+               f"{accepted['findings']} active finding(s), {accepted['public_findings']} of "
+               "them public; no --fail-on gate counts them"]
+        for state in ("expired", "expiring", "unused"):
+            if accepted.get(state):
+                yield ["Verdict", f"Exceptions {'expiring soon' if state == 'expiring' else state}",
+                       accepted.get(state)]
     yield ["Verdict", "Scan complete", summary["complete"]]
     for reason in summary["incomplete_reasons"]:
         yield ["Verdict", "Incomplete because", reason]
@@ -135,7 +160,10 @@ def summary_rows(document: ScanDocument,
     yield ["Changes", "Since the baseline", changes_line(document)
            or "not compared (run without the history)"]
 
-    yield ["Gaps", "Gaps", len(document["gaps"])]
+    yield ["Gaps", "Gaps", sum(1 for g in document["gaps"] if "exception" not in g)]
+    if "exceptions" in document:
+        yield ["Gaps", "Accepted gaps (Exceptions sheet)",
+               sum(1 for g in document["gaps"] if "exception" in g)]
     yield ["Gaps", "Advisories", len(document["advisories"])]
     yield ["Gaps", "Failed calls (Errors sheet)", len(tables.errors(document))]
 

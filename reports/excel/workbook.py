@@ -34,6 +34,7 @@ from .coverage import (
     type_rows,
     type_table,
 )
+from .exceptions import EXCEPTIONS, exception_rows
 from .findings import FINDINGS, analysis_sheets, finding_rows
 from .summary import summary_rows, summary_table
 from .writer import DATE_FORMAT, Book, Table, write_sheets
@@ -49,6 +50,7 @@ def sheets(document: ScanDocument, integrity: Integrity | None = None
         (summary_table(document), summary_rows(document, integrity)),
         (CHANGES, change_rows(document)),
         (GAPS, gap_rows(document)),
+        (EXCEPTIONS, exception_rows(document)),
         (REGIONS, region_rows(document)),
         (FINDINGS, finding_rows(document)),
         (type_table(types), type_rows(document, types)),

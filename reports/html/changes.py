@@ -9,6 +9,7 @@ from typing import Any
 
 from reports.document.rules import type_label
 from reports.document.schema import ScanDocument
+from reports.document.trail import Changes, ExceptionChange
 
 from ..tables import SEVERITY_ORDER, STATUS_LABELS, parse_time, untold_text
 from .display import STATUS_TONES, day
@@ -66,6 +67,7 @@ def since_baseline(document: ScanDocument) -> dict[str, Any] | None:
         "history_error": found.get("history_error"),
         "escalated": [g for g in found.get("gaps_changed", []) if g["escalated"]],
         "untold": untold_text(found),
+        "exceptions": _register(found),
     }
 
 
@@ -113,6 +115,41 @@ def _chart(xs: list[float], labels: list[str], series: list[dict[str, Any]]) -> 
             "yticks": [{"y": point(0, v)[1], "label": f"{v:,}"}
                        for v in range(0, top + 1, step)],
             "xticks": xticks, "slanted": slanted}
+
+
+def _register(found: Changes) -> dict[str, Any] | None:
+    """The register since the baseline: exceptions added, removed, expired and changed, and
+    what they no longer accept (None: neither run had exceptions)."""
+    register = found.get("exceptions")
+    if register is None:
+        return None
+
+    def listed(entries: list[ExceptionChange]) -> list[str]:
+        out = []
+        for e in entries:
+            text = f"{e['key']} ({e['owner']}, until {e['expires']}"
+            if "expires_before" in e:
+                text += f", was {e['expires_before']}"
+            if "owner_before" in e:
+                text += f", owner was {e['owner_before']}"
+            out.append(text + ")")
+        return out
+
+    lost = [f"{g['code']} in {g['region'] or 'the organization'} (was {g.get('exception')})"
+            for g in register["gaps_no_longer_accepted"]]
+    lost += [f"{'public ' if f['is_public'] else ''}finding {f['resource'] or f['id']} in "
+             f"{f['region']} (was {f.get('exception')})"
+             for f in register["findings_no_longer_accepted"]]
+    groups = [("Exceptions added", listed(register["added"])),
+              ("Exceptions removed", listed(register["removed"])),
+              ("Exceptions expired", listed(register["expired"])),
+              ("Exceptions renewed or changed", listed(register["changed"])),
+              ("No longer accepted (counted again)", lost)]
+    return {"groups": [{"title": t, "items": items[:MAX_NEW_PUBLIC],
+                        "more": max(0, len(items) - MAX_NEW_PUBLIC)}
+                       for t, items in groups if items],
+            "lost": len(lost),
+            "opened_accepted": found["counts"].get("gaps_opened_accepted", 0)}
 
 
 def trend(document: ScanDocument) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from ..tables import (
     UNUSED_TYPE_LABELS,
     AnalysisKey,
     FindingRow,
+    accepted_text,
     account_name,
     analysis_analyzers,
     analysis_block,
@@ -93,7 +94,9 @@ def _finding(row: FindingRow) -> dict[str, Any]:
             "condition": row.condition, "access": access, "tone": tone,
             "error": row.error or "", "status": row.status,
             "account_scope": row.scope == "ACCOUNT",
-            "created": day(row.created_at), "updated": day(row.updated_at)}
+            "created": day(row.created_at), "updated": day(row.updated_at),
+            "accepted": accepted_text(row.exception) if row.exception else "",
+            "accepted_until": row.exception["expires"] if row.exception else ""}
 
 
 def _analysis_rows(document: ScanDocument, key: AnalysisKey, cap: int) -> list[dict[str, Any]]:

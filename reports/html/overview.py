@@ -49,13 +49,21 @@ ORGANIZATION_GAP_ROWS: Mapping[str, str] = {
 }
 
 
+RESTING_STATEMENT = ("Every assessed region is covered by the required IAM Access Analyzer "
+                     "analyzers, except what the accepted exceptions name: known gaps and "
+                     "findings, each with an owner and an expiry (see Accepted risk).")
+
+
 def verdict(document: ScanDocument) -> dict[str, Any]:
-    """The verdict banner: code, headline, tone, statement and why incomplete."""
+    """The verdict banner: code, headline, tone, statement and why incomplete. A verdict
+    that rests on exceptions says so, in its own tone."""
     summary = document["summary"]
     verdict = summary["verdict"]
+    accepted = summary.get("accepted")
+    resting = verdict == "COMPLIANT" and bool(accepted and accepted["exceptions"])
     return {"code": verdict, "headline": headline(document),
-            "tone": VERDICT_TONES.get(verdict, "warn"),
-            "statement": VERDICT_STATEMENTS.get(verdict, ""),
+            "tone": "accepted" if resting else VERDICT_TONES.get(verdict, "warn"),
+            "statement": RESTING_STATEMENT if resting else VERDICT_STATEMENTS.get(verdict, ""),
             "complete": summary["complete"], "reasons": summary["incomplete_reasons"]}
 
 
@@ -70,6 +78,14 @@ def figures(document: ScanDocument) -> list[dict[str, Any]]:
 
     regions = region_counts(document)
     labels = REGION_COUNT_LABELS
+    accepted = summary.get("accepted")
+    resting = ([{"label": f"Accepted by exceptions: {number(accepted['gaps'])} gap"
+                          f"{'s' if accepted['gaps'] != 1 else ''}, "
+                          f"{number(accepted['findings'])} finding"
+                          f"{'s' if accepted['findings'] != 1 else ''}",
+                 "value": number(accepted["gaps"] + accepted["findings"]),
+                 "of": "", "tone": "warn" if accepted["exceptions"] else "plain"}]
+               if accepted is not None else [])
     return [
         {"label": labels["covered"], "value": number(regions["covered"]),
          "of": f"{number(regions['assessed'])} assessed", "tone": "ok"},
@@ -92,6 +108,7 @@ def figures(document: ScanDocument) -> list[dict[str, Any]]:
         {"label": "Could not be analyzed",
          "value": found(None if totals is None else totals["errors"]), "of": "",
          "tone": "warn" if totals and totals["errors"] else "plain"},
+        *resting,
     ]
 
 

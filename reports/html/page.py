@@ -18,7 +18,7 @@ from reports.document.schema import ScanDocument
 
 from ..files import write_atomic
 from ..tables import errors, parse_time, setting
-from . import changes, findings, overview, regions
+from . import accepted, changes, findings, overview, regions
 from .display import number, visible, when
 
 FILE_NAME = "report.html"
@@ -46,6 +46,16 @@ def _integrity(integrity: Integrity | None) -> list[dict[str, Any]] | None:
             for item, value in integrity.rows()]
 
 
+def _setting(key: str, value: Any) -> str:
+    """A configuration value on one line; the exceptions are the Accepted risk section's."""
+    if key == "exceptions" and isinstance(value, list):
+        return (f"{len(value)} exception{'s' if len(value) != 1 else ''} (see Accepted risk)"
+                if value else "none")
+    if key == "exceptions_file" and isinstance(value, dict):
+        return f"{value.get('path')} (SHA-256 {value.get('sha256')})"
+    return setting(value)
+
+
 def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE,
             integrity: Integrity | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain values (no markup). `integrity`: the pack
@@ -64,10 +74,11 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE,
         "trend": changes.trend(document),
         "ages": changes.ages(document),
         "scan": scan,
-        "configuration": [{"key": str(k), "value": setting(v)}
+        "configuration": [{"key": str(k), "value": _setting(str(k), v)}
                           for k, v in document["configuration"].items()],
         "organization": overview.organization(document),
-        "gaps": overview.by_severity(document["gaps"]),
+        "gaps": overview.by_severity(g for g in document["gaps"] if "exception" not in g),
+        "accepted": accepted.accepted_risk(document),
         "regions": region_rows,
         "status_counts": regions.status_counts(region_rows),
         "archive_rules": regions.archive_rules(document),

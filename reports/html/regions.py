@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reports.document.derive import rule_assessments
 from reports.document.rules import Analysis, analysis_of, member_outcome, type_label
 from reports.document.schema import MemberAccount, ScanDocument
 
@@ -14,6 +15,7 @@ from ..tables import (
     COUNT_KEYS,
     STATUS_LABELS,
     STATUS_ORDER,
+    accepted_text,
     account_totals,
     filter_text,
     lower_bound,
@@ -23,26 +25,48 @@ from ..tables import (
 )
 from .display import STATUS_TONES
 
+RULE_LABELS = {"broad": "Can archive public findings",
+               "public_named": "Archives public findings of named resources",
+               "narrow": "Narrow"}
+RULE_TONES = {"broad": "bad", "public_named": "warn", "narrow": "ok"}
+
 
 def archive_rules(document: ScanDocument) -> list[dict[str, Any]]:
-    """Archive rules, each once with the regions it is in (they are usually the same)."""
+    """Archive rules, each once with the regions it is in (they are usually the same), its
+    class (can it archive public findings?) and, per region, the findings its analyzer holds
+    archived and active there (0 active beside many archived is worth a look)."""
     rules: dict[tuple[str, str], dict[str, Any]] = {}
+    assessed = {(a["region"], a["analyzer_arn"], a["name"]): a
+                for a in rule_assessments(document)}
     for region in document["regions"]:
         for rule in region["archive_rules"]:
             text = filter_text(rule["filter"])
-            entry = rules.setdefault((rule["name"], text), {"name": rule["name"], "filter": text,
-                                                            "regions": []})
-            entry["regions"].append(region["region"])
-    return sorted(rules.values(), key=lambda r: (r["name"], r["filter"]))
+            found = assessed.get((region["region"], rule["analyzer_arn"], rule["name"]))
+            kind = found["classification"] if found else "narrow"
+            entry = rules.setdefault((rule["name"], text), {
+                "name": rule["name"], "filter": text, "regions": [],
+                "classification": kind, "label": RULE_LABELS[kind], "tone": RULE_TONES[kind],
+                "why": found["why"] if found else ""})
+            archived, active = (found["archived"], found["active"]) if found else (None, None)
+            entry["regions"].append({
+                "region": region["region"], "archived": archived, "active": active,
+                "suspicious": bool(archived) and active == 0})
+    order = {"broad": 0, "public_named": 1, "narrow": 2}
+    return sorted(rules.values(), key=lambda r: (order[r["classification"]], r["name"],
+                                                 r["filter"]))
 
 
 def region_rows(document: ScanDocument) -> list[dict[str, Any]]:
     """Every region with its status, analyzers and counts, ordered by status then name."""
     order: Mapping[str, int] = {s: i for i, s in enumerate(STATUS_ORDER)}
     gaps_by_region: dict[str, list[str]] = {}
+    accepted_by_region: dict[str, list[str]] = {}
     for gap in document["gaps"]:
         if gap["region"]:
             gaps_by_region.setdefault(gap["region"], []).append(gap["title"])
+            if "exception" in gap:
+                accepted_by_region.setdefault(gap["region"], []).append(
+                    f"{gap['code']} {accepted_text(gap['exception'])}")
     rows = []
     for region in document["regions"]:
         status = region["status"]
@@ -59,6 +83,7 @@ def region_rows(document: ScanDocument) -> list[dict[str, Any]]:
             "reason": region["reason"] or "",
             "detail": region["detail"],
             "gaps": titles if len(titles) > 1 else [],
+            "accepted": accepted_by_region.get(region["region"], []),
             "analyzers": [{"name": a["name"], "type": a["type"], "status": a["status"],
                            "status_reason": a["status_reason"] or "",
                            "active": a["status"] == "ACTIVE",

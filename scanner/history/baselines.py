@@ -31,7 +31,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from reports.document.rules import NOT_ENABLED_CODES, ORGANIZATION_WIDE_TYPES, RegionStatus
+from reports.document.rules import (
+    ORGANIZATION_WIDE_TYPES,
+    RegionStatus,
+    not_enabled_is_known,
+)
 
 from .runs import RunView
 
@@ -64,7 +68,7 @@ def _region_state(run: RunView, region: str) -> _State | None:
         return ABSENT if run.listed else _State(
             "skip", "not listed (its region list was botocore's, not a region listing)")
     if view.status == RegionStatus.NOT_ENABLED:
-        if view.reason in NOT_ENABLED_CODES:
+        if not not_enabled_is_known(view.reason):
             return _State("skip", f"called not enabled only from the error {view.reason}, "
                                   "not from a region listing")
         return ABSENT

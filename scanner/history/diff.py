@@ -18,7 +18,7 @@ is new public exposure.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,15 @@ from reports.document.rules import (
 from reports.document.schema import ScanDocument
 
 from .baselines import ORGANIZATION, Pick, organization_pick, plan, regional_types
-from .runs import FindingView, GapView, RunView, access_json, earliest, parse_time
+from .runs import (
+    ExceptionView,
+    FindingView,
+    GapView,
+    RunView,
+    access_json,
+    earliest,
+    parse_time,
+)
 
 COUNT_KEYS = ("regions_changed", "gaps_opened", "gaps_closed", "gaps_changed",
               "gaps_escalated", "findings_new",
@@ -48,10 +56,17 @@ COUNT_KEYS = ("regions_changed", "gaps_opened", "gaps_closed", "gaps_changed",
 
 # -- gaps -------------------------------------------------------------------------------------
 
-def _gap(gap: GapView) -> trail.GapChange:
-    return {"scope": one_of(gap.scope, GAP_SCOPES), "region": gap.region, "code": gap.code,
-            "severity": one_of(gap.severity, SEVERITIES), "title": gap.title,
-            "analyzer_type": gap.subject or None}
+def _gap(gap: GapView, exception: str | None = None) -> trail.GapChange:
+    """A gap as the changes block lists it, with the exception that accepts it (or, for a
+    gap no longer accepted, accepted it in the baseline)."""
+    entry: trail.GapChange = {
+        "scope": one_of(gap.scope, GAP_SCOPES), "region": gap.region, "code": gap.code,
+        "severity": one_of(gap.severity, SEVERITIES), "title": gap.title,
+        "analyzer_type": gap.subject or None}
+    exception = exception or gap.exception
+    if exception is not None:
+        entry["exception"] = exception
+    return entry
 
 
 def _match_gaps(before: list[GapView], after: list[GapView]
@@ -174,6 +189,19 @@ class _Findings:
     closed: list[trail.ClosedFinding]
     changed: list[trail.ChangedFinding]
     first_seen: dict[tuple[str, str], str]
+    # Which exception accepted each finding, in the run compared with and in this one.
+    accepted_before: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    accepted_now: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    no_longer: list[trail.NewFinding] = field(default_factory=list)
+
+    def lapsed(self, was: FindingView, now: FindingView) -> None:
+        """A finding accepted in the run compared with and no longer now."""
+        key = self.accepted_before.get((was.region, was.id))
+        if key is not None and (now.region, now.id) not in self.accepted_now:
+            self.no_longer.append({"region": now.region, "id": now.id,
+                                   "resource_type": now.resource_type,
+                                   "resource": now.resource, "is_public": _public(now),
+                                   "exception": key})
 
 
 def _compare_findings(before_all: Sequence[FindingView], after_all: Sequence[FindingView],
@@ -190,6 +218,7 @@ def _compare_findings(before_all: Sequence[FindingView], after_all: Sequence[Fin
             unmatched.append(finding)
             continue
         _carry(was, finding, out.first_seen)
+        out.lapsed(was, finding)
         fields, old, new = _what_changed(was, finding)
         if fields:
             out.changed.append({
@@ -202,11 +231,18 @@ def _compare_findings(before_all: Sequence[FindingView], after_all: Sequence[Fin
     for finding in unmatched:
         twins = by_grant.get(finding.fingerprint)
         if twins:
-            _carry(twins.pop(), finding, out.first_seen)
+            twin = twins.pop()
+            _carry(twin, finding, out.first_seen)
+            out.lapsed(twin, finding)
         else:
-            out.new.append({"region": finding.region, "id": finding.id,
-                            "resource_type": finding.resource_type,
-                            "resource": finding.resource, "is_public": _public(finding)})
+            entry: trail.NewFinding = {"region": finding.region, "id": finding.id,
+                                       "resource_type": finding.resource_type,
+                                       "resource": finding.resource,
+                                       "is_public": _public(finding)}
+            key = out.accepted_now.get((finding.region, finding.id))
+            if key is not None:
+                entry["exception"] = key
+            out.new.append(entry)
     ended = {f.id: f.status for f in after_all if f.status != "ACTIVE"}
     ended_grants = {f.fingerprint: f.status for f in after_all if f.status != "ACTIVE"}
     for twins in by_grant.values():
@@ -283,21 +319,32 @@ class _Tally:
         self.opened: list[GapView] = []
         self.closed: list[GapView] = []
         self.changed: list[trail.ChangedGap] = []
+        self.escalated_accepted = 0  # escalated, and accepted now: not a regression
+        self.no_longer: list[tuple[GapView, GapView]] = []  # accepted then, not now
         self.not_compared_gaps = 0
         self.unknown: dict[str, _Unknown] = {}
         self.compared_with: list[trail.ComparedWith] = []
 
     def gaps(self, where: str, what: str, pick: Pick, before: list[GapView],
              now: list[GapView]) -> None:
-        """One piece's gaps: `before`, those of the run picked (if any)."""
+        """One piece's gaps: `before`, those of the run picked (if any). An accepted gap is
+        never counted as new, not compared, or escalated; one accepted in the run compared
+        with and not now (its exception expired or removed) is a regression."""
         if pick.run is None:
-            self.not_compared_gaps += len(now)
+            self.not_compared_gaps += sum(1 for g in now if g.exception is None)
             self.note(where, pick.why, gaps=False)
             return
         opened, closed, kept = _match_gaps(before, now)
         self.opened += opened
         self.closed += closed
-        self.changed += [c for was, gap in kept if (c := _changed_gap(was, gap))]
+        for was, gap in kept:
+            change = _changed_gap(was, gap)
+            if change is not None:
+                self.changed.append(change)
+                if change["escalated"] and gap.exception is not None:
+                    self.escalated_accepted += 1
+            if was.exception is not None and gap.exception is None:
+                self.no_longer.append((was, gap))
         self.older(where, "gaps", pick, what)
 
     def older(self, where: str, what: ComparedWhat, pick: Pick, kind: str | None = None
@@ -328,7 +375,7 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
         return Comparison(first_run(history_error), {})
     baseline = candidates[0]
     tally = _Tally(baseline)
-    found = _Findings([], [], [], {})
+    found = _Findings([], [], [], {}, accepted_now=current.accepted_findings)
     uncompared_public: set[str] = set()
     regions: list[trail.RegionChange] = []
     primary = regional_types(current)[0]
@@ -353,6 +400,7 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
             run = findings_pick.run
             if run.run_id not in then_findings:
                 then_findings[run.run_id] = _by_region(run.findings)
+            found.accepted_before = run.accepted_findings
             _compare_findings(then_findings[run.run_id].get(name, []),
                               now_findings.get(name, []), found)
             tally.older(name, "findings", findings_pick)
@@ -376,10 +424,16 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
     if _requirement_key(baseline.requirement) != _requirement_key(current.requirement):
         requirement = {"before": list(baseline.requirement or []) or None,
                        "after": list(current.requirement or []) or None}
+    accepted_now = current.accepted_findings
     public_unknown = sum(1 for f in current.findings if f.region in uncompared_public
-                         and f.status == "ACTIVE" and _public(f))
+                         and f.status == "ACTIVE" and _public(f)
+                         and (f.region, f.id) not in accepted_now)
     new_public = sum(1 for f in found.new if f["is_public"])
     turned = sum(1 for f in found.changed if f["is_public"] and not f["was_public"])
+    # New public exposure an exception accepts: listed, not counted by the new-* gates.
+    public_accepted = sum(1 for f in found.new if f["is_public"] and "exception" in f) + sum(
+        1 for f in found.changed if f["is_public"] and not f["was_public"]
+        and (f["region"], f["id"]) in accepted_now)
     unknown: list[trail.UnknownRegion] = [
         {"region": e.region, "reason": "; ".join(e.reasons), "gaps_compared": e.gaps_compared,
          "findings_compared": e.findings_compared}
@@ -412,7 +466,57 @@ def compare(current: RunView, candidates: Sequence[RunView], source: str,
                    "findings_changed": len(found.changed),
                    "findings_turned_public": turned},
     }
+    register = _register(baseline, current, tally, found)
+    if register is not None:  # either run had exceptions
+        block["exceptions"] = register
+        block["counts"].update({
+            # What exceptions accept among the above (not counted by the new-* gates), and
+            # what they no longer accept (counted).
+            "gaps_opened_accepted": sum(1 for g in tally.opened if g.exception),
+            "gaps_escalated_accepted": tally.escalated_accepted,
+            "findings_new_public_accepted": public_accepted,
+            "gaps_no_longer_accepted": len(tally.no_longer),
+            "findings_no_longer_accepted": len(found.no_longer),
+            "public_no_longer_accepted": sum(1 for f in found.no_longer if f["is_public"]),
+            "exceptions_added": len(register["added"]),
+                                "exceptions_removed": len(register["removed"]),
+                                "exceptions_expired": len(register["expired"]),
+                                "exceptions_changed": len(register["changed"])})
     return Comparison(block, found.first_seen)
+
+
+def _exception_change(view: ExceptionView, before: ExceptionView | None = None
+                      ) -> trail.ExceptionChange:
+    entry: trail.ExceptionChange = {"key": view.key, "owner": view.owner,
+                                    "expires": view.expires, "ticket": view.ticket}
+    if before is not None and before.expires != view.expires:
+        entry["expires_before"] = before.expires
+    if before is not None and before.owner != view.owner:
+        entry["owner_before"] = before.owner
+    return entry
+
+
+def _register(baseline: RunView, current: RunView, tally: _Tally, found: _Findings
+              ) -> trail.ExceptionChanges | None:
+    """The exceptions added, removed, expired and changed since the baseline, and what they
+    no longer accept (None: neither run had any)."""
+    if not baseline.exceptions and not current.exceptions and not tally.no_longer:
+        return None
+    then = {e.key: e for e in baseline.exceptions}
+    now = {e.key: e for e in current.exceptions}
+    expired = [k for k in now if k in then and now[k].state == "expired"
+               and then[k].state != "expired"]
+    changed = [k for k in now if k in then and k not in expired
+               and (now[k].expires, now[k].owner, now[k].reason)
+               != (then[k].expires, then[k].owner, then[k].reason)]
+    return {
+        "added": [_exception_change(now[k]) for k in now if k not in then],
+        "removed": [_exception_change(then[k]) for k in then if k not in now],
+        "expired": [_exception_change(now[k]) for k in expired],
+        "changed": [_exception_change(now[k], then[k]) for k in changed],
+        "gaps_no_longer_accepted": [_gap(gap, was.exception) for was, gap in tally.no_longer],
+        "findings_no_longer_accepted": found.no_longer,
+    }
 
 
 def _organization_first(gaps: list[GapView]) -> list[GapView]:
@@ -427,9 +531,12 @@ def regressions(document: ScanDocument) -> tuple[int, int | None]:
     collected."""
     summary = document["summary"]
     found = document.get("changes")
+    accepted = summary.get("accepted")
     public_now = summary["public_findings"]
+    if public_now is not None and accepted is not None:
+        public_now -= accepted["public_findings"]  # what an exception accepts is no exposure
     if found is None or found["baseline"] is None:
-        return len(document["gaps"]), public_now
+        return sum(1 for g in document["gaps"] if "exception" not in g), public_now
     counts = found["counts"]
     untold = found.get("not_compared")
     if untold is None:  # a scan.json written before `not_compared`: its regions' rule
@@ -440,8 +547,13 @@ def regressions(document: ScanDocument) -> tuple[int, int | None]:
             1 for f in document["findings"] if f["region"] in unknown
             and f["status"] == "ACTIVE" and access_of(f["is_public"], f["error"]) == "public")
         return gaps, public
-    # A gap that stayed open but rose in severity is a regression too.
-    gaps = counts["gaps_opened"] + counts.get("gaps_escalated", 0) + untold["gaps"]
+    # A gap that stayed open but rose in severity is a regression too; so is one an
+    # exception accepted in the baseline and none accepts now. What one accepts is not.
+    gaps = (counts["gaps_opened"] - counts.get("gaps_opened_accepted", 0)
+            + counts.get("gaps_escalated", 0) - counts.get("gaps_escalated_accepted", 0)
+            + counts.get("gaps_no_longer_accepted", 0) + untold["gaps"])
     if public_now is None:
         return gaps, None
-    return gaps, counts["findings_new_public"] + (untold["public_findings"] or 0)
+    return gaps, (counts["findings_new_public"] - counts.get("findings_new_public_accepted", 0)
+                  + counts.get("public_no_longer_accepted", 0)
+                  + (untold["public_findings"] or 0))

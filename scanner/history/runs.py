@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -103,6 +104,27 @@ class GapView:
     # The analyzer type it is about ('' when about none; None: a history or scan.json
     # written before gaps said so, matched on scope, region and code alone).
     subject: str | None = ""
+    # The key of the exception that accepted it in this run (None: none did).
+    exception: str | None = None
+
+    @property
+    def identity(self) -> tuple[str, str, str, str | None]:
+        """What the history stores an accepted gap by: scope, region ('' for none), code,
+        subject."""
+        return (self.scope, self.region or "", self.code, self.subject)
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionView:
+    """What the history keeps of an exception of a run: its key, its state on the run's
+    day, and who accepted it until when."""
+
+    key: str
+    state: str
+    expires: str
+    owner: str
+    reason: str
+    ticket: str | None
 
 
 @dataclass(frozen=True)
@@ -137,6 +159,11 @@ class RunView:
     # The SHA-256 of the scan.json this view is of, when known (the one a run wrote, the
     # file imported or given as --baseline): what anchors a baseline to its evidence pack.
     scan_sha256: str | None = None
+    # Its exceptions (accepted risk) and the active findings they accepted, by region and id
+    # (the gaps they accepted say so themselves). Empty: it had none, or was recorded before
+    # exceptions existed.
+    exceptions: tuple[ExceptionView, ...] = ()
+    accepted_findings: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 def fingerprint(resource: str | None, owner: str | None, principal: object, action: object,
@@ -232,8 +259,15 @@ def run_view(document: ScanDocument) -> RunView:
             tuple(sorted({a["type"] for a in region["analyzers"] if a["status"] == "ACTIVE"})))
     requirement = requirement_of(document)
     gaps = tuple(GapView(g["scope"], g["region"], g["code"], g["severity"], g["title"],
-                         gap_subject(g, requirement))
+                         gap_subject(g, requirement),
+                         g["exception"]["key"] if "exception" in g else None)
                  for g in document["gaps"])
+    block = document.get("exceptions")
+    exceptions = tuple(ExceptionView(e["key"], e["state"], e["expires"], e["owner"],
+                                     e["reason"], e["ticket"])
+                       for e in (block["entries"] if block else ()))
+    accepted = {(f["region"], f["id"]): f["exception"]["key"] for f in document["findings"]
+                if "exception" in f} if block else {}
     summary = document["summary"]
     organization = document["organization"]
     caller = document["identity"]["account_id"]
@@ -254,4 +288,5 @@ def run_view(document: ScanDocument) -> RunView:
         not_judged=None if not_judged is None else tuple(not_judged),
         listed=document["discovery"]["source"] != "botocore (enablement unknown)",
         statuses=tuple(statuses) if isinstance(statuses, list) else None,
-        vantage=tuple(sorted({caller, *examined})))
+        vantage=tuple(sorted({caller, *examined})), exceptions=exceptions,
+        accepted_findings=accepted)

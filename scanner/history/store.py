@@ -37,6 +37,7 @@ from reports.document.trail import TrendPoint
 
 from .baselines import still_needed
 from .runs import (
+    ExceptionView,
     FindingView,
     GapView,
     RegionView,
@@ -218,6 +219,7 @@ class HistoryStore:
                 run = self._insert_run(document, view, series, seq, source)
                 self._insert_regions(run, view)
                 self._insert_gaps(run, view)
+                self._insert_exceptions(run, view)
                 self._insert_findings(series, seq, view.findings, first_seen or {})
         except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: {exc}") from None
@@ -272,6 +274,46 @@ class HistoryStore:
             "INSERT INTO run_gaps VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(run, g.scope, g.region or "", g.code, g.severity, g.title, g.subject)
              for g in view.gaps])
+
+    def _insert_exceptions(self, run: int, view: RunView) -> None:
+        """The run's exceptions, each with what it accepted (its gaps by identity, its
+        findings by region and id)."""
+        if not view.exceptions:
+            return
+        gaps: dict[str, list[tuple[str, str, str, str | None]]] = {}
+        for gap in view.gaps:
+            if gap.exception is not None:
+                gaps.setdefault(gap.exception, []).append(gap.identity)
+        findings: dict[str, list[tuple[str, str]]] = {}
+        for finding in view.findings:
+            key = finding.source.get("exception") if finding.source is not None else None
+            if key is not None:
+                findings.setdefault(key["key"], []).append((finding.region, finding.id))
+        self._db.executemany(
+            "INSERT INTO run_exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(run, e.key, position, e.state, e.expires, e.owner, e.reason, e.ticket,
+              json.dumps({"gaps": gaps.get(e.key, []), "findings": findings.get(e.key, [])},
+                         ensure_ascii=False))
+             for position, e in enumerate(view.exceptions)])
+
+    def _exceptions(self, run: int) -> tuple[tuple[ExceptionView, ...],
+                                             dict[tuple[str, str, str, str | None], str],
+                                             dict[tuple[str, str], str]]:
+        """A recorded run's exceptions, the gaps they accepted (by identity) and the
+        findings (by region and id)."""
+        views = []
+        gaps: dict[tuple[str, str, str, str | None], str] = {}
+        findings: dict[tuple[str, str], str] = {}
+        for key, state, expires, owner, reason, ticket, accepted in self._db.execute(
+                "SELECT key, state, expires, owner, reason, ticket, accepted FROM "
+                "run_exceptions WHERE run = ? ORDER BY position", (run,)):
+            views.append(ExceptionView(key, state, expires, owner, reason, ticket))
+            what = json.loads(accepted)
+            for scope, region, code, subject in what.get("gaps", []):
+                gaps[(scope, region, code, subject)] = key
+            findings.update({(region, finding): key
+                             for region, finding in what.get("findings", [])})
+        return tuple(views), gaps, findings
 
     def _insert_findings(self, series: int, seq: int, findings: tuple[FindingView, ...],
                          first_seen: Mapping[tuple[str, str], str]) -> None:
@@ -427,8 +469,10 @@ class HistoryStore:
                          "analyzer_arn, findings_scope, active_types FROM run_regions "
                          "WHERE run = ?", (run,))}
             wanted = None if regions is None else set(regions)
+            exceptions, accepted_gaps, accepted_findings = self._exceptions(run)
             gaps = tuple(
-                GapView(g[0], g[1] or None, g[2], g[3], g[4], g[5])
+                GapView(g[0], g[1] or None, g[2], g[3], g[4], g[5],
+                        accepted_gaps.get((g[0], g[1], g[2], g[5])))
                 for g in self._db.execute(
                     "SELECT scope, region, code, severity, title, subject FROM run_gaps"
                     " WHERE run = ? ORDER BY rowid", (run,))
@@ -445,7 +489,8 @@ class HistoryStore:
                        statuses=None if known.get("statuses") is None
                        else tuple(known["statuses"]),
                        vantage=tuple(known.get("vantage") or (account,)),
-                       scan_sha256=known.get("scan_sha256"))
+                       scan_sha256=known.get("scan_sha256"), exceptions=exceptions,
+                       accepted_findings=accepted_findings)
 
     def _findings(self, series: int, seq: int, regions: set[str] | None
                   ) -> tuple[FindingView, ...]:

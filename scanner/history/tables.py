@@ -98,6 +98,22 @@ CREATE TABLE IF NOT EXISTS sightings (
     last_seq INTEGER,  -- NULL: open, seen by every run of the series since first_seq
     PRIMARY KEY (finding, first_seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sightings_by_last ON sightings (last_seq, finding);
+-- Issue 23: each run's exceptions (accepted risk) and what each accepted, so a gap or a
+-- public finding accepted in a baseline and not now (its exception expired or removed) is a
+-- regression. A table of its own, created by this idempotent schema in any history: an
+-- older aa-scan ignores it, and a run recorded before it simply had no exceptions.
+CREATE TABLE IF NOT EXISTS run_exceptions (
+    run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    position INTEGER NOT NULL,  -- its place in the run's register
+    state TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    ticket TEXT,
+    -- JSON {"gaps": [[scope, region, code, subject]], "findings": [[region, id]]}
+    accepted TEXT NOT NULL,
+    PRIMARY KEY (run, key)) WITHOUT ROWID;
 """
 
 # Version 1 to 2, in the transaction that opens the file: new columns are NULL ("not

@@ -37,6 +37,16 @@ class HistorySettings:
     path: Path | None  # None: no history for this run
     keep: int | None  # runs kept per series; None: all
     baseline: Path | None  # a scan.json to compare with, instead of the history's choice
+    # The history's name in messages when `path` is a local copy of it (an S3 location).
+    label: str | None = None
+    # Why the history cannot be used at all (an S3 object deleted): read nor written.
+    unavailable: str | None = None
+
+    def named(self, message: str) -> str:
+        """A message about the history, naming it as the user does (not a local copy)."""
+        if self.label and self.path is not None:
+            return message.replace(str(self.path), self.label)
+        return message
 
 
 @dataclass(frozen=True)
@@ -50,13 +60,15 @@ class Start:
 def begin(settings: HistorySettings) -> Start:
     """Note the runs recorded before this one starts: a run that records while this one
     scans (two started in the same second) is never its baseline."""
+    if settings.unavailable is not None:
+        return Start(None, settings.unavailable)
     if settings.path is None or not settings.path.exists():
         return Start({})
     try:
         with HistoryStore(settings.path) as store:
             return Start(store.marks())
     except HistoryError as exc:
-        return Start(None, str(exc))
+        return Start(None, settings.named(str(exc)))
 
 
 def _record_of(document: ScanDocument) -> RunRecord:
@@ -185,7 +197,10 @@ def prepare(document: ScanDocument, settings: HistorySettings,
         given = run_view(_baseline_file(settings.baseline, document))
         candidates, source = [replace(given, scan_sha256=_sha256(settings.baseline))], "file"
     comparison = None
-    if settings.path is not None and current is not None:
+    if settings.unavailable is not None and current is not None:
+        problem = settings.unavailable
+        log.warning("history: %s", problem)
+    elif settings.path is not None and current is not None:
         try:
             with HistoryStore(settings.path) as store:
                 earlier = store.earlier(current.organization_id, current.account_id,
@@ -199,7 +214,7 @@ def prepare(document: ScanDocument, settings: HistorySettings,
                     _age_unread(comparison, current, store)
                 store.check_writable()
         except HistoryError as exc:
-            problem = str(exc)
+            problem = settings.named(str(exc))
         if problem is not None:
             log.warning("history: %s", problem)
         if start.mark is None and problem is None and start.error:
@@ -236,7 +251,7 @@ def record(document: ScanDocument, settings: HistorySettings, source: str = "sca
     """Store the run (and prune); a history that cannot be written is a warning.
     `scan_sha256`: the SHA-256 of the scan.json the run wrote (or, for an import, of the file
     imported), which anchors it to its pack when a later run is compared with it."""
-    if settings.path is None:
+    if settings.path is None or settings.unavailable is not None:
         return
     view = replace(view or run_view(document), scan_sha256=scan_sha256)
     try:
@@ -245,4 +260,4 @@ def record(document: ScanDocument, settings: HistorySettings, source: str = "sca
             if settings.keep is not None:
                 store.prune(settings.keep)
     except HistoryError as exc:
-        log.warning("the run was not recorded in the history: %s", exc)
+        log.warning("the run was not recorded in the history: %s", settings.named(str(exc)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from reports.document.exceptions import ExceptionSpec
 from reports.document.rules import (
     NOT_ENABLED_CODES,
     NOT_VISIBLE,
@@ -22,6 +23,8 @@ from reports.document.rules import (
 
 from ..model import Analyzer, RegionScan, ScanResult
 from ..selection import age_key, scanning_role
+from .archive import archive_rule_advisories
+from .exceptions import accept, exception_advisories
 from .members import judge_members
 from .region import analyzer_state, as_additional, judge_region, not_active_gap, with_fix
 from .role import (
@@ -151,9 +154,12 @@ def analyzer_names(scans: Iterable[RegionScan]) -> dict[str, str]:
             for kind, by_name in names.items()}
 
 
-def judge(result: ScanResult) -> Judgement:
+def judge(result: ScanResult, exceptions: Sequence[ExceptionSpec] = ()) -> Judgement:
     """The whole judgement of a scan: the scanning role, every region's verdict, the
-    organization's gaps and advisories, and the overall verdict with why it is incomplete."""
+    organization's gaps and advisories, and the overall verdict with why it is incomplete.
+    `exceptions`: the configuration's accepted risk, judged as of the scan's start: a gap
+    one accepts is still a gap (shown as accepted) that does not make the organization
+    non-compliant."""
     org = result.organization
     me = result.identity.account_id
     both = result.admin_roles_used
@@ -248,9 +254,14 @@ def judge(result: ScanResult) -> Judgement:
     unknown = unknown_type_advisory(result, context)
     if unknown is not None:
         advisories.append(unknown)
+    advisories += archive_rule_advisories(result.regions, context)
 
     region_gaps = [gap for v in verdicts for gap in v.gaps]
     gaps = tuple(org_gaps + wide_gaps + region_gaps)
+    acceptance = None
+    if exceptions:
+        gaps, acceptance = accept(result, verdicts, gaps, exceptions)
+        advisories += exception_advisories(acceptance, context)
 
     reasons: list[str] = []
     errors = [v for v in verdicts if v.status == RegionStatus.ERROR]
@@ -277,7 +288,7 @@ def judge(result: ScanResult) -> Judgement:
     # A gap about the organization is non-compliance; a gap about where the scan ran only
     # ever stands beside a region it kept from being assessed, so it never outlives
     # `complete`: INCOMPLETE always comes with the reasons it is incomplete.
-    if any(not g.blocks_assessment for g in gaps):
+    if any(not g.blocks_assessment and g.accepted_by is None for g in gaps):
         verdict = Verdict.NON_COMPLIANT
     elif not complete:
         verdict = Verdict.INCOMPLETE
@@ -286,4 +297,4 @@ def judge(result: ScanResult) -> Judgement:
     members = judge_members(result.members, result.regions, org.management_account_id) \
         if result.members is not None else None
     return Judgement(role, role_detail, verdicts, gaps, tuple(advisories), verdict, complete,
-                     tuple(reasons), members, tuple(not_judged))
+                     tuple(reasons), members, tuple(not_judged), acceptance)

@@ -59,6 +59,11 @@ _SCAN_AS_ADMIN = "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>"
 _ENABLE_TRUSTED_ACCESS = ("aws organizations enable-aws-service-access --service-principal "
                           "access-analyzer.amazonaws.com")
 
+_GET_ARCHIVE_RULE = ("aws accessanalyzer get-archive-rule --analyzer-name {analyzer_arg} "
+                     "--rule-name {rule_arg} --region {region}")
+_ARCHIVE_RULE_NOTE = ("Run in account {owner}, which owns the analyzer{others}. What it "
+                      "archived: {archived_command}. To delete it: {delete}.")
+
 _ADMIN_ROLE_TITLE = ("Not every account that can hold organization analyzers was examined "
                      "through the role {role_name}")
 _ADMIN_ROLE_DETAIL = ("This run was to examine the organization analyzers of both the "
@@ -254,6 +259,40 @@ GAP_TEXT: dict[str, GapText] = {
         "configuration and their findings are in no report; a newer aa-scan may know them.",
         "aa-scan --version",
         "Compare with the latest release; upgrade aa-scan where it is installed."),
+    GapCode.BROAD_ARCHIVE_RULE: GapText(
+        Severity.MEDIUM,
+        "Archive rule {name} of analyzer {analyzer} can archive public findings ({where})",
+        "Its filter: {filter}. {why} A finding an archive rule matches is ARCHIVED the moment "
+        "it is created: no report, gate or notification counts it, and the rule records no "
+        "reason, owner or expiry. Archived in this analyzer: {archived}. Narrow the rule to "
+        "the accounts, principals or resources you decided to trust, or delete it; a known "
+        "public resource is better accepted as an aa-scan exception (an owner and an expiry, "
+        "shown in every report).",
+        _GET_ARCHIVE_RULE, _ARCHIVE_RULE_NOTE),
+    f"{GapCode.BROAD_ARCHIVE_RULE}:PUBLIC_NAMED": GapText(
+        Severity.LOW,
+        "Archive rule {name} of analyzer {analyzer} archives the public findings of named "
+        "resources ({where})",
+        "Its filter: {filter}. {why} Archived in this analyzer: {archived}. If the exposure is "
+        "intended, an aa-scan exception states it with a reason, an owner and an expiry, in "
+        "every report; the archive rule hides it with none of them.",
+        _GET_ARCHIVE_RULE, _ARCHIVE_RULE_NOTE),
+    GapCode.EXCEPTION_EXPIRED: GapText(
+        Severity.MEDIUM,
+        "The exception for {what} expired on {expires}: it accepts nothing any more",
+        "Accepted by {owner}{ticket} until {expires} ({reason}). Since that day, what it "
+        "matches counts again in every report and gate: {matched}.",
+        "Edit {source}: renew the exception, with a new expires approved again, or remove it",
+        "Or fix what it accepted: its gaps are listed with the commands that fix them, its "
+        "findings with their resources."),
+    GapCode.EXCEPTION_EXPIRING: GapText(
+        Severity.LOW,
+        "The exception for {what} expires on {expires}, in {days}",
+        "Accepted by {owner}{ticket} ({reason}); it accepts {matched}. After {expires} that "
+        "counts again in every report and gate (--fail-on included).",
+        "Edit {source}: renew the exception, with a new expires approved again, or remove it",
+        "Or fix what it accepts before then: its gaps are listed with the commands that fix "
+        "them, its findings with their resources."),
     GapCode.NO_DELEGATED_ADMINISTRATOR: GapText(
         Severity.LOW,
         "No delegated administrator is registered for IAM Access Analyzer",

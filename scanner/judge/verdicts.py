@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from reports.document.exceptions import Acceptance
 from reports.document.rules import GapCode, RegionStatus, ScanningRole, Severity, Verdict
 
 from ..model import ApiError
@@ -28,6 +29,9 @@ class Gap:
     # The analyzer type a gap is about (None: not about one type): which controls it bears
     # on depends on it (reports.document.controls).
     analyzer_type: str | None = None
+    # The key of the exception that accepts the gap (None: not accepted): an accepted gap is
+    # still a gap, shown as accepted, and no gate counts it.
+    accepted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class Judgement:
     members: MemberView | None = None  # the member view, beside the verdict (never in it)
     # Organization-wide requirements (coverage types) this run could not judge.
     not_judged: tuple[str, ...] = ()
+    # What the configuration's exceptions accept, judged as of the scan's start (None: the
+    # configuration has none).
+    acceptance: Acceptance | None = None
 
 
 @dataclass(frozen=True)

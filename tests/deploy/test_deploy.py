@@ -44,7 +44,8 @@ def test_the_scanner_role_is_the_policys_own_statements():
     template = load_template()
     statements = template["Resources"]["ScannerRole"]["Properties"]["Policies"][0][
         "PolicyDocument"]["Statement"]
-    sids = {s["Sid"] for s in statements}
+    # Opt-in statements are {"Fn::If": [condition, statement, NoValue]}.
+    sids = {(s["Fn::If"][1] if "Fn::If" in s else s)["Sid"] for s in statements}
     # The opt-in writes this deployment makes, and no others (no SSE-KMS upload key).
     assert {s for s in sids if s.startswith("AaScanOptional")} == {
         "AaScanOptionalNotifySns", "AaScanOptionalSignManifest", "AaScanOptionalUploadEvidence",
@@ -59,7 +60,7 @@ def test_what_the_stack_names_is_what_the_policy_allows():
     key signs with ECC_NIST_P256, and the bucket is versioned, encrypted and private."""
     resources = load_template()["Resources"]
     assert resources["EvidenceBucket"]["Properties"]["BucketName"] == {
-        "Sub": "aa-scan-${AWS::AccountId}-${AWS::Region}"}
+        "Fn::Sub": "aa-scan-${AWS::AccountId}-${AWS::Region}"}
     bucket = resources["EvidenceBucket"]["Properties"]
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}

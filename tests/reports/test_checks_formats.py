@@ -106,24 +106,31 @@ def test_the_member_view_is_an_evaluation_per_cell_and_a_test_case_per_account()
     assert cases["444444444444 (closed)"].find("skipped") is not None
 
 
-def test_an_accepted_gap_passes_with_its_reason(tmp_path):
-    """Issue 23's hook: a gap carrying its exception passes in JUnit, its reason in
-    system-out, and is a Warning (not a Pass, not a Fail) in OCSF."""
+def test_an_accepted_gap_passes_in_junit_and_is_failed_and_suppressed_in_ocsf(tmp_path):
+    """Issue 23's hook, with the exception an accepted gap carries (AcceptedBy): the region's
+    check is ACCEPTED, which passes in JUnit (its exception in system-out) and is Fail and
+    Suppressed in OCSF: the control is not met, by decision (OCSF's Warning means "no result
+    for lack of information", which is not what happened)."""
     document = derive(make_document([region_scan("eu-west-1", [analyzer(
         "eu-west-1", type="ACCOUNT")])]))
-    exception = {"reason": "Sandbox region approved by the risk board",
-                 "owner": "secops@example.com", "expires": "2027-03-31", "ticket": "RISK-101"}
-    document["gaps"][0]["exception"] = exception
+    document["gaps"][0]["exception"] = {
+        "key": "gap:eu-west-1:ACCOUNT_SCOPE_ONLY", "reason": "Sandbox region approved by the "
+        "risk board", "owner": "secops@example.com", "expires": "2027-03-31",
+        "ticket": "RISK-101", "state": "expiring"}
     assert acceptance(document["gaps"][0]) == (
-        "accepted exception: reason: Sandbox region approved by the risk board; owner: "
-        "secops@example.com; expires: 2027-03-31; ticket: RISK-101")
+        "accepted by gap:eu-west-1:ACCOUNT_SCOPE_ONLY until 2027-03-31 (expiring): reason: "
+        "Sandbox region approved by the risk board; owner: secops@example.com; ticket: "
+        "RISK-101")
+    (check,) = [e for e in evaluations(document) if e.name == "eu-west-1"]
+    assert (check.status, check.gaps, len(check.accepted)) == ("ACCEPTED", (), 1)
     root = ET.parse(write_junit(document, tmp_path)).getroot()
     case = next(c for c in root.iter("testcase") if c.get("name") == "eu-west-1")
     assert case.find("failure") is None
     assert "risk board" in (case.findtext("system-out") or "")
     cis = next(e for e in ocsf_events(document)
                if e["finding_info"]["uid"].endswith("/eu-west-1/cis-1.20"))
-    assert cis["compliance"]["status_id"] == 2 and "RISK-101" in cis["status_detail"]
+    assert (cis["compliance"]["status_id"], cis["status_id"]) == (3, 3)  # Fail, Suppressed
+    assert "RISK-101" in cis["status_detail"] and cis["severity"] == "Medium"
 
 
 def test_detection_findings_carry_status_and_first_seen(tmp_path):
@@ -133,10 +140,10 @@ def test_detection_findings_carry_status_and_first_seen(tmp_path):
     document = derive(make_document([covered("us-east-1", [record, archived])],
                                     finding_statuses=("ACTIVE", "ARCHIVED")))
     events = json.loads(write_ocsf(document, tmp_path).read_text())
-    found = {e["finding_info"]["uid"].rsplit("/", 1)[-1]: e for e in events
-             if e["class_uid"] == 2004}
-    assert found[record["id"]]["finding_info"]["first_seen_time"] == 1735689600000
-    assert found[archived["id"]]["status"] == "Archived"
+    found = {e["resources"][0]["uid"]: e for e in events if e["class_uid"] == 2004}
+    assert len(found) == 2
+    assert found[record["resource"]]["finding_info"]["first_seen_time"] == 1735689600000
+    assert found[archived["resource"]]["status"] == "Archived"
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -213,7 +213,7 @@ def test_the_summary_sheet_carries_the_scope_statement_and_the_gaps_their_contro
         "AWS Config managed rule iam-external-access-analyzer-enabled"}
     gaps = [[c.value for c in row] for row in book["Gaps"].iter_rows(min_row=2)]
     assert [g[4] for g in gaps if g[0] == "Gap"] == ["NO_ANALYZER"]
-    assert gaps[0][-1].startswith("CIS AWS Foundations Benchmark 1.20 (1.4.0, 1.5.0")
+    assert gaps[0][-2].startswith("CIS AWS Foundations Benchmark 1.20 (1.4.0, 1.5.0")
 
 
 def test_an_unused_access_gap_bears_on_no_control_in_the_page(tmp_path):

@@ -38,12 +38,13 @@ from tests.builders import (
     region_scan,
 )
 
-SHEETS = ["Summary", "Changes", "Gaps", "Regions", "Findings", "By resource type", "By account",
+SHEETS = ["Summary", "Changes", "Gaps", "Exceptions", "Regions", "Findings", "By resource type",
+          "By account",
           "Finding age", "Trend", "Archive rules", "Errors"]
 FINDINGS_HEADERS = ["Region", "Resource type", "Resource", "Owner account", "Owner name",
                     "Principal", "Actions", "Conditions", "Public", "Status", "Scope",
                     "Created (UTC)", "Age (days)", "Updated (UTC)", "Analyzed (UTC)", "Error",
-                    "Finding ID", "Analyzer ARN"]
+                    "Finding ID", "Analyzer ARN", "Accepted (exception)"]
 CLASSIC_LABELS = ["S3 bucket", "IAM role", "KMS key", "Lambda function", "Lambda layer",
                   "SQS queue", "Secrets Manager secret"]
 HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1", "\r=1", '=HYPERLINK("http://evil","x")',
@@ -137,7 +138,7 @@ def test_sheets_in_order_with_exact_headers(book):
     assert header(book["Summary"]) == ["Section", "Item", "Value"]
     assert header(book["Gaps"]) == ["Kind", "Scope", "Region", "Severity", "Code", "Title",
                                     "Detail", "Remediation", "Where and when to run it",
-                                    "Controls"]
+                                    "Controls", "Accepted (exception)"]
     assert header(book["Regions"]) == [
         "Region", "Status", "Reason", "Detail", "Opt-in status", "Analyzers", "Findings scope",
         "Active", "Public", "Cross-account", "Could not be analyzed", "Archived", "Resolved",
@@ -152,8 +153,10 @@ def test_sheets_in_order_with_exact_headers(book):
         "Account ID", "Account name", "Active", "Public", "Cross-account",
         "Could not be analyzed", "Regions",
         *(f"{label} active" for label in [*CLASSIC_LABELS, "SNS topic"])]
-    assert header(book["Archive rules"]) == ["Region", "Analyzer ARN", "Rule name", "Filter",
-                                             "Created (UTC)", "Updated (UTC)"]
+    assert header(book["Archive rules"]) == [
+        "Region", "Analyzer ARN", "Rule name", "Filter", "Can archive public findings", "Why",
+        "Archived findings (its analyzer, region)", "Active findings (its analyzer, region)",
+        "Created (UTC)", "Updated (UTC)"]
     assert header(book["Errors"]) == ["Scope", "Region", "Operation", "Code", "Message"]
 
 
@@ -342,15 +345,16 @@ def test_gaps_and_advisories(book, document):
     assert advisory[1:5] == ["organization", None, "LOW", "NO_DELEGATED_ADMINISTRATOR"]
     gap = next(r for r in rows if r[2] == "sa-east-1")
     source = next(g for g in document["gaps"] if g["region"] == "sa-east-1")
-    assert gap[1:-1] == [source[k] for k in ("scope", "region", "severity", "code", "title",
+    assert gap[1:-2] == [source[k] for k in ("scope", "region", "severity", "code", "title",
                                              "detail", "remediation", "remediation_note")]
+    assert gap[-1] is None  # no exception accepts it
     # The controls the gap bears on, each once with its versions.
-    assert gap[-1] == ("CIS AWS Foundations Benchmark 1.20 (1.4.0, 1.5.0, 2.0.0, 3.0.0, 4.0.0); "
+    assert gap[-2] == ("CIS AWS Foundations Benchmark 1.20 (1.4.0, 1.5.0, 2.0.0, 3.0.0, 4.0.0); "
                        "CIS AWS Foundations Benchmark 1.19 (5.0.0); CIS AWS Foundations "
                        "Benchmark 2.19 (6.0.0); CIS AWS Foundations Benchmark 2.18 (7.0.0); "
                        "AWS Security Hub IAM.28; "
                        "AWS Config managed rule iam-external-access-analyzer-enabled")
-    assert advisory[-1] is None  # no delegated administrator: advice no control requires
+    assert advisory[-2] is None  # no delegated administrator: advice no control requires
 
 
 def test_by_resource_type_matrix_and_totals(book):
@@ -387,7 +391,9 @@ def test_archive_rules_and_errors(book):
     assert rule[3] == ("principal.AWS is one of arn:aws:iam::999988887777:root, "
                        "arn:aws:iam::999988887778:root AND condition.aws:PrincipalOrgID exists "
                        "AND isPublic is false")
-    assert rule[4:] == [dt.datetime(2026, 11, 1, 12, 0), dt.datetime(2026, 11, 1, 13, 0)]
+    assert rule[4] == "No"  # a named partner and an organization condition: narrow
+    assert rule[6:8] == [0, 3]  # the archived and active findings of its analyzer there
+    assert rule[8:] == [dt.datetime(2026, 11, 1, 12, 0), dt.datetime(2026, 11, 1, 13, 0)]
     assert data(book["Errors"]) == [
         ["organization", None, "organizations:ListAccounts", "AccessDenied", "no ListAccounts"],
         ["region", "us-west-2", "access-analyzer:ListFindingsV2", "ThrottlingException",
@@ -458,7 +464,7 @@ def test_formula_like_cells_are_text_with_quote_prefix(tmp_path):
     resources = [row[2] for row in ws.iter_rows(min_row=2)]
     assert all(cell.data_type == "s" for cell in resources)
     assert all(cell.quotePrefix for cell in resources if cell.value[:1] in "=+-@\t#")
-    xml = sheet_xml(path)["xl/worksheets/sheet5.xml"]
+    xml = sheet_xml(path)["xl/worksheets/sheet6.xml"]
     assert '<t>=HYPERLINK("http://evil","x")</t>' in xml.replace("&quot;", '"')
     assert "<t>_x000D_=1</t>" in xml
     assert "<t>_x005F_x0041_ literal</t>" in xml
@@ -517,7 +523,7 @@ def test_rows_beyond_the_sheet_limit_continue_on_further_sheets(tmp_path, monkey
         assert header(ws) == FINDINGS_HEADERS
         assert ws.max_row == rows + 1
         assert ws.freeze_panes == "A2"
-        assert ws.auto_filter.ref == f"A1:R{rows + 1}"
+        assert ws.auto_filter.ref == f"A1:S{rows + 1}"
         ids += column(ws, "Finding ID")
     assert ids == [f["id"] for f in document["findings"]]
 

@@ -249,9 +249,16 @@ def test_gap_text_table_is_complete_and_fills_every_placeholder():
     values = {"region": "r", "account": "a", "admin": "b", "admin_role": "c",
               "management": "m", "name": "n", "type": "t", "present": "p", "status": "s",
               "reason_text": "", "role_detail": "", "others": "", "blocked": "", "why": "",
-              "role_name": "r", "rules_file": "f"}
+              "role_name": "r", "analyzer": "a", "where": "w", "filter": "f", "archived": "0",
+              "analyzer_arg": "a", "rule_arg": "r", "owner": "o", "archived_command": "c",
+              "delete": "d", "what": "w", "expires": "e", "ticket": "", "reason": "r",
+              "matched": "m", "days": "d", "source": "s", "rules_file": "f"}
     for code, text in GAP_TEXT.items():
-        assert text.remediation.startswith(("aws ", "aa-scan ")), code  # a command, only
+        if code.startswith("EXCEPTION_"):
+            # About the configuration, not AWS: no command renews an approval.
+            assert text.remediation.startswith("Edit {source}: "), code
+        else:
+            assert text.remediation.startswith(("aws ", "aa-scan ")), code  # a command, only
         assert "(" not in text.remediation, code
         for template in (text.title, text.detail, text.remediation, text.note):
             fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}

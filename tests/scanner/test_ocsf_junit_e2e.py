@@ -142,3 +142,59 @@ def test_junit_has_a_case_per_region_and_organization_check(monkeypatch, run_sca
     # The pack names what was written.
     manifest = json.loads((run.directory / "manifest.json").read_text())
     assert "junit.xml" in {a["path"] for a in manifest["artifacts"]}
+
+
+def _accepted_scan(monkeypatch, run_scan, tmp_path: Path):
+    """The small world with eu-west-1's gap and the public bucket accepted (issue 23)."""
+    from .test_accepted_risk_e2e import LATER, gap_exception, write
+
+    finding = ("  - resource: \"arn:aws:s3:::public-*\"\n    reason: The public website\n"
+               f"    owner: web@example.com\n    expires: {LATER}\n")
+    risk = write(tmp_path, "risk.yaml", gap_exception("eu-west-1", "ACCOUNT_SCOPE_ONLY", LATER),
+                 finding)
+    with env_world(monkeypatch, analyzers=ANALYZERS, conditions=CONDITIONS):
+        return run_scan("--exceptions", risk, formats="json,ocsf,junit"), LATER
+
+
+def test_ocsf_shows_accepted_risk_as_failed_and_suppressed(monkeypatch, run_scan, tmp_path):
+    """An accepted gap's control evaluations are Fail (not met, by decision, as the Controls
+    section says; never OCSF's Warning, which means "no result") with the finding status
+    Suppressed and the exception in status_detail; an accepted finding is Suppressed."""
+    run, later = _accepted_scan(monkeypatch, run_scan, tmp_path)
+    events = json.loads((run.directory / "findings.ocsf.json").read_text())
+    eu = [e for e in events if e["class_uid"] == 2003
+          and e["finding_info"]["uid"].split("/")[-2] == "eu-west-1"]
+    assert eu and all(_CloudComplianceFinding.model_validate(e) for e in eu)
+    for event in eu:
+        assert (event["compliance"]["status_id"], event["status_id"]) == (3, 3)
+        assert event["status"] == "Suppressed"
+        assert event["status_detail"].startswith(
+            f"accepted by gap:eu-west-1:ACCOUNT_SCOPE_ONLY until {later}: reason: ")
+        assert "RISK-101" in event["status_detail"]
+        assert event["finding_info"]["title"].startswith("Accepted: Only an account-scoped")
+        assert event["metadata"]["event_code"] == "ACCOUNT_SCOPE_ONLY"
+    # The same uids as without the exception: the SIEM sees the evaluation updated.
+    (plain,) = _scan(monkeypatch, run_scan, formats="json,ocsf")
+    before = json.loads((plain.directory / "findings.ocsf.json").read_text())
+    assert {e["finding_info"]["uid"] for e in before} == {e["finding_info"]["uid"] for e in events}
+    assert {e["status_id"] for e in before
+            if e["finding_info"]["uid"] in {x["finding_info"]["uid"] for x in eu}} == {1}
+    detections = {e["resources"][0]["uid"]: e for e in events if e["class_uid"] == 2004}
+    site = detections["arn:aws:s3:::public-site"]
+    assert DetectionFinding.model_validate(site)
+    assert (site["status_id"], site["status_code"]) == (3, "ACTIVE")
+    assert "accepted by finding:*:resource:arn:aws:s3:::public-*" in site["status_detail"]
+    assert detections["arn:aws:iam::333333333333:role/partner"]["status_id"] == 1
+
+
+def test_junit_passes_accepted_risk_with_its_exception(monkeypatch, run_scan, tmp_path):
+    """CI does not fail on accepted risk (as no --fail-on gate counts it) and says why."""
+    run, later = _accepted_scan(monkeypatch, run_scan, tmp_path)
+    root = ET.parse(run.directory / "junit.xml").getroot()
+    assert (root.get("failures"), root.get("errors")) == ("0", "1")  # ap-southeast-2 only
+    case = next(c for c in root.iter("testcase") if c.get("name") == "eu-west-1")
+    assert case.find("failure") is None and case.find("skipped") is None
+    out = case.findtext("system-out") or ""
+    assert out.startswith("ACCEPTED Only an account-scoped analyzer")
+    assert f"accepted by gap:eu-west-1:ACCOUNT_SCOPE_ONLY until {later}" in out
+    assert "owner: secops@example.com; ticket: RISK-101" in out

@@ -27,11 +27,13 @@ OPTIONAL = {
     # --security-hub: the gaps imported, the earlier imports read (to close those gone), in
     # the caller's own account only.
     "--security-hub": ("AaScanOptionalSecurityHub", {"securityhub:BatchImportFindings",
+                                                     "securityhub:BatchUpdateFindings",
                                                      "securityhub:GetFindings"}),
     # --history s3://BUCKET/KEY: the history read and written back (s3:ListBucket, so a
     # history not there yet is NoSuchKey rather than AccessDenied).
     "--history s3://": ("AaScanOptionalHistoryS3", {"s3:GetObject", "s3:PutObject",
-                                                    "s3:ListBucket"}),
+                                                    "s3:ListBucket",
+                                                    "s3:ListBucketVersions"}),
     "--admin-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
                                                         "sts:SetSourceIdentity"}),
     "--member-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",

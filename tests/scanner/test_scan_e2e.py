@@ -344,6 +344,17 @@ def test_demo_scan_writes_a_schema_valid_document(run_scan):
     assert {"AWS::S3::Bucket", "AWS::IAM::Role", "AWS::KMS::Key", "AWS::Lambda::Function",
             "AWS::SQS::Queue", "AWS::SecretsManager::Secret"} <= types
     assert "Verdict: NON_COMPLIANT" in run.out
+    # The demo's own settings carry accepted risk, so the register shows: one exception
+    # that accepts a gap, one about to expire that accepts the public website's findings.
+    states = {e["key"]: e["state"] for e in run.document["exceptions"]["entries"]}
+    assert states == {"gap:ap-northeast-1:ACCOUNT_SCOPE_ONLY": "active",
+                      "finding:*:resource:arn:aws:s3:::acme-public-website": "expiring"}
+    assert "Exceptions (2): 1 expiring soon, 1 active" in run.out
+    # And a broad archive rule beside the narrow ones, flagged.
+    assert [a["title"] for a in run.document["advisories"]
+            if a["code"] == "BROAD_ARCHIVE_RULE"] == [
+        "Archive rule archive-public-buckets of analyzer legacy-account-analyzer can archive "
+        "public findings (in ap-northeast-1)"]
 
 
 def test_bad_configuration_is_one_line_exit_2(run_scan, tmp_path):

@@ -11,6 +11,7 @@ from typing import Any
 from scanner.securityhub import GENERATOR
 
 from .conftest import env_world
+from .test_accepted_risk_e2e import LATER, gap_exception, write
 
 ACCOUNT = "222222222222"
 PRODUCT = f"arn:aws:securityhub:us-east-1:{ACCOUNT}:product/{ACCOUNT}/default"
@@ -135,16 +136,65 @@ def test_a_failed_import_exits_2_in_one_line_after_the_reports_and_the_upload(mo
     assert (run.directory / "scan.json").is_file() and uploaded == 2
 
 
-def test_security_hub_calls_only_what_its_optional_statement_grants(monkeypatch, run_scan):
+def test_security_hub_calls_only_what_its_optional_statement_grants(monkeypatch, run_scan,
+                                                                     tmp_path):
+    """Every call --security-hub makes, BatchUpdateFindings included (an accepted gap, then
+    its exception removed), is granted by its statement, and all it grants is used."""
     from .test_read_only import OPTIONAL, policy_actions
 
+    risk = write(tmp_path, "risk.yaml", gap_exception("eu-west-1", "NO_ANALYZER", LATER))
     with env_world(monkeypatch, analyzers=ANALYZERS) as world:
         world.client("securityhub").enable_security_hub()
+        run_scan("--security-hub")
         world.stats.reset()
+        accepted = run_scan("--security-hub", "--exceptions", risk)
         run = run_scan("--security-hub")
         called = set(world.stats.snapshot()["operations"])
-    assert run.code == 1
+    assert (accepted.code, run.code) == (1, 1)
     assert called - policy_actions() == OPTIONAL["--security-hub"][1]
+
+
+def test_an_accepted_gap_is_failed_and_suppressed_and_comes_back_when_it_lapses(
+        monkeypatch, run_scan, tmp_path):
+    """Issue 23 in Security Hub: an accepted gap is imported FAILED (the control is not met,
+    by decision) with its workflow SUPPRESSED and the exception as its Note, whether the
+    finding is new or was imported before; once the exception is gone, the same finding is
+    set back to NEW (never a new one); a finding a person suppressed is left alone."""
+    risk = write(tmp_path, "risk.yaml", gap_exception("eu-west-1", "NO_ANALYZER", LATER),
+                 gap_exception("ap-southeast-2", "NO_ANALYZER", LATER, "RISK-102"))
+    with env_world(monkeypatch, analyzers=ANALYZERS) as world:
+        hub = world.client("securityhub")
+        hub.enable_security_hub()
+        plain = run_scan("--security-hub", "--exclude", "eu-west-1")  # ap-southeast-2 only
+        accepted = run_scan("--security-hub", "--exceptions", risk, "--fail-on", "gaps")
+        during = hub_findings(world)
+        organization = accepted.document["organization"]["id"]
+        eu, ap = (f"aa-scan/{organization}/region/{r}/NO_ANALYZER/ORGANIZATION"
+                  for r in ("eu-west-1", "ap-southeast-2"))
+        hub.batch_update_findings(  # a person suppresses ap-southeast-2 their own way too
+            FindingIdentifiers=[{"Id": ap, "ProductArn": PRODUCT}],
+            Workflow={"Status": "SUPPRESSED"}, Note={"Text": "mine", "UpdatedBy": "alice"})
+        lapsed = run_scan("--security-hub")
+        after = hub_findings(world)
+    assert (plain.code, accepted.code, lapsed.code) == (1, 0, 1), accepted.err
+    for finding_id, ticket in ((eu, "RISK-101"), (ap, "RISK-102")):
+        found = during[finding_id]
+        assert found["Compliance"]["Status"] == "FAILED"
+        assert found["Workflow"]["Status"] == "SUPPRESSED"
+        assert found["Note"]["UpdatedBy"] == "aa-scan" and ticket in found["Note"]["Text"]
+        assert found["Title"].startswith(f"Accepted until {LATER}: ")
+        assert found["ProductFields"]["aa-scan/accepted-until"] == LATER
+        assert found["Description"].startswith("accepted by gap:")
+    assert "2 gap(s) imported as FAILED (2 accepted: SUPPRESSED)" in accepted.out
+    assert set(after) == {eu, ap}  # the same findings, updated
+    assert after[eu]["Workflow"]["Status"] == "NEW"
+    assert after[eu]["Note"]["Text"].startswith(
+        "No longer accepted: gap:eu-west-1:NO_ANALYZER expired or was removed")
+    assert "aa-scan/accepted-by" not in after[eu]["ProductFields"]
+    assert not after[eu]["Title"].startswith("Accepted")
+    assert (after[ap]["Workflow"]["Status"], after[ap]["Note"]["UpdatedBy"]) == (
+        "SUPPRESSED", "alice")
+    assert "(1 no longer accepted: back to NEW)" in lapsed.out
 
 
 def test_a_re_render_imports_nothing(monkeypatch, run_scan):

@@ -35,3 +35,29 @@ def test_batch_import_follows_security_hubs_rules(world, raises_aws):
             hub.batch_import_findings(Findings=[other])
     assert [f["Id"] for f in hub.get_findings()["Findings"]] == ["test/0"]
     assert world.stats.snapshot()["operations"]["securityhub:BatchImportFindings"] >= 6
+
+
+def test_batch_update_sets_workflow_and_note_of_the_callers_findings(world, raises_aws):
+    """BatchUpdateFindings, which moto lacks: Workflow.Status and Note of findings that
+    exist, an unknown one unprocessed, at most 100 a call, Security Hub enabled (in
+    eu-west-1: the world is the module's, and the test above enables us-east-1)."""
+    hub = world.client("securityhub", "eu-west-1")
+    product = finding(region="eu-west-1")["ProductArn"]
+    with raises_aws("InvalidAccessException"):
+        hub.batch_update_findings(FindingIdentifiers=[{"Id": "test/0", "ProductArn": product}],
+                                  Workflow={"Status": "SUPPRESSED"})
+    hub.enable_security_hub()
+    hub.batch_import_findings(Findings=[finding(region="eu-west-1")])
+    answer = hub.batch_update_findings(
+        FindingIdentifiers=[{"Id": "test/0", "ProductArn": product},
+                            {"Id": "test/9", "ProductArn": product}],
+        Workflow={"Status": "SUPPRESSED"}, Note={"Text": "accepted", "UpdatedBy": "aa-scan"})
+    assert answer["ProcessedFindings"] == [{"Id": "test/0", "ProductArn": product}]
+    assert [u["ErrorCode"] for u in answer["UnprocessedFindings"]] == ["FindingNotFound"]
+    (found,) = hub.get_findings()["Findings"]
+    assert found["Workflow"] == {"Status": "SUPPRESSED"}
+    assert (found["Note"]["Text"], found["Note"]["UpdatedBy"]) == ("accepted", "aa-scan")
+    with raises_aws("InvalidInputException"):
+        hub.batch_update_findings(
+            FindingIdentifiers=[{"Id": f"test/{n}", "ProductArn": product} for n in range(101)],
+            Workflow={"Status": "NEW"})

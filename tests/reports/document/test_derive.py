@@ -10,7 +10,7 @@ import pytest
 
 from reports import excel
 from reports.document.controls import assess, verdict_controls
-from reports.document.derive import NotDerivedError, derive, derived_of
+from reports.document.derive import NotDerivedError, classified_rules, derive, derived_of
 from reports.document.schema import validate
 from reports.document.scope import completeness, configuration_sha256, scope
 from reports.html import write_html
@@ -34,6 +34,7 @@ def test_each_part_is_what_its_rule_computes(document):
         "configuration_sha256": configuration_sha256(document["configuration"]),
         "controls": document["summary"]["controls"],
         "control_answers": assess(document),
+        "archive_rules": classified_rules(document),
     }
     assert derived["control_answers"] is not None
     assert {a["status"] for a in derived["control_answers"]} <= {"Met", "Not met",

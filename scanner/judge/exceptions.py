@@ -1,0 +1,82 @@
+"""Accepted risk, judged: the configuration's exceptions applied to the gaps and findings of a
+scan as of its start (never the clock: the exceptions are input data, like the scan), and the
+advisories about exceptions that expired or expire soon. Which exception matches what, and
+its state, are the rules of reports.document.exceptions, which a re-render applies again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from reports.document.exceptions import (
+    Acceptance,
+    ExceptionEntry,
+    ExceptionSpec,
+    FindingRef,
+    MatchedGap,
+    judge_exceptions,
+    what_text,
+)
+from reports.document.rules import GapCode, utc_text
+
+from ..model import ScanResult
+from .text import Context, make_gap
+from .verdicts import Gap, RegionVerdict
+
+LISTED = 5  # items an advisory names; the rest are counted
+
+
+def gap_ref(gap: Gap) -> MatchedGap:
+    """A gap's identity, as an exception matches it."""
+    return {"scope": gap.scope, "region": gap.region, "code": gap.code.value,
+            "analyzer_type": gap.analyzer_type}
+
+
+def _findings(result: ScanResult) -> Iterable[FindingRef]:
+    for scan in result.regions:
+        yield from scan.findings
+
+
+def accept(result: ScanResult, verdicts: Sequence[RegionVerdict], gaps: Sequence[Gap],
+           exceptions: Sequence[ExceptionSpec]) -> tuple[tuple[Gap, ...], Acceptance]:
+    """The gaps, each marked with the exception that accepts it, and the whole acceptance."""
+    acceptance = judge_exceptions(
+        exceptions, [gap_ref(g) for g in gaps], _findings(result), utc_text(result.started_at),
+        {v.region: v.status.value for v in verdicts}, findings_read=not result.coverage_only)
+    marked = tuple(replace(g, accepted_by=key) for g, key in zip(gaps, acceptance.gaps,
+                                                                   strict=True))
+    return marked, acceptance
+
+
+def _matched_text(entry: ExceptionEntry) -> str:
+    items = [f"{g['code']} in {g['region'] or 'the organization'}"
+             for g in entry["matched"]["gaps"]]
+    items += [f"finding {f['id']} ({f['resource'] or 'no resource'}, {f['region']})"
+              for f in entry["matched"]["findings"]]
+    if not items:
+        return "nothing in this scan"
+    more = len(items) - LISTED
+    return ", ".join(items[:LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _days(left: int) -> str:
+    return "today (its last day)" if left == 0 else f"{left} day{'s' if left != 1 else ''}"
+
+
+def exception_advisories(acceptance: Acceptance, context: Context) -> list[Gap]:
+    """An advisory per exception that expired (it accepts nothing, what it matches counts
+    again) and per one that expires within reports.document.exceptions.EXPIRING_DAYS."""
+    out = []
+    for entry in acceptance.entries:
+        if entry["state"] not in ("expired", "expiring"):
+            continue
+        code = (GapCode.EXCEPTION_EXPIRED if entry["state"] == "expired"
+                else GapCode.EXCEPTION_EXPIRING)
+        gap = make_gap(code, "organization", None, context, what=what_text(entry),
+                       expires=entry["expires"], owner=entry["owner"],
+                       ticket=f", {entry['ticket']}" if entry["ticket"] else "",
+                       reason=entry["reason"], matched=_matched_text(entry),
+                       days=_days(entry["days_left"]), source=entry["source"])
+        out.append(gap)
+    return out
