@@ -87,8 +87,8 @@ def figures(document: ScanDocument) -> list[dict[str, Any]]:
                  "of": "", "tone": "warn" if accepted["exceptions"] else "plain"}]
                if accepted is not None else [])
     return [
-        {"label": labels["covered"], "value": number(regions["covered"]),
-         "of": f"{number(regions['assessed'])} assessed", "tone": "ok"},
+        {"label": f"{labels['covered']}, of those assessed", "value": number(regions["covered"]),
+         "of": number(regions["assessed"]), "tone": "ok"},
         {"label": labels["gaps"], "value": number(regions["gaps"]), "of": "",
          "tone": "bad" if regions["gaps"] else "plain"},
         {"label": labels["not_assessed"], "value": number(regions["not_assessed"]), "of": "",
