@@ -14,10 +14,10 @@ from .. import tables
 from .writer import TOTAL, Column, Styled, Table, status_style
 
 # Narrow enough to print one A4 landscape page wide at 8 pt or more: the long texts wrap.
-GAPS = Table("Gaps", [Column("Kind", 9), Column("Scope", 10), Column("Region", 12),
+GAPS = Table("Gaps", [Column("Kind", 9), Column("Scope", 10), Column("Region", 14),
                       Column("Severity", 9), Column("Code", 14), Column("Title", 22),
                       Column("Detail", 26), Column("Remediation", 34),
-                      Column("Where and when to run it", 22), Column("Controls", 14),
+                      Column("Where and when to run it", 20), Column("Controls", 14),
                       Column("Accepted (exception)", 18)],
             fit_width=True)
 REGIONS = Table("Regions", [
