@@ -500,3 +500,19 @@ def test_the_first_screen_answers_before_the_scope_and_the_details(tmp_path: Pat
     assert "No analyzer with the organization as zone of trust in sa-east-1" in answer
     assert "me-south-1" in answer and "list-policies-for-target" in answer
     assert "Reading: organization-wide analysis; per-account evaluation not run" in answer
+
+
+def test_matrix_sub_counts_wrap_between_numbers_never_inside_one(tmp_path: Path) -> None:
+    """Issue 22: at 80,000 findings the sub-counts ran into each other ("3,104 / 5,628 /
+    282,970"); each number is now a unit the line may break around, not inside."""
+    document = every_status_document()
+    for region in document["regions"]:
+        for counts in region["findings"].values():
+            if counts["active"]:
+                counts.update(active=98765, public=12345, cross_account=86138, errors=282)
+    text, _ = render(tmp_path, document)
+    matrix = text[text.index('<table class="matrix'):]
+    matrix = matrix[:matrix.index("</table>")]
+    assert '<span class="n pub">12,345</span> / <span class="n">86,138</span> / ' \
+           '<span class="n err">282</span>' in matrix
+    assert re.search(r"\.px \.n \{ white-space: nowrap; \}", text)
