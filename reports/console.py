@@ -8,6 +8,7 @@ import textwrap
 from reports.document.exceptions import verdict_text
 from reports.document.rules import UNSELECTED, one_line
 from reports.document.schema import AnalysisStatistics, Region, ScanDocument
+from reports.document.scope import region_counts, regions_sentence
 
 from .tables import (
     STATE_LABELS,
@@ -176,9 +177,7 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
                     f"{totals['errors']}{plus} could not be analyzed).")
     lines.append(
         f"Verdict: {clean(verdict_text(summary['verdict'], summary.get('accepted')))}. "
-        f"Regions: {summary['covered']} covered, "
-        f"{summary['gaps']} with gaps, {summary['errors']} not assessed, "
-        f"{summary['not_enabled']} not enabled, {summary['excluded']} excluded. " + findings)
+        f"Regions {regions_sentence(region_counts(document))}. " + findings)
     lines += analysis_lines(document)
     for reason in summary["incomplete_reasons"]:
         lines.append(f"Incomplete: {clean(reason)}")
@@ -191,13 +190,29 @@ def render_console(document: ScanDocument, width: int = 100) -> str:
         lines.append(f"Gaps ({len(gaps)}):")
         for gap in gaps:
             lines.append(f"  [{clean(gap['severity'])}] {clean(gap['title'])}")
-            lines.append(f"      fix: {clean(gap['remediation'])}")
-            if gap["remediation_note"]:
-                lines.append(f"           {clean(gap['remediation_note'])}")
+            lines += fix_lines(gap["remediation"], gap["remediation_note"])
+    held = [r for r in document["regions"] if r["status"] == "ERROR"]
+    if held:
+        lines.append("")
+        lines.append(f"Not assessed ({len(held)}): what makes the next run complete")
+        for region in held:
+            lines.append(f"  {clean(region['region'])}: {clean(region['reason'] or '')}")
+            lines += fix_lines(region.get("remediation", ""),
+                               region.get("remediation_note", ""))
     lines += accepted_lines(document)
     for advisory in document["advisories"]:
         lines.append(f"Advisory [{clean(advisory['severity'])}]: {clean(advisory['title'])}")
     return "\n".join(lines) + "\n"
+
+
+def fix_lines(command: str, note: str) -> list[str]:
+    """A remediation as the terminal shows it: each line of the command on a line of its
+    own (a command of several lines is several commands), then where to run it."""
+    lines = [f"      {'fix:' if i == 0 else '    '} {clean(line)}"
+             for i, line in enumerate(command.strip().splitlines())]
+    if note:
+        lines.append(f"           {clean(note)}")
+    return lines
 
 
 def accepted_lines(document: ScanDocument) -> list[str]:

@@ -497,6 +497,15 @@ class UnusedRow:
     archived: int | None
     resolved: int | None
 
+    @property
+    def breakdown_given(self) -> bool:
+        """Whether AWS broke the active findings down by finding type: an account of the top
+        ten can come with a total and no breakdown, which is not zero of every type."""
+        return bool(self.by_type) or not self.active
+
+
+NO_BREAKDOWN = "no breakdown given"
+
 
 def unused_rows(document: ScanDocument) -> list[UnusedRow]:
     """The unused-access counts: one row per analyzer, or per account of an organization

@@ -134,6 +134,8 @@ def _region(scan: RegionScan, verdict: RegionVerdict) -> schema.Region:
                    + scan.findings_errors],
         "api_calls": scan.api_calls,
         "seconds": scan.seconds,
+        "remediation": verdict.remediation,
+        "remediation_note": verdict.remediation_note,
     }
 
 

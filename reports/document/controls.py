@@ -157,7 +157,8 @@ def _member_view(document: ScanDocument) -> dict[str, Any] | None:
             f"{counts['fail']} fail")
     text += (" (" + _listed(failing) + ")" if failing else "") + f", {counts['error']} could "
     text += "not be examined" + (" (" + _listed(open_) + ")." if open_ else ".")
-    return {"text": text, "fail": bool(failing), "open": bool(open_) or bool(view.get("error"))}
+    return {"text": text, "fail": bool(failing), "open": bool(open_) or bool(view.get("error")),
+            "accounts": counts["accounts"]}
 
 
 def assess(document: ScanDocument) -> list[ControlAnswer] | None:
@@ -223,6 +224,19 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
                           "claimed.")
         per_account = []
         view = _member_view(document)
+        # Every control of the mapping is evaluated account by account: with the member view,
+        # its status follows the per-account result; without it, the answer says it rests on
+        # the organization-wide analysis alone.
+        if view:
+            reading = (f"per account: the member view (--member-accounts) of "
+                       f"{view['accounts']} account(s)")
+            if view["fail"]:
+                status, tone = "Not met", "bad"
+            elif view["open"] and status == "Met":
+                status, tone = "Not determined", "warn"
+        else:
+            reading = ("organization-wide analysis; per-account evaluation not run "
+                       "(--member-accounts)")
         if control.per_account_note:
             listed = (view["text"] if view else "this scan does not list those "
                       "(--member-accounts does).")
@@ -231,19 +245,16 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
                 f"{account} (the {role}) does not make this control pass in {members}; each "
                 f"needs an external access analyzer of its own in every region; {listed} "
                 f"{control.per_account_note}")
-            if view and view["fail"]:
-                status, tone = "Not met", "bad"
-            elif view and view["open"] and status == "Met":
-                status, tone = "Not determined", "warn"
             per_account.append(f"In account {account} itself: {len(owned)} of {len(assessed)} "
                                "assessed region(s) have an ACTIVE external access analyzer it "
                                "owns.")
         else:
             per_account.append(
                 "Audited account by account, the benchmark lists each account's own analyzers; "
-                "this scan proves organization-wide analysis instead: an ACTIVE organization "
+                "the organization-wide analysis proves something else: an ACTIVE organization "
                 "analyzer in a region analyzes the resources of every account of the "
-                "organization there.")
+                "organization there." + ("" if view else " The per-account reading was not "
+                                         "taken (--member-accounts takes it)."))
             if view:
                 per_account.append(f"Account by account: {view['text']}")
         versions = ", ".join(v for v in control.versions if v is not None)
@@ -251,7 +262,7 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
             "key": control.key, "framework": control.framework, "id": control.id,
             "title": control.title, "versions": versions, "requires": control.requires,
             "evaluated": control.evaluated, "status": status, "tone": tone,
-            "answer": answer, "per_account": per_account,
+            "answer": answer, "per_account": per_account, "reading": reading,
             "sources": [{"url": s.url, "publisher": s.publisher, "says": s.says}
                         for s in control.sources],
             "unconfirmed": control.unconfirmed})

@@ -166,6 +166,10 @@ class Region(TypedDict):
     errors: list[ErrorEntry]
     api_calls: int
     seconds: float
+    # Added after version 1: for a region not assessed (ERROR), the command and the note
+    # that make the next run assess it, or exclude it with a reason; "" otherwise.
+    remediation: NotRequired[str]
+    remediation_note: NotRequired[str]
 
 
 class Finding(TypedDict):
@@ -356,6 +360,22 @@ class MemberView(TypedDict):
 # -- derived: what reports.document.derive computes from the rest of the document ----------
 
 
+class RegionCounts(TypedDict):
+    """The regions counted one way for every report (reports.document.scope.region_counts):
+    covered "of" the regions assessed, and how many are enabled. Each key's label is
+    scope.REGION_COUNT_LABELS[key]."""
+
+    listed: int  # every region the scan listed, whatever its status
+    enabled: int  # enabled for the account (excluded ones included when enabled)
+    scanned: int  # called: assessed or not assessed
+    assessed: int  # covered or with a gap: the denominator of "covered"
+    covered: int
+    gaps: int  # regions with a gap
+    not_assessed: int  # called, but neither coverage nor a gap could be proved
+    excluded: int
+    not_enabled: int
+
+
 class Scope(TypedDict):
     """What the scan covers, as the manifest, report.html and report.xlsx state it."""
 
@@ -366,6 +386,8 @@ class Scope(TypedDict):
     regions_excluded: dict[str, str]  # region -> the reason the configuration gives
     coverage_types: list[str]
     finding_statuses: list[str]
+    # Added with issue 22: the region counts every report states, with the same labels.
+    region_counts: NotRequired[RegionCounts]
 
 
 class Completeness(TypedDict):
@@ -404,6 +426,9 @@ class ControlAnswer(TypedDict):
     per_account: list[str]
     sources: list[SourceText]
     unconfirmed: str
+    # Added with issue 22: which reading the status rests on (the member view's per-account
+    # result, or the organization-wide analysis alone).
+    reading: NotRequired[str]
 
 
 class ArchiveRuleAssessment(TypedDict):

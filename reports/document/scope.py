@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from reports.document.schema import Completeness, Region, ScanDocument, Scope
+from reports.document.schema import Completeness, Region, RegionCounts, ScanDocument, Scope
 
 # Region statuses (document.rules.RegionStatus) of a region the scan called.
 SCANNED = frozenset({"COVERED", "GAP", "ERROR"})
@@ -33,6 +33,45 @@ def _enabled(region: Region) -> bool:
     if region["status"] == "EXCLUDED" and region["opt_in_status"] is not None:
         return region["opt_in_status"] in ENABLED_OPT_IN
     return True
+
+
+# What each count is called, in the HTML, the workbook, the terminal and the manifest alike.
+REGION_COUNT_LABELS: Mapping[str, str] = {
+    "listed": "Regions listed",
+    "enabled": "Regions enabled",
+    "scanned": "Regions scanned",
+    "assessed": "Regions assessed",
+    "covered": "Regions covered",
+    "gaps": "Regions with gaps",
+    "not_assessed": "Regions not assessed",
+    "excluded": "Regions excluded",
+    "not_enabled": "Regions not enabled",
+}
+
+
+def region_counts(document: ScanDocument) -> RegionCounts:
+    """The regions counted once for every report: "covered" is out of the regions assessed
+    (covered or with a gap), never out of every region listed."""
+    regions = document["regions"]
+    statuses = [r["status"] for r in regions]
+    covered, gaps = statuses.count("COVERED"), statuses.count("GAP")
+    return {"listed": len(regions), "enabled": sum(1 for r in regions if _enabled(r)),
+            "scanned": sum(1 for s in statuses if s in SCANNED),
+            "assessed": covered + gaps, "covered": covered, "gaps": gaps,
+            "not_assessed": statuses.count("ERROR"), "excluded": statuses.count("EXCLUDED"),
+            "not_enabled": statuses.count("NOT_ENABLED")}
+
+
+def regions_sentence(counts: RegionCounts) -> str:
+    """The counts as one phrase, the same in every report: "covered: 13 of 17 regions
+    assessed (4 with gaps); 19 enabled: 1 not assessed, 1 excluded; 15 not enabled"."""
+    text = (f"covered: {counts['covered']} of {counts['assessed']} regions assessed "
+            f"({counts['gaps']} with gaps); {counts['enabled']} enabled")
+    held = [f"{counts['not_assessed']} not assessed"] if counts["not_assessed"] else []
+    held += [f"{counts['excluded']} excluded"] if counts["excluded"] else []
+    if held:
+        text += ": " + ", ".join(held)
+    return text + f"; {counts['not_enabled']} not enabled"
 
 
 def _strings(value: Any) -> list[str]:
@@ -56,6 +95,7 @@ def scope(document: ScanDocument) -> Scope:
         # As the scan recorded them; a document that does not record them says nothing.
         "coverage_types": _strings(configuration.get("coverage_types")),
         "finding_statuses": _strings(configuration.get("finding_statuses")),
+        "region_counts": region_counts(document),
     }
 
 

@@ -236,3 +236,5 @@ class FindingAge(TypedDict):
     unknown_age: int
     oldest_public: OldestPublic | None
     time_to_resolve: TimeToResolve | None
+    # Added with issue 22: the active public findings among them, by age bucket.
+    public: NotRequired[dict[str, int]]

@@ -208,3 +208,7 @@ def age_rows(document: ScanDocument) -> Iterator[list[Any]]:
         "All types", *(age["total"].get(b, 0) for b in age["buckets"]),
         resolve["resolved"] if resolve else None, resolve["median_days"] if resolve else None,
         resolve["p90_days"] if resolve else None]]
+    public = age.get("public")
+    if public is not None:
+        yield [Styled(v, TOTAL) for v in [
+            "of which public", *(public.get(b, 0) for b in age["buckets"]), None, None, None]]

@@ -13,11 +13,12 @@ from reports.document.schema import AnalyzerEntry, ControlRef, ScanDocument
 from .. import tables
 from .writer import TOTAL, Column, Styled, Table, status_style
 
-GAPS = Table("Gaps", [Column("Kind", 10), Column("Scope", 14), Column("Region", 16),
-                      Column("Severity", 10), Column("Code", 22), Column("Title", 40),
-                      Column("Detail", 50), Column("Remediation", 60),
-                      Column("Where and when to run it", 45), Column("Controls", 40),
-                      Column("Accepted (exception)", 45)],
+# Narrow enough to print one A4 landscape page wide at 8 pt or more: the long texts wrap.
+GAPS = Table("Gaps", [Column("Kind", 9), Column("Scope", 10), Column("Region", 14),
+                      Column("Severity", 9), Column("Code", 14), Column("Title", 22),
+                      Column("Detail", 26), Column("Remediation", 34),
+                      Column("Where and when to run it", 20), Column("Controls", 14),
+                      Column("Accepted (exception)", 18)],
             fit_width=True)
 REGIONS = Table("Regions", [
     Column("Region", 16), Column("Status", 14), Column("Reason", 22), Column("Detail", 40),

@@ -71,7 +71,9 @@ def unused_rows(document: ScanDocument, kinds: Sequence[str]) -> Iterator[list[A
     for row in tables.unused_rows(document):
         yield [row.region, row.analyzer, row.managed_by, row.account or "All accounts",
                row.account_name or None, row.active,
-               *(row.by_type.get(k, 0) if row.active is not None else None for k in kinds),
+               *((row.by_type.get(k, 0) for k in kinds) if row.breakdown_given else
+                 [tables.NO_BREAKDOWN, *([None] * (len(kinds) - 1))]
+                 if row.active is not None else (None for _ in kinds)),
                row.archived, row.resolved]
 
 

@@ -14,6 +14,7 @@ from reports.document.exceptions import verdict_text
 from reports.document.pack import Integrity
 from reports.document.rules import VerdictValue
 from reports.document.schema import ScanDocument
+from reports.document.scope import REGION_COUNT_LABELS, region_counts, regions_sentence
 
 from .. import tables
 from ..console import changes_line
@@ -127,11 +128,17 @@ def summary_rows(document: ScanDocument,
     for key, value in document["configuration"].items():
         yield ["Configuration", str(key), _readable(value)]
 
-    yield ["Regions", "Regions scanned", summary["regions_total"]]
-    for status, number in (("COVERED", summary["covered"]), ("GAP", summary["gaps"]),
-                           ("ERROR", summary["errors"]), ("NOT_ENABLED", summary["not_enabled"]),
-                           ("EXCLUDED", summary["excluded"])):
-        yield ["Regions", Styled(tables.STATUS_LABELS[status], status_style(status)), number]
+    counts = region_counts(document)
+    styles = {"covered": "COVERED", "gaps": "GAP", "not_assessed": "ERROR",
+              "excluded": "EXCLUDED", "not_enabled": "NOT_ENABLED"}
+    for key, number in (("assessed", counts["assessed"]), ("covered", counts["covered"]),
+                        ("gaps", counts["gaps"]), ("not_assessed", counts["not_assessed"]),
+                        ("enabled", counts["enabled"]), ("excluded", counts["excluded"]),
+                        ("not_enabled", counts["not_enabled"]), ("listed", counts["listed"])):
+        label = REGION_COUNT_LABELS[key] + (" (of the regions assessed)" if key == "covered"
+                                            else "")
+        style = styles.get(key)
+        yield ["Regions", Styled(label, status_style(style)) if style else label, number]
 
     totals = tables.findings_totals(document)
     bound = LOWER_BOUND if tables.lower_bound(document) else None
@@ -173,12 +180,13 @@ def scope_rows(document: ScanDocument) -> Iterator[list[Any]]:
     accounts = found["accounts"]
     yield ["Scope", "Population: accounts in the organization",
            "unknown (the account list could not be read)" if accounts is None else accounts]
-    yield ["Scope", "Regions enabled", len(found["regions_enabled"])]
-    yield ["Scope", "Regions called", _regions_text(found["regions_scanned"])]
-    yield ["Scope", "Regions not enabled", _regions_text(found["regions_not_enabled"])]
+    yield ["Scope", "Regions", regions_sentence(region_counts(document))]
+    yield ["Scope", "Regions scanned, by name", _regions_text(found["regions_scanned"])]
+    yield ["Scope", "Regions not enabled, by name", _regions_text(found["regions_not_enabled"])]
     excluded = found["regions_excluded"]
-    yield ["Scope", "Regions excluded", "; ".join(f"{r}: {why or 'no reason given'}"
-                                                  for r, why in excluded.items()) or "none"]
+    yield ["Scope", "Regions excluded, with the reason",
+           "; ".join(f"{r}: {why or 'no reason given'}" for r, why in excluded.items())
+           or "none"]
     calls = done["api_calls"]
     if calls is None:
         yield ["Scope", "Query (API calls)", "not recorded: the scan document predates "
@@ -203,5 +211,6 @@ def control_rows(document: ScanDocument) -> Iterator[list[Any]]:
     for answer in answers:
         versions = f" v{answer['versions']}" if answer["versions"] else ""
         yield ["Controls", f"{answer['framework']}{versions} {answer['id']}",
-               Styled(f"{answer['status']}: {answer['title']}",
+               Styled(f"{answer['status']}: {answer['title']} (reading: "
+                      f"{answer.get('reading', 'not recorded')})",
                       status_style(tones.get(answer["tone"])))]

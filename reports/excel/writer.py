@@ -109,8 +109,8 @@ class Table:
     # Small sheets: every cell top-aligned and wrapped, rows as tall as their text. Large ones
     # (Findings) stay unstyled: plain values are what keeps 100,000 rows fast.
     cell_style: str | None = TEXT
-    # Printing: one page wide (the reading sheets), landscape.
-    fit_width: bool = False
+    # Kept for the sheets that declare it: every sheet now prints one page wide (writer).
+    fit_width: bool = True
     tab_color: str | None = None
     # Draws on the first sheet once its rows are written (rows written, header excluded).
     charts: Callable[[Book, Sheet, int], None] | None = None
@@ -235,9 +235,12 @@ class _SheetWriter:
             ws.set_column(index, index, _shown_width(width))
         ws.freeze_panes(1, 0)
         ws.repeat_rows(0)
+        # Every sheet prints on A4 landscape, one page wide (as many pages tall as it takes),
+        # never as strips of columns on page after page (issue 22: 97 pages of strips).
         ws.set_landscape()
-        if self.table.fit_width:
-            ws.fit_to_pages(1, 0)
+        ws.set_paper(9)
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        ws.fit_to_pages(1, 0)
         ws.hide_gridlines(0)  # shown on screen and printed
         if self.table.tab_color:
             ws.set_tab_color(f"#{self.table.tab_color}")

@@ -3,6 +3,8 @@ recorded runs (inline SVG coordinates) and the age of the active findings."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Any
 
 from reports.document.rules import type_label
@@ -13,7 +15,9 @@ from ..tables import SEVERITY_ORDER, STATUS_LABELS, parse_time, untold_text
 from .display import STATUS_TONES, day
 
 MAX_NEW_PUBLIC = 20  # new public findings listed in the "Since" panel (all are counted)
-CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 520, 170, 34
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 520, 200, 16
+CHART_LEFT, CHART_BOTTOM = 48, 56  # room for the y labels, and for slanted run labels
+MAX_LABELS = 10  # run labels under a chart; every run still has its tick
 
 
 def since_baseline(document: ScanDocument) -> dict[str, Any] | None:
@@ -67,6 +71,52 @@ def since_baseline(document: ScanDocument) -> dict[str, Any] | None:
     }
 
 
+def _nice_step(top: float, ticks: int = 4) -> int:
+    """A step of 1, 2 or 5 times a power of ten that divides 0..top into about `ticks`."""
+    raw = max(top / ticks, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    return int(next(m * power for m in (1, 2, 5, 10) if m * power >= raw))
+
+
+def _chart(xs: list[float], labels: list[str], series: list[dict[str, Any]]) -> dict[str, Any]:
+    """One line chart: every series scaled to one y axis from 0 to a round top (ticks and
+    grid lines at each step), a tick and a label under every run."""
+    values = [v for line in series for v in line["values"] if v is not None]
+    step = _nice_step(max(values or [0]) or 1)
+    top = max(step, math.ceil(max(values or [0]) / step) * step)
+    slanted = len(xs) > 4
+    height_all = CHART_HEIGHT if slanted else CHART_HEIGHT - CHART_BOTTOM + 26
+    # a slanted first label reaches left of its tick: room for it
+    left = CHART_LEFT + (24 if slanted else 0)
+    right, upper, lower = CHART_WIDTH - CHART_PAD, CHART_PAD, \
+        height_all - (CHART_BOTTOM if slanted else 26)
+    width, height = right - left, lower - upper
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        return round(left + x * width, 1), round(lower - y / top * height, 1)
+
+    lines = []
+    for line in series:
+        scaled = [point(x, v) for x, v in zip(xs, line["values"], strict=True) if v is not None]
+        lines.append({**line, "points": " ".join(f"{x},{y}" for x, y in scaled),
+                      "dots": [{"x": x, "y": y} for x, y in scaled]})
+    # Every run has its tick; its label when there is room (the last always has one).
+    room = max(1, math.ceil(len(xs) / MAX_LABELS))
+    last = len(xs) - 1
+    xticks = [{"x": point(x, 0)[0],
+               "label": label if (i % room == 0 or i == last)
+               and not (i != last and last - i < room) else "",
+               # level labels stay inside the chart: the first starts at its tick, the last
+               # ends at it
+               "anchor": "start" if i == 0 else "end" if i == last else "middle"}
+              for i, (x, label) in enumerate(zip(xs, labels, strict=True))]
+    return {"left": left, "right": right, "top": upper, "bottom": lower,
+            "width": CHART_WIDTH, "height": height_all, "lines": lines,
+            "yticks": [{"y": point(0, v)[1], "label": f"{v:,}"}
+                       for v in range(0, top + 1, step)],
+            "xticks": xticks, "slanted": slanted}
+
+
 def _register(found: Changes) -> dict[str, Any] | None:
     """The register since the baseline: exceptions added, removed, expired and changed, and
     what they no longer accept (None: neither run had exceptions)."""
@@ -102,45 +152,49 @@ def _register(found: Changes) -> dict[str, Any] | None:
             "opened_accepted": found["counts"].get("gaps_opened_accepted", 0)}
 
 
-def _series(points: list[tuple[float, float]], top: float) -> dict[str, Any]:
-    """Chart coordinates of one line: x already in 0..1, y scaled to 0..top."""
-    width, height, pad = CHART_WIDTH - 2 * CHART_PAD, CHART_HEIGHT - 2 * CHART_PAD, CHART_PAD
-    scaled = [(round(pad + x * width, 1), round(pad + height - (y / top if top else 0) * height,
-                                                  1)) for x, y in points]
-    return {"points": " ".join(f"{x},{y}" for x, y in scaled),
-            "dots": [{"x": x, "y": y} for x, y in scaled]}
-
-
 def trend(document: ScanDocument) -> dict[str, Any] | None:
-    """Two small line charts over the recorded runs (inline SVG, drawn by the template)."""
+    """Two small line charts over the recorded runs (inline SVG, drawn by the template):
+    regions covered and with gaps against the regions assessed, and active and public
+    findings; each run labelled (with its time when two runs share a day)."""
     runs = document.get("trend")
     if not runs or len(runs) < 2:
         return None  # a trend needs two recorded runs (the first says so in its panel)
-    times = [t.timestamp() for t in (parse_time(r["started_at"]) for r in runs) if t]
+    parsed = [parse_time(r["started_at"]) for r in runs]
+    times = [t for t in parsed if t]
     if len(times) != len(runs):
         return None
-    first, last = min(times), max(times)
-    xs = [(t - first) / (last - first) if last > first else 0.5 for t in times]
-    total = max(r["regions_total"] for r in runs) or 1
-    active = [r["active_findings"] for r in runs]
-    top = max([a for a in active if a is not None] or [0]) or 1
-    with_findings = [(x, r) for x, r in zip(xs, runs, strict=True)
-                     if r["active_findings"] is not None]
-    axis = {"left": CHART_PAD, "right": CHART_WIDTH - CHART_PAD, "top": CHART_PAD,
-            "bottom": CHART_HEIGHT - CHART_PAD, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+    first, last = min(t.timestamp() for t in times), max(t.timestamp() for t in times)
+    xs = [(t.timestamp() - first) / (last - first) if last > first else
+          (i / (len(times) - 1)) for i, t in enumerate(times)]
+    days = [day(t) for t in times]
+    shared = len(set(days)) < len(days)
+    minutes = [f"{t.astimezone(dt.UTC):%H:%M}" for t in times]
+    clock = "%H:%M:%S" if len(set(zip(days, minutes, strict=True))) < len(days) else "%H:%M"
+    labels = [f"{d} {t.astimezone(dt.UTC).strftime(clock)}" if shared and days.count(d) > 1
+              else d for d, t in zip(days, times, strict=True)]
+    assessed = [r["covered"] + r["gaps"] for r in runs]
+    with_findings = [r["active_findings"] is not None for r in runs]
     return {
-        "runs": len(runs), "first": day(parse_time(runs[0]["started_at"])),
-        "last": day(parse_time(runs[-1]["started_at"])), "axis": axis,
-        "coverage": {"top": total, "line": _series([(x, r["covered"]) for x, r in
-                                                     zip(xs, runs, strict=True)], total),
-                     "latest": runs[-1]["covered"]},
-        "findings": {"top": top,
-                     "active": _series([(x, r["active_findings"] or 0)
-                                        for x, r in with_findings], top),
-                     "public": _series([(x, r["public_findings"] or 0)
-                                        for x, r in with_findings], top),
-                     "latest": runs[-1]["active_findings"],
-                     "latest_public": runs[-1]["public_findings"]},
+        "runs": len(runs), "first": labels[0], "last": labels[-1],
+        "coverage": {
+            "chart": _chart(xs, labels, [
+                {"name": "assessed", "label": "Regions assessed", "values": assessed},
+                {"name": "covered", "label": "Regions covered", "values":
+                 [r["covered"] for r in runs]},
+                {"name": "gaps", "label": "Regions with gaps", "values":
+                 [r["gaps"] for r in runs]}]),
+            "latest": runs[-1]["covered"], "assessed": assessed[-1],
+            "gaps": runs[-1]["gaps"]},
+        "findings": {
+            "chart": _chart(xs, labels, [
+                {"name": "active", "label": "Active findings", "values":
+                 [r["active_findings"] if ok else None
+                  for r, ok in zip(runs, with_findings, strict=True)]},
+                {"name": "public", "label": "Public", "values":
+                 [r["public_findings"] if ok else None
+                  for r, ok in zip(runs, with_findings, strict=True)]}]),
+            "latest": runs[-1]["active_findings"],
+            "latest_public": runs[-1]["public_findings"]},
     }
 
 
@@ -155,7 +209,9 @@ def ages(document: ScanDocument) -> dict[str, Any] | None:
             for t, counts in sorted(age["by_type"].items(),
                                     key=lambda kv: (-sum(kv[1].values()), kv[0]))]
     resolve = age["time_to_resolve"]
+    public = age.get("public")
     return {"buckets": age["buckets"], "rows": rows,
+            "public": None if public is None else [public.get(b, 0) for b in age["buckets"]],
             "total": [age["total"].get(b, 0) for b in age["buckets"]],
             "unknown": age["unknown_age"], "oldest": age["oldest_public"],
             "oldest_label": type_label(age["oldest_public"]["resource_type"])

@@ -149,7 +149,9 @@ def unused(document: ScanDocument, cap: int) -> dict[str, Any] | None:
             "kinds": [{"type": k, "label": UNUSED_TYPE_LABELS.get(k, k)} for k in kinds],
             "rows": [{"region": r.region, "analyzer": r.analyzer, "managed_by": r.managed_by
                       or "", "account": r.account or "", "account_name": r.account_name,
-                      "active": r.active, "counts": [r.by_type.get(k, 0) for k in kinds]}
+                      "active": r.active,
+                      "counts": [r.by_type.get(k, 0) for k in kinds] if r.breakdown_given
+                      else None}
                      for r in unused_rows(document)],
             "collected": any(a["findings_collected"] for a in block["analyzers"]),
             "findings": _analysis_rows(document, "unused_access", cap),

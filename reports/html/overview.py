@@ -9,6 +9,7 @@ from typing import Any
 from reports.document.derive import derived_of
 from reports.document.rules import GapCode, ScanningRoleValue, VerdictValue
 from reports.document.schema import Gap, ScanDocument
+from reports.document.scope import REGION_COUNT_LABELS, region_counts, regions_sentence
 
 from ..tables import (
     SEVERITY_ORDER,
@@ -75,6 +76,8 @@ def figures(document: ScanDocument) -> list[dict[str, Any]]:
     def found(value: int | None) -> str:
         return count(value) + (plus if value is not None else "")
 
+    regions = region_counts(document)
+    labels = REGION_COUNT_LABELS
     accepted = summary.get("accepted")
     resting = ([{"label": f"Accepted by exceptions: {number(accepted['gaps'])} gap"
                           f"{'s' if accepted['gaps'] != 1 else ''}, "
@@ -84,15 +87,17 @@ def figures(document: ScanDocument) -> list[dict[str, Any]]:
                  "of": "", "tone": "warn" if accepted["exceptions"] else "plain"}]
                if accepted is not None else [])
     return [
-        {"label": "Regions covered", "value": number(summary["covered"]),
-         "of": number(summary["regions_total"]), "tone": "ok"},
-        {"label": "Regions with gaps", "value": number(summary["gaps"]), "of": "",
-         "tone": "bad" if summary["gaps"] else "plain"},
-        {"label": "Regions not assessed", "value": number(summary["errors"]), "of": "",
-         "tone": "warn" if summary["errors"] else "plain"},
-        {"label": "Regions not enabled", "value": number(summary["not_enabled"]), "of": "",
+        {"label": f"{labels['covered']}, of those assessed", "value": number(regions["covered"]),
+         "of": number(regions["assessed"]), "tone": "ok"},
+        {"label": labels["gaps"], "value": number(regions["gaps"]), "of": "",
+         "tone": "bad" if regions["gaps"] else "plain"},
+        {"label": labels["not_assessed"], "value": number(regions["not_assessed"]), "of": "",
+         "tone": "warn" if regions["not_assessed"] else "plain"},
+        {"label": labels["enabled"], "value": number(regions["enabled"]), "of": "",
          "tone": "plain"},
-        {"label": "Regions excluded", "value": number(summary["excluded"]), "of": "",
+        {"label": labels["excluded"], "value": number(regions["excluded"]), "of": "",
+         "tone": "plain"},
+        {"label": labels["not_enabled"], "value": number(regions["not_enabled"]), "of": "",
          "tone": "plain"},
         {"label": "Active findings", "value": found(summary["active_findings"]), "of": "",
          "tone": "plain"},
@@ -127,6 +132,7 @@ def scope_statement(document: ScanDocument) -> dict[str, Any]:
         "not_enabled": found["regions_not_enabled"],
         "excluded": [{"region": r, "reason": why} for r, why in
                      found["regions_excluded"].items()],
+        "regions_sentence": "regions " + regions_sentence(region_counts(document)),
         "calls": None if calls is None else [{"operation": op, "count": n}
                                              for op, n in calls.items()],
         "calls_total": sum(calls.values()) if calls else 0,

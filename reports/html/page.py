@@ -18,7 +18,7 @@ from reports.document.schema import ScanDocument
 
 from ..files import write_atomic
 from ..tables import errors, parse_time, setting
-from . import accepted, changes, findings, overview, regions
+from . import accepted, answer, changes, findings, overview, regions
 from .display import number, visible, when
 
 FILE_NAME = "report.html"
@@ -65,7 +65,7 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE,
     region_rows = regions.region_rows(document)
     started = parse_time(document["started_at"])
     footer = f"{scan['organization_id']} · {when(document['started_at'])}"
-    return {
+    found = {
         "verdict": overview.verdict(document),
         "figures": overview.figures(document),
         "scope": overview.scope_statement(document),
@@ -98,7 +98,11 @@ def context(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE,
                  + (f" — {started:%Y-%m-%d}" if started else ""),
         # Goes into a CSS string (the printed page footer): letters, digits, a few marks.
         "footer": _CSS_SAFE.sub("", footer.replace("·", "-"))[:80],
+        "answer": answer.answer(document),
     }
+    sections = answer.outline(found)
+    # One numbering for the Contents and the headings (section key -> "3", or "A").
+    return {**found, "sections": sections, "no": {s["key"]: s["no"] for s in sections}}
 
 
 def render(document: ScanDocument, max_rows_per_type: int = MAX_ROWS_PER_TYPE,

@@ -74,6 +74,9 @@ def finding_age(document: ScanDocument) -> FindingAge | None:
         "buckets": list(AGE_BUCKETS),
         "by_type": by_type,
         "total": {b: int(table[b].sum()) for b in AGE_BUCKETS},
+        # The public findings among them, by the same buckets (issue 22: the age of public
+        # exposure is what a reader looks for first).
+        "public": {b: int((public["bucket"] == b).sum()) for b in AGE_BUCKETS},
         "unknown_age": int(active["age"].isna().sum()),
         "oldest_public": oldest,
         "time_to_resolve": time_to_resolve(frame),

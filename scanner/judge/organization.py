@@ -26,7 +26,7 @@ from ..selection import age_key, scanning_role
 from .archive import archive_rule_advisories
 from .exceptions import accept, exception_advisories
 from .members import judge_members
-from .region import analyzer_state, as_additional, judge_region, not_active_gap
+from .region import analyzer_state, as_additional, judge_region, not_active_gap, with_fix
 from .role import (
     VISIBILITY_GAPS,
     absence_is_conclusive,
@@ -82,8 +82,7 @@ def _organization_wide(kind: str, scans: tuple[RegionScan, ...], conclusive: boo
         return replace(as_additional(gap), scope="organization", region=None), None
     # The command needs a region: the first one scanned (any region will do).
     gap = make_gap(GapCode.MISSING_REQUIRED_TYPE, "organization", assessed[0], context,
-                   key=f"{GapCode.MISSING_REQUIRED_TYPE}:ORGANIZATION_WIDE", type=kind,
-                   name=kind.lower().replace("_", "-"))
+                   key=f"{GapCode.MISSING_REQUIRED_TYPE}:ORGANIZATION_WIDE", type=kind)
     return replace(gap, region=None, analyzer_type=kind), None
 
 
@@ -99,8 +98,7 @@ def _service_managed(kind: str, active: list[Analyzer], region: str, wide: bool,
                         for a in sorted(active, key=age_key))
     key = f"{GapCode.SERVICE_MANAGED_ANALYZER}:ORGANIZATION_WIDE" if wide else None
     gap = make_gap(GapCode.SERVICE_MANAGED_ANALYZER, "organization" if wide else "region",
-                   region, context, key=key, type=kind, name=kind.lower().replace("_", "-"),
-                   present=present)
+                   region, context, key=key, type=kind, present=present)
     return replace(gap, region=None if wide else region, analyzer_type=kind)
 
 
@@ -141,6 +139,21 @@ def unknown_type_advisory(result: ScanResult, context: Context) -> Gap | None:
                     present=types, others=listed)
 
 
+def analyzer_names(scans: Iterable[RegionScan]) -> dict[str, str]:
+    """Per analyzer type, the name the organization gives its own analyzers of that type:
+    the most common among the ACTIVE ones listed (not service-linked), then among all, the
+    oldest's on a tie."""
+    names: dict[str, dict[str, list[Analyzer]]] = {}
+    for scan in scans:
+        for a in scan.analyzers or ():
+            if a.managed_by is None:
+                names.setdefault(a.type, {}).setdefault(a.name, []).append(a)
+    return {kind: min(by_name.items(),
+                      key=lambda item: (-sum(a.status == "ACTIVE" for a in item[1]),
+                                        -len(item[1]), min(age_key(a) for a in item[1])))[0]
+            for kind, by_name in names.items()}
+
+
 def judge(result: ScanResult, exceptions: Sequence[ExceptionSpec] = ()) -> Judgement:
     """The whole judgement of a scan: the scanning role, every region's verdict, the
     organization's gaps and advisories, and the overall verdict with why it is incomplete.
@@ -155,7 +168,8 @@ def judge(result: ScanResult, exceptions: Sequence[ExceptionSpec] = ()) -> Judge
     all_analyzers = [a for r in result.regions for a in (r.analyzers or ())
                      if not both or a.account_id in (me, None)]
     role, role_detail = scanning_role(result.identity, org, all_analyzers)
-    context = replace(context_of(result.identity, org), trusted_access=org.trusted_access)
+    context = replace(context_of(result.identity, org), trusted_access=org.trusted_access,
+                      names=analyzer_names(result.regions))
     admins = org.delegated_administrators or ()
     absence_conclusive = absence_is_conclusive(role, org, all_analyzers)
     unreached = unreached_accounts(result) if both else None
@@ -171,6 +185,9 @@ def judge(result: ScanResult, exceptions: Sequence[ExceptionSpec] = ()) -> Judge
                                   result.finding_statuses, unexamined=unlisted[scan.region],
                                   prefer=prefer)
                      for scan in result.regions)
+    verdicts = tuple(with_fix(v, context, unlisted[v.region],
+                              admin_role_name(result) if both else "<admin-role>")
+                     for v in verdicts)
     blocked = [v.region for v in verdicts if v.error is not None and v.error.code == NOT_VISIBLE]
     wide_gaps: list[Gap] = []
     wide_unknown: list[str] = []

@@ -17,7 +17,7 @@ from reports.document.rules import (
 
 from ..model import Analyzer, AnalyzerType, ApiError, RegionScan
 from ..selection import ACCESS_DENIED_CODES, age_key, findings_selection
-from .text import GAP_TEXT, Context, make_gap
+from .text import GAP_TEXT, Context, make_gap, not_assessed_fix
 from .verdicts import Gap, RegionVerdict
 
 TIMEOUT_CODES = frozenset({"ReadTimeoutError", "ConnectTimeoutError", "ConnectTimeout",
@@ -38,6 +38,30 @@ def explain_error(error: ApiError) -> str:
     if error.code in ("ThrottlingException", "TooManyRequestsException"):
         return f"{error.code}: {error.message} — still throttled after every retry."
     return f"{error.code}: {error.message}"
+
+
+def not_assessed_kind(error: ApiError, unexamined: str | None = None) -> str:
+    """Which fix (a key of text.NOT_ASSESSED_TEXT) a region not assessed for `error` needs."""
+    if error.code in ACCESS_DENIED_CODES:
+        return "ACCESS_DENIED"
+    if error.code == NOT_VISIBLE:
+        return "ADMIN_ROLE" if unexamined else "NOT_VISIBLE"
+    if error.code in TIMEOUT_CODES:
+        return "TIMEOUT"
+    if error.code in ("ThrottlingException", "TooManyRequestsException"):
+        return "THROTTLED"
+    return "OTHER"
+
+
+def with_fix(verdict: RegionVerdict, context: Context, unexamined: str | None = None,
+             role_name: str = "<admin-role>") -> RegionVerdict:
+    """A region not assessed, with what makes the next run assess it (or exclude it with a
+    reason); any other verdict as it is."""
+    if verdict.status != RegionStatus.ERROR or verdict.error is None:
+        return verdict
+    command, note = not_assessed_fix(not_assessed_kind(verdict.error, unexamined),
+                                     verdict.region, context, role_name)
+    return replace(verdict, remediation=command, remediation_note=note)
 
 
 # Which of several analyzers of a type, none ACTIVE, the remediation is written for: the one
@@ -92,7 +116,7 @@ def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool
         return gap if primary else as_additional(gap)
     if not primary:
         return replace(make_gap(GapCode.MISSING_REQUIRED_TYPE, "region", region, context,
-                                type=kind, name=f"{kind.lower().replace('_', '-')}"),
+                                type=kind),
                        analyzer_type=kind)
     counterpart = AnalyzerType(kind).account_counterpart  # kind: validated by the config
     account_scoped = [a for a in analyzers if a.type == counterpart and a.status == "ACTIVE"]

@@ -7,7 +7,10 @@ The logic elsewhere in the judge only decides which entry applies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from reports.document.rules import GapCode, Severity
 
@@ -32,11 +35,26 @@ class GapText:
 
 
 _IN_ADMIN = "Run in account {admin}, the {admin_role}."
+_KEEP_RULES = (" The first line saves the analyzer's archive rules and the last re-creates each "
+               "on the new analyzer (create-archive-rule; it needs jq): deleting an analyzer "
+               "deletes its rules, and without them findings it archived come back as active.")
 _IN_MANAGEMENT = "Run in the management account {management}."
 _CREATE = ("aws accessanalyzer create-analyzer --analyzer-name {name} --type {type} "
            "--region {region}")
-_RECREATE = ("aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region} && "
-             + _CREATE)
+# Delete-then-create drops the analyzer's archive rules: they are saved first, and each is
+# re-created with create-archive-rule once the new analyzer exists (one command a line, so a
+# change ticket carries them as they are; jq reads the saved rules).
+_SAVE_RULES = ("aws accessanalyzer list-archive-rules --analyzer-name {name} --region {region} "
+               "--query 'archiveRules[].{{ruleName: ruleName, filter: filter}}' --output json "
+               "> {rules_file}")
+_RESTORE_RULES = ("jq -c --arg analyzer {name} '.[] | .analyzerName = $analyzer' {rules_file} "
+                  "| while read -r rule; do aws accessanalyzer create-archive-rule --region "
+                  "{region} --cli-input-json \"$rule\"; done")
+_RECREATE = "\n".join((
+    _SAVE_RULES,
+    "aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}",
+    _CREATE,
+    _RESTORE_RULES))
 _SCAN_AS_ADMIN = "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>"
 _ENABLE_TRUSTED_ACCESS = ("aws organizations enable-aws-service-access --service-principal "
                           "access-analyzer.amazonaws.com")
@@ -147,7 +165,7 @@ GAP_TEXT: dict[str, GapText] = {
         "organization: public or cross-account grants created there go unreported.",
         _CREATE, _IN_ADMIN),
     GapCode.ACCOUNT_SCOPE_ONLY: GapText(
-        Severity.HIGH,
+        Severity.MEDIUM,
         "Only an account-scoped analyzer ({present}) in {region}",
         "An analyzer whose zone of trust is one account reports access from other accounts "
         "of the organization as external and does not see the other member accounts' "
@@ -157,7 +175,7 @@ GAP_TEXT: dict[str, GapText] = {
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}",
         "An analyzer that is not ACTIVE does not generate findings{reason_text}.{others}",
-        _RECREATE, _IN_ADMIN),
+        _RECREATE, _IN_ADMIN + _KEEP_RULES),
     f"{GapCode.NOT_ACTIVE}:CREATING": GapText(
         Severity.MEDIUM,
         "The {type} analyzer {name} in {region} is still being created",
@@ -170,9 +188,9 @@ GAP_TEXT: dict[str, GapText] = {
         "The {type} analyzer {name} in {region} is {status}: trusted access was disabled",
         "Trusted access for Access Analyzer was removed in AWS Organizations, which disables "
         "every organization analyzer.{others}",
-        _ENABLE_TRUSTED_ACCESS + " && " + _RECREATE,
-        "Enable trusted access in the management account {management}, then re-create the "
-        "analyzer in account {admin}, the {admin_role}."),
+        _ENABLE_TRUSTED_ACCESS + "\n" + _RECREATE,
+        "Enable trusted access in the management account {management} (the first line), then "
+        "re-create the analyzer in account {admin}, the {admin_role}." + _KEEP_RULES),
     # Trusted access is on again: an analyzer it disabled stays disabled until re-created.
     f"{GapCode.NOT_ACTIVE}:AWS_SERVICE_ACCESS_DISABLED:TRUSTED_ACCESS_ENABLED": GapText(
         Severity.HIGH,
@@ -181,7 +199,7 @@ GAP_TEXT: dict[str, GapText] = {
         "Trusted access for Access Analyzer is enabled in AWS Organizations now, but an "
         "analyzer disabled while it was off does not come back: it has to be re-created."
         "{others}",
-        _RECREATE, _IN_ADMIN),
+        _RECREATE, _IN_ADMIN + _KEEP_RULES),
     f"{GapCode.NOT_ACTIVE}:DELEGATED_ADMINISTRATOR_DEREGISTERED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: its account is no longer the "
@@ -189,7 +207,7 @@ GAP_TEXT: dict[str, GapText] = {
         "Analyzers of a deregistered delegated administrator stop working; the current "
         "administrator must create its own (a failed analyzer keeps its name until "
         "deleted).{others}",
-        _RECREATE, _IN_ADMIN),
+        _RECREATE, _IN_ADMIN + _KEEP_RULES),
     f"{GapCode.NOT_ACTIVE}:SERVICE_LINKED_ROLE_CREATION_FAILED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: the service-linked role could "
@@ -198,7 +216,7 @@ GAP_TEXT: dict[str, GapText] = {
         "accounts (often an SCP denying iam:CreateServiceLinkedRole).{others}",
         _RECREATE,
         "Allow iam:CreateServiceLinkedRole in the member accounts first, then run in account "
-        "{admin}, the {admin_role}."),
+        "{admin}, the {admin_role}." + _KEEP_RULES),
     f"{GapCode.NOT_ACTIVE}:ORGANIZATION_DELETED": GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}: its organization was deleted",
@@ -314,6 +332,21 @@ class Context:
     admin_role: str
     management: str
     trusted_access: bool | None = None
+    # The name the organization gives its analyzers of each type (the name most of its
+    # analyzers of that type already have), so a fix creates one that looks like the rest.
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def analyzer_name(self, kind: str) -> str:
+        """The name a new analyzer of type `kind` gets: the organization's, else ours."""
+        if kind in self.names:
+            return self.names[kind]
+        if kind == AnalyzerType.ORGANIZATION.value:
+            return DEFAULT_ANALYZER_NAME
+        return kind.lower().replace("_", "-")
+
+
+def _file_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:60]
 
 
 def make_gap(code: GapCode, scope: str, region: str | None, context: Context,
@@ -321,13 +354,83 @@ def make_gap(code: GapCode, scope: str, region: str | None, context: Context,
     """The gap `code` (its variant `key`, when given) in GAP_TEXT's wording, filled in with
     the context's accounts and `values`; a placeholder left unnamed is empty."""
     text = GAP_TEXT[key or code]
+    kind = values.get("type", AnalyzerType.ORGANIZATION.value)
     fill = {"region": region or "", "account": context.account, "admin": context.admin,
             "admin_role": context.admin_role, "management": context.management,
-            "name": DEFAULT_ANALYZER_NAME, "type": AnalyzerType.ORGANIZATION.value,
+            "name": context.analyzer_name(kind), "type": kind,
             "present": "", "status": "", "reason_text": "", "role_detail": "", "others": "",
             "blocked": "", "why": "", "role_name": "<admin-role>", **values}
+    # Names and regions come from AWS: in a command they are shell words, quoted when
+    # they are anything but the plain names AWS allows.
+    command = {**fill, "name": shlex.quote(fill["name"]), "region": shlex.quote(fill["region"]),
+               "rules_file": shlex.quote(
+                   f"archive-rules-{_file_part(fill['name'])}-{_file_part(fill['region'])}.json")}
     return Gap(scope=scope, region=region, code=code, severity=text.severity,
                title=text.title.format(**fill), detail=text.detail.format(**fill),
-               remediation=text.remediation.format(**fill),
+               remediation=text.remediation.format(**command),
                remediation_note=text.note.format(**fill),
                blocks_assessment=text.blocks_assessment)
+
+
+# -- regions not assessed: what makes the next run complete --------------------------------
+
+@dataclass(frozen=True)
+class RegionFix:
+    """How to make a region that was not assessed assessable: a command and where to run it
+    (or what to change), as format strings filled in by `not_assessed_fix`."""
+
+    command: str
+    note: str
+
+
+_EXCLUDE = ("# or, if the region is blocked on purpose, in config/regions.yaml:\nexclude:\n"
+            "  {region}: \"<why this region is blocked on purpose, and the ticket>\"")
+NOT_ASSESSED_TEXT: dict[str, RegionFix] = {
+    # An explicit deny, most often a region-deny SCP: allow the audit role through it, or say
+    # in the configuration that the region is out of scope on purpose.
+    "ACCESS_DENIED": RegionFix(
+        "aws organizations list-policies-for-target --target-id {account} "
+        "--filter SERVICE_CONTROL_POLICY\n" + _EXCLUDE,
+        "Either change the SCP (or the scanning role's policy) that denies the read-only "
+        "calls of config/iam-policy.json in {region}: find it with the first command (run in "
+        "the management account {management}; the SCPs of the account's OUs and root apply "
+        "too) and exempt the audit role, e.g. with a condition on aws:PrincipalArn. Or, if the "
+        "region is blocked on purpose, exclude it in config/regions.yaml with a reason (the "
+        "lines after the first): it is then listed as excluded, with the reason, and the "
+        "next run is complete."),
+    "NOT_VISIBLE": RegionFix(
+        "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>",
+        "The accounts examined cannot see every organization analyzer here (see the "
+        "organization gap about where the scan ran): scan from account {admin}, the "
+        "{admin_role}, or add --admin-role-name to examine both administrator accounts."),
+    "ADMIN_ROLE": RegionFix(
+        "aws iam get-role --role-name {role_name}",
+        "The role {role_name} could not be assumed in the account named in the reason: it "
+        "must exist there and trust the account that assumes it; the next run with it "
+        "assesses {region}."),
+    "TIMEOUT": RegionFix(
+        "aa-scan --workers 8",
+        "The region did not answer in time: re-run aa-scan (fewer concurrent calls help on a "
+        "slow link); if {region} keeps timing out, check the network path to its endpoint."),
+    "THROTTLED": RegionFix(
+        "aa-scan --workers 8",
+        "Still throttled after every retry: re-run aa-scan when other tools are not calling "
+        "Access Analyzer in {region}, with fewer concurrent calls."),
+    "OTHER": RegionFix(
+        "aa-scan --regions {region} --debug",
+        "Re-run aa-scan for the region with --debug to see the whole error; if it persists, "
+        "exclude the region with a reason (exclude: in config/regions.yaml) so the run is "
+        "complete and says why."),
+}
+
+
+def not_assessed_fix(kind: str, region: str, context: Context,
+                     role_name: str = "<admin-role>") -> tuple[str, str]:
+    """(command, note) that make a region not assessed for reason `kind` (a key of
+    NOT_ASSESSED_TEXT) assessed, or excluded with a reason, on the next run."""
+    text = NOT_ASSESSED_TEXT.get(kind, NOT_ASSESSED_TEXT["OTHER"])
+    fill = {"region": region, "account": context.account, "admin": context.admin,
+            "admin_role": context.admin_role, "management": context.management,
+            "role_name": role_name}
+    command = {**fill, "region": shlex.quote(region), "role_name": shlex.quote(role_name)}
+    return text.command.format(**command), text.note.format(**fill)

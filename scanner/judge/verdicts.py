@@ -48,6 +48,10 @@ class RegionVerdict:
     gaps: tuple[Gap, ...] = ()
     # Why the findings analyzer was chosen, when the region had more than one candidate.
     findings_selection: str | None = None
+    # A region not assessed (ERROR): the command and the note that make the next run assess
+    # it, or exclude it with a reason (judge.text.NOT_ASSESSED_TEXT); empty otherwise.
+    remediation: str = ""
+    remediation_note: str = ""
 
 
 @dataclass(frozen=True)

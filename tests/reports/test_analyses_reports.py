@@ -151,3 +151,19 @@ def test_a_document_from_before_issue_12_renders_as_before(tmp_path: Path,
     assert "Internal access" not in book.sheetnames and "Unused access" not in book.sheetnames
     console = render_console(document)
     assert "Internal access:" not in console and "Unused access:" not in console
+
+
+def test_an_account_without_a_breakdown_by_type_says_so_instead_of_zeros(tmp_path: Path) -> None:
+    """Issue 22: AWS can give an account of the top ten a total and no per-type breakdown;
+    the workbook showed 0 for every type."""
+    document = analyses_document(["a", "b", "c"])
+    stats = document["unused_access"]["analyzers"][0]["statistics"]
+    stats["by_account"] = [{"account": MEMBER, "active": 5, "by_finding_type": {}},
+                           {"account": ADMIN, "active": 0, "by_finding_type": {}}]
+    book = load_workbook(excel.write_workbook(derive(document), tmp_path))
+    rows = {row[3]: row for row in book["Unused access"].iter_rows(min_row=2, values_only=True)}
+    first = header(book["Unused access"]).index("Unused roles")
+    assert rows[MEMBER][5] == 5 and rows[MEMBER][first] == "no breakdown given"
+    assert rows[ADMIN][first] == 0  # nothing active: zero of every type is the truth
+    text, _ = render(tmp_path, document)
+    assert "no breakdown given by AWS for this account" in text

@@ -67,8 +67,29 @@ def test_the_page_opens_with_what_changed_and_the_trend(tmp_path: Path):
     assert text.index('id="changes"') < text.index('id="organization"')
     # The trend: two inline charts, one point per run, no script.
     assert "Trend over 3 recorded runs (2026-11-01 to 2026-11-03)" in squashed
-    assert text.count("<polyline") == 3 and text.count('class="dot covered"') == 3
+    # Regions covered, with gaps and assessed (issue 22: the gaps series, and covered against
+    # the regions assessed, not against every region listed); active and public findings.
+    assert text.count("<polyline") == 5 and text.count('class="dot covered"') == 3
+    assert text.count('class="dot gaps"') == 3
+    for label in ("2026-11-01", "2026-11-02", "2026-11-03"):  # every run labelled
+        assert text.count(f">{label}</text>") == 2, label
     assert "<script" not in text
+
+
+def test_two_runs_of_one_day_are_told_apart_by_their_time():
+    from reports.html.changes import trend
+
+    document = week_later()
+    for point, when in zip(document["trend"], ("2026-12-04T06:00:00Z", "2026-12-04T18:30:00Z",
+                                               "2026-12-05T06:00:00Z"), strict=True):
+        point["started_at"] = when
+    found = trend(document)
+    assert (found["first"], found["last"]) == ("2026-12-04 06:00", "2026-12-05")
+    labels = [t["label"] for t in found["coverage"]["chart"]["xticks"]]
+    assert labels == ["2026-12-04 06:00", "2026-12-04 18:30", "2026-12-05"]
+    # The y axis runs to a round number just above the most regions assessed, with ticks.
+    chart = found["coverage"]["chart"]
+    assert chart["yticks"][0]["label"] == "0" and len(chart["yticks"]) >= 2
 
 
 def test_the_first_recorded_run_says_so(tmp_path: Path):
@@ -89,7 +110,8 @@ def test_the_age_of_findings_and_the_oldest_public_one(tmp_path: Path):
            "days, since 2025-11-01" in squashed
     rows = {r[0]: r[1:] for r in page.rows("ages")}
     assert rows == {"S3 bucket": ["1", "0", "0", "1"], "KMS key": ["1", "0", "0", "0"]}
-    assert page.rows("ages", "foot") == [["All types", "2", "0", "0", "1"]]
+    assert page.rows("ages", "foot") == [["All types", "2", "0", "0", "1"],
+                                         ["of which public", "0", "0", "0", "1"]]
 
 
 def test_the_workbook_has_the_changes_the_trend_chart_and_the_ages(tmp_path: Path):
@@ -111,7 +133,8 @@ def test_the_workbook_has_the_changes_the_trend_chart_and_the_ages(tmp_path: Pat
         chart = ElementTree.fromstring(archive.read(charts[0]))
         assert len(charts) == 2 and chart.find(f".//{{{CHART_NS}}}lineChart") is not None
     ages = [[c.value for c in row] for row in book["Finding age"].iter_rows(min_row=2)]
-    assert ages[-1][:5] == ["All types", 3, 0, 0, 0]
+    assert ages[-2][:5] == ["All types", 3, 0, 0, 0]
+    assert ages[-1][0] == "of which public"
     findings = book["Findings"]
     heads = [c.value for c in findings[1]]
     assert {row[heads.index("Age (days)")].value for row in findings.iter_rows(min_row=2)} == {

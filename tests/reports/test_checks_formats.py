@@ -97,7 +97,7 @@ def test_the_member_view_is_an_evaluation_per_cell_and_a_test_case_per_account()
         (MEMBER, "eu-west-1", "NOT_ASSESSED")}
     events = [e for e in ocsf_events(document) if "/member/" in e["finding_info"]["uid"]]
     # each cell, once per control of the mapping; and the view itself, once
-    assert len(events) == 3 * 4 + 1
+    assert len(events) == 3 * 6 + 1
     failed = [e for e in events if e["compliance"]["status_id"] == 3]
     assert {e["cloud"]["account"]["uid"] for e in failed} == {MEMBER}
     assert all("create-stack-set" in e["remediation"]["desc"] for e in failed)
@@ -133,7 +133,7 @@ def test_an_accepted_gap_passes_in_junit_and_is_failed_and_suppressed_in_ocsf(tm
     cis = next(e for e in ocsf_events(document)
                if e["finding_info"]["uid"].endswith("/eu-west-1/cis-1.20"))
     assert (cis["compliance"]["status_id"], cis["status_id"]) == (3, 3)  # Fail, Suppressed
-    assert "RISK-101" in cis["status_detail"] and cis["severity"] == "High"
+    assert "RISK-101" in cis["status_detail"] and cis["severity"] == "Medium"
 
 
 def test_detection_findings_carry_status_and_first_seen(tmp_path):

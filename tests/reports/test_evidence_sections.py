@@ -100,8 +100,8 @@ def test_the_first_page_states_population_query_parameters_and_completeness(tmp_
     assert found.order.index("scope") < found.order.index("toc-h")
     assert found.order.index("verdict-h") < found.order.index("scope")
     assert found.text["scope-population"] == (
-        "3 accounts in organization o-abcdef1234; 4 regions enabled, 3 scanned, 1 not enabled, "
-        "1 excluded.")
+        "3 accounts in organization o-abcdef1234; regions covered: 1 of 2 regions assessed "
+        "(1 with gaps); 4 enabled: 1 not assessed, 1 excluded; 1 not enabled.")
     assert found.text["scope-scanned"] == "me-south-1, sa-east-1, us-east-1"
     assert found.text["scope-not-enabled"] == "af-south-1"
     assert found.text["scope-excluded"] == f"us-west-1: decommissioned {SCRIPT}"
@@ -136,17 +136,24 @@ def test_the_controls_section_answers_each_control(tmp_path):
             "analyzer in the administrator account does not make them pass in member accounts."
             ) in section
     keys = [k for k in found.order if k.startswith("control-")]
-    assert keys == ["control-cis-1.20", "control-cis-1.19-v5", "control-securityhub-iam.28",
+    assert keys == ["control-cis-1.20", "control-cis-1.19-v5", "control-cis-2.19-v6",
+                    "control-cis-2.18-v7", "control-securityhub-iam.28",
                     "control-config-iam-external-access-analyzer-enabled"]
     cis = found.text["control-cis-1.20"]
     assert cis.startswith("CIS AWS Foundations Benchmark · versions 1.4.0, 1.5.0, 2.0.0, 3.0.0, "
                           "4.0.0 · 1.20 Ensure that IAM Access analyzer is enabled for all "
-                          "regions Not met Requires:")
+                          "regions Not met Not met: organization-wide analysis; per-account "
+                          "evaluation not run (--member-accounts). Requires:")
     assert "1 gap(s) against it: sa-east-1: NO_ANALYZER." in cis
     assert "Not assessed, no evidence either way: me-south-1." in cis
     assert "Excluded by the configuration, outside this evidence: us-west-1" in cis
-    assert "https://github.com/turbot/steampipe-mod-aws-compliance/" in cis
-    assert "Not confirmed at the source:" in cis
+    # Where the numbers were checked is in the appendix, not beside the answer (issue 22).
+    assert "https://github.com/turbot/steampipe-mod-aws-compliance/" not in cis
+    assert "Not confirmed at the source:" not in cis
+    appendix = found.text["provenance-cis-1.20"]
+    assert "https://github.com/turbot/steampipe-mod-aws-compliance/" in appendix
+    assert "Not confirmed at the source:" in appendix
+    assert found.order.index("provenance-cis-1.20") > found.order.index("errors")
     assert "tone-bad" in found.classes["control-cis-1.20"]
     hub = found.text["control-securityhub-iam.28"]
     assert "AWS Security Hub · IAM.28 IAM Access Analyzer external access analyzer should be " \
@@ -155,21 +162,23 @@ def test_the_controls_section_answers_each_control(tmp_path):
             "(the delegated administrator) does not make this control pass in the "
             "organization's 2 other account(s)") in hub
     assert "https://docs.aws.amazon.com/securityhub/latest/userguide/iam-controls.html#iam-28" \
-        in hub
+        in found.text["provenance-securityhub-iam.28"]
     rule = found.text["control-config-iam-external-access-analyzer-enabled"]
     assert "Evaluated in each account separately" in rule
     assert ("https://docs.aws.amazon.com/config/latest/developerguide/"
-            "iam-external-access-analyzer-enabled.html") in rule
+            "iam-external-access-analyzer-enabled.html") in found.text[
+        "provenance-config-iam-external-access-analyzer-enabled"]
 
 
 def test_a_compliant_scan_meets_the_controls_and_gaps_name_theirs(tmp_path):
     _, found = page(tmp_path, make_document([covered("us-east-1")]))
     assert "tone-ok" in found.classes["control-cis-1.19-v5"]
-    assert " Met Requires:" in found.text["control-cis-1.19-v5"]
+    assert " Met Met: organization-wide analysis;" in found.text["control-cis-1.19-v5"]
     text, _ = page(tmp_path, make_document([covered("us-east-1"),
                                             region_scan("sa-east-1", analyzers=[])]))
     plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text))
     assert ("Bears on: CIS AWS Foundations Benchmark 1.20, CIS AWS Foundations Benchmark 1.19, "
+            "CIS AWS Foundations Benchmark 2.19, CIS AWS Foundations Benchmark 2.18, "
             "AWS Security Hub IAM.28, AWS Config managed rule "
             "iam-external-access-analyzer-enabled") in plain
 
@@ -181,10 +190,11 @@ def test_the_summary_sheet_carries_the_scope_statement_and_the_gaps_their_contro
     scope = {row[1]: row[2] for row in rows if row[0] == "Scope"}
     assert scope == {
         "Population: accounts in the organization": 3,
-        "Regions enabled": 4,
-        "Regions called": "me-south-1, sa-east-1, us-east-1",
-        "Regions not enabled": "af-south-1",
-        "Regions excluded": f"us-west-1: decommissioned {SCRIPT}",
+        "Regions": "covered: 1 of 2 regions assessed (1 with gaps); 4 enabled: 1 not "
+                   "assessed, 1 excluded; 1 not enabled",
+        "Regions scanned, by name": "me-south-1, sa-east-1, us-east-1",
+        "Regions not enabled, by name": "af-south-1",
+        "Regions excluded, with the reason": f"us-west-1: decommissioned {SCRIPT}",
         "Query (API calls)": 11,
         "API calls: GetCallerIdentity": 1, "API calls: ListAnalyzers": 3,
         "API calls: ListFindings": 7,
@@ -193,11 +203,13 @@ def test_the_summary_sheet_carries_the_scope_statement_and_the_gaps_their_contro
         "Completeness": "incomplete: 1 region(s) could not be assessed: me-south-1",
     }
     controls = {row[1]: row[2] for row in rows if row[0] == "Controls"}
-    assert controls["AWS Security Hub IAM.28"] == ("Not met: IAM Access Analyzer external access "
-                                                   "analyzer should be enabled")
+    assert controls["AWS Security Hub IAM.28"] == (
+        "Not met: IAM Access Analyzer external access analyzer should be enabled (reading: "
+        "organization-wide analysis; per-account evaluation not run (--member-accounts))")
     assert set(controls) == {
         "CIS AWS Foundations Benchmark v1.4.0, 1.5.0, 2.0.0, 3.0.0, 4.0.0 1.20",
-        "CIS AWS Foundations Benchmark v5.0.0 1.19", "AWS Security Hub IAM.28",
+        "CIS AWS Foundations Benchmark v5.0.0 1.19", "CIS AWS Foundations Benchmark v6.0.0 2.19",
+        "CIS AWS Foundations Benchmark v7.0.0 2.18", "AWS Security Hub IAM.28",
         "AWS Config managed rule iam-external-access-analyzer-enabled"}
     gaps = [[c.value for c in row] for row in book["Gaps"].iter_rows(min_row=2)]
     assert [g[4] for g in gaps if g[0] == "Gap"] == ["NO_ANALYZER"]
@@ -211,4 +223,4 @@ def test_an_unused_access_gap_bears_on_no_control_in_the_page(tmp_path):
     text, found = page(tmp_path, document)
     assert [g["code"] for g in document["gaps"]] == ["MISSING_REQUIRED_TYPE"]
     assert "Bears on:" not in text
-    assert " Met Requires:" in found.text["control-cis-1.20"]
+    assert " Met Met: organization-wide analysis;" in found.text["control-cis-1.20"]

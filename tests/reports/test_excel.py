@@ -197,15 +197,23 @@ def test_frozen_header_autofilter_and_styled_header_on_every_sheet(book):
         assert ws.print_title_rows == "$1:$1", ws.title
 
 
-def test_reading_sheets_print_one_page_wide(book):
-    for title in ("Summary", "Gaps", "Regions"):
-        ws = book[title]
+def test_every_sheet_prints_one_page_wide(book):
+    """Issue 22: no sheet prints as strips of columns, page after page."""
+    for ws in book.worksheets:
+        title = ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage is True, title
         # 1 is the attribute's default (ECMA-376 18.3.1.63): a writer may leave it out.
         assert ws.page_setup.fitToWidth in (1, None), title
         assert ws.page_setup.fitToHeight == 0, title
         assert ws.page_setup.orientation == "landscape", title
-    assert not book["Findings"].sheet_properties.pageSetUpPr.fitToPage
+        assert ws.page_setup.paperSize in (9, "9"), title  # A4
+    # The Gaps sheet is narrow enough to print at 8 pt or more: fit-to-width scales its
+    # 11-point text to 8 points or more while its widths (characters of 11-point Calibri)
+    # add up to no more than an A4 landscape page's 140 characters x 11/8.
+    gaps = book["Gaps"]
+    total = sum(gaps.column_dimensions[get_column_letter(i)].width
+                for i in range(1, gaps.max_column + 1))
+    assert total * 8 / 11 <= 140, total
 
 
 def test_column_widths_follow_content_within_bounds(book):
@@ -313,10 +321,14 @@ def test_summary(book, document):
     assert summary_value(ws, "Duration (seconds)") == 42
     assert summary_value(ws, "coverage_types") == "ORGANIZATION"
     assert summary_value(ws, "config_file") == "—"
-    for label, expected in (("Covered", 2), ("Gap", 2), ("Not assessed", 1),
-                            ("Not enabled", 1), ("Excluded", 1)):
+    # The regions counted one way (reports.document.scope): covered of the regions assessed.
+    for label, expected in (("Regions assessed", 4), ("Regions covered (of the regions "
+                            "assessed)", 2), ("Regions with gaps", 2),
+                            ("Regions not assessed", 1), ("Regions not enabled", 1),
+                            ("Regions excluded", 1), ("Regions enabled", 6),
+                            ("Regions listed", 7)):
         assert summary_value(ws, label) == expected, label
-    assert summary_value(ws, "Regions scanned") == 7
+    assert summary_value(ws, "Regions").startswith("covered: 2 of 4 regions assessed")  # Scope
     assert summary_value(ws, "Active findings") == 5
     assert summary_value(ws, "Public") == 1
     assert summary_value(ws, "Cross-account") == 4
@@ -338,7 +350,9 @@ def test_gaps_and_advisories(book, document):
     assert gap[-1] is None  # no exception accepts it
     # The controls the gap bears on, each once with its versions.
     assert gap[-2] == ("CIS AWS Foundations Benchmark 1.20 (1.4.0, 1.5.0, 2.0.0, 3.0.0, 4.0.0); "
-                       "CIS AWS Foundations Benchmark 1.19 (5.0.0); AWS Security Hub IAM.28; "
+                       "CIS AWS Foundations Benchmark 1.19 (5.0.0); CIS AWS Foundations "
+                       "Benchmark 2.19 (6.0.0); CIS AWS Foundations Benchmark 2.18 (7.0.0); "
+                       "AWS Security Hub IAM.28; "
                        "AWS Config managed rule iam-external-access-analyzer-enabled")
     assert advisory[-2] is None  # no delegated administrator: advice no control requires
 

@@ -210,15 +210,17 @@ def test_every_region_has_a_row_with_its_status_label(tmp_path: Path) -> None:
     _, page = render(tmp_path, every_status_document())
     rows = by_first_cell(page.rows("regions"))
     statuses = {region.split()[0]: row[1] for region, row in rows.items()}
+    # Regions not enabled are folded into one line under the table (issue 22: they took
+    # three printed pages), not a row each.
     assert statuses == {"us-east-1": "Covered", "eu-west-1": "Covered", "sa-east-1": "Gap",
-                        "me-south-1": "Not assessed", "af-south-1": "Not enabled",
-                        "us-west-1": "Excluded"}
+                        "me-south-1": "Not assessed", "us-west-1": "Excluded"}
+    assert re.search(r"Not enabled \(1\).{0,120}af-south-1", squash(page.text()))
     assert [r[0].split()[0] for r in page.rows("regions")][:2] == ["me-south-1", "sa-east-1"]
     tones = {row[0].split()[0]: next(c for c in classes if c.startswith("st-"))
              for row, classes in zip(page.rows("regions"), page.table("regions")["row_classes"],
                                      strict=True)}
     assert tones == {"us-east-1": "st-ok", "eu-west-1": "st-ok", "sa-east-1": "st-bad",
-                     "me-south-1": "st-warn", "af-south-1": "st-off", "us-west-1": "st-excl"}
+                     "me-south-1": "st-warn", "us-west-1": "st-excl"}
     me_south = next(r for r in page.rows("regions") if r[0].startswith("me-south-1"))
     assert "explicit deny in an SCP" in me_south[3]
     us_east = next(r for r in page.rows("regions") if r[0].startswith("us-east-1"))
@@ -274,7 +276,7 @@ def test_gaps_carry_their_remediation_commands(tmp_path: Path) -> None:
                              org=organization(trusted=False, admins=()), account=MANAGEMENT)
     _, page = render(tmp_path, document)
     commands = set(page.pre)
-    assert ("aws accessanalyzer create-analyzer --analyzer-name organization-external-access "
+    assert ("aws accessanalyzer create-analyzer --analyzer-name organization-analyzer "
             "--type ORGANIZATION --region sa-east-1") in commands
     assert ("aws organizations enable-aws-service-access --service-principal "
             "access-analyzer.amazonaws.com") in commands
@@ -469,3 +471,48 @@ def test_a_coverage_only_scan_says_findings_were_not_collected(tmp_path: Path) -
     assert not [t for t in page.tables if "matrix" in t["class"] or "detail" in t["class"]]
     assert page.text().count("Coverage-only scan: findings were not collected.") == 3
     assert {"matrix", "accounts", "findings"} <= page.ids
+
+
+def test_the_contents_and_the_headings_take_their_numbers_from_one_outline(tmp_path: Path
+                                                                          ) -> None:
+    """Issue 22: the Contents said "4. Gaps and remediation" above a heading "3 Gaps ...",
+    because two sections were unnumbered in the body."""
+    text, _ = render(tmp_path, every_status_document())
+    toc = text[text.index('<nav class="toc"'):text.index("</nav>")]
+    listed = re.findall(r'<li><span class="no">([^<]+)</span><a href="#([^"]+)">', toc)
+    assert listed and [n for n, _ in listed if n.isdigit()] == [
+        str(i) for i in range(1, 1 + sum(n.isdigit() for n, _ in listed))]
+    for number, key in listed:
+        section = text[text.index(f'id="{key}"'):]
+        heading = re.search(r'<h2 id="[^"]+"><span class="no">([^<]+)</span>', section)
+        assert heading is not None and heading.group(1) == number, key
+    assert ("A", "scan-details") in listed and ("B", "provenance") in listed
+
+
+def test_the_first_screen_answers_before_the_scope_and_the_details(tmp_path: Path) -> None:
+    text, _ = render(tmp_path, every_status_document())
+    order = [text.index(f'id="{key}"') for key in
+             ("verdict-h", "controls-row", "answer-gaps", "answer-not-assessed", "scope",
+              "toc-h", "controls", "scan-details")]
+    assert order == sorted(order)
+    answer = squash(re.sub(r"<[^>]+>", " ", text[text.index('id="answer"'):
+                                                    text.index('id="scope"')]))
+    assert "No analyzer with the organization as zone of trust in sa-east-1" in answer
+    assert "me-south-1" in answer and "list-policies-for-target" in answer
+    assert "Reading: organization-wide analysis; per-account evaluation not run" in answer
+
+
+def test_matrix_sub_counts_wrap_between_numbers_never_inside_one(tmp_path: Path) -> None:
+    """Issue 22: at 80,000 findings the sub-counts ran into each other ("3,104 / 5,628 /
+    282,970"); each number is now a unit the line may break around, not inside."""
+    document = every_status_document()
+    for region in document["regions"]:
+        for counts in region["findings"].values():
+            if counts["active"]:
+                counts.update(active=98765, public=12345, cross_account=86138, errors=282)
+    text, _ = render(tmp_path, document)
+    matrix = text[text.index('<table class="matrix'):]
+    matrix = matrix[:matrix.index("</table>")]
+    assert '<span class="n pub">12,345</span> / <span class="n">86,138</span> / ' \
+           '<span class="n err">282</span>' in matrix
+    assert re.search(r"\.px \.n \{ white-space: nowrap; \}", text)

@@ -54,7 +54,7 @@ def test_a_scan_and_its_re_render_derive_once_each_and_state_the_same(monkeypatc
     assert manifest["configuration_sha256"] == derived["configuration_sha256"]  # a live scan
     assert rows["Configuration SHA-256"] == derived["configuration_sha256"]
     assert derived["configuration_sha256"] in page
-    assert rows["Regions called"] == ", ".join(derived["scope"]["regions_scanned"])
+    assert rows["Regions scanned, by name"] == ", ".join(derived["scope"]["regions_scanned"])
 
     # A scan.json written before `derived` existed, and one whose block was edited: both are
     # derived again, to what the scan derived.

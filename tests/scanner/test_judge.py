@@ -54,8 +54,7 @@ def test_not_active_names_status_and_reason_and_picks_specific_remediation():
     verdict, _judgement = verdict_of(scan)
     gap = verdict.gaps[0]
     assert "FAILED" in gap.title and "service-linked role" in gap.title
-    assert gap.remediation.startswith("aws accessanalyzer delete-analyzer --analyzer-name org "
-                                      "--region eu-west-2 && aws accessanalyzer create-analyzer")
+    assert_recreated(gap.remediation, "org", "eu-west-2")
     assert "iam:CreateServiceLinkedRole" in gap.remediation_note
     assert ADMIN in gap.remediation_note
 
@@ -253,7 +252,7 @@ def test_gap_text_table_is_complete_and_fills_every_placeholder():
               "role_name": "r", "analyzer": "a", "where": "w", "filter": "f", "archived": "0",
               "analyzer_arg": "a", "rule_arg": "r", "owner": "o", "archived_command": "c",
               "delete": "d", "what": "w", "expires": "e", "ticket": "", "reason": "r",
-              "matched": "m", "days": "d", "source": "s"}
+              "matched": "m", "days": "d", "source": "s", "rules_file": "f"}
     for code, text in GAP_TEXT.items():
         if code.startswith("EXCEPTION_"):
             # About the configuration, not AWS: no command renews an approval.
@@ -336,8 +335,21 @@ def test_deregistered_administrator_analyzer_is_deleted_before_it_is_recreated()
     scan = region_scan("eu-west-2", [analyzer("eu-west-2", name="org", status="FAILED",
                                               status_reason="DELEGATED_ADMINISTRATOR_DEREGISTERED")])
     gap = verdict_of(scan)[0].gaps[0]
-    assert gap.remediation.startswith(
-        "aws accessanalyzer delete-analyzer --analyzer-name org --region eu-west-2 && ")
+    assert_recreated(gap.remediation, "org", "eu-west-2")
+    assert "create-archive-rule" in gap.remediation_note
+
+
+def assert_recreated(remediation: str, name: str, region: str) -> None:
+    """Delete-then-create, its archive rules saved before and each re-created after."""
+    save, delete, create, restore = remediation.splitlines()
+    rules = f"archive-rules-{name}-{region}.json"
+    assert save.startswith(f"aws accessanalyzer list-archive-rules --analyzer-name {name} "
+                           f"--region {region} ") and save.endswith(f"> {rules}")
+    assert delete == f"aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}"
+    assert create == (f"aws accessanalyzer create-analyzer --analyzer-name {name} "
+                      f"--type ORGANIZATION --region {region}")
+    assert restore.startswith(f"jq -c --arg analyzer {name} ") and rules in restore
+    assert f"aws accessanalyzer create-archive-rule --region {region} --cli-input-json" in restore
 
 
 # -- issue 14: wrong answers an independent probe found ------------------------------------
@@ -509,3 +521,65 @@ def test_gaps_seen_from_the_delegated_administrator_alone_say_what_was_not_exami
     assert "--admin-role-name" in advice.remediation
     covered_only = judge(make_scan_result(regions[:1]))
     assert not [a for a in covered_only.advisories if a.code == "ANALYZER_VISIBILITY_UNKNOWN"]
+
+
+# -- issue 22: remediation a change ticket can carry ---------------------------------------
+
+
+@pytest.mark.parametrize("error, fix, words", [
+    (DENIED, "aws organizations list-policies-for-target --target-id ", ("SCP", "exclude")),
+    (ApiError("ReadTimeoutError", "read timed out", "ListAnalyzers"), "aa-scan --workers",
+     ("did not answer in time",)),
+    (ApiError("ThrottlingException", "slow down", "ListAnalyzers"), "aa-scan --workers",
+     ("throttled",)),
+    (ApiError("InternalFailure", "boom", "ListAnalyzers"), "aa-scan --regions eu-west-1",
+     ("exclude",)),
+])
+def test_every_region_not_assessed_has_a_fix_that_makes_the_next_run_complete(error, fix,
+                                                                               words):
+    verdict, _ = verdict_of(region_scan("eu-west-1", None, error=error))
+    assert verdict.status == RegionStatus.ERROR
+    assert verdict.remediation.startswith(fix)
+    assert all(word in verdict.remediation + verdict.remediation_note for word in words)
+    if error is DENIED:  # the exclusion comes with a reason to fill in, never without one
+        assert 'exclude:\n  eu-west-1: "<why this region is blocked' in verdict.remediation
+
+
+def test_a_region_invisible_from_a_member_account_says_where_to_scan_from():
+    judgement = judge(make_scan_result([region_scan("us-east-1", [])], account=MEMBER))
+    region = judgement.regions[0]
+    assert region.status == RegionStatus.ERROR
+    assert region.remediation.startswith("aa-scan --role-arn arn:aws:iam::")
+
+
+def test_a_new_analyzer_is_named_as_the_organization_names_its_own():
+    org = [analyzer("us-east-1", name="acme-org-aa"), analyzer("eu-west-1", name="acme-org-aa"),
+           analyzer("eu-west-2", name="old", status="FAILED")]
+    judgement = judge(make_scan_result([
+        region_scan("us-east-1", [org[0]]), region_scan("eu-west-1", [org[1]]),
+        region_scan("eu-west-2", [org[2]]), region_scan("sa-east-1", [])]))
+    fixes = {g.region: g.remediation for g in judgement.gaps}
+    assert fixes["sa-east-1"] == ("aws accessanalyzer create-analyzer --analyzer-name "
+                                  "acme-org-aa --type ORGANIZATION --region sa-east-1")
+    # A failed analyzer is re-created under its own name, its archive rules with it.
+    assert_recreated(fixes["eu-west-2"], "old", "eu-west-2")
+
+
+def test_an_analyzer_name_from_aws_is_one_shell_word_in_a_fix():
+    hostile = "x; rm -rf ~ $(id)"
+    gap = verdict_of(region_scan("eu-west-2", [
+        analyzer("eu-west-2", name=hostile, status="FAILED")]))[0].gaps[0]
+    for line in gap.remediation.splitlines()[:3]:
+        assert "--analyzer-name 'x; rm -rf ~ $(id)' " in line
+    assert "--arg analyzer 'x; rm -rf ~ $(id)' " in gap.remediation.splitlines()[3]
+
+
+@pytest.mark.parametrize("analyzers, severity", [
+    ([], "HIGH"),  # nothing analyzes the region
+    ([analyzer(type="ACCOUNT")], "MEDIUM"),  # one account's resources still are
+    ([analyzer(status="FAILED", status_reason="DELEGATED_ADMINISTRATOR_DEREGISTERED")],
+     "HIGH"),  # nothing does, and it looks as if something did
+    ([analyzer(status="CREATING")], "MEDIUM"),  # it will, once created
+])
+def test_severity_follows_the_kind_of_gap(analyzers, severity):
+    assert verdict_of(region_scan("eu-west-1", analyzers))[0].gaps[0].severity.value == severity

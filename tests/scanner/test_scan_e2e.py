@@ -115,8 +115,18 @@ def test_every_region_verdict_in_one_scan(monkeypatch, run_scan):
                     ("sa-east-1", "NO_ANALYZER"), ("eu-central-1", "NO_ANALYZER")}
     gap = next(g for g in run.document["gaps"] if g["region"] == "sa-east-1")
     remediation = gap["remediation"]
-    assert remediation == ("aws accessanalyzer create-analyzer --analyzer-name "
-                           "organization-external-access --type ORGANIZATION --region sa-east-1")
+    # Named as the organization names its own organization analyzers ("org" here).
+    assert remediation == ("aws accessanalyzer create-analyzer --analyzer-name org "
+                           "--type ORGANIZATION --region sa-east-1")
+    severities = {g["code"]: g["severity"] for g in run.document["gaps"]}
+    assert severities == {"ACCOUNT_SCOPE_ONLY": "MEDIUM", "NOT_ACTIVE": "HIGH",
+                          "NO_ANALYZER": "HIGH"}
+    # The region an SCP denies has its fix too: change the SCP, or exclude it with a reason.
+    assert "list-policies-for-target" in denied["remediation"]
+    assert "exclude:\n  me-south-1: " in denied["remediation"]
+    assert "SCP" in denied["remediation_note"]
+    assert all(r.get("remediation") == "" for r in run.document["regions"]
+               if r["status"] != "ERROR")
     assert ADMIN in gap["remediation_note"]
     assert run.document["summary"]["verdict"] == "NON_COMPLIANT"
 
@@ -554,7 +564,10 @@ def test_analyzer_disabled_while_trusted_access_was_off_is_recreated(monkeypatch
         run = run_scan()
     gap = next(g for g in run.document["gaps"] if g["region"] == "ap-southeast-2")
     assert "enable-aws-service-access" not in gap["remediation"]
-    assert gap["remediation"].startswith("aws accessanalyzer delete-analyzer --analyzer-name org")
+    lines = gap["remediation"].splitlines()
+    assert lines[0].startswith("aws accessanalyzer list-archive-rules --analyzer-name org ")
+    assert lines[1].startswith("aws accessanalyzer delete-analyzer --analyzer-name org ")
+    assert "create-archive-rule" in lines[3]
 
 
 def test_a_region_list_keeps_every_other_region_in_the_evidence(monkeypatch, run_scan):

@@ -25,6 +25,8 @@ EXPECTED = [
     *({"framework": CIS, "version": v, "id": "1.20", "title": CIS_120}
       for v in ("1.4.0", "1.5.0", "2.0.0", "3.0.0", "4.0.0")),
     {"framework": CIS, "version": "5.0.0", "id": "1.19", "title": CIS_119},
+    {"framework": CIS, "version": "6.0.0", "id": "2.19", "title": CIS_119},
+    {"framework": CIS, "version": "7.0.0", "id": "2.18", "title": CIS_119},
     {"framework": "AWS Security Hub", "version": None, "id": "IAM.28",
      "title": "IAM Access Analyzer external access analyzer should be enabled"},
     {"framework": "AWS Config managed rule", "version": None,
@@ -53,7 +55,8 @@ def test_every_entry_names_its_sources_and_what_could_not_be_confirmed():
         # Every version is confirmed by at least one source, or the entry says it is not.
         confirmed = {v for s in control["sources"] for v in s["confirms"]}
         for version in control["versions"]:
-            assert version is None or version in confirmed, (control["key"], version)
+            assert (version is None or version in confirmed
+                    or f"v{version}" in control["unconfirmed"]), (control["key"], version)
         assert control["unconfirmed"], control["key"]
         assert set(control["gap_codes"]) <= codes, control["key"]
         assert control["requires"] and control["evaluated"]
@@ -67,7 +70,11 @@ def test_every_entry_names_its_sources_and_what_could_not_be_confirmed():
     rule = by_key["config-iam-external-access-analyzer-enabled"]["sources"][0]
     assert rule["url"].endswith("/config/latest/developerguide/"
                                 "iam-external-access-analyzer-enabled.html")
-    assert "cisecurity.org" in by_key["cis-1.20"]["unconfirmed"]
+    assert "cisecurity.org" in by_key["cis-1.20"]["sources"][-1]["url"]
+    # v6.0.0 rests on a transcription at a pinned commit; v7.0.0 on nothing read, and says so.
+    assert "cis_v600_2_19" in by_key["cis-2.19-v6"]["sources"][0]["says"]
+    assert "/blob/a366991d9edc" in by_key["cis-2.19-v6"]["sources"][0]["url"]
+    assert "Check it against the benchmark document" in by_key["cis-2.18-v7"]["unconfirmed"]
 
 
 def test_every_gap_and_the_verdict_carry_their_controls(valid_document):
@@ -177,9 +184,17 @@ def test_the_member_view_answers_the_per_account_controls():
         text = " ".join(failing[key]["per_account"])
         assert "does not list" not in text
         assert "1 of 2 account(s) pass" in text and "1 fail (111111111111)" in text
-    # the organization-wide controls keep their own answer, with the accounts beside it
-    assert failing["cis-1.20"]["status"] == "Met"
+    # Issue 22: CIS is evaluated per account too; with the member view, every control follows
+    # the per-account result (a green verdict above a "Met" that lists failing accounts was
+    # a report contradicting itself), and each says which reading it used.
+    for key in failing:
+        assert failing[key]["status"] == "Not met", key
+        assert failing[key]["reading"].startswith("per account: the member view"), key
     assert "1 fail (111111111111)" in " ".join(failing["cis-1.20"]["per_account"])
+    alone = answers(make_document(base))
+    assert {a["status"] for a in alone.values()} == {"Met"}
+    assert {a["reading"] for a in alone.values()} == {
+        "organization-wide analysis; per-account evaluation not run (--member-accounts)"}
     unknown = answers(_with_members(make_document(base), {
         "333333333333": {"us-east-1": "PASS"}}, errors=("444444444444",)))
     assert unknown["securityhub-iam.28"]["status"] == "Not determined"

@@ -63,7 +63,11 @@ def test_the_manifest_holds_exactly_the_fields_the_issue_lists(tmp_path):
         "accounts": 3, "regions_enabled": ["sa-east-1", "us-east-1", "us-west-1"],
         "regions_scanned": ["sa-east-1", "us-east-1"], "regions_not_enabled": ["af-south-1"],
         "regions_excluded": {"me-central-1": "never used", "us-west-1": "decommissioned"},
-        "coverage_types": ["ORGANIZATION"], "finding_statuses": []}
+        "coverage_types": ["ORGANIZATION"], "finding_statuses": [],
+        # the region counts of every report, under the keys of their labels
+        "region_counts": {"listed": 5, "enabled": 3, "scanned": 2, "assessed": 2,
+                          "covered": 1, "gaps": 1, "not_assessed": 0, "excluded": 2,
+                          "not_enabled": 1}}
     assert written["completeness"] == {"complete": True, "reasons": [],
                                        "api_calls": {"ListAnalyzers": 2, "ListFindings": 3}}
     assert written["configuration"] == configuration
