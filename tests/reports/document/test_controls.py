@@ -71,10 +71,14 @@ def test_every_entry_names_its_sources_and_what_could_not_be_confirmed():
     assert rule["url"].endswith("/config/latest/developerguide/"
                                 "iam-external-access-analyzer-enabled.html")
     assert "cisecurity.org" in by_key["cis-1.20"]["sources"][-1]["url"]
-    # v6.0.0 rests on a transcription at a pinned commit; v7.0.0 on nothing read, and says so.
+    # v6.0.0 and v7.0.0 rest on transcriptions at pinned commits, and say so.
     assert "cis_v600_2_19" in by_key["cis-2.19-v6"]["sources"][0]["says"]
     assert "/blob/a366991d9edc" in by_key["cis-2.19-v6"]["sources"][0]["url"]
-    assert "Check it against the benchmark document" in by_key["cis-2.18-v7"]["unconfirmed"]
+    v7 = by_key["cis-2.18-v7"]
+    assert "/blob/0e868f02602c" in v7["sources"][0]["url"] and v7["sources"][0]["confirms"] == [
+        "7.0.0"]
+    assert "Requirement Id 2.18" in v7["sources"][0]["says"].replace("requirement", "Requirement")
+    assert "Prowler transcription" in v7["unconfirmed"]
 
 
 def test_every_gap_and_the_verdict_carry_their_controls(valid_document):
