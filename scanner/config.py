@@ -727,17 +727,36 @@ def load_options(config_path: Path | None, overrides: Mapping[str, Any],
 MAX_EXCEPTION_DAYS = 3 * 365 + 1
 
 
+# What separates the words of an ARN's resource part; with `*`, nothing else names anything.
+_ARN_SEPARATORS = "/:-._ "
+
+
 def _arn_pattern_problem(pattern: str) -> str | None:
     """Why a resource pattern may not be used (None: it may): it must be an ARN whose
-    resource part names something, so that no exception accepts every resource at once."""
+    resource part names something, so that no exception accepts every resource at once.
+    `*` matches `/` and `:` too, so a resource part that is only separators and `*`
+    (`*/*`, `*-*`) names nothing, and nor does one that is only a resource-type word
+    (`role/*`, `key/*`, `function:*`): every role, key or function of the account (of every
+    account, with `*` there), including those made after the exception was approved."""
     fields = pattern.split(":", 5)
     if len(fields) < 6:
         return ("expected an ARN or an ARN pattern with its six fields "
                 "(arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)")
-    if not fields[5].replace("*", "").strip():
-        return ("its resource part is only *: it would accept the findings of every resource "
-                "of the service; name the resource (a pattern such as "
-                "arn:aws:s3:::public-site-* is accepted)")
+    resource = fields[5]
+    example = "name the resource (a pattern such as arn:aws:s3:::public-site-* is accepted)"
+    if not resource.replace("*", "").strip(_ARN_SEPARATORS):
+        what = "only *" if not resource.replace("*", "").strip() else (
+            f"only * and separators ({resource})")
+        service = "every service" if "*" in fields[2] else "the service"
+        return (f"its resource part is {what}: it would accept the findings of every resource "
+                f"of {service}; {example}")
+    words = resource.replace(":", "/").split("/")
+    if len(words) > 1 and all(not w.replace("*", "").strip(_ARN_SEPARATORS)
+                              for w in words[1:]):
+        return (f"its resource part ({resource}) names only a resource type ({words[0]}): it "
+                f"would accept the findings of every {words[0]} of "
+                f"{'every account' if '*' in fields[4] else 'the account'}, those made later "
+                f"included; {example}")
     return None
 
 
