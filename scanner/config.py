@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import yaml
 
-from reports.document.exceptions import ANY_REGION, ExceptionSpec, spec_key
+from reports.document.exceptions import ANY_REGION, TYPED_CODES, ExceptionSpec, spec_key
 from reports.formats import OutputFormat
 
 from .errors import ConfigError
@@ -778,6 +778,18 @@ def _exceptions(layer: _Layer, items: Any, unverified: dict[str, str],
                              "finding_id or resource for findings")
         if "finding_id" in item and "resource" in item:
             raise layer.fail(where, "finding_id or resource, not both (one exception each)")
+        if finding and "analyzer_type" in item:
+            raise layer.fail((*where, "analyzer_type"), "analyzer_type belongs to a gap "
+                             "exception (region and code); a finding exception names its "
+                             "finding_id or resource")
+        if gap and "analyzer_type" in item and item["code"] not in TYPED_CODES:
+            raise layer.fail((*where, "analyzer_type"), f"a {item['code']} gap is about no "
+                             "analyzer type; analyzer_type goes with "
+                             f"{', '.join(TYPED_CODES)}")
+        if gap and "public" in item:
+            raise layer.fail((*where, "public"), "public belongs to a finding exception "
+                             "(finding_id or resource): it says the exception accepts public "
+                             "findings too")
         if gap and "region" not in item:
             raise layer.fail((*where, "code"), "a gap exception needs region: a region name, "
                              "or \"*\" for every region")
@@ -797,14 +809,21 @@ def _exceptions(layer: _Layer, items: Any, unverified: dict[str, str],
         if region != ANY_REGION:
             _region(layer, (*where, "region"), region, unverified)
         kind: Literal["gap", "finding"] = "gap" if gap else "finding"
-        specs.append({
-            "key": spec_key(kind, region, item.get("code"), item.get("finding_id"), resource),
+        spec: ExceptionSpec = {
+            "key": spec_key(kind, region, item.get("code"), item.get("finding_id"), resource,
+                            item.get("analyzer_type")),
             "kind": kind, "region": region, "code": item.get("code"),
             "finding_id": item.get("finding_id"), "resource": resource,
             "reason": item["reason"].strip(), "owner": item["owner"].strip(),
             "expires": expires.isoformat(),
             "ticket": item["ticket"].strip() if item.get("ticket") else None,
-            "source": layer.line(where)})
+            "source": layer.line(where)}
+        # Recorded only when configured: a register without them reads as it always did.
+        if "analyzer_type" in item:
+            spec["analyzer_type"] = item["analyzer_type"]
+        if "public" in item:
+            spec["public"] = item["public"]
+        specs.append(spec)
     return specs
 
 
