@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
@@ -825,6 +825,36 @@ def _exceptions(layer: _Layer, items: Any, unverified: dict[str, str],
             spec["public"] = item["public"]
         specs.append(spec)
     return specs
+
+
+def check_carried_exceptions(specs: Sequence[Mapping[str, Any]], label: str,
+                             today: dt.date) -> None:
+    """The exceptions a scan.json carries (a re-render applies them again), checked by the
+    configuration's own rules as of `today`, the scan's start (UTC): the schema (a non-blank
+    reason and owner, a code that may be accepted, a real date), an expiry at most 3 years
+    ahead, a resource pattern that names something, a key that is what it matches. A
+    ConfigError, one line, for the first that fails (`label` names the document)."""
+    items = []
+    for spec in specs:
+        item = {key: spec.get(key) for key in ("reason", "owner", "expires")}
+        item["region"] = spec.get("region")
+        if spec.get("kind") == "gap":
+            item["code"] = spec.get("code")
+        elif spec.get("finding_id") is not None:
+            item["finding_id"] = spec.get("finding_id")
+        else:
+            item["resource"] = spec.get("resource")
+        for key in ("ticket", "analyzer_type", "public"):
+            if spec.get(key) is not None:
+                item[key] = spec[key]
+        items.append(item)
+    layer = _Layer(label, {})
+    valid = layer.validate({"exceptions": items})
+    checked = _exceptions(layer, valid.get("exceptions"), {}, today)
+    for index, (spec, again) in enumerate(zip(specs, checked, strict=True)):
+        if spec.get("key") != again["key"]:
+            raise layer.fail(("exceptions", index), f"its key {spec.get('key')!r} is not "
+                             f"what it matches ({again['key']!r})")
 
 
 def _clean(overrides: Mapping[str, Any]) -> dict[str, Any]:
