@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import yaml
 
-from reports.document.exceptions import ANY_REGION, ExceptionSpec, spec_key
+from reports.document.exceptions import ANY_REGION, TYPED_CODES, ExceptionSpec, spec_key
 from reports.formats import OutputFormat
 
 from .errors import ConfigError
@@ -727,17 +727,36 @@ def load_options(config_path: Path | None, overrides: Mapping[str, Any],
 MAX_EXCEPTION_DAYS = 3 * 365 + 1
 
 
+# What separates the words of an ARN's resource part; with `*`, nothing else names anything.
+_ARN_SEPARATORS = "/:-._ "
+
+
 def _arn_pattern_problem(pattern: str) -> str | None:
     """Why a resource pattern may not be used (None: it may): it must be an ARN whose
-    resource part names something, so that no exception accepts every resource at once."""
+    resource part names something, so that no exception accepts every resource at once.
+    `*` matches `/` and `:` too, so a resource part that is only separators and `*`
+    (`*/*`, `*-*`) names nothing, and nor does one that is only a resource-type word
+    (`role/*`, `key/*`, `function:*`): every role, key or function of the account (of every
+    account, with `*` there), including those made after the exception was approved."""
     fields = pattern.split(":", 5)
     if len(fields) < 6:
         return ("expected an ARN or an ARN pattern with its six fields "
                 "(arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)")
-    if not fields[5].replace("*", "").strip():
-        return ("its resource part is only *: it would accept the findings of every resource "
-                "of the service; name the resource (a pattern such as "
-                "arn:aws:s3:::public-site-* is accepted)")
+    resource = fields[5]
+    example = "name the resource (a pattern such as arn:aws:s3:::public-site-* is accepted)"
+    if not resource.replace("*", "").strip(_ARN_SEPARATORS):
+        what = "only *" if not resource.replace("*", "").strip() else (
+            f"only * and separators ({resource})")
+        service = "every service" if "*" in fields[2] else "the service"
+        return (f"its resource part is {what}: it would accept the findings of every resource "
+                f"of {service}; {example}")
+    words = resource.replace(":", "/").split("/")
+    if len(words) > 1 and all(not w.replace("*", "").strip(_ARN_SEPARATORS)
+                              for w in words[1:]):
+        return (f"its resource part ({resource}) names only a resource type ({words[0]}): it "
+                f"would accept the findings of every {words[0]} of "
+                f"{'every account' if '*' in fields[4] else 'the account'}, those made later "
+                f"included; {example}")
     return None
 
 
@@ -759,6 +778,18 @@ def _exceptions(layer: _Layer, items: Any, unverified: dict[str, str],
                              "finding_id or resource for findings")
         if "finding_id" in item and "resource" in item:
             raise layer.fail(where, "finding_id or resource, not both (one exception each)")
+        if finding and "analyzer_type" in item:
+            raise layer.fail((*where, "analyzer_type"), "analyzer_type belongs to a gap "
+                             "exception (region and code); a finding exception names its "
+                             "finding_id or resource")
+        if gap and "analyzer_type" in item and item["code"] not in TYPED_CODES:
+            raise layer.fail((*where, "analyzer_type"), f"a {item['code']} gap is about no "
+                             "analyzer type; analyzer_type goes with "
+                             f"{', '.join(TYPED_CODES)}")
+        if gap and "public" in item:
+            raise layer.fail((*where, "public"), "public belongs to a finding exception "
+                             "(finding_id or resource): it says the exception accepts public "
+                             "findings too")
         if gap and "region" not in item:
             raise layer.fail((*where, "code"), "a gap exception needs region: a region name, "
                              "or \"*\" for every region")
@@ -778,15 +809,52 @@ def _exceptions(layer: _Layer, items: Any, unverified: dict[str, str],
         if region != ANY_REGION:
             _region(layer, (*where, "region"), region, unverified)
         kind: Literal["gap", "finding"] = "gap" if gap else "finding"
-        specs.append({
-            "key": spec_key(kind, region, item.get("code"), item.get("finding_id"), resource),
+        spec: ExceptionSpec = {
+            "key": spec_key(kind, region, item.get("code"), item.get("finding_id"), resource,
+                            item.get("analyzer_type")),
             "kind": kind, "region": region, "code": item.get("code"),
             "finding_id": item.get("finding_id"), "resource": resource,
             "reason": item["reason"].strip(), "owner": item["owner"].strip(),
             "expires": expires.isoformat(),
             "ticket": item["ticket"].strip() if item.get("ticket") else None,
-            "source": layer.line(where)})
+            "source": layer.line(where)}
+        # Recorded only when configured: a register without them reads as it always did.
+        if "analyzer_type" in item:
+            spec["analyzer_type"] = item["analyzer_type"]
+        if "public" in item:
+            spec["public"] = item["public"]
+        specs.append(spec)
     return specs
+
+
+def check_carried_exceptions(specs: Sequence[Mapping[str, Any]], label: str,
+                             today: dt.date) -> None:
+    """The exceptions a scan.json carries (a re-render applies them again), checked by the
+    configuration's own rules as of `today`, the scan's start (UTC): the schema (a non-blank
+    reason and owner, a code that may be accepted, a real date), an expiry at most 3 years
+    ahead, a resource pattern that names something, a key that is what it matches. A
+    ConfigError, one line, for the first that fails (`label` names the document)."""
+    items = []
+    for spec in specs:
+        item = {key: spec.get(key) for key in ("reason", "owner", "expires")}
+        item["region"] = spec.get("region")
+        if spec.get("kind") == "gap":
+            item["code"] = spec.get("code")
+        elif spec.get("finding_id") is not None:
+            item["finding_id"] = spec.get("finding_id")
+        else:
+            item["resource"] = spec.get("resource")
+        for key in ("ticket", "analyzer_type", "public"):
+            if spec.get(key) is not None:
+                item[key] = spec[key]
+        items.append(item)
+    layer = _Layer(label, {})
+    valid = layer.validate({"exceptions": items})
+    checked = _exceptions(layer, valid.get("exceptions"), {}, today)
+    for index, (spec, again) in enumerate(zip(specs, checked, strict=True)):
+        if spec.get("key") != again["key"]:
+            raise layer.fail(("exceptions", index), f"its key {spec.get('key')!r} is not "
+                             f"what it matches ({again['key']!r})")
 
 
 def _clean(overrides: Mapping[str, Any]) -> dict[str, Any]:

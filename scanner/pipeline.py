@@ -41,7 +41,7 @@ from scanner.history.diff import regressions
 from scanner.history.trail import BaselineError, HistorySettings, Start, begin, prepare, record
 
 from . import __version__
-from .config import Options
+from .config import Options, check_carried_exceptions
 from .errors import ConfigError, CredentialsError, InputError, OutputError
 
 if TYPE_CHECKING:
@@ -312,6 +312,7 @@ def _rerender(path: Path, options: Options, started: dt.datetime, aws: _Aws) -> 
     document = load_scan_json(path)
     if state() != before:  # the SHA-256 the manifest records is of what was rendered
         raise InputError(f"{path}: changed while it was read")
+    _check_exceptions(path, document)
     found = disagreements(document)
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
@@ -325,6 +326,31 @@ def _rerender(path: Path, options: Options, started: dt.datetime, aws: _Aws) -> 
                  _signer(options, aws), options.command_line)
     document["run_id"] = run_id_of(document)
     return _Document(document, pack)
+
+
+def _check_exceptions(path: Path, document: ScanDocument) -> None:
+    """The exceptions a re-render would apply again (the register's, and the configuration's
+    copy), held to the configuration's own rules as of the scan's start: an edited scan.json
+    must not accept with an exception no configuration could hold (a blank owner, an expiry
+    years away, `resource: "*"`). Refused with one line, like the configuration."""
+    from reports.document.exceptions import day_of, spec_of
+
+    block = document.get("exceptions")
+    carried = {"exceptions.entries": [spec_of(e) for e in block["entries"]] if block else [],
+               "configuration.exceptions": document["configuration"].get("exceptions") or []}
+    today = day_of(document["started_at"])
+    for where, specs in carried.items():
+        if not specs:
+            continue
+        if today is None:
+            raise InputError(f"--from-json {path}: started_at {document['started_at']!r} is "
+                             "not a time: its exceptions cannot be judged")
+        try:
+            check_carried_exceptions(
+                specs, f"--from-json {path} ({where}, as of the scan's start, {today})", today)
+        except ConfigError as problem:
+            raise InputError(f"{problem}; a re-render applies only exceptions the "
+                             "configuration would accept") from None
 
 
 # -- publishing: the one path both sources take ---------------------------------------------

@@ -52,7 +52,7 @@ def demo_exceptions(today: dt.date) -> list[dict[str, Any]]:
                    "rolled out there with the Q2 landing-zone change",
          "owner": "secops@acme.example", "ticket": "RISK-101",
          "expires": (today + dt.timedelta(days=ACCEPTED_DAYS)).isoformat()},
-        {"resource": "arn:aws:s3:::acme-public-website",
+        {"resource": "arn:aws:s3:::acme-public-website", "public": True,
          "reason": "The marketing website is public by design until it moves behind "
                    "CloudFront (origin access control)",
          "owner": "web-platform@acme.example", "ticket": "RISK-117",

@@ -151,15 +151,23 @@ def exception(region: str | None = None, code: str | None = None, *,
               finding_id: str | None = None, resource: str | None = None,
               expires: str = "2026-12-31", reason: str = "accepted by the risk board",
               owner: str = "secops@example.com", ticket: str | None = "RISK-101",
-              source: str = "exceptions.yaml:2") -> ExceptionSpec:
+              source: str = "exceptions.yaml:2", public: bool | None = None,
+              analyzer_type: str | None = None) -> ExceptionSpec:
     """An exception as the configuration gives it (a gap one with code, else a finding one;
-    T0 is 2026-11-01, so the default expiry is two months after it)."""
+    T0 is 2026-11-01, so the default expiry is two months after it). `public` and
+    `analyzer_type` are set only when given, as the configuration records them."""
     kind: Literal["gap", "finding"] = "gap" if code is not None else "finding"
     where = region or "*"
-    return {"key": spec_key(kind, where, code, finding_id, resource), "kind": kind,
-            "region": where, "code": code, "finding_id": finding_id, "resource": resource,
-            "reason": reason, "owner": owner, "expires": expires, "ticket": ticket,
-            "source": source}
+    spec: ExceptionSpec = {
+        "key": spec_key(kind, where, code, finding_id, resource, analyzer_type), "kind": kind,
+        "region": where, "code": code, "finding_id": finding_id, "resource": resource,
+        "reason": reason, "owner": owner, "expires": expires, "ticket": ticket,
+        "source": source}
+    if public is not None:
+        spec["public"] = public
+    if analyzer_type is not None:
+        spec["analyzer_type"] = analyzer_type
+    return spec
 
 
 def make_document(regions: Iterable[RegionScan] | None = None,

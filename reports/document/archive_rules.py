@@ -14,8 +14,9 @@ resource of any type in any account (so resource, resourceType, resourceOwnerAcc
 are free: whatever the rule asks of them, some new finding has it). A criterion that neither
 archetype meets (isPublic eq false, principal.AWS eq a named account, a condition key that
 must exist, error exists) means the rule cannot archive a new public grant: **narrow**. A
-rule that archives only named resources (`resource` eq, or contains a whole ARN) or named
-finding ids is narrow too, unless it also asks for public findings (isPublic eq true): it
+rule that archives only named resources (`resource` eq) or named finding ids is narrow too
+(`contains`, even of a whole ARN, names nothing: it is a substring test, and an ARN is a
+prefix of every longer one), unless it also asks for public findings (isPublic eq true): it
 then archives the public findings of those resources (**public of named**, flagged, at a
 lower severity). Anything else is **broad**: any new public grant of a resource type it
 covers would be archived without anyone seeing it.
@@ -134,23 +135,15 @@ def _archetype_value(key: str, archetype: Mapping[str, str | None]) -> tuple[boo
     return False, None
 
 
-def _full_arn(text: str) -> bool:
-    """A whole ARN with a resource part (arn:partition:service:region:account:resource)."""
-    parts = text.split(":", 5)
-    return len(parts) == 6 and parts[0] == "arn" and bool(parts[5].strip("*/ "))
-
-
 def _named(filter_: Mapping[str, Any]) -> list[str]:
-    """The criteria that limit the rule to named resources or findings."""
-    named = []
-    for key, criterion in filter_.items():
-        if not isinstance(criterion, Mapping):
-            continue
-        whole_arns = key == "resource" and all(
-            _full_arn(p) for p in _values(criterion.get("contains")) or [""])
-        if (key in ("resource", "id") and _values(criterion.get("eq"))) or whole_arns:
-            named.append(key)
-    return named
+    """The criteria that limit the rule to named resources or findings: `resource` or `id`
+    eq a list of values. `contains` names nothing: Access Analyzer's contains is a substring
+    test, and a whole ARN is a prefix of every longer one (`contains arn:aws:s3:::acme-logs`
+    also archives a new bucket acme-logs-public; `contains arn:aws:iam::111122223333:role/`
+    every role of the account, present and future)."""
+    return [key for key, criterion in filter_.items()
+            if key in ("resource", "id") and isinstance(criterion, Mapping)
+            and _values(criterion.get("eq"))]
 
 
 def _targets_public(filter_: Mapping[str, Any]) -> bool:
@@ -217,7 +210,8 @@ def assess(filter_: Any) -> RuleAssessment:
         lead = "It archives public findings (isPublic is true)"
     elif any(k == "resource" or k.startswith(("principal.", "condition.")) for k in criteria):
         lead = ("Its criteria on the principal, condition or resource still let a public "
-                "grant through (a resource fragment, not a whole ARN, names no resource)")
+                "grant through (only `eq` names a resource: `contains`, even of a whole ARN, "
+                "also matches every longer ARN)")
     else:
         lead = "Nothing in it narrows the principal, the condition or the resource"
     return RuleAssessment("broad", f"{lead}: {reached[0]} on any new resource{scope} would "

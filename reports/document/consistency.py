@@ -137,7 +137,9 @@ def acceptance_of(document: ScanDocument) -> Acceptance | None:
                               for g in document["gaps"]]
     return judge_exceptions([spec_of(e) for e in block["entries"]], gaps,
                             document["findings"], document["started_at"], regions,
-                            findings_read=not document["summary"]["coverage_only"])
+                            findings_read=not document["summary"]["coverage_only"],
+                            coverage_types=document["configuration"].get("coverage_types")
+                            or ["ORGANIZATION"])
 
 
 def _acceptance_disagreements(document: ScanDocument) -> list[str]:
@@ -161,7 +163,7 @@ def _acceptance_disagreements(document: ScanDocument) -> list[str]:
                      f"{document['started_at']!r}: exceptions are judged as of the scan")
     for entry in block["entries"]:
         matches = spec_key(entry["kind"], entry["region"], entry["code"],
-                           entry["finding_id"], entry["resource"])
+                           entry["finding_id"], entry["resource"], entry.get("analyzer_type"))
         if matches != entry["key"]:
             found.append(f"exception {entry['key']!r} matches {matches!r}")
     configured = document["configuration"].get("exceptions")

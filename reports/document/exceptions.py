@@ -16,17 +16,29 @@ NotRequired as a type.)
   assessed, said in its note), `expiring` (it accepts something and expires within
   EXPIRING_DAYS days), `active`.
 - **Matching**: a gap exception matches the gaps of its code in its region ("*": every
-  region, and the organization's gaps of that code); a finding exception matches ACTIVE
-  findings with its id, or whose resource its pattern matches (`*` is any run of characters,
-  every other character is itself: no regular expression), in its region ("*": any). When
-  several unexpired exceptions match one item, the most specific accepts it (a named region
-  before "*"; a finding id, then an exact ARN, then a pattern), then the first configured.
+  region, and the organization's gaps of that code), of its `analyzer_type` when it names
+  one; a finding exception matches ACTIVE findings with its id, or whose resource its pattern
+  matches (`*` is any run of characters, every other character is itself: no regular
+  expression), in its region ("*": any).
+- **Accepting**: an unexpired exception accepts what it matches, except (`refused`, listed in
+  its entry and named by an advisory, counted by every gate):
+  - a public finding, unless the exception says `public: true`: what was approved for a
+    cross-account share is not approved for everyone when the grant widens under the same
+    finding id or resource;
+  - for a code about an analyzer type (TYPE_CODES), where the configuration requires more
+    than one type and the exception names none: a gap of the primary type (the
+    external-access analyzer the controls rest on is accepted only by name), and every gap
+    it matches when they are of more than one other type (which one it was written for is
+    not said).
+  When several unexpired exceptions would accept one item, the most specific accepts it (a
+  named region before "*", then one naming its analyzer type; a finding id, then an exact
+  ARN, then a pattern), then the first configured.
 """
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict, cast
 
 from reports.document.rules import access_of
 
@@ -41,6 +53,14 @@ ANY_REGION = "*"
 ACCEPTABLE_CODES: tuple[str, ...] = (
     "NO_ANALYZER", "ACCOUNT_SCOPE_ONLY", "NOT_ACTIVE", "MISSING_REQUIRED_TYPE",
     "TRUSTED_ACCESS_DISABLED", "NOT_IN_ORGANIZATION")
+# The gap codes that are about an analyzer type (the gap carries it): those an exception may
+# name `analyzer_type` for. NOT_ACTIVE and MISSING_REQUIRED_TYPE can be about any required
+# type; NO_ANALYZER and ACCOUNT_SCOPE_ONLY only about the primary one.
+TYPED_CODES: tuple[str, ...] = (
+    "NO_ANALYZER", "ACCOUNT_SCOPE_ONLY", "NOT_ACTIVE", "MISSING_REQUIRED_TYPE")
+# Of those, the codes an exception that names no type is ambiguous for, when more than one
+# analyzer type is required.
+TYPE_CODES: tuple[str, ...] = ("NOT_ACTIVE", "MISSING_REQUIRED_TYPE")
 
 
 class ExceptionSpec(TypedDict):
@@ -59,6 +79,11 @@ class ExceptionSpec(TypedDict):
     ticket: str | None
     # Where it was configured: "exceptions.yaml:12", "the demo's own settings (...)".
     source: str
+    # Added after the first release, present only when configured: a gap exception's
+    # analyzer type (part of its key), and a finding exception's `public: true` (it accepts
+    # public findings too; without it, a public finding it matches is refused).
+    analyzer_type: NotRequired[str]
+    public: NotRequired[bool]
 
 
 class AcceptedBy(TypedDict):
@@ -105,7 +130,10 @@ class ExceptionEntry(ExceptionSpec):
     matched: Matched
     # What it accepted: the matches no more specific exception accepted first.
     accepted: int
-    note: str | None  # why it matched nothing, where that is known
+    note: str | None  # why it matched nothing, or why it refused what it matched
+    # What it matched and does not accept (a public finding without `public: true`, a gap of
+    # an analyzer type it does not name): counted by every gate. Present when not empty.
+    refused: NotRequired[Matched]
 
 
 class ExceptionsBlock(TypedDict):
@@ -133,10 +161,11 @@ class AcceptedCounts(TypedDict):
 
 
 def spec_key(kind: ExceptionKind, region: str, code: str | None = None,
-             finding_id: str | None = None, resource: str | None = None) -> str:
+             finding_id: str | None = None, resource: str | None = None,
+             analyzer_type: str | None = None) -> str:
     """An exception's identity: what it matches (two exceptions may not match the same)."""
     if kind == "gap":
-        return f"gap:{region}:{code}"
+        return f"gap:{region}:{code}" + (f":{analyzer_type}" if analyzer_type else "")
     if finding_id is not None:
         return f"finding:{region}:id:{finding_id}"
     return f"finding:{region}:resource:{resource}"
@@ -190,8 +219,29 @@ def pattern_matches(pattern: str, text: str | None) -> bool:
 
 def matches_gap(spec: ExceptionSpec, gap: MatchedGap) -> bool:
     """Whether a gap exception matches a gap."""
+    typed = spec.get("analyzer_type")
     return (spec["kind"] == "gap" and spec["code"] == gap["code"]
-            and (spec["region"] == ANY_REGION or spec["region"] == gap["region"]))
+            and (spec["region"] == ANY_REGION or spec["region"] == gap["region"])
+            and (typed is None or typed == gap["analyzer_type"]))
+
+
+def refuses_finding(spec: ExceptionSpec, is_public: bool | None) -> bool:
+    """Whether a finding exception refuses a finding it matches: a public one, unless it
+    says `public: true` (approved for a partner account is not approved for everyone)."""
+    return is_public is True and not spec.get("public", False)
+
+
+def refused_gaps(spec: ExceptionSpec, gaps: Sequence[MatchedGap],
+                 coverage_types: Sequence[str]) -> list[bool]:
+    """Which of the gaps a gap exception matches it refuses (see the module's docstring):
+    only an exception that names no analyzer type, for a code about one, where the
+    configuration requires more than one type."""
+    if (spec.get("analyzer_type") is not None or spec["code"] not in TYPE_CODES
+            or len(set(coverage_types)) < 2):
+        return [False] * len(gaps)
+    primary = coverage_types[0]
+    others = {g["analyzer_type"] for g in gaps if g["analyzer_type"] != primary}
+    return [g["analyzer_type"] == primary or len(others) > 1 for g in gaps]
 
 
 def matches_finding(spec: ExceptionSpec, region: str, finding_id: str,
@@ -208,7 +258,7 @@ def _rank(spec: ExceptionSpec) -> int:
     """How specific an exception is (lower: more): which of several accepts an item."""
     region = 0 if spec["region"] != ANY_REGION else 1
     if spec["kind"] == "gap":
-        return region
+        return 2 * region + (0 if spec.get("analyzer_type") else 1)
     if spec["finding_id"] is not None:
         return region
     resource = spec["resource"] or ""
@@ -324,26 +374,62 @@ def _note(spec: ExceptionSpec, regions: Mapping[str, str], findings_read: bool) 
             "mistyped")
 
 
+def _refusal_note(found: Matched) -> str:
+    """Why an exception does not accept some of what it matches, in a sentence."""
+    parts = []
+    if found["findings"]:
+        count = len(found["findings"])
+        parts.append(f"{count} public finding{'s' if count != 1 else ''} it matches "
+                     f"{'are' if count != 1 else 'is'} not accepted: it does not say "
+                     "public: true")
+    if found["gaps"]:
+        count = len(found["gaps"])
+        types = ", ".join(sorted({str(g["analyzer_type"]) for g in found["gaps"]}))
+        parts.append(f"{count} gap{'s' if count != 1 else ''} it matches ({types}) "
+                     f"{'are' if count != 1 else 'is'} not accepted: it names no "
+                     "analyzer_type, and more than one analyzer type is required")
+    return "; ".join(parts)
+
+
 def judge_exceptions(specs: Sequence[ExceptionSpec], gaps: Sequence[MatchedGap],
                      findings: Iterable[FindingRef], as_of: str,
-                     regions: Mapping[str, str], findings_read: bool = True) -> Acceptance:
+                     regions: Mapping[str, str], findings_read: bool = True,
+                     coverage_types: Sequence[str] = ("ORGANIZATION",)) -> Acceptance:
     """Apply the exceptions to a scan's gaps and active findings, as of its start (`as_of`).
     `regions`: each region's status (for the notes of exceptions that matched nothing);
-    `findings_read`: whether findings were collected at all. Pure."""
+    `findings_read`: whether findings were collected at all; `coverage_types`: the analyzer
+    types the configuration requires, the primary first. Pure."""
     left = {s["key"]: days_left(s["expires"], as_of) for s in specs}
     ordered = sorted(range(len(specs)), key=lambda i: (_rank(specs[i]), i))
     gap_specs = [specs[i] for i in ordered if specs[i]["kind"] == "gap"]
     finding_specs = [specs[i] for i in ordered if specs[i]["kind"] == "finding"]
     matched: dict[str, Matched] = {s["key"]: {"gaps": [], "findings": []} for s in specs}
+    refused: dict[str, Matched] = {s["key"]: {"gaps": [], "findings": []} for s in specs}
     accepted: dict[str, int] = dict.fromkeys(matched, 0)
+    # Which gaps (by position) each gap exception matches, then which of them it refuses:
+    # whether it refuses one depends on everything it matches.
+    gap_matches = {spec["key"]: [i for i, gap in enumerate(gaps) if matches_gap(spec, gap)]
+                   for spec in gap_specs}
+    gap_sets = {key: set(positions) for key, positions in gap_matches.items()}
+    refuses: set[tuple[str, int]] = set()
+    for spec in gap_specs:
+        positions = gap_matches[spec["key"]]
+        for i, no in zip(positions, refused_gaps(spec, [gaps[i] for i in positions],
+                                                 coverage_types), strict=True):
+            if no:
+                refuses.add((spec["key"], i))
     gap_keys: list[str | None] = []
-    for gap in gaps:
+    for index, gap in enumerate(gaps):
         chosen = None
         for spec in gap_specs:
-            if matches_gap(spec, gap):
-                matched[spec["key"]]["gaps"].append(gap)
-                if chosen is None and left[spec["key"]] >= 0:
-                    chosen = spec["key"]
+            key = spec["key"]
+            if index not in gap_sets[key]:
+                continue
+            matched[key]["gaps"].append(gap)
+            if (key, index) in refuses:
+                refused[key]["gaps"].append(gap)
+            elif chosen is None and left[key] >= 0:
+                chosen = key
         gap_keys.append(chosen)
         if chosen is not None:
             accepted[chosen] += 1
@@ -358,10 +444,13 @@ def judge_exceptions(specs: Sequence[ExceptionSpec], gaps: Sequence[MatchedGap],
             for spec in candidates:
                 if matches_finding(spec, finding["region"], finding["id"],
                                    finding["resource"]):
-                    matched[spec["key"]]["findings"].append(
-                        {"region": finding["region"], "id": finding["id"],
-                         "resource": finding["resource"], "is_public": finding["is_public"]})
-                    if chosen is None and left[spec["key"]] >= 0:
+                    ref: MatchedFinding = {
+                        "region": finding["region"], "id": finding["id"],
+                        "resource": finding["resource"], "is_public": finding["is_public"]}
+                    matched[spec["key"]]["findings"].append(ref)
+                    if refuses_finding(spec, finding["is_public"]):
+                        refused[spec["key"]]["findings"].append(ref)
+                    elif chosen is None and left[spec["key"]] >= 0:
                         chosen = spec["key"]
             if chosen is not None:
                 finding_keys[(finding["region"], finding["id"])] = chosen
@@ -372,19 +461,33 @@ def judge_exceptions(specs: Sequence[ExceptionSpec], gaps: Sequence[MatchedGap],
         found = matched[key]
         any_match = bool(found["gaps"] or found["findings"])
         state = _state(left[key], any_match)
-        entries.append({**spec, "state": state, "days_left": left[key], "matched": found,
-                        "accepted": accepted[key] if state != "expired" else 0,
-                        "note": None if any_match or state == "expired"
-                        else _note(spec, regions, findings_read)})
+        note = None if any_match or state == "expired" else _note(spec, regions,
+                                                                   findings_read)
+        declined = refused[key]
+        if state != "expired" and (declined["gaps"] or declined["findings"]):
+            entries.append({**spec, "state": state, "days_left": left[key], "matched": found,
+                            "accepted": accepted[key], "note": _refusal_note(declined),
+                            "refused": declined})
+            continue
+        # (cast: mypy asks a ** literal for every NotRequired key of the target, refused too.)
+        entries.append(cast(ExceptionEntry, {
+            **spec, "state": state, "days_left": left[key], "matched": found,
+            "accepted": accepted[key] if state != "expired" else 0, "note": note}))
     return Acceptance(entries, gap_keys, finding_keys)
 
 
 def spec_of(entry: ExceptionSpec) -> ExceptionSpec:
     """The configured part of a register entry (what a re-render applies again)."""
-    return {"key": entry["key"], "kind": entry["kind"], "region": entry["region"],
-            "code": entry["code"], "finding_id": entry["finding_id"],
-            "resource": entry["resource"], "reason": entry["reason"], "owner": entry["owner"],
-            "expires": entry["expires"], "ticket": entry["ticket"], "source": entry["source"]}
+    spec: ExceptionSpec = {
+        "key": entry["key"], "kind": entry["kind"], "region": entry["region"],
+        "code": entry["code"], "finding_id": entry["finding_id"],
+        "resource": entry["resource"], "reason": entry["reason"], "owner": entry["owner"],
+        "expires": entry["expires"], "ticket": entry["ticket"], "source": entry["source"]}
+    if "analyzer_type" in entry:
+        spec["analyzer_type"] = entry["analyzer_type"]
+    if "public" in entry:
+        spec["public"] = entry["public"]
+    return spec
 
 
 class CountedFinding(FindingRef):
@@ -423,7 +526,10 @@ def what_text(spec: ExceptionSpec) -> str:
     if spec["kind"] == "gap":
         # A wildcard also accepts the gap in a region enabled after it was approved: said.
         later = " (regions enabled later included)" if spec["region"] == ANY_REGION else ""
-        return f"gap {spec['code']} in {where}{later}"
+        typed = spec.get("analyzer_type")
+        of = f" of the {typed} analyzer" if typed else ""
+        return f"gap {spec['code']}{of} in {where}{later}"
+    public = ", public ones included" if spec.get("public") else ""
     if spec["finding_id"] is not None:
-        return f"finding {spec['finding_id']} in {where}"
-    return f"findings of {spec['resource']} in {where}"
+        return f"finding {spec['finding_id']} in {where}{public}"
+    return f"findings of {spec['resource']} in {where}{public}"

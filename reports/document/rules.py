@@ -126,6 +126,8 @@ class GapCode(StrEnum):
     # advisories: accepted risk (exceptions) that no longer accepts, or soon will not
     EXCEPTION_EXPIRED = "EXCEPTION_EXPIRED"
     EXCEPTION_EXPIRING = "EXCEPTION_EXPIRING"
+    # ... or that matches what it does not accept (a public finding, another analyzer type)
+    EXCEPTION_NOT_APPLIED = "EXCEPTION_NOT_APPLIED"
 
 
 # The reason of a region that was not assessed because the analyzers that would decide it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Literal
 
 from reports.document.exceptions import (
     Acceptance,
@@ -43,17 +44,22 @@ def accept(result: ScanResult, verdicts: Sequence[RegionVerdict], gaps: Sequence
     """The gaps, each marked with the exception that accepts it, and the whole acceptance."""
     acceptance = judge_exceptions(
         exceptions, [gap_ref(g) for g in gaps], _findings(result), utc_text(result.started_at),
-        {v.region: v.status.value for v in verdicts}, findings_read=not result.coverage_only)
+        {v.region: v.status.value for v in verdicts}, findings_read=not result.coverage_only,
+        coverage_types=result.coverage_types)
     marked = tuple(replace(g, accepted_by=key) for g, key in zip(gaps, acceptance.gaps,
                                                                    strict=True))
     return marked, acceptance
 
 
-def _matched_text(entry: ExceptionEntry) -> str:
-    items = [f"{g['code']} in {g['region'] or 'the organization'}"
-             for g in entry["matched"]["gaps"]]
-    items += [f"finding {f['id']} ({f['resource'] or 'no resource'}, {f['region']})"
-              for f in entry["matched"]["findings"]]
+def _matched_text(entry: ExceptionEntry, part: Literal["matched", "refused"] = "matched"
+                  ) -> str:
+    found = entry.get(part) or {"gaps": [], "findings": []}
+    # What it refuses is named with why: the analyzer type of a gap, a finding public.
+    why = part == "refused"
+    items = [f"{g['code']}{f' ({t})' if why and (t := g['analyzer_type']) else ''} in "
+             f"{g['region'] or 'the organization'}" for g in found["gaps"]]
+    items += [f"finding {f['id']} ({f['resource'] or 'no resource'}, {f['region']}"
+              f"{', public' if why and f['is_public'] else ''})" for f in found["findings"]]
     if not items:
         return "nothing in this scan"
     more = len(items) - LISTED
@@ -79,4 +85,31 @@ def exception_advisories(acceptance: Acceptance, context: Context) -> list[Gap]:
                        reason=entry["reason"], matched=_matched_text(entry),
                        days=_days(entry["days_left"]), source=entry["source"])
         out.append(gap)
+    return out + _refusal_advisories(acceptance, context)
+
+
+def _refusal_advisories(acceptance: Acceptance, context: Context) -> list[Gap]:
+    """An advisory per unexpired exception that matches what it does not accept: a public
+    finding without `public: true`, a gap of an analyzer type it does not name. What it
+    refuses counts in every report and gate; the advisory says why and how to approve it."""
+    out = []
+    for entry in acceptance.entries:
+        refused = entry.get("refused")
+        if not refused:
+            continue
+        fill = {"what": what_text(entry), "owner": entry["owner"],
+                "ticket": f", {entry['ticket']}" if entry["ticket"] else "",
+                "reason": entry["reason"], "source": entry["source"]}
+        if refused["findings"]:
+            out.append(make_gap(
+                GapCode.EXCEPTION_NOT_APPLIED, "organization", None, context,
+                key=f"{GapCode.EXCEPTION_NOT_APPLIED}:PUBLIC",
+                matched=_matched_text({**entry, "refused": {**refused, "gaps": []}},
+                                      "refused"), **fill))
+        if refused["gaps"]:
+            out.append(make_gap(
+                GapCode.EXCEPTION_NOT_APPLIED, "organization", None, context,
+                key=f"{GapCode.EXCEPTION_NOT_APPLIED}:ANALYZER_TYPE",
+                matched=_matched_text({**entry, "refused": {**refused, "findings": []}},
+                                      "refused"), **fill))
     return out

@@ -293,6 +293,29 @@ GAP_TEXT: dict[str, GapText] = {
         "Edit {source}: renew the exception, with a new expires approved again, or remove it",
         "Or fix what it accepts before then: its gaps are listed with the commands that fix "
         "them, its findings with their resources."),
+    f"{GapCode.EXCEPTION_NOT_APPLIED}:PUBLIC": GapText(
+        Severity.MEDIUM,
+        "The exception for {what} does not accept public findings, and matches some",
+        "Accepted by {owner}{ticket} ({reason}), without public: true. A public finding is "
+        "accepted only by an exception that says so: what was approved for a cross-account "
+        "share (a partner account) is not approved for everyone when the grant widens under "
+        "the same finding id or resource. These count in every report and gate (--fail-on "
+        "public and new-public included): {matched}.",
+        "Edit {source}: if access by anyone was approved, add public: true to the exception, "
+        "approved again; if not, fix the resource policy",
+        "A finding that turned public since it was accepted is also in the changes block "
+        "(findings_turned_public)."),
+    f"{GapCode.EXCEPTION_NOT_APPLIED}:ANALYZER_TYPE": GapText(
+        Severity.MEDIUM,
+        "The exception for {what} names no analyzer type, and does not accept all it matches",
+        "Accepted by {owner}{ticket} ({reason}). More than one analyzer type is required, "
+        "so an exception for this code that names no analyzer_type accepts neither a gap of "
+        "the primary type (the external-access analyzer the controls rest on) nor gaps of "
+        "more than one other type: which one it was written for is not said. These count in "
+        "every report and gate: {matched}.",
+        "Edit {source}: add analyzer_type to the exception, naming the type it was approved "
+        "for, one exception per type, approved again",
+        "Or fix what it matches: the gaps are listed with the commands that fix them."),
     GapCode.NO_DELEGATED_ADMINISTRATOR: GapText(
         Severity.LOW,
         "No delegated administrator is registered for IAM Access Analyzer",

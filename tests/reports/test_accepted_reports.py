@@ -24,7 +24,7 @@ def document(**overrides):
         exception("us-west-2", "ACCOUNT_SCOPE_ONLY", reason=f"{SCRIPT} {IMG}",
                   owner=FORMULA, ticket="@SUM(1)"),
         exception(resource="arn:aws:s3:::acme-site-*", expires="2026-11-10",
-                  reason="The public website \u202egnp.exe"),
+                  reason="The public website \u202egnp.exe", public=True),
         exception("sa-east-1", "NO_ANALYZER", expires="2026-10-01"),
         exception("eu-west-1", "NO_ANALYZER")]
     return make_document([

@@ -135,15 +135,23 @@ def test_a_finding_accepted_by_an_arn_pattern_is_not_counted_by_fail_on_public(
     covered = [{"type": "ORGANIZATION", "name": "org",
                 "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],
                 "findings": ANALYZERS[0]["findings"]}]
-    site = ("  - resource: 'arn:aws:s3:::acme-public-*'\n    reason: The public website\n"
-            "    owner: web@example.com\n    expires: " + LATER + "\n    ticket: RISK-7\n")
+    unsaid = ("  - resource: 'arn:aws:s3:::acme-public-*'\n    reason: The public website\n"
+              "    owner: web@example.com\n    expires: " + LATER + "\n    ticket: RISK-7\n")
+    site = unsaid + "    public: true\n"  # public findings are accepted only when said
     with env_world(monkeypatch, analyzers=covered):
         plain = run_scan("--fail-on", "public")
         accepted = run_scan("--fail-on", "public", "--exceptions",
                             write(tmp_path, "site.yaml", site))
         everything = run_scan("--fail-on", "findings", "--exceptions",
                               write(tmp_path, "site2.yaml", site))
+        not_said = run_scan("--fail-on", "public", "--exceptions",
+                            write(tmp_path, "site3.yaml", unsaid))
     assert plain.code == 1, plain.out  # each public finding counts
+    # Without public: true the exception matches the public site and does not accept it.
+    assert not_said.code == 1, not_said.out
+    assert [a["code"] for a in not_said.document["advisories"]
+            if a["code"] == "EXCEPTION_NOT_APPLIED"] == ["EXCEPTION_NOT_APPLIED"]
+    assert not any("exception" in f for f in not_said.document["findings"])
     assert accepted.code == 0, accepted.err
     findings = {f["resource"]: f.get("exception") for f in accepted.document["findings"]}
     assert findings["arn:aws:s3:::acme-public-site"]["ticket"] == "RISK-7"

@@ -58,6 +58,25 @@ def test_exceptions_are_read_with_where_each_was_written(tmp_path):
     assert [e["key"] for e in summary["exceptions"]] == [gap["key"], finding["key"]]
 
 
+def test_an_analyzer_type_is_part_of_a_gap_exceptions_key_and_public_is_recorded(tmp_path):
+    typed = ("exceptions:\n"
+             "  - {region: eu-west-1, code: NOT_ACTIVE,"
+             " analyzer_type: organization_internal_access,"
+             " reason: r, owner: o, expires: 2027-01-01}\n"
+             "  - {region: eu-west-1, code: NOT_ACTIVE, analyzer_type: ORGANIZATION,"
+             " reason: r, owner: o, expires: 2027-01-01}\n"
+             "  - {finding_id: f-1, public: true, reason: r, owner: o, expires: 2027-01-01}\n")
+    internal, external, finding = load(tmp_path, typed).exceptions
+    # One exception per type: the same region and code twice is not a repetition.
+    assert (internal["key"], internal["analyzer_type"]) == (
+        "gap:eu-west-1:NOT_ACTIVE:ORGANIZATION_INTERNAL_ACCESS", "ORGANIZATION_INTERNAL_ACCESS")
+    assert external["key"] == "gap:eu-west-1:NOT_ACTIVE:ORGANIZATION"
+    assert finding["public"] is True and "analyzer_type" not in finding
+    # Neither key is recorded when not configured: registers written before read the same.
+    gap, site = load(tmp_path, GOOD).exceptions
+    assert "analyzer_type" not in gap and "public" not in site
+
+
 def test_the_configuration_and_the_file_add_up_and_may_not_repeat_each_other(tmp_path):
     config = ("exceptions:\n  - {region: eu-west-1, code: NO_ANALYZER, reason: r, owner: o, "
               "expires: 2027-01-01}\n")
@@ -117,6 +136,22 @@ ITEM = "exceptions:\n  - region: us-west-2\n    code: NO_ANALYZER\n"
      [":2: exceptions[0].resource: expected an ARN or an ARN pattern with its six fields"]),
     ("exceptions:\n  - resource: 'arn:aws:s3:::*'\n    reason: r\n    owner: o\n"
      "    expires: 2027-01-01\n", [":2: exceptions[0].resource: its resource part is only *"]),
+    ("exceptions:\n  - resource: 'arn:aws:s3:::*-*'\n    reason: r\n    owner: o\n"
+     "    expires: 2027-01-01\n", [":2: exceptions[0].resource: its resource part is only *"]),
+    ("exceptions:\n  - resource: 'arn:aws:kms:*:*:key/*'\n    reason: r\n    owner: o\n"
+     "    expires: 2027-01-01\n", [":2: exceptions[0].resource: its resource part (key/*) "
+                                  "names only a resource type"]),
+    # public: true is a finding exception's; analyzer_type a typed gap exception's.
+    (ITEM + "    public: true\n    reason: r\n    owner: o\n    expires: 2027-01-01\n",
+     [":4: exceptions[0].public: public belongs to a finding exception"]),
+    ("exceptions:\n  - finding_id: abc\n    analyzer_type: ORGANIZATION\n    reason: r\n"
+     "    owner: o\n    expires: 2027-01-01\n",
+     [":3: exceptions[0].analyzer_type: analyzer_type belongs to a gap exception"]),
+    ("exceptions:\n  - region: '*'\n    code: TRUSTED_ACCESS_DISABLED\n"
+     "    analyzer_type: ORGANIZATION\n    reason: r\n    owner: o\n    expires: 2027-01-01\n",
+     [":4: exceptions[0].analyzer_type: a TRUSTED_ACCESS_DISABLED gap is about no analyzer"]),
+    (ITEM + "    analyzer_type: ORGANISATION\n    reason: r\n    owner: o\n"
+     "    expires: 2027-01-01\n", [":4: exceptions[0].analyzer_type:", "ORGANIZATION"]),
     ("exceptions:\n  - region: nowhere\n    code: NO_ANALYZER\n    reason: r\n    owner: o\n"
      "    expires: 2027-01-01\n", [":2: exceptions[0].region: expected a region name, or \"*\""]),
     ("exceptions:\n  - region: eu-wset-1\n    code: NO_ANALYZER\n    reason: r\n    owner: o\n"

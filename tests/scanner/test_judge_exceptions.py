@@ -56,7 +56,8 @@ def test_an_accepted_gap_is_still_a_gap_shown_as_accepted_and_the_verdict_says_s
 def test_expired_expiring_and_unused_exceptions():
     document = make_document(regions(), exceptions=[
         exception("us-west-2", "ACCOUNT_SCOPE_ONLY", expires="2026-10-31"),  # expired
-        exception(resource="arn:aws:s3:::acme-site-*", expires="2026-11-10"),  # 9 days left
+        exception(resource="arn:aws:s3:::acme-site-*", expires="2026-11-10",  # 9 days left
+                  public=True),
         exception("eu-west-1", "NO_ANALYZER")])  # not in this scan
     states = {e["key"]: (e["state"], e["days_left"], e["accepted"])
               for e in document["exceptions"]["entries"]}

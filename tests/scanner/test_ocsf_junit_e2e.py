@@ -157,7 +157,7 @@ def _accepted_scan(monkeypatch, run_scan, tmp_path: Path):
     from .test_accepted_risk_e2e import LATER, gap_exception, write
 
     finding = ("  - resource: \"arn:aws:s3:::public-*\"\n    reason: The public website\n"
-               f"    owner: web@example.com\n    expires: {LATER}\n")
+               f"    owner: web@example.com\n    expires: {LATER}\n    public: true\n")
     risk = write(tmp_path, "risk.yaml", gap_exception("eu-west-1", "ACCOUNT_SCOPE_ONLY", LATER),
                  finding)
     with env_world(monkeypatch, analyzers=ANALYZERS, conditions=CONDITIONS):

@@ -23,7 +23,12 @@ PARTNER = "arn:aws:iam::999988887777:root"
     ({"error": {"exists": True}}, "narrow"),
     # Named resources or findings, not asking for public ones: narrow.
     ({"resource": {"eq": ["arn:aws:s3:::acme-logs"]}}, "narrow"),
-    ({"resource": {"contains": ["arn:aws:s3:::acme-logs"]}}, "narrow"),
+    # `contains` is a substring test: a whole ARN is a prefix of every longer one (this rule
+    # also archives a new public bucket acme-logs-public), so it names nothing.
+    ({"resource": {"contains": ["arn:aws:s3:::acme-logs"]}}, "broad"),
+    ({"resource": {"contains": ["arn:aws:iam::333333333333:role/"]}}, "broad"),
+    ({"isPublic": {"eq": ["true"]}, "resource": {"contains": ["arn:aws:s3:::site"]}},
+     "broad"),
     ({"id": {"eq": ["0b1c-finding"]}}, "narrow"),
     # A criterion no finding meets: the rule archives nothing.
     ({"resource": {"eq": ["arn:aws:s3:::a"], "neq": ["arn:aws:s3:::a"]}}, "narrow"),

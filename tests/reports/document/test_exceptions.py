@@ -111,8 +111,9 @@ def test_finding_exceptions_match_active_findings_by_id_or_resource_in_their_reg
         {"region": "us-east-1", "id": "f3", "resource": "arn:aws:s3:::site-c",
          "status": "ARCHIVED", "is_public": True},
     ]
-    by_pattern = exception("us-east-1", resource="arn:aws:s3:::site-*")
-    by_id = exception(finding_id="f2")
+    # Public findings: accepted only by exceptions that say public: true.
+    by_pattern = exception("us-east-1", resource="arn:aws:s3:::site-*", public=True)
+    by_id = exception(finding_id="f2", public=True)
     found = judge_exceptions([by_pattern, by_id], [], findings, "2026-11-01T00:00:00Z",
                              {"us-east-1": "COVERED", "eu-west-1": "COVERED"})
     assert found.findings == {("us-east-1", "f1"): by_pattern["key"],
@@ -168,3 +169,73 @@ def test_the_index_finds_exactly_what_comparing_every_exception_finds(patterns, 
         if matching:  # the most specific (an exact ARN before a pattern), then the first
             assert accepted == min(matching, key=lambda s: ("*" in (s["resource"] or ""),
                                                             specs.index(s)))["key"]
+
+
+def test_a_public_finding_is_accepted_only_by_an_exception_that_says_public():
+    findings = [
+        {"region": "us-east-1", "id": "f1", "resource": "arn:aws:s3:::share",
+         "status": "ACTIVE", "is_public": True},
+        {"region": "us-east-1", "id": "f2", "resource": "arn:aws:s3:::share-2",
+         "status": "ACTIVE", "is_public": False},
+    ]
+    unsaid = exception(finding_id="f1")
+    pattern = exception(resource="arn:aws:s3:::share*")
+    found = judge_exceptions([unsaid, pattern], [], findings, "2026-11-01T00:00:00Z",
+                             {"us-east-1": "COVERED"})
+    # Both match the public finding; neither accepts it. The cross-account one is accepted.
+    assert found.findings == {("us-east-1", "f2"): pattern["key"]}
+    by_key = found.by_key()
+    assert [f["id"] for f in by_key[unsaid["key"]]["refused"]["findings"]] == ["f1"]
+    assert [f["id"] for f in by_key[pattern["key"]]["matched"]["findings"]] == ["f1", "f2"]
+    assert "not say public: true" in str(by_key[unsaid["key"]]["note"])
+    said = exception(finding_id="f1", public=True)
+    found = judge_exceptions([said], [], findings, "2026-11-01T00:00:00Z",
+                             {"us-east-1": "COVERED"})
+    assert found.findings == {("us-east-1", "f1"): said["key"]}
+    assert "refused" not in found.entries[0]
+
+
+def _typed(region, code, kind):
+    return {"scope": "region", "region": region, "code": code, "analyzer_type": kind}
+
+
+BOTH = ("ORGANIZATION", "ORGANIZATION_INTERNAL_ACCESS")
+ALL = (*BOTH, "ORGANIZATION_UNUSED_ACCESS")
+
+
+def test_a_gap_exception_without_a_type_accepts_no_primary_gap_when_types_are_several():
+    internal = _typed("eu-west-1", "NOT_ACTIVE", "ORGANIZATION_INTERNAL_ACCESS")
+    external = _typed("eu-west-1", "NOT_ACTIVE", "ORGANIZATION")
+    untyped = exception("eu-west-1", "NOT_ACTIVE")
+
+    def accepted(gaps, specs, coverage):
+        return judge_exceptions(specs, gaps, [], "2026-11-01T00:00:00Z",
+                                {"eu-west-1": "GAP"}, coverage_types=coverage).gaps
+
+    # One type required: as before.
+    assert accepted([external], [untyped], ("ORGANIZATION",)) == [untyped["key"]]
+    # Several: the internal-access gap alone is accepted, the primary type's never.
+    assert accepted([internal], [untyped], BOTH) == [untyped["key"]]
+    assert accepted([internal, external], [untyped], BOTH) == [untyped["key"], None]
+    assert accepted([external], [untyped], BOTH) == [None]
+    # Named, it accepts its own type only; a typed one is preferred to an untyped one.
+    typed = exception("eu-west-1", "NOT_ACTIVE", analyzer_type="ORGANIZATION")
+    assert typed["key"] == "gap:eu-west-1:NOT_ACTIVE:ORGANIZATION"
+    assert accepted([internal, external], [typed], BOTH) == [None, typed["key"]]
+    assert accepted([internal, external], [untyped, typed], BOTH) == [untyped["key"],
+                                                                       typed["key"]]
+
+
+def test_an_untyped_exception_matching_two_other_types_accepts_neither():
+    wide = _typed(None, "MISSING_REQUIRED_TYPE", "ORGANIZATION_UNUSED_ACCESS") | {
+        "scope": "organization"}
+    regional = _typed("eu-west-1", "MISSING_REQUIRED_TYPE", "ORGANIZATION_INTERNAL_ACCESS")
+    untyped = exception(None, "MISSING_REQUIRED_TYPE")
+    found = judge_exceptions([untyped], [wide, regional], [], "2026-11-01T00:00:00Z",
+                             {"eu-west-1": "GAP"}, coverage_types=ALL)
+    assert found.gaps == [None, None]
+    assert len(found.entries[0]["refused"]["gaps"]) == 2
+    assert "names no analyzer_type" in str(found.entries[0]["note"])
+    alone = judge_exceptions([untyped], [wide], [], "2026-11-01T00:00:00Z",
+                             {"eu-west-1": "GAP"}, coverage_types=ALL)
+    assert alone.gaps == [untyped["key"]]
