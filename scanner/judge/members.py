@@ -6,6 +6,7 @@ the verdict: it never changes it.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 
 from reports.document.rules import MEMBER_SUMMARY_KEYS, NOT_ENABLED_CODES, member_outcome
@@ -100,7 +101,7 @@ def _member_remediation(failing: Mapping[str, list[str]], management: str | None
     for account_id, regions in failing.items():
         if account_id == management:
             direct += [f"aws accessanalyzer create-analyzer --analyzer-name {MEMBER_ANALYZER} "
-                       f"--type ACCOUNT --region {region}" for region in regions]
+                       f"--type ACCOUNT --region {shlex.quote(region)}" for region in regions]
         else:
             groups.setdefault(tuple(regions), []).append(account_id)
     commands = []
@@ -114,6 +115,6 @@ def _member_remediation(failing: Mapping[str, list[str]], management: str | None
             "--deployment-targets '" + json.dumps(
                 {"OrganizationalUnitIds": ["<root-or-ou-id>"], "Accounts": accounts,
                  "AccountFilterType": "INTERSECTION"}, separators=(",", ":"))
-            + f"' --regions {' '.join(regions)}"
+            + "' --regions " + " ".join(shlex.quote(r) for r in regions)
             for regions, accounts in groups.items()]
     return (*commands, *direct)

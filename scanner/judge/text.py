@@ -55,7 +55,9 @@ _RECREATE = "\n".join((
     "aws accessanalyzer delete-analyzer --analyzer-name {name} --region {region}",
     _CREATE,
     _RESTORE_RULES))
-_SCAN_AS_ADMIN = "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>"
+# Placeholders the reader fills in are quoted, so a fix copied as it is still parses as shell
+# (bash reads an unquoted <audit-role> as a redirection) and fails loudly on the placeholder.
+_SCAN_AS_ADMIN = "aa-scan --role-arn 'arn:aws:iam::{admin}:role/<audit-role>'"
 _ENABLE_TRUSTED_ACCESS = ("aws organizations enable-aws-service-access --service-principal "
                           "access-analyzer.amazonaws.com")
 
@@ -132,7 +134,7 @@ GAP_TEXT: dict[str, GapText] = {
         "administrator, and Organizations did not say which account this is. {role_detail} "
         "What has no visible ACTIVE analyzer was not assessed rather than reported as a gap: "
         "{blocked}.",
-        "aws iam put-role-policy --role-name <audit-role> --policy-name aa-scan "
+        "aws iam put-role-policy --role-name '<audit-role>' --policy-name aa-scan "
         "--policy-document file://config/iam-policy.json",
         "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
         "(in account {account}), or scan from the delegated administrator with --role-arn.",
@@ -144,7 +146,7 @@ GAP_TEXT: dict[str, GapText] = {
         "administrator, and Organizations did not say which account this is. {role_detail} "
         "No region was held back by this (none could be listed for other reasons, shown "
         "per region).",
-        "aws iam put-role-policy --role-name <audit-role> --policy-name aa-scan "
+        "aws iam put-role-policy --role-name '<audit-role>' --policy-name aa-scan "
         "--policy-document file://config/iam-policy.json",
         "Grant the scanning role the read-only Organizations calls in config/iam-policy.json "
         "(in account {account}), or scan from the delegated administrator with --role-arn."),
@@ -155,7 +157,7 @@ GAP_TEXT: dict[str, GapText] = {
         "delegation keeps analyzing its region, and it is not visible from account {account}: "
         "the management account was not examined. Where it holds one, a gap listed here "
         "({blocked}) is covered after all.",
-        "aa-scan --admin-role-name <role-name-in-the-management-account>",
+        "aa-scan --admin-role-name '<role-name-in-the-management-account>'",
         "Run from account {account}; the role must exist in account {management} and trust "
         "it (config/iam-policy.json, statement AaScanOptionalAssumeRoles)."),
     GapCode.NO_ANALYZER: GapText(
@@ -322,7 +324,7 @@ GAP_TEXT: dict[str, GapText] = {
         "Organization analyzers then have to live in the management account; AWS recommends "
         "delegating security tooling to a dedicated account.",
         "aws organizations register-delegated-administrator --account-id "
-        "<security-account-id> --service-principal access-analyzer.amazonaws.com",
+        "'<security-account-id>' --service-principal access-analyzer.amazonaws.com",
         _IN_MANAGEMENT),
 }
 
@@ -386,6 +388,7 @@ def make_gap(code: GapCode, scope: str, region: str | None, context: Context,
     # Names and regions come from AWS: in a command they are shell words, quoted when
     # they are anything but the plain names AWS allows.
     command = {**fill, "name": shlex.quote(fill["name"]), "region": shlex.quote(fill["region"]),
+               "role_name": shlex.quote(fill["role_name"]),
                "rules_file": shlex.quote(
                    f"archive-rules-{_file_part(fill['name'])}-{_file_part(fill['region'])}.json")}
     return Gap(scope=scope, region=region, code=code, severity=text.severity,
@@ -422,7 +425,7 @@ NOT_ASSESSED_TEXT: dict[str, RegionFix] = {
         "lines after the first): it is then listed as excluded, with the reason, and the "
         "next run is complete."),
     "NOT_VISIBLE": RegionFix(
-        "aa-scan --role-arn arn:aws:iam::{admin}:role/<audit-role>",
+        _SCAN_AS_ADMIN,
         "The accounts examined cannot see every organization analyzer here (see the "
         "organization gap about where the scan ran): scan from account {admin}, the "
         "{admin_role}, or add --admin-role-name to examine both administrator accounts."),

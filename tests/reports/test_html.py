@@ -463,7 +463,7 @@ def test_a_scan_from_a_member_account_is_incomplete(tmp_path: Path) -> None:
     assert document["summary"]["verdict"] == "INCOMPLETE"
     role = by_first_cell(page.rows("org"))["Scanning account role"]
     assert role[1].startswith("Member account")
-    assert "aa-scan --role-arn arn:aws:iam::222222222222:role/<audit-role>" in page.pre
+    assert "aa-scan --role-arn 'arn:aws:iam::222222222222:role/<audit-role>'" in page.pre
 
 
 def test_a_coverage_only_scan_says_findings_were_not_collected(tmp_path: Path) -> None:

@@ -549,7 +549,7 @@ def test_a_region_invisible_from_a_member_account_says_where_to_scan_from():
     judgement = judge(make_scan_result([region_scan("us-east-1", [])], account=MEMBER))
     region = judgement.regions[0]
     assert region.status == RegionStatus.ERROR
-    assert region.remediation.startswith("aa-scan --role-arn arn:aws:iam::")
+    assert region.remediation.startswith("aa-scan --role-arn 'arn:aws:iam::")
 
 
 def test_a_new_analyzer_is_named_as_the_organization_names_its_own():

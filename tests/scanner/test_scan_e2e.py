@@ -229,7 +229,7 @@ def test_scan_from_plain_member_is_an_organization_gap_not_regional_false_alarms
     assert organization["delegated_administrators"] is None
     assert {e["code"] for e in organization["errors"]} == {"AccessDeniedException"}
     assert [g["code"] for g in run.document["gaps"]] == ["SCANNED_FROM_MEMBER_ACCOUNT"]
-    assert "--role-arn arn:aws:iam::" in run.document["gaps"][0]["remediation"]
+    assert "--role-arn 'arn:aws:iam::" in run.document["gaps"][0]["remediation"]
     scanned = [r for r in run.document["regions"] if r["region"] != "af-south-1"]
     assert {r["status"] for r in scanned} == {"ERROR"}
     assert not any(r["reason"] == "NO_ANALYZER" for r in run.document["regions"])
