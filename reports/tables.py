@@ -301,6 +301,23 @@ def finding_rows(document: ScanDocument) -> Iterator[FindingRow]:
     return map(finding_row_maker(document), document["findings"])
 
 
+def member_qualifier(document: ScanDocument) -> str:
+    """What the verdict (about the organization-wide analysis) leaves out when the member view
+    ran and some accounts fail the per-account controls (CIS, IAM.28 and the AWS Config rule
+    evaluate each account's own analyzers): "; 2 of 5 accounts fail the per-account
+    controls", or nothing."""
+    view = document.get("member_view")
+    if view is None:
+        return ""
+    counts = view["summary"]
+    if view.get("error"):
+        return " organization-wide; the per-account controls are not determined"
+    if counts["fail"]:
+        return (f" organization-wide; {counts['fail']} of {counts['accounts']} account"
+                f"{'s' if counts['accounts'] != 1 else ''} fail the per-account controls")
+    return ""
+
+
 def headline(document: ScanDocument) -> str:
     """The verdict at a glance: Compliant / Compliant with N accepted exceptions / N gaps /
     Incomplete. Never a plain Compliant when it rests on exceptions."""
@@ -311,8 +328,10 @@ def headline(document: ScanDocument) -> str:
     resting = accepted["exceptions"] if accepted else 0
     if verdict == "COMPLIANT":
         if resting:
-            return f"Compliant with {resting} accepted exception{'s' if resting != 1 else ''}"
-        return "Compliant"
+            text = f"Compliant with {resting} accepted exception{'s' if resting != 1 else ''}"
+        else:
+            text = "Compliant"
+        return text + member_qualifier(document)
     if verdict == "NON_COMPLIANT":
         suffix = "" if summary["complete"] else " (scan incomplete)"
         more = accepted["gaps"] if accepted else 0

@@ -152,13 +152,21 @@ def _member_view(document: ScanDocument) -> dict[str, Any] | None:
     failing = [account for account, outcome in outcomes if outcome == "FAIL"]
     open_ = [account for account, outcome in outcomes if outcome == "ERROR"]
     counts = view["summary"]
+    error = view.get("error")
+    if error:
+        # The accounts could not be listed: no per-account reading was taken at all.
+        message = " ".join(error["message"].split())
+        message = message if len(message) <= 160 else message[:160].rsplit(" ", 1)[0] + " …"
+        return {"text": f"the member view could not list the accounts ({error['code']}: "
+                        f"{message}), so no account was examined.",
+                "fail": False, "open": True, "accounts": 0, "error": error["code"]}
     text = (f"the member view lists each account's own analyzers: {counts['pass']} of "
             f"{counts['accounts']} account(s) pass in every region examined, "
             f"{counts['fail']} fail")
     text += (" (" + _listed(failing) + ")" if failing else "") + f", {counts['error']} could "
     text += "not be examined" + (" (" + _listed(open_) + ")." if open_ else ".")
-    return {"text": text, "fail": bool(failing), "open": bool(open_) or bool(view.get("error")),
-            "accounts": counts["accounts"]}
+    return {"text": text, "fail": bool(failing), "open": bool(open_),
+            "accounts": counts["accounts"], "error": ""}
 
 
 def assess(document: ScanDocument) -> list[ControlAnswer] | None:
@@ -227,7 +235,12 @@ def assess(document: ScanDocument) -> list[ControlAnswer] | None:
         # Every control of the mapping is evaluated account by account: with the member view,
         # its status follows the per-account result; without it, the answer says it rests on
         # the organization-wide analysis alone.
-        if view:
+        if view and view.get("error"):
+            reading = ("organization-wide analysis; the per-account reading failed: the member "
+                       f"view could not list the accounts ({view['error']})")
+            if status == "Met":
+                status, tone = "Not determined", "warn"
+        elif view:
             reading = (f"per account: the member view (--member-accounts) of "
                        f"{view['accounts']} account(s)")
             if view["fail"]:

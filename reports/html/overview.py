@@ -19,6 +19,7 @@ from ..tables import (
     findings_totals,
     headline,
     lower_bound,
+    member_qualifier,
     setting,
 )
 from .display import account_label, count, duration, number, when
@@ -61,9 +62,21 @@ def verdict(document: ScanDocument) -> dict[str, Any]:
     verdict = summary["verdict"]
     accepted = summary.get("accepted")
     resting = verdict == "COMPLIANT" and bool(accepted and accepted["exceptions"])
-    return {"code": verdict, "headline": headline(document),
-            "tone": "accepted" if resting else VERDICT_TONES.get(verdict, "warn"),
-            "statement": RESTING_STATEMENT if resting else VERDICT_STATEMENTS.get(verdict, ""),
+    statement = RESTING_STATEMENT if resting else VERDICT_STATEMENTS.get(verdict, "")
+    tone = "accepted" if resting else VERDICT_TONES.get(verdict, "warn")
+    if verdict == "COMPLIANT" and member_qualifier(document):
+        # The verdict is about the organization-wide analysis; the per-account controls
+        # (the member view) say otherwise or could not be read: not an all-clear box.
+        tone = "warn"
+        view = document.get("member_view")
+        statement += (" The per-account controls (CIS, IAM.28, the AWS Config rule) were not "
+                      "determined: the member view could not list the accounts."
+                      if view is not None and view.get("error") else
+                      " Account by account, the per-account controls (CIS, IAM.28, the AWS "
+                      "Config rule) are not met: some accounts own no analyzer (see the member "
+                      "view below and Member accounts).")
+    return {"code": verdict, "headline": headline(document), "tone": tone,
+            "statement": statement,
             "complete": summary["complete"], "reasons": summary["incomplete_reasons"]}
 
 

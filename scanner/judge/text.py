@@ -422,8 +422,8 @@ NOT_ASSESSED_TEXT: dict[str, RegionFix] = {
         "the management account {management}; the SCPs of the account's OUs and root apply "
         "too) and exempt the audit role, e.g. with a condition on aws:PrincipalArn. Or, if the "
         "region is blocked on purpose, exclude it in config/regions.yaml with a reason (the "
-        "lines after the first): it is then listed as excluded, with the reason, and the "
-        "next run is complete."),
+        "exclude: lines, an excerpt of that file, not a command): it is then listed as "
+        "excluded, with the reason, and the next run is complete."),
     "NOT_VISIBLE": RegionFix(
         _SCAN_AS_ADMIN,
         "The accounts examined cannot see every organization analyzer here (see the "
