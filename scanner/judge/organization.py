@@ -169,7 +169,9 @@ def judge(result: ScanResult, exceptions: Sequence[ExceptionSpec] = ()) -> Judge
                      if not both or a.account_id in (me, None)]
     role, role_detail = scanning_role(result.identity, org, all_analyzers)
     context = replace(context_of(result.identity, org), trusted_access=org.trusted_access,
-                      names=analyzer_names(result.regions))
+                      names=analyzer_names(result.regions),
+                      taken={scan.region: frozenset(a.name for a in scan.analyzers or ())
+                             for scan in result.regions})
     admins = org.delegated_administrators or ()
     absence_conclusive = absence_is_conclusive(role, org, all_analyzers)
     unreached = unreached_accounts(result) if both else None

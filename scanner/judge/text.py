@@ -360,14 +360,27 @@ class Context:
     # The name the organization gives its analyzers of each type (the name most of its
     # analyzers of that type already have), so a fix creates one that looks like the rest.
     names: Mapping[str, str] = field(default_factory=dict)
+    # The analyzer names already used in each region: names are unique per account and
+    # region whatever the type, so a fix must not create one under a name taken there.
+    taken: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
-    def analyzer_name(self, kind: str) -> str:
-        """The name a new analyzer of type `kind` gets: the organization's, else ours."""
+    def analyzer_name(self, kind: str, region: str | None = None) -> str:
+        """The name a new analyzer of type `kind` gets: the organization's, else ours; where
+        that name is taken in `region` (an account analyzer of the same name), the name with
+        the type after it, then numbered, so create-analyzer does not fail with
+        ConflictException."""
         if kind in self.names:
-            return self.names[kind]
-        if kind == AnalyzerType.ORGANIZATION.value:
-            return DEFAULT_ANALYZER_NAME
-        return kind.lower().replace("_", "-")
+            name = self.names[kind]
+        elif kind == AnalyzerType.ORGANIZATION.value:
+            name = DEFAULT_ANALYZER_NAME
+        else:
+            name = kind.lower().replace("_", "-")
+        taken = self.taken.get(region or "", frozenset())
+        if name not in taken:
+            return name
+        base = f"{name}-{kind.lower().replace('_', '-')}"
+        candidates = [base, *(f"{base}-{n}" for n in range(2, len(taken) + 3))]
+        return next(c for c in candidates if c not in taken)
 
 
 def _file_part(text: str) -> str:
@@ -382,7 +395,7 @@ def make_gap(code: GapCode, scope: str, region: str | None, context: Context,
     kind = values.get("type", AnalyzerType.ORGANIZATION.value)
     fill = {"region": region or "", "account": context.account, "admin": context.admin,
             "admin_role": context.admin_role, "management": context.management,
-            "name": context.analyzer_name(kind), "type": kind,
+            "name": context.analyzer_name(kind, region), "type": kind,
             "present": "", "status": "", "reason_text": "", "role_detail": "", "others": "",
             "blocked": "", "why": "", "role_name": "<admin-role>", **values}
     # Names and regions come from AWS: in a command they are shell words, quoted when
