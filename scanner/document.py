@@ -57,7 +57,8 @@ def _gap(gap: Gap, acceptance: Acceptance | None = None) -> schema.Gap:
         "scope": one_of(gap.scope, GAP_SCOPES), "region": gap.region, "code": gap.code.value,
         "severity": gap.severity.value, "title": gap.title, "detail": gap.detail,
         "remediation": gap.remediation, "remediation_note": gap.remediation_note,
-        "controls": controls_for_gap(gap.code.value, gap.analyzer_type),
+        "controls": (controls_for_gap(gap.code.value, gap.analyzer_type)
+                     if gap.bears_on_controls else []),
         "analyzer_type": gap.analyzer_type}
     if gap.accepted_by is not None and acceptance is not None:
         entry["exception"] = acceptance.accepted_by(gap.accepted_by)

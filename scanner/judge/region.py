@@ -108,7 +108,7 @@ def as_additional(gap: Gap) -> Gap:
 
 
 def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool, region: str,
-                       context: Context) -> Gap:
+                       context: Context, standalone: bool = False) -> Gap:
     """The gap for a required analyzer type that has no ACTIVE analyzer in the region."""
     of_type = [a for a in analyzers if a.type == kind]
     if of_type:
@@ -122,6 +122,13 @@ def _required_type_gap(kind: str, analyzers: tuple[Analyzer, ...], primary: bool
     account_scoped = [a for a in analyzers if a.type == counterpart and a.status == "ACTIVE"]
     if account_scoped:
         present = ", ".join(f"{a.name} ({a.type})" for a in account_scoped)
+        if standalone:
+            # Outside an organization: the per-account controls are met by the account's
+            # own analyzer, and the fix starts with an organization.
+            return replace(make_gap(GapCode.ACCOUNT_SCOPE_ONLY, "region", region, context,
+                                    f"{GapCode.ACCOUNT_SCOPE_ONLY}:NOT_IN_ORGANIZATION",
+                                    type=kind, present=present),
+                           analyzer_type=kind, bears_on_controls=False)
         return replace(make_gap(GapCode.ACCOUNT_SCOPE_ONLY, "region", region, context,
                                 type=kind, present=present), analyzer_type=kind)
     return replace(make_gap(GapCode.NO_ANALYZER, "region", region, context, type=kind),
@@ -229,7 +236,9 @@ def judge_region(scan: RegionScan, coverage_types: tuple[str, ...], role: Scanni
         return RegionVerdict(region, RegionStatus.ERROR, error.code,
                              f"Not assessed: {error.message}.{incomplete}", False, error, label,
                              findings_selection=selection)
-    gaps = tuple(_required_type_gap(kind, analyzers, kind == coverage_types[0], region, context)
+    standalone = role == ScanningRole.NOT_IN_ORGANIZATION
+    gaps = tuple(_required_type_gap(kind, analyzers, kind == coverage_types[0], region, context,
+                                    standalone)
                  for kind in unmet)
     return RegionVerdict(region, RegionStatus.GAP, gaps[0].code, gaps[0].title + "." + incomplete,
                          complete, findings_error, label, gaps, findings_selection=selection)

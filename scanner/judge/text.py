@@ -173,6 +173,25 @@ GAP_TEXT: dict[str, GapText] = {
         "of the organization as external and does not see the other member accounts' "
         "resources at all. Its findings are shown, labelled as account-scoped.",
         _CREATE, _IN_ADMIN),
+    # Outside an organization no organization analyzer can exist: the account's own analyzer
+    # meets the per-account controls, and the organization scope needs an organization first.
+    f"{GapCode.ACCOUNT_SCOPE_ONLY}:NOT_IN_ORGANIZATION": GapText(
+        Severity.LOW,
+        "Only an account-scoped analyzer ({present}) in {region}: account {account} is in no "
+        "organization",
+        "The account's own ACTIVE analyzer is what the per-account controls ask for (CIS, "
+        "Security Hub IAM.28 and the AWS Config rule evaluate each account's analyzers), so "
+        "they are not failed by this. An analyzer whose zone of trust is an organization, "
+        "which aa-scan requires, cannot be created outside one: AWS refuses create-analyzer "
+        "--type ORGANIZATION in an account that is not in an organization.",
+        "aws organizations create-organization --feature-set ALL\n"
+        + _ENABLE_TRUSTED_ACCESS + "\n" + _CREATE,
+        "Only if account {account} is to head an organization: the first line makes it the "
+        "management account, the second enables trusted access, the last creates the "
+        "analyzer. If it is to join an existing organization instead, accept that "
+        "organization's invitation and create the analyzer from its delegated administrator. "
+        "If it stays standalone, nothing else is needed for the per-account controls: accept "
+        "this gap with an exception (with a reason and an expiry) in the configuration."),
     GapCode.NOT_ACTIVE: GapText(
         Severity.HIGH,
         "The {type} analyzer {name} in {region} is {status}",

@@ -29,6 +29,10 @@ class Gap:
     # The analyzer type a gap is about (None: not about one type): which controls it bears
     # on depends on it (reports.document.controls).
     analyzer_type: str | None = None
+    # False for a gap the controls do not ask about: an account-scoped analyzer in an account
+    # outside any organization is what the per-account controls (CIS, IAM.28, the AWS Config
+    # rule) ask for; the organization-scope requirement it misses is aa-scan's, not theirs.
+    bears_on_controls: bool = True
     # The key of the exception that accepts the gap (None: not accepted): an accepted gap is
     # still a gap, shown as accepted, and no gate counts it.
     accepted_by: str | None = None
