@@ -71,10 +71,7 @@ def _template(command: str, region: str | None) -> str:
 def _loop(template: str, regions: list[str]) -> str:
     """One command for every region of a group: the fix in a loop over the regions."""
     words = " ".join(shlex.quote(r) for r in regions)
-    body = template.strip()
-    if "\n" in body:
-        return f"for region in {words}; do\n{body}\ndone"
-    return f"for region in {words}; do {body}; done"
+    return f"for region in {words}; do {template.strip()}; done"
 
 
 def _gap_groups(document: ScanDocument) -> tuple[list[dict[str, Any]], int, int]:
@@ -90,8 +87,12 @@ def _gap_groups(document: ScanDocument) -> tuple[list[dict[str, Any]], int, int]
     for index, (_, gap) in enumerate(ordered, start=1):
         entry = {**gap_entry(gap), "anchor": f"gap-{index}", "region": gap["region"]}
         template = _template(entry["command"], gap["region"])
+        # Grouped: one-line fixes that differ only by region, with the same note (a
+        # multi-line fix, such as a re-create that keeps archive rules, stays one a row).
+        alike = bool(gap["region"]) and template != entry["command"] and "\n" not in template
         key = (gap["severity"], gap["code"],
-               template if gap["region"] and template != entry["command"] else f"#{index}")
+               template + " | " + entry["note"].replace(gap["region"] or "", "{region}")
+               if alike else f"#{index}")
         group = groups.setdefault(key, {**entry, "template": template, "items": []})
         group["items"].append(entry)
     rows, shown = [], 0
