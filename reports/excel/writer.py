@@ -186,6 +186,20 @@ def row_height(row: Sequence[Any], widths: Sequence[float]) -> float | None:
     return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines + 2) if lines > 1 else None
 
 
+# An A4 landscape page between 0.4" margins holds about 140 characters of 11-point Calibri
+# (column widths are in those characters); fit to width, a sheet prints no smaller than
+# MIN_PRINT_POINTS while its widths add up to no more than 140 x 11 / MIN_PRINT_POINTS.
+PAGE_CHARACTERS = 140
+MIN_PRINT_POINTS = 7
+
+
+def pages_wide(widths: Sequence[float]) -> int:
+    """How many pages wide a sheet of these column widths prints, so its text stays at
+    MIN_PRINT_POINTS or more (1 for every sheet narrow enough)."""
+    total = sum(_shown_width(w) for w in widths)
+    return max(1, math.ceil(total * MIN_PRINT_POINTS / 11 / PAGE_CHARACTERS))
+
+
 @dataclass(frozen=True)
 class _Formats:
     """The workbook's cell formats: one per style, and each again with a quote prefix (text
@@ -235,12 +249,16 @@ class _SheetWriter:
             ws.set_column(index, index, _shown_width(width))
         ws.freeze_panes(1, 0)
         ws.repeat_rows(0)
-        # Every sheet prints on A4 landscape, one page wide (as many pages tall as it takes),
-        # never as strips of columns on page after page (issue 22: 97 pages of strips).
+        # Every sheet prints on A4 landscape, never as strips of columns on page after page
+        # (issue 22: 97 pages of strips): one page wide where that keeps its 11-point text
+        # at 7 points or more, else as few pages wide as do, with the first column repeated
+        # on each (fitting "By resource type" or Regions to one page printed them at 3-5 pt).
         ws.set_landscape()
         ws.set_paper(9)
         ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-        ws.fit_to_pages(1, 0)
+        ws.fit_to_pages(pages_wide(self.widths), 0)
+        if pages_wide(self.widths) > 1:
+            ws.repeat_columns(0)
         ws.hide_gridlines(0)  # shown on screen and printed
         if self.table.tab_color:
             ws.set_tab_color(f"#{self.table.tab_color}")

@@ -198,12 +198,23 @@ def test_frozen_header_autofilter_and_styled_header_on_every_sheet(book):
 
 
 def test_every_sheet_prints_one_page_wide(book):
-    """Issue 22: no sheet prints as strips of columns, page after page."""
+    """Issue 22: no sheet prints as strips of columns, page after page. Corrected
+    (page-fixes): one page wide only where that keeps the text at 7 pt or more; a wider
+    sheet (fit to one page, "By resource type" and Regions printed at 3-5 pt) prints as few
+    pages wide as keep it there, with its first column repeated on each."""
     for ws in book.worksheets:
         title = ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage is True, title
         # 1 is the attribute's default (ECMA-376 18.3.1.63): a writer may leave it out.
-        assert ws.page_setup.fitToWidth in (1, None), title
+        wide = ws.page_setup.fitToWidth or 1
+        total = sum(ws.column_dimensions[get_column_letter(i)].width or 0
+                    for i in range(1, ws.max_column + 1))
+        # ~140 characters of 11-point text a page: printed at 7 pt or more, and no more
+        # pages wide than that takes (a character of slack for the writer's padding).
+        assert total * 7 / 11 <= 140 * wide + 1, (title, total, wide)
+        assert wide == 1 or total * 7 / 11 > 140 * (wide - 1) - 1, (title, total, wide)
+        if wide > 1:
+            assert ws.print_title_cols == "$A:$A", title
         assert ws.page_setup.fitToHeight == 0, title
         assert ws.page_setup.orientation == "landscape", title
         assert ws.page_setup.paperSize in (9, "9"), title  # A4
