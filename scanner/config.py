@@ -729,6 +729,13 @@ MAX_EXCEPTION_DAYS = 3 * 365 + 1
 
 # What separates the words of an ARN's resource part; with `*`, nothing else names anything.
 _ARN_SEPARATORS = "/:-._ "
+# The resource-type words that begin the resource part of the ARNs Access Analyzer reports
+# (role/, key/, function:, ...): a pattern whose literal text is only these, or the start of
+# one (`role*`, `r*`: `*` matches `/` too), names every resource of a type.
+_ARN_TYPE_WORDS = ("role", "user", "group", "policy", "instance-profile", "key", "alias",
+                   "function", "layer", "secret", "snapshot", "cluster-snapshot",
+                   "repository", "file-system", "access-point", "table", "stream", "bucket",
+                   "db", "cluster", "volume", "image", "vault", "topic", "queue")
 
 
 def _arn_pattern_problem(pattern: str) -> str | None:
@@ -755,6 +762,15 @@ def _arn_pattern_problem(pattern: str) -> str | None:
                               for w in words[1:]):
         return (f"its resource part ({resource}) names only a resource type ({words[0]}): it "
                 f"would accept the findings of every {words[0]} of "
+                f"{'every account' if '*' in fields[4] else 'the account'}, those made later "
+                f"included; {example}")
+    literal = [w.strip(_ARN_SEPARATORS) for w in re.split(r"[/:*]", resource)]
+    literal = [w for w in literal if w]
+    if literal and "*" in resource and all(
+            any(t.startswith(w.lower()) for t in _ARN_TYPE_WORDS) for w in literal):
+        return (f"its resource part ({resource}) names no resource, only a resource type "
+                f"or the start of one ({', '.join(literal)}): with * matching / and : too, it "
+                f"would accept the findings of every such resource of "
                 f"{'every account' if '*' in fields[4] else 'the account'}, those made later "
                 f"included; {example}")
     return None

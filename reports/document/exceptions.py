@@ -26,10 +26,9 @@ NotRequired as a type.)
     cross-account share is not approved for everyone when the grant widens under the same
     finding id or resource;
   - for a code about an analyzer type (TYPE_CODES), where the configuration requires more
-    than one type and the exception names none: a gap of the primary type (the
-    external-access analyzer the controls rest on is accepted only by name), and every gap
-    it matches when they are of more than one other type (which one it was written for is
-    not said).
+    than one type and the exception names none: every gap it matches (which type it was
+    written for is not said, and a gap of another type can take the place of the one it
+    was written for from one week to the next).
   When several unexpired exceptions would accept one item, the most specific accepts it (a
   named region before "*", then one naming its analyzer type; a finding id, then an exact
   ARN, then a pattern), then the first configured.
@@ -234,14 +233,14 @@ def refuses_finding(spec: ExceptionSpec, is_public: bool | None) -> bool:
 def refused_gaps(spec: ExceptionSpec, gaps: Sequence[MatchedGap],
                  coverage_types: Sequence[str]) -> list[bool]:
     """Which of the gaps a gap exception matches it refuses (see the module's docstring):
-    only an exception that names no analyzer type, for a code about one, where the
-    configuration requires more than one type."""
+    every one, for an exception that names no analyzer type, for a code about one, where the
+    configuration requires more than one type. Which type it was written for cannot be told
+    from one run (the gap it was written for may be fixed and another type's take its
+    place, the next week), so it accepts none until it names its `analyzer_type`."""
     if (spec.get("analyzer_type") is not None or spec["code"] not in TYPE_CODES
             or len(set(coverage_types)) < 2):
         return [False] * len(gaps)
-    primary = coverage_types[0]
-    others = {g["analyzer_type"] for g in gaps if g["analyzer_type"] != primary}
-    return [g["analyzer_type"] == primary or len(others) > 1 for g in gaps]
+    return [True] * len(gaps)
 
 
 def matches_finding(spec: ExceptionSpec, region: str, finding_id: str,
@@ -460,7 +459,9 @@ def judge_exceptions(specs: Sequence[ExceptionSpec], gaps: Sequence[MatchedGap],
         key = spec["key"]
         found = matched[key]
         any_match = bool(found["gaps"] or found["findings"])
-        state = _state(left[key], any_match)
+        # Its state is what it accepts: one that refuses all it matches accepts nothing, and
+        # is never "active" or "expiring" (that would read as accepting something).
+        state = _state(left[key], accepted[key] > 0)
         note = None if any_match or state == "expired" else _note(spec, regions,
                                                                    findings_read)
         declined = refused[key]

@@ -44,7 +44,8 @@ def accepted_risk(document: ScanDocument) -> dict[str, Any]:
             "what": row.what, "reason": entry["reason"], "owner": entry["owner"],
             "expires": entry["expires"], "days": row.days, "ticket": entry["ticket"] or "",
             "source": entry["source"], "matched": row.matched, "accepted": entry["accepted"],
-            "note": entry["note"] or ""})
+            "note": entry["note"] or "",
+            "refused": bool(entry.get("refused"))})
     findings = [f for f in document["findings"] if "exception" in f]
     # One row per resource and exception (a bucket public in 13 regions is one row), public
     # first.
