@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-on", choices=[f.value for f in FailOn],
                         help="what makes a complete scan exit 1 (default: gaps; new-gaps and "
                         "new-public: only a regression since the baseline)")
-    parser.add_argument("--workers", type=int, help="concurrent API calls (default: 32)")
+    parser.add_argument("--workers", type=int, help="concurrent API calls at most (default: "
+                        "as many as each region's rate and round trip use, 128 at most)")
     parser.add_argument("--profile", help="AWS profile to use")
     parser.add_argument("--role-arn", help="assume this role first (e.g. into the delegated "
                         "administrator account)")
