@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from .aws import CallCounter
 
 log = logging.getLogger("aa_scan")
+# Written by a child process while the others are written here (scanner.background).
+_IN_BACKGROUND = frozenset({OutputFormat.XLSX})
 
 
 class Stop(Protocol):
@@ -410,34 +413,53 @@ def output_directory(options: Options, started: dt.datetime, run_id: str | None 
 def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                   directory: Path, pack: _Pack | None = None) -> list[Path]:
     """Every requested format; a failing writer does not stop the others. JSON goes first:
-    the other reports state its SHA-256 (with the rest of the pack's integrity box)."""
+    the other reports state its SHA-256 (with the rest of the pack's integrity box). The
+    workbook, the slowest, is written by a child process meanwhile where that is safe
+    (scanner.background); the paths come back in the formats' order all the same."""
     from reports.document.pack import Integrity
     from scanner.evidence.provenance import file_sha256, live_source
 
-    written: list[Path] = []
+    from .background import Pending
+
+    written: dict[OutputFormat, Path] = {}
     failures: list[str] = []
     ordered = sorted(formats, key=lambda f: f is not OutputFormat.JSON)
     scan_json: str | None = None
+    pending: list[tuple[OutputFormat, Pending, float]] = []
     for output_format in ordered:
         started = time.monotonic()
         integrity = Integrity(
             str(document.get("run_id") or ""), scan_json,
             pack.source if pack is not None else live_source(),
             pack.signer.key_arn if pack is not None and pack.signer is not None else None)
+        write = partial(writer_for(output_format), document, directory, integrity=integrity)
+        if output_format in _IN_BACKGROUND:
+            pending.append((output_format, Pending(write), started))
+            continue
         try:
-            path = writer_for(output_format)(document, directory, integrity=integrity)
+            path = write()
             if output_format is OutputFormat.JSON:
                 scan_json = file_sha256(path)
         except OSError as exc:
             failures.append(f"{output_format.value}: {exc.strerror or exc}")
             log.error("could not write the %s report: %s", output_format.value, exc)
             continue
-        written.append(path)
+        written[output_format] = path
         log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
+    for output_format, job, started in pending:
+        try:
+            path = job.result()
+        except OSError as exc:
+            failures.append(f"{output_format.value}: {exc.strerror or exc}")
+            log.error("could not write the %s report: %s", output_format.value, exc)
+            continue
+        written[output_format] = path
+        log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
+    paths = [written[f] for f in ordered if f in written]
     if failures:
         raise OutputError("could not write " + "; ".join(failures)
-                          + (f" (written: {', '.join(map(str, written))})" if written else ""))
-    return written
+                          + (f" (written: {', '.join(map(str, paths))})" if paths else ""))
+    return paths
 
 
 def _print_reports(document: ScanDocument, written: list[Path]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -82,8 +83,9 @@ class PriorityPool:
         with self._lock:
             self._idle += 1
 
-    def shutdown(self) -> None:
-        """Cancel what has not started; let the idle workers exit."""
+    def shutdown(self, wait: float = 0.0) -> None:
+        """Cancel what has not started; let the idle workers exit, waiting up to `wait`
+        seconds for them to have (a worker still in a call is left to finish it)."""
         while True:
             try:
                 _, _, item = self._queue.get_nowait()
@@ -94,6 +96,12 @@ class PriorityPool:
                 with self._lock:
                     self._queued -= 1
         with self._lock:
-            threads = len(self._threads)
-        for _ in range(threads):
+            threads = list(self._threads)
+        for _ in threads:
             self._queue.put(((float("inf"),), next(self._sequence), None))
+        deadline = time.monotonic() + wait
+        for thread in threads:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            thread.join(remaining)

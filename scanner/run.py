@@ -293,7 +293,7 @@ class Scan:
         clock = time.monotonic()
         discovered = clock
         self._pool = PriorityPool(self.options.workers or AUTO_WORKERS)
-        interrupted = False
+        interrupted = finished = False
         regions: list[_Region] = []
         members: MemberScan | None = None
         try:
@@ -334,6 +334,7 @@ class Scan:
                 self._drain()
                 if self._view is not None:
                     members = self._view.result()
+                finished = True
             except Interrupted:
                 interrupted = True
                 unfinished = [r for r in regions if r.plan.scan and r.finished is None]
@@ -347,7 +348,9 @@ class Scan:
                     else:
                         region.errors.append(stopped)
         finally:
-            self._pool.shutdown()
+            # A finished scan's workers are idle: they are gone before the reports are
+            # written (a child process may write one: scanner.background).
+            self._pool.shutdown(wait=2.0 if finished else 0.0)
         return ScanResult(
             started_at=started_at,
             finished_at=dt.datetime.now(dt.UTC),
