@@ -27,6 +27,8 @@ class OutputFormat(StrEnum):
     JSON = "json"
     HTML = "html"
     XLSX = "xlsx"
+    OCSF = "ocsf"  # findings.ocsf.json: OCSF Compliance and Detection Findings
+    JUNIT = "junit"  # junit.xml: a test case per region and organization check
 
 
 # Imported on use: the workbook writer pulls in XlsxWriter and the page writer jinja2, which a
@@ -35,6 +37,8 @@ WRITERS: Mapping[OutputFormat, str] = {
     OutputFormat.JSON: "reports.json_report:write_json",
     OutputFormat.HTML: "reports.html:write_html",
     OutputFormat.XLSX: "reports.excel:write_workbook",
+    OutputFormat.OCSF: "reports.ocsf:write_ocsf",
+    OutputFormat.JUNIT: "reports.junit:write_junit",
 }
 
 

@@ -104,13 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--from-json", type=Path, help="re-render the reports of an earlier "
                         "scan.json without calling AWS (with --history: record it there too)")
     parser.add_argument("--history", help="the history of runs (SQLite; default: "
-                        "output/history.sqlite)")
+                        "output/history.sqlite), or s3://BUCKET/KEY to keep it in S3 (read at "
+                        "the start, written back with a conditional write)")
     parser.add_argument("--no-history", action="store_true", help="do not read or record the "
                         "history for this run")
     parser.add_argument("--baseline", type=Path, help="compare with this earlier scan.json "
                         "instead of the latest recorded run")
     parser.add_argument("--notify-sns", metavar="TOPIC_ARN", help="publish a short summary to "
                         "this SNS topic when something changed (opt-in write to AWS)")
+    parser.add_argument("--security-hub", action="store_const", const=True, default=None,
+                        help="import the coverage gaps into AWS Security Hub as findings of "
+                        "the caller's account in the home region (FAILED), and mark those "
+                        "gone since as PASSED (opt-in write)")
     parser.add_argument("--sign-kms-key", metavar="KEY", help="sign manifest.json with this "
                         "asymmetric AWS KMS key (ECC_NIST_P256 or RSA; opt-in, kms:Sign): "
                         "writes manifest.json.sig")
@@ -192,6 +197,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "history": {"path": False if args.no_history else args.history},
         "baseline": str(args.baseline) if args.baseline else None,
         "notify": {"sns_topic_arn": args.notify_sns},
+        "security_hub": args.security_hub,
         "evidence": {"sign_kms_key": args.sign_kms_key, "upload": args.upload,
                      "upload_kms_key": args.upload_kms_key,
                      "upload_bucket_owner": args.upload_bucket_owner},

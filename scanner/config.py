@@ -115,9 +115,13 @@ class Options:
     fail_on: FailOn = FailOn.GAPS
     log: LogOptions = field(default_factory=LogOptions)
     history: Path | None = Path("output") / "history.sqlite"  # None: no history
+    # --history s3://BUCKET/KEY (scanner.history_s3): the history lives in S3; `history` is
+    # then None until the run has downloaded it.
+    history_s3: str | None = None
     history_keep: int | None = None  # runs kept per organization and account; None: all
     baseline: Path | None = None  # a scan.json to compare with instead of the history's choice
     notify_sns: str | None = None  # an SNS topic to tell when something changed (opt-in)
+    security_hub: bool = False  # import the gaps into Security Hub (opt-in, scanner.securityhub)
     # The evidence pack's opt-in writes: sign manifest.json with this KMS key, copy the run
     # folder to this s3://bucket/prefix/ (SSE-KMS with upload_kms_key, else SSE-S3).
     sign_kms_key: str | None = None
@@ -154,9 +158,10 @@ class Options:
             "rate_limit": self.aws.rate_limit,
             "max_attempts": self.aws.max_attempts,
             "fail_on": self.fail_on.value,
-            "history": str(self.history) if self.history else None,
+            "history": self.history_s3 or (str(self.history) if self.history else None),
             "baseline": str(self.baseline) if self.baseline else None,
             "notify_sns": self.notify_sns,
+            "security_hub": self.security_hub,
             "role_arn": self.aws.role_arn,
             "admin_role_name": self.aws.admin_role_name,
             "member_accounts": self.aws.member_accounts,
@@ -473,11 +478,15 @@ def _options(document: Mapping[str, Any], config_path: Path | None,
         fail_on=FailOn(document.get("fail_on", defaults.fail_on.value)),
         log=replace(defaults.log, **{k: v for k, v in log_doc.items() if k != "file"},
                     file=Path(log_file) if log_file not in (None, False, "") else None),
-        history=(Path(history_doc["path"]) if history_doc.get("path") else None)
+        history=(Path(history_doc["path"]) if history_doc.get("path")
+                 and not str(history_doc["path"]).startswith("s3:") else None)
         if "path" in history_doc else defaults.history,
+        history_s3=(str(history_doc["path"]) if history_doc.get("path")
+                    and str(history_doc["path"]).startswith("s3:") else None),
         history_keep=history_doc.get("keep", defaults.history_keep),
         baseline=Path(document["baseline"]) if document.get("baseline") else None,
         notify_sns=notify_doc.get("sns_topic_arn"),
+        security_hub=document.get("security_hub", defaults.security_hub),
         sign_kms_key=evidence_doc.get("sign_kms_key"),
         upload=evidence_doc.get("upload"),
         upload_kms_key=evidence_doc.get("upload_kms_key"),

@@ -11,7 +11,10 @@ its regions). From there both take the same steps, in this order:
    that is safe), then manifest.json, and print the summary;
 4. record the run in the history (writes; a failure there is a warning, never a lost run):
    written by a thread while the workbook is written, committed only once step 3 is done;
-5. the opt-in writes to AWS: sign the manifest, notify SNS, upload the folder (the last).
+   a history in S3 (--history s3://) is read before the scan and written back here with a
+   conditional write (scanner.history_s3), and one S3 did not take exits 2 after step 5;
+5. the opt-in writes to AWS: sign the manifest, notify SNS, import the gaps into Security
+   Hub (a failure there exits 2 after the upload), upload the folder (the last).
 
 The CLI decides the exit code from the returned `Outcome` alone, and turns every `ScanError`
 raised here into a message; nothing here chooses an exit code or reads a flag.
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from scanner.evidence.manifest import ManifestTool, Provenance
     from scanner.evidence.signature import Signer
     from scanner.history.trail import Prepared
+    from scanner.history_s3 import LocalCopy, S3History
 
     from .aws import CallCounter
 
@@ -208,11 +212,42 @@ def _run(options: Options, stop: Stop) -> Outcome:
     run_id = new_run_id(started)
     options = replace(options, aws=replace(options.aws, run_id=run_id))
     aws = _Aws(options)
-    if options.from_json is not None:
-        given = _rerender(options.from_json, options, started, aws)
-    else:
-        given = _live(options, started, trail, aws, stop)
-    return _publish(given, options, started, trail, aws, stop)
+    remote = _fetch_history(options, aws)  # --history s3://: read before anything is scanned
+    try:
+        if remote is not None:
+            trail = replace(trail, path=remote[1].path)
+        if options.from_json is not None:
+            given = _rerender(options.from_json, options, started, aws)
+        else:
+            given = _live(options, started, trail, aws, stop)
+        return _publish(given, options, started, trail, aws, stop, remote)
+    finally:
+        if remote is not None:
+            remote[0].close()
+
+
+def _fetch_history(options: Options, aws: _Aws) -> tuple[S3History, LocalCopy] | None:
+    """--history s3://BUCKET/KEY: the history downloaded into a private local copy, in a
+    bucket of the scanning account (or --upload-bucket-owner's); one that cannot be read is
+    a configuration error, before anything is scanned."""
+    if options.history_s3 is None:
+        return None
+    from scanner.history_s3 import HistoryS3Error, S3History, parse_history_location
+
+    from .aws import s3_client
+
+    try:
+        location = parse_history_location(options.history_s3)
+    except ValueError as exc:
+        raise ConfigError(f"--history: {exc}") from None
+    owner = options.upload_bucket_owner or _caller_account(options, aws, "the history's")
+    history = S3History(s3_client(aws.session(), options), location, bucket_owner=owner,
+                        kms_key=options.upload_kms_key)
+    try:
+        return history, history.fetch()
+    except HistoryS3Error as exc:
+        history.close()
+        raise ConfigError(str(exc)) from None
 
 
 def _live(options: Options, started: dt.datetime, trail: HistorySettings, aws: _Aws,
@@ -316,7 +351,8 @@ def _rerender(path: Path, options: Options, started: dt.datetime, aws: _Aws) -> 
 
 
 def _publish(given: _Document, options: Options, started: dt.datetime,
-             trail: HistorySettings, aws: _Aws, stop: Stop) -> Outcome:
+             trail: HistorySettings, aws: _Aws, stop: Stop,
+             remote: tuple[S3History, LocalCopy] | None = None) -> Outcome:
     """Prepare the history, write the reports and the manifest, record the run, then the
     opt-in writes to AWS."""
     document, pack = given.document, given.pack
@@ -353,21 +389,32 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
     # wrote (an import: the file it imported, which the pack of its run may name).
     given_input = pack.source.get("input")
 
-    def record_run(scan_json: str | None, commit: Callable[[], bool]) -> None:
+    def record_run(history: Path | None, scan_json: str | None,
+                   commit: Callable[[], bool] | None = None) -> None:
+        """Record the run into the history at `history` (again, into a fresh copy, when a
+        history in S3 was written by another run meanwhile); `commit`: see record."""
         scan_sha256 = (given_input["sha256"] if pack.rerender and given_input else scan_json)
+        settings = replace(trail, path=history)
         if prepared is not None:
-            replace(prepared, document=document).record(scan_sha256=scan_sha256, commit=commit)
+            replace(prepared, document=document, settings=settings).record(
+                scan_sha256=scan_sha256, commit=commit)
         elif not pack.rerender:
-            record(document, trail, scan_sha256=scan_sha256, commit=commit)
+            record(document, settings, scan_sha256=scan_sha256, commit=commit)
         elif options.record_rerender:  # how runs from before the history are imported
-            record(document, trail, source="import", scan_sha256=scan_sha256, commit=commit)
+            record(document, settings, source="import", scan_sha256=scan_sha256,
+                   commit=commit)
 
     recording: list[_Recording] = []
+    scan_json: list[str | None] = [None]
+
+    def start_recording(sha256: str | None) -> None:
+        scan_json[0] = sha256
+        recording.append(_Recording(partial(record_run, trail.path, sha256)))
+
     try:
         # The record is written while the workbook is, and committed once every report and
         # the manifest are written: a run whose reports could not be written is not recorded.
-        written = write_outputs(document, formats, directory, pack, meanwhile=lambda sha: (
-            recording.append(_Recording(partial(record_run, sha)))))
+        written = write_outputs(document, formats, directory, pack, meanwhile=start_recording)
         manifest = write_pack_manifest(document, directory, written, options, pack)
         _print_reports(document, [*written, manifest])
     except BaseException:
@@ -376,12 +423,36 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
         raise
     for each in recording:
         each.finish(commit=True)
+    # Held until the opt-in writes are done: a history S3 did not take exits 2, after them.
+    failures = [failure] if (failure := _publish_history(
+        remote, lambda history: record_run(history, scan_json[0]))) else []
+    if refused is not None or (given.interrupted and stop.received is not None):
+        for failure in failures:
+            log.error("%s", failure)
     if refused is not None:
         raise refused
     if given.interrupted and stop.received is not None:
         return replace(outcome, interrupted_by=stop.received)
-    _finish_pack(options, document, written, directory, aws, pack)
+    failures += _finish_pack(options, document, written, directory, aws, pack)
+    if failures:
+        raise OutputError(failures[0])
     return outcome
+
+
+def _publish_history(remote: tuple[S3History, LocalCopy] | None,
+                     record_run: Callable[[Path], None]) -> str | None:
+    """The local copy of a history in S3, written back (see scanner.history_s3); why it
+    could not be, or None."""
+    if remote is None:
+        return None
+    from scanner.history_s3 import HistoryS3Error
+
+    history, copy = remote
+    try:
+        history.publish(copy, record_run)
+    except HistoryS3Error as exc:
+        return str(exc)
+    return None
 
 
 class _Recording:
@@ -607,13 +678,15 @@ def _signer(options: Options, aws: _Aws) -> Signer | None:
 
 
 def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
-                 directory: Path, aws: _Aws, pack: _Pack) -> None:
-    """The opt-in steps after the reports, in order: sign, notify, upload (the last: its
-    failure exits 2 and leaves the local folder as it is). A re-render tells no one: it
-    observed nothing new."""
+                 directory: Path, aws: _Aws, pack: _Pack) -> list[str]:
+    """The opt-in steps after the reports, in order: sign, notify, Security Hub, upload (the
+    last: its failure exits 2 and leaves the local folder as it is). A re-render tells no
+    one: it observed nothing new. A Security Hub import that fails does not stop the upload:
+    why it failed is returned, and the run exits 2 after it."""
     from reports.document.pack import MANIFEST_NAME, SIGNATURE_NAME
     from scanner.evidence.manifest import EvidenceError
 
+    failures: list[str] = []
     try:
         if pack.signer is not None:
             _sign(options, directory, aws, pack.signer)
@@ -622,10 +695,38 @@ def _finish_pack(options: Options, document: ScanDocument, written: list[Path],
             if pack.signer is not None:
                 files.append(directory / SIGNATURE_NAME)
             _notify(options, document, [*written, *files], aws)
+        if options.security_hub and not pack.rerender:
+            failures += _security_hub(options, document, aws)
         if options.upload:
             _upload(options, document, directory, aws, pack.rerender)
     except EvidenceError as exc:
         raise OutputError(str(exc)) from None
+    return failures
+
+
+def _security_hub(options: Options, document: ScanDocument, aws: _Aws) -> list[str]:
+    """--security-hub: the gaps into the caller's own Security Hub, in the home region (see
+    scanner.securityhub); why it failed, if it did."""
+    from scanner.securityhub import SecurityHubError, Target, import_gaps
+
+    from .aws import client_config, home_region
+
+    session = aws.session()
+    region = home_region(session, options)
+    identity = document["identity"]
+    target = Target(identity["account_id"], region,
+                    identity["arn"].split(":")[1] if identity["arn"].count(":") > 1 else "aws")
+    client = session.client("securityhub", region_name=region,
+                            config=client_config(options, 2))
+    try:
+        done = import_gaps(client, document, target)
+    except SecurityHubError as exc:
+        return [str(exc)]
+    sys.stdout.write(f"Security Hub: {done.failed} gap(s) imported as FAILED, {done.passed} "
+                     f"closed as PASSED, into account {target.account} in {region} "
+                     f"({target.product_arn}, {done.calls} call(s))\n")
+    sys.stdout.flush()
+    return []
 
 
 def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
@@ -640,7 +741,7 @@ def _sign(options: Options, directory: Path, aws: _Aws, signer: Signer) -> None:
     sys.stdout.flush()
 
 
-def _caller_account(options: Options, aws: _Aws) -> str:
+def _caller_account(options: Options, aws: _Aws, whose: str = "the upload's") -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from .aws import ClientFactory, error_from
@@ -649,7 +750,7 @@ def _caller_account(options: Options, aws: _Aws) -> str:
         return ClientFactory(aws.session(), options).sts().get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as exc:
         code, message = error_from(exc)
-        raise CredentialsError(f"sts:GetCallerIdentity failed (the upload's bucket owner): "
+        raise CredentialsError(f"sts:GetCallerIdentity failed ({whose} bucket owner): "
                                f"{code}: {message}") from None
 
 

@@ -134,6 +134,46 @@ def _s3_operation(method: str, path: str, query_string: str) -> str:
             "DELETE": "DeleteBucket"}.get(method, f"{verb}Bucket")
 
 
+# Security Hub's REST paths (moto answers them; the statistics need their names).
+_SECURITY_HUB_OPERATIONS = {
+    ("POST", "/findings/import"): "BatchImportFindings", ("POST", "/findings"): "GetFindings",
+    ("POST", "/accounts"): "EnableSecurityHub", ("GET", "/accounts"): "DescribeHub",
+    ("DELETE", "/accounts"): "DisableSecurityHub", ("PATCH", "/findings"): "UpdateFindings",
+    ("PATCH", "/findings/batchupdate"): "BatchUpdateFindings"}
+SECURITY_HUB_BATCH = 100  # findings per BatchImportFindings (the API's limit)
+
+
+def _security_hub_refusal(body: bytes, region: str, account: str
+                          ) -> tuple[int, dict[str, str], bytes] | None:
+    """What Security Hub refuses and moto takes: an account where Security Hub is not enabled
+    in the region, more than 100 findings in one call, and a finding of the default product
+    (a customer's own findings) for another account or region than the caller's."""
+    from moto.securityhub.models import securityhub_backends
+
+    def refuse(code: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
+        return status, {"Content-Type": "application/json", "x-amzn-ErrorType": code,
+                        "x-amzn-RequestId": str(uuid.uuid4())}, json.dumps(
+            {"Code": code, "Message": message}).encode()
+
+    if not securityhub_backends[account][region].enabled:
+        return refuse("InvalidAccessException", f"Account {account} is not subscribed to AWS "
+                      "Security Hub", 401)
+    findings = json.loads(body or b"{}").get("Findings", [])
+    if len(findings) > SECURITY_HUB_BATCH:
+        return refuse("InvalidInputException", f"Findings: {len(findings)} findings, at most "
+                      f"{SECURITY_HUB_BATCH} per request", 400)
+    own = re.compile(rf"^arn:aws[a-z-]*:securityhub:{region}:{account}:product/{account}/"
+                     r"default$")
+    for finding in findings:
+        if not own.match(str(finding.get("ProductArn"))) or \
+                finding.get("AwsAccountId") != account:
+            return refuse("AccessDeniedException", f"Account {account} can import findings "
+                          f"of its default product in {region} only, not "
+                          f"{finding.get('ProductArn')} for account "
+                          f"{finding.get('AwsAccountId')}", 403)
+    return None
+
+
 class World:
     """A running simulated world. Use as a context manager, or start() / stop()."""
 
@@ -455,6 +495,10 @@ class World:
         if service == "account" and operation == "ListRegions":
             return self._reply(start_response, *self._rest_json(
                 self.account_service, environ, body, region, access_key, account))
+        if service == "securityhub" and operation == "BatchImportFindings":
+            refused = _security_hub_refusal(body, region, account)
+            if refused:
+                return self._reply(start_response, *refused)
         if service == "ec2" and operation == "DescribeRegions":
             return self._reply(start_response, *self._describe_regions(body, environ))
         if service == "organizations":
@@ -547,6 +591,9 @@ class World:
         if service == "s3":
             return _s3_operation(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
                                  environ.get("QUERY_STRING", ""))
+        if service == "securityhub":
+            return _SECURITY_HUB_OPERATIONS.get(
+                (environ["REQUEST_METHOD"], environ.get("PATH_INFO", "").rstrip("/")), "Unknown")
         form = parse_qs(body.decode("utf-8", "replace")) if body else {}
         query = parse_qs(environ.get("QUERY_STRING", ""))
         action = (form.get("Action") or query.get("Action") or ["Unknown"])[0]

@@ -24,6 +24,14 @@ OPTIONAL = {
     "--upload": ("AaScanOptionalUploadEvidence", {"s3:PutObject", "s3:GetObject"}),
     "--upload-kms-key": ("AaScanOptionalUploadEvidenceSseKms", {"kms:GenerateDataKey"}),
     "--upload-kms-key (read-back)": ("AaScanOptionalUploadEvidenceKmsKey", {"kms:DescribeKey"}),
+    # --security-hub: the gaps imported, the earlier imports read (to close those gone), in
+    # the caller's own account only.
+    "--security-hub": ("AaScanOptionalSecurityHub", {"securityhub:BatchImportFindings",
+                                                     "securityhub:GetFindings"}),
+    # --history s3://BUCKET/KEY: the history read and written back (s3:ListBucket, so a
+    # history not there yet is NoSuchKey rather than AccessDenied).
+    "--history s3://": ("AaScanOptionalHistoryS3", {"s3:GetObject", "s3:PutObject",
+                                                    "s3:ListBucket"}),
     "--admin-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
                                                         "sts:SetSourceIdentity"}),
     "--member-role-name": ("AaScanOptionalAssumeRoles", {"sts:AssumeRole",
@@ -69,8 +77,11 @@ def test_every_optional_statement_is_tied_to_the_organization_in_any_partition()
         for resource in resources if isinstance(resources, list) else [resources]:
             assert resource == "*" or resource.startswith("arn:*:"), statement["Sid"]
         if statement["Sid"].startswith("AaScanOptional"):
+            # Security Hub's is also tied to the caller's own account (its findings go there).
             assert statement["Condition"]["StringEquals"] == {
-                "aws:ResourceOrgID": "${aws:PrincipalOrgID}"}, statement["Sid"]
+                "aws:ResourceOrgID": "${aws:PrincipalOrgID}",
+                **({"aws:ResourceAccount": "${aws:PrincipalAccount}"}
+                   if statement["Sid"] == "AaScanOptionalSecurityHub" else {})}, statement["Sid"]
     assert "kms:Verify" not in policy_actions() | policy_actions(optional=True)
     verifier = json.loads(VERIFIER_POLICY.read_text())
     assert [a for s in verifier["Statement"] for a in s["Action"]] == ["kms:Verify"]
