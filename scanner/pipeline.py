@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -43,6 +43,7 @@ from reports.document.rules import Verdict, one_line, utc_text
 from reports.document.schema import TOOL_NAME, ScanDocument
 from reports.formats import OutputFormat, writer_for
 from scanner.history.diff import regressions
+from scanner.history.runs import FindingViews
 from scanner.history.trail import BaselineError, HistorySettings, Start, begin, prepare, record
 
 from . import __version__
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from reports.document.pack import Source
     from scanner.evidence.manifest import ManifestTool, Provenance
     from scanner.evidence.signature import Signer
+    from scanner.history.runs import FindingView
     from scanner.history.trail import Prepared
     from scanner.history_s3 import LocalCopy, S3History
 
@@ -168,6 +170,8 @@ class _Document:
     directory: Path | None = None
     start: Start | None = None
     interrupted: bool = False
+    # Views of its findings the history made while the scan ran (see prepare).
+    known: Mapping[int, FindingView] | None = None
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -263,14 +267,45 @@ def _live(options: Options, started: dt.datetime, trail: HistorySettings, aws: _
                  _signer(options, aws), options.command_line)
     directory = output_directory(options, started, run_id)
     start = begin(trail)  # only runs recorded by now can be this one's baseline
-    document, interrupted = _scan(options, stop, aws, run_id)
+    # While the scan waits on the network: the writers and the history's analysis imported,
+    # the page's template compiled, and the history's view of each finished region's
+    # findings made (its fingerprints), all off the path from the last region to the reports.
+    compared = trail.path is not None or trail.baseline is not None
+    warming = threading.Thread(target=_warm, args=(options.formats, compared),
+                               name="aa-scan-warm", daemon=True)
+    warming.start()
+    views = FindingViews() if compared else None
+    try:
+        document, interrupted = _scan(options, stop, aws, run_id, views)
+    finally:
+        # Both threads are done before the reports: the workbook's child is forked only
+        # from a process whose only thread is the main one (scanner.background).
+        known = views.views() if views is not None else None
+        warming.join()
     if interrupted:  # not signed: its manifest says so, and verify does not look for one
         pack = replace(pack, signer=None)
-    return _Document(document, pack, directory, start, interrupted)
+    return _Document(document, pack, directory, start, interrupted, known)
 
 
-def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str) -> tuple[ScanDocument, bool]:
-    """Collect, judge, build the document; and whether the scan was interrupted."""
+def _warm(formats: tuple[OutputFormat, ...], history: bool) -> None:
+    """Import what publishing will need (see _live). A failure here is left to the step
+    that needs the module, which reports it as it always has."""
+    from importlib import import_module
+
+    from reports.formats import load_writers
+
+    try:
+        load_writers(formats)
+        if history:
+            import_module("scanner.history.analysis")  # pandas: a third of a second
+    except Exception:  # only a head start: the real import says what failed
+        log.debug("warming up the writers failed", exc_info=True)
+
+
+def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str,
+          views: FindingViews | None = None) -> tuple[ScanDocument, bool]:
+    """Collect, judge, build the document; and whether the scan was interrupted. `views`:
+    given each finished region's findings."""
     from .aws import ClientFactory
     from .document import build_document
     from .judge import judge
@@ -287,6 +322,8 @@ def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str) -> tuple[ScanDoc
             state += f", {len(scan.findings_errors)} failed call(s)"
         log.info("[%d/%d] %s: %s, %d call(s), %.1fs", event.done, event.total, scan.region,
                  state, scan.api_calls, scan.seconds)
+        if views is not None and scan.findings:
+            views.add(scan.findings)
 
     result = run_scan(options, factory, stop.cancel, progress)
     if aws.calls is not None:
@@ -363,7 +400,7 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
         # baseline it cannot be compared with is refused after its reports are written: what
         # was collected is kept.
         try:
-            prepared = prepare(document, trail, given.start)
+            prepared = prepare(document, trail, given.start, given.known)
             document = prepared.document
         except BaselineError as exc:
             refused = ConfigError(str(exc))

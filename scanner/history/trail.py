@@ -20,7 +20,7 @@ from reports.document.schema import SCHEMA_VERSION, DocumentError, ScanDocument,
 
 from .baselines import plan
 from .diff import Comparison, compare, first_run
-from .runs import RunView, earliest, run_id_of, run_view
+from .runs import FindingView, RunView, earliest, run_id_of, run_view
 from .store import HistoryError, HistoryStore, Mark, RecordAbandoned, RunRecord
 
 log = logging.getLogger("aa_scan")
@@ -171,15 +171,17 @@ def _age_unread(comparison: Comparison, current: RunView, store: HistoryStore) -
 
 
 def prepare(document: ScanDocument, settings: HistorySettings,
-            start: Start | None = None) -> Prepared:
-    """The document with `changes`, `trend` and `finding_age` (what can be known)."""
+            start: Start | None = None, known: Mapping[int, FindingView] | None = None
+            ) -> Prepared:
+    """The document with `changes`, `trend` and `finding_age` (what can be known). `known`:
+    views of its findings made while the scan ran (see run_view)."""
     from .analysis import finding_age, trend  # pandas: only where these tables are made
 
     start = start or Start({} if settings.path is None else None)
     enriched = document.copy()
     enriched["run_id"] = run_id_of(document)
     compared = settings.path is not None or settings.baseline is not None
-    current = run_view(document) if compared else None
+    current = run_view(document, known) if compared else None
     earlier: list[RunRecord] = []
     candidates: list[RunView] = []
     source, problem = "history", None
