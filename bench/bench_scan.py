@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -68,9 +69,14 @@ class World:
     def __init__(self, document: dict[str, Any], folder: Path, name: str) -> None:
         path = folder / f"{name}.yaml"
         path.write_text(yaml.safe_dump(document, sort_keys=False))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "simulator", "serve", str(path)], cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The service's log goes to a file, and its stdout is read to the end: a pipe left
+        # unread fills (waitress warns of its task queue's depth at every burst of a large
+        # world) and then stops the service in the middle of a run.
+        log = folder / f"{name}-simulator.log"
+        with log.open("w") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "simulator", "serve", str(path)], cwd=ROOT,
+                stdout=subprocess.PIPE, stderr=errors, text=True)
         self.env: dict[str, str] = {}
         assert self.process.stdout is not None
         for line in self.process.stdout:
@@ -80,7 +86,8 @@ class World:
             if line.startswith("# call statistics"):
                 break
         if "AWS_ENDPOINT_URL" not in self.env:
-            raise SystemExit(f"the simulator did not start: {self.process.stderr.read()}")
+            raise SystemExit(f"the simulator did not start: {log.read_text()[-3000:]}")
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
         self.url = self.env["AWS_ENDPOINT_URL"]
 
     def stats(self, reset: bool = False) -> dict[str, Any]:

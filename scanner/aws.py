@@ -42,7 +42,7 @@ from .config import AwsOptions, Options
 from .errors import ConfigError, CredentialsError
 from .logs import REDACTOR
 from .model import ApiError
-from .ratelimit import RateLimiter, attach
+from .ratelimit import MAX_CONCURRENCY, RateLimiter, attach
 
 if TYPE_CHECKING:  # typed clients (boto3-stubs, a development dependency)
     from mypy_boto3_accessanalyzer import AccessAnalyzerClient
@@ -409,7 +409,10 @@ class ClientFactory:
                 "AWS_DEFAULT_REGION) is not a region botocore knows; set --home-region"
             ) from None
         self._global_config = client_config(options, 4)
-        self._regional_config = client_config(options, options.workers)
+        # A region's client (or STS's, for the member view) has at most this many calls in
+        # flight: the driver's lanes (scanner.run) hold each region to its limiter's.
+        self._regional_config = client_config(options, min(options.workers or MAX_CONCURRENCY,
+                                                           MAX_CONCURRENCY))
         self._rate_limit = options.aws.rate_limit
         self._max_attempts = options.aws.max_attempts
         self.limiters: dict[str, RateLimiter] = {}

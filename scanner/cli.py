@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exceptions", type=Path, metavar="FILE", help="accepted risk from "
                         "this YAML file (a list under `exceptions:`, e.g. owned by the risk "
                         "team), added to the configuration's own exceptions")
-    parser.add_argument("--workers", type=int, help="concurrent API calls (default: 32)")
+    parser.add_argument("--workers", type=int, help="concurrent API calls at most (default: "
+                        "as many as each region's rate and round trip use, 128 at most)")
     parser.add_argument("--profile", help="AWS profile to use")
     parser.add_argument("--role-arn", help="assume this role first (e.g. into the delegated "
                         "administrator account)")

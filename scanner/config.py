@@ -106,7 +106,9 @@ class Options:
     finding_statuses: tuple[str, ...] = ("ACTIVE",)
     coverage_only: bool = False
     unused_findings: bool = False  # unused-access findings too, not only their statistics
-    workers: int = 32
+    # Concurrent API calls at most (threads); None: as many as the regions' rates and round
+    # trips use (scanner.run: AUTO_WORKERS at most).
+    workers: int | None = None
     page_size: int = 100
     aws: AwsOptions = field(default_factory=AwsOptions)
     output_root: Path = Path("output")
@@ -158,7 +160,7 @@ class Options:
             "finding_statuses": list(self.finding_statuses),
             "coverage_only": self.coverage_only,
             "unused_findings": self.unused_findings,
-            "workers": self.workers,
+            "workers": self.workers if self.workers is not None else "auto",
             "retry_mode": self.aws.retry_mode,
             "rate_limit": self.aws.rate_limit,
             "max_attempts": self.aws.max_attempts,

@@ -7,8 +7,10 @@ its regions). From there both take the same steps, in this order:
 
 1. prepare the history (the baseline, what changed, the trend, the finding age): reads only;
 2. derive the final document (issue 21: the one place for it is marked in `_publish`);
-3. write the reports (scan.json first), then manifest.json, and print the summary;
-4. record the run in the history (writes; a failure there is a warning, never a lost run);
+3. write the reports (scan.json first; the workbook by a child process meanwhile, where
+   that is safe), then manifest.json, and print the summary;
+4. record the run in the history (writes; a failure there is a warning, never a lost run):
+   written by a thread while the workbook is written, committed only once step 3 is done;
    a history in S3 (--history s3://) is read before the scan and written back here with a
    conditional write (scanner.history_s3), and one S3 did not take exits 2 after step 5;
 5. the opt-in writes to AWS: sign the manifest, notify SNS, import the gaps into Security
@@ -21,23 +23,27 @@ raised here into a message; nothing here chooses an exit code or reads a flag.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reports.console import render_console
 from reports.document.derive import derive
 from reports.document.rules import Verdict, one_line, utc_text
-from reports.document.schema import FILE_NAME, TOOL_NAME, ScanDocument
+from reports.document.schema import TOOL_NAME, ScanDocument
 from reports.formats import OutputFormat, writer_for
 from scanner.history.diff import regressions
+from scanner.history.runs import FindingViews
 from scanner.history.trail import BaselineError, HistorySettings, Start, begin, prepare, record
 
 from . import __version__
@@ -50,12 +56,15 @@ if TYPE_CHECKING:
     from reports.document.pack import Source
     from scanner.evidence.manifest import ManifestTool, Provenance
     from scanner.evidence.signature import Signer
+    from scanner.history.runs import FindingView
     from scanner.history.trail import Prepared
     from scanner.history_s3 import LocalCopy, S3History
 
     from .aws import CallCounter
 
 log = logging.getLogger("aa_scan")
+# Written by a child process while the others are written here (scanner.background).
+_IN_BACKGROUND = frozenset({OutputFormat.XLSX})
 
 
 class Stop(Protocol):
@@ -170,13 +179,41 @@ class _Document:
     directory: Path | None = None
     start: Start | None = None
     interrupted: bool = False
+    # Views of its findings the history made while the scan ran (see prepare).
+    known: Mapping[int, FindingView] | None = None
 
 
 # -- the run --------------------------------------------------------------------------------
 
 
+# A run holds what it collected (80,000 findings: a few million objects) until it ends, and
+# makes many short-lived objects around it. With CPython's default thresholds (700, 10, 10)
+# the collector walked that heap again and again: 1.6 s of the 6.8 s of CPU of an
+# 80,000-finding run with the history (bench_heavy's world; 1,185 collections). Young
+# objects are collected after 50,000 allocations instead of 700, as the test suite does
+# (tests/conftest.py); cyclic garbage still goes, less often: 0.5 s in 13 collections.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+@contextmanager
+def _paced_collector() -> Iterator[None]:
+    """The collector's thresholds for a run, put back afterwards (aa-scan may run inside
+    another program, or a test)."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def run(options: Options, stop: Stop) -> Outcome:
     """Scan (or re-render `options.from_json`), publish, and return what was found."""
+    with _paced_collector():
+        return _run(options, stop)
+
+
+def _run(options: Options, stop: Stop) -> Outcome:
     from .document import new_run_id
 
     started = dt.datetime.now(dt.UTC)
@@ -243,14 +280,45 @@ def _live(options: Options, started: dt.datetime, trail: HistorySettings, aws: _
                  _signer(options, aws), options.command_line)
     directory = output_directory(options, started, run_id)
     start = begin(trail)  # only runs recorded by now can be this one's baseline
-    document, interrupted = _scan(options, stop, aws, run_id)
+    # While the scan waits on the network: the writers and the history's analysis imported,
+    # the page's template compiled, and the history's view of each finished region's
+    # findings made (its fingerprints), all off the path from the last region to the reports.
+    compared = trail.path is not None or trail.baseline is not None
+    warming = threading.Thread(target=_warm, args=(options.formats, compared),
+                               name="aa-scan-warm", daemon=True)
+    warming.start()
+    views = FindingViews() if compared else None
+    try:
+        document, interrupted = _scan(options, stop, aws, run_id, views)
+    finally:
+        # Both threads are done before the reports: the workbook's child is forked only
+        # from a process whose only thread is the main one (scanner.background).
+        known = views.views() if views is not None else None
+        warming.join()
     if interrupted:  # not signed: its manifest says so, and verify does not look for one
         pack = replace(pack, signer=None)
-    return _Document(document, pack, directory, start, interrupted)
+    return _Document(document, pack, directory, start, interrupted, known)
 
 
-def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str) -> tuple[ScanDocument, bool]:
-    """Collect, judge, build the document; and whether the scan was interrupted."""
+def _warm(formats: tuple[OutputFormat, ...], history: bool) -> None:
+    """Import what publishing will need (see _live). A failure here is left to the step
+    that needs the module, which reports it as it always has."""
+    from importlib import import_module
+
+    from reports.formats import load_writers
+
+    try:
+        load_writers(formats)
+        if history:
+            import_module("scanner.history.analysis")  # pandas: a third of a second
+    except Exception:  # only a head start: the real import says what failed
+        log.debug("warming up the writers failed", exc_info=True)
+
+
+def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str,
+          views: FindingViews | None = None) -> tuple[ScanDocument, bool]:
+    """Collect, judge, build the document; and whether the scan was interrupted. `views`:
+    given each finished region's findings."""
     from .aws import ClientFactory
     from .document import build_document
     from .judge import judge
@@ -267,6 +335,8 @@ def _scan(options: Options, stop: Stop, aws: _Aws, run_id: str) -> tuple[ScanDoc
             state += f", {len(scan.findings_errors)} failed call(s)"
         log.info("[%d/%d] %s: %s, %d call(s), %.1fs", event.done, event.total, scan.region,
                  state, scan.api_calls, scan.seconds)
+        if views is not None and scan.findings:
+            views.add(scan.findings)
 
     result = run_scan(options, factory, stop.cancel, progress)
     if aws.calls is not None:
@@ -369,7 +439,7 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
         # baseline it cannot be compared with is refused after its reports are written: what
         # was collected is kept.
         try:
-            prepared = prepare(document, trail, given.start)
+            prepared = prepare(document, trail, given.start, given.known)
             document = prepared.document
         except BaselineError as exc:
             refused = ConfigError(str(exc))
@@ -391,31 +461,47 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
 
     outcome = outcome_of(document, directory)
     formats = (OutputFormat.JSON,) if given.interrupted else options.formats
-    written = write_outputs(document, formats, directory, pack)
-    manifest = write_pack_manifest(document, directory, written, options, pack)
-    _print_reports(document, [*written, manifest])
     # What anchors this run to its pack when a later run compares with it: the scan.json it
     # wrote (an import: the file it imported, which the pack of its run may name).
     given_input = pack.source.get("input")
-    scan_sha256 = (given_input["sha256"] if pack.rerender and given_input
-                   else _sha256_of(directory / FILE_NAME)
-                   if directory / FILE_NAME in written else None)
 
-    def record_run(history: Path | None) -> None:
+    def record_run(history: Path | None, scan_json: str | None,
+                   commit: Callable[[], bool] | None = None) -> None:
         """Record the run into the history at `history` (again, into a fresh copy, when a
-        history in S3 was written by another run meanwhile)."""
+        history in S3 was written by another run meanwhile); `commit`: see record."""
+        scan_sha256 = (given_input["sha256"] if pack.rerender and given_input else scan_json)
         settings = replace(trail, path=history)
         if prepared is not None:
             replace(prepared, document=document, settings=settings).record(
-                scan_sha256=scan_sha256)
+                scan_sha256=scan_sha256, commit=commit)
         elif not pack.rerender:
-            record(document, settings, scan_sha256=scan_sha256)
+            record(document, settings, scan_sha256=scan_sha256, commit=commit)
         elif options.record_rerender:  # how runs from before the history are imported
-            record(document, settings, source="import", scan_sha256=scan_sha256)
+            record(document, settings, source="import", scan_sha256=scan_sha256,
+                   commit=commit)
 
-    record_run(trail.path)
+    recording: list[_Recording] = []
+    scan_json: list[str | None] = [None]
+
+    def start_recording(sha256: str | None) -> None:
+        scan_json[0] = sha256
+        recording.append(_Recording(partial(record_run, trail.path, sha256)))
+
+    try:
+        # The record is written while the workbook is, and committed once every report and
+        # the manifest are written: a run whose reports could not be written is not recorded.
+        written = write_outputs(document, formats, directory, pack, meanwhile=start_recording)
+        manifest = write_pack_manifest(document, directory, written, options, pack)
+        _print_reports(document, [*written, manifest])
+    except BaseException:
+        for each in recording:
+            each.finish(commit=False)
+        raise
+    for each in recording:
+        each.finish(commit=True)
     # Held until the opt-in writes are done: a history S3 did not take exits 2, after them.
-    failures = [failure] if (failure := _publish_history(remote, record_run)) else []
+    failures = [failure] if (failure := _publish_history(
+        remote, lambda history: record_run(history, scan_json[0]))) else []
     if refused is not None or (given.interrupted and stop.received is not None):
         for failure in failures:
             log.error("%s", failure)
@@ -445,13 +531,36 @@ def _publish_history(remote: tuple[S3History, LocalCopy] | None,
     return None
 
 
-def _sha256_of(path: Path) -> str | None:
-    from scanner.evidence.provenance import file_sha256
+class _Recording:
+    """The run's record in the history, written by a thread of its own (while the workbook
+    is written by a child process and this thread waits for it), and committed or left out
+    when `finish` says (the record waits for that, its transaction open)."""
 
-    try:
-        return file_sha256(path)
-    except OSError:
-        return None
+    def __init__(self, write: Callable[[Callable[[], bool]], None]) -> None:
+        self._decided = threading.Event()
+        self._commit = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, args=(write,),
+                                        name="aa-scan-history", daemon=True)
+        self._thread.start()
+
+    def _write(self, write: Callable[[Callable[[], bool]], None]) -> None:
+        try:
+            write(self._decision)
+        except BaseException as exc:  # a defect in the history: raised where it is awaited
+            self._error = exc
+
+    def _decision(self) -> bool:
+        self._decided.wait()
+        return self._commit
+
+    def finish(self, commit: bool) -> None:
+        """Commit the record (or not), wait for it; a defect in recording is raised here."""
+        self._commit = commit
+        self._decided.set()
+        self._thread.join()
+        if self._error is not None and commit:
+            raise self._error
 
 
 def _make_private(path: Path) -> None:
@@ -515,36 +624,60 @@ def output_directory(options: Options, started: dt.datetime, run_id: str | None 
 
 
 def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
-                  directory: Path, pack: _Pack | None = None) -> list[Path]:
+                  directory: Path, pack: _Pack | None = None,
+                  meanwhile: Callable[[str | None], object] | None = None) -> list[Path]:
     """Every requested format; a failing writer does not stop the others. JSON goes first:
-    the other reports state its SHA-256 (with the rest of the pack's integrity box)."""
+    the other reports state its SHA-256 (with the rest of the pack's integrity box). The
+    workbook, the slowest, is written by a child process meanwhile where that is safe
+    (scanner.background); the paths come back in the formats' order all the same.
+    `meanwhile` is called with scan.json's SHA-256 (None: not written) once the other
+    reports are written, before the workbook is waited for."""
     from reports.document.pack import Integrity
     from scanner.evidence.provenance import file_sha256, live_source
 
-    written: list[Path] = []
+    from .background import Pending
+
+    written: dict[OutputFormat, Path] = {}
     failures: list[str] = []
     ordered = sorted(formats, key=lambda f: f is not OutputFormat.JSON)
     scan_json: str | None = None
+    pending: list[tuple[OutputFormat, Pending, float]] = []
     for output_format in ordered:
         started = time.monotonic()
         integrity = Integrity(
             str(document.get("run_id") or ""), scan_json,
             pack.source if pack is not None else live_source(),
             pack.signer.key_arn if pack is not None and pack.signer is not None else None)
+        write = partial(writer_for(output_format), document, directory, integrity=integrity)
+        if output_format in _IN_BACKGROUND:
+            pending.append((output_format, Pending(write), started))
+            continue
         try:
-            path = writer_for(output_format)(document, directory, integrity=integrity)
+            path = write()
             if output_format is OutputFormat.JSON:
                 scan_json = file_sha256(path)
         except OSError as exc:
             failures.append(f"{output_format.value}: {exc.strerror or exc}")
             log.error("could not write the %s report: %s", output_format.value, exc)
             continue
-        written.append(path)
+        written[output_format] = path
         log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
+    if meanwhile is not None:
+        meanwhile(scan_json if OutputFormat.JSON in written else None)
+    for output_format, job, started in pending:
+        try:
+            path = job.result()
+        except OSError as exc:
+            failures.append(f"{output_format.value}: {exc.strerror or exc}")
+            log.error("could not write the %s report: %s", output_format.value, exc)
+            continue
+        written[output_format] = path
+        log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
+    paths = [written[f] for f in ordered if f in written]
     if failures:
         raise OutputError("could not write " + "; ".join(failures)
-                          + (f" (written: {', '.join(map(str, written))})" if written else ""))
-    return written
+                          + (f" (written: {', '.join(map(str, paths))})" if paths else ""))
+    return paths
 
 
 def _print_reports(document: ScanDocument, written: list[Path]) -> None:

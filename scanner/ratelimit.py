@@ -29,6 +29,10 @@ Every attempt passes through `acquire` (botocore's before-send event, so retries
 too) and reports back through `record` (its response-received event). The time it took its
 token travels in the request context, the one dict botocore passes to both events.
 
+The limiter also measures each attempt's round trip (from the moment it is sent, its token
+taken, to its answer): with the rate, it tells how many calls a region needs in flight to
+use its rate (`concurrency`, Little's law), which the scan driver holds each region to.
+
 A throttled attempt is retried on a faster schedule than botocore's: its exponential backoff
 starts at one second (rand(0, 1) * 2**n: 15 s on average before a call throttled five times
 in a row gets through), which is right for a client that does not pace itself. Here the
@@ -39,6 +43,7 @@ the patience with a service that keeps throttling stays about the same (about a 
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -58,6 +63,8 @@ def throttle_retry_delay(attempts: int, jitter: Callable[[], float] = random.ran
     ceiling = min(THROTTLE_BACKOFF_CAP, THROTTLE_BACKOFF_BASE * 2.0 ** (attempts - 1))
     return float(ceiling * (0.5 + jitter() / 2))  # equal jitter: never zero, never the same
 PACED_AT = "aa_scan_paced_at"  # request-context key: when the attempt asked for its token
+SENT_AT = "aa_scan_sent_at"  # request-context key: when it had its token and was sent
+MAX_CONCURRENCY = 32  # calls in flight in one region (and its client's connections), at most
 
 
 class RateLimiter:
@@ -71,6 +78,9 @@ class RateLimiter:
     BACKOFF = 0.9  # share of the accepted rate to settle at after a measured throttle
     PROBE_STEP = 0.02  # relative growth per second after a measured throttle
     MIN_RATE = 0.5
+    LATENCY_WEIGHT = 0.2  # of each new round trip in the running mean
+    INITIAL_LATENCY = 0.1  # seconds, until a round trip has been measured
+    HEADROOM = 1.5  # calls in flight beyond rate x latency, so the rate can be seen to grow
 
     def __init__(self, initial_rate: float = 10.0, learn: bool = True,
                  clock: Callable[[], float] = time.monotonic,
@@ -90,6 +100,7 @@ class RateLimiter:
         self._cut = -1e9  # when the rate was last lowered
         self._successes: deque[float] = deque()
         self.throttles = 0
+        self.latency: float | None = None  # seconds a round trip takes (a running mean)
 
     def now(self) -> float:
         """The limiter's clock: what `record` expects as `sent`."""
@@ -110,6 +121,21 @@ class RateLimiter:
             pause = -self._tokens / self.rate
         self._sleep(pause)
         return pause
+
+    def observe(self, seconds: float) -> None:
+        """One attempt's round trip, from its sending to its answer (any answer)."""
+        with self._lock:
+            known = self.latency
+            self.latency = seconds if known is None else (
+                known + self.LATENCY_WEIGHT * (seconds - known))
+
+    def concurrency(self, ceiling: int) -> int:
+        """Calls to keep in flight so the rate is used: rate x round trip (Little's law),
+        with headroom (callers that wait on the bucket are what lets the rate grow), at least
+        one, at most `ceiling`."""
+        latency = self.latency if self.latency is not None else self.INITIAL_LATENCY
+        wanted = math.ceil(self.rate * latency * self.HEADROOM) + 1
+        return max(1, min(ceiling, wanted))
 
     def record(self, throttled: bool, sent: float | None = None) -> None:
         """One response: a throttle may lower the rate, successes measure the accepted rate.
@@ -195,13 +221,17 @@ def attach(client: Any, limiter: RateLimiter, max_attempts: int) -> None:
         context = getattr(request, "context", None)
         if isinstance(context, dict):  # the same dict reaches response-received
             context[PACED_AT] = paced_at
+            context[SENT_AT] = limiter.now()
 
     def response_received(parsed_response: Any = None, response_dict: Any = None,
                           exception: Any = None, context: Any = None, **_: Any) -> None:
         if exception is not None or parsed_response is None:
             return  # no answer (a timeout, a reset): says nothing about the rate
-        sent = context.get(PACED_AT) if isinstance(context, dict) else None
-        limiter.record(_throttled(parsed_response, response_dict), sent)
+        known = isinstance(context, dict)
+        if known and context.get(SENT_AT) is not None:
+            limiter.observe(limiter.now() - context[SENT_AT])
+        limiter.record(_throttled(parsed_response, response_dict),
+                       context.get(PACED_AT) if known else None)
 
     def needs_retry(response: Any = None, attempts: int = 0, **_: Any) -> float | None:
         """The delay before retrying a throttled attempt; None leaves any other outcome

@@ -6,11 +6,20 @@ decides what to ask next. Findings of a region are read as several server-side-f
 streams at once, and pages are scheduled by priority: region discovery and analyzers first
 (coverage is the product), then the pages of the regions with the most work left, so the
 largest region, which bounds the scan, never waits behind small ones.
+
+How many calls run at once adapts to the work: each region (and STS, for the member view)
+is a lane that takes as many calls at once as its rate and round trip use (the limiter's
+`concurrency`: 10 requests per second at 250 ms is 5 calls in flight, at 40 ms 2), the rest
+wait in the lane, on the main thread, holding no worker; a region's findings are split into
+as many streams as its lane takes; the pool starts the threads the admitted calls need, up to
+`--workers` (default: AUTO_WORKERS).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import itertools
 import logging
 import queue
 import threading
@@ -65,11 +74,33 @@ from .model import (
     ScanResult,
 )
 from .pool import PriorityPool
+from .ratelimit import MAX_CONCURRENCY, RateLimiter
 from .selection import findings_source, scanning_role
 
 log = logging.getLogger("aa_scan")
 MAX_PAGES_PER_STREAM = 100_000  # a service that never stops paging must not hang the scan
+# Threads at most when --workers is not given: a ListFindings page in flight holds about
+# 0.4 MB, so 128 of them about 50 MB. The lanes keep a scan well below it (30 regions at 10
+# requests per second and 40-250 ms: about 90).
+AUTO_WORKERS = 128
 T = TypeVar("T")
+_Task = tuple["_Region | None", Continuation[Any], Callable[[], Any]]
+
+
+@dataclass
+class _Lane:
+    """The calls of one region (or of STS) in flight and waiting to be: it takes as many at
+    once as its limiter says its rate and round trip use; the others wait here, in priority
+    order, on the main thread (see the module docstring)."""
+
+    limiter: RateLimiter | None  # None (rate_limit off): only the ceiling holds it
+    ceiling: int
+    running: int = 0
+    waiting: list[tuple[tuple[float, ...], int, _Task]] = field(default_factory=list)
+
+    def limit(self) -> int:
+        """Calls it takes at once now."""
+        return self.limiter.concurrency(self.ceiling) if self.limiter else self.ceiling
 
 
 @dataclass
@@ -172,9 +203,12 @@ class Scan:
         self.factory = factory
         self.cancel = cancel or threading.Event()
         self.progress = progress or (lambda _: None)
-        # Each task's region (None for the member view's) and what to do with its result
-        # (each continuation was checked against its call when submitted: see _submit).
-        self._pending: dict[Future[Any], tuple[_Region | None, Continuation[Any]]] = {}
+        # Each task's region (None for the member view's), what to do with its result (each
+        # continuation was checked against its call when submitted: see _submit), its lane.
+        self._pending: dict[Future[Any], tuple[_Region | None, Continuation[Any],
+                                               _Lane | None]] = {}
+        self._lanes: dict[str, _Lane] = {}
+        self._sequence = itertools.count()
         self._finished: queue.Queue[Future[Any]] = queue.Queue()  # done, not yet handled
         self._pool: PriorityPool | None = None
         self._done = 0
@@ -188,24 +222,52 @@ class Scan:
     # -- scheduling ----------------------------------------------------------------------
     def _submit(self, priority: tuple[float, ...], region: _Region, then: Continuation[T],
                 operation: str, call: Callable[[], T]) -> None:
-        """Run `call` (one AWS call of `operation`) on a worker; `then` gets its result, or
-        the ApiError it failed with, on the main thread."""
-        assert self._pool is not None
-        future = self._pool.submit(priority, partial(attempt, f"access-analyzer:{operation}",
-                                                     call))
-        self._pending[future] = (region, then)
-        future.add_done_callback(self._finished.put)
+        """Run `call` (one AWS call of `operation`) on a worker, in the region's lane; `then`
+        gets its result, or the ApiError it failed with, on the main thread."""
         region.pending += 1
+        self._enqueue(self._lane(region.plan.region), priority,
+                      (region, then, partial(attempt, f"access-analyzer:{operation}", call)))
 
     def _submit_other(self, priority: tuple[float, ...], then: Continuation[T], operation: str,
-                      call: Callable[[], T]) -> None:
-        """A task of no region (the member view's): `then` gets its result or ApiError."""
+                      call: Callable[[], T], lane: str | None = None) -> None:
+        """A task of no region (the member view's), in `lane` if given (a region's name, or
+        "sts"): `then` gets its result or ApiError."""
+        self._enqueue(self._lane(lane) if lane else None, priority,
+                      (None, then, partial(attempt, operation, call)))
+
+    def _lane(self, name: str) -> _Lane:
+        lane = self._lanes.get(name)
+        if lane is None:
+            workers = self.options.workers
+            lane = self._lanes[name] = _Lane(
+                self.factory.limiters.get(name),
+                min(workers, MAX_CONCURRENCY) if workers is not None else MAX_CONCURRENCY)
+        return lane
+
+    def _enqueue(self, lane: _Lane | None, priority: tuple[float, ...], task: _Task) -> None:
+        if lane is None:
+            self._start(None, priority, task)
+            return
+        heapq.heappush(lane.waiting, (priority, next(self._sequence), task))
+        self._admit(lane)
+
+    def _admit(self, lane: _Lane) -> None:
+        """Start the lane's most urgent waiting calls while it has room."""
+        while lane.waiting and lane.running < lane.limit():
+            priority, _, task = heapq.heappop(lane.waiting)
+            self._start(lane, priority, task)
+
+    def _start(self, lane: _Lane | None, priority: tuple[float, ...], task: _Task) -> None:
         assert self._pool is not None
-        future = self._pool.submit(priority, partial(attempt, operation, call))
-        self._pending[future] = (None, then)
+        region, then, call = task
+        future = self._pool.submit(priority, call)
+        self._pending[future] = (region, then, lane)
+        if lane is not None:
+            lane.running += 1
         future.add_done_callback(self._finished.put)
 
-    def _wait(self) -> list[tuple[Future[Any], tuple[_Region | None, Continuation[Any]]]]:
+    def _wait(self) -> list[tuple[Future[Any], tuple[_Region | None, Continuation[Any],
+                                                     _Lane | None]]]:
         """The tasks finished since the last call (at least one), from the queue their
         futures report to: concurrent.futures.wait would visit every pending future on each
         call, and the member view keeps a thousand of them pending."""
@@ -230,8 +292,8 @@ class Scan:
         started_at = dt.datetime.now(dt.UTC)
         clock = time.monotonic()
         discovered = clock
-        self._pool = PriorityPool(self.options.workers)
-        interrupted = False
+        self._pool = PriorityPool(self.options.workers or AUTO_WORKERS)
+        interrupted = finished = False
         regions: list[_Region] = []
         members: MemberScan | None = None
         try:
@@ -272,6 +334,7 @@ class Scan:
                 self._drain()
                 if self._view is not None:
                     members = self._view.result()
+                finished = True
             except Interrupted:
                 interrupted = True
                 unfinished = [r for r in regions if r.plan.scan and r.finished is None]
@@ -285,7 +348,9 @@ class Scan:
                     else:
                         region.errors.append(stopped)
         finally:
-            self._pool.shutdown()
+            # A finished scan's workers are idle: they are gone before the reports are
+            # written (a child process may write one: scanner.background).
+            self._pool.shutdown(wait=2.0 if finished else 0.0)
         return ScanResult(
             started_at=started_at,
             finished_at=dt.datetime.now(dt.UTC),
@@ -381,7 +446,9 @@ class Scan:
         """Hand each task's result to its continuation until no task is left (continuations
         submit the next ones)."""
         while self._pending:
-            for future, (region, then) in self._wait():
+            for future, (region, then, lane) in self._wait():
+                if lane is not None:
+                    lane.running -= 1
                 if region is not None:
                     region.pending -= 1
                 try:
@@ -391,12 +458,21 @@ class Scan:
                               "view", exc_info=True)
                     result = ApiError("InternalError", f"{type(exc).__name__}: {exc}", "")
                 then(result)
+                if lane is not None:
+                    self._admit(lane)
                 if region is not None and region.pending == 0 and region.finished is None:
                     self._finish(region)
 
     def _finish(self, region: _Region) -> None:
         region.finished = time.monotonic()
         self._done += 1
+        lane = self._lanes.get(region.plan.region)
+        if lane is not None and lane.limiter is not None and log.isEnabledFor(logging.DEBUG):
+            latency = lane.limiter.latency
+            log.debug("%s: paced at %.1f/s, round trip %s, %d call(s) at once, %d throttled",
+                      region.plan.region, lane.limiter.rate,
+                      f"{latency:.3f}s" if latency is not None else "unknown", lane.limit(),
+                      lane.limiter.throttles)
         self.progress(RegionDone(region.to_scan(), self._done, self._total))
 
     # -- continuations (main thread) -----------------------------------------------------
@@ -457,7 +533,11 @@ class Scan:
         else:
             region.statistics = statistics = result
         page_size = self.options.page_size
-        streams = plan_streams(statistics, self.options.finding_statuses, page_size)
+        lane = self._lane(region.plan.region)
+        # As many streams as the region takes calls at once (its pages overlap up to its
+        # rate), when its rate is paced; else as many as its pages are worth.
+        streams = plan_streams(statistics, self.options.finding_statuses, page_size,
+                               wanted=lane.limit() if lane.limiter else None)
         log.debug("%s: %d findings stream(s): %s", region.plan.region, len(streams),
                   "; ".join(f"{s.label} (~{s.expected})" for s in streams))
         region.expected_pages = sum(max(1.0, s.expected / page_size) for s in streams)

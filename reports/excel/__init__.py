@@ -11,6 +11,9 @@ openpyxl stays for reading workbooks (the tests, the independent checks).
   reports.formats names);
 - `writer`: the engine: a `Table` and a generator of rows in, streamed sheets out (widths,
   header, panes, filters, print setup, row heights, continuation sheets), the named styles;
+- `bulk`: the rows of the tables without a cell style (Findings, 1.45 million cells at
+  80,000 findings) serialized as XlsxWriter writes them and spliced into its package: the
+  same file in well under half the time;
 - `cells`: what every cell holds of hostile text: never a formula, unsafe characters shown,
   over-long values truncated with a visible marker;
 - `summary`, `coverage`, `findings`, `changes`: the sheets' tables and row functions (Summary;

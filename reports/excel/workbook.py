@@ -17,6 +17,7 @@ from reports.document.schema import ScanDocument
 
 from .. import tables
 from ..files import write_atomic
+from .bulk import BulkSheet, SpliceError, splice
 from .changes import AGES, CHANGES, TREND, age_rows, change_rows, trend_rows
 from .coverage import (
     ARCHIVE_RULES,
@@ -75,40 +76,63 @@ def _abandon(book: Book) -> None:
 
 
 def build_workbook(document: ScanDocument, stream: IO[bytes],
-                   integrity: Integrity | None = None) -> None:
-    """The whole workbook into `stream` (which write_workbook renames into place)."""
+                   integrity: Integrity | None = None, *, bulk: bool = True) -> None:
+    """The whole workbook into `stream` (which write_workbook renames into place).
+
+    XlsxWriter writes the package into the scratch folder, with the rows of the large sheets
+    serialized beside it, and reports.excel.bulk splices them in on the way to `stream`: the
+    same file XlsxWriter alone writes (`bulk=False`, which is also what happens if the
+    package does not read back as expected), in a third of its time for 80,000 findings.
+    """
     # XlsxWriter streams each sheet into a named temporary file and removes it once packed
     # into the workbook; after a failure it would stay, with the findings in it. In a folder
     # of our own, they all go whatever happens.
     with tempfile.TemporaryDirectory(prefix="aa-scan-xlsx-",
                                      ignore_cleanup_errors=True) as scratch:
-        book = xlsxwriter.Workbook(stream, {
-            "constant_memory": True, "tmpdir": scratch,
-            # A string is always text: never a formula, a link or a number.
-            "strings_to_formulas": False, "strings_to_urls": False,
-            "strings_to_numbers": False, "default_date_format": DATE_FORMAT})
-        book.set_properties({"title": "aa-scan: IAM Access Analyzer coverage",
-                             "author": "aa-scan"})
+        if not bulk:
+            _write_package(document, stream, integrity, scratch, None)
+            return
+        package = Path(scratch) / "package.xlsx"
+        with package.open("wb") as written:
+            serialized = _write_package(document, written, integrity, scratch, Path(scratch))
         try:
-            write_sheets(book, sheets(document, integrity))
-            book.close()
-        except FileCreateError as error:
-            _abandon(book)
-            # XlsxWriter wraps the OSError of writing the file (a full disk); a writer's
-            # failure to write is an OSError, which the CLI reports and goes on with the
-            # other formats.
-            cause = error.__context__
-            # The half-written zip XlsxWriter opened lives on in the traceback's frames; left
-            # there, it is closed by the garbage collector after the stream is gone (an
-            # "exception ignored" at some later point). Closed now, while the stream is open.
-            traceback.clear_frames(error.__traceback__)
-            if isinstance(cause, OSError):
-                traceback.clear_frames(cause.__traceback__)
-                raise cause from None
-            raise
-        except Exception:  # not on Ctrl-C: then the folder goes at once, unwritten
-            _abandon(book)
-            raise
+            splice(package, serialized, stream)
+        except SpliceError:  # nothing written yet: the slow way, exactly as it was
+            _write_package(document, stream, integrity, scratch, None)
+
+
+def _write_package(document: ScanDocument, stream: IO[bytes], integrity: Integrity | None,
+                   scratch: str, rows: Path | None) -> list[BulkSheet]:
+    """XlsxWriter's package of every sheet into `stream`; with `rows`, the large sheets' rows
+    serialized into that folder instead (the sheets returned, for the splice)."""
+    book = xlsxwriter.Workbook(stream, {
+        "constant_memory": True, "tmpdir": scratch,
+        # A string is always text: never a formula, a link or a number.
+        "strings_to_formulas": False, "strings_to_urls": False,
+        "strings_to_numbers": False, "default_date_format": DATE_FORMAT})
+    book.set_properties({"title": "aa-scan: IAM Access Analyzer coverage",
+                         "author": "aa-scan"})
+    try:
+        serialized = write_sheets(book, sheets(document, integrity), rows)
+        book.close()
+    except FileCreateError as error:
+        _abandon(book)
+        # XlsxWriter wraps the OSError of writing the file (a full disk); a writer's
+        # failure to write is an OSError, which the CLI reports and goes on with the
+        # other formats.
+        cause = error.__context__
+        # The half-written zip XlsxWriter opened lives on in the traceback's frames; left
+        # there, it is closed by the garbage collector after the stream is gone (an
+        # "exception ignored" at some later point). Closed now, while the stream is open.
+        traceback.clear_frames(error.__traceback__)
+        if isinstance(cause, OSError):
+            traceback.clear_frames(cause.__traceback__)
+            raise cause from None
+        raise
+    except Exception:  # not on Ctrl-C: then the folder goes at once, unwritten
+        _abandon(book)
+        raise
+    return serialized
 
 
 def write_workbook(document: ScanDocument, directory: Path, *,

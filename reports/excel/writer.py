@@ -5,7 +5,8 @@ streamed sheets out.
 each table: column widths from the first rows, the header, frozen panes, filters, print
 setup, row heights, continuation sheets past Excel's row limit ("Findings (2)", ...), and
 the cell rules of reports.excel.cells. Rows are lists of plain values; `Styled(value,
-style)` is a cell with its own look.
+style)` is a cell with its own look. The rows of a table without a cell style go to
+reports.excel.bulk when the workbook gives it a scratch folder.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
+from pathlib import Path
 from typing import Any
 
 from reports.document.rules import UNSAFE
 
+from .bulk import BulkSheet
 from .cells import FORMULA_START, SHORT, clean_text
 
 # XlsxWriter's Workbook, Worksheet and Format (its package declares no types for mypy).
@@ -227,7 +230,7 @@ class _SheetWriter:
     same row, right after."""
 
     def __init__(self, book: Book, formats: _Formats, table: Table,
-                 widths: Sequence[float]) -> None:
+                 widths: Sequence[float], scratch: Path | None = None) -> None:
         self.book = book
         self.formats = formats
         self.table = table
@@ -240,6 +243,10 @@ class _SheetWriter:
         self.sheets: list[Sheet] = []
         self.ws: Sheet
         self.rows_in_sheet = 0
+        # A table without a cell style (Findings and the like: the large ones) has its rows
+        # serialized by reports.excel.bulk when a scratch folder is given for them.
+        self.scratch = scratch if table.cell_style is None else None
+        self.bulk: list[BulkSheet] = []
 
     def _open(self) -> None:
         number = len(self.sheets) + 1
@@ -264,6 +271,8 @@ class _SheetWriter:
             ws.set_tab_color(f"#{self.table.tab_color}")
         self.ws = ws
         self.sheets.append(ws)
+        if self.scratch is not None:
+            self.bulk.append(BulkSheet(title, self.scratch / f"rows-{id(ws)}.xml"))
         height = row_height(self.table.headers, [w * 0.9 for w in self.widths])  # bold
         if height:
             ws.set_row(0, height)
@@ -276,6 +285,13 @@ class _SheetWriter:
         self.ws.autofilter(0, 0, self.rows_in_sheet - 1, len(self.table.columns) - 1)
 
     def write(self, rows: Iterable[Sequence[Any]]) -> int:
+        try:
+            return self._write(rows)
+        finally:
+            for bulk in self.bulk:
+                bulk.close()
+
+    def _write(self, rows: Iterable[Sequence[Any]]) -> int:
         limit = max(2, MAX_ROWS)
         self._open()
         written = 0
@@ -283,17 +299,23 @@ class _SheetWriter:
         convert = self._convert
         wrapped = self.base_style is not None
         base = self.base
+        take = self.bulk[-1].take if self.bulk else None
         for row in rows:
             if self.rows_in_sheet >= limit:
                 self._close()
                 self._open()
                 write_row = self.ws.write_row
+                take = self.bulk[-1].take if self.bulk else None
             index = self.rows_in_sheet
             if wrapped:
                 height = row_height(row, self.widths)
                 if height:
                     self.ws.set_row(index, height)
             values, apart = convert(row)
+            if take is not None and take(index, values, apart):
+                self.rows_in_sheet += 1
+                written += 1
+                continue
             write_row(index, 0, values, base)
             for column, value, cell_format in apart:
                 self._write_apart(index, column, value, cell_format)
@@ -379,16 +401,22 @@ class _SheetWriter:
 
 
 def _write_table(book: Book, formats: _Formats, table: Table,
-                 rows: Iterable[Sequence[Any]]) -> int:
+                 rows: Iterable[Sequence[Any]], scratch: Path | None) -> list[BulkSheet]:
     iterator = iter(rows)
     sample = list(islice(iterator, WIDTH_SAMPLE_ROWS))
-    writer = _SheetWriter(book, formats, table, column_widths(table, sample))
-    return writer.write(chain(sample, iterator))
+    writer = _SheetWriter(book, formats, table, column_widths(table, sample), scratch)
+    writer.write(chain(sample, iterator))
+    return writer.bulk
 
 
-def write_sheets(book: Book, sheets: Iterable[tuple[Table, Iterable[Sequence[Any]]]]) -> None:
+def write_sheets(book: Book, sheets: Iterable[tuple[Table, Iterable[Sequence[Any]]]],
+                 scratch: Path | None = None) -> list[BulkSheet]:
     """Every table into `book`, in order, its rows streamed: the styles are registered as cell
-    formats once, then each table is one sheet (or more, past MAX_ROWS)."""
+    formats once, then each table is one sheet (or more, past MAX_ROWS). With `scratch`, the
+    rows of tables without a cell style are serialized there (reports.excel.bulk), to be
+    spliced into the package once `book` is closed: the sheets returned."""
     formats = _Formats.register(book)
+    bulk: list[BulkSheet] = []
     for table, rows in sheets:
-        _write_table(book, formats, table, rows)
+        bulk += _write_table(book, formats, table, rows, scratch)
+    return bulk

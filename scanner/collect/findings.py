@@ -47,15 +47,20 @@ _PUBLIC_SPLIT: tuple[tuple[dict[str, Any], str], ...] = (
 MAX_VALUES = 20  # values a filter criterion takes
 
 
+MIN_STREAM_PAGES = 3  # pages a stream is worth at least, when the streams wanted are known
+
+
 def plan_streams(statistics: FindingsStatistics | None, statuses: tuple[str, ...],
-                 page_size: int, pages_per_stream: int = 10, max_streams: int = 8
-                 ) -> list[Stream]:
+                 page_size: int, pages_per_stream: int = 10, max_streams: int = 8,
+                 wanted: int | None = None) -> list[Stream]:
     """Partition a region's findings into streams that can be paged in parallel.
 
     A region whose findings fit in a few pages gets one stream: splitting it would cost
     calls (every stream ends with a partly filled page) and save nothing. Larger regions get
-    up to `max_streams` streams of at least `pages_per_stream` pages, built from resource
-    types (a busy type split three ways on isPublic), packed largest first. One stream is the
+    up to `max_streams` streams: `wanted` of them when the driver says how many calls the
+    region takes at once (its rate times its round trip), each of at least MIN_STREAM_PAGES
+    pages; otherwise one per `pages_per_stream` pages. They are built from resource types (a
+    busy type split three ways on isPublic), packed largest first. One stream is the
     complement of the others (resourceType neq [...]), so findings of types the statistics
     did not mention are read too, and no finding is read twice.
     """
@@ -66,7 +71,11 @@ def plan_streams(statistics: FindingsStatistics | None, statuses: tuple[str, ...
              for t, s in by_type.items()}
     total = max(total, sum(sizes.values()))
     pages = -(-total // page_size)
-    count = min(max_streams, max(1, pages // pages_per_stream))
+    if wanted is not None:
+        pages_per_stream = MIN_STREAM_PAGES
+        count = min(max_streams, wanted, max(1, pages // pages_per_stream))
+    else:
+        count = min(max_streams, max(1, pages // pages_per_stream))
     if count == 1 or not sizes:
         return [Stream("all", dict(status), total)]
     target = total / count

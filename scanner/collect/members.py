@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 log = logging.getLogger("aa_scan")
+# Without --workers, accounts open at once as with 32 workers: every region's lane has an
+# account's call waiting while STS assumes the next ones.
+WINDOW_WORKERS = 32
 
 
 @dataclass
@@ -75,7 +78,7 @@ class MemberCollection:
         self.management = management
         self.at_hand = at_hand
         self.role_name = self.options.aws.member_role_name or ""
-        self.window = max(8, 2 * self.options.workers)
+        self.window = max(8, 2 * (self.options.workers or WINDOW_WORKERS))
         self.acting = ActingCredentials()
         self.sts: STSClient | None = None
         self.clients: dict[str, AccessAnalyzerClient] = {}
@@ -140,7 +143,7 @@ class MemberCollection:
                   f"{self.role_name}"
             assert self.sts is not None  # made by start()
             self.submit((3,), continuation(self._on_assumed, member), "sts:AssumeRole",
-                        partial(role_credentials, self.sts, arn, self.options))
+                        partial(role_credentials, self.sts, arn, self.options), lane="sts")
 
     def _on_assumed(self, member: _Member, result: RefreshableCredentials | ApiError) -> None:
         if isinstance(result, ApiError):
@@ -161,7 +164,7 @@ class MemberCollection:
             self.submit(
                 (3,), continuation(self._on_analyzers, member, region),
                 "access-analyzer:ListAnalyzers",
-                partial(_list_as, self.acting, member.credentials, client))
+                partial(_list_as, self.acting, member.credentials, client), lane=region)
         if not self.regions:
             self._close(member)
 

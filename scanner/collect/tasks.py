@@ -23,10 +23,11 @@ Continuation = Callable[[T | ApiError], None]
 
 
 class Submit(Protocol):
-    """Schedule one AWS call on the scan's pool; `then` gets its answer on the main thread."""
+    """Schedule one AWS call on the scan's pool; `then` gets its answer on the main thread.
+    `lane`: whose limits the call counts against (a region's name, or "sts"), if any."""
 
     def __call__(self, priority: tuple[float, ...], then: Continuation[T], operation: str,
-                 call: Callable[[], T]) -> None: ...
+                 call: Callable[[], T], lane: str | None = None) -> None: ...
 
 
 def continuation(method: Callable[[*Ts, R], None], *bound: *Ts) -> Callable[[R], None]:

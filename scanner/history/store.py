@@ -25,7 +25,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +50,11 @@ from .runs import (
 from .tables import MIGRATE_1, SCHEMA, STORE_VERSION, statements
 
 BUSY_TIMEOUT_MS = 60_000  # an overlapping run records first; this one waits its turn
+
+
+class RecordAbandoned(Exception):
+    """The run was left unrecorded: the one recording it was told not to commit (its
+    reports were not all written)."""
 
 
 class HistoryError(Exception):
@@ -203,10 +208,13 @@ class HistoryStore:
     # -- recording ---------------------------------------------------------------------------
     def record(self, document: ScanDocument, source: str = "scan",
                view: RunView | None = None,
-               first_seen: Mapping[tuple[str, str], str] | None = None) -> RunRecord:
+               first_seen: Mapping[tuple[str, str], str] | None = None,
+               commit: Callable[[], bool] | None = None) -> RunRecord:
         """Record a run (a no-op for a run id already recorded); returns its record.
         `view`: the document's run_view, when the caller has it already; `first_seen`: the
-        earliest createdAt of findings matched to older ones (the comparison's)."""
+        earliest createdAt of findings matched to older ones (the comparison's); `commit`:
+        asked, once the run is written and before it is committed, whether to commit it
+        (False: RecordAbandoned, nothing recorded)."""
         view = view or run_view(document)
         try:
             with self._write():
@@ -221,6 +229,8 @@ class HistoryStore:
                 self._insert_gaps(run, view)
                 self._insert_exceptions(run, view)
                 self._insert_findings(series, seq, view.findings, first_seen or {})
+                if commit is not None and not commit():
+                    raise RecordAbandoned
         except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: {exc}") from None
         record = self._record_of(view.run_id)

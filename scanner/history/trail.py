@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,8 +20,8 @@ from reports.document.schema import SCHEMA_VERSION, DocumentError, ScanDocument,
 
 from .baselines import plan
 from .diff import Comparison, compare, first_run
-from .runs import RunView, earliest, run_id_of, run_view
-from .store import HistoryError, HistoryStore, Mark, RunRecord
+from .runs import FindingView, RunView, earliest, run_id_of, run_view
+from .store import HistoryError, HistoryStore, Mark, RecordAbandoned, RunRecord
 
 log = logging.getLogger("aa_scan")
 
@@ -121,9 +121,11 @@ class Prepared:
     settings: HistorySettings
     first_seen: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
-    def record(self, source: str = "scan", scan_sha256: str | None = None) -> None:
+    def record(self, source: str = "scan", scan_sha256: str | None = None,
+               commit: Callable[[], bool] | None = None) -> None:
         """Store the run (see `record`)."""
-        record(self.document, self.settings, source, self.view, self.first_seen, scan_sha256)
+        record(self.document, self.settings, source, self.view, self.first_seen, scan_sha256,
+               commit)
 
 
 def _candidates(store: HistoryStore, current: RunView, records: list[RunRecord]
@@ -181,15 +183,17 @@ def _age_unread(comparison: Comparison, current: RunView, store: HistoryStore) -
 
 
 def prepare(document: ScanDocument, settings: HistorySettings,
-            start: Start | None = None) -> Prepared:
-    """The document with `changes`, `trend` and `finding_age` (what can be known)."""
+            start: Start | None = None, known: Mapping[int, FindingView] | None = None
+            ) -> Prepared:
+    """The document with `changes`, `trend` and `finding_age` (what can be known). `known`:
+    views of its findings made while the scan ran (see run_view)."""
     from .analysis import finding_age, trend  # pandas: only where these tables are made
 
     start = start or Start({} if settings.path is None else None)
     enriched = document.copy()
     enriched["run_id"] = run_id_of(document)
     compared = settings.path is not None or settings.baseline is not None
-    current = run_view(document) if compared else None
+    current = run_view(document, known) if compared else None
     earlier: list[RunRecord] = []
     candidates: list[RunView] = []
     source, problem = "history", None
@@ -247,17 +251,22 @@ def prepare(document: ScanDocument, settings: HistorySettings,
 def record(document: ScanDocument, settings: HistorySettings, source: str = "scan",
            view: RunView | None = None,
            first_seen: Mapping[tuple[str, str], str] | None = None,
-           scan_sha256: str | None = None) -> None:
+           scan_sha256: str | None = None, commit: Callable[[], bool] | None = None) -> None:
     """Store the run (and prune); a history that cannot be written is a warning.
     `scan_sha256`: the SHA-256 of the scan.json the run wrote (or, for an import, of the file
-    imported), which anchors it to its pack when a later run is compared with it."""
+    imported), which anchors it to its pack when a later run is compared with it. `commit`:
+    asked, once the run is written and before it is committed, whether to keep it (the
+    pipeline writes the record while the workbook is written, and commits it once every
+    report and the manifest are: False leaves the history as it was)."""
     if settings.path is None or settings.unavailable is not None:
         return
     view = replace(view or run_view(document), scan_sha256=scan_sha256)
     try:
         with HistoryStore(settings.path) as store:
-            store.record(document, source, view, first_seen)
+            store.record(document, source, view, first_seen, commit)
             if settings.keep is not None:
                 store.prune(settings.keep)
+    except RecordAbandoned:
+        return
     except HistoryError as exc:
         log.warning("the run was not recorded in the history: %s", settings.named(str(exc)))

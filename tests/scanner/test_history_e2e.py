@@ -148,6 +148,27 @@ class TestHistoryFiles:
         assert all(len(line) < 400 for line in warnings)
         assert run.document["summary"]["active_findings"] == 2
 
+    def test_a_run_whose_reports_were_not_all_written_is_not_recorded(
+            self, class_world, monkeypatch, run_scan, tmp_path):
+        """The record is written while the workbook is, and committed only once every report
+        and the manifest are: a full disk under the workbook leaves the history as it was."""
+        from reports.excel import workbook
+
+        history = tmp_path / "history.sqlite"
+        kept = run_scan("--history", str(history), formats="json,html,xlsx")
+
+        def full_disk(*_args, **_kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(workbook, "write_atomic", full_disk)
+        failed = run_scan("--history", str(history), formats="json,html,xlsx")
+        assert kept.code == 0 and failed.code == 2
+        assert "No space left on device" in failed.err
+        with history_store.HistoryStore(history) as store:
+            recorded = store.runs(kept.document["organization"]["id"],
+                                  kept.document["identity"]["account_id"])
+        assert [r.run_id for r in recorded] == [kept.document["run_id"]]
+
     def test_earlier_scans_are_imported_once_and_old_runs_pruned(self, class_world, run_scan,
                                                                   tmp_path):
         history = tmp_path / "h.sqlite"

@@ -158,3 +158,23 @@ def test_two_scheduled_runs_at_once_write_separate_folders(slow_world, tmp_path)
     assert len(folders) == 2
     for folder in folders:
         assert json.loads((folder / "scan.json").read_text())["summary"]["coverage_only"]
+
+
+def test_a_scan_as_a_process_writes_its_workbook_in_a_child_process(slow_world, tmp_path):
+    """The scan's workers are gone by then: the workbook is written by a child process
+    (scanner.background) while scan.json and report.html are written here, and it is whole
+    (coverage only: the findings' rows are tests/reports/test_excel_bulk.py's)."""
+    from openpyxl import load_workbook
+
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, str(ROOT / "run_scan.py"), "--output-dir", str(out),
+                           "--coverage-only", "--no-history", "--log-file", "", "--debug"],
+                          cwd=tmp_path, env=scanner_env(slow_world), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "written in this process" not in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "report.html",
+                                                      "report.xlsx", "scan.json"]
+    regions = [r["region"] for r in json.loads((out / "scan.json").read_text())["regions"]]
+    ws = load_workbook(out / "report.xlsx", read_only=True)["Regions"]
+    assert [row[0] for row in ws.iter_rows(min_row=2, values_only=True)] == regions

@@ -53,15 +53,18 @@ def statistics_of(findings, drop: set[str]) -> FindingsStatistics:
 @given(findings=findings_strategy, page_size=st.sampled_from([10, 25, 100]),
        stale=st.sets(st.sampled_from(RESOURCE_TYPES), max_size=3),
        statuses=st.sampled_from([("ACTIVE",), ("ACTIVE", "ARCHIVED")]),
-       pages_per_stream=st.sampled_from([1, 2, 10]))
+       pages_per_stream=st.sampled_from([1, 2, 10]),
+       wanted=st.one_of(st.none(), st.integers(1, 12)))
 def test_streams_cover_every_wanted_finding_exactly_once(findings, page_size, stale, statuses,
-                                                         pages_per_stream):
+                                                         pages_per_stream, wanted):
     # Statistics that miss some types (stale) must not make findings disappear.
     streams = plan_streams(statistics_of(findings, stale), statuses, page_size,
-                           pages_per_stream=pages_per_stream)
-    if len(findings) >= 20 * page_size * pages_per_stream and len(
+                           pages_per_stream=pages_per_stream, wanted=wanted)
+    if wanted is None and len(findings) >= 20 * page_size * pages_per_stream and len(
             {f["resourceType"] for f in findings}) > 3:
         assert len(streams) > 1
+    if wanted is not None:
+        assert len(streams) <= max(1, wanted)
     predicates = [compile_filter(s.filter) for s in streams]
     for i, f in enumerate(findings):
         f = {k: v for k, v in {**f, "id": str(i)}.items() if v is not None}
@@ -87,6 +90,18 @@ def test_small_regions_get_one_stream_and_large_ones_several():
     assert 4 <= len(streams) <= 8
     assert sum(s.expected for s in streams) == 40_000
     assert max(s.expected for s in streams) <= 13_000  # S3 was split by isPublic
+
+
+def test_as_many_streams_as_the_region_takes_calls_at_once():
+    """The driver asks for as many streams as the region's lane takes calls (its rate times
+    its round trip); each is still worth a few pages."""
+    stats = FindingsStatistics(1_300, 0, 0, {
+        t: TypeStatistics(50, 210, 0) for t in RESOURCE_TYPES[:5]})
+    assert len(plan_streams(stats, ("ACTIVE",), 100)) == 1  # 13 pages: one by page count
+    assert len(plan_streams(stats, ("ACTIVE",), 100, wanted=4)) == 4
+    assert len(plan_streams(stats, ("ACTIVE",), 100, wanted=1)) == 1
+    few = FindingsStatistics(500, 0, 0, {t: TypeStatistics(20, 80, 0) for t in RESOURCE_TYPES[:5]})
+    assert len(plan_streams(few, ("ACTIVE",), 100, wanted=6)) == 1  # 5 pages: not worth two
 
 
 def test_many_stream_plans_partition_a_large_random_region():

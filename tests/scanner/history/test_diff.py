@@ -129,3 +129,22 @@ def test_coverage_only_runs_compare_gaps_but_not_findings():
     result = changes(after, [before], "history")
     assert result["findings_closed"] == [] and result["unknown"][0]["reason"].startswith(
         "findings not collected (coverage only)")
+
+
+def test_views_made_while_the_scan_ran_are_the_views_run_view_makes():
+    """FindingViews (made as regions finish) give run_view exactly what it would make, and
+    a view is used only for the very finding it was made of."""
+    from scanner.history.runs import FindingViews
+
+    document = make_document([covered("us-east-1", keep(4)),
+                              covered("eu-west-2", keep(3, "eu-west-2"))])
+    views = FindingViews()
+    views.add([f for f in document["findings"] if f["region"] == "us-east-1"])
+    known = views.views()
+    assert len(known) == 4
+    assert run_view(document, known) == run_view(document)
+    # An equal finding that is another object (a copy) is viewed afresh, not from `known`.
+    copied = {**document, "findings": [dict(f) for f in document["findings"]]}
+    changed_copy = copied["findings"][0]
+    changed_copy["resource"] = "arn:aws:s3:::changed"
+    assert run_view(copied, known) == run_view(copied)

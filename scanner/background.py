@@ -1,0 +1,110 @@
+"""A report written by a child process while this one writes the others.
+
+The workbook of a large scan takes seconds of one core (3.5 s for 80,000 findings), while
+scan.json, report.html and the history take the other; a machine has more than one. So the
+pipeline hands the workbook to `start`, writes the other reports, then asks for its result.
+
+Only where a fork is safe: on Linux, from a process whose only Python thread is the calling
+one (a fork copies that thread alone, so a lock another thread held would stay held in the
+child; the scan's workers have exited by then, and a demo's simulated AWS, which runs
+threads in this process, keeps the workbook here). The child writes its report (atomically,
+as every report is written) and leaves at once with os._exit: nothing of this process's is
+flushed or run twice. Its answer comes back through a pipe: the path written, the writer's
+OSError (a full disk: the pipeline reports it like any writer's), or any other failure with
+its traceback. Anywhere else, `result` runs the writer here, at the moment it is asked for.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+log = logging.getLogger("aa_scan")
+_WRITTEN, _OS_ERROR, _FAILED = 0, 1, 2  # the child's exit codes
+
+
+class BackgroundError(RuntimeError):
+    """The writer failed in the child process (not with an OSError): its traceback."""
+
+
+def forkable() -> bool:
+    """Whether a child process can write a report here (see the module docstring)."""
+    return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
+
+
+class Pending:
+    """A report being written, by a child process or (see `forkable`) not yet."""
+
+    def __init__(self, write: Callable[[], Path]) -> None:
+        self._write = write
+        self._pid: int | None = None
+        self._answer = -1
+        if not forkable():
+            log.debug("written in this process (%d threads)", threading.active_count())
+            return
+        read, written = os.pipe()
+        sys.stdout.flush()  # nothing buffered twice (the child leaves without flushing)
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child: measured by its parent's tests)
+            os.close(read)
+            _child(write, written)
+        os.close(written)
+        self._pid, self._answer = pid, read
+
+    def result(self) -> Path:
+        """The path written; raises what writing it raised (OSError, BackgroundError)."""
+        if self._pid is None:
+            return self._write()
+        pid, self._pid = self._pid, None
+        try:
+            with os.fdopen(self._answer, "rb") as answer:
+                message = answer.read().decode("utf-8", "replace")
+            _, status = os.waitpid(pid, 0)
+        except BaseException:  # interrupted while waiting: the child stops, and is reaped
+            _stop(pid)
+            raise
+        code = os.waitstatus_to_exitcode(status)
+        if code == _WRITTEN:
+            return Path(message)
+        if code == _OS_ERROR:
+            number, _, text = message.partition("\n")
+            raise OSError(int(number or errno.EIO), text)
+        raise BackgroundError(message or f"the writer's process ended with {code}")
+
+
+def _child(write: Callable[[], Path], answer: int) -> None:  # pragma: no cover
+    """Write, tell the parent, leave (never returns)."""
+    # SIGTERM from the parent (itself interrupted) stops the writer like Ctrl-C: the
+    # temporary file goes, nothing is half-written in the run folder.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    code, message = _FAILED, ""
+    try:
+        message = str(write())
+        code = _WRITTEN
+    except OSError as exc:
+        code, message = _OS_ERROR, f"{exc.errno or errno.EIO}\n{exc.strerror or exc}"
+    except BaseException:
+        message = traceback.format_exc()
+    finally:
+        try:
+            data = message.encode("utf-8", "replace")
+            while data:
+                data = data[os.write(answer, data):]
+        finally:
+            os._exit(code)
+
+
+def _stop(pid: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    with suppress(ChildProcessError):
+        os.waitpid(pid, 0)

@@ -1,0 +1,145 @@
+"""The large sheets' rows serialized beside XlsxWriter (reports.excel.bulk) make the same
+workbook, byte for byte, as XlsxWriter alone; and what cannot be read back falls back to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from reports.document.derive import derive
+from reports.excel import bulk, workbook, writer
+from reports.excel.writer import Column, Styled, Table
+from tests.builders import covered, finding, make_document
+
+from .test_analyses_reports import analyses_document
+from .test_excel import HOSTILE, every_kind_document, hostile_document
+
+_CREATED = re.compile(rb"<dcterms:(created|modified)[^>]*>[^<]*<")
+
+
+def members(data: bytes) -> list[tuple[str, bytes]]:
+    """Each part of a workbook and its bytes; the creation time (XlsxWriter's clock) blanked."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(info.filename, _CREATED.sub(b"<", archive.read(info)))
+                for info in archive.infolist()]
+
+
+def both(document: dict) -> tuple[bytes, bytes]:
+    """The workbook with the rows serialized beside XlsxWriter, and by XlsxWriter alone."""
+    fast, slow = io.BytesIO(), io.BytesIO()
+    workbook.build_workbook(document, fast)
+    workbook.build_workbook(document, slow, bulk=False)
+    return fast.getvalue(), slow.getvalue()
+
+
+def assert_same_workbook(document: dict) -> None:
+    fast, slow = both(document)
+    assert members(fast) == members(slow)
+    # and the container: the same part headers (names, times, sizes, modes), part for part
+    with zipfile.ZipFile(io.BytesIO(fast)) as a, zipfile.ZipFile(io.BytesIO(slow)) as b:
+        assert [(i.filename, i.date_time, i.compress_type, i.external_attr, i.flag_bits)
+                for i in a.infolist()] == [
+            (i.filename, i.date_time, i.compress_type, i.external_attr, i.flag_bits)
+            for i in b.infolist()]
+
+
+@pytest.mark.parametrize("make", [every_kind_document, hostile_document,
+                                  lambda: analyses_document(HOSTILE)],
+                         ids=["every kind", "hostile", "analyses"])
+def test_the_same_workbook_as_xlsxwriter_alone(make):
+    assert_same_workbook(derive(make()))
+
+
+def test_the_same_with_unsafe_long_and_spaced_values():
+    values = ["bucket\x00-\x07one\ud800\ufffe", "a\tb\nc", " lead", "trail ", "\u00a0nbsp",
+              "_x0041_ literal", "x" * 40_000, "\r" * 20_000, "<r>rich?</r>", "<r>open",
+              "a & b <c> \"d\"", "=1+1", "", "é€😀"]
+    findings = [finding(resource=v, error=v or None, condition={"k": v}) for v in values]
+    assert_same_workbook(derive(make_document([covered(findings=findings)])))
+
+
+def test_the_same_across_continuation_sheets(monkeypatch):
+    monkeypatch.setattr(writer, "MAX_ROWS", 4)
+    findings = [finding(is_public=i % 3 == 0, error="E" if i == 4 else None,
+                        resource="=x" if i == 5 else f"r{i}") for i in range(11)]
+    assert_same_workbook(derive(make_document([covered(findings=findings)])))
+
+
+MIXED = st.one_of(
+    st.none(), st.text(max_size=12), st.sampled_from(["", " ", "=a", "-1", "_x0000_", "<r>x</r>"]),
+    st.integers(-(10**20), 10**20), st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.datetimes(min_value=dt.datetime(1899, 12, 1), max_value=dt.datetime(2200, 1, 1)),
+    st.datetimes(timezones=st.just(dt.UTC)), st.dates(),
+    st.builds(Styled, st.one_of(st.text(max_size=5), st.integers(), st.booleans()),
+              st.sampled_from([None, writer.TEXT, writer.DATE, writer.BOOL])))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(MIXED, min_size=0, max_size=5), min_size=1, max_size=12))
+def test_any_rows_of_a_table_without_a_cell_style(rows):
+    table = Table("Bulk", [Column(f"c{i}") for i in range(5)], cell_style=None)
+    original = workbook.sheets
+
+    def sheets(document, integrity=None):
+        return [(table, rows), *original(document, integrity)[:1]]
+
+    workbook.sheets = sheets
+    try:
+        assert_same_workbook(derive(make_document([covered()])))
+    finally:
+        workbook.sheets = original
+
+
+def test_rows_that_do_not_read_back_are_written_by_xlsxwriter_alone(monkeypatch):
+    """A rich-text lookalike is written by XlsxWriter as it is (its own rule); one that holds
+    a row's markup cannot be told from XlsxWriter's rows, so the splice is refused and the
+    workbook written the slow way, the same file."""
+    sly = '<r></t></is></c></row><row r="3"></r>'
+    findings = [finding(resource="a"), finding(resource="b", is_public=True),
+                finding(resource=sly), finding(resource="c")]
+    document = derive(make_document([covered(findings=findings)]))
+    refused = []
+    original = bulk.BulkSheet.read_back
+
+    def read_back(self, written):
+        try:
+            return original(self, written)
+        except bulk.SpliceError as error:
+            refused.append(error)
+            raise
+
+    monkeypatch.setattr(bulk.BulkSheet, "read_back", read_back)
+    fast, slow = both(document)
+    assert refused
+    assert members(fast) == members(slow)
+
+
+def test_most_rows_are_serialized_and_the_workbook_reads_back(tmp_path):
+    findings = [finding(resource=f"arn:aws:s3:::b{i}", is_public=i % 2 == 0) for i in range(50)]
+    document = derive(make_document([covered(findings=findings)]))
+    taken = []
+    original = bulk.BulkSheet.take
+
+    def take(self, index, values, apart):
+        result = original(self, index, values, apart)
+        if self.title == "Findings":
+            taken.append(result)
+        return result
+
+    bulk.BulkSheet.take = take
+    try:
+        path = workbook.write_workbook(document, tmp_path)
+    finally:
+        bulk.BulkSheet.take = original
+    assert taken.count(False) <= 2 and taken.count(True) >= 48  # XlsxWriter's: the first two
+    ws = load_workbook(path)["Findings"]
+    assert [row[2].value for row in ws.iter_rows(min_row=2)] == [f["resource"] for f in findings]
+    assert ws.max_row == 51
