@@ -51,15 +51,44 @@ def accept(result: ScanResult, verdicts: Sequence[RegionVerdict], gaps: Sequence
     return marked, acceptance
 
 
-def _matched_text(entry: ExceptionEntry, part: Literal["matched", "refused"] = "matched"
-                  ) -> str:
+def _elsewhere(acceptance: Acceptance, expired: ExceptionEntry
+               ) -> tuple[dict[tuple[object, ...], str], dict[tuple[str, str], str]]:
+    """What another unexpired exception matches and does not refuse (so accepts, now that
+    `expired` accepts nothing): gap identities and findings (region, id), to its key."""
+    gaps: dict[tuple[object, ...], str] = {}
+    findings: dict[tuple[str, str], str] = {}
+    for other in acceptance.entries:
+        if other["key"] == expired["key"] or other["state"] == "expired":
+            continue
+        refused = other.get("refused") or {"gaps": [], "findings": []}
+        declined = {tuple(g.values()) for g in refused["gaps"]}
+        for g in other["matched"]["gaps"]:
+            if tuple(g.values()) not in declined:
+                gaps.setdefault(tuple(g.values()), other["key"])
+        turned = {(f["region"], f["id"]) for f in refused["findings"]}
+        for f in other["matched"]["findings"]:
+            if (f["region"], f["id"]) not in turned:
+                findings.setdefault((f["region"], f["id"]), other["key"])
+    return gaps, findings
+
+
+def _matched_text(entry: ExceptionEntry, part: Literal["matched", "refused"] = "matched",
+                  acceptance: Acceptance | None = None) -> str:
     found = entry.get(part) or {"gaps": [], "findings": []}
     # What it refuses is named with why: the analyzer type of a gap, a finding public.
     why = part == "refused"
+    # For an expired one: what another exception accepts now is said, not "counts again".
+    other_gaps, other_findings = _elsewhere(acceptance, entry) if acceptance else ({}, {})
+
+    def now(key: str | None) -> str:
+        return f" (now accepted by {key})" if key else ""
+
     items = [f"{g['code']}{f' ({t})' if why and (t := g['analyzer_type']) else ''} in "
-             f"{g['region'] or 'the organization'}" for g in found["gaps"]]
+             f"{g['region'] or 'the organization'}{now(other_gaps.get(tuple(g.values())))}"
+             for g in found["gaps"]]
     items += [f"finding {f['id']} ({f['resource'] or 'no resource'}, {f['region']}"
-              f"{', public' if why and f['is_public'] else ''})" for f in found["findings"]]
+              f"{', public' if why and f['is_public'] else ''})"
+              f"{now(other_findings.get((f['region'], f['id'])))}" for f in found["findings"]]
     if not items:
         return "nothing in this scan"
     more = len(items) - LISTED
@@ -82,7 +111,9 @@ def exception_advisories(acceptance: Acceptance, context: Context) -> list[Gap]:
         gap = make_gap(code, "organization", None, context, what=what_text(entry),
                        expires=entry["expires"], owner=entry["owner"],
                        ticket=f", {entry['ticket']}" if entry["ticket"] else "",
-                       reason=entry["reason"], matched=_matched_text(entry),
+                       reason=entry["reason"],
+                       matched=_matched_text(entry, acceptance=acceptance
+                                             if entry["state"] == "expired" else None),
                        days=_days(entry["days_left"]), source=entry["source"])
         out.append(gap)
     return out + _refusal_advisories(acceptance, context)

@@ -302,7 +302,8 @@ GAP_TEXT: dict[str, GapText] = {
         Severity.MEDIUM,
         "The exception for {what} expired on {expires}: it accepts nothing any more",
         "Accepted by {owner}{ticket} until {expires} ({reason}). Since that day, what it "
-        "matches counts again in every report and gate: {matched}.",
+        "matches counts again in every report and gate, unless another exception now "
+        "accepts it (named): {matched}.",
         "Edit {source}: renew the exception, with a new expires approved again, or remove it",
         "Or fix what it accepted: its gaps are listed with the commands that fix them, its "
         "findings with their resources."),

@@ -244,9 +244,6 @@ def test_an_untyped_exception_does_not_move_to_another_analyzer_type_between_run
 
 # -- 5. an expired exception says "counts again" for a gap another exception accepts --------
 
-@pytest.mark.xfail(strict=True, reason="open: EXCEPTION_EXPIRED names every item it "
-                   "matched as counting again, even one another unexpired exception accepts; "
-                   "the gates and verdict are right, the wording is not")
 def test_an_expired_exception_does_not_say_counts_again_for_what_another_accepts():
     """Observed: the risk board's exception for ACCOUNT_SCOPE_ONLY in us-west-2 (RISK-1)
     expired; a wildcard exception for ACCOUNT_SCOPE_ONLY in every region (RISK-2, another
