@@ -43,6 +43,29 @@ def test_sts_throttles_beyond_its_rate_as_aws_does() -> None:
     assert stats["calls"]["sts"]["global"]["AssumeRole"] == 4
 
 
+def test_assumed_credentials_resolve_without_walking_every_account(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The account of a key AssumeRole issued is remembered when it is issued, and moto is
+    told it: moto's own lookup walks every account's IAM (tens of ms a call at 10,000
+    accounts), so it must not run for the scanner's calls, nor for a member role's."""
+    import moto.iam.models
+
+    document = scenario(roles=[{"name": "Audit", "accounts": "all"}])
+    with World(load_scenario(document)) as world:
+        def walk(access_key: str) -> str:
+            raise AssertionError(f"walked every account for {access_key}")
+
+        monkeypatch.setattr(moto.iam.models, "get_account_id_from", walk)
+        sts = world.client("sts")
+        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{MEMBER}:role/Audit",
+                                      RoleSessionName="test")["Credentials"]
+        member = world.client("sts", credentials=credentials)
+        assert member.get_caller_identity()["Account"] == MEMBER
+        analyzers = world.client("accessanalyzer", credentials=credentials)
+        analyzers.list_analyzers()
+        assert sts.get_caller_identity()["Account"] != MEMBER
+
+
 def test_botocore_retries_an_sts_throttle() -> None:
     document = scenario(roles=[{"name": "Audit", "accounts": "all"}],
                         sts={"rate_limit": 5, "burst": 1})
