@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shlex
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -33,10 +32,8 @@ from tests.builders import (
 from tests.scanner.conftest import env_world, run_scan  # noqa: F401  (run_scan: a fixture)
 from tests.scanner.test_member_view import WORKLOADS
 from tests.scanner.test_member_view import WORLD as MEMBER_WORLD
+from tests.scanner.test_print_e2e import CHROMIUM, PDFTOTEXT
 
-CHROMIUM = next((found for name in ("chromium", "chromium-browser", "google-chrome")
-                 if (found := shutil.which(name))), None)
-PDFTOTEXT = shutil.which("pdftotext")
 needs_print = pytest.mark.skipif(
     CHROMIUM is None or PDFTOTEXT is None,
     reason="printing report.html needs chromium and pdftotext (apt-get install chromium "

@@ -14,37 +14,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-import scanner.aws
-
 from .conftest import env_world
+from .test_integrations_review import _proxy_s3
 
 ACCOUNT = "222222222222"
 BUCKET, KEY = "aa-scan-history", "audit/history.sqlite"
 URI = f"s3://{BUCKET}/{KEY}"
 EVERYWHERE = [{"type": "ORGANIZATION", "name": "org", "regions": "enabled"}]
-
-
-class _S3Proxy:
-    """The S3 client aa-scan makes, with a hook before put_object; the rest passes through."""
-
-    def __init__(self, inner: Any, on_put: Any = None) -> None:
-        self._inner, self._on_put = inner, on_put
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def put_object(self, **params: Any) -> Any:
-        if self._on_put:
-            self._on_put(params)
-        return self._inner.put_object(**params)
-
-
-def _proxy_s3(monkeypatch: pytest.MonkeyPatch, **hooks: Any) -> None:
-    made = scanner.aws.s3_client
-    monkeypatch.setattr(scanner.aws, "s3_client",
-                        lambda *a, **k: _S3Proxy(made(*a, **k), **hooks))
 
 
 def _runs_in(world: Any, tmp_path: Path) -> list[str]:
