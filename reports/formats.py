@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from importlib import import_module
 from pathlib import Path
@@ -20,6 +20,17 @@ class Writer(Protocol):
 
     def __call__(
         self, document: ScanDocument, directory: Path, *, integrity: Integrity | None = None
+    ) -> Path: ...
+
+
+class LateWriter(Protocol):
+    """A writer that can also be given its `integrity` as a call it makes when it comes to
+    it: the workbook, written by a child process while scan.json (whose SHA-256 it states)
+    is written (scanner.background)."""
+
+    def __call__(
+        self, document: ScanDocument, directory: Path, *,
+        integrity: Integrity | Callable[[], Integrity | None] | None = None
     ) -> Path: ...
 
 
@@ -46,6 +57,19 @@ def writer_for(output_format: OutputFormat) -> Writer:
     """The function that writes one format into a folder and returns the path it wrote."""
     module, name = WRITERS[output_format].split(":")
     writer: Writer = getattr(import_module(module), name)
+    return writer
+
+
+# The writers that are LateWriters.
+LATE: frozenset[OutputFormat] = frozenset({OutputFormat.XLSX})
+
+
+def late_writer_for(output_format: OutputFormat) -> LateWriter:
+    """The writer of one of the LATE formats (see LateWriter)."""
+    if output_format not in LATE:
+        raise ValueError(f"{output_format.value} is not written late")
+    module, name = WRITERS[output_format].split(":")
+    writer: LateWriter = getattr(import_module(module), name)
     return writer
 
 

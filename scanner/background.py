@@ -12,6 +12,12 @@ as every report is written) and leaves at once with os._exit: nothing of this pr
 flushed or run twice. Its answer comes back through a pipe: the path written, the writer's
 OSError (a full disk: the pipeline reports it like any writer's), or any other failure with
 its traceback. Anywhere else, `result` runs the writer here, at the moment it is asked for.
+
+A child can be forked before everything it writes is known: the workbook states scan.json's
+SHA-256, and is forked before scan.json is written, so that the two are written at once. A
+`Handoff` carries that one line from the parent to the child, which asks for it when it
+comes to it (the workbook writes its Summary sheet last); a parent that gives nothing (it
+failed, or was interrupted) leaves the child with `Abandoned`, and nothing written.
 """
 
 from __future__ import annotations
@@ -40,25 +46,105 @@ def forkable() -> bool:
     return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
 
 
-class Pending:
-    """A report being written, by a child process or (see `forkable`) not yet."""
+class Abandoned(RuntimeError):
+    """The parent gave the child nothing through its Handoff: the child stops unwritten."""
 
-    def __init__(self, write: Callable[[], Path]) -> None:
+
+class Handoff:
+    """One line of text from the parent to a child forked before it was known (see the
+    module docstring): `give` it here, `take` it there. Where nothing was forked, `take`
+    runs here after `give` (Pending.result), and returns what was given."""
+
+    def __init__(self) -> None:
+        self._given: str | None = None
+        self._read: int | None = None
+        self._write: int | None = None
+
+    def _fork(self) -> None:
+        self._read, self._write = os.pipe()
+
+    def _as_child(self) -> None:
+        if self._write is not None:
+            os.close(self._write)
+            self._write = None
+
+    def _as_parent(self) -> None:
+        if self._read is not None:
+            os.close(self._read)
+            self._read = None
+
+    def give(self, line: str) -> None:
+        """The line (once: a second call changes nothing)."""
+        if "\n" in line:
+            raise ValueError("a handoff is one line")
+        if self._given is not None:
+            return
+        self._given = line
+        if self._write is not None:
+            data = (line + "\n").encode("utf-8")
+            try:
+                while data:
+                    data = data[os.write(self._write, data):]
+            except OSError:  # the child is gone: its answer says why
+                pass
+            self.close()
+
+    def close(self) -> None:
+        """Give nothing more: a child still waiting is Abandoned."""
+        if self._write is not None:
+            os.close(self._write)
+            self._write = None
+
+    def take(self) -> str:
+        """The line given (in the child: waits for it). Raises Abandoned."""
+        if self._read is not None:
+            with os.fdopen(self._read, "rb") as given:
+                self._read = None
+                data = given.read()
+            if not data.endswith(b"\n"):
+                raise Abandoned("the parent gave nothing")
+            self._given = data[:-1].decode("utf-8")
+        if self._given is None:
+            raise Abandoned("nothing was given")
+        return self._given
+
+
+class Pending:
+    """A report being written, by a child process or (see `forkable`) not yet. `handoff`:
+    what the parent gives it after the fork (the writer takes it)."""
+
+    def __init__(self, write: Callable[[], Path], handoff: Handoff | None = None) -> None:
         self._write = write
         self._pid: int | None = None
         self._answer = -1
         if not forkable():
             log.debug("written in this process (%d threads)", threading.active_count())
             return
+        if handoff is not None:
+            handoff._fork()
         read, written = os.pipe()
         sys.stdout.flush()  # nothing buffered twice (the child leaves without flushing)
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the child: measured by its parent's tests)
             os.close(read)
+            if handoff is not None:
+                handoff._as_child()
             _child(write, written)
         os.close(written)
+        if handoff is not None:
+            handoff._as_parent()
         self._pid, self._answer = pid, read
+
+    def cancel(self) -> None:
+        """Stop the child, unwritten (its temporary file goes); here, nothing is written."""
+        if self._pid is None:
+            self._write = _cancelled
+            return
+        pid, self._pid = self._pid, None
+        _stop(pid)
+        with suppress(OSError):
+            os.close(self._answer)
 
     def result(self) -> Path:
         """The path written; raises what writing it raised (OSError, BackgroundError)."""
@@ -101,6 +187,10 @@ def _child(write: Callable[[], Path], answer: int) -> None:  # pragma: no cover
                 data = data[os.write(answer, data):]
         finally:
             os._exit(code)
+
+
+def _cancelled() -> Path:
+    raise Abandoned("cancelled")
 
 
 def _stop(pid: int) -> None:

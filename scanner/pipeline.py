@@ -41,7 +41,7 @@ from reports.console import render_console
 from reports.document.derive import derive
 from reports.document.rules import Verdict, one_line, utc_text
 from reports.document.schema import TOOL_NAME, ScanDocument
-from reports.formats import OutputFormat, writer_for
+from reports.formats import LATE, OutputFormat, late_writer_for, writer_for
 from scanner.history.diff import regressions
 from scanner.history.runs import FindingViews
 from scanner.history.trail import BaselineError, HistorySettings, Start, begin, prepare, record
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aa_scan")
 # Written by a child process while the others are written here (scanner.background).
-_IN_BACKGROUND = frozenset({OutputFormat.XLSX})
+_IN_BACKGROUND = LATE
 
 
 class Stop(Protocol):
@@ -626,53 +626,80 @@ def output_directory(options: Options, started: dt.datetime, run_id: str | None 
 def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                   directory: Path, pack: _Pack | None = None,
                   meanwhile: Callable[[str | None], object] | None = None) -> list[Path]:
-    """Every requested format; a failing writer does not stop the others. JSON goes first:
-    the other reports state its SHA-256 (with the rest of the pack's integrity box). The
-    workbook, the slowest, is written by a child process meanwhile where that is safe
-    (scanner.background); the paths come back in the formats' order all the same.
-    `meanwhile` is called with scan.json's SHA-256 (None: not written) once the other
-    reports are written, before the workbook is waited for."""
+    """Every requested format; a failing writer does not stop the others. The workbook, the
+    slowest, is written by a child process forked first, where that is safe
+    (scanner.background), while scan.json and the others are written here; JSON goes first:
+    the other reports state its SHA-256 (with the rest of the pack's integrity box), which
+    the workbook's child is given once it is known. The paths come back in the formats'
+    order all the same. `meanwhile` is called with scan.json's SHA-256 (None: not written)
+    once the other reports are written, before the workbook is waited for."""
     from reports.document.pack import Integrity
     from scanner.evidence.provenance import file_sha256, live_source
 
-    from .background import Pending
+    from .background import Handoff, Pending
 
     written: dict[OutputFormat, Path] = {}
     failures: list[str] = []
     ordered = sorted(formats, key=lambda f: f is not OutputFormat.JSON)
-    scan_json: str | None = None
+    run_id = str(document.get("run_id") or "")
+    source = pack.source if pack is not None else live_source()
+    key_arn = pack.signer.key_arn if pack is not None and pack.signer is not None else None
+
+    def integrity(scan_json: str | None) -> Integrity:
+        return Integrity(run_id, scan_json, source, key_arn)
+
+    sha256 = Handoff()  # scan.json's, for the workbook's child ("": not written)
+
+    def given() -> Integrity:
+        return integrity(sha256.take() or None)
+
+    def done(output_format: OutputFormat, path: Path, started: float) -> None:
+        written[output_format] = path
+        log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
+
+    def failed(output_format: OutputFormat, exc: OSError) -> None:
+        failures.append(f"{output_format.value}: {exc.strerror or exc}")
+        log.error("could not write the %s report: %s", output_format.value, exc)
+
     pending: list[tuple[OutputFormat, Pending, float]] = []
-    for output_format in ordered:
-        started = time.monotonic()
-        integrity = Integrity(
-            str(document.get("run_id") or ""), scan_json,
-            pack.source if pack is not None else live_source(),
-            pack.signer.key_arn if pack is not None and pack.signer is not None else None)
-        write = partial(writer_for(output_format), document, directory, integrity=integrity)
-        if output_format in _IN_BACKGROUND:
-            pending.append((output_format, Pending(write), started))
-            continue
-        try:
-            path = write()
-            if output_format is OutputFormat.JSON:
-                scan_json = file_sha256(path)
-        except OSError as exc:
-            failures.append(f"{output_format.value}: {exc.strerror or exc}")
-            log.error("could not write the %s report: %s", output_format.value, exc)
-            continue
-        written[output_format] = path
-        log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
-    if meanwhile is not None:
-        meanwhile(scan_json if OutputFormat.JSON in written else None)
-    for output_format, job, started in pending:
-        try:
-            path = job.result()
-        except OSError as exc:
-            failures.append(f"{output_format.value}: {exc.strerror or exc}")
-            log.error("could not write the %s report: %s", output_format.value, exc)
-            continue
-        written[output_format] = path
-        log.info("wrote %s (%.1fs)", path, time.monotonic() - started)
+    try:
+        for output_format in ordered:
+            if output_format in _IN_BACKGROUND:
+                write = partial(late_writer_for(output_format), document, directory,
+                                integrity=given)
+                pending.append((output_format, Pending(write, sha256), time.monotonic()))
+        scan_json: str | None = None
+        for output_format in ordered:
+            if output_format in _IN_BACKGROUND:
+                continue
+            started = time.monotonic()
+            try:
+                path = writer_for(output_format)(document, directory,
+                                                 integrity=integrity(scan_json))
+                if output_format is OutputFormat.JSON:
+                    scan_json = file_sha256(path)
+            except OSError as exc:
+                failed(output_format, exc)
+                continue
+            finally:
+                if output_format is OutputFormat.JSON:
+                    sha256.give(scan_json or "")
+            done(output_format, path, started)
+        sha256.give(scan_json or "")  # no scan.json asked for
+        if meanwhile is not None:
+            meanwhile(scan_json if OutputFormat.JSON in written else None)
+        for output_format, job, started in pending:
+            try:
+                path = job.result()
+            except OSError as exc:
+                failed(output_format, exc)
+                continue
+            done(output_format, path, started)
+    except BaseException:
+        sha256.close()
+        for _, job, _ in pending:
+            job.cancel()
+        raise
     paths = [written[f] for f in ordered if f in written]
     if failures:
         raise OutputError("could not write " + "; ".join(failures)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
@@ -43,12 +43,18 @@ from .writer import DATE_FORMAT, Book, Table, write_sheets
 FILE_NAME = "report.xlsx"
 
 
-def sheets(document: ScanDocument, integrity: Integrity | None = None
+# The integrity box states scan.json's SHA-256; the workbook may be written while scan.json is
+# (scanner.background), so it can be given as a call that waits for it.
+Given = Integrity | Callable[[], Integrity | None] | None
+
+
+def sheets(document: ScanDocument, integrity: Given = None
            ) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
-    """Every table of the workbook, in order, with its rows (lazily for the big ones)."""
+    """Every table of the workbook, in order, with its rows (lazily: the Summary's ask for
+    `integrity` when they come to it, which build_workbook makes the last rows written)."""
     types = tables.resource_types(document)
     return [
-        (summary_table(document), summary_rows(document, integrity)),
+        (summary_table(document), _summary(document, integrity)),
         (CHANGES, change_rows(document)),
         (GAPS, gap_rows(document)),
         (EXCEPTIONS, exception_rows(document)),
@@ -66,6 +72,10 @@ def sheets(document: ScanDocument, integrity: Integrity | None = None
     ]
 
 
+def _summary(document: ScanDocument, integrity: Given) -> Iterator[list[Any]]:
+    yield from summary_rows(document, integrity() if callable(integrity) else integrity)
+
+
 def _abandon(book: Book) -> None:
     """After a failure, let XlsxWriter close the files each sheet has been streaming into.
     XlsxWriter has no public call to abandon a workbook; closing it is the public way (it
@@ -76,7 +86,7 @@ def _abandon(book: Book) -> None:
 
 
 def build_workbook(document: ScanDocument, stream: IO[bytes],
-                   integrity: Integrity | None = None, *, bulk: bool = True) -> None:
+                   integrity: Given = None, *, bulk: bool = True) -> None:
     """The whole workbook into `stream` (which write_workbook renames into place).
 
     XlsxWriter writes the package into the scratch folder, with the rows of the large sheets
@@ -101,7 +111,7 @@ def build_workbook(document: ScanDocument, stream: IO[bytes],
             _write_package(document, stream, integrity, scratch, None)
 
 
-def _write_package(document: ScanDocument, stream: IO[bytes], integrity: Integrity | None,
+def _write_package(document: ScanDocument, stream: IO[bytes], integrity: Given,
                    scratch: str, rows: Path | None) -> list[BulkSheet]:
     """XlsxWriter's package of every sheet into `stream`; with `rows`, the large sheets' rows
     serialized into that folder instead (the sheets returned, for the splice)."""
@@ -113,7 +123,9 @@ def _write_package(document: ScanDocument, stream: IO[bytes], integrity: Integri
     book.set_properties({"title": "aa-scan: IAM Access Analyzer coverage",
                          "author": "aa-scan"})
     try:
-        serialized = write_sheets(book, sheets(document, integrity), rows)
+        # The Summary, the first tab, is written last: what it states of scan.json is
+        # asked for once every other sheet is written.
+        serialized = write_sheets(book, sheets(document, integrity), rows, deferred=0)
         book.close()
     except FileCreateError as error:
         _abandon(book)
@@ -136,7 +148,7 @@ def _write_package(document: ScanDocument, stream: IO[bytes], integrity: Integri
 
 
 def write_workbook(document: ScanDocument, directory: Path, *,
-                   integrity: Integrity | None = None) -> Path:
+                   integrity: Given = None) -> Path:
     """Write report.xlsx into `directory`, atomically, and return its path."""
     return write_atomic(directory / FILE_NAME,
                         lambda stream: build_workbook(document, stream, integrity))

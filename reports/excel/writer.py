@@ -230,8 +230,10 @@ class _SheetWriter:
     same row, right after."""
 
     def __init__(self, book: Book, formats: _Formats, table: Table,
-                 widths: Sequence[float], scratch: Path | None = None) -> None:
+                 widths: Sequence[float], scratch: Path | None = None,
+                 reserved: Sheet | None = None) -> None:
         self.book = book
+        self.reserved = reserved  # the first sheet, added earlier (write_sheets' `deferred`)
         self.formats = formats
         self.table = table
         self.widths = widths
@@ -251,7 +253,8 @@ class _SheetWriter:
     def _open(self) -> None:
         number = len(self.sheets) + 1
         title = self.table.title if number == 1 else f"{self.table.title} ({number})"
-        ws = self.book.add_worksheet(title)
+        ws = (self.reserved if number == 1 and self.reserved is not None
+              else self.book.add_worksheet(title))
         for index, width in enumerate(self.widths):
             ws.set_column(index, index, _shown_width(width))
         ws.freeze_panes(1, 0)
@@ -401,22 +404,34 @@ class _SheetWriter:
 
 
 def _write_table(book: Book, formats: _Formats, table: Table,
-                 rows: Iterable[Sequence[Any]], scratch: Path | None) -> list[BulkSheet]:
+                 rows: Iterable[Sequence[Any]], scratch: Path | None,
+                 reserved: Sheet | None = None) -> list[BulkSheet]:
     iterator = iter(rows)
     sample = list(islice(iterator, WIDTH_SAMPLE_ROWS))
-    writer = _SheetWriter(book, formats, table, column_widths(table, sample), scratch)
+    writer = _SheetWriter(book, formats, table, column_widths(table, sample), scratch,
+                          reserved)
     writer.write(chain(sample, iterator))
     return writer.bulk
 
 
 def write_sheets(book: Book, sheets: Iterable[tuple[Table, Iterable[Sequence[Any]]]],
-                 scratch: Path | None = None) -> list[BulkSheet]:
+                 scratch: Path | None = None, deferred: int | None = None
+                 ) -> list[BulkSheet]:
     """Every table into `book`, in order, its rows streamed: the styles are registered as cell
     formats once, then each table is one sheet (or more, past MAX_ROWS). With `scratch`, the
     rows of tables without a cell style are serialized there (reports.excel.bulk), to be
-    spliced into the package once `book` is closed: the sheets returned."""
+    spliced into the package once `book` is closed: the sheets returned. `deferred`: the
+    index of a table whose sheet is added in its place but written after all the others
+    (its rows are asked for last: the Summary states what is known only then)."""
     formats = _Formats.register(book)
     bulk: list[BulkSheet] = []
-    for table, rows in sheets:
+    waiting: tuple[Table, Iterable[Sequence[Any]], Sheet] | None = None
+    for index, (table, rows) in enumerate(sheets):
+        if index == deferred:
+            waiting = (table, rows, book.add_worksheet(table.title))
+            continue
         bulk += _write_table(book, formats, table, rows, scratch)
+    if waiting is not None:
+        table, rows, reserved = waiting
+        bulk += _write_table(book, formats, table, rows, scratch, reserved)
     return bulk

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import errno, json, os, sys
 from pathlib import Path
-from scanner.background import BackgroundError, Pending, forkable
+from scanner.background import BackgroundError, Handoff, Pending, forkable
 
 folder = Path(sys.argv[1])
 parent = os.getpid()
@@ -49,6 +49,32 @@ try:
     Pending(broken).result()
 except BackgroundError as exc:
     answers["failure"] = str(exc)
+
+# Forked before its input is known: the child waits for the line the parent gives.
+def waits(handoff):
+    path = folder / "given.txt"
+    path.write_text(handoff.take() + " " + str(os.getpid()))
+    return path
+
+handoff = Handoff()
+job = Pending(lambda: waits(handoff), handoff)
+answers["child_waiting"] = not (folder / "given.txt").exists()
+handoff.give("abc123")
+given, pid = job.result().read_text().split()
+answers["given"] = [given, int(pid) != parent]
+# A parent that gives nothing (it failed): the child stops, unwritten.
+handoff = Handoff()
+job = Pending(lambda: (folder / "never.txt").write_text(handoff.take()) and folder, handoff)
+handoff.close()
+try:
+    job.result()
+except BackgroundError as exc:
+    answers["abandoned"] = "Abandoned" in str(exc)
+# Cancelled while waiting: stopped, and reaped.
+handoff = Handoff()
+job = Pending(lambda: (folder / "never.txt").write_text(handoff.take()) and folder, handoff)
+job.cancel()
+answers["cancelled"] = not (folder / "never.txt").exists()
 print(json.dumps(answers))
 """
 
@@ -63,7 +89,11 @@ def test_a_child_writes_and_its_answer_comes_back(tmp_path):
     assert answers["written_by_a_child"] is True
     assert answers["os_error"] == [errno.ENOSPC, "No space left on device"]
     assert "ValueError: a defect in the writer" in answers["failure"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xlsx"]
+    assert answers["child_waiting"] is True
+    assert answers["given"] == ["abc123", True]
+    assert answers["abandoned"] is True
+    assert answers["cancelled"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["given.txt", "report.xlsx"]
 
 
 def test_with_other_threads_it_is_written_here_when_asked_for(tmp_path):
@@ -82,6 +112,31 @@ def test_with_other_threads_it_is_written_here_when_asked_for(tmp_path):
         assert calls == []  # nothing yet: the other reports are written first
         assert pending.result() == tmp_path / "report.xlsx"
         assert calls == [os.getpid()]
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_a_handoff_without_a_child_gives_here():
+    handoff = background.Handoff()
+    with pytest.raises(background.Abandoned):
+        handoff.take()  # nothing given yet
+    handoff.give("sha")
+    handoff.give("another")  # once
+    assert handoff.take() == "sha"
+    with pytest.raises(ValueError):
+        background.Handoff().give("two\nlines")
+
+
+def test_cancelled_before_it_runs_here_it_never_writes(tmp_path):
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        pending = background.Pending(lambda: tmp_path / "never")
+        pending.cancel()
+        with pytest.raises(background.Abandoned):
+            pending.result()
     finally:
         stop.set()
         other.join()

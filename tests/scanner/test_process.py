@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -176,5 +177,12 @@ def test_a_scan_as_a_process_writes_its_workbook_in_a_child_process(slow_world, 
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "report.html",
                                                       "report.xlsx", "scan.json"]
     regions = [r["region"] for r in json.loads((out / "scan.json").read_text())["regions"]]
-    ws = load_workbook(out / "report.xlsx", read_only=True)["Regions"]
+    book = load_workbook(out / "report.xlsx", read_only=True)
+    ws = book["Regions"]
     assert [row[0] for row in ws.iter_rows(min_row=2, values_only=True)] == regions
+    # Forked before scan.json was written, it states the SHA-256 of the file written since,
+    # on its first sheet (written last).
+    assert book.sheetnames[0] == "Summary"
+    stated = {row[1]: row[2] for row in book["Summary"].iter_rows(values_only=True)}
+    assert stated["scan.json SHA-256"] == hashlib.sha256(
+        (out / "scan.json").read_bytes()).hexdigest()
