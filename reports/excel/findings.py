@@ -3,14 +3,17 @@ limit), and the internal-access and unused-access analyzers and their findings."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
-from reports.document.schema import ScanDocument
+from reports.document.schema import Finding, ScanDocument
 
 from .. import tables
+from .cells import FORMULA_START, SHORT
 from .coverage import scope_label
-from .writer import Column, Table
+from .writer import CellKit, Cells, Column, FastRows, Table
 
 FINDINGS = Table("Findings", [
     Column("Region", 16), Column("Resource type", 28), Column("Resource", 60),
@@ -24,13 +27,100 @@ FINDINGS = Table("Findings", [
 
 def finding_rows(document: ScanDocument) -> Iterator[list[Any]]:
     """The Findings sheet: every finding, one row each."""
-    for row in tables.finding_rows(document):
-        yield [row.region, row.resource_type, row.resource, row.owner_account,
-               row.owner_name or None, row.principal, ", ".join(row.actions),
-               row.condition or None, row.is_public, row.status, scope_label(row.scope),
-               row.created_at, row.age_days, row.updated_at, row.analyzed_at, row.error,
-               row.id, row.analyzer_arn,
-               tables.accepted_text(row.exception) if row.exception else None]
+    return map(_finding_row, tables.finding_rows(document))
+
+
+def _finding_row(row: tables.FindingRow) -> list[Any]:
+    return [row.region, row.resource_type, row.resource, row.owner_account,
+            row.owner_name or None, row.principal, ", ".join(row.actions),
+            row.condition or None, row.is_public, row.status, scope_label(row.scope),
+            row.created_at, row.age_days, row.updated_at, row.analyzed_at, row.error,
+            row.id, row.analyzer_arn,
+            tables.accepted_text(row.exception) if row.exception else None]
+
+
+def findings_sheet(document: ScanDocument) -> FastRows:
+    """The Findings sheet's rows (finding_rows), and each finding's cells made at once for
+    the bulk writer (finding_cells)."""
+    return FastRows(partial(finding_rows, document), document["findings"],
+                    partial(finding_cells, document))
+
+
+def finding_cells(document: ScanDocument, kit: CellKit) -> Callable[[Finding], Cells]:
+    """What the sheet writer makes of finding_rows' row for a finding (its _convert), made
+    from the finding in one pass: 80,000 findings in less than half the time. The same cells,
+    value for value (tests/reports/test_excel_bulk.py holds them equal on hostile findings):
+    text by the writer's rule, times as naive UTC datetimes, booleans apart."""
+    scopes = {arn: scope_label(scope) for arn, scope in tables.scope_of(document).items()}
+    accounts = document["organization"]["accounts"] or {}
+    as_of = _naive(document["started_at"])
+    text, bool_format = kit.text, kit.bool_format
+    short, formula = SHORT, FORMULA_START
+    make = tables.finding_row_maker(document)
+
+    def generic(f: Finding) -> Cells:  # anything not of the schema's types
+        return kit.convert(_finding_row(make(f)))
+
+    def cells(f: Finding) -> Cells:
+        apart: list[tuple[int, Any, Any]] = []
+        owner = f["resource_owner_account"]
+        created = _naive(f["created_at"])
+        since = _naive(f["first_seen_at"]) if f.get("first_seen_at") else None
+        since = since or created
+        public = f["is_public"]
+        if public.__class__ is bool:
+            apart.append((8, public, bool_format))
+        elif public is not None:
+            return generic(f)
+        exception = f.get("exception")
+        values: list[Any] = [
+            f["region"], f["resource_type"], f["resource"], owner,
+            (accounts.get(owner, "") if owner else "") or None,
+            tables.format_mapping(f["principal"]), ", ".join(f["action"]),
+            tables.format_mapping(f["condition"]) or None, None, f["status"],
+            scopes.get(f["analyzer_arn"]), created,
+            round((as_of - since).total_seconds() / 86400, 1) if since and as_of else None,
+            _naive(f["updated_at"]), _naive(f["analyzed_at"]), f["error"], f["id"],
+            f["analyzer_arn"], tables.accepted_text(exception) if exception else None]
+        for column in _TEXT_COLUMNS:
+            value = values[column]
+            if value.__class__ is str:
+                if len(value) > short or value[:1] in formula or not value.isprintable():
+                    values[column] = text(column, value, apart)
+            elif value is not None:
+                return generic(f)
+        if len(apart) > 1:
+            apart.sort(key=_column)
+        return values, apart
+
+    return cells
+
+
+# The columns of finding_rows that hold text (or None), and how each cell is ordered apart.
+_TEXT_COLUMNS = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 15, 16, 17, 18)
+
+
+def _column(cell: tuple[int, Any, Any]) -> int:
+    return cell[0]
+
+
+def _naive(value: str | None) -> dt.datetime | None:
+    """A scan.json time as the sheet writer stores it: tables.parse_time's datetime, in UTC,
+    without its zone (quickly for the usual "...Z")."""
+    if not value:
+        return None
+    if value[-1] == "Z" and "Z" not in value[:-1]:
+        try:
+            parsed = dt.datetime.fromisoformat(value[:-1])
+        except ValueError:
+            parsed = None  # parse_time's answer, whatever it is
+        if parsed is not None and parsed.tzinfo is None:
+            return parsed
+    aware = tables.parse_time(value)
+    if aware is None:
+        return None
+    return aware.replace(tzinfo=None) if aware.tzinfo is dt.UTC else \
+        aware.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 # --- internal access and unused access (issue 12): their own sheets, present when the scan

@@ -36,9 +36,9 @@ from .coverage import (
     type_table,
 )
 from .exceptions import EXCEPTIONS, exception_rows
-from .findings import FINDINGS, analysis_sheets, finding_rows
+from .findings import FINDINGS, analysis_sheets, findings_sheet
 from .summary import summary_rows, summary_table
-from .writer import DATE_FORMAT, Book, Table, write_sheets
+from .writer import DATE_FORMAT, Book, FastRows, Table, write_sheets
 
 FILE_NAME = "report.xlsx"
 
@@ -49,7 +49,7 @@ Given = Integrity | Callable[[], Integrity | None] | None
 
 
 def sheets(document: ScanDocument, integrity: Given = None
-           ) -> list[tuple[Table, Iterable[Sequence[Any]]]]:
+           ) -> list[tuple[Table, Iterable[Sequence[Any]] | FastRows]]:
     """Every table of the workbook, in order, with its rows (lazily: the Summary's ask for
     `integrity` when they come to it, which build_workbook makes the last rows written)."""
     types = tables.resource_types(document)
@@ -59,7 +59,7 @@ def sheets(document: ScanDocument, integrity: Given = None
         (GAPS, gap_rows(document)),
         (EXCEPTIONS, exception_rows(document)),
         (REGIONS, region_rows(document)),
-        (FINDINGS, finding_rows(document)),
+        (FINDINGS, findings_sheet(document)),
         (type_table(types), type_rows(document, types)),
         (account_table(types), account_rows(document, types)),
         (AGES, age_rows(document)),

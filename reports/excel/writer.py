@@ -124,6 +124,35 @@ class Table:
         return [c.header for c in self.columns]
 
 
+# A row's cells as the sheet writer hands them to XlsxWriter: the plain values (one write_row),
+# and the cells written apart with their formats (see _SheetWriter).
+Cells = tuple[list[Any], list[tuple[int, Any, Format]]]
+
+
+@dataclass(frozen=True)
+class CellKit:
+    """What a table's own cell maker needs of its sheet writer (see FastRows): the format of
+    an unstyled sheet's booleans, the writer's rule for text that is long, unprintable or
+    looks like a formula, and its own conversion of a row (for anything else)."""
+
+    bool_format: Format
+    text: Callable[[int, str, list[tuple[int, Any, Format]]], str | None]
+    convert: Callable[[Sequence[Any]], Cells]  # the writer's own, for a row as rows are
+
+
+@dataclass(frozen=True)
+class FastRows:
+    """The rows of a large, unstyled table given twice: as rows (what every writer reads),
+    and as items with a maker of each item's cells at once (the rows' and _convert's work
+    in one pass, for the bulk writer: reports.excel.findings). tests/reports hold the two
+    equal, cell for cell, and the workbook XlsxWriter writes alone (from the rows) equal to
+    the bulk writer's (from the cells)."""
+
+    rows: Callable[[], Iterable[Sequence[Any]]]
+    items: Sequence[Any]
+    cells: Callable[[CellKit], Callable[[Any], Cells]]
+
+
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value
@@ -287,19 +316,35 @@ class _SheetWriter:
     def _close(self) -> None:
         self.ws.autofilter(0, 0, self.rows_in_sheet - 1, len(self.table.columns) - 1)
 
-    def write(self, rows: Iterable[Sequence[Any]]) -> int:
+    def write(self, rows: Iterable[Any], convert: Callable[[Any], Cells] | None = None
+              ) -> int:
+        """Every row (`convert`: each item's cells, made by the table; else rows, converted
+        here)."""
         try:
-            return self._write(rows)
+            return self._write(rows, convert or self._convert)
         finally:
             for bulk in self.bulk:
                 bulk.close()
 
-    def _write(self, rows: Iterable[Sequence[Any]]) -> int:
+    def kit(self) -> CellKit:
+        """What a table's own cell maker needs of this writer (an unstyled table's)."""
+        return CellKit(self.bool_format, self._str, self._convert)
+
+    def _str(self, column: int, value: str, apart: list[tuple[int, Any, Format]]
+             ) -> str | None:
+        """_convert's rule for text that is long, unprintable or looks like a formula."""
+        text = (clean_text(value) if len(value) > SHORT or UNSAFE.search(value) is not None
+                else value)
+        if value[:1] in FORMULA_START:
+            apart.append((column, text, self.formats.quoted[self.base_style]))
+            return None
+        return text
+
+    def _write(self, rows: Iterable[Any], convert: Callable[[Any], Cells]) -> int:
         limit = max(2, MAX_ROWS)
         self._open()
         written = 0
         write_row = self.ws.write_row
-        convert = self._convert
         wrapped = self.base_style is not None
         base = self.base
         take = self.bulk[-1].take if self.bulk else None
@@ -354,13 +399,7 @@ class _SheetWriter:
                 # non-character, so the regex only runs on the rare string that may need it.
                 if (len(value) > SHORT or value[:1] in FORMULA_START
                         or not value.isprintable()):
-                    text = (clean_text(value) if len(value) > SHORT
-                            or UNSAFE.search(value) is not None else value)
-                    if value[:1] in FORMULA_START:
-                        apart.append((column, text, self.formats.quoted[self.base_style]))
-                        value = None
-                    else:
-                        value = text
+                    value = self._str(column, value, apart)
             elif kind is dt.datetime:
                 value = (value.replace(tzinfo=None) if value.tzinfo is dt.UTC
                          else _naive_utc(value))
@@ -404,17 +443,22 @@ class _SheetWriter:
 
 
 def _write_table(book: Book, formats: _Formats, table: Table,
-                 rows: Iterable[Sequence[Any]], scratch: Path | None,
+                 rows: Iterable[Sequence[Any]] | FastRows, scratch: Path | None,
                  reserved: Sheet | None = None) -> list[BulkSheet]:
-    iterator = iter(rows)
+    fast = rows if isinstance(rows, FastRows) else None
+    iterator = iter(rows.rows() if isinstance(rows, FastRows) else rows)
     sample = list(islice(iterator, WIDTH_SAMPLE_ROWS))
     writer = _SheetWriter(book, formats, table, column_widths(table, sample), scratch,
                           reserved)
-    writer.write(chain(sample, iterator))
+    if fast is not None and writer.scratch is not None:  # the bulk writer: cells at once
+        writer.write(fast.items, fast.cells(writer.kit()))
+    else:
+        writer.write(chain(sample, iterator))
     return writer.bulk
 
 
-def write_sheets(book: Book, sheets: Iterable[tuple[Table, Iterable[Sequence[Any]]]],
+def write_sheets(book: Book,
+                 sheets: Iterable[tuple[Table, Iterable[Sequence[Any]] | FastRows]],
                  scratch: Path | None = None, deferred: int | None = None
                  ) -> list[BulkSheet]:
     """Every table into `book`, in order, its rows streamed: the styles are registered as cell
@@ -425,7 +469,7 @@ def write_sheets(book: Book, sheets: Iterable[tuple[Table, Iterable[Sequence[Any
     (its rows are asked for last: the Summary states what is known only then)."""
     formats = _Formats.register(book)
     bulk: list[BulkSheet] = []
-    waiting: tuple[Table, Iterable[Sequence[Any]], Sheet] | None = None
+    waiting: tuple[Table, Iterable[Sequence[Any]] | FastRows, Sheet] | None = None
     for index, (table, rows) in enumerate(sheets):
         if index == deferred:
             waiting = (table, rows, book.add_worksheet(table.title))

@@ -203,3 +203,68 @@ def test_a_workbook_deflated_in_chunks_reads_back_whole(monkeypatch):
         assert archive.testzip() is None
         sizes = {i.filename: i.file_size for i in archive.infolist()}
     assert max(sizes.values()) > 10 * 4096  # the sheet did span many chunks
+
+
+# What a finding of scan.json may hold that the Findings sheet's cells must survive: text
+# that is long, unprintable, spaced or formula-like; times in every shape parse_time reads
+# (and some it does not); public or not or unknown; an exception accepting it; an age
+# carried over from an earlier analyzer.
+_TEXT = st.one_of(st.sampled_from(["=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)", "\tTab",
+                                   "\rCR", "#REF!", "x" * 40_000, "_x0041_", " lead",
+                                   "a\x00b", "\ud800", "é€😀", ""]),
+                  st.text(max_size=30))
+_TIME = st.one_of(
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1))
+    .map(lambda d: d.isoformat() + "Z"),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5Z", "2026-01-01Z",
+                     "2026-01-01", "2026-01-01T00:00:00+02:00Z", "Z", "ZZ", "not a time",
+                     "2026-13-01T00:00:00Z", "2026-01-01T00:00:00", "2026-01-01T24:00:00Z"]))
+_EXCEPTION = st.fixed_dictionaries({
+    "key": _TEXT, "reason": _TEXT, "owner": _TEXT, "expires": st.just("2027-01-01"),
+    "ticket": st.one_of(st.none(), _TEXT), "state": st.sampled_from(["active", "expiring"])})
+
+
+@st.composite
+def _findings(draw):
+    record = finding(resource=draw(st.one_of(st.none(), _TEXT)),
+                     owner=draw(st.sampled_from([None, "111111111111", "222222222222"])),
+                     is_public=draw(st.booleans()), error=draw(st.one_of(st.none(), _TEXT)),
+                     principal=draw(st.dictionaries(_TEXT, _TEXT, max_size=2)),
+                     action=draw(st.lists(_TEXT, max_size=3)),
+                     condition=draw(st.dictionaries(_TEXT, _TEXT, max_size=2)),
+                     region=draw(st.sampled_from(["us-east-1", "=eu-west-1"])))
+    record["is_public"] = draw(st.sampled_from([True, False, None]))
+    for key in ("created_at", "updated_at", "analyzed_at"):
+        record[key] = draw(st.one_of(_TIME, st.none())) if key != "created_at" \
+            else draw(_TIME)
+    if draw(st.booleans()):
+        record["first_seen_at"] = draw(st.one_of(_TIME, st.just("")))
+    if draw(st.booleans()):
+        record["exception"] = draw(_EXCEPTION)
+    record["status"] = draw(st.sampled_from(["ACTIVE", "ARCHIVED", "=RESOLVED"]))
+    return record
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_findings(), min_size=1, max_size=4),
+       st.sampled_from(["2026-02-01T00:00:00Z", "2026-02-01T00:00:00+05:00", "garbage"]))
+def test_finding_cells_are_what_the_writer_makes_of_the_rows(records, started_at):
+    """The bulk writer's cells of a finding, made at once (findings.finding_cells), are the
+    cells the sheet writer makes of finding_rows' row (its _convert), value for value."""
+    import io as _io
+
+    import xlsxwriter
+
+    from reports.excel import findings as sheet
+
+    document = make_document([covered(findings=records)])
+    document["started_at"] = started_at
+    document["organization"]["accounts"] = {"111111111111": "=named", "222222222222": ""}
+    book = xlsxwriter.Workbook(_io.BytesIO(), {"constant_memory": True})
+    formats = writer._Formats.register(book)
+    sheet_writer = writer._SheetWriter(book, formats, sheet.FINDINGS, [10.0] * 19)
+    cells = sheet.finding_cells(document, sheet_writer.kit())
+    expected = [sheet_writer._convert(row) for row in sheet.finding_rows(document)]
+    assert [cells(f) for f in document["findings"]] == expected
+    book.close()
