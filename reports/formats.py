@@ -25,12 +25,15 @@ class Writer(Protocol):
 
 class LateWriter(Protocol):
     """A writer that can also be given its `integrity` as a call it makes when it comes to
-    it: the workbook, written by a child process while scan.json (whose SHA-256 it states)
-    is written (scanner.background)."""
+    it, and `final`, the document as it will be once the history has compared it (`document`
+    is the one it began as): the workbook, written by a child process while the history
+    compares the run and scan.json (whose SHA-256 it states) is written
+    (scanner.background)."""
 
     def __call__(
         self, document: ScanDocument, directory: Path, *,
-        integrity: Integrity | Callable[[], Integrity | None] | None = None
+        integrity: Integrity | Callable[[], Integrity | None] | None = None,
+        final: Callable[[], ScanDocument] | None = None
     ) -> Path: ...
 
 

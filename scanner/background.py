@@ -13,11 +13,12 @@ flushed or run twice. Its answer comes back through a pipe: the path written, th
 OSError (a full disk: the pipeline reports it like any writer's), or any other failure with
 its traceback. Anywhere else, `result` runs the writer here, at the moment it is asked for.
 
-A child can be forked before everything it writes is known: the workbook states scan.json's
-SHA-256, and is forked before scan.json is written, so that the two are written at once. A
-`Handoff` carries that one line from the parent to the child, which asks for it when it
-comes to it (the workbook writes its Summary sheet last); a parent that gives nothing (it
-failed, or was interrupted) leaves the child with `Abandoned`, and nothing written.
+A child can be forked before everything it writes is known: the workbook is forked before
+the history has compared the run with its baseline and before scan.json (whose SHA-256 it
+states) is written, so that they are all done at once. A `Handoff` carries what comes later
+from the parent to the child, which asks for it when it comes to it (the workbook writes the
+sheets that state it last); a parent that gives nothing (it failed, or was interrupted)
+leaves the child with `Abandoned`, and nothing written.
 """
 
 from __future__ import annotations
@@ -51,14 +52,16 @@ class Abandoned(RuntimeError):
 
 
 class Handoff:
-    """One line of text from the parent to a child forked before it was known (see the
-    module docstring): `give` it here, `take` it there. Where nothing was forked, `take`
-    runs here after `give` (Pending.result), and returns what was given."""
+    """Bytes from the parent to a child forked before they were known (see the module
+    docstring): `give` them here, `take` them there. A thread of the child reads them as
+    they come, so a parent giving many never waits on a child busy writing. Where nothing
+    was forked, `take` runs here after `give` (Pending.result), and returns what was given."""
 
     def __init__(self) -> None:
-        self._given: str | None = None
+        self._given: bytes | None = None
         self._read: int | None = None
         self._write: int | None = None
+        self._reader: threading.Thread | None = None
 
     def _fork(self) -> None:
         self._read, self._write = os.pipe()
@@ -67,24 +70,36 @@ class Handoff:
         if self._write is not None:
             os.close(self._write)
             self._write = None
+        self._reader = threading.Thread(target=self._receive, name="aa-scan-handoff",
+                                        daemon=True)
+        self._reader.start()
+
+    def _receive(self) -> None:
+        assert self._read is not None
+        data = bytearray()
+        while chunk := os.read(self._read, 1 << 20):
+            data += chunk
+        os.close(self._read)
+        self._read = None
+        size = int.from_bytes(data[:8], "big") if len(data) >= 8 else -1
+        if size == len(data) - 8:
+            self._given = bytes(data[8:])
 
     def _as_parent(self) -> None:
         if self._read is not None:
             os.close(self._read)
             self._read = None
 
-    def give(self, line: str) -> None:
-        """The line (once: a second call changes nothing)."""
-        if "\n" in line:
-            raise ValueError("a handoff is one line")
+    def give(self, data: bytes) -> None:
+        """The bytes (once: a second call changes nothing)."""
         if self._given is not None:
             return
-        self._given = line
+        self._given = data
         if self._write is not None:
-            data = (line + "\n").encode("utf-8")
+            payload = memoryview(len(data).to_bytes(8, "big") + data)
             try:
-                while data:
-                    data = data[os.write(self._write, data):]
+                while payload:
+                    payload = payload[os.write(self._write, payload):]
             except OSError:  # the child is gone: its answer says why
                 pass
             self.close()
@@ -95,32 +110,28 @@ class Handoff:
             os.close(self._write)
             self._write = None
 
-    def take(self) -> str:
-        """The line given (in the child: waits for it). Raises Abandoned."""
-        if self._read is not None:
-            with os.fdopen(self._read, "rb") as given:
-                self._read = None
-                data = given.read()
-            if not data.endswith(b"\n"):
-                raise Abandoned("the parent gave nothing")
-            self._given = data[:-1].decode("utf-8")
+    def take(self) -> bytes:
+        """What was given (in the child: waits for it). Raises Abandoned."""
+        if self._reader is not None:
+            self._reader.join()
+            self._reader = None
         if self._given is None:
-            raise Abandoned("nothing was given")
+            raise Abandoned("the parent gave nothing")
         return self._given
 
 
 class Pending:
-    """A report being written, by a child process or (see `forkable`) not yet. `handoff`:
-    what the parent gives it after the fork (the writer takes it)."""
+    """A report being written, by a child process or (see `forkable`) not yet. `handoffs`:
+    what the parent gives it after the fork (the writer takes them)."""
 
-    def __init__(self, write: Callable[[], Path], handoff: Handoff | None = None) -> None:
+    def __init__(self, write: Callable[[], Path], *handoffs: Handoff) -> None:
         self._write = write
         self._pid: int | None = None
         self._answer = -1
         if not forkable():
             log.debug("written in this process (%d threads)", threading.active_count())
             return
-        if handoff is not None:
+        for handoff in handoffs:
             handoff._fork()
         read, written = os.pipe()
         sys.stdout.flush()  # nothing buffered twice (the child leaves without flushing)
@@ -128,11 +139,11 @@ class Pending:
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the child: measured by its parent's tests)
             os.close(read)
-            if handoff is not None:
+            for handoff in handoffs:
                 handoff._as_child()
             _child(write, written)
         os.close(written)
-        if handoff is not None:
+        for handoff in handoffs:
             handoff._as_parent()
         self._pid, self._answer = pid, read
 

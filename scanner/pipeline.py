@@ -26,6 +26,7 @@ import datetime as dt
 import gc
 import logging
 import os
+import pickle
 import sys
 import tempfile
 import threading
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from scanner.history_s3 import LocalCopy, S3History
 
     from .aws import CallCounter
+    from .background import Handoff, Pending
 
 log = logging.getLogger("aa_scan")
 # Written by a child process while the others are written here (scanner.background).
@@ -434,7 +436,11 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
     document, pack = given.document, given.pack
     prepared: Prepared | None = None
     refused: ConfigError | None = None
+    early: _EarlyWorkbook | None = None
     if not pack.rerender:
+        if (OutputFormat.XLSX in options.formats and not given.interrupted
+                and given.directory is not None):
+            early = _EarlyWorkbook.start(document, given.directory)
         # A live scan is compared with its baseline (the history's choice or --baseline). A
         # baseline it cannot be compared with is refused after its reports are written: what
         # was collected is kept.
@@ -446,6 +452,10 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
             # The run ends with this refusal, before any signing: its pack says from the start
             # that it is not signed (as an interrupted run's does), so it verifies as it is.
             pack = replace(pack, signer=None)
+        except BaseException:
+            if early is not None:
+                early.cancel()
+            raise
     elif options.baseline is not None:
         # A re-render is compared with --baseline only (never the history's choice), and a
         # baseline it cannot be compared with is refused before its folder is made.
@@ -458,6 +468,8 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
     # Once, on the final document: the writers, the manifest, the history's record and the
     # outcome below all read what it returns.
     document = derive(document)
+    if early is not None:
+        early.give(document)
 
     outcome = outcome_of(document, directory)
     formats = (OutputFormat.JSON,) if given.interrupted else options.formats
@@ -490,7 +502,8 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
     try:
         # The record is written while the workbook is, and committed once every report and
         # the manifest are written: a run whose reports could not be written is not recorded.
-        written = write_outputs(document, formats, directory, pack, meanwhile=start_recording)
+        written = write_outputs(document, formats, directory, pack, meanwhile=start_recording,
+                                early=early)
         manifest = write_pack_manifest(document, directory, written, options, pack)
         _print_reports(document, [*written, manifest])
     except BaseException:
@@ -625,14 +638,16 @@ def output_directory(options: Options, started: dt.datetime, run_id: str | None 
 
 def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                   directory: Path, pack: _Pack | None = None,
-                  meanwhile: Callable[[str | None], object] | None = None) -> list[Path]:
+                  meanwhile: Callable[[str | None], object] | None = None,
+                  early: _EarlyWorkbook | None = None) -> list[Path]:
     """Every requested format; a failing writer does not stop the others. The workbook, the
-    slowest, is written by a child process forked first, where that is safe
-    (scanner.background), while scan.json and the others are written here; JSON goes first:
-    the other reports state its SHA-256 (with the rest of the pack's integrity box), which
-    the workbook's child is given once it is known. The paths come back in the formats'
-    order all the same. `meanwhile` is called with scan.json's SHA-256 (None: not written)
-    once the other reports are written, before the workbook is waited for."""
+    slowest, is written by a child process forked first (or `early`, before the history's
+    comparison: see _EarlyWorkbook), where that is safe (scanner.background), while
+    scan.json and the others are written here; JSON goes first: the other reports state its
+    SHA-256 (with the rest of the pack's integrity box), which the workbook's child is given
+    once it is known. The paths come back in the formats' order all the same. `meanwhile`
+    is called with scan.json's SHA-256 (None: not written) once the other reports are
+    written, before the workbook is waited for."""
     from reports.document.pack import Integrity
     from scanner.evidence.provenance import file_sha256, live_source
 
@@ -648,10 +663,12 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
     def integrity(scan_json: str | None) -> Integrity:
         return Integrity(run_id, scan_json, source, key_arn)
 
-    sha256 = Handoff()  # scan.json's, for the workbook's child ("": not written)
+    # The integrity box, for the children forked before scan.json is written.
+    handoffs: list[Handoff] = []
 
-    def given() -> Integrity:
-        return integrity(sha256.take() or None)
+    def give(scan_json: str | None) -> None:
+        for handoff in handoffs:
+            handoff.give(pickle.dumps(integrity(scan_json)))
 
     def done(output_format: OutputFormat, path: Path, started: float) -> None:
         written[output_format] = path
@@ -664,10 +681,18 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
     pending: list[tuple[OutputFormat, Pending, float]] = []
     try:
         for output_format in ordered:
-            if output_format in _IN_BACKGROUND:
+            if output_format is OutputFormat.XLSX and early is not None:
+                handoffs.append(early.integrity)
+                pending.append((output_format, early.pending, early.started))
+                early = None
+            elif output_format in _IN_BACKGROUND:
+                handoff = Handoff()
+                handoffs.append(handoff)
                 write = partial(late_writer_for(output_format), document, directory,
-                                integrity=given)
-                pending.append((output_format, Pending(write, sha256), time.monotonic()))
+                                integrity=partial(_received, handoff))
+                pending.append((output_format, Pending(write, handoff), time.monotonic()))
+        if early is not None:  # not asked for after all
+            early.cancel()
         scan_json: str | None = None
         for output_format in ordered:
             if output_format in _IN_BACKGROUND:
@@ -683,9 +708,9 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                 continue
             finally:
                 if output_format is OutputFormat.JSON:
-                    sha256.give(scan_json or "")
+                    give(scan_json)
             done(output_format, path, started)
-        sha256.give(scan_json or "")  # no scan.json asked for
+        give(scan_json)  # no scan.json asked for
         if meanwhile is not None:
             meanwhile(scan_json if OutputFormat.JSON in written else None)
         for output_format, job, started in pending:
@@ -696,7 +721,8 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                 continue
             done(output_format, path, started)
     except BaseException:
-        sha256.close()
+        for handoff in handoffs:
+            handoff.close()
         for _, job, _ in pending:
             job.cancel()
         raise
@@ -705,6 +731,85 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
         raise OutputError("could not write " + "; ".join(failures)
                           + (f" (written: {', '.join(map(str, paths))})" if paths else ""))
     return paths
+
+
+def _received(handoff: Handoff) -> Any:
+    """What the parent gave through `handoff` (pickled by this very program, on a pipe
+    between it and its child: nothing else writes there)."""
+    return pickle.loads(handoff.take())
+
+
+@dataclass
+class _EarlyWorkbook:
+    """The workbook's child, forked as soon as the scan is judged: before the history
+    compares the run with its baseline (0.8 s of one core at 80,000 findings, which the
+    workbook had to wait for) and before scan.json is written. It writes the sheets that
+    do not depend on the comparison at once, and the Summary, Changes, Finding age and Trend
+    sheets when the parent gives it what the comparison changed in the document (and the
+    Findings sheet's ages it carried over: reports.excel.workbook). Only where a fork is
+    safe; elsewhere it is written here when asked for, like any other."""
+
+    pending: Pending
+    document: Handoff  # what the comparison changed in the document
+    integrity: Handoff  # the pack's integrity box, once scan.json is written
+    before: ScanDocument
+    started: float
+
+    @classmethod
+    def start(cls, document: ScanDocument, directory: Path) -> _EarlyWorkbook:
+        from .background import Handoff, Pending
+
+        before = document  # not derived yet: the sheets that read `derived` wait for it
+        changes, integrity = Handoff(), Handoff()
+        resolved: list[ScanDocument] = []
+
+        def final() -> ScanDocument:
+            if not resolved:
+                resolved.append(_with_changes(before, _received(changes)))
+            return resolved[0]
+
+        write = partial(late_writer_for(OutputFormat.XLSX), before, directory,
+                        integrity=partial(_received, integrity), final=final)
+        return cls(Pending(write, changes, integrity), changes, integrity, before,
+                   time.monotonic())
+
+    def give(self, after: ScanDocument) -> None:
+        """The final document (derived), as the changes from the one it began with."""
+        self.document.give(pickle.dumps(_changes_of(self.before, after),
+                                        protocol=pickle.HIGHEST_PROTOCOL))
+
+    def cancel(self) -> None:
+        self.document.close()
+        self.integrity.close()
+        self.pending.cancel()
+
+
+def _changes_of(before: ScanDocument, after: ScanDocument) -> dict[str, Any]:
+    """What differs in `after` from `before`, a document made from it by replacing keys and
+    findings (the history's comparison does: everything else is shared, not copied)."""
+    was: Mapping[str, Any] = before
+    changed: dict[str, Any] = {"set": {k: v for k, v in after.items() if k != "findings"
+                                       and (k not in was or was[k] is not v)},
+                               "drop": [k for k in was if k not in after]}
+    old, new = before["findings"], after["findings"]
+    if len(old) != len(new):
+        changed["set"]["findings"] = new
+    elif old is not new:
+        changed["findings"] = [(i, f) for i, (o, f) in enumerate(zip(old, new, strict=True))
+                               if o is not f and o != f]
+    return changed
+
+
+def _with_changes(before: ScanDocument, changes: dict[str, Any]) -> ScanDocument:
+    """`before` with `changes` (_changes_of) made: the document the parent has."""
+    document: dict[str, Any] = {k: v for k, v in before.items() if k not in changes["drop"]}
+    document.update(changes["set"])
+    if "findings" in changes:
+        findings = list(before["findings"])
+        for index, finding in changes["findings"]:
+            findings[index] = finding
+        document["findings"] = findings
+    return document  # type: ignore[return-value]
 
 
 def _print_reports(document: ScanDocument, written: list[Path]) -> None:

@@ -109,6 +109,11 @@ class BulkSheet:
     tokens: dict[int, tuple[str, Format]] = field(default_factory=dict)  # id -> placeholder
     located: dict[str, str] = field(default_factory=dict)  # placeholder -> its first cell
     dimensions: list[int] | None = None  # serialized cells: first row, last row, columns
+    # Row number (as the XML numbers rows) -> a cell's XML as written, and what it is to be
+    # (`patch`); the rows each block holds, first and last, in the order of the blocks.
+    patches: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
+    _block_rows: list[tuple[int, int]] = field(default_factory=list)
+    _pending_rows: list[int] = field(default_factory=list)
     _styles: dict[int, str] = field(default_factory=dict)  # format id -> its s attribute
     # Regions, types, accounts, statuses come back row after row: their text once escaped.
     _known_text: dict[str, str] = field(default_factory=dict)
@@ -145,6 +150,7 @@ class BulkSheet:
                 pass
             else:
                 self._pending.append(row)
+                self._pending_rows.append(index + 1)
                 if len(self._pending) >= _ROWS_PER_BLOCK:
                     self._write_block()
                 return True
@@ -256,7 +262,41 @@ class BulkSheet:
         self._pending.clear()
         self._file.write(data)
         self.pieces.append((self._offset, len(data)))
+        self._block_rows.append((self._pending_rows[0], self._pending_rows[-1]))
+        self._pending_rows.clear()
         self._offset += len(data)
+
+    def patch(self, row: int, was: str, becomes: str) -> None:
+        """Have the cell written as `was` in row `row` (numbered as the XML numbers rows)
+        spliced in as `becomes` (the cell must be there once, or the splice is refused)."""
+        self.patches[row] = (was.encode("utf-8"), becomes.encode("utf-8"))
+
+    def _patch_blocks(self) -> None:
+        """The patched blocks, each written again at the end of the rows' file and pointed
+        to instead (before anything is spliced: a patch that does not apply is a
+        SpliceError)."""
+        rows = sorted(self.patches)
+        if not rows:
+            return
+        blocks = [i for i, piece in enumerate(self.pieces) if not isinstance(piece, int)]
+        if len(blocks) != len(self._block_rows):
+            raise SpliceError(f"{self.title}: blocks and their rows disagree")
+        with self.path.open("r+b") as file:
+            for number, (first, last) in zip(blocks, self._block_rows, strict=True):
+                inside = [r for r in rows if first <= r <= last]
+                if not inside:
+                    continue
+                offset, length = self.pieces[number]  # type: ignore[misc]
+                file.seek(offset)
+                data = file.read(length)
+                for row in inside:
+                    was, becomes = self.patches.pop(row)
+                    if data.count(was) != 1:
+                        raise SpliceError(f"{self.title}: row {row} not as written")
+                    data = data.replace(was, becomes)
+                file.seek(0, 2)
+                self.pieces[number] = (file.tell(), len(data))
+                file.write(data)
 
     # -- the splice ------------------------------------------------------------------------
     def read_back(self, written: str) -> _Splice:
@@ -274,6 +314,14 @@ class BulkSheet:
             raise SpliceError(f"{self.title}: the rows XlsxWriter wrote are not those expected")
         by_number = {n: f"<row {row}".encode() for n, row in zip(expected, rows[1:],
                                                                   strict=True)}
+        for number in [n for n in self.patches if n in by_number]:
+            was, becomes = self.patches.pop(number)
+            if by_number[number].count(was) != 1:
+                raise SpliceError(f"{self.title}: row {number} not as XlsxWriter wrote it")
+            by_number[number] = by_number[number].replace(was, becomes)
+        self._patch_blocks()
+        if self.patches:
+            raise SpliceError(f"{self.title}: rows {sorted(self.patches)[:5]} not written")
         numbering: list[tuple[bytes, bytes]] = []
         for token, cell in self.located.items():
             row = by_number[int(cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))].decode()

@@ -65,8 +65,6 @@ def finding_cells(document: ScanDocument, kit: CellKit) -> Callable[[Finding], C
         apart: list[tuple[int, Any, Any]] = []
         owner = f["resource_owner_account"]
         created = _naive(f["created_at"])
-        since = _naive(f["first_seen_at"]) if f.get("first_seen_at") else None
-        since = since or created
         public = f["is_public"]
         if public.__class__ is bool:
             apart.append((8, public, bool_format))
@@ -78,8 +76,7 @@ def finding_cells(document: ScanDocument, kit: CellKit) -> Callable[[Finding], C
             (accounts.get(owner, "") if owner else "") or None,
             tables.format_mapping(f["principal"]), ", ".join(f["action"]),
             tables.format_mapping(f["condition"]) or None, None, f["status"],
-            scopes.get(f["analyzer_arn"]), created,
-            round((as_of - since).total_seconds() / 86400, 1) if since and as_of else None,
+            scopes.get(f["analyzer_arn"]), created, _age(as_of, f, created),
             _naive(f["updated_at"]), _naive(f["analyzed_at"]), f["error"], f["id"],
             f["analyzer_arn"], tables.accepted_text(exception) if exception else None]
         for column in _TEXT_COLUMNS:
@@ -94,6 +91,23 @@ def finding_cells(document: ScanDocument, kit: CellKit) -> Callable[[Finding], C
         return values, apart
 
     return cells
+
+
+AGE_COLUMN = FINDINGS.headers.index("Age (days)")
+
+
+def age_days(started_at: str, finding: Finding) -> float | None:
+    """The Findings sheet's age of a finding, as of a scan started at `started_at`."""
+    return _age(_naive(started_at), finding, _naive(finding["created_at"]))
+
+
+def _age(as_of: dt.datetime | None, finding: Finding, created: dt.datetime | None
+         ) -> float | None:
+    """Days from the finding's createdAt (or the earliest one carried over for its grant,
+    `first_seen_at`) to `as_of`, to a tenth (tables.FindingRow.age_days, in naive UTC)."""
+    first = finding.get("first_seen_at")
+    since = (_naive(first) if first else None) or created
+    return round((as_of - since).total_seconds() / 86400, 1) if since and as_of else None
 
 
 # The columns of finding_rows that hold text (or None), and how each cell is ordered apart.

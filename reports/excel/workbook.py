@@ -11,6 +11,7 @@ from typing import IO, Any
 
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
+from xlsxwriter.utility import xl_col_to_name
 
 from reports.document.pack import Integrity
 from reports.document.schema import ScanDocument
@@ -36,9 +37,9 @@ from .coverage import (
     type_table,
 )
 from .exceptions import EXCEPTIONS, exception_rows
-from .findings import FINDINGS, analysis_sheets, findings_sheet
-from .summary import summary_rows, summary_table
-from .writer import DATE_FORMAT, Book, FastRows, Table, write_sheets
+from .findings import AGE_COLUMN, FINDINGS, age_days, analysis_sheets, findings_sheet
+from .summary import SUMMARY, summary_rows, summary_table
+from .writer import DATE_FORMAT, MAX_ROWS, Book, FastRows, Table, write_sheets
 
 FILE_NAME = "report.xlsx"
 
@@ -85,36 +86,59 @@ def _abandon(book: Book) -> None:
         book.close()
 
 
+# The sheets that state what the history's comparison of the run says (its changes, the
+# trend, the findings' ages), the integrity box, or what `derive` computes from the final
+# document (the Summary's scope and controls, the archive rules' classes): written after all
+# the others, from the final document, though their tabs stay in their places
+# (write_sheets' `deferred`).
+DEFERRED = frozenset({SUMMARY.title, CHANGES.title, AGES.title, TREND.title,
+                      ARCHIVE_RULES.title})
+
+
 def build_workbook(document: ScanDocument, stream: IO[bytes],
-                   integrity: Given = None, *, bulk: bool = True) -> None:
+                   integrity: Given = None, *, bulk: bool = True,
+                   final: Callable[[], ScanDocument] | None = None) -> None:
     """The whole workbook into `stream` (which write_workbook renames into place).
 
     XlsxWriter writes the package into the scratch folder, with the rows of the large sheets
     serialized beside it, and reports.excel.bulk splices them in on the way to `stream`: the
     same file XlsxWriter alone writes (`bulk=False`, which is also what happens if the
     package does not read back as expected), in a third of its time for 80,000 findings.
+
+    `final`: the document as it will be once the history has compared the run (`document`
+    is the one it began as; scanner.pipeline's early workbook), asked for when the sheets
+    that depend on the comparison come: the Summary, Changes, Finding age and Trend sheets
+    are written from it, and the Findings sheet, written from `document`, gets the ages the
+    comparison carried over (`_carried_ages`). The same file as one written from the final
+    document alone; where that cannot be made sure, it is written again from it.
     """
+    resolved = final or (lambda: document)
     # XlsxWriter streams each sheet into a named temporary file and removes it once packed
     # into the workbook; after a failure it would stay, with the findings in it. In a folder
     # of our own, they all go whatever happens.
     with tempfile.TemporaryDirectory(prefix="aa-scan-xlsx-",
                                      ignore_cleanup_errors=True) as scratch:
         if not bulk:
-            _write_package(document, stream, integrity, scratch, None)
+            _write_package(resolved(), stream, integrity, scratch, None)
             return
         package = Path(scratch) / "package.xlsx"
         with package.open("wb") as written:
-            serialized = _write_package(document, written, integrity, scratch, Path(scratch))
+            serialized = _write_package(document, written, integrity, scratch, Path(scratch),
+                                        final)
         try:
+            if final is not None:
+                _carried_ages(document, resolved(), serialized)
             splice(package, serialized, stream)
         except SpliceError:  # nothing written yet: the slow way, exactly as it was
-            _write_package(document, stream, integrity, scratch, None)
+            _write_package(resolved(), stream, integrity, scratch, None)
 
 
 def _write_package(document: ScanDocument, stream: IO[bytes], integrity: Given,
-                   scratch: str, rows: Path | None) -> list[BulkSheet]:
+                   scratch: str, rows: Path | None,
+                   final: Callable[[], ScanDocument] | None = None) -> list[BulkSheet]:
     """XlsxWriter's package of every sheet into `stream`; with `rows`, the large sheets' rows
-    serialized into that folder instead (the sheets returned, for the splice)."""
+    serialized into that folder instead (the sheets returned, for the splice). The DEFERRED
+    sheets come last, from `final()` when given."""
     book = xlsxwriter.Workbook(stream, {
         "constant_memory": True, "tmpdir": scratch,
         # A string is always text: never a formula, a link or a number.
@@ -123,9 +147,10 @@ def _write_package(document: ScanDocument, stream: IO[bytes], integrity: Given,
     book.set_properties({"title": "aa-scan: IAM Access Analyzer coverage",
                          "author": "aa-scan"})
     try:
-        # The Summary, the first tab, is written last: what it states of scan.json is
-        # asked for once every other sheet is written.
-        serialized = write_sheets(book, sheets(document, integrity), rows, deferred=0)
+        now = sheets(document, integrity)
+        deferred = [i for i, (table, _) in enumerate(now) if table.title in DEFERRED]
+        later = (lambda: sheets(final(), integrity)) if final is not None else None
+        serialized = write_sheets(book, now, rows, deferred, later)
         book.close()
     except FileCreateError as error:
         _abandon(book)
@@ -147,8 +172,44 @@ def _write_package(document: ScanDocument, stream: IO[bytes], integrity: Given,
     return serialized
 
 
+def _carried_ages(before: ScanDocument, after: ScanDocument,
+                  serialized: Sequence[BulkSheet]) -> None:
+    """The Findings sheet written from `before`, made the one `after` makes: the comparison
+    changes a finding only by the earliest createdAt it carried over (`first_seen_at`), so
+    only its age cell changes, and is patched in the splice. Anything else (another change,
+    an age that was not there, a sheet continued past Excel's rows) raises SpliceError: the
+    workbook is written again from `after`."""
+    old, new = before["findings"], after["findings"]
+    if len(old) != len(new) or before["started_at"] != after["started_at"]:
+        raise SpliceError("the findings changed")
+    changed = [i for i, (o, n) in enumerate(zip(old, new, strict=True)) if o is not n and o != n]
+    if not changed:
+        return
+    sheet = next((s for s in serialized if s.title == FINDINGS.title), None)
+    if sheet is None or len(old) + 1 >= MAX_ROWS:
+        raise SpliceError("the Findings sheet is not one bulk sheet")
+    column = xl_col_to_name(AGE_COLUMN)
+    for index in changed:
+        was, now = old[index], new[index]
+        if {k: v for k, v in was.items() if k != "first_seen_at"} != {
+                k: v for k, v in now.items() if k != "first_seen_at"}:
+            raise SpliceError("a finding changed more than its first sighting")
+        age_before = age_days(before["started_at"], was)
+        age_after = age_days(after["started_at"], now)
+        if age_before == age_after:
+            continue
+        if age_before is None or age_after is None:
+            raise SpliceError("an age cell appears or goes")
+        row = index + 2  # the header is row 1
+        sheet.patch(row, f'<c r="{column}{row}"><v>{age_before:.16G}</v></c>',
+                    f'<c r="{column}{row}"><v>{age_after:.16G}</v></c>')
+
+
 def write_workbook(document: ScanDocument, directory: Path, *,
-                   integrity: Given = None) -> Path:
-    """Write report.xlsx into `directory`, atomically, and return its path."""
+                   integrity: Given = None,
+                   final: Callable[[], ScanDocument] | None = None) -> Path:
+    """Write report.xlsx into `directory`, atomically, and return its path (`final`: see
+    build_workbook)."""
     return write_atomic(directory / FILE_NAME,
-                        lambda stream: build_workbook(document, stream, integrity))
+                        lambda stream: build_workbook(document, stream, integrity,
+                                                      final=final))

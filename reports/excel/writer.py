@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
@@ -458,24 +458,31 @@ def _write_table(book: Book, formats: _Formats, table: Table,
 
 
 def write_sheets(book: Book,
-                 sheets: Iterable[tuple[Table, Iterable[Sequence[Any]] | FastRows]],
-                 scratch: Path | None = None, deferred: int | None = None
-                 ) -> list[BulkSheet]:
+                 sheets: Sequence[tuple[Table, Iterable[Sequence[Any]] | FastRows]],
+                 scratch: Path | None = None, deferred: Collection[int] = (),
+                 later: Callable[[], Sequence[tuple[Table, Iterable[Sequence[Any]] | FastRows]]]
+                 | None = None) -> list[BulkSheet]:
     """Every table into `book`, in order, its rows streamed: the styles are registered as cell
     formats once, then each table is one sheet (or more, past MAX_ROWS). With `scratch`, the
     rows of tables without a cell style are serialized there (reports.excel.bulk), to be
     spliced into the package once `book` is closed: the sheets returned. `deferred`: the
-    index of a table whose sheet is added in its place but written after all the others
-    (its rows are asked for last: the Summary states what is known only then)."""
+    indexes of tables whose sheets are added in their places but written after all the
+    others, from `later()` when given (the same tables, of the document as it is by then:
+    what they state is known only then)."""
     formats = _Formats.register(book)
     bulk: list[BulkSheet] = []
-    waiting: tuple[Table, Iterable[Sequence[Any]] | FastRows, Sheet] | None = None
+    reserved: dict[int, Sheet] = {}
     for index, (table, rows) in enumerate(sheets):
-        if index == deferred:
-            waiting = (table, rows, book.add_worksheet(table.title))
+        if index in deferred:
+            reserved[index] = book.add_worksheet(table.title)
             continue
         bulk += _write_table(book, formats, table, rows, scratch)
-    if waiting is not None:
-        table, rows, reserved = waiting
-        bulk += _write_table(book, formats, table, rows, scratch, reserved)
+    if reserved:
+        final = later() if later is not None else sheets
+        for index, sheet in reserved.items():
+            table, rows = final[index]
+            if table.title != sheets[index][0].title:
+                raise ValueError(f"{table.title}: not the sheet {sheets[index][0].title} "
+                                 "was reserved for")
+            bulk += _write_table(book, formats, table, rows, scratch, sheet)
     return bulk

@@ -268,3 +268,76 @@ def test_finding_cells_are_what_the_writer_makes_of_the_rows(records, started_at
     expected = [sheet_writer._convert(row) for row in sheet.finding_rows(document)]
     assert [cells(f) for f in document["findings"]] == expected
     book.close()
+
+
+# -- the workbook begun before the history's comparison (scanner.pipeline's early workbook) --
+
+def _compared(before: dict, first_seen: dict[int, str]) -> dict:
+    """`before` as the history's comparison leaves it: the findings at `first_seen` given the
+    earliest createdAt of their grant (new dicts; the others shared), the findings' ages
+    computed again, then derived (what the pipeline gives the early workbook)."""
+    from scanner.history.analysis import finding_age
+
+    after = dict(before)
+    after["findings"] = [{**f, "first_seen_at": first_seen[i]} if i in first_seen else f
+                         for i, f in enumerate(before["findings"])]
+    after["finding_age"] = finding_age(after)
+    return derive(after)
+
+
+def _early_and_final(before: dict, after: dict, monkeypatch) -> tuple[bytes, bytes, int]:
+    """The workbook begun from `before` and finished from `after`; the one written from
+    `after` alone; how many packages the first took (2: it was written again)."""
+    packages = []
+    original = workbook._write_package
+
+    def counted(*args, **kwargs):
+        packages.append(1)
+        return original(*args, **kwargs)
+
+    early, alone = io.BytesIO(), io.BytesIO()
+    monkeypatch.setattr(workbook, "_write_package", counted)
+    workbook.build_workbook(before, early, final=lambda: after)
+    taken = len(packages)
+    monkeypatch.setattr(workbook, "_write_package", original)
+    workbook.build_workbook(after, alone)
+    return early.getvalue(), alone.getvalue(), taken
+
+
+def test_a_workbook_begun_before_the_comparison_is_the_one_written_after_it(monkeypatch):
+    """Begun from the scan's document (not derived yet), finished once the comparison is
+    known: the Findings ages it carried over are patched in, in rows XlsxWriter wrote (the
+    first) and in serialized ones, the sheets that state the comparison or `derived` are
+    written from the final document. The same file, written once."""
+    findings = [finding(resource=f"arn:aws:s3:::b-{n}", is_public=n % 4 == 0)
+                for n in range(1_200)]
+    before = make_document([covered(findings=findings)])
+    first_seen = {0: "2020-01-01T00:00:00Z", 1: "2021-06-01T12:00:00Z",
+                  700: "2019-03-03T03:03:03Z", 1_199: "2018-01-01T00:00:00Z"}
+    after = _compared(before, first_seen)
+    early, alone, taken = _early_and_final(before, after, monkeypatch)
+    assert members(early) == members(alone)
+    assert taken == 1  # patched, not written again
+    ages = [row[12] for row in load_workbook(io.BytesIO(early), read_only=True)["Findings"]
+            .iter_rows(min_row=2, values_only=True)]
+    assert ages[0] > ages[2] and ages[1_199] > ages[700] > ages[699]
+
+
+@pytest.mark.parametrize("change", ["age appears", "resource", "one more finding"])
+def test_what_a_patch_cannot_make_is_written_again_from_the_final_document(monkeypatch,
+                                                                           change):
+    findings = [finding(resource=f"arn:aws:s3:::b-{n}") for n in range(50)]
+    before = make_document([covered(findings=findings)])
+    if change == "age appears":  # no createdAt: no age cell, until one is carried over
+        before["findings"][3] = {**before["findings"][3], "created_at": None}
+        after = _compared(before, {3: "2020-01-01T00:00:00Z"})
+    elif change == "resource":
+        after = _compared(before, {})
+        after["findings"] = list(after["findings"])
+        after["findings"][5] = {**after["findings"][5], "resource": "arn:aws:s3:::other"}
+    else:
+        after = _compared(before, {})
+        after["findings"] = [*after["findings"], finding(resource="arn:aws:s3:::extra")]
+    early, alone, taken = _early_and_final(before, after, monkeypatch)
+    assert members(early) == members(alone)
+    assert taken == 2

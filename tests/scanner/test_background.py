@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Run as its own process: a pytest worker has other threads, so it never forks.
 SCRIPT = """
-import errno, json, os, sys
+import errno, json, os, sys, time
 from pathlib import Path
 from scanner.background import BackgroundError, Handoff, Pending, forkable
 
@@ -51,20 +51,25 @@ except BackgroundError as exc:
     answers["failure"] = str(exc)
 
 # Forked before its input is known: the child waits for the line the parent gives.
-def waits(handoff):
+def waits(first, second):
     path = folder / "given.txt"
-    path.write_text(handoff.take() + " " + str(os.getpid()))
+    time.sleep(0.5)  # busy writing: the parent gives meanwhile, and does not wait for it
+    path.write_text(first.take().decode() + " " + str(len(second.take())) + " "
+                    + str(os.getpid()))
     return path
 
-handoff = Handoff()
-job = Pending(lambda: waits(handoff), handoff)
+first, second = Handoff(), Handoff()
+job = Pending(lambda: waits(first, second), first, second)
 answers["child_waiting"] = not (folder / "given.txt").exists()
-handoff.give("abc123")
-given, pid = job.result().read_text().split()
-answers["given"] = [given, int(pid) != parent]
+started = time.monotonic()
+first.give(b"abc123")
+second.give(b"x" * 20_000_000)  # far more than a pipe holds
+answers["gave_at_once"] = time.monotonic() - started < 0.4
+given, size, pid = job.result().read_text().split()
+answers["given"] = [given, int(size), int(pid) != parent]
 # A parent that gives nothing (it failed): the child stops, unwritten.
 handoff = Handoff()
-job = Pending(lambda: (folder / "never.txt").write_text(handoff.take()) and folder, handoff)
+job = Pending(lambda: (folder / "never.txt").write_bytes(handoff.take()) and folder, handoff)
 handoff.close()
 try:
     job.result()
@@ -72,7 +77,7 @@ except BackgroundError as exc:
     answers["abandoned"] = "Abandoned" in str(exc)
 # Cancelled while waiting: stopped, and reaped.
 handoff = Handoff()
-job = Pending(lambda: (folder / "never.txt").write_text(handoff.take()) and folder, handoff)
+job = Pending(lambda: (folder / "never.txt").write_bytes(handoff.take()) and folder, handoff)
 job.cancel()
 answers["cancelled"] = not (folder / "never.txt").exists()
 print(json.dumps(answers))
@@ -90,7 +95,8 @@ def test_a_child_writes_and_its_answer_comes_back(tmp_path):
     assert answers["os_error"] == [errno.ENOSPC, "No space left on device"]
     assert "ValueError: a defect in the writer" in answers["failure"]
     assert answers["child_waiting"] is True
-    assert answers["given"] == ["abc123", True]
+    assert answers["given"] == ["abc123", 20_000_000, True]
+    assert answers["gave_at_once"] is True
     assert answers["abandoned"] is True
     assert answers["cancelled"] is True
     assert sorted(p.name for p in tmp_path.iterdir()) == ["given.txt", "report.xlsx"]
@@ -121,11 +127,9 @@ def test_a_handoff_without_a_child_gives_here():
     handoff = background.Handoff()
     with pytest.raises(background.Abandoned):
         handoff.take()  # nothing given yet
-    handoff.give("sha")
-    handoff.give("another")  # once
-    assert handoff.take() == "sha"
-    with pytest.raises(ValueError):
-        background.Handoff().give("two\nlines")
+    handoff.give(b"sha")
+    handoff.give(b"another")  # once
+    assert handoff.take() == b"sha"
 
 
 def test_cancelled_before_it_runs_here_it_never_writes(tmp_path):

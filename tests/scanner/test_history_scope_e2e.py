@@ -259,6 +259,15 @@ def test_an_analyzer_recreated_under_its_name_keeps_its_findings_and_their_age(m
         seen = {f["first_seen_at"] for f in run.document["findings"]}
         assert seen == {"2024-06-01T00:00:00Z"}
     assert first.document["finding_age"]["oldest_public"]["first_seen_at"] is None
+    # The workbook, begun before the comparison carried the ages over (the pipeline's early
+    # workbook), states them: every us-east-1 finding over 800 days old, none 14.
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(second.directory / "report.xlsx", read_only=True)["Findings"]
+    rows = list(sheet.iter_rows(values_only=True))
+    region, age = rows[0].index("Region"), rows[0].index("Age (days)")
+    ages = [row[age] for row in rows[1:] if row[region] == "us-east-1"]
+    assert len(ages) == 6 and min(ages) > 800
 
 
 # -- 8. pruning keeps the baseline -------------------------------------------------------------
