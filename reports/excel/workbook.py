@@ -102,15 +102,15 @@ def build_workbook(document: ScanDocument, stream: IO[bytes],
 
     XlsxWriter writes the package into the scratch folder, with the rows of the large sheets
     serialized beside it, and reports.excel.bulk splices them in on the way to `stream`: the
-    same file XlsxWriter alone writes (`bulk=False`, which is also what happens if the
+    same parts XlsxWriter alone writes (`bulk=False`, which is also what happens if the
     package does not read back as expected), in a third of its time for 80,000 findings.
 
     `final`: the document as it will be once the history has compared the run (`document`
     is the one it began as; scanner.pipeline's early workbook), asked for when the sheets
-    that depend on the comparison come: the Summary, Changes, Finding age and Trend sheets
-    are written from it, and the Findings sheet, written from `document`, gets the ages the
-    comparison carried over (`_carried_ages`). The same file as one written from the final
-    document alone; where that cannot be made sure, it is written again from it.
+    that depend on it come: the DEFERRED sheets are written from it, and the Findings
+    sheet, written from `document`, gets the ages the comparison carried over
+    (`_carried_ages`). The same parts as one written from the final document alone; where
+    that cannot be made sure, it is written again from it.
     """
     resolved = final or (lambda: document)
     # XlsxWriter streams each sheet into a named temporary file and removes it once packed
