@@ -213,3 +213,35 @@ def test_giving_to_a_child_busy_in_python_does_not_wait_on_it():
     assert done.returncode == 0, done.stderr
     gave = json.loads(done.stdout.splitlines()[-1])["gave"]
     assert gave < 0.4, f"the parent waited {gave:.2f} s on the child"
+
+
+# -- 5. a child that dies (the OOM killer) leaves its files behind --------------------------
+
+def test_a_workbook_child_that_dies_leaves_no_partial_workbook_or_scratch(world, tmp_path):
+    """The workbook's child killed while it waits for the comparison (SIGKILL: the OOM
+    killer; it now lives from before the comparison to the end of the run, beside a parent
+    holding the same 80,000 findings). The run fails (exit 4, the child's death in one
+    line), but its .report.xlsx.*.partial stays in the run folder and its XlsxWriter scratch
+    folder (aa-scan-xlsx-*: the Findings rows as XML, package.xlsx) stays in the temporary
+    folder: nothing removes what the child could not."""
+    hook = ("import os, signal, time\n"
+            "import scanner.pipeline as pipeline\n"
+            "_prepare = pipeline.prepare\n"
+            "def prepare(*args, **kwargs):\n"
+            "    time.sleep(0.5)  # the child has begun the workbook and waits\n"
+            "    for entry in os.listdir('/proc'):\n"
+            "        if entry.isdigit():\n"
+            "            try:\n"
+            "                stat = open(f'/proc/{entry}/stat').read().rsplit(')', 1)[1]\n"
+            "            except OSError:\n"
+            "                continue\n"
+            "            if int(stat.split()[1]) == os.getpid():\n"
+            "                os.kill(int(entry), signal.SIGKILL)\n"
+            "    return _prepare(*args, **kwargs)\n"
+            "pipeline.prepare = prepare\n")
+    result, stderr, out = hooked(world, tmp_path, hook)
+    assert result["code"] == 4, stderr
+    [error] = [line for line in stderr.splitlines() if line.startswith("ERROR")]
+    assert "-9" in error
+    assert os.listdir(tmp_path / "tmp") == [], "the scratch folder with the findings"
+    assert [p for p in os.listdir(out) if p.endswith(".partial")] == []
