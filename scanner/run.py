@@ -400,19 +400,20 @@ class Scan:
     def _discover(self) -> tuple[Identity, OrganizationFacts, RegionDiscovery]:
         """Identity, organization and enabled regions, all at once."""
         assert self._pool is not None
+        sts = self.factory.sts()
+        org = self.factory.organizations()
+        account = self.factory.account()
         session = self.factory.session
         known = session.get_available_regions("accessanalyzer",
                                               partition_name=self.factory.partition)
         submit = self._pool.submit
-        # Each call is sent as soon as its client is made.
-        identity_future = submit((0,), partial(collect_identity, self.factory.sts()))
-        regions_future = submit((0,), partial(discover_regions, self.factory.account(),
-                                              self.factory.ec2, known))
-        org = self.factory.organizations()
+        identity_future = submit((0,), partial(collect_identity, sts))
         described = submit((0,), partial(describe_organization, org))
         services = submit((0,), partial(trusted_services, org))
         admins = submit((0,), partial(delegated_administrators, org))
         listed = submit((0,), partial(accounts, org))
+        regions_future = submit((0,), partial(discover_regions, account, self.factory.ec2,
+                                              known))
         futures: list[Future[Any]] = [identity_future, regions_future, described, services,
                                       admins, listed]
         while not all(f.done() for f in futures):
