@@ -12,11 +12,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+# In a process that writes for another (a forked writer: scanner.background), what
+# write_atomic writes is left complete beside its target, for that other process to rename
+# into place: (temporary, target), in order.
+_staged: list[tuple[Path, Path]] | None = None
+
+
+def stage() -> list[tuple[Path, Path]]:
+    """From now on, in this process, write_atomic leaves each file complete beside its target
+    instead of renaming it over it: the list it adds (temporary, target) to."""
+    global _staged
+    _staged = []
+    return _staged
+
 
 def write_atomic(target: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write through `write(fileobj)` into a temporary file beside `target` (created private,
-    mode 0600), flush it to disk, then rename it over `target`; on any failure the temporary
-    file goes and `target` is left as it was."""
+    mode 0600), flush it to disk, then rename it over `target` (see `stage`); on any failure
+    the temporary file goes and `target` is left as it was."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
                                     dir=target.parent)
@@ -26,6 +39,9 @@ def write_atomic(target: Path, write: Callable[[IO[bytes]], None]) -> Path:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
+        if _staged is not None:
+            _staged.append((temporary, target))
+            return target
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

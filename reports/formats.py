@@ -63,7 +63,7 @@ def writer_for(output_format: OutputFormat) -> Writer:
     return writer
 
 
-# The writers that are LateWriters.
+# The writers that are LateWriters: each module's FILE_NAME is the file it writes.
 LATE: frozenset[OutputFormat] = frozenset({OutputFormat.XLSX})
 
 
@@ -74,6 +74,14 @@ def late_writer_for(output_format: OutputFormat) -> LateWriter:
     module, name = WRITERS[output_format].split(":")
     writer: LateWriter = getattr(import_module(module), name)
     return writer
+
+
+def late_file(output_format: OutputFormat) -> str:
+    """The name of the file one of the LATE writers writes into the run folder."""
+    if output_format not in LATE:
+        raise ValueError(f"{output_format.value} is not written late")
+    name: str = import_module(WRITERS[output_format].split(":")[0]).FILE_NAME
+    return name
 
 
 def load_writers(formats: tuple[OutputFormat, ...]) -> None:

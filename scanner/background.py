@@ -8,8 +8,9 @@ Only where a fork is safe: on Linux, from a process whose only Python thread is 
 one (a fork copies that thread alone, so a lock another thread held would stay held in the
 child; the scan's workers have exited by then, and a demo's simulated AWS, which runs
 threads in this process, keeps the workbook here). The child writes its report (atomically,
-as every report is written) and leaves at once with os._exit: nothing of this process's is
-flushed or run twice. Its answer comes back through a pipe: the path written, the writer's
+as every report is written, but left beside its target for this process to put in place:
+see Pending) and leaves at once with os._exit: nothing of this process's is flushed or run
+twice. Its answer comes back through a pipe: the path written, the writer's
 OSError (a full disk: the pipeline reports it like any writer's), or any other failure with
 its traceback. Anywhere else, `result` runs the writer here, at the moment it is asked for.
 
@@ -24,15 +25,22 @@ leaves the child with `Abandoned`, and nothing written.
 from __future__ import annotations
 
 import errno
+import fcntl
+import glob
+import json
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+
+from reports.files import stage
 
 log = logging.getLogger("aa_scan")
 _WRITTEN, _OS_ERROR, _FAILED = 0, 1, 2  # the child's exit codes
@@ -65,6 +73,11 @@ class Handoff:
 
     def _fork(self) -> None:
         self._read, self._write = os.pipe()
+        # A pipe holds 64 KiB; the child's reader drains it when it gets the GIL (every 5 ms
+        # from a child busy in Python): at that size, 22 MB of changes kept the parent
+        # waiting 1.8 s. At 1 MiB (what Linux lets any process ask for), a tenth of that.
+        with suppress(OSError, AttributeError):
+            fcntl.fcntl(self._write, fcntl.F_SETPIPE_SZ, 1 << 20)
 
     def _as_child(self) -> None:
         if self._write is not None:
@@ -122,15 +135,28 @@ class Handoff:
 
 class Pending:
     """A report being written, by a child process or (see `forkable`) not yet. `handoffs`:
-    what the parent gives it after the fork (the writer takes them)."""
+    what the parent gives it after the fork (the writer takes them). `targets`: the files it
+    writes (atomically: reports.files).
 
-    def __init__(self, write: Callable[[], Path], *handoffs: Handoff) -> None:
+    The child leaves what it writes complete beside its target, and this process puts it in
+    place when it asks for the result (`result`): a run that fails or is interrupted first
+    has no report of it in its folder. The child ignores SIGINT and SIGTERM (a Ctrl-C or a
+    service manager signals the whole process group; what to do is this process's to
+    decide); `cancel` stops it with SIGKILL. Its temporary files (XlsxWriter's scratch with
+    the findings in it) go into a folder this process makes and removes whatever happens,
+    and the partial files of a child that died are removed here too."""
+
+    def __init__(self, write: Callable[[], Path], *handoffs: Handoff,
+                 targets: tuple[Path, ...] = ()) -> None:
         self._write = write
         self._pid: int | None = None
         self._answer = -1
+        self._targets = targets
+        self._scratch: str | None = None
         if not forkable():
             log.debug("written in this process (%d threads)", threading.active_count())
             return
+        self._scratch = tempfile.mkdtemp(prefix="aa-scan-child-")
         for handoff in handoffs:
             handoff._fork()
         read, written = os.pipe()
@@ -141,14 +167,14 @@ class Pending:
             os.close(read)
             for handoff in handoffs:
                 handoff._as_child()
-            _child(write, written)
+            _child(write, written, self._scratch)
         os.close(written)
         for handoff in handoffs:
             handoff._as_parent()
         self._pid, self._answer = pid, read
 
     def cancel(self) -> None:
-        """Stop the child, unwritten (its temporary file goes); here, nothing is written."""
+        """Stop the child, unwritten; here, nothing is written."""
         if self._pid is None:
             self._write = _cancelled
             return
@@ -156,6 +182,7 @@ class Pending:
         _stop(pid)
         with suppress(OSError):
             os.close(self._answer)
+        self._clean()
 
     def result(self) -> Path:
         """The path written; raises what writing it raised (OSError, BackgroundError)."""
@@ -163,29 +190,50 @@ class Pending:
             return self._write()
         pid, self._pid = self._pid, None
         try:
-            with os.fdopen(self._answer, "rb") as answer:
-                message = answer.read().decode("utf-8", "replace")
-            _, status = os.waitpid(pid, 0)
-        except BaseException:  # interrupted while waiting: the child stops, and is reaped
-            _stop(pid)
-            raise
-        code = os.waitstatus_to_exitcode(status)
-        if code == _WRITTEN:
-            return Path(message)
-        if code == _OS_ERROR:
-            number, _, text = message.partition("\n")
-            raise OSError(int(number or errno.EIO), text)
-        raise BackgroundError(message or f"the writer's process ended with {code}")
+            try:
+                with os.fdopen(self._answer, "rb") as answer:
+                    message = answer.read().decode("utf-8", "replace")
+                _, status = os.waitpid(pid, 0)
+            except BaseException:  # interrupted while waiting: the child stops, is reaped
+                _stop(pid)
+                raise
+            code = os.waitstatus_to_exitcode(status)
+            if code == _WRITTEN:
+                answer_ = json.loads(message)
+                for temporary, target in answer_["staged"]:
+                    os.replace(temporary, target)
+                return Path(answer_["path"])
+            if code == _OS_ERROR:
+                number, _, text = message.partition("\n")
+                raise OSError(int(number or errno.EIO), text)
+            raise BackgroundError(message or f"the writer's process ended with {code}")
+        finally:
+            self._clean()
+
+    def _clean(self) -> None:
+        """What the child left: its scratch folder, partial files beside the targets (a
+        child that died; once the result is in place, none is left)."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+        for target in self._targets:
+            for partial in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+                partial.unlink(missing_ok=True)
 
 
-def _child(write: Callable[[], Path], answer: int) -> None:  # pragma: no cover
+def _child(write: Callable[[], Path], answer: int, scratch: str
+           ) -> None:  # pragma: no cover
     """Write, tell the parent, leave (never returns)."""
-    # SIGTERM from the parent (itself interrupted) stops the writer like Ctrl-C: the
-    # temporary file goes, nothing is half-written in the run folder.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # The process group's signals are the parent's to act on (see Pending).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    tempfile.tempdir = scratch  # the parent removes it, whatever becomes of this process
+    staged = stage()
     code, message = _FAILED, ""
     try:
-        message = str(write())
+        path = write()
+        message = json.dumps({"path": str(path),
+                              "staged": [[str(t), str(g)] for t, g in staged]})
         code = _WRITTEN
     except OSError as exc:
         code, message = _OS_ERROR, f"{exc.errno or errno.EIO}\n{exc.strerror or exc}"
@@ -206,6 +254,6 @@ def _cancelled() -> Path:
 
 def _stop(pid: int) -> None:
     with suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGKILL)
     with suppress(ChildProcessError):
         os.waitpid(pid, 0)

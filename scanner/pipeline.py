@@ -42,7 +42,7 @@ from reports.console import render_console
 from reports.document.derive import derive
 from reports.document.rules import Verdict, one_line, utc_text
 from reports.document.schema import TOOL_NAME, ScanDocument
-from reports.formats import LATE, OutputFormat, late_writer_for, writer_for
+from reports.formats import LATE, OutputFormat, late_file, late_writer_for, writer_for
 from scanner.history.diff import regressions
 from scanner.history.runs import FindingViews
 from scanner.history.trail import BaselineError, HistorySettings, Start, begin, prepare, record
@@ -463,15 +463,18 @@ def _publish(given: _Document, options: Options, started: dt.datetime,
             document = prepare(document, replace(trail, path=None)).document
         except BaselineError as exc:
             raise ConfigError(str(exc)) from None
-    directory = given.directory or output_directory(options, started)
-
-    # Once, on the final document: the writers, the manifest, the history's record and the
-    # outcome below all read what it returns.
-    document = derive(document)
-    if early is not None:
-        early.give(document)
-
-    outcome = outcome_of(document, directory)
+    try:
+        directory = given.directory or output_directory(options, started)
+        # Once, on the final document: the writers, the manifest, the history's record and
+        # the outcome below all read what it returns.
+        document = derive(document)
+        if early is not None:
+            early.give(document)
+        outcome = outcome_of(document, directory)
+    except BaseException:  # until write_outputs takes it over
+        if early is not None:
+            early.cancel()
+        raise
     formats = (OutputFormat.JSON,) if given.interrupted else options.formats
     # What anchors this run to its pack when a later run compares with it: the scan.json it
     # wrote (an import: the file it imported, which the pack of its run may name).
@@ -690,7 +693,9 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                 handoffs.append(handoff)
                 write = partial(late_writer_for(output_format), document, directory,
                                 integrity=partial(_received, handoff))
-                pending.append((output_format, Pending(write, handoff), time.monotonic()))
+                pending.append((output_format, Pending(
+                    write, handoff, targets=(directory / late_file(output_format),)),
+                    time.monotonic()))
         if early is not None:  # not asked for after all
             early.cancel()
         scan_json: str | None = None
@@ -770,8 +775,9 @@ class _EarlyWorkbook:
 
         write = partial(late_writer_for(OutputFormat.XLSX), before, directory,
                         integrity=partial(_received, integrity), final=final)
-        return cls(Pending(write, changes, integrity), changes, integrity, before,
-                   time.monotonic())
+        return cls(Pending(write, changes, integrity,
+                           targets=(directory / late_file(OutputFormat.XLSX),)),
+                   changes, integrity, before, time.monotonic())
 
     def give(self, after: ScanDocument) -> None:
         """The final document (derived), as the changes from the one it began with."""

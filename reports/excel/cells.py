@@ -16,6 +16,18 @@ from reports.document.rules import reveal
 MAX_CELL_CHARS = 32_767  # Excel's limit, in UTF-16 units
 
 FORMULA_START = frozenset("=+-@\t\r#")
+# What a string starts with for the writer to look at it again: a formula's first character,
+# or the "<" of XlsxWriter's rich text, which it writes into the sheet's XML as it is (a
+# string that starts with "<r>" and ends with "</r>": see rich_lookalike).
+SLOW_START = FORMULA_START | {"<"}
+
+
+def rich_lookalike(text: str) -> bool:
+    """Whether XlsxWriter (constant-memory mode) would take `text` for the XML of rich text
+    and write it as it is: a name that can set it (an account's) could put markup, cells of
+    its own, into the sheet. Such text is written as rich text of plain runs instead,
+    escaped by XlsxWriter, which reads back as the very text (writer.Markup)."""
+    return text.startswith("<r>") and text.endswith("</r>")
 # Strings up to this length cannot exceed a cell, even in UTF-16 units and once escaped
 # (an escape is 7 characters), so only longer ones are measured.
 SHORT = MAX_CELL_CHARS // 7

@@ -11,7 +11,7 @@ from typing import Any
 from reports.document.schema import Finding, ScanDocument
 
 from .. import tables
-from .cells import FORMULA_START, SHORT
+from .cells import SHORT, SLOW_START
 from .coverage import scope_label
 from .writer import CellKit, Cells, Column, FastRows, Table
 
@@ -55,7 +55,7 @@ def finding_cells(document: ScanDocument, kit: CellKit) -> Callable[[Finding], C
     accounts = document["organization"]["accounts"] or {}
     as_of = _naive(document["started_at"])
     text, bool_format = kit.text, kit.bool_format
-    short, formula = SHORT, FORMULA_START
+    short, slow = SHORT, SLOW_START
     make = tables.finding_row_maker(document)
 
     def generic(f: Finding) -> Cells:  # anything not of the schema's types
@@ -82,7 +82,7 @@ def finding_cells(document: ScanDocument, kit: CellKit) -> Callable[[Finding], C
         for column in _TEXT_COLUMNS:
             value = values[column]
             if value.__class__ is str:
-                if len(value) > short or value[:1] in formula or not value.isprintable():
+                if len(value) > short or value[:1] in slow or not value.isprintable():
                     values[column] = text(column, value, apart)
             elif value is not None:
                 return generic(f)

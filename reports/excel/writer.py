@@ -23,7 +23,7 @@ from typing import Any
 from reports.document.rules import UNSAFE
 
 from .bulk import BulkSheet
-from .cells import FORMULA_START, SHORT, clean_text
+from .cells import FORMULA_START, SHORT, SLOW_START, clean_text, rich_lookalike
 
 # XlsxWriter's Workbook, Worksheet and Format (its package declares no types for mypy).
 Book = Any
@@ -92,6 +92,14 @@ class Styled:
 
     value: Any
     style: str | None
+
+
+@dataclass(frozen=True)
+class Markup:
+    """Text XlsxWriter would write as rich text's XML (cells.rich_lookalike): written as
+    rich text of plain runs, each escaped, so the cell holds the very text."""
+
+    text: str
 
 # --- sheets -----------------------------------------------------------------------------------
 
@@ -338,6 +346,9 @@ class _SheetWriter:
         if value[:1] in FORMULA_START:
             apart.append((column, text, self.formats.quoted[self.base_style]))
             return None
+        if rich_lookalike(text):
+            apart.append((column, Markup(text), self.base))
+            return None
         return text
 
     def _write(self, rows: Iterable[Any], convert: Callable[[Any], Cells]) -> int:
@@ -378,6 +389,11 @@ class _SheetWriter:
         # The typed calls, so that a string is a string whatever it holds.
         if isinstance(value, bool):
             self.ws.write_boolean(row, column, value, cell_format)
+        elif isinstance(value, Markup):
+            # Three runs: XlsxWriter asks for more than two fragments.
+            text = value.text
+            self.ws.write_rich_string(row, column, text[:1], text[1:2], text[2:],
+                                      *([cell_format] if cell_format is not None else []))
         elif isinstance(value, str):
             self.ws.write_string(row, column, value, cell_format)
         elif isinstance(value, dt.datetime | dt.date):
@@ -397,7 +413,7 @@ class _SheetWriter:
             if kind is str:
                 # isprintable() is False for every control character, surrogate and
                 # non-character, so the regex only runs on the rare string that may need it.
-                if (len(value) > SHORT or value[:1] in FORMULA_START
+                if (len(value) > SHORT or value[:1] in SLOW_START
                         or not value.isprintable()):
                     value = self._str(column, value, apart)
             elif kind is dt.datetime:
@@ -435,11 +451,12 @@ class _SheetWriter:
             return value, self.formats.plain[style] if style else None
         return self._text(str(value), style)
 
-    def _text(self, value: str, style: str | None) -> tuple[str, Format]:
+    def _text(self, value: str, style: str | None) -> tuple[str | Markup, Format]:
         text = clean_text(value)
         if value[:1] in FORMULA_START:
             return text, self.formats.quoted[style]
-        return text, self.formats.plain[style] if style else None
+        cell_format = self.formats.plain[style] if style else None
+        return (Markup(text) if rich_lookalike(text) else text), cell_format
 
 
 def _write_table(book: Book, formats: _Formats, table: Table,
