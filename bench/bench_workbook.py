@@ -37,6 +37,7 @@ import xlsxwriter
 
 from reports import excel
 from reports.document.derive import derive
+from reports.excel.writer import FastRows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +101,9 @@ def plain(value: Any) -> Any:
 
 def bare_rows(document: Mapping[str, Any]) -> list[tuple[str, list[Sequence[Any]]]]:
     """Every sheet of the workbook as plain values: header, then rows."""
-    return [(table.title, [table.headers, *([plain(v) for v in row] for row in rows)])
+    return [(table.title, [table.headers, *([plain(v) for v in row] for row in
+                                            (rows.rows() if isinstance(rows, FastRows)
+                                             else rows))])
             for table, rows in excel.sheets(document)]
 
 
