@@ -42,6 +42,24 @@ def test_a_recorded_run_reads_back_as_it_was_written(tmp_path):
     assert (record.seq, record.active_findings, record.public_findings) == (1, 4, 1)
 
 
+def test_is_public_reads_back_as_it_was_true_false_or_unknown(tmp_path):
+    """Stored as 1, 0 or NULL, read back as True, False or None: what the changes block
+    writes into scan.json, and the text a state's digest is made of."""
+    unknown = changed(finding(resource="arn:aws:s3:::unknown"), is_public=None)
+    doc = document("run-1", "2026-11-01T00:00:00Z",
+                   [finding(resource="arn:aws:s3:::public", is_public=True),
+                    finding(resource="arn:aws:s3:::private"), unknown])
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record(doc)
+        loaded = store.load("run-1")
+    assert {f.resource: f.is_public for f in loaded.findings} == {
+        "arn:aws:s3:::public": True, "arn:aws:s3:::private": False,
+        "arn:aws:s3:::unknown": None}
+    assert {type(f.is_public) for f in loaded.findings} == {bool, type(None)}
+    assert sorted(repr(f.state) for f in loaded.findings) == sorted(
+        repr(f.state) for f in run_view(doc).findings)
+
+
 def test_an_unchanged_run_adds_no_finding_rows(tmp_path):
     path = tmp_path / "h.sqlite"
     with HistoryStore(path) as store:
