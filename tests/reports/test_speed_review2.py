@@ -1,0 +1,59 @@
+"""Second review of the speed review's fixes: text that looks like XlsxWriter's rich text."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from openpyxl import load_workbook
+
+from reports.document.derive import derive
+from reports.excel import workbook
+from tests.builders import MEMBER, covered, finding, make_document
+
+# OOXML's escape of stored text (ECMA-376 22.4.2.4): _xHHHH_ is the character HHHH, and a
+# literal "_xHHHH_" is stored with its underscore escaped (_x005F_). openpyxl gives the
+# stored text; this is what Excel and LibreOffice show.
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _shown(stored: str) -> str:
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), stored)
+
+
+def test_a_rich_text_lookalike_with_a_literal_escape_is_stated_as_it_is():
+    """A name that starts with "<r>" and ends with "</r>" is written as rich text of three
+    plain runs (writer.Markup). In constant-memory mode XlsxWriter escapes a literal
+    "_xHHHH_" in a rich string twice (once in the run, again over the whole string): the
+    cell holds _x005F_x005F_x0041_, which Excel and LibreOffice show as
+    "<r>_x005F_x0041_</r>" (LibreOffice, converted to CSV), not the account's name. The
+    same text without the <r> markers reads back exact. An account name is any printable
+    ASCII up to 50 characters."""
+    name = "<r>_x0041_</r>"
+    findings = [finding(resource=f"arn:aws:s3:::b{i}", owner=MEMBER) for i in range(3)]
+    document = make_document([covered(findings=findings)])
+    document["organization"]["accounts"] = {MEMBER: name}
+    stream = io.BytesIO()
+    workbook.build_workbook(derive(document), stream)
+    book = load_workbook(io.BytesIO(stream.getvalue()), read_only=True)
+    rows = list(book["Findings"].iter_rows(values_only=True))
+    owner = rows[0].index("Owner name")
+    assert [_shown(row[owner]) for row in rows[1:]] == [name] * 3
+    stated = [_shown(value) for sheet in book.worksheets
+              for row in sheet.iter_rows(values_only=True) for value in row
+              if isinstance(value, str) and "x0041" in value]
+    assert stated and set(stated) == {name}
+
+
+def test_a_literal_escape_without_the_markers_is_stated_as_it_is():
+    """The control: the same name without the <r> markers (a plain inline string)."""
+    name = "r_x0041_/r"
+    findings = [finding(resource="arn:aws:s3:::b", owner=MEMBER)]
+    document = make_document([covered(findings=findings)])
+    document["organization"]["accounts"] = {MEMBER: name}
+    stream = io.BytesIO()
+    workbook.build_workbook(derive(document), stream)
+    book = load_workbook(io.BytesIO(stream.getvalue()), read_only=True)
+    rows = list(book["Findings"].iter_rows(values_only=True))
+    owner = rows[0].index("Owner name")
+    assert _shown(rows[1][owner]) == name
