@@ -25,7 +25,7 @@ SLOW_START = FORMULA_START | {"<"}
 def rich_lookalike(text: str) -> bool:
     """Whether XlsxWriter (constant-memory mode) would take `text` for the XML of rich text
     and write it as it is: a name that can set it (an account's) could put markup, cells of
-    its own, into the sheet. Such text is written as rich text of plain runs instead,
+    its own, into the sheet. Such text is written as the XML of rich text holding it instead,
     escaped by XlsxWriter, which reads back as the very text (writer.Markup)."""
     return text.startswith("<r>") and text.endswith("</r>")
 # Strings up to this length cannot exceed a cell, even in UTF-16 units and once escaped

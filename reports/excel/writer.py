@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,14 @@ from typing import Any
 from reports.document.rules import UNSAFE
 
 from .bulk import BulkSheet
-from .cells import FORMULA_START, SHORT, SLOW_START, clean_text, rich_lookalike
+from .cells import (
+    FORMULA_START,
+    MAX_CELL_CHARS,
+    SHORT,
+    SLOW_START,
+    clean_text,
+    rich_lookalike,
+)
 
 # XlsxWriter's Workbook, Worksheet and Format (its package declares no types for mypy).
 Book = Any
@@ -97,9 +105,18 @@ class Styled:
 @dataclass(frozen=True)
 class Markup:
     """Text XlsxWriter would write as rich text's XML (cells.rich_lookalike): written as
-    rich text of plain runs, each escaped, so the cell holds the very text."""
+    the XML of rich text of one run holding the text, escaped here (`xml`), so the cell holds
+    the very text. XlsxWriter writes that XML as it is, but for a literal "_xHHHH_", which
+    it escapes once, as in any other string (its own runs would be escaped twice)."""
 
     text: str
+
+    def xml(self) -> str | None:
+        """The rich text's XML; None when it would not fit a cell."""
+        escaped = (self.text.replace("&", "&amp;").replace("<", "&lt;")
+                   .replace(">", "&gt;"))
+        xml = f'<r><t xml:space="preserve">{escaped}</t></r>'
+        return xml if len(xml) <= MAX_CELL_CHARS else None
 
 # --- sheets -----------------------------------------------------------------------------------
 
@@ -390,10 +407,15 @@ class _SheetWriter:
         if isinstance(value, bool):
             self.ws.write_boolean(row, column, value, cell_format)
         elif isinstance(value, Markup):
-            # Three runs: XlsxWriter asks for more than two fragments.
-            text = value.text
-            self.ws.write_rich_string(row, column, text[:1], text[1:2], text[2:],
-                                      *([cell_format] if cell_format is not None else []))
+            xml = value.xml()
+            if xml is not None:
+                self.ws.write_string(row, column, xml, cell_format)
+            else:  # too long once escaped: runs that no "_xHHHH_" spans (XlsxWriter asks
+                # for three at least), each shown as it is
+                runs = [run for run in (value.text[:1], value.text[1:2],
+                                        *re.split(r"(?<=_)(?=x)", value.text[2:])) if run]
+                self.ws.write_rich_string(row, column, *runs,
+                                          *([cell_format] if cell_format is not None else []))
         elif isinstance(value, str):
             self.ws.write_string(row, column, value, cell_format)
         elif isinstance(value, dt.datetime | dt.date):

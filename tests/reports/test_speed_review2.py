@@ -57,3 +57,18 @@ def test_a_literal_escape_without_the_markers_is_stated_as_it_is():
     rows = list(book["Findings"].iter_rows(values_only=True))
     owner = rows[0].index("Owner name")
     assert _shown(rows[1][owner]) == name
+
+
+def test_a_lookalike_too_long_to_escape_in_one_cell_is_written_as_runs_of_its_text():
+    """Escaped into one run's XML, a lookalike of 9,000 "<" would pass a cell's 32,767
+    characters: it is written as runs that no "_xHHHH_" spans, which hold the text as it is
+    (LibreOffice shows it exactly, checked by hand), one cell, nothing of it as markup."""
+    name = "<r>" + "<" * 9_000 + "_x0041_</r>"
+    findings = [finding(resource=name), finding(resource="arn:aws:s3:::next")]
+    stream = io.BytesIO()
+    workbook.build_workbook(derive(make_document([covered(findings=findings)])), stream)
+    rows = list(load_workbook(io.BytesIO(stream.getvalue()), read_only=True)["Findings"]
+                .iter_rows(values_only=True))
+    resource = rows[0].index("Resource")
+    assert [row[resource] for row in rows[1:]] == [name, "arn:aws:s3:::next"]
+    assert all(len(row) == len(rows[0]) for row in rows)
