@@ -85,6 +85,9 @@ class ExceptionChange(TypedDict):
     ticket: str | None
     expires_before: NotRequired[str]  # changed: its expiry in the baseline
     owner_before: NotRequired[str]
+    # changed: whether it accepted public findings in the baseline (`public: true` came
+    # or went; present only then)
+    public_before: NotRequired[bool]
 
 
 class ExceptionChanges(TypedDict):
@@ -95,7 +98,7 @@ class ExceptionChanges(TypedDict):
     added: list[ExceptionChange]
     removed: list[ExceptionChange]
     expired: list[ExceptionChange]  # not expired in the baseline, expired now
-    changed: list[ExceptionChange]  # renewed, or given another owner or reason
+    changed: list[ExceptionChange]  # renewed, another owner or reason, public: true or not
     gaps_no_longer_accepted: list[GapChange]
     findings_no_longer_accepted: list[NewFinding]
 

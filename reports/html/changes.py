@@ -132,6 +132,9 @@ def _register(found: Changes) -> dict[str, Any] | None:
                 text += f", was {e['expires_before']}"
             if "owner_before" in e:
                 text += f", owner was {e['owner_before']}"
+            if "public_before" in e:
+                text += (", now public findings too" if not e["public_before"]
+                         else ", no longer public findings")
             out.append(text + ")")
         return out
 

@@ -497,7 +497,16 @@ def _exception_change(view: ExceptionView, before: ExceptionView | None = None
         entry["expires_before"] = before.expires
     if before is not None and before.owner != view.owner:
         entry["owner_before"] = before.owner
+    if before is not None and _widened(before, view) is not None:
+        entry["public_before"] = bool(before.public)
     return entry
+
+
+def _widened(before: ExceptionView, now: ExceptionView) -> bool | None:
+    """Whether `public: true` came or went (None: the baseline did not record it)."""
+    if before.public is None or now.public is None or before.public == now.public:
+        return None
+    return bool(now.public)
 
 
 def _register(baseline: RunView, current: RunView, tally: _Tally, found: _Findings
@@ -511,8 +520,9 @@ def _register(baseline: RunView, current: RunView, tally: _Tally, found: _Findin
     expired = [k for k in now if k in then and now[k].state == "expired"
                and then[k].state != "expired"]
     changed = [k for k in now if k in then and k not in expired
-               and (now[k].expires, now[k].owner, now[k].reason)
-               != (then[k].expires, then[k].owner, then[k].reason)]
+               and ((now[k].expires, now[k].owner, now[k].reason)
+                    != (then[k].expires, then[k].owner, then[k].reason)
+                    or _widened(then[k], now[k]) is not None)]
     return {
         "added": [_exception_change(now[k]) for k in now if k not in then],
         "removed": [_exception_change(then[k]) for k in then if k not in now],

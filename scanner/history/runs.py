@@ -129,6 +129,9 @@ class ExceptionView:
     owner: str
     reason: str
     ticket: str | None
+    # Whether it accepts public findings too (`public: true`; None: recorded before the
+    # history kept it): widening an approval to everyone is a change of the register.
+    public: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -287,7 +290,7 @@ def run_view(document: ScanDocument, known: Mapping[int, FindingView] | None = N
                  for g in document["gaps"])
     block = document.get("exceptions")
     exceptions = tuple(ExceptionView(e["key"], e["state"], e["expires"], e["owner"],
-                                     e["reason"], e["ticket"])
+                                     e["reason"], e["ticket"], bool(e.get("public", False)))
                        for e in (block["entries"] if block else ()))
     accepted = {(f["region"], f["id"]): f["exception"]["key"] for f in document["findings"]
                 if "exception" in f} if block else {}

@@ -308,8 +308,8 @@ class HistoryStore:
         self._db.executemany(
             "INSERT INTO run_exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(run, e.key, position, e.state, e.expires, e.owner, e.reason, e.ticket,
-              json.dumps({"gaps": gaps.get(e.key, []), "findings": findings.get(e.key, [])},
-                         ensure_ascii=False))
+              json.dumps({"gaps": gaps.get(e.key, []), "findings": findings.get(e.key, []),
+                          "public": e.public}, ensure_ascii=False))
              for position, e in enumerate(view.exceptions)])
 
     def _exceptions(self, run: int) -> tuple[tuple[ExceptionView, ...],
@@ -323,8 +323,10 @@ class HistoryStore:
         for key, state, expires, owner, reason, ticket, accepted in self._db.execute(
                 "SELECT key, state, expires, owner, reason, ticket, accepted FROM "
                 "run_exceptions WHERE run = ? ORDER BY position", (run,)):
-            views.append(ExceptionView(key, state, expires, owner, reason, ticket))
             what = json.loads(accepted)
+            public = what.get("public")  # absent: recorded before it was kept
+            views.append(ExceptionView(key, state, expires, owner, reason, ticket,
+                                       public if isinstance(public, bool) else None))
             for scope, region, code, subject in what.get("gaps", []):
                 gaps[(scope, region, code, subject)] = key
             findings.update({(region, finding): key

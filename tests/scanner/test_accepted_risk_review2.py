@@ -8,8 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pytest
-
 from tests.builders import analyzer, covered, exception, make_document, region_scan
 
 from .conftest import env_world
@@ -138,9 +136,6 @@ def test_an_exception_that_refuses_everything_it_matches_is_not_shown_as_accepti
 
 # -- 3. an exception widened to public findings is not a change of the register -------------
 
-@pytest.mark.xfail(strict=True, reason="open: the history does not store an exception's "
-                   "`public` flag (ExceptionView), so widening one to public is not listed as "
-                   "changed; the gates still count every public finding it refused before")
 def test_an_exception_that_gains_public_true_is_listed_as_changed(monkeypatch, run_scan,
                                                                   tmp_path):
     """Observed: week 1, an exception by finding_id (no `public: true`) accepts a partner
@@ -165,7 +160,8 @@ def test_an_exception_that_gains_public_true_is_listed_as_changed(monkeypatch, r
     with env_world(monkeypatch, analyzers=_partner_share(public=False)):
         first = run_scan("--exceptions", week1, "--history", history, "--fail-on", "new-public")
     with env_world(monkeypatch, analyzers=_partner_share(public=True)):
-        later = run_scan("--exceptions", week2, "--history", history, "--fail-on", "new-public")
+        later = run_scan("--exceptions", week2, "--history", history, "--fail-on", "new-public",
+                         formats="json,html")
     assert first.code == 0, first.err
     changes = later.document["changes"]
     assert changes["counts"]["findings_turned_public"] == 1
@@ -173,6 +169,11 @@ def test_an_exception_that_gains_public_true_is_listed_as_changed(monkeypatch, r
     assert [e["key"] for e in register["changed"]] == ["finding:*:id:f-partner-share"], (
         "the exception widened from a partner share to public access and the changes "
         f"block's register lists no change: {register}")
+    assert register["changed"][0]["public_before"] is False
+    assert changes["counts"]["exceptions_changed"] == 1
+    # The page says how it changed.
+    page = (later.directory / "report.html").read_text()
+    assert "now public findings too" in page
 
 
 # -- 4. an exception with no analyzer type moves to another type between runs ---------------

@@ -90,3 +90,37 @@ def test_the_history_keeps_what_each_exception_accepted(tmp_path):
     block = compare(run_view(now), [loaded], "history").block
     assert block["counts"]["gaps_no_longer_accepted"] == 1
     assert block["counts"]["public_no_longer_accepted"] == 1
+
+
+def test_public_true_is_kept_and_one_recorded_before_it_was_kept_is_not_a_change(tmp_path):
+    """The history keeps whether each exception accepts public findings; a run recorded
+    before it kept that (the key absent from what the exception accepted) reads back as
+    unknown, and an unknown baseline lists no change of it."""
+    import json
+    import sqlite3
+
+    widened = exception(resource="arn:aws:s3:::acme-site*", public=True)
+    narrow = {k: v for k, v in widened.items() if k != "public"}
+    before = document([narrow])
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        store.record(before)
+        loaded = store.load(run_view(before).run_id)
+    assert [e.public for e in loaded.exceptions] == [False]
+    block = compare(run_view(document([widened])), [loaded], "history").block
+    assert [(e["key"], e["public_before"]) for e in block["exceptions"]["changed"]] == [
+        (widened["key"], False)]
+
+    db = sqlite3.connect(path)  # as a history written before it was kept
+    for key, accepted in db.execute("SELECT key, accepted FROM run_exceptions").fetchall():
+        what = json.loads(accepted)
+        del what["public"]
+        db.execute("UPDATE run_exceptions SET accepted = ? WHERE key = ?",
+                   (json.dumps(what), key))
+    db.commit()
+    db.close()
+    with HistoryStore(path) as store:
+        older = store.load(run_view(before).run_id)
+    assert [e.public for e in older.exceptions] == [None]
+    block = compare(run_view(document([widened])), [older], "history").block
+    assert block["exceptions"]["changed"] == []
