@@ -45,15 +45,14 @@ import os
 import random
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.bench_cpu import run_child
 from bench.bench_scan import World
 from simulator.scenario import OPT_IN_REGIONS, all_regions, load_scenario
 
@@ -138,21 +137,6 @@ def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a running process (the simulator's), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_child(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    """One child process: wall, CPU (os.wait4), peak RSS, exit code, stderr's tail."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err,
-                                   text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        err.seek(0)
-        out.seek(0)
-        return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-                "rss_mb": usage.ru_maxrss / 1024, "code": os.waitstatus_to_exitcode(status),
-                "stdout": out.read(), "stderr": err.read()}
 
 
 def main() -> int:

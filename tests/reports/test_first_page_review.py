@@ -12,7 +12,6 @@ import datetime as dt
 import re
 import shlex
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from tests.scanner.conftest import env_world, run_scan  # noqa: F401  (run_scan:
 from tests.scanner.test_member_view import WORKLOADS
 from tests.scanner.test_member_view import WORLD as MEMBER_WORLD
 from tests.scanner.test_print_e2e import CHROMIUM, PDFTOTEXT
+from tests.scanner.test_print_e2e import _print as print_pdf
 
 needs_print = pytest.mark.skipif(
     CHROMIUM is None or PDFTOTEXT is None,
@@ -48,15 +48,8 @@ def _html(document: dict[str, Any], directory: Path) -> Path:
 
 
 def _print(html: Path) -> Path:
-    assert CHROMIUM is not None
     pdf = html.with_suffix(".pdf")
-    with tempfile.TemporaryDirectory(prefix="aa-scan-print-") as profile:
-        subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={profile}", "--no-pdf-header-footer",
-                        f"--print-to-pdf={pdf}", html.resolve().as_uri()],
-                       capture_output=True, check=True, timeout=240)
+    print_pdf(html, pdf)
     return pdf
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from tests.builders import analyzer, covered, exception, make_document, region_scan
 
 from .conftest import env_world
+from .test_accepted_risk_review import _shared_bucket
 
 TODAY = dt.datetime.now(dt.UTC).date()
 LATER = (TODAY + dt.timedelta(days=90)).isoformat()
 SOON = (TODAY + dt.timedelta(days=5)).isoformat()
-PARTNER = "arn:aws:iam::999988887777:root"
 REGIONS3 = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
 
@@ -76,19 +76,6 @@ def test_a_resource_type_pattern_without_its_separator_is_refused(monkeypatch, r
 
 # -- 2. an exception that refuses all it matches reads as active, and "accepts" it ---------
 
-def _partner_share(public: bool) -> list[dict]:
-    finding = {"id": "f-partner-share", "resource": "arn:aws:s3:::acme-partner-share",
-               "resource_type": "AWS::S3::Bucket", "owner": "333333333333",
-               "action": ["s3:GetObject"]}
-    if public:
-        finding.update(public=True, principal={"AWS": "*"})
-    else:
-        finding.update(principal={"AWS": PARTNER})
-    return [{"type": "ORGANIZATION", "name": "org", "regions": ["eu-west-1", "ap-southeast-2"]},
-            {"type": "ORGANIZATION", "name": "org", "region": "us-east-1",
-             "findings": [finding]}]
-
-
 def test_an_exception_that_refuses_everything_it_matches_is_not_shown_as_accepting(
         monkeypatch, run_scan, tmp_path):
     """Observed: an exception by finding_id approved for a partner share (no `public:
@@ -112,7 +99,7 @@ def test_an_exception_that_refuses_everything_it_matches_is_not_shown_as_accepti
                  "  - finding_id: f-partner-share\n"
                  "    reason: Shared read-only with partner account 999988887777\n"
                  f"    owner: data@example.com\n    expires: {SOON}\n")
-    with env_world(monkeypatch, analyzers=_partner_share(public=True)):
+    with env_world(monkeypatch, analyzers=_shared_bucket(public=True)):
         run = run_scan("--exceptions", risk, "--fail-on", "public", formats="json,html")
     assert run.code == 1, run.err  # the refusal itself works: the public finding counts
     (entry,) = run.document["exceptions"]["entries"]
@@ -157,9 +144,9 @@ def test_an_exception_that_gains_public_true_is_listed_as_changed(monkeypatch, r
             f"    owner: data@example.com\n    expires: {LATER}\n")
     week1 = _risk(tmp_path, "week1.yaml", base)
     week2 = _risk(tmp_path, "week2.yaml", base + "    public: true\n")
-    with env_world(monkeypatch, analyzers=_partner_share(public=False)):
+    with env_world(monkeypatch, analyzers=_shared_bucket(public=False)):
         first = run_scan("--exceptions", week1, "--history", history, "--fail-on", "new-public")
-    with env_world(monkeypatch, analyzers=_partner_share(public=True)):
+    with env_world(monkeypatch, analyzers=_shared_bucket(public=True)):
         later = run_scan("--exceptions", week2, "--history", history, "--fail-on", "new-public",
                          formats="json,html")
     assert first.code == 0, first.err
