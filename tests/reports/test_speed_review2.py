@@ -9,7 +9,9 @@ from openpyxl import load_workbook
 
 from reports.document.derive import derive
 from reports.excel import workbook
-from tests.builders import MEMBER, covered, finding, make_document
+from tests.builders import covered, finding, make_document
+
+from .test_speed_review import owned_by
 
 # OOXML's escape of stored text (ECMA-376 22.4.2.4): _xHHHH_ is the character HHHH, and a
 # literal "_xHHHH_" is stored with its underscore escaped (_x005F_). openpyxl gives the
@@ -22,23 +24,15 @@ def _shown(stored: str) -> str:
 
 
 def test_a_rich_text_lookalike_with_a_literal_escape_is_stated_as_it_is():
-    """A name that starts with "<r>" and ends with "</r>" is written as rich text of three
-    plain runs (writer.Markup). In constant-memory mode XlsxWriter escapes a literal
-    "_xHHHH_" in a rich string twice (once in the run, again over the whole string): the
-    cell holds _x005F_x005F_x0041_, which Excel and LibreOffice show as
-    "<r>_x005F_x0041_</r>" (LibreOffice, converted to CSV), not the account's name. The
-    same text without the <r> markers reads back exact. An account name is any printable
-    ASCII up to 50 characters."""
+    """A name that starts with "<r>" and ends with "</r>" is written as rich text
+    (writer.Markup). Given as XlsxWriter's own runs, a literal "_xHHHH_" in it was escaped
+    twice (once in the run, again over the whole string): the cell held
+    _x005F_x005F_x0041_, which Excel and LibreOffice show as "<r>_x005F_x0041_</r>", not
+    the account's name. The same text without the <r> markers reads back exact. An account
+    name is any printable ASCII up to 50 characters."""
     name = "<r>_x0041_</r>"
-    findings = [finding(resource=f"arn:aws:s3:::b{i}", owner=MEMBER) for i in range(3)]
-    document = make_document([covered(findings=findings)])
-    document["organization"]["accounts"] = {MEMBER: name}
-    stream = io.BytesIO()
-    workbook.build_workbook(derive(document), stream)
-    book = load_workbook(io.BytesIO(stream.getvalue()), read_only=True)
-    rows = list(book["Findings"].iter_rows(values_only=True))
-    owner = rows[0].index("Owner name")
-    assert [_shown(row[owner]) for row in rows[1:]] == [name] * 3
+    book, owners = owned_by(name)
+    assert [_shown(owner) for owner in owners] == [name] * 3
     stated = [_shown(value) for sheet in book.worksheets
               for row in sheet.iter_rows(values_only=True) for value in row
               if isinstance(value, str) and "x0041" in value]
@@ -48,15 +42,8 @@ def test_a_rich_text_lookalike_with_a_literal_escape_is_stated_as_it_is():
 def test_a_literal_escape_without_the_markers_is_stated_as_it_is():
     """The control: the same name without the <r> markers (a plain inline string)."""
     name = "r_x0041_/r"
-    findings = [finding(resource="arn:aws:s3:::b", owner=MEMBER)]
-    document = make_document([covered(findings=findings)])
-    document["organization"]["accounts"] = {MEMBER: name}
-    stream = io.BytesIO()
-    workbook.build_workbook(derive(document), stream)
-    book = load_workbook(io.BytesIO(stream.getvalue()), read_only=True)
-    rows = list(book["Findings"].iter_rows(values_only=True))
-    owner = rows[0].index("Owner name")
-    assert _shown(rows[1][owner]) == name
+    _, owners = owned_by(name, findings=1)
+    assert [_shown(owner) for owner in owners] == [name]
 
 
 def test_a_lookalike_too_long_to_escape_in_one_cell_is_written_as_runs_of_its_text():

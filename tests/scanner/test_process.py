@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -20,6 +22,25 @@ import yaml
 from scanner.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def served(path: Path, scenario: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """`scenario` served by `python -m simulator serve` in its own process (for a fixture to
+    yield from): the environment that points aa-scan at it; the process stops after."""
+    path.write_text(yaml.safe_dump(scenario))
+    server = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(path)],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    environment = {}
+    assert server.stdout is not None
+    for line in server.stdout:
+        match = re.match(r"export (\w+)=(.*)", line.strip())
+        if match:
+            environment[match.group(1)] = match.group(2).strip("'")
+        if line.startswith("# call statistics"):
+            break
+    yield environment
+    server.terminate()
+    server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +58,7 @@ def slow_world(tmp_path_factory):
         "analyzers": [{"type": "ORGANIZATION", "regions": ["us-east-1", "eu-west-1"],
                        "findings": [{"generate": {"count": 400}}]}],
     }
-    path = folder / "slow.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    server = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(path)],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    environment = {}
-    assert server.stdout is not None
-    for line in server.stdout:
-        match = re.match(r"export (\w+)=(.*)", line.strip())
-        if match:
-            environment[match.group(1)] = match.group(2).strip("'")
-        if line.startswith("# call statistics"):
-            break
-    yield environment
-    server.terminate()
-    server.wait(timeout=10)
+    yield from served(folder / "slow.yaml", scenario)
 
 
 def sim_stats(world_env: dict[str, str], method: str = "GET") -> dict:

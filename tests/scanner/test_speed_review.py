@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from .test_process import served
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,21 +67,7 @@ def world(tmp_path_factory):
         "analyzers": [{"type": "ORGANIZATION", "regions": ["us-east-1"],
                        "findings": [{"generate": {"count": 300}}]}],
     }
-    path = folder / "world.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    server = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(path)],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    environment = {}
-    assert server.stdout is not None
-    for line in server.stdout:
-        match = re.match(r"export (\w+)=(.*)", line.strip())
-        if match:
-            environment[match.group(1)] = match.group(2).strip("'")
-        if line.startswith("# call statistics"):
-            break
-    yield environment
-    server.terminate()
-    server.wait(timeout=10)
+    yield from served(folder / "world.yaml", scenario)
 
 
 def hooked(world: dict[str, str], tmp_path: Path, hook: str, *args: str,
