@@ -199,10 +199,10 @@ class Pending:
                 raise
             code = os.waitstatus_to_exitcode(status)
             if code == _WRITTEN:
-                answer_ = json.loads(message)
-                for temporary, target in answer_["staged"]:
+                reply = json.loads(message)
+                for temporary, target in reply["staged"]:
                     os.replace(temporary, target)
-                return Path(answer_["path"])
+                return Path(reply["path"])
             if code == _OS_ERROR:
                 number, _, text = message.partition("\n")
                 raise OSError(int(number or errno.EIO), text)

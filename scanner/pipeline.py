@@ -65,8 +65,6 @@ if TYPE_CHECKING:
     from .background import Handoff, Pending
 
 log = logging.getLogger("aa_scan")
-# Written by a child process while the others are written here (scanner.background).
-_IN_BACKGROUND = LATE
 
 
 class Stop(Protocol):
@@ -688,7 +686,7 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
                 handoffs.append(early.integrity)
                 pending.append((output_format, early.pending, early.started))
                 early = None
-            elif output_format in _IN_BACKGROUND:
+            elif output_format in LATE:  # by a child process (scanner.background)
                 handoff = Handoff()
                 handoffs.append(handoff)
                 write = partial(late_writer_for(output_format), document, directory,
@@ -700,7 +698,7 @@ def write_outputs(document: ScanDocument, formats: tuple[OutputFormat, ...],
             early.cancel()
         scan_json: str | None = None
         for output_format in ordered:
-            if output_format in _IN_BACKGROUND:
+            if output_format in LATE:
                 continue
             started = time.monotonic()
             try:

@@ -67,22 +67,25 @@ class _Route(Exception):
     """This row is XlsxWriter's to write (raised while serializing it)."""
 
 
+def escaped(text: str) -> str:
+    """Text as XML character data, as XlsxWriter escapes it (&, < and >, nothing else)."""
+    if "&" in text or "<" in text or ">" in text:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
 def _text(value: str) -> tuple[str, bool]:
     """The escaped text of an inline string, and whether it needs xml:space="preserve"."""
     if (value.isprintable() and "_x" not in value and value[0] != " " and value[-1] != " "
             and not value.startswith("<r>")):
-        if "&" in value or "<" in value or ">" in value:
-            value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return value, False
+        return escaped(value), False
     text = _LITERAL_ESCAPE.sub(r"_x005F\1", value)
     text = _CONTROL.sub(lambda match: f"_x{ord(match.group(1)):04X}_", text)
     text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
     if text.startswith("<r>") and text.endswith("</r>"):
         raise _Route  # XlsxWriter takes it for rich text and writes it as it is
     preserve = bool(_LEADING_SPACE.search(text) or _TRAILING_SPACE.search(text))
-    if "&" in text or "<" in text or ">" in text:
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text, preserve
+    return escaped(text), preserve
 
 
 def _serial(value: dt.datetime) -> str:

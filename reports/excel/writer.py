@@ -23,7 +23,7 @@ from typing import Any
 
 from reports.document.rules import UNSAFE
 
-from .bulk import BulkSheet
+from .bulk import BulkSheet, escaped
 from .cells import (
     FORMULA_START,
     MAX_CELL_CHARS,
@@ -113,9 +113,7 @@ class Markup:
 
     def xml(self) -> str | None:
         """The rich text's XML; None when it would not fit a cell."""
-        escaped = (self.text.replace("&", "&amp;").replace("<", "&lt;")
-                   .replace(">", "&gt;"))
-        xml = f'<r><t xml:space="preserve">{escaped}</t></r>'
+        xml = f'<r><t xml:space="preserve">{escaped(self.text)}</t></r>'
         return xml if len(xml) <= MAX_CELL_CHARS else None
 
 # --- sheets -----------------------------------------------------------------------------------
